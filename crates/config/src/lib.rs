@@ -1,0 +1,237 @@
+//! HCL configuration: files in, a source-level [`Config`] out, plus the
+//! expression evaluator the planner drives.
+//!
+//! The crate is pure: the caller reads the files and hands over their text as
+//! [`SourceFile`]s; evaluation asks a [`Scope`] for everything outside the
+//! expression (variables, locals, other resources). Nothing here touches the
+//! file system, the network or async. User mistakes come back as
+//! [`Diagnostics`] with a span, never as a panic.
+//!
+//! Contract (shared with `kiln-plan`; change it only together):
+//! - [`parse`] turns files into a [`Config`], reporting every syntax and
+//!   structure error (unknown block types, duplicate names, bad `depends_on`).
+//! - [`Expr::references`] lists what an expression refers to, for the graph.
+//! - [`eval`] evaluates one expression; [`eval_body`] evaluates a resource
+//!   body against its schema into an object value, checking unknown and
+//!   missing attributes and converting types.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use kiln_diag::{Diagnostic, Diagnostics, Span};
+use kiln_model::{ResourceAddr, ResourceSchema, Type, Value};
+
+mod eval;
+mod parse;
+mod vars;
+
+pub use eval::{eval, eval_body};
+pub use parse::parse;
+pub use vars::{parse_var_file, parse_var_value};
+
+/// One configuration file's name (as shown in messages) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// A byte range of a source file; turns into a [`Span`] only when needed.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub file: Arc<SourceFile>,
+    pub range: Range<usize>,
+}
+
+impl Loc {
+    pub fn span(&self) -> Span {
+        Span::from_range(&self.file.name, &self.file.text, self.range.clone())
+    }
+
+    /// An error diagnostic located here.
+    pub fn error(&self, summary: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(summary).with_span(self.span())
+    }
+}
+
+/// A whole configuration (the root module).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub files: Vec<Arc<SourceFile>>,
+    pub variables: Vec<Variable>,
+    pub locals: Vec<Local>,
+    pub resources: Vec<Resource>,
+    pub outputs: Vec<Output>,
+    pub providers: Vec<ProviderBlock>,
+}
+
+/// `variable "NAME" { type, default, description, sensitive }`.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: String,
+    pub ty: Option<Type>,
+    /// The default, already evaluated (defaults are constant expressions).
+    pub default: Option<Value>,
+    pub description: String,
+    pub sensitive: bool,
+    pub loc: Loc,
+}
+
+/// One entry of a `locals { }` block.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub name: String,
+    pub expr: Expr,
+    pub loc: Loc,
+}
+
+/// `output "NAME" { value, sensitive, description }`.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: String,
+    pub expr: Expr,
+    pub sensitive: bool,
+    pub description: String,
+    pub loc: Loc,
+}
+
+/// `provider "NAME" { ... }`.
+#[derive(Debug, Clone)]
+pub struct ProviderBlock {
+    pub name: String,
+    pub body: Body,
+    pub loc: Loc,
+}
+
+/// `resource "TYPE" "NAME" { ... }` (or a `data` block).
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub addr: ResourceAddr,
+    /// The body without the meta-arguments below (no `count`, `for_each`,
+    /// `depends_on`, `provider`, `lifecycle`).
+    pub body: Body,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    /// `depends_on = [null_resource.a, ...]`: each a resource reference.
+    pub depends_on: Vec<Reference>,
+    pub provider: Option<String>,
+    pub lifecycle: Lifecycle,
+    /// The block header (`resource "TYPE" "NAME"`).
+    pub loc: Loc,
+}
+
+/// `lifecycle { prevent_destroy, stateful }` (constants).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Refuse any plan that destroys (or replaces) this resource.
+    pub prevent_destroy: bool,
+    /// Treat the resource as stateful even if its type is not.
+    pub stateful: bool,
+}
+
+/// Attributes and nested blocks, in source order.
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<Block>,
+    pub loc: Option<Loc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub name: String,
+    pub expr: Expr,
+    /// The attribute's name in the source.
+    pub loc: Loc,
+}
+
+/// A nested block (`health_check { ... }`): in a resource body it sets the
+/// attribute of that name whose schema type is an object (or a list / set of
+/// objects, one element per block).
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub ty: String,
+    pub labels: Vec<String>,
+    pub body: Body,
+    pub loc: Loc,
+}
+
+/// An expression with its location.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub(crate) inner: hcl_edit::expr::Expression,
+    pub loc: Loc,
+}
+
+impl Expr {
+    /// Everything this expression refers to, in source order (duplicates kept).
+    pub fn references(&self) -> Vec<Reference> {
+        eval::references(self)
+    }
+
+    pub fn span(&self) -> Span {
+        self.loc.span()
+    }
+}
+
+/// Something an expression refers to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// `var.NAME`
+    Variable(String),
+    /// `local.NAME`
+    Local(String),
+    /// `TYPE.NAME` or `data.TYPE.NAME` (the whole resource; attribute access
+    /// and indexing are evaluated against [`Scope::resource`]'s value).
+    Resource(ResourceAddr),
+    /// `count.index`
+    CountIndex,
+    /// `each.key` / `each.value`
+    EachKey,
+    EachValue,
+    /// `path.module`, `path.root`, `path.cwd`
+    Path(String),
+    /// `kiln.env`, `terraform.workspace`
+    Env,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub subject: Subject,
+    pub loc: Loc,
+}
+
+/// What an expression can see outside itself. The planner implements it over
+/// its evaluated variables, locals and planned resource values.
+pub trait Scope {
+    /// `var.NAME`; `None` if no such variable is declared.
+    fn variable(&self, name: &str) -> Option<Value>;
+    /// `local.NAME`; `None` if no such local is declared.
+    fn local(&self, name: &str) -> Option<Value>;
+    /// The value of a resource: an object for a single instance, a list of
+    /// objects with `count`, a map of objects with `for_each`. `None` if no
+    /// such resource is declared. Attributes not known yet are
+    /// [`Value::Unknown`].
+    fn resource(&self, addr: &ResourceAddr) -> Option<Value>;
+    /// `count.index` when evaluating an instance of a counted resource.
+    fn count_index(&self) -> Option<u64> {
+        None
+    }
+    /// `each.key` and `each.value` in a `for_each` resource.
+    fn each(&self) -> Option<(Value, Value)> {
+        None
+    }
+    /// `path.module`, `path.root`, `path.cwd`.
+    fn path(&self, _which: &str) -> Option<String> {
+        None
+    }
+    /// The environment's name (`kiln.env`, `terraform.workspace`).
+    fn env(&self) -> String {
+        "default".to_string()
+    }
+}
+
+/// Values given for variables, by name, from `--var`, `--var-file` and the
+/// environment, before type conversion.
+pub type VarValues = BTreeMap<String, Value>;

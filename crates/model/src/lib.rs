@@ -1,0 +1,17 @@
+//! kiln's shared vocabulary.
+//!
+//! Every other crate talks in these types: [`InstanceAddr`] names a resource
+//! instance, [`Value`] is the dynamic value of HCL expressions, resource
+//! attributes and provider payloads (with *unknown* for "known after apply"
+//! and *sensitive* marks), and [`schema`] says what a provider's resources look
+//! like and how each attribute may change. The crate has no I/O and no async.
+
+pub mod address;
+pub mod schema;
+pub mod value;
+
+pub use address::{AddrError, InstanceAddr, InstanceKey, ModuleStep, ResourceAddr, ResourceMode};
+pub use schema::{
+    AttributeSchema, ChangeBehaviour, Presence, ProviderSchema, ResourceSchema, Schemas, Type,
+};
+pub use value::{Number, Value};

@@ -1,0 +1,246 @@
+//! Provider schemas: the resource types a provider offers, their attributes,
+//! and how each attribute may change. The planner decides create / update /
+//! replace from these alone, without calling the provider.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An attribute's type constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Type {
+    String,
+    Number,
+    Bool,
+    List(Box<Type>),
+    Set(Box<Type>),
+    Map(Box<Type>),
+    Object(BTreeMap<String, Type>),
+    Tuple(Vec<Type>),
+    /// Any type: no conversion, no check.
+    Any,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::String => f.write_str("string"),
+            Type::Number => f.write_str("number"),
+            Type::Bool => f.write_str("bool"),
+            Type::List(t) => write!(f, "list({t})"),
+            Type::Set(t) => write!(f, "set({t})"),
+            Type::Map(t) => write!(f, "map({t})"),
+            Type::Object(fields) => {
+                f.write_str("object({")?;
+                for (i, (k, t)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} = {t}")?;
+                }
+                f.write_str("})")
+            }
+            Type::Tuple(items) => {
+                f.write_str("tuple([")?;
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                f.write_str("])")
+            }
+            Type::Any => f.write_str("any"),
+        }
+    }
+}
+
+/// Whether the user must, may, or cannot set an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Required,
+    Optional,
+    /// Set by the provider only (an id, an address, a checksum).
+    Computed,
+    /// Optional; the provider fills it in when the user leaves it out.
+    OptionalComputed,
+}
+
+/// What a change to an attribute means (DESIGN.md, "The planner's rules").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeBehaviour {
+    /// The resource must be replaced (the default).
+    #[default]
+    Replace,
+    /// Run-time configuration: changed in place (tags, capacity, backends).
+    Runtime,
+    /// For stateful resources: the cloud changes it in place without losing data.
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeSchema {
+    #[serde(rename = "type")]
+    pub ty: Type,
+    pub presence: Presence,
+    #[serde(default)]
+    pub change: ChangeBehaviour,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl AttributeSchema {
+    pub fn new(ty: Type, presence: Presence) -> AttributeSchema {
+        AttributeSchema {
+            ty,
+            presence,
+            change: ChangeBehaviour::Replace,
+            sensitive: false,
+            description: String::new(),
+        }
+    }
+
+    pub fn required(ty: Type) -> AttributeSchema {
+        AttributeSchema::new(ty, Presence::Required)
+    }
+
+    pub fn optional(ty: Type) -> AttributeSchema {
+        AttributeSchema::new(ty, Presence::Optional)
+    }
+
+    pub fn computed(ty: Type) -> AttributeSchema {
+        AttributeSchema::new(ty, Presence::Computed)
+    }
+
+    pub fn runtime(mut self) -> AttributeSchema {
+        self.change = ChangeBehaviour::Runtime;
+        self
+    }
+
+    pub fn updatable(mut self) -> AttributeSchema {
+        self.change = ChangeBehaviour::Update;
+        self
+    }
+
+    pub fn sensitive(mut self) -> AttributeSchema {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn describe(mut self, d: impl Into<String>) -> AttributeSchema {
+        self.description = d.into();
+        self
+    }
+
+    pub fn is_settable(&self) -> bool {
+        self.presence != Presence::Computed
+    }
+
+    pub fn is_computed(&self) -> bool {
+        matches!(
+            self.presence,
+            Presence::Computed | Presence::OptionalComputed
+        )
+    }
+}
+
+/// One resource (or data source) type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSchema {
+    pub attributes: BTreeMap<String, AttributeSchema>,
+    /// Holds data: never replaced or deleted unless the user names it.
+    #[serde(default)]
+    pub stateful: bool,
+    /// The provider implements `check_health` for this type; steps that move
+    /// traffic onto a new instance wait for it to pass.
+    #[serde(default)]
+    pub health_check: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ResourceSchema {
+    pub fn new() -> ResourceSchema {
+        ResourceSchema {
+            attributes: BTreeMap::new(),
+            stateful: false,
+            health_check: false,
+            description: String::new(),
+        }
+    }
+
+    pub fn attr(mut self, name: &str, a: AttributeSchema) -> ResourceSchema {
+        self.attributes.insert(name.to_string(), a);
+        self
+    }
+}
+
+impl Default for ResourceSchema {
+    fn default() -> Self {
+        ResourceSchema::new()
+    }
+}
+
+/// Everything one provider offers.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProviderSchema {
+    pub name: String,
+    /// The provider's own configuration block (`provider "aws" { ... }`).
+    #[serde(default)]
+    pub config: ResourceSchema,
+    pub resources: BTreeMap<String, ResourceSchema>,
+    #[serde(default)]
+    pub data_sources: BTreeMap<String, ResourceSchema>,
+}
+
+/// The schemas of every configured provider, looked up by resource type.
+#[derive(Debug, Clone, Default)]
+pub struct Schemas {
+    pub providers: BTreeMap<String, ProviderSchema>,
+    resource_index: BTreeMap<String, String>,
+    data_index: BTreeMap<String, String>,
+}
+
+impl Schemas {
+    pub fn new(providers: impl IntoIterator<Item = ProviderSchema>) -> Schemas {
+        let mut s = Schemas::default();
+        for p in providers {
+            s.add(p);
+        }
+        s
+    }
+
+    pub fn add(&mut self, p: ProviderSchema) {
+        for ty in p.resources.keys() {
+            self.resource_index.insert(ty.clone(), p.name.clone());
+        }
+        for ty in p.data_sources.keys() {
+            self.data_index.insert(ty.clone(), p.name.clone());
+        }
+        self.providers.insert(p.name.clone(), p);
+    }
+
+    /// The provider name and schema for a managed resource type.
+    pub fn resource(&self, ty: &str) -> Option<(&str, &ResourceSchema)> {
+        let provider = self.resource_index.get(ty)?;
+        let schema = self.providers.get(provider)?.resources.get(ty)?;
+        Some((provider.as_str(), schema))
+    }
+
+    pub fn data_source(&self, ty: &str) -> Option<(&str, &ResourceSchema)> {
+        let provider = self.data_index.get(ty)?;
+        let schema = self.providers.get(provider)?.data_sources.get(ty)?;
+        Some((provider.as_str(), schema))
+    }
+
+    /// All managed resource type names, for "did you mean" messages.
+    pub fn resource_types(&self) -> impl Iterator<Item = &str> {
+        self.resource_index.keys().map(String::as_str)
+    }
+}

@@ -1,0 +1,441 @@
+//! The dynamic value of kiln: what HCL expressions evaluate to, what resource
+//! attributes hold and what providers exchange.
+//!
+//! Two marks ride on values: [`Value::Unknown`] ("known after apply": it
+//! depends on something not created yet) and [`Value::Sensitive`] (never
+//! printed). Lists stand for HCL tuples, lists and sets; maps for objects and
+//! maps — the schema's [`Type`](crate::Type) says which is meant.
+//!
+//! The JSON encoding (used by state, saved plans and the provider protocol) is
+//! plain JSON for plain values; the marks are objects tagged with `"$kiln"`:
+//! `{"$kiln":"unknown"}`, `{"$kiln":"sensitive","value":V}`, and a map that
+//! itself has a `"$kiln"` key is escaped as `{"$kiln":"map","value":{...}}`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A number. HCL numbers are arbitrary precision; kiln uses `f64`, printing
+/// integral values without a fraction.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+pub struct Number(pub f64);
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        self.0
+    }
+
+    /// The value as an integer if it is one (and fits).
+    pub fn as_i64(self) -> Option<i64> {
+        let f = self.0;
+        (f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15).then_some(f as i64)
+    }
+}
+
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_i64() {
+            Some(i) => write!(f, "{i}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl From<f64> for Number {
+    fn from(f: f64) -> Number {
+        Number(f)
+    }
+}
+
+impl From<i64> for Number {
+    fn from(i: i64) -> Number {
+        Number(i as f64)
+    }
+}
+
+/// A dynamic value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    /// A tuple, list or set (sets are kept sorted and deduplicated by the
+    /// code that builds them).
+    List(Vec<Value>),
+    /// An object or map, with keys in sorted order.
+    Map(BTreeMap<String, Value>),
+    /// Known only after apply.
+    Unknown,
+    /// A value that must never be printed.
+    Sensitive(Box<Value>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn number(n: impl Into<Number>) -> Value {
+        Value::Number(n.into())
+    }
+
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// Marks the value sensitive (idempotent).
+    pub fn sensitive(self) -> Value {
+        match self {
+            Value::Sensitive(_) => self,
+            v => Value::Sensitive(Box::new(v)),
+        }
+    }
+
+    /// The HCL type name of the value, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "object",
+            Value::Unknown => "unknown",
+            Value::Sensitive(v) => v.type_name(),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.unmarked(), Value::Null)
+    }
+
+    /// True if the value (deeply) contains no unknown.
+    pub fn is_known(&self) -> bool {
+        match self {
+            Value::Unknown => false,
+            Value::Sensitive(v) => v.is_known(),
+            Value::List(items) => items.iter().all(Value::is_known),
+            Value::Map(m) => m.values().all(Value::is_known),
+            _ => true,
+        }
+    }
+
+    /// True if the value is wholly unknown (not merely containing one).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.unmarked(), Value::Unknown)
+    }
+
+    /// True if the value or anything inside it is sensitive.
+    pub fn contains_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) => true,
+            Value::List(items) => items.iter().any(Value::contains_sensitive),
+            Value::Map(m) => m.values().any(Value::contains_sensitive),
+            _ => false,
+        }
+    }
+
+    /// The value under any sensitive mark at the top level.
+    pub fn unmarked(&self) -> &Value {
+        match self {
+            Value::Sensitive(v) => v.unmarked(),
+            v => v,
+        }
+    }
+
+    /// Removes every sensitive mark, deeply.
+    pub fn into_unmarked(self) -> Value {
+        match self {
+            Value::Sensitive(v) => v.into_unmarked(),
+            Value::List(items) => {
+                Value::List(items.into_iter().map(Value::into_unmarked).collect())
+            }
+            Value::Map(m) => {
+                Value::Map(m.into_iter().map(|(k, v)| (k, v.into_unmarked())).collect())
+            }
+            v => v,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self.unmarked() {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.unmarked() {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<Number> {
+        match self.unmarked() {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self.unmarked() {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self.unmarked() {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The attribute `name` of an object value; `None` if absent or not an object.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(name))
+    }
+
+    /// Converts to JSON for display or for a provider that wants plain data:
+    /// unknown becomes null, sensitive values are kept (callers that print
+    /// must use [`Value::redacted`] first).
+    pub fn to_plain_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Unknown => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_to_json(*n),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_plain_json).collect())
+            }
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_plain_json()))
+                    .collect(),
+            ),
+            Value::Sensitive(v) => v.to_plain_json(),
+        }
+    }
+
+    /// Plain JSON into a value, no marks.
+    pub fn from_plain_json(j: serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => Value::Number(Number(n.as_f64().unwrap_or(f64::NAN))),
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(a) => {
+                Value::List(a.into_iter().map(Value::from_plain_json).collect())
+            }
+            serde_json::Value::Object(o) => Value::Map(
+                o.into_iter()
+                    .map(|(k, v)| (k, Value::from_plain_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A copy safe to print: every sensitive value is replaced by a marked
+    /// null, so renderers show "(sensitive)" and nothing else.
+    pub fn redacted(&self) -> Value {
+        match self {
+            Value::Sensitive(_) => Value::Sensitive(Box::new(Value::Null)),
+            Value::List(items) => Value::List(items.iter().map(Value::redacted).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()),
+            v => v.clone(),
+        }
+    }
+
+    fn to_tagged_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Value::Unknown => json!({"$kiln": "unknown"}),
+            Value::Sensitive(v) => json!({"$kiln": "sensitive", "value": v.to_tagged_json()}),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_tagged_json).collect())
+            }
+            Value::Map(m) => {
+                let obj: serde_json::Map<String, serde_json::Value> = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_tagged_json()))
+                    .collect();
+                if m.contains_key("$kiln") {
+                    json!({"$kiln": "map", "value": obj})
+                } else {
+                    serde_json::Value::Object(obj)
+                }
+            }
+            plain => plain.to_plain_json(),
+        }
+    }
+
+    fn from_tagged_json(j: serde_json::Value) -> Result<Value, String> {
+        Ok(match j {
+            serde_json::Value::Array(a) => Value::List(
+                a.into_iter()
+                    .map(Value::from_tagged_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(mut o) => match o.get("$kiln").and_then(|t| t.as_str()) {
+                Some("unknown") => Value::Unknown,
+                Some("sensitive") => {
+                    let inner = o.remove("value").unwrap_or(serde_json::Value::Null);
+                    Value::Sensitive(Box::new(Value::from_tagged_json(inner)?))
+                }
+                Some("map") => match o.remove("value") {
+                    Some(serde_json::Value::Object(inner)) => Value::Map(
+                        inner
+                            .into_iter()
+                            .map(|(k, v)| Ok((k, Value::from_tagged_json(v)?)))
+                            .collect::<Result<_, String>>()?,
+                    ),
+                    _ => return Err("a \"$kiln\":\"map\" value must hold an object".into()),
+                },
+                Some(other) => return Err(format!("unknown value tag \"$kiln\": {other:?}")),
+                None => Value::Map(
+                    o.into_iter()
+                        .map(|(k, v)| Ok((k, Value::from_tagged_json(v)?)))
+                        .collect::<Result<_, String>>()?,
+                ),
+            },
+            plain => Value::from_plain_json(plain),
+        })
+    }
+}
+
+fn number_to_json(n: Number) -> serde_json::Value {
+    match n.as_i64() {
+        Some(i) => serde_json::Value::from(i),
+        None => serde_json::Number::from_f64(n.0)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => s.serialize_i64(i),
+                None => s.serialize_f64(n.0),
+            },
+            Value::String(v) => s.serialize_str(v),
+            Value::List(items) => s.collect_seq(items),
+            Value::Map(m) if !m.contains_key("$kiln") => s.collect_map(m),
+            other => other.to_tagged_json().serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let j = serde_json::Value::deserialize(d)?;
+        Value::from_tagged_json(j).map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Number(Number(i as f64))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Number(Number(f))
+    }
+}
+
+impl fmt::Display for Value {
+    /// HCL-like rendering for messages and plan output. Sensitive values print
+    /// as `(sensitive)`, unknown as `(known after apply)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "{}", serde_json::to_string(s).unwrap_or_default()),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(m) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, " {k} = {v}")?;
+                }
+                f.write_str(if m.is_empty() { "}" } else { " }" })
+            }
+            Value::Unknown => f.write_str("(known after apply)"),
+            Value::Sensitive(_) => f.write_str("(sensitive)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagged_json_round_trips_marks() {
+        let v = Value::map([
+            ("a", Value::Unknown),
+            ("b", Value::from("x").sensitive()),
+            ("n", Value::from(3i64)),
+            ("f", Value::from(1.5)),
+            ("esc", Value::map([("$kiln", Value::from(true))])),
+        ]);
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(
+            s,
+            r#"{"a":{"$kiln":"unknown"},"b":{"$kiln":"sensitive","value":"x"},"esc":{"$kiln":"map","value":{"$kiln":true}},"f":1.5,"n":3}"#
+        );
+        let back: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn display_hides_sensitive() {
+        let v = Value::map([("pw", Value::from("hunter2").sensitive())]);
+        assert_eq!(v.to_string(), "{ pw = (sensitive) }");
+        assert!(!format!("{:?}", v.redacted()).contains("hunter2"));
+    }
+}

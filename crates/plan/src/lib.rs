@@ -1,0 +1,207 @@
+//! The immutable planner.
+//!
+//! `plan(&Config, &State, &Schemas, &PlanOptions) -> Result<Plan, Diagnostics>`
+//! is a pure, synchronous, deterministic function (same inputs, same plan,
+//! byte for byte): references become a dependency graph (petgraph), cycles are
+//! errors naming every address in them, each instance is diffed against the
+//! state under DESIGN.md's rules, and the result is an action graph whose
+//! every action says why. No provider is called while planning.
+//!
+//! [`ApplyEvaluator`] is the other half: during apply, once an action's
+//! dependencies are done, it re-evaluates the action's configuration with the
+//! real values they produced, so every unknown of the plan becomes known.
+
+use std::collections::BTreeMap;
+
+use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
+use serde::{Deserialize, Serialize};
+
+mod apply_eval;
+mod planner;
+
+pub use apply_eval::ApplyEvaluator;
+pub use planner::plan;
+
+/// The version of the serialized plan (saved plan files and `--json`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What the user asked for besides the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// The environment name (`kiln.env`).
+    pub env: String,
+    /// Variable values given by the user (`--var`, `--var-file`, environment),
+    /// before type conversion.
+    pub variables: BTreeMap<String, Value>,
+    /// `--replace ADDR`: force replacement (a key-less address covers every instance).
+    pub replace: Vec<InstanceAddr>,
+    /// `--rebuild`: replace every stateless resource.
+    pub rebuild: bool,
+    /// `--allow-replace ADDR`: a stateful resource may be replaced.
+    pub allow_replace: Vec<InstanceAddr>,
+    /// `--allow-destroy ADDR`: a stateful resource may be deleted.
+    pub allow_destroy: Vec<InstanceAddr>,
+    /// `kiln destroy`: plan the deletion of everything in state.
+    pub destroy: bool,
+    /// Instances whose refreshed state differs from what was recorded
+    /// (drift): stateless ones are replaced, with this as the reason.
+    pub drifted: BTreeMap<InstanceAddr, String>,
+    /// `path.root` / `path.module` / `path.cwd`.
+    pub root_dir: String,
+}
+
+/// A plan: the actions, the order they may run in, and what is needed to
+/// apply it exactly later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub env: String,
+    /// The state the plan was made against; applying refuses a different one.
+    pub prior_lineage: String,
+    pub prior_serial: u64,
+    /// The generation that resources created by this plan belong to.
+    pub generation: u64,
+    /// One per resource instance in config or state, sorted by address
+    /// (no-ops included, so renderers can count them).
+    pub actions: Vec<Action>,
+    /// The action graph: what the engine runs.
+    pub steps: Vec<Step>,
+    /// Planned output values (unknown where they depend on what apply makes).
+    pub outputs: BTreeMap<String, PlannedOutput>,
+    /// The configuration and variable values the plan was made from, so a
+    /// saved plan re-evaluates identically at apply time.
+    pub source: PlanSource,
+    /// Warnings found while planning.
+    #[serde(default)]
+    pub warnings: kiln_diag::Diagnostics,
+}
+
+impl Plan {
+    /// True if applying would change anything (resources or outputs).
+    pub fn has_changes(&self) -> bool {
+        self.actions.iter().any(|a| a.kind != ActionKind::NoOp)
+            || self.outputs.values().any(|o| o.changed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSource {
+    /// `(file name, text)` of every configuration file.
+    pub files: Vec<(String, String)>,
+    /// The user's variable values (before conversion).
+    pub variables: BTreeMap<String, Value>,
+    pub root_dir: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOutput {
+    pub value: Value,
+    pub sensitive: bool,
+    /// Differs from the output recorded in state.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    NoOp,
+    Create,
+    /// In place: only run-time attributes (or, for stateful resources,
+    /// `update` attributes) changed.
+    Update,
+    /// Create the new object, move references onto it, then delete the old.
+    Replace,
+    Delete,
+}
+
+/// One resource instance's planned change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub addr: InstanceAddr,
+    pub kind: ActionKind,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub provider: String,
+    pub stateful: bool,
+    /// The attributes in state (None for a create).
+    pub before: Option<Value>,
+    /// The planned attributes, unknown where known only after apply (None for
+    /// a delete). Sensitive attributes carry the sensitive mark.
+    pub after: Option<Value>,
+    pub reasons: Vec<Reason>,
+    /// Addresses this instance refers to (its dependencies in config).
+    pub dependencies: Vec<InstanceAddr>,
+    /// For a create or replace: the generation of the new object.
+    pub generation: u64,
+    /// The resource type has a health check: steps that depend on the new
+    /// object wait for it to pass.
+    pub health_check: bool,
+}
+
+/// Why an action is planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// In config, not in state.
+    NotInState,
+    /// In state, not in config (or `kiln destroy`).
+    NotInConfig,
+    Destroy,
+    /// An attribute changed.
+    Attribute {
+        path: String,
+        before: Value,
+        after: Value,
+        behaviour: ChangeBehaviour,
+    },
+    /// An attribute becomes unknown because it refers to something created
+    /// or replaced: "references aws_launch_template.web, which is replaced".
+    Cascade {
+        path: String,
+        source: InstanceAddr,
+        source_kind: ActionKind,
+    },
+    /// `--replace ADDR`.
+    Forced,
+    /// `--rebuild`.
+    Rebuild,
+    /// Refresh found the object changed or gone outside kiln.
+    Drift {
+        detail: String,
+    },
+    /// A superseded object (deposed) left by an earlier apply.
+    Deposed {
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOp {
+    /// Create the new object of a create or replace action.
+    Create,
+    /// Update in place.
+    Update,
+    /// Delete the current object (a delete action).
+    Delete,
+    /// Delete the superseded object of a replace action, or a deposed one.
+    DeleteDeposed,
+}
+
+/// A node of the action graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: usize,
+    /// Index into [`Plan::actions`].
+    pub action: usize,
+    pub op: StepOp,
+    /// For deletes: the id of the object to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    /// Steps that must finish first (indexes into [`Plan::steps`]).
+    pub depends_on: Vec<usize>,
+    /// For a step that moves references onto new objects: the steps whose
+    /// new object must pass its health check before this step starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wait_healthy: Vec<usize>,
+}

@@ -1,0 +1,210 @@
+//! The journal: an append-only log of one apply.
+//!
+//! Before a provider call that creates or deletes something the engine appends
+//! an *intent*; after it, a *result*. Appending is O(1); the whole state is
+//! written once, at the end, by [`compact`]ing the journal onto the state the
+//! apply started from. After a crash the same function recovers what finished,
+//! and [`in_flight`] lists the intents with no result (to adopt or clean up).
+
+use kiln_model::{InstanceAddr, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::{ResourceState, State};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOp {
+    Create,
+    Update,
+    /// Delete the current object at the address.
+    Delete,
+    /// Delete the superseded object of a replacement.
+    DeleteDeposed,
+}
+
+/// What a step did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new object exists. For a replacement the object it supersedes becomes
+    /// deposed until its own delete step succeeds.
+    Created {
+        resource: ResourceRecord,
+    },
+    Updated {
+        resource: ResourceRecord,
+    },
+    /// The object with this id is gone.
+    Deleted {
+        id: String,
+    },
+    /// The provider call failed; `created` is set when it failed after making
+    /// something (a create whose health check failed, say), which must be
+    /// recorded so it is not orphaned.
+    Failed {
+        message: String,
+        created: Option<ResourceRecord>,
+    },
+}
+
+/// The serialized form of a [`ResourceState`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    pub addr: InstanceAddr,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub provider: String,
+    pub id: String,
+    pub attributes: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<InstanceAddr>,
+    pub generation: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stateful: bool,
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
+impl From<&ResourceState> for ResourceRecord {
+    fn from(r: &ResourceState) -> ResourceRecord {
+        ResourceRecord {
+            addr: r.addr.clone(),
+            type_name: r.type_name.clone(),
+            provider: r.provider.clone(),
+            id: r.id.clone(),
+            attributes: r.attributes.clone(),
+            dependencies: r.dependencies.clone(),
+            generation: r.generation,
+            stateful: r.stateful,
+            idempotency_key: r.idempotency_key.clone(),
+        }
+    }
+}
+
+impl From<ResourceRecord> for ResourceState {
+    fn from(r: ResourceRecord) -> ResourceState {
+        ResourceState {
+            addr: r.addr,
+            type_name: r.type_name,
+            provider: r.provider,
+            id: r.id,
+            attributes: r.attributes,
+            dependencies: r.dependencies,
+            generation: r.generation,
+            stateful: r.stateful,
+            idempotency_key: r.idempotency_key,
+        }
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum JournalRecord {
+    /// An apply began against this lineage and serial.
+    Begin {
+        lineage: String,
+        serial: u64,
+        generation: u64,
+        at: u64,
+        command: String,
+    },
+    /// A provider call is about to be made.
+    Intent {
+        step: usize,
+        addr: InstanceAddr,
+        op: StepOp,
+        #[serde(rename = "type")]
+        type_name: String,
+        provider: String,
+        /// The id of the object a delete targets.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        idempotency_key: String,
+        generation: u64,
+        at: u64,
+    },
+    /// The provider call returned.
+    Result {
+        step: usize,
+        addr: InstanceAddr,
+        op: StepOp,
+        #[serde(flatten)]
+        outcome: Outcome,
+        at: u64,
+    },
+    /// The apply finished and its state was written; the journal may be dropped.
+    End { at: u64 },
+}
+
+/// Applies journal results onto `state`, in order: the state that exactly
+/// describes what exists after the steps recorded. Intents without results
+/// are left for [`in_flight`].
+pub fn compact(state: &mut State, records: &[JournalRecord]) {
+    for rec in records {
+        let JournalRecord::Result {
+            addr, op, outcome, ..
+        } = rec
+        else {
+            continue;
+        };
+        apply_outcome(state, addr, *op, outcome);
+    }
+}
+
+/// Applies one step's outcome to the state.
+pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome: &Outcome) {
+    match (op, outcome) {
+        (_, Outcome::Created { resource }) => {
+            state.generation = state.generation.max(resource.generation);
+            let new: ResourceState = resource.clone().into();
+            if let Some(old) = state.resources.insert(addr.clone(), new) {
+                state.deposed.push(old);
+            }
+        }
+        (_, Outcome::Updated { resource }) => {
+            state
+                .resources
+                .insert(addr.clone(), resource.clone().into());
+        }
+        (_, Outcome::Deleted { id }) => {
+            if state.resources.get(addr).is_some_and(|r| &r.id == id) {
+                state.resources.remove(addr);
+            } else if let Some(i) = state
+                .deposed
+                .iter()
+                .position(|d| &d.addr == addr && &d.id == id)
+            {
+                state.deposed.remove(i);
+            }
+        }
+        (
+            _,
+            Outcome::Failed {
+                created: Some(resource),
+                ..
+            },
+        ) => {
+            // Something exists that the apply did not want: keep it recorded
+            // as deposed so the next plan deletes it.
+            state.deposed.push(resource.clone().into());
+        }
+        _ => {}
+    }
+}
+
+/// Intents that have no matching result: calls that may or may not have taken
+/// effect when the process died.
+pub fn in_flight(records: &[JournalRecord]) -> Vec<&JournalRecord> {
+    let done: std::collections::HashSet<usize> = records
+        .iter()
+        .filter_map(|r| match r {
+            JournalRecord::Result { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    records
+        .iter()
+        .filter(|r| matches!(r, JournalRecord::Intent { step, .. } if !done.contains(step)))
+        .collect()
+}
