@@ -198,10 +198,8 @@ pub struct Step {
     /// For deletes: the id of the object to delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
-    /// Steps that must finish first (indexes into [`Plan::steps`]).
+    /// Steps that must finish first (indexes into [`Plan::steps`]). A create
+    /// step of a health-checked type finishes only once the new object is
+    /// healthy, so whatever moves traffic onto it waits for that.
     pub depends_on: Vec<usize>,
-    /// For a step that moves references onto new objects: the steps whose
-    /// new object must pass its health check before this step starts.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub wait_healthy: Vec<usize>,
 }

@@ -101,6 +101,11 @@ pub struct ReadRequest {
 pub struct ReadResult {
     /// The current attributes; `None` if the resource no longer exists.
     pub state: Option<Value>,
+    /// Set when the object exists but is degraded in a way only a
+    /// replacement fixes (a dead process, say): the planner replaces it,
+    /// giving this as the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
     pub diagnostics: Diagnostics,
 }
 
