@@ -1,1 +1,39 @@
-fn main() {}
+//! `kiln`: the command-line front end.
+//!
+//! Each command is a short function over library calls (see `commands`);
+//! everything the user sees goes through `output`. Errors are `anyhow` and
+//! print with their whole cause chain; exit codes are 0 (success), 1 (error)
+//! and, with `--detailed-exitcode`, 2 (changes present).
+
+mod args;
+mod commands;
+mod output;
+mod project;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let out = output::Output::new(cli.global.no_color);
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("KILN_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli, &out)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error_chain(&e);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,20 +1,1242 @@
-//! Expression evaluation (to be written).
+//! Expression evaluation over a [`Scope`], the references an expression
+//! makes, and resource bodies evaluated against their schema.
+//!
+//! Two marks flow through every operation: an unknown operand makes the
+//! result unknown (never an error, so plans can be made before apply), and a
+//! sensitive operand makes the result sensitive. Errors are located at the
+//! sub-expression that caused them; their [`Span`](kiln_diag::Span) is only
+//! computed when a diagnostic is built, so evaluating valid expressions does no
+//! line scanning.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use hcl_edit::Span as _;
+use hcl_edit::expr::{
+    BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, Traversal, TraversalOperator,
+    UnaryOperator,
+};
+use hcl_edit::template::{Directive, Element, Template};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{ResourceSchema, Value};
+use kiln_model::{AttributeSchema, Number, Presence, ResourceAddr, ResourceSchema, Type, Value};
 
-use crate::{Body, Expr, Reference, Scope};
+use crate::convert::{convert, make_set};
+use crate::functions::{self, FnError};
+use crate::suggest;
+use crate::{Body, Expr, Loc, NameKind, Reference, Scope, SourceFile, Subject};
 
-pub(crate) fn references(_expr: &Expr) -> Vec<Reference> {
-    Vec::new()
-}
+type R = Result<Value, Diagnostics>;
 
 /// Evaluates one expression.
-pub fn eval(expr: &Expr, _scope: &dyn Scope) -> Result<Value, Diagnostics> {
-    Err(expr
-        .loc
-        .error("expression evaluation is not written yet")
-        .into())
+pub fn eval(expr: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostics> {
+    let mut cx = Cx {
+        scope,
+        file: &expr.loc.file,
+        fallback: expr.loc.range.clone(),
+        bindings: Vec::new(),
+    };
+    cx.expr(&expr.inner)
+}
+
+/// Removes top-level sensitive marks, saying whether there were any.
+pub(crate) fn unmark(v: Value) -> (Value, bool) {
+    match v {
+        Value::Sensitive(inner) => (unmark(*inner).0, true),
+        v => (v, false),
+    }
+}
+
+/// Marks `v` sensitive if `sensitive`.
+pub(crate) fn mark(v: Value, sensitive: bool) -> Value {
+    if sensitive { v.sensitive() } else { v }
+}
+
+/// The evaluation context of one expression.
+struct Cx<'a> {
+    scope: &'a dyn Scope,
+    file: &'a Arc<SourceFile>,
+    /// Used when a sub-expression carries no span (never for parsed text).
+    fallback: Range<usize>,
+    /// Iterator variables of the enclosing `for` expressions and directives,
+    /// innermost last.
+    bindings: Vec<(&'a str, Value)>,
+}
+
+impl<'a> Cx<'a> {
+    fn loc(&self, range: Option<Range<usize>>) -> Loc {
+        Loc {
+            file: self.file.clone(),
+            range: range.unwrap_or_else(|| self.fallback.clone()),
+        }
+    }
+
+    fn error(&self, range: Option<Range<usize>>, summary: impl Into<String>) -> Diagnostics {
+        self.loc(range).error(summary).into()
+    }
+
+    fn binding(&self, name: &str) -> Option<&Value> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    fn expr(&mut self, e: &'a Expression) -> R {
+        match e {
+            Expression::Null(_) => Ok(Value::Null),
+            Expression::Bool(b) => Ok(Value::Bool(*b.value())),
+            Expression::Number(n) => Ok(Value::Number(Number(
+                n.value().as_f64().unwrap_or(f64::NAN),
+            ))),
+            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut diags = Diagnostics::new();
+                for item in items.iter() {
+                    match self.expr(item) {
+                        Ok(v) => out.push(v),
+                        Err(d) => diags.extend(d),
+                    }
+                }
+                if diags.is_empty() {
+                    Ok(Value::List(out))
+                } else {
+                    Err(diags)
+                }
+            }
+            Expression::Object(obj) => {
+                let mut out = BTreeMap::new();
+                let mut diags = Diagnostics::new();
+                let mut unknown = false;
+                let mut sensitive = false;
+                for (key, value) in obj.iter() {
+                    let key = match key {
+                        ObjectKey::Ident(id) => Some(id.value().as_str().to_string()),
+                        ObjectKey::Expression(k) => match self.object_key(k) {
+                            Ok((k, s)) => {
+                                sensitive |= s;
+                                unknown |= k.is_none();
+                                k
+                            }
+                            Err(d) => {
+                                diags.extend(d);
+                                None
+                            }
+                        },
+                    };
+                    match self.expr(value.expr()) {
+                        Ok(v) => {
+                            if let Some(k) = key {
+                                out.insert(k, v);
+                            }
+                        }
+                        Err(d) => diags.extend(d),
+                    }
+                }
+                if !diags.is_empty() {
+                    Err(diags)
+                } else if unknown {
+                    Ok(mark(Value::Unknown, sensitive))
+                } else {
+                    Ok(mark(Value::Map(out), sensitive))
+                }
+            }
+            Expression::StringTemplate(t) => {
+                if let [Element::Interpolation(i)] = t.as_slice() {
+                    return self.expr(&i.expr);
+                }
+                self.template_elements(t.as_slice())
+            }
+            Expression::HeredocTemplate(h) => self.template_elements(h.template.as_slice()),
+            Expression::Parenthesis(p) => self.expr(p.inner()),
+            Expression::Variable(id) => match self.binding(id.as_str()) {
+                Some(v) => Ok(v.clone()),
+                None => Err(self.error(id.span(), bare_ident_message(id.as_str()))),
+            },
+            Expression::Conditional(c) => {
+                let cond = self.expr(&c.cond_expr)?;
+                let (cond, sensitive) = unmark(cond);
+                let cond = match self.to_bool(cond, &c.cond_expr, "condition")? {
+                    Some(b) => b,
+                    None => return Ok(mark(Value::Unknown, sensitive)),
+                };
+                let v = if cond {
+                    self.expr(&c.true_expr)?
+                } else {
+                    self.expr(&c.false_expr)?
+                };
+                Ok(mark(v, sensitive))
+            }
+            Expression::FuncCall(call) => self.call(call, e),
+            Expression::Traversal(t) => self.traversal(t),
+            Expression::UnaryOp(op) => {
+                let v = self.expr(&op.expr)?;
+                let (v, sensitive) = unmark(v);
+                let out = match op.operator.value() {
+                    UnaryOperator::Not => match self.to_bool(v, &op.expr, "operand of \"!\"")? {
+                        Some(b) => Value::Bool(!b),
+                        None => Value::Unknown,
+                    },
+                    UnaryOperator::Neg => match self.to_number(v, &op.expr, "operand of \"-\"")? {
+                        Some(n) => Value::Number(Number(-n)),
+                        None => Value::Unknown,
+                    },
+                };
+                Ok(mark(out, sensitive))
+            }
+            Expression::BinaryOp(op) => {
+                self.binary(*op.operator.value(), &op.lhs_expr, &op.rhs_expr)
+            }
+            Expression::ForExpr(f) => self.for_expr(f),
+        }
+    }
+
+    /// An object key computed by an expression: `Ok((None, _))` if unknown.
+    fn object_key(&mut self, k: &'a Expression) -> Result<(Option<String>, bool), Diagnostics> {
+        // `{ foo = 1 }` written with a bare traversal-free variable is an
+        // identifier key, even when parsed as an expression.
+        if let Expression::Variable(id) = k {
+            if self.binding(id.as_str()).is_none() {
+                return Ok((Some(id.as_str().to_string()), false));
+            }
+        }
+        let v = self.expr(k)?;
+        let (v, s) = unmark(v);
+        match v {
+            Value::Unknown => Ok((None, s)),
+            other => match convert(other, &Type::String) {
+                Ok(Value::String(k)) => Ok((Some(k), s)),
+                Ok(_) => Err(self.error(k.span(), "object key must not be null")),
+                Err(e) => Err(self.error(
+                    k.span(),
+                    format!("object key must be a string, got {}", e.got),
+                )),
+            },
+        }
+    }
+
+    /// A bool operand: `Ok(None)` if unknown.
+    fn to_bool(&self, v: Value, at: &Expression, what: &str) -> Result<Option<bool>, Diagnostics> {
+        match v {
+            Value::Unknown => Ok(None),
+            Value::Null => Err(self.error(at.span(), format!("{what} must be a bool, got null"))),
+            other => match convert(other, &Type::Bool) {
+                Ok(Value::Bool(b)) => Ok(Some(b)),
+                Ok(other) => Ok(other.as_bool()),
+                Err(e) => Err(self.error(
+                    at.span(),
+                    format!("{what} must be a bool, got {}", e.got),
+                )),
+            },
+        }
+    }
+
+    /// A number operand: `Ok(None)` if unknown.
+    fn to_number(&self, v: Value, at: &Expression, what: &str) -> Result<Option<f64>, Diagnostics> {
+        match v {
+            Value::Unknown => Ok(None),
+            Value::Null => Err(self.error(at.span(), format!("{what} must be a number, got null"))),
+            other => match convert(other, &Type::Number) {
+                Ok(Value::Number(n)) => Ok(Some(n.0)),
+                Ok(other) => Ok(other.as_number().map(|n| n.0)),
+                Err(e) => Err(self.error(
+                    at.span(),
+                    format!("{what} must be a number, got {}", e.got),
+                )),
+            },
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOperator, lhs: &'a Expression, rhs: &'a Expression) -> R {
+        use BinaryOperator as B;
+        let what = |side: &str| format!("{side} operand of \"{}\"", op.as_str());
+        if matches!(op, B::And | B::Or) {
+            let (l, ls) = unmark(self.expr(lhs)?);
+            let l = self.to_bool(l, lhs, &what("left"))?;
+            // A known left side decides alone when it can, so the right side
+            // may assume it (`x != null && x.a`).
+            match (op, l) {
+                (B::And, Some(false)) => return Ok(mark(Value::Bool(false), ls)),
+                (B::Or, Some(true)) => return Ok(mark(Value::Bool(true), ls)),
+                _ => {}
+            }
+            let (r, rs) = unmark(self.expr(rhs)?);
+            let r = self.to_bool(r, rhs, &what("right"))?;
+            let out = match (op, l, r) {
+                (B::And, _, Some(false)) => Value::Bool(false),
+                (B::Or, _, Some(true)) => Value::Bool(true),
+                (_, Some(_), Some(r)) => Value::Bool(r),
+                _ => Value::Unknown,
+            };
+            return Ok(mark(out, ls || rs));
+        }
+        let l = self.expr(lhs);
+        let r = self.expr(rhs);
+        let (l, r) = match (l, r) {
+            (Ok(l), Ok(r)) => (l, r),
+            (Err(mut a), Err(b)) => {
+                a.extend(b);
+                return Err(a);
+            }
+            (Err(a), _) | (_, Err(a)) => return Err(a),
+        };
+        if matches!(op, B::Eq | B::NotEq) {
+            let sensitive = l.contains_sensitive() || r.contains_sensitive();
+            if !l.is_known() || !r.is_known() {
+                return Ok(mark(Value::Unknown, sensitive));
+            }
+            let eq = values_equal(&l.into_unmarked(), &r.into_unmarked());
+            return Ok(mark(Value::Bool(eq == (op == B::Eq)), sensitive));
+        }
+        let (l, ls) = unmark(l);
+        let (r, rs) = unmark(r);
+        let sensitive = ls || rs;
+        let l = self.to_number(l, lhs, &what("left"));
+        let r = self.to_number(r, rhs, &what("right"));
+        let (l, r) = match (l, r) {
+            (Ok(Some(l)), Ok(Some(r))) => (l, r),
+            (Ok(_), Ok(_)) => return Ok(mark(Value::Unknown, sensitive)),
+            (Err(mut a), Err(b)) => {
+                a.extend(b);
+                return Err(a);
+            }
+            (Err(a), _) | (_, Err(a)) => return Err(a),
+        };
+        let out = match op {
+            B::Plus => Value::Number(Number(l + r)),
+            B::Minus => Value::Number(Number(l - r)),
+            B::Mul => Value::Number(Number(l * r)),
+            B::Div | B::Mod if r == 0.0 => {
+                let range = match (lhs.span(), rhs.span()) {
+                    (Some(a), Some(b)) => Some(a.start..b.end),
+                    _ => None,
+                };
+                return Err(self.error(range, "division by zero"));
+            }
+            B::Div => Value::Number(Number(l / r)),
+            B::Mod => Value::Number(Number(l % r)),
+            B::Less => Value::Bool(l < r),
+            B::LessEq => Value::Bool(l <= r),
+            B::Greater => Value::Bool(l > r),
+            B::GreaterEq => Value::Bool(l >= r),
+            B::Eq | B::NotEq | B::And | B::Or => unreachable!("handled above"),
+        };
+        Ok(mark(out, sensitive))
+    }
+
+    fn traversal(&mut self, t: &'a Traversal) -> R {
+        let ops = t.operators.as_slice();
+        let (value, used) = match &t.expr {
+            Expression::Variable(root) if self.binding(root.as_str()).is_none() => {
+                self.root(root.as_str(), root.span(), ops)?
+            }
+            other => (self.expr(other)?, 0),
+        };
+        self.apply(value, &ops[used..])
+    }
+
+    /// Resolves a traversal's root (`var.x`, `null_resource.a`, `count.index`):
+    /// the value and how many operators it used.
+    fn root(
+        &mut self,
+        root: &str,
+        root_span: Option<Range<usize>>,
+        ops: &'a [hcl_edit::Decorated<TraversalOperator>],
+    ) -> Result<(Value, usize), Diagnostics> {
+        let attr = |i: usize| match ops.get(i).map(|op| op.value()) {
+            Some(TraversalOperator::GetAttr(name)) => Some(name.as_str()),
+            _ => None,
+        };
+        let span_to = |i: usize| match (&root_span, ops.get(i).and_then(|op| op.span())) {
+            (Some(r), Some(o)) => Some(r.start..o.end),
+            (r, _) => r.clone(),
+        };
+        let scope = self.scope;
+        match root {
+            "var" | "local" => {
+                let Some(name) = attr(0) else {
+                    return Err(self.error(
+                        root_span,
+                        format!("\"{root}\" must be followed by a name, like {root}.NAME"),
+                    ));
+                };
+                let (value, kind, what) = if root == "var" {
+                    (scope.variable(name), NameKind::Variable, "input variable")
+                } else {
+                    (scope.local(name), NameKind::Local, "local value")
+                };
+                match value {
+                    Some(v) => Ok((v, 1)),
+                    None => {
+                        let names = scope.names(kind);
+                        let hint = suggest::hint(name, names.iter().map(String::as_str));
+                        Err(self.error(
+                            span_to(0),
+                            format!("reference to undeclared {what} \"{name}\"{hint}"),
+                        ))
+                    }
+                }
+            }
+            "count" => match attr(0) {
+                Some("index") => match scope.count_index() {
+                    Some(i) => Ok((Value::Number(Number(i as f64)), 1)),
+                    None => Err(self.error(
+                        span_to(0),
+                        "count.index can only be used in a resource that sets count",
+                    )),
+                },
+                _ => Err(self.error(
+                    span_to(0),
+                    "the only attribute of \"count\" is count.index",
+                )),
+            },
+            "each" => match attr(0) {
+                Some(which @ ("key" | "value")) => match scope.each() {
+                    Some((k, v)) => Ok((if which == "key" { k } else { v }, 1)),
+                    None => Err(self.error(
+                        span_to(0),
+                        format!("each.{which} can only be used in a resource that sets for_each"),
+                    )),
+                },
+                _ => Err(self.error(
+                    span_to(0),
+                    "the attributes of \"each\" are each.key and each.value",
+                )),
+            },
+            "path" => match attr(0) {
+                Some(which @ ("module" | "root" | "cwd")) => {
+                    let p = scope.path(which).unwrap_or_else(|| ".".to_string());
+                    Ok((Value::String(p), 1))
+                }
+                _ => Err(self.error(
+                    span_to(0),
+                    "the attributes of \"path\" are path.module, path.root and path.cwd",
+                )),
+            },
+            "kiln" | "terraform" => {
+                let expected = if root == "kiln" { "env" } else { "workspace" };
+                if attr(0) == Some(expected) {
+                    Ok((Value::String(scope.env()), 1))
+                } else {
+                    Err(self.error(
+                        span_to(0),
+                        format!("the only attribute of \"{root}\" is {root}.{expected}"),
+                    ))
+                }
+            }
+            "module" => Err(self.error(span_to(0), "modules are not supported yet")),
+            "self" => Err(self.error(
+                root_span,
+                "\"self\" can only be used in provisioner and connection blocks, which kiln does not support",
+            )),
+            "data" => match (attr(0), attr(1)) {
+                (Some(ty), Some(name)) => {
+                    let addr = ResourceAddr::data(ty, name);
+                    self.resource(&addr, span_to(1)).map(|v| (v, 2))
+                }
+                _ => Err(self.error(
+                    span_to(0),
+                    "a data source reference needs a type and a name, like data.TYPE.NAME",
+                )),
+            },
+            ty => match attr(0) {
+                Some(name) => {
+                    let addr = ResourceAddr::managed(ty, name);
+                    self.resource(&addr, span_to(0)).map(|v| (v, 1))
+                }
+                None => Err(self.error(root_span, bare_ident_message(ty))),
+            },
+        }
+    }
+
+    fn resource(&self, addr: &ResourceAddr, range: Option<Range<usize>>) -> R {
+        match self.scope.resource(addr) {
+            Some(v) => Ok(v),
+            None => {
+                let names = self.scope.names(NameKind::Resource);
+                let hint = suggest::hint(&addr.to_string(), names.iter().map(String::as_str));
+                let what = if addr.mode == kiln_model::ResourceMode::Data {
+                    "data source"
+                } else {
+                    "resource"
+                };
+                Err(self.error(range, format!("reference to undeclared {what} \"{addr}\"{hint}")))
+            }
+        }
+    }
+
+    /// Applies traversal operators (attribute access, index, splat) to a value.
+    fn apply(&mut self, mut value: Value, ops: &'a [hcl_edit::Decorated<TraversalOperator>]) -> R {
+        let mut sensitive = false;
+        let mut i = 0;
+        while i < ops.len() {
+            let (v, s) = unmark(value);
+            sensitive |= s;
+            value = v;
+            let op = &ops[i];
+            value = match op.value() {
+                TraversalOperator::GetAttr(name) => self.get_attr(value, name.as_str(), op.span())?,
+                TraversalOperator::Index(key) => {
+                    let k = self.expr(key)?;
+                    self.index(value, k, key.span())?
+                }
+                TraversalOperator::LegacyIndex(n) => {
+                    self.index(value, Value::Number(Number(*n.value() as f64)), op.span())?
+                }
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                    let end = if matches!(op.value(), TraversalOperator::AttrSplat(_)) {
+                        ops[i + 1..]
+                            .iter()
+                            .position(|o| {
+                                !matches!(
+                                    o.value(),
+                                    TraversalOperator::GetAttr(_)
+                                        | TraversalOperator::LegacyIndex(_)
+                                )
+                            })
+                            .map_or(ops.len(), |p| i + 1 + p)
+                    } else {
+                        ops.len()
+                    };
+                    let rest = &ops[i + 1..end];
+                    let out = match value {
+                        Value::Unknown => Value::Unknown,
+                        Value::Null => Value::List(Vec::new()),
+                        Value::List(items) => {
+                            let mut out = Vec::with_capacity(items.len());
+                            for item in items {
+                                out.push(self.apply(item, rest)?);
+                            }
+                            Value::List(out)
+                        }
+                        other => Value::List(vec![self.apply(other, rest)?]),
+                    };
+                    i = end;
+                    value = out;
+                    continue;
+                }
+            };
+            i += 1;
+        }
+        Ok(mark(value, sensitive))
+    }
+
+    fn get_attr(&self, value: Value, name: &str, span: Option<Range<usize>>) -> R {
+        match value {
+            Value::Map(mut m) => match m.remove(name) {
+                Some(v) => Ok(v),
+                None => {
+                    let hint = suggest::hint(name, m.keys().map(String::as_str));
+                    let mut d = self.loc(span).error(format!("unsupported attribute \"{name}\"{hint}"));
+                    d = d.with_detail(if m.is_empty() {
+                        "this object has no attributes".to_string()
+                    } else {
+                        format!("this object has: {}", list_names(m.keys().map(String::as_str)))
+                    });
+                    Err(d.into())
+                }
+            },
+            Value::Unknown => Ok(Value::Unknown),
+            Value::Null => Err(self.error(
+                span,
+                format!("cannot get attribute \"{name}\" of a null value"),
+            )),
+            Value::List(_) => Err(self.loc(span)
+                .error(format!("cannot get attribute \"{name}\" of a list"))
+                .with_detail(format!(
+                    "use an index ([0].{name}) or a splat ([*].{name}) to reach its elements"
+                ))
+                .into()),
+            other => Err(self.error(
+                span,
+                format!("cannot get attribute \"{name}\" of a {}", other.type_name()),
+            )),
+        }
+    }
+
+    fn index(&self, value: Value, key: Value, span: Option<Range<usize>>) -> R {
+        let (key, ks) = unmark(key);
+        if matches!(key, Value::Unknown) {
+            return Ok(mark(Value::Unknown, ks));
+        }
+        let out = match value {
+            Value::Unknown => Value::Unknown,
+            Value::List(mut items) => {
+                let i = match convert(key, &Type::Number) {
+                    Ok(Value::Number(n)) => n,
+                    Ok(_) => return Err(self.error(span, "index must not be null")),
+                    Err(e) => {
+                        return Err(self.error(
+                            span,
+                            format!("a list index must be a number, got {}", e.got),
+                        ));
+                    }
+                };
+                let len = items.len();
+                match i.as_i64() {
+                    Some(i) if i >= 0 && (i as usize) < len => items.swap_remove(i as usize),
+                    Some(_) => {
+                        return Err(self.error(
+                            span,
+                            format!(
+                                "index {i} out of range for a list of {len} element{}",
+                                if len == 1 { "" } else { "s" }
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(self.error(
+                            span,
+                            format!("a list index must be a whole number, got {i}"),
+                        ));
+                    }
+                }
+            }
+            Value::Map(mut m) => {
+                let k = match convert(key, &Type::String) {
+                    Ok(Value::String(s)) => s,
+                    Ok(_) => return Err(self.error(span, "a map key must not be null")),
+                    Err(e) => {
+                        return Err(self.error(
+                            span,
+                            format!("a map key must be a string, got {}", e.got),
+                        ));
+                    }
+                };
+                match m.remove(&k) {
+                    Some(v) => v,
+                    None => {
+                        let hint = suggest::hint(&k, m.keys().map(String::as_str));
+                        return Err(self.error(
+                            span,
+                            format!("no element with key {}{hint}", Value::String(k.clone())),
+                        ));
+                    }
+                }
+            }
+            Value::Null => return Err(self.error(span, "cannot index a null value")),
+            other => {
+                return Err(self.error(
+                    span,
+                    format!("cannot index a {}; only lists and maps have elements", other.type_name()),
+                ));
+            }
+        };
+        Ok(mark(out, ks))
+    }
+
+    fn for_expr(&mut self, f: &'a ForExpr) -> R {
+        let coll = self.expr(&f.intro.collection_expr)?;
+        let (coll, sensitive) = unmark(coll);
+        let items: Vec<(Value, Value)> = match coll {
+            Value::Unknown => return Ok(mark(Value::Unknown, sensitive)),
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(Number(i as f64)), v))
+                .collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            other => {
+                return Err(self.error(
+                    f.intro.collection_expr.span(),
+                    format!("a for expression iterates over a list or a map, not a {}", other.type_name()),
+                ));
+            }
+        };
+        let key_var = f.intro.key_var.as_ref().map(|k| k.as_str());
+        let value_var = f.intro.value_var.as_str();
+        let mut list = Vec::new();
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        let mut unknown = false;
+        let depth = self.bindings.len();
+        let result = (|| -> Result<(), Diagnostics> {
+            for (k, v) in items {
+                self.bindings.truncate(depth);
+                if let Some(kv) = key_var {
+                    self.bindings.push((kv, k));
+                }
+                self.bindings.push((value_var, v));
+                if let Some(cond) = &f.cond {
+                    let c = self.expr(&cond.expr)?;
+                    let (c, _) = unmark(c);
+                    match self.to_bool(c, &cond.expr, "the for expression's condition")? {
+                        Some(true) => {}
+                        Some(false) => continue,
+                        None => {
+                            unknown = true;
+                            continue;
+                        }
+                    }
+                }
+                match &f.key_expr {
+                    None => list.push(self.expr(&f.value_expr)?),
+                    Some(key_expr) => {
+                        let key = self.expr(key_expr)?;
+                        let (key, _) = unmark(key);
+                        let key = match key {
+                            Value::Unknown => {
+                                unknown = true;
+                                continue;
+                            }
+                            other => match convert(other, &Type::String) {
+                                Ok(Value::String(s)) => s,
+                                _ => {
+                                    return Err(self.error(
+                                        key_expr.span(),
+                                        "a for expression's key must be a string",
+                                    ));
+                                }
+                            },
+                        };
+                        let value = self.expr(&f.value_expr)?;
+                        if f.grouping {
+                            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                                Value::List(l) => l.push(value),
+                                _ => unreachable!("grouped entries are lists"),
+                            }
+                        } else if map.contains_key(&key) {
+                            return Err(self.loc(key_expr.span())
+                                .error(format!("duplicate key \"{key}\" in for expression"))
+                                .with_detail("add \"...\" after the value to group the values of equal keys into lists")
+                                .into());
+                        } else {
+                            map.insert(key, value);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.bindings.truncate(depth);
+        result?;
+        let out = if unknown {
+            Value::Unknown
+        } else if f.key_expr.is_some() {
+            Value::Map(map)
+        } else {
+            Value::List(list)
+        };
+        Ok(mark(out, sensitive))
+    }
+
+    /// A template of several parts: always a string.
+    fn template_elements(&mut self, elements: &'a [Element]) -> R {
+        let mut out = String::new();
+        let mut st = TemplateState::default();
+        self.render(elements, &mut out, &mut st, false, false)?;
+        let v = if st.unknown {
+            Value::Unknown
+        } else {
+            Value::String(out)
+        };
+        Ok(mark(v, st.sensitive))
+    }
+
+    /// Renders template elements into `out`. `trim_first` / `trim_last` strip
+    /// whitespace at the edges (the `~` of an enclosing directive).
+    fn render(
+        &mut self,
+        elements: &'a [Element],
+        out: &mut String,
+        st: &mut TemplateState,
+        trim_first: bool,
+        trim_last: bool,
+    ) -> Result<(), Diagnostics> {
+        for (i, el) in elements.iter().enumerate() {
+            match el {
+                Element::Literal(lit) => {
+                    let mut s = lit.value().as_str();
+                    let strip_before = if i == 0 {
+                        trim_first
+                    } else {
+                        strips_end(&elements[i - 1])
+                    };
+                    let strip_after = match elements.get(i + 1) {
+                        None => trim_last,
+                        Some(next) => strips_start(next),
+                    };
+                    if strip_before {
+                        s = s.trim_start();
+                    }
+                    if strip_after {
+                        s = s.trim_end();
+                    }
+                    out.push_str(s);
+                }
+                Element::Interpolation(interp) => {
+                    let v = self.expr(&interp.expr)?;
+                    self.push_str(v, &interp.expr, out, st)?;
+                }
+                Element::Directive(d) => match d.as_ref() {
+                    Directive::If(d) => {
+                        let c = self.expr(&d.if_expr.cond_expr)?;
+                        let (c, s) = unmark(c);
+                        st.sensitive |= s;
+                        match self.to_bool(c, &d.if_expr.cond_expr, "the %{if} condition")? {
+                            None => st.unknown = true,
+                            Some(true) => {
+                                let trim_last = match &d.else_expr {
+                                    Some(e) => e.strip.strip_start(),
+                                    None => d.endif_expr.strip.strip_start(),
+                                };
+                                self.render(
+                                    d.if_expr.template.as_slice(),
+                                    out,
+                                    st,
+                                    d.if_expr.strip.strip_end(),
+                                    trim_last,
+                                )?;
+                            }
+                            Some(false) => {
+                                if let Some(e) = &d.else_expr {
+                                    self.render(
+                                        e.template.as_slice(),
+                                        out,
+                                        st,
+                                        e.strip.strip_end(),
+                                        d.endif_expr.strip.strip_start(),
+                                    )?;
+                                }
+                            }
+                        }
+                    }
+                    Directive::For(d) => {
+                        let fe = &d.for_expr;
+                        let coll = self.expr(&fe.collection_expr)?;
+                        let (coll, s) = unmark(coll);
+                        st.sensitive |= s;
+                        let items: Vec<(Value, Value)> = match coll {
+                            Value::Unknown => {
+                                st.unknown = true;
+                                continue;
+                            }
+                            Value::List(items) => items
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, v)| (Value::Number(Number(i as f64)), v))
+                                .collect(),
+                            Value::Map(m) => {
+                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
+                            }
+                            other => {
+                                return Err(self.error(
+                                    fe.collection_expr.span(),
+                                    format!(
+                                        "%{{for}} iterates over a list or a map, not a {}",
+                                        other.type_name()
+                                    ),
+                                ));
+                            }
+                        };
+                        let depth = self.bindings.len();
+                        let mut result = Ok(());
+                        for (k, v) in items {
+                            self.bindings.truncate(depth);
+                            if let Some(kv) = &fe.key_var {
+                                self.bindings.push((kv.as_str(), k));
+                            }
+                            self.bindings.push((fe.value_var.as_str(), v));
+                            result = self.render(
+                                fe.template.as_slice(),
+                                out,
+                                st,
+                                fe.strip.strip_end(),
+                                d.endfor_expr.strip.strip_start(),
+                            );
+                            if result.is_err() {
+                                break;
+                            }
+                        }
+                        self.bindings.truncate(depth);
+                        result?;
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn push_str(
+        &self,
+        v: Value,
+        at: &Expression,
+        out: &mut String,
+        st: &mut TemplateState,
+    ) -> Result<(), Diagnostics> {
+        let (v, s) = unmark(v);
+        st.sensitive |= s;
+        match v {
+            Value::Unknown => st.unknown = true,
+            Value::String(s) => out.push_str(&s),
+            Value::Number(n) => {
+                use std::fmt::Write;
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::Null => {
+                return Err(self.error(
+                    at.span(),
+                    "cannot include a null value in a string template",
+                ));
+            }
+            other => {
+                return Err(self.loc(at.span())
+                    .error(format!("cannot include a {} in a string template", other.type_name()))
+                    .with_detail("convert it first, with jsonencode() or join()")
+                    .into());
+            }
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, call: &'a FuncCall, whole: &'a Expression) -> R {
+        let name = call.name.name.as_str();
+        if call.name.is_namespaced() {
+            return Err(self.error(
+                whole.span(),
+                "provider-defined functions (namespace::name) are not supported yet",
+            ));
+        }
+        let args: Vec<&'a Expression> = call.args.iter().collect();
+        match name {
+            "try" => return self.call_try(&args, whole),
+            "can" => {
+                if args.len() != 1 {
+                    return Err(self.error(
+                        whole.span(),
+                        format!("function \"can\" takes 1 argument, got {}", args.len()),
+                    ));
+                }
+                let depth = self.bindings.len();
+                let r = self.expr(args[0]);
+                self.bindings.truncate(depth);
+                return Ok(match r {
+                    Ok(v) if !v.is_known() => Value::Unknown,
+                    Ok(_) => Value::Bool(true),
+                    Err(_) => Value::Bool(false),
+                });
+            }
+            _ => {}
+        }
+        let Some(func) = functions::lookup(name) else {
+            let close = suggest::close_names(name, functions::function_names());
+            let mut d = self.loc(call.name.name.span().or(whole.span()))
+                .error(format!("call to unknown function \"{name}\""));
+            if !close.is_empty() {
+                d = d.with_detail(format!("did you mean {}?", list_names(close.into_iter())));
+            }
+            return Err(d.into());
+        };
+        let mut values = Vec::with_capacity(args.len());
+        let mut diags = Diagnostics::new();
+        for a in &args {
+            match self.expr(a) {
+                Ok(v) => values.push(v),
+                Err(d) => diags.extend(d),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        // `f(a, list...)` passes the list's elements as arguments.
+        if call.args.expand_final() {
+            let last = values.pop().unwrap_or(Value::Null);
+            let (last, s) = unmark(last);
+            match last {
+                Value::Unknown => return Ok(mark(Value::Unknown, s)),
+                Value::List(items) => values.extend(items.into_iter().map(|v| mark(v, s))),
+                other => {
+                    return Err(self.error(
+                        args.last().and_then(|a| a.span()),
+                        format!("the argument expanded with \"...\" must be a list, got {}", other.type_name()),
+                    ));
+                }
+            }
+        }
+        if let Err(msg) = func.check_arity(values.len()) {
+            return Err(self.error(whole.span(), msg));
+        }
+        match functions::call(func, values) {
+            Ok(v) => Ok(v),
+            Err(FnError { arg, msg }) => {
+                let range = arg
+                    .and_then(|i| args.get(i.min(args.len().saturating_sub(1))))
+                    .and_then(|a| a.span())
+                    .or_else(|| whole.span());
+                Err(self.error(range, format!("{name}(): {msg}")))
+            }
+        }
+    }
+
+    fn call_try(&mut self, args: &[&'a Expression], whole: &'a Expression) -> R {
+        if args.is_empty() {
+            return Err(self.error(whole.span(), "function \"try\" takes at least 1 argument"));
+        }
+        let mut errors = Vec::new();
+        for a in args {
+            let depth = self.bindings.len();
+            let r = self.expr(a);
+            self.bindings.truncate(depth);
+            match r {
+                // An unknown value might still fail once known: the result
+                // is not decided yet.
+                Ok(v) if !v.is_known() => return Ok(Value::Unknown),
+                Ok(v) => return Ok(v),
+                Err(d) => errors.extend(d.into_iter().map(|d| d.summary)),
+            }
+        }
+        Err(self.loc(whole.span())
+            .error("no expression given to try() succeeded")
+            .with_detail(errors.join("\n"))
+            .into())
+    }
+}
+
+#[derive(Default)]
+struct TemplateState {
+    unknown: bool,
+    sensitive: bool,
+}
+
+fn strips_end(el: &Element) -> bool {
+    match el {
+        Element::Literal(_) => false,
+        Element::Interpolation(i) => i.strip.strip_end(),
+        Element::Directive(d) => match d.as_ref() {
+            Directive::If(d) => d.endif_expr.strip.strip_end(),
+            Directive::For(d) => d.endfor_expr.strip.strip_end(),
+        },
+    }
+}
+
+fn strips_start(el: &Element) -> bool {
+    match el {
+        Element::Literal(_) => false,
+        Element::Interpolation(i) => i.strip.strip_start(),
+        Element::Directive(d) => match d.as_ref() {
+            Directive::If(d) => d.if_expr.strip.strip_start(),
+            Directive::For(d) => d.for_expr.strip.strip_start(),
+        },
+    }
+}
+
+fn bare_ident_message(name: &str) -> String {
+    match name {
+        "var" | "local" => format!("\"{name}\" must be followed by a name, like {name}.NAME"),
+        "count" => "\"count\" must be followed by .index".to_string(),
+        "each" => "\"each\" must be followed by .key or .value".to_string(),
+        "data" => "a data source reference needs a type and a name, like data.TYPE.NAME".into(),
+        _ => format!(
+            "unknown name \"{name}\"; a resource reference needs a type and a name, like {name}.NAME"
+        ),
+    }
+}
+
+/// Equality of two known, unmarked values (numbers by value).
+fn values_equal(a: &Value, b: &Value) -> bool {
+    a == b
+}
+
+/// `"a", "b" and "c"`.
+pub(crate) fn list_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    let names: Vec<String> = names.map(|n| format!("\"{n}\"")).collect();
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].clone(),
+        n if n > 20 => format!("{}, ... ({} in all)", names[..20].join(", "), n),
+        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// References.
+
+/// Everything an expression refers to, in source order.
+pub(crate) fn references(expr: &Expr) -> Vec<Reference> {
+    let mut w = RefWalker {
+        file: &expr.loc.file,
+        fallback: &expr.loc.range,
+        bound: Vec::new(),
+        out: Vec::new(),
+    };
+    w.expr(&expr.inner);
+    w.out
+}
+
+struct RefWalker<'a> {
+    file: &'a Arc<SourceFile>,
+    fallback: &'a Range<usize>,
+    bound: Vec<&'a str>,
+    out: Vec<Reference>,
+}
+
+impl<'a> RefWalker<'a> {
+    fn push(&mut self, subject: Subject, range: Option<Range<usize>>) {
+        self.out.push(Reference {
+            subject,
+            loc: Loc {
+                file: self.file.clone(),
+                range: range.unwrap_or_else(|| self.fallback.clone()),
+            },
+        });
+    }
+
+    fn expr(&mut self, e: &'a Expression) {
+        match e {
+            Expression::Null(_)
+            | Expression::Bool(_)
+            | Expression::Number(_)
+            | Expression::String(_)
+            | Expression::Variable(_) => {}
+            Expression::Array(items) => items.iter().for_each(|i| self.expr(i)),
+            Expression::Object(obj) => {
+                for (k, v) in obj.iter() {
+                    if let ObjectKey::Expression(k) = k {
+                        if !matches!(k, Expression::Variable(_)) {
+                            self.expr(k);
+                        }
+                    }
+                    self.expr(v.expr());
+                }
+            }
+            Expression::StringTemplate(t) => self.elements(t.as_slice()),
+            Expression::HeredocTemplate(h) => self.elements(h.template.as_slice()),
+            Expression::Parenthesis(p) => self.expr(p.inner()),
+            Expression::Conditional(c) => {
+                self.expr(&c.cond_expr);
+                self.expr(&c.true_expr);
+                self.expr(&c.false_expr);
+            }
+            Expression::FuncCall(f) => f.args.iter().for_each(|a| self.expr(a)),
+            Expression::Traversal(t) => {
+                match &t.expr {
+                    Expression::Variable(root) if !self.bound.contains(&root.as_str()) => {
+                        if let Some(subject) = subject_of(root.as_str(), &t.operators) {
+                            self.push(subject, e.span());
+                        }
+                    }
+                    other => self.expr(other),
+                }
+                for op in &t.operators {
+                    if let TraversalOperator::Index(i) = op.value() {
+                        self.expr(i);
+                    }
+                }
+            }
+            Expression::UnaryOp(op) => self.expr(&op.expr),
+            Expression::BinaryOp(op) => {
+                self.expr(&op.lhs_expr);
+                self.expr(&op.rhs_expr);
+            }
+            Expression::ForExpr(f) => {
+                self.expr(&f.intro.collection_expr);
+                let depth = self.bound.len();
+                if let Some(k) = &f.intro.key_var {
+                    self.bound.push(k.as_str());
+                }
+                self.bound.push(f.intro.value_var.as_str());
+                if let Some(k) = &f.key_expr {
+                    self.expr(k);
+                }
+                self.expr(&f.value_expr);
+                if let Some(c) = &f.cond {
+                    self.expr(&c.expr);
+                }
+                self.bound.truncate(depth);
+            }
+        }
+    }
+
+    fn elements(&mut self, elements: &'a [Element]) {
+        for el in elements {
+            match el {
+                Element::Literal(_) => {}
+                Element::Interpolation(i) => self.expr(&i.expr),
+                Element::Directive(d) => match d.as_ref() {
+                    Directive::If(d) => {
+                        self.expr(&d.if_expr.cond_expr);
+                        self.elements(d.if_expr.template.as_slice());
+                        if let Some(e) = &d.else_expr {
+                            self.elements(e.template.as_slice());
+                        }
+                    }
+                    Directive::For(d) => {
+                        let fe = &d.for_expr;
+                        self.expr(&fe.collection_expr);
+                        let depth = self.bound.len();
+                        if let Some(k) = &fe.key_var {
+                            self.bound.push(k.as_str());
+                        }
+                        self.bound.push(fe.value_var.as_str());
+                        self.elements(fe.template.as_slice());
+                        self.bound.truncate(depth);
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// The subject a traversal `root.op...` refers to, if it is a reference.
+pub(crate) fn subject_of(
+    root: &str,
+    ops: &[hcl_edit::Decorated<TraversalOperator>],
+) -> Option<Subject> {
+    let attr = |i: usize| match ops.get(i).map(|op| op.value()) {
+        Some(TraversalOperator::GetAttr(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    Some(match root {
+        "var" => Subject::Variable(attr(0)?.to_string()),
+        "local" => Subject::Local(attr(0)?.to_string()),
+        "count" => Subject::CountIndex,
+        "each" => match attr(0)? {
+            "key" => Subject::EachKey,
+            _ => Subject::EachValue,
+        },
+        "path" => Subject::Path(attr(0)?.to_string()),
+        "kiln" | "terraform" => Subject::Env,
+        "module" | "self" => return None,
+        "data" => Subject::Resource(ResourceAddr::data(attr(0)?, attr(1)?)),
+        ty => Subject::Resource(ResourceAddr::managed(ty, attr(0)?)),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Resource bodies.
+
+/// What a body may set: a resource schema, or the fields of an object type
+/// (a nested block, whose fields are all optional).
+#[derive(Clone, Copy)]
+enum Fields<'s> {
+    Schema(&'s BTreeMap<String, AttributeSchema>),
+    Object(&'s BTreeMap<String, Type>),
+}
+
+impl<'s> Fields<'s> {
+    fn get(self, name: &str) -> Option<(&'s Type, Presence, bool)> {
+        match self {
+            Fields::Schema(m) => m.get(name).map(|a| (&a.ty, a.presence, a.sensitive)),
+            Fields::Object(m) => m.get(name).map(|t| (t, Presence::Optional, false)),
+        }
+    }
+
+    fn iter(self) -> Box<dyn Iterator<Item = (&'s str, &'s Type, Presence)> + 's> {
+        match self {
+            Fields::Schema(m) => Box::new(m.iter().map(|(k, a)| (k.as_str(), &a.ty, a.presence))),
+            Fields::Object(m) => {
+                Box::new(m.iter().map(|(k, t)| (k.as_str(), t, Presence::Optional)))
+            }
+        }
+    }
+
+    fn settable(self) -> impl Iterator<Item = &'s str> {
+        self.iter()
+            .filter(|(_, _, p)| *p != Presence::Computed)
+            .map(|(k, _, _)| k)
+    }
 }
 
 /// Evaluates a resource body against its schema into an object value holding
@@ -23,9 +1245,132 @@ pub fn eval(expr: &Expr, _scope: &dyn Scope) -> Result<Value, Diagnostics> {
 /// missing required ones, and type mismatches, all located.
 pub fn eval_body(
     body: &Body,
-    _schema: &ResourceSchema,
-    _scope: &dyn Scope,
+    schema: &ResourceSchema,
+    scope: &dyn Scope,
 ) -> Result<Value, Diagnostics> {
-    let _ = body;
-    Err(Diagnostic::error("resource bodies are not evaluated yet").into())
+    let mut diags = Diagnostics::new();
+    let v = body_value(body, Fields::Schema(&schema.attributes), scope, &mut diags);
+    if diags.has_errors() { Err(diags) } else { Ok(v) }
+}
+
+fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Diagnostics) -> Value {
+    let mut out = BTreeMap::new();
+    for attr in &body.attributes {
+        let name = attr.name.as_str();
+        let Some((ty, presence, sensitive)) = fields.get(name) else {
+            diags.push(unknown_name(&attr.loc, "attribute", name, fields));
+            continue;
+        };
+        if presence == Presence::Computed {
+            diags.push(
+                attr.loc
+                    .error(format!("attribute \"{name}\" is computed by the provider and cannot be set"))
+                    .with_detail("remove it; its value is known after apply"),
+            );
+            continue;
+        }
+        match eval(&attr.expr, scope) {
+            Err(d) => diags.extend(d),
+            Ok(v) => match convert(v, ty) {
+                Ok(v) => {
+                    let v = if sensitive && !v.is_null() { v.sensitive() } else { v };
+                    out.insert(name.to_string(), v);
+                }
+                Err(e) => diags.push(attr.expr.loc.error(format!("attribute \"{name}\": {e}"))),
+            },
+        }
+    }
+    for (i, block) in body.blocks.iter().enumerate() {
+        let ty = block.ty.as_str();
+        // Blocks of one type are handled together, where the first appears.
+        if body.blocks[..i].iter().any(|b| b.ty == ty) {
+            continue;
+        }
+        let group: Vec<&crate::Block> = body.blocks[i..].iter().filter(|b| b.ty == ty).collect();
+        let first = group[0];
+        let Some((attr_ty, presence, sensitive)) = fields.get(ty) else {
+            diags.push(unknown_name(&first.loc, "block type", ty, fields));
+            continue;
+        };
+        if presence == Presence::Computed {
+            diags.push(first.loc.error(format!("\"{ty}\" is computed by the provider and cannot be set")));
+            continue;
+        }
+        if let Some(attr) = body.attributes.iter().find(|a| a.name == ty) {
+            diags.push(first.loc.error(format!(
+                "\"{ty}\" is set both as an attribute (at {}) and as a block",
+                attr.loc.span()
+            )));
+            continue;
+        }
+        for b in &group {
+            if !b.labels.is_empty() {
+                diags.push(b.loc.error(format!("a \"{ty}\" block takes no labels")));
+            }
+        }
+        let value = match attr_ty {
+            Type::Object(obj) => {
+                if let Some(second) = group.get(1) {
+                    diags.push(second.loc.error(format!(
+                        "at most one \"{ty}\" block is allowed; the first is at {}",
+                        first.loc.span()
+                    )));
+                }
+                body_value(&first.body, Fields::Object(obj), scope, diags)
+            }
+            Type::List(elem) | Type::Set(elem) if matches!(**elem, Type::Object(_)) => {
+                let Type::Object(obj) = &**elem else {
+                    unreachable!("checked above")
+                };
+                let items: Vec<Value> = group
+                    .iter()
+                    .map(|b| body_value(&b.body, Fields::Object(obj), scope, diags))
+                    .collect();
+                if matches!(attr_ty, Type::Set(_)) {
+                    Value::List(make_set(items))
+                } else {
+                    Value::List(items)
+                }
+            }
+            other => {
+                diags.push(
+                    first
+                        .loc
+                        .error(format!("\"{ty}\" is an attribute of type {other}, not a block"))
+                        .with_detail(format!("set it with an equals sign: {ty} = ...")),
+                );
+                continue;
+            }
+        };
+        out.insert(ty.to_string(), if sensitive { value.sensitive() } else { value });
+    }
+    for (name, _, presence) in fields.iter() {
+        if out.contains_key(name) {
+            continue;
+        }
+        if presence == Presence::Required
+            && !body.attributes.iter().any(|a| a.name == name)
+            && !body.blocks.iter().any(|b| b.ty == name)
+        {
+            let loc = body.loc.as_ref().or(body.attributes.first().map(|a| &a.loc));
+            let mut d = Diagnostic::error(format!("missing required attribute \"{name}\""));
+            if let Some(loc) = loc {
+                d = d.with_span(loc.span());
+            }
+            diags.push(d);
+        }
+        out.insert(name.to_string(), Value::Null);
+    }
+    Value::Map(out)
+}
+
+fn unknown_name(loc: &Loc, what: &str, name: &str, fields: Fields<'_>) -> Diagnostic {
+    let hint = suggest::hint(name, fields.settable());
+    let names: Vec<&str> = fields.settable().collect();
+    let d = loc.error(format!("unknown {what} \"{name}\"{hint}"));
+    if names.is_empty() {
+        d.with_detail("nothing can be set here")
+    } else {
+        d.with_detail(format!("the valid names are {}", list_names(names.into_iter())))
+    }
 }

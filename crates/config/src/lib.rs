@@ -22,12 +22,18 @@ use std::sync::Arc;
 use kiln_diag::{Diagnostic, Diagnostics, Span};
 use kiln_model::{ResourceAddr, ResourceSchema, Type, Value};
 
+mod convert;
 mod eval;
+mod functions;
 mod parse;
+mod suggest;
+mod typeexpr;
 mod vars;
 
+pub use convert::{ConvertError, convert};
 pub use eval::{eval, eval_body};
-pub use parse::parse;
+pub use functions::function_names;
+pub use parse::{parse, parse_expr};
 pub use vars::{parse_var_file, parse_var_value};
 
 /// One configuration file's name (as shown in messages) and text.
@@ -230,6 +236,20 @@ pub trait Scope {
     fn env(&self) -> String {
         "default".to_string()
     }
+    /// The declared names of one kind, only asked for when building a "did
+    /// you mean" hint for an undeclared reference. Resources are named as
+    /// written (`null_resource.a`, `data.x.y`). The default knows none.
+    fn names(&self, _kind: NameKind) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// What [`Scope::names`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameKind {
+    Variable,
+    Local,
+    Resource,
 }
 
 /// Values given for variables, by name, from `--var`, `--var-file` and the

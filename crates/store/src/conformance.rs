@@ -1,1 +1,349 @@
-//! Store conformance suite (to be written).
+//! The conformance suite every [`StateStore`] must pass.
+//!
+//! Each check is a public async function over a fresh, empty store; a
+//! failure panics with what the store got wrong, so the suite runs from an
+//! ordinary `#[tokio::test]` (see `tests/conformance_local.rs`, which runs
+//! it against [`LocalStore`](crate::LocalStore) in a temporary directory).
+//!
+//! [`journal_torn_tail`] needs a way to tear the journal that only the
+//! implementation knows, so it is not part of [`run_all`].
+
+use kiln_model::{InstanceAddr, Value};
+use kiln_state::journal::{Outcome, ResourceRecord, StepOp};
+use kiln_state::{JournalRecord, ResourceState, State};
+
+use crate::{LockInfo, StateStore, StoreError, Version};
+
+/// Runs every check, each against a store from `make` (which must return a
+/// new, empty store each time).
+pub async fn run_all<S: StateStore>(make: impl Fn() -> S) {
+    read_empty(&make()).await;
+    write_read_round_trip(&make()).await;
+    conditional_write_conflict(&make()).await;
+    lineage_refused(&make()).await;
+    lock_unlock(&make()).await;
+    history(&make()).await;
+    journal(&make()).await;
+    list_remove_envs(&make()).await;
+}
+
+/// A small state with one resource, for the checks.
+pub fn sample_state(env: &str, lineage: &str, marker: &str) -> State {
+    let mut s = State::new(env, lineage);
+    let addr: InstanceAddr = "null_resource.a".parse().expect("valid address");
+    s.resources.insert(
+        addr.clone(),
+        ResourceState {
+            addr,
+            type_name: "null_resource".into(),
+            provider: "null".into(),
+            id: format!("id-{marker}"),
+            attributes: Value::map([
+                ("id", Value::from(format!("id-{marker}"))),
+                ("secret", Value::from("pw").sensitive()),
+            ]),
+            dependencies: vec![],
+            generation: 1,
+            stateful: false,
+            idempotency_key: format!("key-{marker}"),
+        },
+    );
+    s.generation = 1;
+    s
+}
+
+fn record(step: usize, marker: &str) -> JournalRecord {
+    let addr: InstanceAddr = "null_resource.a".parse().expect("valid address");
+    JournalRecord::Result {
+        step,
+        addr: addr.clone(),
+        op: StepOp::Create,
+        outcome: Outcome::Created {
+            resource: ResourceRecord {
+                addr,
+                type_name: "null_resource".into(),
+                provider: "null".into(),
+                id: format!("id-{marker}"),
+                attributes: Value::map([("id", Value::from(format!("id-{marker}")))]),
+                dependencies: vec![],
+                generation: 1,
+                stateful: false,
+                idempotency_key: format!("key-{marker}"),
+            },
+        },
+        at: 1,
+    }
+}
+
+/// Reading an environment that has no state gives `None`, not an error.
+pub async fn read_empty<S: StateStore>(store: &S) {
+    assert!(
+        store.read("nothing").await.expect("read").is_none(),
+        "reading an unknown environment must give None"
+    );
+    assert!(store.history("nothing").await.expect("history").is_empty());
+    assert!(
+        store
+            .lock_holder("nothing")
+            .await
+            .expect("holder")
+            .is_none()
+    );
+    assert!(
+        store
+            .read_journal("nothing")
+            .await
+            .expect("journal")
+            .is_empty()
+    );
+}
+
+/// What is written is read back identically (sensitive marks included),
+/// with a version that a later write can be conditional on.
+pub async fn write_read_round_trip<S: StateStore>(store: &S) {
+    let s = sample_state("dev", "lin-1", "1");
+    let v1 = store
+        .write("dev", &s, None, "1 created")
+        .await
+        .expect("write");
+    let got = store.read("dev").await.expect("read").expect("a state");
+    assert_eq!(got.version, v1, "read must return the written version");
+    assert!(got.state.serial >= 1, "a written state has a serial");
+    let mut expected = s.clone();
+    expected.serial = got.state.serial;
+    assert_eq!(got.state, expected, "state must round-trip");
+
+    let s2 = sample_state("dev", "lin-1", "2");
+    let v2 = store
+        .write("dev", &s2, Some(&v1), "1 replaced")
+        .await
+        .expect("second write");
+    assert_ne!(v1, v2, "each write gets a new version");
+    let got2 = store.read("dev").await.expect("read").expect("a state");
+    assert_eq!(got2.version, v2);
+    assert!(got2.state.serial > got.state.serial, "serials grow");
+    assert_eq!(got2.state.resources, s2.resources);
+}
+
+/// Writes are conditional: a stale version or "must not exist" fails.
+pub async fn conditional_write_conflict<S: StateStore>(store: &S) {
+    let s = sample_state("dev", "lin-1", "1");
+    let v1 = store.write("dev", &s, None, "first").await.expect("write");
+    let err = store.write("dev", &s, None, "again").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "writing with expected=None over a state must conflict, got {err:?}"
+    );
+    let v2 = store
+        .write("dev", &s, Some(&v1), "second")
+        .await
+        .expect("write");
+    let err = store
+        .write("dev", &s, Some(&v1), "stale")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "writing with a stale version must conflict, got {err:?}"
+    );
+    let err = store
+        .write("other", &s, Some(&v2), "no such")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "writing with a version where there is no state must conflict, got {err:?}"
+    );
+    let got = store.read("dev").await.expect("read").expect("a state");
+    assert_eq!(got.version, v2, "failed writes change nothing");
+}
+
+/// A state of another lineage is never written over the stored one.
+pub async fn lineage_refused<S: StateStore>(store: &S) {
+    let v = store
+        .write("dev", &sample_state("dev", "lin-1", "1"), None, "first")
+        .await
+        .expect("write");
+    let err = store
+        .write("dev", &sample_state("dev", "lin-2", "2"), Some(&v), "other")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Lineage { .. }),
+        "a different lineage must be refused, got {err:?}"
+    );
+    let got = store.read("dev").await.expect("read").expect("a state");
+    assert_eq!(got.state.lineage, "lin-1");
+}
+
+/// One lock at a time; the second fails at once naming the holder; unlock
+/// needs the holder's id.
+pub async fn lock_unlock<S: StateStore>(store: &S) {
+    let a = LockInfo::for_current_process("apply");
+    let mut b = LockInfo::for_current_process("destroy");
+    b.id = format!("{}-b", a.id);
+    store.lock("dev", &a).await.expect("first lock");
+    assert_eq!(
+        store.lock_holder("dev").await.expect("holder"),
+        Some(a.clone())
+    );
+    match store.lock("dev", &b).await {
+        Err(StoreError::Locked { holder, .. }) => assert_eq!(*holder, a),
+        other => panic!("a second lock must fail with Locked, got {other:?}"),
+    }
+    // Locks are per environment.
+    store.lock("prod", &b).await.expect("lock another env");
+    store.unlock("prod", &b.id).await.expect("unlock other env");
+
+    let err = store.unlock("dev", &b.id).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotLocked { .. }),
+        "unlocking with another id must fail, got {err:?}"
+    );
+    store.unlock("dev", &a.id).await.expect("unlock");
+    assert!(store.lock_holder("dev").await.expect("holder").is_none());
+    let err = store.unlock("dev", &a.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotLocked { .. }));
+    store.lock("dev", &b).await.expect("lock after unlock");
+    store.unlock("dev", &b.id).await.expect("unlock");
+}
+
+/// Each write keeps the version it replaces; history is newest first and
+/// every entry reads back.
+pub async fn history<S: StateStore>(store: &S) {
+    let mut version: Option<Version> = None;
+    let mut serials = Vec::new();
+    for i in 1..=3 {
+        let s = sample_state("dev", "lin-1", &i.to_string());
+        let v = store
+            .write("dev", &s, version.as_ref(), &format!("write {i}"))
+            .await
+            .expect("write");
+        serials.push(
+            store
+                .read("dev")
+                .await
+                .expect("read")
+                .expect("state")
+                .state
+                .serial,
+        );
+        version = Some(v);
+    }
+    let h = store.history("dev").await.expect("history");
+    assert_eq!(h.len(), 2, "two earlier versions are kept: {h:?}");
+    assert_eq!(h[0].serial, serials[1], "newest first");
+    assert_eq!(h[1].serial, serials[0]);
+    assert_eq!(h[0].summary, "write 2");
+    assert_eq!(h[1].summary, "write 1");
+    let old = store
+        .read_version("dev", &h[1].version)
+        .await
+        .expect("read version");
+    assert_eq!(old.serial, serials[0]);
+    assert_eq!(
+        old.resources.values().next().map(|r| r.id.as_str()),
+        Some("id-1")
+    );
+    assert!(store.read_version("dev", "9999").await.is_err());
+}
+
+/// Records read back in order; a reopened journal appends after them;
+/// clearing empties it.
+pub async fn journal<S: StateStore>(store: &S) {
+    let begin = JournalRecord::Begin {
+        lineage: "lin-1".into(),
+        serial: 1,
+        generation: 2,
+        at: 1,
+        command: "apply".into(),
+    };
+    {
+        let mut j = store.journal("dev").await.expect("open journal");
+        j.append(&begin).await.expect("append");
+        j.append(&record(0, "1")).await.expect("append");
+    }
+    {
+        let mut j = store.journal("dev").await.expect("reopen journal");
+        j.append(&record(1, "2")).await.expect("append");
+        j.sync().await.expect("sync");
+    }
+    let got = store.read_journal("dev").await.expect("read journal");
+    assert_eq!(got, vec![begin, record(0, "1"), record(1, "2")]);
+    store.clear_journal("dev").await.expect("clear");
+    assert!(store.read_journal("dev").await.expect("read").is_empty());
+    store
+        .clear_journal("dev")
+        .await
+        .expect("clearing twice is fine");
+}
+
+/// A record torn by a crash mid-append is ignored on read, and later appends
+/// still read back. `tear(env)` must append a partial record (bytes with no
+/// newline) to the environment's journal the way a crashed writer would.
+pub async fn journal_torn_tail<S: StateStore>(store: &S, tear: impl FnOnce(&str)) {
+    {
+        let mut j = store.journal("dev").await.expect("open journal");
+        j.append(&record(0, "1")).await.expect("append");
+    }
+    tear("dev");
+    assert_eq!(
+        store.read_journal("dev").await.expect("read torn journal"),
+        vec![record(0, "1")],
+        "a torn last line must be ignored"
+    );
+    {
+        let mut j = store.journal("dev").await.expect("reopen journal");
+        j.append(&record(1, "2")).await.expect("append");
+    }
+    assert_eq!(
+        store.read_journal("dev").await.expect("read"),
+        vec![record(0, "1"), record(1, "2")],
+        "appends after a torn line must read back"
+    );
+}
+
+/// Environments with a state are listed; removing one drops its state,
+/// history and journal.
+pub async fn list_remove_envs<S: StateStore>(store: &S) {
+    assert!(store.list_envs().await.expect("list").is_empty());
+    for env in ["b-env", "a-env"] {
+        let v = store
+            .write(env, &sample_state(env, "lin", "1"), None, "first")
+            .await
+            .expect("write");
+        store
+            .write(env, &sample_state(env, "lin", "2"), Some(&v), "second")
+            .await
+            .expect("write");
+    }
+    // A journal or lock alone does not make an environment.
+    let l = LockInfo::for_current_process("apply");
+    store.lock("c-env", &l).await.expect("lock");
+    store.unlock("c-env", &l.id).await.expect("unlock");
+    let mut envs = store.list_envs().await.expect("list");
+    envs.sort();
+    assert_eq!(envs, vec!["a-env".to_string(), "b-env".to_string()]);
+
+    let mut j = store.journal("a-env").await.expect("journal");
+    j.append(&record(0, "1")).await.expect("append");
+    drop(j);
+    store.remove_env("a-env").await.expect("remove");
+    assert_eq!(
+        store.list_envs().await.expect("list"),
+        vec!["b-env".to_string()]
+    );
+    assert!(store.read("a-env").await.expect("read").is_none());
+    assert!(store.history("a-env").await.expect("history").is_empty());
+    assert!(
+        store
+            .read_journal("a-env")
+            .await
+            .expect("journal")
+            .is_empty()
+    );
+    store
+        .remove_env("a-env")
+        .await
+        .expect("removing twice is fine");
+}

@@ -49,6 +49,25 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// True if the lock looks abandoned: its lease has expired, or it was
+    /// taken on this host by a process that no longer runs. A stale lock is
+    /// still a lock (stores never break one on their own); the message to the
+    /// user can say it looks stale, and `kiln unlock` breaks it.
+    pub fn looks_stale(&self) -> bool {
+        if let Some(expires) = self.expires {
+            return expires < unix_now();
+        }
+        let this_host = gethostname::gethostname().to_string_lossy().into_owned();
+        if self.host != this_host || self.pid == 0 {
+            return false;
+        }
+        // Linux only: elsewhere a local lock is never judged stale.
+        let proc = std::path::Path::new("/proc");
+        proc.is_dir() && !proc.join(self.pid.to_string()).exists()
+    }
+}
+
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let since = humantime::format_rfc3339_seconds(
@@ -83,7 +102,7 @@ pub struct HistoryEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("environment {env:?} is locked by {holder}; wait for it to finish, or if it is dead, run `kiln unlock {}`", holder.id)]
-    Locked { env: String, holder: LockInfo },
+    Locked { env: String, holder: Box<LockInfo> },
     #[error(
         "the state of {env:?} changed since it was read (now serial {found}, expected {expected}); someone else applied: plan again"
     )]

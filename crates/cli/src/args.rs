@@ -1,0 +1,204 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about = "Infrastructure as code for immutable infrastructure: plan, apply, replace, never patch")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Run as if started in DIR (the configuration directory).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// The environment (an isolated state).
+    #[arg(long, global = true, env = "KILN_ENV", default_value = "default")]
+    pub env: String,
+    /// Never colour the output.
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration without touching state or providers.
+    Validate(DirArg),
+    /// Show what apply would do, and why.
+    Plan(PlanCmd),
+    /// Make the infrastructure match the configuration (or apply a saved plan).
+    Apply(ApplyCmd),
+    /// Destroy everything in the environment.
+    Destroy(DestroyCmd),
+    /// Show the state, or a saved plan.
+    Show(ShowCmd),
+    /// Print output values.
+    Output(OutputCmd),
+    /// Print the resource dependency graph (DOT or Mermaid).
+    Graph(GraphCmd),
+    /// Inspect the state.
+    #[command(subcommand)]
+    State(StateCmd),
+    /// Remove a lock left by a dead process, after showing who held it.
+    Unlock(UnlockCmd),
+    /// Internal: run a local_balancer process.
+    #[command(name = "__balancer", hide = true)]
+    Balancer(BalancerCmd),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DirArg {
+    /// The configuration directory (default: the current one, or -C).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from an HCL file of NAME = VALUE lines (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanFlags {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Read every resource from its provider before planning (drift detection).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub refresh: bool,
+    /// Force the replacement of ADDR (repeatable; TYPE.NAME covers every instance).
+    #[arg(long, value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Replace every stateless resource: a new generation of the environment.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Allow the replacement of the stateful resource ADDR.
+    #[arg(long, value_name = "ADDR")]
+    pub allow_replace: Vec<String>,
+    /// Allow the deletion of the stateful resource ADDR.
+    #[arg(long, value_name = "ADDR")]
+    pub allow_destroy: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Plan the destruction of everything.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Save the plan to FILE, for `kiln apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (see docs/plan-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyCmd {
+    /// The configuration directory, or a plan file saved by `kiln plan --out`.
+    #[arg(value_name = "DIR|PLANFILE")]
+    pub target: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunFlags {
+    /// Apply without asking for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y', visible_alias = "auto-approve")]
+    pub yes: bool,
+    /// Run at most N provider calls at once (0: no limit).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowCmd {
+    /// A saved plan file; without it, the state.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputCmd {
+    /// One output's name; without it, every output.
+    pub name: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Print a string output without quotes.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum GraphFormat {
+    #[default]
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCmd {
+    /// List the resource instances in state.
+    List,
+    /// Show one resource instance's attributes.
+    Show { addr: String },
+    /// List the kept previous versions of the state.
+    History {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockCmd {
+    /// The lock id, as printed by the error that reported the lock.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BalancerCmd {
+    /// The balancer's state directory.
+    pub dir: PathBuf,
+}

@@ -1,0 +1,544 @@
+//! The commands: each a short function over library calls.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use kiln_model::InstanceAddr;
+use kiln_plan::{Plan, PlanOptions, Step};
+use kiln_state::State;
+use kiln_store::{LockInfo, StateStore, Version};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{
+    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags, RunFlags, ShowCmd,
+    StateCmd, UnlockCmd,
+};
+use crate::output::{Output, Style};
+use crate::project::Project;
+use crate::render;
+
+/// Runs a command; the exit code on success (0, or 2 for changes with
+/// `--detailed-exitcode`).
+pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
+    let g = &cli.global;
+    let chdir = g.chdir.as_deref();
+    match cli.command {
+        Command::Validate(d) => validate(&Project::open(chdir, d.dir.as_deref(), &g.env)?, out).await,
+        Command::Plan(cmd) => plan_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Apply(cmd) => apply_cmd(chdir, &g.env, cmd, out).await,
+        Command::Destroy(cmd) => destroy_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Show(cmd) => show_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Output(cmd) => output_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Graph(cmd) => graph_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Balancer(cmd) => {
+            let _ = cmd;
+            bail!("the local balancer is not available in this build")
+        }
+    }
+}
+
+async fn validate(project: &Project, out: &Output) -> Result<u8> {
+    let (config, warnings) = project.load_config()?;
+    out.diagnostics(&warnings);
+    let registry = project.registry(Some(&config)).await?;
+    let options = PlanOptions { env: project.env.clone(), root_dir: project.abs_dir.display().to_string(), ..Default::default() };
+    let empty = State::new(&project.env, "");
+    // Planning against an empty state checks types, references and cycles
+    // without reading state or calling a provider.
+    let mut options = options;
+    options.variables = project.variables(&config, &Default::default()).unwrap_or_default();
+    match kiln_plan::plan(&config, &empty, registry.schemas(), &options) {
+        Ok(_) => {}
+        Err(d) => {
+            // Missing variable values are not configuration errors.
+            let real: kiln_diag::Diagnostics =
+                d.into_iter().filter(|d| !d.summary.contains("no value for required variable")).collect();
+            if real.has_errors() {
+                return Err(real.into());
+            }
+        }
+    }
+    out.line(&format!("{} The configuration is valid ({} resources).", out.paint(Style::Green, "Success!"), config.resources.len()));
+    Ok(0)
+}
+
+/// Reads the environment's state, or a new empty one.
+async fn read_state(project: &Project) -> Result<(State, Option<Version>)> {
+    match project.store.read(&project.env).await? {
+        Some(v) => Ok((v.state, Some(v.version))),
+        None => Ok((State::new(&project.env, ""), None)),
+    }
+}
+
+fn parse_addrs(list: &[String], flag: &str) -> Result<Vec<InstanceAddr>> {
+    list.iter()
+        .map(|s| s.parse::<InstanceAddr>().with_context(|| format!("in {flag}")))
+        .collect()
+}
+
+/// Loads config and variables, refreshes and plans.
+async fn make_plan(project: &Project, flags: &PlanFlags, destroy: bool, state: &mut State, out: &Output) -> Result<Plan> {
+    let (config, warnings) = project.load_config()?;
+    out.diagnostics(&warnings);
+    let variables = project.variables(&config, &flags.vars)?;
+    let registry = project.registry(Some(&config)).await?;
+    let mut options = PlanOptions {
+        env: project.env.clone(),
+        variables,
+        replace: parse_addrs(&flags.replace, "--replace")?,
+        rebuild: flags.rebuild,
+        allow_replace: parse_addrs(&flags.allow_replace, "--allow-replace")?,
+        allow_destroy: parse_addrs(&flags.allow_destroy, "--allow-destroy")?,
+        destroy,
+        drifted: Default::default(),
+        root_dir: project.abs_dir.display().to_string(),
+    };
+    if flags.refresh && !state.resources.is_empty() {
+        let started = Instant::now();
+        let report = kiln_engine::refresh(state, &registry, 10).await;
+        out.diagnostics(&report.diagnostics);
+        if report.diagnostics.has_errors() {
+            bail!("refresh failed; fix the errors above, or plan without reading the real objects with --refresh=false");
+        }
+        for addr in &report.gone {
+            out.warn(&format!("{addr} no longer exists outside kiln; it will be created again"));
+        }
+        for (addr, why) in &report.drifted {
+            out.warn(&format!("{addr} has drifted: {why}"));
+        }
+        options.drifted = report.drifted.clone();
+        *state = report.state;
+        tracing::debug!(elapsed = ?started.elapsed(), "refreshed");
+    }
+    let plan = kiln_plan::plan(&config, state, registry.schemas(), &options)?;
+    for w in &plan.warnings {
+        out.diagnostic(w);
+    }
+    Ok(plan)
+}
+
+async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
+    let (mut state, _) = read_state(project).await?;
+    let plan = make_plan(project, &cmd.flags, cmd.destroy, &mut state, out).await?;
+    if cmd.json {
+        out.line(&serde_json::to_string_pretty(&render::plan_json(&plan))?);
+    } else {
+        out.print(&render::plan_human(out, &plan));
+    }
+    if let Some(path) = &cmd.out {
+        save_plan(path, &plan)?;
+        if !cmd.json {
+            out.line(&format!("\nSaved the plan to {}. Apply exactly this plan with: kiln apply {}", path.display(), path.display()));
+        }
+    }
+    Ok(if cmd.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+}
+
+/// The saved plan file: JSON, mode 0600 (it may hold sensitive values).
+fn save_plan(path: &Path, plan: &Plan) -> Result<()> {
+    let doc = serde_json::json!({ "kiln_saved_plan": 1, "plan": plan });
+    let bytes = serde_json::to_vec(&doc)?;
+    write_private(path, &bytes).with_context(|| format!("cannot write the plan to {}", path.display()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn load_plan(path: &Path) -> Result<Plan> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the plan file {}", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        kiln_saved_plan: u32,
+        plan: Plan,
+    }
+    let saved: Saved = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan saved by `kiln plan --out`", path.display()))?;
+    if saved.kiln_saved_plan != 1 || saved.plan.format_version > kiln_plan::PLAN_FORMAT_VERSION {
+        bail!("{} was saved by a newer kiln (plan format {}); plan again with this version", path.display(), saved.plan.format_version);
+    }
+    Ok(saved.plan)
+}
+
+/// Takes the environment's lock, runs `f`, and releases the lock whatever happens.
+async fn with_lock<T>(project: &Project, command: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
+    let info = LockInfo::for_current_process(command);
+    project.store.lock(&project.env, &info).await?;
+    let result = f().await;
+    if let Err(e) = project.store.unlock(&project.env, &info.id).await {
+        tracing::warn!("could not release the lock: {e}");
+    }
+    result
+}
+
+async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output) -> Result<u8> {
+    let target = cmd.target.as_ref().map(|t| chdir.map_or_else(|| t.clone(), |c| c.join(t)));
+    if let Some(t) = target.as_ref().filter(|t| t.is_file()) {
+        let plan = load_plan(t)?;
+        if plan.env != env {
+            bail!("the plan in {} is for environment {:?}, not {env:?}; pass --env {}", t.display(), plan.env, plan.env);
+        }
+        let project = match chdir {
+            Some(c) => Project::open(Some(c), None, env)?,
+            None => Project::open(None, Some(Path::new(&plan.source.root_dir)), env)?,
+        };
+        return with_lock(&project, "apply", async || {
+            let (state, version) = recover_if_needed(&project, out).await?;
+            if state.lineage != plan.prior_lineage || state.serial != plan.prior_serial {
+                bail!(
+                    "the saved plan {} is stale: the state changed since it was made (it was planned against serial {}, the state is now at serial {}); run `kiln plan --out` again",
+                    t.display(),
+                    plan.prior_serial,
+                    state.serial
+                );
+            }
+            out.print(&render::plan_human(out, &plan));
+            if !plan.has_changes() {
+                return Ok(0);
+            }
+            execute(&project, &plan, state, version, &cmd.run, out).await
+        })
+        .await;
+    }
+    let project = Project::open(chdir, cmd.target.as_deref(), env)?;
+    with_lock(&project, "apply", async || {
+        let (mut state, version) = recover_if_needed(&project, out).await?;
+        let plan = make_plan(&project, &cmd.flags, false, &mut state, out).await?;
+        out.print(&render::plan_human(out, &plan));
+        if !plan.has_changes() {
+            return Ok(0);
+        }
+        confirm(out, &cmd.run, "Apply these changes?")?;
+        execute(&project, &plan, state, version, &cmd.run, out).await
+    })
+    .await
+}
+
+async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result<u8> {
+    with_lock(project, "destroy", async || {
+        let (mut state, version) = recover_if_needed(project, out).await?;
+        if state.is_empty() {
+            out.line("Nothing to destroy: the state is empty.");
+            return Ok(0);
+        }
+        let plan = make_plan(project, &cmd.flags, true, &mut state, out).await?;
+        out.print(&render::plan_human(out, &plan));
+        if !plan.has_changes() {
+            return Ok(0);
+        }
+        confirm(out, &cmd.run, "Destroy everything listed above?")?;
+        execute(project, &plan, state, version, &cmd.run, out).await
+    })
+    .await
+}
+
+fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    if run.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("stdin is not a terminal, so kiln cannot ask for confirmation; pass --yes to apply without asking");
+    }
+    if !out.confirm(question)? {
+        bail!("cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+/// Reads the state; if the last apply died part-way, recovers from its
+/// journal first and writes the recovered state.
+async fn recover_if_needed(project: &Project, out: &Output) -> Result<(State, Option<Version>)> {
+    let (state, version) = read_state(project).await?;
+    let records = project.store.read_journal(&project.env).await?;
+    if records.is_empty() {
+        return Ok((state, version));
+    }
+    out.warn("the previous apply did not finish; recovering what it did from its journal");
+    let registry = project.registry(None).await?;
+    let state = if state.lineage.is_empty() { fresh_state(project, &records) } else { state };
+    let report = kiln_engine::recover(state, &records, &registry).await;
+    for m in &report.messages {
+        out.status(&format!("  {m}"));
+    }
+    let mut state = report.state;
+    state.serial += 1;
+    let version = project.store.write(&project.env, &state, version.as_ref(), "recovered an interrupted apply").await?;
+    project.store.clear_journal(&project.env).await?;
+    Ok((state, Some(version)))
+}
+
+/// A new state for an environment that has none, keeping the lineage an
+/// interrupted first apply journaled, if any.
+fn fresh_state(project: &Project, records: &[kiln_state::JournalRecord]) -> State {
+    let lineage = records
+        .iter()
+        .find_map(|r| match r {
+            kiln_state::JournalRecord::Begin { lineage, .. } => Some(lineage.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(new_lineage);
+    let mut s = State::new(&project.env, lineage);
+    s.created_at = kiln_store::unix_now();
+    s
+}
+
+fn new_lineage() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut parts = [0u64; 2];
+    for (i, p) in parts.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(kiln_store::unix_now());
+        h.write_u32(std::process::id());
+        h.write_usize(i);
+        *p = h.finish();
+    }
+    format!("{:016x}{:016x}", parts[0], parts[1])
+}
+
+/// Prints step progress on stderr.
+struct Progress<'a> {
+    out: &'a Output,
+    started: std::sync::Mutex<std::collections::HashMap<usize, Instant>>,
+}
+
+impl kiln_engine::Observer for Progress<'_> {
+    fn step_started(&self, plan: &Plan, step: &Step) {
+        if let Ok(mut m) = self.started.lock() {
+            m.insert(step.id, Instant::now());
+        }
+        let a = &plan.actions[step.action];
+        self.out.status(&format!("{}: {}...", a.addr, verb(step.op, false)));
+    }
+
+    fn step_finished(&self, plan: &Plan, step: &Step, report: &kiln_engine::StepReport) {
+        let elapsed = self.started.lock().ok().and_then(|m| m.get(&step.id).map(|t| t.elapsed())).unwrap_or_default();
+        let a = &plan.actions[step.action];
+        match &report.error {
+            None => self.out.status(&format!("{}: {} ({:.1?})", a.addr, verb(step.op, true), elapsed)),
+            Some(e) => self.out.status_styled(Style::Red, &format!("{}: {} failed: {e}", a.addr, verb(step.op, false))),
+        }
+    }
+}
+
+fn verb(op: kiln_plan::StepOp, done: bool) -> &'static str {
+    use kiln_plan::StepOp::*;
+    match (op, done) {
+        (Create, false) => "creating",
+        (Create, true) => "created",
+        (Update, false) => "updating",
+        (Update, true) => "updated",
+        (Delete, false) | (DeleteDeposed, false) => "destroying",
+        (Delete, true) | (DeleteDeposed, true) => "destroyed",
+    }
+}
+
+/// Applies a plan, writes the resulting state, and reports.
+async fn execute(project: &Project, plan: &Plan, state: State, version: Option<Version>, run: &RunFlags, out: &Output) -> Result<u8> {
+    let registry = project.registry(None).await?;
+    let mut state = state;
+    if state.lineage.is_empty() {
+        state = fresh_state(project, &[]);
+    }
+    let mut journal = project.store.journal(&project.env).await?;
+    let cancel = CancellationToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        let out = out.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                out.warn("interrupted: no new steps will start; waiting for the running ones to finish");
+                cancel.cancel();
+            }
+        })
+    };
+    let options = kiln_engine::ApplyOptions {
+        parallelism: run.parallelism,
+        cancel: cancel.clone(),
+        command: "apply".into(),
+        workdir: project.dir.display().to_string(),
+        datadir: project.datadir.display().to_string(),
+    };
+    let progress = Progress { out, started: Default::default() };
+    let started = Instant::now();
+    let report = kiln_engine::apply(plan, state, &registry, journal.as_mut(), &progress, &options).await;
+    ctrl_c.abort();
+    journal.sync().await?;
+    let mut new_state = report.state;
+    new_state.serial += 1;
+    let summary = render::Summary::of(plan).past_tense();
+    project
+        .store
+        .write(&project.env, &new_state, version.as_ref(), &summary)
+        .await
+        .context("the apply finished but its state could not be written; the journal keeps what was done, and the next kiln command recovers it")?;
+    project.store.clear_journal(&project.env).await?;
+    let elapsed = started.elapsed();
+    if report.failures.is_empty() && !report.cancelled {
+        out.status_styled(Style::Green, &format!("Apply complete: {summary} in {elapsed:.1?}."));
+        print_outputs(out, &new_state);
+        return Ok(0);
+    }
+    for f in &report.failures {
+        out.error(&format!("{} ({:?}): {}", f.addr, f.op, f.message));
+    }
+    if !report.skipped.is_empty() {
+        let names: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
+        out.warn(&format!("skipped because something they depend on failed: {}", names.join(", ")));
+    }
+    if report.cancelled {
+        bail!("apply interrupted; the state records exactly what was done; run kiln apply again to finish");
+    }
+    bail!("apply failed: {} step(s) failed; the state records exactly what exists; fix the cause and run kiln apply again", report.failures.len())
+}
+
+fn print_outputs(out: &Output, state: &State) {
+    if state.outputs.is_empty() {
+        return;
+    }
+    out.line("\nOutputs:");
+    for (k, o) in &state.outputs {
+        let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+        out.line(&format!("  {k} = {v}"));
+    }
+}
+
+async fn show_cmd(project: &Project, cmd: ShowCmd, out: &Output) -> Result<u8> {
+    if let Some(path) = &cmd.plan {
+        let plan = load_plan(path)?;
+        if cmd.json {
+            out.line(&serde_json::to_string_pretty(&render::plan_json(&plan))?);
+        } else {
+            out.print(&render::plan_human(out, &plan));
+        }
+        return Ok(0);
+    }
+    let (state, _) = read_state(project).await?;
+    if cmd.json {
+        let redacted = redact_state(&state);
+        out.print(&String::from_utf8_lossy(&kiln_state::format::to_json(&redacted)));
+    } else {
+        out.print(&render::state_human(&state));
+    }
+    Ok(0)
+}
+
+fn redact_state(state: &State) -> State {
+    let mut s = state.clone();
+    for r in s.resources.values_mut() {
+        r.attributes = r.attributes.redacted();
+    }
+    for o in s.outputs.values_mut() {
+        o.value = o.value.redacted();
+    }
+    s
+}
+
+async fn output_cmd(project: &Project, cmd: OutputCmd, out: &Output) -> Result<u8> {
+    let (state, _) = read_state(project).await?;
+    if let Some(name) = &cmd.name {
+        let Some(o) = state.outputs.get(name) else {
+            let known: Vec<&String> = state.outputs.keys().collect();
+            bail!("no output named {name:?} in the state of {:?}; outputs: {known:?}", project.env);
+        };
+        if cmd.raw {
+            match o.value.unmarked() {
+                kiln_model::Value::String(s) => out.print(s),
+                other => out.line(&serde_json::to_string(&other.clone().into_unmarked().to_plain_json())?),
+            }
+        } else if cmd.json {
+            out.line(&serde_json::to_string_pretty(&o.value.clone().into_unmarked().to_plain_json())?);
+        } else {
+            out.line(&o.value.clone().into_unmarked().to_string());
+        }
+        return Ok(0);
+    }
+    if cmd.json {
+        let doc: serde_json::Map<String, serde_json::Value> = state
+            .outputs
+            .iter()
+            .map(|(k, o)| {
+                (k.clone(), serde_json::json!({"value": o.value.clone().into_unmarked().to_plain_json(), "sensitive": o.sensitive}))
+            })
+            .collect();
+        out.line(&serde_json::to_string_pretty(&doc)?);
+    } else {
+        for (k, o) in &state.outputs {
+            let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+            out.line(&format!("{k} = {v}"));
+        }
+    }
+    Ok(0)
+}
+
+async fn graph_cmd(project: &Project, cmd: GraphCmd, out: &Output) -> Result<u8> {
+    let (mut state, _) = read_state(project).await?;
+    let flags = PlanFlags { vars: cmd.vars, refresh: false, ..Default::default() };
+    let plan = make_plan(project, &flags, false, &mut state, out).await?;
+    out.print(&render::graph(&plan, matches!(cmd.format, GraphFormat::Mermaid)));
+    Ok(0)
+}
+
+async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8> {
+    match cmd {
+        StateCmd::List => {
+            let (state, _) = read_state(project).await?;
+            for addr in state.resources.keys() {
+                out.line(&addr.to_string());
+            }
+        }
+        StateCmd::Show { addr } => {
+            let (state, _) = read_state(project).await?;
+            let a: InstanceAddr = addr.parse()?;
+            let Some(r) = state.resources.get(&a) else {
+                bail!("{a} is not in the state of {:?}; see `kiln state list`", project.env);
+            };
+            let mut one = State::new(&state.env, &state.lineage);
+            one.resources.insert(a, r.clone());
+            out.print(&render::state_human(&one));
+        }
+        StateCmd::History { json } => {
+            let entries = project.store.history(&project.env).await?;
+            if json {
+                let doc: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({"serial": e.serial, "written_at": e.written_at, "who": e.who, "summary": e.summary, "version": e.version}))
+                    .collect();
+                out.line(&serde_json::to_string_pretty(&doc)?);
+            } else if entries.is_empty() {
+                out.line(&format!("No history for {:?} yet.", project.env));
+            } else {
+                out.line(&format!("{:>6}  {:<20}  {:<16}  {}", "SERIAL", "WRITTEN", "WHO", "CHANGES"));
+                for e in entries {
+                    let when = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.written_at));
+                    out.line(&format!("{:>6}  {:<20}  {:<16}  {}", e.serial, when.to_string(), e.who, e.summary));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u8> {
+    match project.store.lock_holder(&project.env).await? {
+        Some(holder) => {
+            out.line(&format!("The lock on {:?} is held by {holder}.", project.env));
+            project.store.unlock(&project.env, &cmd.id).await?;
+            out.line("Lock removed.");
+            Ok(0)
+        }
+        None => bail!("environment {:?} is not locked", project.env),
+    }
+}

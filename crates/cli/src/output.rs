@@ -1,0 +1,143 @@
+//! The one place that writes to the terminal.
+//!
+//! Results (plans, outputs, JSON) go to stdout; progress, warnings and errors
+//! to stderr. Colour is used only when the stream is a terminal and neither
+//! `--no-color` nor `NO_COLOR` is set.
+
+use std::io::{self, IsTerminal, Write};
+
+use kiln_diag::{Diagnostic, Diagnostics, Severity};
+
+/// ANSI styles used by the renderers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Bold,
+    Green,
+    Red,
+    Yellow,
+    Cyan,
+    Dim,
+    Magenta,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Plain => "",
+            Style::Bold => "\x1b[1m",
+            Style::Green => "\x1b[32m",
+            Style::Red => "\x1b[31m",
+            Style::Yellow => "\x1b[33m",
+            Style::Cyan => "\x1b[36m",
+            Style::Dim => "\x1b[2m",
+            Style::Magenta => "\x1b[35m",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    color_out: bool,
+    color_err: bool,
+}
+
+impl Output {
+    pub fn new(no_color: bool) -> Output {
+        Output {
+            color_out: !no_color && io::stdout().is_terminal(),
+            color_err: !no_color && io::stderr().is_terminal(),
+        }
+    }
+
+    /// Whether stdout gets colour (renderers build styled text with [`Output::paint`]).
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        paint(self.color_out, style, text)
+    }
+
+    /// Writes text to stdout as is.
+    pub fn print(&self, text: &str) {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// Writes one line to stdout.
+    pub fn line(&self, text: &str) {
+        self.print(&format!("{text}\n"));
+    }
+
+    /// A progress or status line on stderr.
+    pub fn status(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    pub fn status_styled(&self, style: Style, text: &str) {
+        self.status(&paint(self.color_err, style, text));
+    }
+
+    pub fn warn(&self, text: &str) {
+        self.status(&format!("{}: {text}", paint(self.color_err, Style::Yellow, "warning")));
+    }
+
+    pub fn error(&self, text: &str) {
+        self.status(&format!("{}: {text}", paint(self.color_err, Style::Red, "error")));
+    }
+
+    /// An error with its whole cause chain; diagnostics render with snippets.
+    pub fn error_chain(&self, e: &anyhow::Error) {
+        if let Some(d) = e.downcast_ref::<Diagnostics>() {
+            self.diagnostics(d);
+            return;
+        }
+        if let Some(d) = e.downcast_ref::<Diagnostic>() {
+            self.diagnostic(d);
+            return;
+        }
+        self.error(&format!("{e:#}"));
+    }
+
+    pub fn diagnostic(&self, d: &Diagnostic) {
+        let text = d.to_string();
+        let text = if self.color_err {
+            let (label, style) = match d.severity {
+                Severity::Error => ("error", Style::Red),
+                Severity::Warning => ("warning", Style::Yellow),
+            };
+            text.replacen(label, &paint(true, style, label), 1)
+        } else {
+            text
+        };
+        self.status(&text);
+        self.status("");
+    }
+
+    pub fn diagnostics(&self, ds: &Diagnostics) {
+        for d in ds {
+            self.diagnostic(d);
+        }
+        let n = ds.errors().count();
+        if n > 1 {
+            self.status(&format!("{n} errors"));
+        }
+    }
+
+    /// Asks a yes/no question on the terminal; true only for "yes".
+    pub fn confirm(&self, question: &str) -> io::Result<bool> {
+        let mut err = io::stderr().lock();
+        write!(err, "{question}\n  Only 'yes' will be accepted: ")?;
+        err.flush()?;
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        Ok(answer.trim() == "yes")
+    }
+}
+
+pub fn paint(color: bool, style: Style, text: &str) -> String {
+    if !color || style == Style::Plain {
+        text.to_string()
+    } else {
+        format!("{}{text}\x1b[0m", style.code())
+    }
+}

@@ -1,0 +1,388 @@
+//! Renderers: plans (human diff, JSON), state, graphs. They build strings;
+//! `output` writes them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kiln_model::{ChangeBehaviour, Value};
+use kiln_plan::{Action, ActionKind, Plan, Reason};
+use kiln_state::State;
+use serde_json::json;
+
+use crate::output::{Output, Style};
+
+/// Counts of actions by kind.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+impl Summary {
+    pub fn of(plan: &Plan) -> Summary {
+        let mut s = Summary::default();
+        for a in &plan.actions {
+            match a.kind {
+                ActionKind::Create => s.create += 1,
+                ActionKind::Update => s.update += 1,
+                ActionKind::Replace => s.replace += 1,
+                ActionKind::Delete => s.delete += 1,
+                ActionKind::NoOp => s.no_op += 1,
+            }
+        }
+        s
+    }
+
+    /// "2 created, 1 replaced" (for history and the apply summary).
+    pub fn past_tense(&self) -> String {
+        let parts: Vec<String> = [
+            (self.create, "created"),
+            (self.replace, "replaced"),
+            (self.update, "updated"),
+            (self.delete, "destroyed"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+        if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
+    }
+}
+
+fn symbol(kind: ActionKind) -> (&'static str, Style) {
+    match kind {
+        ActionKind::Create => ("+", Style::Green),
+        ActionKind::Update => ("~", Style::Yellow),
+        ActionKind::Replace => ("+/-", Style::Magenta),
+        ActionKind::Delete => ("-", Style::Red),
+        ActionKind::NoOp => (" ", Style::Plain),
+    }
+}
+
+fn headline(a: &Action) -> String {
+    let what = match a.kind {
+        ActionKind::Create => "will be created",
+        ActionKind::Update => "will be updated in place",
+        ActionKind::Replace => "will be replaced (the new one is created first, then the old one destroyed)",
+        ActionKind::Delete => {
+            if a.reasons.iter().any(|r| matches!(r, Reason::Deposed { .. })) {
+                "superseded object will be destroyed"
+            } else {
+                "will be destroyed"
+            }
+        }
+        ActionKind::NoOp => "is unchanged",
+    };
+    format!("{} {what}", a.addr)
+}
+
+/// One reason as a sentence.
+pub fn reason_text(r: &Reason) -> String {
+    match r {
+        Reason::NotInState => "it is in the configuration but not in the state".into(),
+        Reason::NotInConfig => "it is no longer in the configuration".into(),
+        Reason::Destroy => "destroy was requested".into(),
+        Reason::Attribute { path, before, after, behaviour } => {
+            let how = match behaviour {
+                ChangeBehaviour::Replace => " (forces replacement)",
+                ChangeBehaviour::Runtime => " (run-time configuration)",
+                ChangeBehaviour::Update => " (updatable in place)",
+            };
+            format!("{path} changed: {before} → {after}{how}")
+        }
+        Reason::Cascade { path, source, source_kind } => {
+            let k = match source_kind {
+                ActionKind::Create => "created",
+                ActionKind::Replace => "replaced",
+                ActionKind::Update => "updated",
+                ActionKind::Delete => "destroyed",
+                ActionKind::NoOp => "unchanged",
+            };
+            format!("{path} references {source}, which is {k}")
+        }
+        Reason::Forced => "replacement was requested with --replace".into(),
+        Reason::Rebuild => "--rebuild replaces every stateless resource (a new generation)".into(),
+        Reason::Drift { detail } => format!("drift: {detail}"),
+        Reason::Deposed { id } => format!("object {id} was superseded by a replacement and still exists"),
+    }
+}
+
+/// The human plan.
+pub fn plan_human(out: &Output, plan: &Plan) -> String {
+    let mut s = String::new();
+    let changes: Vec<&Action> = plan.actions.iter().filter(|a| a.kind != ActionKind::NoOp).collect();
+    let sum = Summary::of(plan);
+    if changes.is_empty() && !plan.outputs.values().any(|o| o.changed) {
+        let _ = writeln!(
+            s,
+            "{} The infrastructure matches the configuration ({} resource{} unchanged).",
+            out.paint(Style::Green, "No changes."),
+            sum.no_op,
+            if sum.no_op == 1 { "" } else { "s" }
+        );
+        return s;
+    }
+    if !changes.is_empty() {
+        let _ = writeln!(s, "kiln will perform the following actions (env {:?}, generation {}):\n", plan.env, plan.generation);
+    }
+    for a in &changes {
+        let (sym, style) = symbol(a.kind);
+        let _ = writeln!(s, "  {} {}", out.paint(style, sym), out.paint(Style::Bold, &headline(a)));
+        for r in &a.reasons {
+            if matches!(r, Reason::Attribute { .. }) {
+                continue;
+            }
+            let _ = writeln!(s, "      {}", out.paint(Style::Dim, &format!("# because {}", reason_text(r))));
+        }
+        attributes(out, &mut s, a);
+        s.push('\n');
+    }
+    let mut out_lines = String::new();
+    for (name, o) in &plan.outputs {
+        if !o.changed {
+            continue;
+        }
+        let v = if o.sensitive { "(sensitive)".to_string() } else { o.value.to_string() };
+        let _ = writeln!(out_lines, "  {} {name} = {v}", out.paint(Style::Yellow, "~"));
+    }
+    if !out_lines.is_empty() {
+        let _ = writeln!(s, "Changes to outputs:\n{out_lines}");
+    }
+    let _ = writeln!(
+        s,
+        "{} {} to create, {} to replace, {} to update in place, {} to destroy; {} unchanged.",
+        out.paint(Style::Bold, "Plan:"),
+        sum.create,
+        sum.replace,
+        sum.update,
+        sum.delete,
+        sum.no_op
+    );
+    s
+}
+
+fn attributes(out: &Output, s: &mut String, a: &Action) {
+    let empty = BTreeMap::new();
+    let before = a.before.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    let after = a.after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    let forcing: Vec<&str> = a
+        .reasons
+        .iter()
+        .filter_map(|r| match r {
+            Reason::Attribute { path, behaviour: ChangeBehaviour::Replace, .. } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    let mut hidden = 0;
+    for name in names {
+        let b = before.get(name.as_str()).unwrap_or(&Value::Null);
+        let f = after.get(name.as_str()).unwrap_or(&Value::Null);
+        match a.kind {
+            ActionKind::Create => {
+                if !f.is_null() {
+                    let _ = writeln!(s, "      {} {name:width$} = {}", out.paint(Style::Green, "+"), value_text(f, 6));
+                }
+            }
+            ActionKind::Delete => {
+                if !b.is_null() {
+                    let _ = writeln!(s, "      {} {name:width$} = {}", out.paint(Style::Red, "-"), value_text(b, 6));
+                }
+            }
+            _ => {
+                if b == f {
+                    hidden += 1;
+                    continue;
+                }
+                let forces = forcing.iter().any(|p| p == name || p.starts_with(&format!("{name}.")));
+                let note = if forces { out.paint(Style::Red, "  # forces replacement") } else { String::new() };
+                if let (Some(bs), Some(fs)) = (b.as_str(), f.as_str())
+                    && (bs.contains('\n') || fs.contains('\n'))
+                    && !b.contains_sensitive()
+                    && !f.contains_sensitive()
+                {
+                    let _ = writeln!(s, "      {} {name:width$} = <<-EOT{note}", out.paint(Style::Yellow, "~"));
+                    let diff = similar::TextDiff::from_lines(bs, fs);
+                    for change in diff.iter_all_changes() {
+                        let (sign, style) = match change.tag() {
+                            similar::ChangeTag::Delete => ("-", Style::Red),
+                            similar::ChangeTag::Insert => ("+", Style::Green),
+                            similar::ChangeTag::Equal => (" ", Style::Plain),
+                        };
+                        let line = change.value().trim_end_matches('\n');
+                        let _ = writeln!(s, "          {}", out.paint(style, &format!("{sign} {line}")));
+                    }
+                    let _ = writeln!(s, "        EOT");
+                    continue;
+                }
+                let _ = writeln!(
+                    s,
+                    "      {} {name:width$} = {} → {}{note}",
+                    out.paint(Style::Yellow, "~"),
+                    value_text(b, 6),
+                    value_text(f, 6)
+                );
+            }
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(s, "      {}", out.paint(Style::Dim, &format!("# ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" })));
+    }
+}
+
+/// A value for the plan: multi-line strings as heredocs, sensitive values hidden.
+fn value_text(v: &Value, indent: usize) -> String {
+    match v {
+        Value::String(s) if s.contains('\n') => {
+            let pad = " ".repeat(indent + 4);
+            let mut t = String::from("<<-EOT\n");
+            for line in s.lines() {
+                let _ = writeln!(t, "{pad}{line}");
+            }
+            t.push_str(&" ".repeat(indent + 2));
+            t.push_str("EOT");
+            t
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The JSON form of a plan (docs/plan-json.md); sensitive values are redacted.
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    let sum = Summary::of(plan);
+    let actions: Vec<serde_json::Value> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::NoOp)
+        .map(|a| {
+            json!({
+                "address": a.addr.to_string(),
+                "type": a.type_name,
+                "provider": a.provider,
+                "action": a.kind,
+                "stateful": a.stateful,
+                "generation": a.generation,
+                "reasons": a.reasons.iter().map(reason_json).collect::<Vec<_>>(),
+                "reason_text": a.reasons.iter().map(reason_text_redacted).collect::<Vec<_>>(),
+                "before": a.before.as_ref().map(Value::redacted),
+                "after": a.after.as_ref().map(Value::redacted),
+                "depends_on": a.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let outputs: serde_json::Map<String, serde_json::Value> = plan
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            let value = if o.sensitive { Value::Null.sensitive() } else { o.value.redacted() };
+            (k.clone(), json!({"value": value, "sensitive": o.sensitive, "changed": o.changed}))
+        })
+        .collect();
+    json!({
+        "format_version": kiln_plan::PLAN_FORMAT_VERSION,
+        "kiln_version": env!("CARGO_PKG_VERSION"),
+        "env": plan.env,
+        "generation": plan.generation,
+        "prior_serial": plan.prior_serial,
+        "has_changes": plan.has_changes(),
+        "summary": {"create": sum.create, "update": sum.update, "replace": sum.replace, "delete": sum.delete, "no_op": sum.no_op},
+        "actions": actions,
+        "outputs": outputs,
+    })
+}
+
+fn redact_reason(r: &Reason) -> Reason {
+    match r {
+        Reason::Attribute { path, before, after, behaviour } => Reason::Attribute {
+            path: path.clone(),
+            before: before.redacted(),
+            after: after.redacted(),
+            behaviour: *behaviour,
+        },
+        other => other.clone(),
+    }
+}
+
+fn reason_json(r: &Reason) -> serde_json::Value {
+    serde_json::to_value(redact_reason(r)).unwrap_or(serde_json::Value::Null)
+}
+
+fn reason_text_redacted(r: &Reason) -> String {
+    reason_text(&redact_reason(r))
+}
+
+/// The state, one resource per block.
+pub fn state_human(state: &State) -> String {
+    let mut s = String::new();
+    if state.is_empty() {
+        let _ = writeln!(s, "The state of {:?} is empty.", state.env);
+    }
+    for r in state.resources.values() {
+        let _ = writeln!(s, "# {} (id {}, generation {})", r.addr, r.id, r.generation);
+        if let Some(m) = r.attributes.as_map() {
+            let width = m.keys().map(String::len).max().unwrap_or(0);
+            for (k, v) in m {
+                let _ = writeln!(s, "    {k:width$} = {}", value_text(v, 4));
+            }
+        }
+        s.push('\n');
+    }
+    for d in &state.deposed {
+        let _ = writeln!(s, "# {} (superseded object {}, to be destroyed by the next apply)", d.addr, d.id);
+    }
+    if !state.outputs.is_empty() {
+        let _ = writeln!(s, "Outputs:");
+        for (k, o) in &state.outputs {
+            let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+            let _ = writeln!(s, "  {k} = {v}");
+        }
+    }
+    s
+}
+
+/// The resource dependency graph of a plan, as DOT or Mermaid.
+pub fn graph(plan: &Plan, mermaid: bool) -> String {
+    let mut s = String::new();
+    let id = |a: &kiln_model::InstanceAddr| a.to_string();
+    if mermaid {
+        s.push_str("flowchart LR\n");
+        let mut ids = BTreeMap::new();
+        for (i, a) in plan.actions.iter().enumerate() {
+            ids.entry(id(&a.addr)).or_insert(i);
+        }
+        for (name, i) in &ids {
+            let _ = writeln!(s, "  n{i}[\"{}\"]", name.replace('"', "#quot;"));
+        }
+        for a in &plan.actions {
+            for d in &a.dependencies {
+                if let (Some(from), Some(to)) = (ids.get(&id(&a.addr)), ids.get(&id(d))) {
+                    let _ = writeln!(s, "  n{from} --> n{to}");
+                }
+            }
+        }
+    } else {
+        s.push_str("digraph kiln {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &plan.actions {
+            if seen.insert(id(&a.addr)) {
+                let _ = writeln!(s, "  {};", serde_json::to_string(&id(&a.addr)).unwrap_or_default());
+            }
+        }
+        for a in &plan.actions {
+            for d in &a.dependencies {
+                let _ = writeln!(
+                    s,
+                    "  {} -> {};",
+                    serde_json::to_string(&id(&a.addr)).unwrap_or_default(),
+                    serde_json::to_string(&id(d)).unwrap_or_default()
+                );
+            }
+        }
+        s.push_str("}\n");
+    }
+    s
+}

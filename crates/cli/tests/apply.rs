@@ -1,0 +1,212 @@
+//! `kiln apply` / `plan` / `destroy` end to end, with the null provider.
+
+mod common;
+
+use common::*;
+
+const GRAPH: &str = r#"
+variable "version" {
+  type    = string
+  default = "1"
+}
+
+resource "null_resource" "a" {
+  triggers = { version = var.version }
+  labels   = { team = "core" }
+}
+
+resource "null_resource" "b" {
+  triggers = { upstream = null_resource.a.id }
+}
+
+resource "null_resource" "c" {
+  triggers   = { upstream = "${null_resource.b.id}-suffix" }
+  depends_on = [null_resource.a]
+}
+
+resource "null_resource" "independent" {
+  triggers = { x = "y" }
+}
+
+output "a_id" {
+  value = null_resource.a.id
+}
+"#;
+
+#[test]
+fn apply_then_no_changes_then_replace_cascade_then_update_then_destroy() {
+    let (p, k) = project(GRAPH);
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(state_addrs(&p, "default").len(), 4);
+    let a1 = state_id(&p, "default", "null_resource.a").unwrap();
+
+    // A second plan has no changes.
+    let r = k.run(&["plan", "--detailed-exitcode"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+
+    // Changing a trigger replaces a, and b and c through it, with reasons.
+    let r = k.run(&["plan", "--detailed-exitcode", "--var", "version=2"]);
+    r.expect_code(2);
+    assert!(r.stdout.contains("null_resource.a will be replaced"), "{}", r.stdout);
+    assert!(r.stdout.contains("null_resource.b will be replaced"), "{}", r.stdout);
+    assert!(r.stdout.contains("null_resource.c will be replaced"), "{}", r.stdout);
+    assert!(r.stdout.contains("references null_resource.a, which is replaced"), "{}", r.stdout);
+    assert!(r.stdout.contains("forces replacement"), "{}", r.stdout);
+    assert!(!r.stdout.contains("null_resource.independent will"), "{}", r.stdout);
+
+    k.run(&["apply", "--yes", "--var", "version=2"]).success();
+    let a2 = state_id(&p, "default", "null_resource.a").unwrap();
+    assert_ne!(a1, a2, "a was replaced");
+
+    // The journal shows create-before-destroy: every new object exists before
+    // any old one is destroyed, and b's old object goes before a's.
+    let journal = last_journal(&p, "default");
+    let pos = |op: &str, addr: &str| {
+        journal
+            .iter()
+            .position(|r| r["record"] == "result" && r["op"] == op && r["addr"] == addr)
+            .unwrap_or_else(|| panic!("no {op} result for {addr} in {journal:#?}"))
+    };
+    for addr in ["null_resource.a", "null_resource.b", "null_resource.c"] {
+        assert!(pos("create", addr) < pos("delete_deposed", addr), "{addr}: new before old");
+    }
+    assert!(pos("create", "null_resource.b") < pos("delete_deposed", "null_resource.a"));
+    assert!(pos("delete_deposed", "null_resource.b") < pos("delete_deposed", "null_resource.a"));
+    assert!(pos("delete_deposed", "null_resource.c") < pos("delete_deposed", "null_resource.b"));
+
+    // Outputs follow the new object.
+    let r = k.run(&["output", "--json"]);
+    r.success();
+    let outputs: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(outputs["a_id"]["value"], a2.as_str());
+
+    // A labels change is an in-place update; nothing is replaced.
+    let (_, k2) = (&p, Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path()));
+    p.write("main.hcl", &GRAPH.replace("team = \"core\"", "team = \"platform\""));
+    let r = k2.run(&["plan", "--var", "version=2"]);
+    r.success();
+    assert!(r.stdout.contains("null_resource.a will be updated in place"), "{}", r.stdout);
+    assert!(!r.stdout.contains("replaced"), "{}", r.stdout);
+    k2.run(&["apply", "--yes", "--var", "version=2"]).success();
+    assert_eq!(state_id(&p, "default", "null_resource.a").unwrap(), a2, "updated in place keeps the id");
+
+    // Destroy leaves an empty state.
+    k2.run(&["destroy", "--yes", "--var", "version=2"]).success();
+    assert!(state_addrs(&p, "default").is_empty());
+    let r = k2.run(&["plan", "--detailed-exitcode", "--var", "version=2"]);
+    r.expect_code(2);
+    assert!(r.stdout.contains("4 to create"), "{}", r.stdout);
+}
+
+#[test]
+fn saved_plan_applies_exactly_and_goes_stale() {
+    let (p, k) = project(GRAPH);
+    k.run(&["plan", "--out", "first.kilnplan"]).success();
+    assert!(p.exists("first.kilnplan"));
+    // Changing the config after saving does not change what the saved plan does.
+    p.write("main.hcl", &GRAPH.replace("x = \"y\"", "x = \"z\""));
+    k.run(&["apply", "first.kilnplan", "--yes"]).success();
+    let s = p.state_json("default").unwrap();
+    let independent = s["resources"].as_array().unwrap().iter().find(|r| r["addr"] == "null_resource.independent").unwrap();
+    assert_eq!(independent["attributes"]["triggers"]["x"], "y", "the saved plan, not the new config, was applied");
+
+    // A plan saved before another apply is refused.
+    k.run(&["plan", "--out", "second.kilnplan"]).success();
+    k.run(&["apply", "--yes"]).success();
+    let r = k.run(&["apply", "second.kilnplan", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("stale"), "{}", r.stderr);
+}
+
+#[test]
+fn failure_in_the_middle_skips_dependents_and_finishes_the_rest() {
+    let (p, k) = project(GRAPH);
+    let k = k.env("KILN_NULL_FAIL", "null_resource.b");
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("null_resource.b"), "{}", r.stderr);
+    assert!(r.stderr.contains("skipped"), "{}", r.stderr);
+    let mut addrs = state_addrs(&p, "default");
+    addrs.sort();
+    assert_eq!(addrs, vec!["null_resource.a", "null_resource.independent"]);
+
+    // Without the fault, the next apply creates exactly what is missing.
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let r = k.run(&["plan"]);
+    r.success();
+    assert!(r.stdout.contains("2 to create, 0 to replace, 0 to update in place, 0 to destroy; 2 unchanged"), "{}", r.stdout);
+}
+
+#[test]
+fn apply_without_a_terminal_needs_yes() {
+    let (p, k) = project(GRAPH);
+    let r = k.run(&["apply"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    assert!(p.state_json("default").is_none(), "nothing was written");
+}
+
+#[test]
+fn json_plan_is_versioned_and_redacts_sensitive_values() {
+    let (_p, k) = project(
+        r#"
+variable "secret" {
+  type      = string
+  default   = "hunter2"
+  sensitive = true
+}
+resource "null_resource" "s" {
+  triggers = { password = var.secret }
+}
+"#,
+    );
+    let r = k.run(&["plan", "--json"]);
+    r.success();
+    assert!(!r.stdout.contains("hunter2"), "{}", r.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["create"], 1);
+    assert_eq!(doc["actions"][0]["address"], "null_resource.s");
+    assert_eq!(doc["actions"][0]["action"], "create");
+    let human = k.run(&["plan"]);
+    assert!(!human.stdout.contains("hunter2"), "{}", human.stdout);
+    assert!(human.stdout.contains("(sensitive)"), "{}", human.stdout);
+}
+
+#[test]
+fn graph_prints_dot_and_mermaid() {
+    let (_p, k) = project(GRAPH);
+    let r = k.run(&["graph"]);
+    r.success();
+    assert!(r.stdout.contains("\"null_resource.b\" -> \"null_resource.a\""), "{}", r.stdout);
+    let r = k.run(&["graph", "--format", "mermaid"]);
+    r.success();
+    assert!(r.stdout.starts_with("flowchart"), "{}", r.stdout);
+}
+
+#[test]
+fn environments_are_isolated() {
+    let (p, k) = project(GRAPH);
+    k.run(&["apply", "--yes", "--env", "pr-1"]).success();
+    k.run(&["apply", "--yes", "--env", "pr-2"]).success();
+    k.run(&["destroy", "--yes", "--env", "pr-1"]).success();
+    assert!(state_addrs(&p, "pr-1").is_empty());
+    assert_eq!(state_addrs(&p, "pr-2").len(), 4);
+    let r = k.run(&["plan", "--env", "Bad Name"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("invalid environment name"), "{}", r.stderr);
+}
+
+#[test]
+fn state_history_lists_every_apply() {
+    let (_p, k) = project(GRAPH);
+    k.run(&["apply", "--yes"]).success();
+    k.run(&["apply", "--yes", "--var", "version=2"]).success();
+    let r = k.run(&["state", "history"]);
+    r.success();
+    assert!(r.stdout.contains("4 created"), "{}", r.stdout);
+    let r = k.run(&["state", "list"]);
+    r.success();
+    assert_eq!(r.stdout.lines().count(), 4, "{}", r.stdout);
+}

@@ -1,0 +1,113 @@
+//! Bad input: every mistake gets a clear error, a location where there is
+//! one, a non-zero exit, and nothing written.
+
+mod common;
+
+use common::*;
+
+/// Plans `main` and expects exit 1 with every `needles` in stderr, and no state.
+#[track_caller]
+fn check(main: &str, needles: &[&str]) {
+    let (p, k) = project(main);
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    for n in needles {
+        assert!(r.stderr.contains(n), "expected {n:?} in:\n{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(p.state_json("default").is_none(), "nothing was written");
+}
+
+#[test]
+fn malformed_hcl() {
+    check("resource \"null_resource\" \"a\" {\n  triggers = {\n}\n", &["main.hcl:"]);
+}
+
+#[test]
+fn unknown_resource_type() {
+    check("resource \"nul_resource\" \"a\" {}\n", &["nul_resource", "main.hcl:1:", "null_resource"]);
+}
+
+#[test]
+fn unknown_attribute() {
+    check("resource \"null_resource\" \"a\" {\n  trigers = { a = \"b\" }\n}\n", &["trigers", "main.hcl:2:3", "triggers"]);
+}
+
+#[test]
+fn wrong_type() {
+    check("resource \"null_resource\" \"a\" {\n  triggers = \"x\"\n}\n", &["triggers", "main.hcl:2:"]);
+}
+
+#[test]
+fn missing_required_variable() {
+    check(
+        "variable \"a\" {}\nvariable \"b\" { type = number }\nresource \"null_resource\" \"a\" {\n  triggers = { a = var.a, b = var.b }\n}\n",
+        &["\"a\"", "\"b\""],
+    );
+}
+
+#[test]
+fn reference_to_a_missing_resource() {
+    check("resource \"null_resource\" \"a\" {\n  triggers = { x = null_resource.nope.id }\n}\n", &["null_resource.nope", "main.hcl:2:"]);
+}
+
+#[test]
+fn cycle_names_every_address() {
+    check(
+        r#"
+resource "null_resource" "a" {
+  triggers = { x = null_resource.c.id }
+}
+resource "null_resource" "b" {
+  triggers = { x = null_resource.a.id }
+}
+resource "null_resource" "c" {
+  triggers = { x = null_resource.b.id }
+}
+"#,
+        &["cycle", "null_resource.a", "null_resource.b", "null_resource.c"],
+    );
+}
+
+#[test]
+fn corrupt_state_is_reported_and_left_alone() {
+    let (p, k) = project("resource \"null_resource\" \"a\" {}\n");
+    p.write(".kiln/default/state.json", "{ this is not json");
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("state.json"), "{}", r.stderr);
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert_eq!(p.read(".kiln/default/state.json"), "{ this is not json", "the corrupt state was not overwritten");
+}
+
+#[test]
+fn held_lock_fails_at_once_naming_the_holder() {
+    let (p, k) = project("resource \"null_resource\" \"slow\" {\n  delay = \"3s\"\n}\n");
+    let mut first = k.command(&["apply", "--yes"]).spawn().unwrap();
+    let lock = p.path().join(".kiln/default/lock.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lock.exists() {
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("locked by"), "{}", r.stderr);
+    assert!(r.stderr.contains("pid"), "{}", r.stderr);
+    assert!(r.stderr.contains("kiln unlock"), "{}", r.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "failed at once, without waiting");
+    assert!(first.wait().unwrap().success());
+    assert_eq!(state_addrs(&p, "default"), vec!["null_resource.slow"]);
+}
+
+#[test]
+fn unknown_flag_address_is_an_error() {
+    let (_p, k) = project("resource \"null_resource\" \"a\" {}\n");
+    let r = k.run(&["plan", "--replace", "not an address"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("invalid resource address"), "{}", r.stderr);
+}

@@ -1,0 +1,224 @@
+//! Type conversion of values, by Terraform's rules: strings convert to and
+//! from numbers and bools, lists, sets and tuples into one another, maps and
+//! objects into one another, element by element. Unknown stays unknown, null
+//! is a value of every type, and sensitive marks are kept where they were.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use kiln_model::{Number, Type, Value};
+
+/// Why a value does not fit a type: where inside the value, and what was
+/// expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertError {
+    /// The path inside the value, like `["a"]` or `[0].name`; empty at the top.
+    pub path: String,
+    /// The expected type at that path.
+    pub expected: String,
+    /// What was found instead (a type name, or a quoted string that does not
+    /// parse as a number or bool).
+    pub got: String,
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() {
+            write!(f, "element {}: ", self.path)?;
+        }
+        write!(f, "expected {}, got {}", self.expected, self.got)
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+/// Converts `value` to `ty`.
+pub fn convert(value: Value, ty: &Type) -> Result<Value, ConvertError> {
+    let mut path = String::new();
+    convert_at(value, ty, &mut path)
+}
+
+fn mismatch(path: &str, ty: &Type, got: impl Into<String>) -> ConvertError {
+    ConvertError {
+        path: path.to_string(),
+        expected: ty.to_string(),
+        got: got.into(),
+    }
+}
+
+fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, ConvertError> {
+    match value {
+        Value::Null | Value::Unknown => return Ok(value),
+        Value::Sensitive(inner) => return convert_at(*inner, ty, path).map(Value::sensitive),
+        _ => {}
+    }
+    match ty {
+        Type::Any => Ok(value),
+        Type::String => match value {
+            Value::String(_) => Ok(value),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::Number => match value {
+            Value::Number(_) => Ok(value),
+            Value::String(s) => match parse_number(&s) {
+                Some(n) => Ok(Value::Number(n)),
+                None => Err(mismatch(path, ty, format!("string {}", Value::String(s)))),
+            },
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::Bool => match value {
+            Value::Bool(_) => Ok(value),
+            Value::String(s) if s == "true" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+            Value::String(s) => Err(mismatch(path, ty, format!("string {}", Value::String(s)))),
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::List(elem) | Type::Set(elem) => match value {
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    out.push(with_path(path, &format!("[{i}]"), |p| {
+                        convert_at(item, elem, p)
+                    })?);
+                }
+                if matches!(ty, Type::Set(_)) {
+                    out = make_set(out);
+                }
+                Ok(Value::List(out))
+            }
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::Tuple(types) => match value {
+            Value::List(items) if items.len() == types.len() => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, (item, t)) in items.into_iter().zip(types).enumerate() {
+                    out.push(with_path(path, &format!("[{i}]"), |p| {
+                        convert_at(item, t, p)
+                    })?);
+                }
+                Ok(Value::List(out))
+            }
+            Value::List(items) => Err(mismatch(
+                path,
+                ty,
+                format!("a list of {} elements", items.len()),
+            )),
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::Map(elem) => match value {
+            Value::Map(m) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in m {
+                    let key = format!("[{}]", Value::String(k.clone()));
+                    let v = with_path(path, &key, |p| convert_at(v, elem, p))?;
+                    out.insert(k, v);
+                }
+                Ok(Value::Map(out))
+            }
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+        Type::Object(fields) => match value {
+            Value::Map(mut m) => {
+                let mut out = BTreeMap::new();
+                for (k, t) in fields {
+                    let v = m.remove(k).unwrap_or(Value::Null);
+                    let v = with_path(path, &format!(".{k}"), |p| convert_at(v, t, p))?;
+                    out.insert(k.clone(), v);
+                }
+                Ok(Value::Map(out))
+            }
+            other => Err(mismatch(path, ty, other.type_name())),
+        },
+    }
+}
+
+fn with_path<T>(
+    path: &mut String,
+    step: &str,
+    f: impl FnOnce(&mut String) -> Result<T, ConvertError>,
+) -> Result<T, ConvertError> {
+    let len = path.len();
+    path.push_str(step);
+    let r = f(path);
+    path.truncate(len);
+    r
+}
+
+/// Parses a number the way HCL writes one (decimal, optional fraction and
+/// exponent, optional leading minus).
+pub(crate) fn parse_number(s: &str) -> Option<Number> {
+    let t = s.strip_prefix('-').unwrap_or(s);
+    let ok = t.starts_with(|c: char| c.is_ascii_digit())
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    if !ok {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Number)
+}
+
+/// Sorts and deduplicates a set's elements (unknown elements are kept, as
+/// they may or may not equal another).
+pub(crate) fn make_set(mut items: Vec<Value>) -> Vec<Value> {
+    items.sort_by(total_cmp);
+    items.dedup_by(|a, b| a.is_known() && b.is_known() && a == b);
+    items
+}
+
+/// A total order over values, for sets and sorting: by kind, then by content.
+pub(crate) fn total_cmp(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            Value::List(_) => 4,
+            Value::Map(_) => 5,
+            Value::Sensitive(_) => 6,
+            Value::Unknown => 7,
+        }
+    }
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Number(x), Value::Number(y)) => x.0.total_cmp(&y.0),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::List(x), Value::List(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = total_cmp(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            for ((k1, v1), (k2, v2)) in x.iter().zip(y) {
+                let o = k1.cmp(k2).then_with(|| total_cmp(v1, v2));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (Value::Sensitive(x), Value::Sensitive(y)) => total_cmp(x, y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parse_strictly() {
+        assert_eq!(parse_number("12"), Some(Number(12.0)));
+        assert_eq!(parse_number("-1.5e3"), Some(Number(-1500.0)));
+        assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number(" 1"), None);
+        assert_eq!(parse_number("inf"), None);
+    }
+}

@@ -1,0 +1,570 @@
+//! The dependency graph of a configuration: what refers to what, checked and
+//! put in evaluation order.
+//!
+//! Every variable, local, resource and output is a node; an edge goes from a
+//! node to each node it refers to. References to undeclared things and cycles
+//! are errors (a cycle names every address in it). The analysis is shared by
+//! the planner and by [`ApplyEvaluator`](crate::ApplyEvaluator), which is why
+//! it holds indexes into the [`Config`] rather than borrowing it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kiln_config::{Body, Config, Expr, Reference, Subject};
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::{InstanceKey, ResourceAddr, ResourceMode};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::names::did_you_mean;
+
+/// One node of the dependency graph (an index into the config's lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Variable(usize),
+    Local(usize),
+    Resource(usize),
+    Output(usize),
+}
+
+/// How a reference to a resource picks its instances, read from the text
+/// right after the resource's name: `a[0]`, `a["k"]`, `a[count.index]`,
+/// `a[each.key]`, or anything else (all instances).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Selector {
+    All,
+    Key(InstanceKey),
+    CountIndex,
+    EachKey,
+}
+
+impl Selector {
+    /// The instance key this selector picks in the instance `current`.
+    pub(crate) fn resolve(&self, current: &InstanceKey) -> Option<InstanceKey> {
+        match (self, current) {
+            (Selector::All, _) => None,
+            (Selector::Key(k), _) => Some(k.clone()),
+            (Selector::CountIndex, InstanceKey::Int(_)) | (Selector::EachKey, InstanceKey::Str(_)) => {
+                Some(current.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A resource's references to other resources.
+#[derive(Debug, Default)]
+pub(crate) struct ResourceRefs {
+    /// Every resource it depends on (directly, through locals, or by
+    /// `depends_on`), with the instances it picks; sorted, deduplicated.
+    pub deps: Vec<(usize, Selector)>,
+    /// For each resource its body refers to directly: the one selector all
+    /// those references share (or `All`). Sorted by resource index.
+    pub body_selectors: Vec<(usize, Selector)>,
+}
+
+/// How a resource block expands into instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Single,
+    Count,
+    ForEach,
+}
+
+/// The checked dependency graph of a configuration.
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    pub variables: HashMap<String, usize>,
+    pub locals: HashMap<String, usize>,
+    pub resources: HashMap<ResourceAddr, usize>,
+    pub resource_refs: Vec<ResourceRefs>,
+    /// For each local: the resources it depends on, transitively.
+    pub local_resources: Vec<Vec<usize>>,
+    pub modes: Vec<Mode>,
+    /// Every node, dependencies before dependents.
+    pub order: Vec<Node>,
+    /// For each node (by graph index), the nodes it refers to.
+    pub graph: DiGraph<Node, ()>,
+}
+
+impl Analysis {
+    /// The graph index of a node.
+    pub(crate) fn index(&self, config: &Config, node: Node) -> NodeIndex {
+        let v = config.variables.len();
+        let l = config.locals.len();
+        let r = config.resources.len();
+        NodeIndex::new(match node {
+            Node::Variable(i) => i,
+            Node::Local(i) => v + i,
+            Node::Resource(i) => v + l + i,
+            Node::Output(i) => v + l + r + i,
+        })
+    }
+}
+
+/// Every reference in a body, nested blocks included.
+pub(crate) fn body_references(body: &Body, out: &mut Vec<Reference>) {
+    for a in &body.attributes {
+        out.extend(a.expr.references());
+    }
+    for b in &body.blocks {
+        body_references(&b.body, out);
+    }
+}
+
+/// The references of the attribute (or nested blocks) named `name` in a body.
+pub(crate) fn attribute_references(body: &Body, name: &str) -> Vec<Reference> {
+    let mut out = Vec::new();
+    for a in body.attributes.iter().filter(|a| a.name == name) {
+        out.extend(a.expr.references());
+    }
+    for b in body.blocks.iter().filter(|b| b.ty == name) {
+        body_references(&b.body, &mut out);
+    }
+    out
+}
+
+pub(crate) fn node_name(config: &Config, node: Node) -> String {
+    match node {
+        Node::Variable(i) => format!("var.{}", config.variables[i].name),
+        Node::Local(i) => format!("local.{}", config.locals[i].name),
+        Node::Resource(i) => config.resources[i].addr.to_string(),
+        Node::Output(i) => format!("output.{}", config.outputs[i].name),
+    }
+}
+
+fn node_loc(config: &Config, node: Node) -> &kiln_config::Loc {
+    match node {
+        Node::Variable(i) => &config.variables[i].loc,
+        Node::Local(i) => &config.locals[i].loc,
+        Node::Resource(i) => &config.resources[i].loc,
+        Node::Output(i) => &config.outputs[i].loc,
+    }
+}
+
+/// Where a reference sits: what may be referred to from there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Site {
+    /// A resource body: `count.index` / `each` allowed per its mode.
+    Body(Mode),
+    /// `count`, `for_each`, locals and outputs.
+    Plain,
+}
+
+struct Builder<'c> {
+    config: &'c Config,
+    an: Analysis,
+    diags: Diagnostics,
+    self_loops: Vec<bool>,
+}
+
+/// Builds and checks the dependency graph.
+pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
+    let mut variables = HashMap::with_capacity(config.variables.len());
+    for (i, v) in config.variables.iter().enumerate() {
+        variables.entry(v.name.clone()).or_insert(i);
+    }
+    let mut locals = HashMap::with_capacity(config.locals.len());
+    for (i, l) in config.locals.iter().enumerate() {
+        locals.entry(l.name.clone()).or_insert(i);
+    }
+    let mut resources = HashMap::with_capacity(config.resources.len());
+    for (i, r) in config.resources.iter().enumerate() {
+        resources.entry(r.addr.clone()).or_insert(i);
+    }
+    let modes = config
+        .resources
+        .iter()
+        .map(|r| {
+            if r.count.is_some() {
+                Mode::Count
+            } else if r.for_each.is_some() {
+                Mode::ForEach
+            } else {
+                Mode::Single
+            }
+        })
+        .collect();
+    let n = config.variables.len() + config.locals.len() + config.resources.len() + config.outputs.len();
+    let mut graph = DiGraph::with_capacity(n, n);
+    for i in 0..config.variables.len() {
+        graph.add_node(Node::Variable(i));
+    }
+    for i in 0..config.locals.len() {
+        graph.add_node(Node::Local(i));
+    }
+    for i in 0..config.resources.len() {
+        graph.add_node(Node::Resource(i));
+    }
+    for i in 0..config.outputs.len() {
+        graph.add_node(Node::Output(i));
+    }
+    let mut b = Builder {
+        config,
+        an: Analysis {
+            variables,
+            locals,
+            resources,
+            resource_refs: Vec::with_capacity(config.resources.len()),
+            local_resources: vec![Vec::new(); config.locals.len()],
+            modes,
+            order: Vec::with_capacity(n),
+            graph,
+        },
+        diags: Diagnostics::new(),
+        self_loops: vec![false; n],
+    };
+    b.build();
+    if b.diags.has_errors() {
+        return Err(b.diags);
+    }
+    b.order();
+    if b.diags.has_errors() {
+        return Err(b.diags);
+    }
+    b.local_closure();
+    Ok(b.an)
+}
+
+impl Builder<'_> {
+    fn build(&mut self) {
+        let config = self.config;
+        for (i, l) in config.locals.iter().enumerate() {
+            let mut direct = Vec::new();
+            self.refs(Node::Local(i), &l.expr.references(), Site::Plain, &mut direct);
+            let mut res: Vec<usize> = direct.into_iter().map(|(r, _)| r).collect();
+            res.sort_unstable();
+            res.dedup();
+            self.an.local_resources[i] = res;
+        }
+        for (i, r) in config.resources.iter().enumerate() {
+            let node = Node::Resource(i);
+            let mode = self.an.modes[i];
+            if r.count.is_some() && r.for_each.is_some() {
+                self.diags.push(
+                    r.loc
+                        .error(format!("{} sets both count and for_each", r.addr))
+                        .with_detail("use one of them"),
+                );
+            }
+            if r.addr.mode == ResourceMode::Data {
+                self.diags.push(
+                    r.loc
+                        .error(format!("data sources are not supported yet ({})", r.addr))
+                        .with_detail("the planner makes no provider calls; use a variable or a local instead"),
+                );
+            }
+            let mut deps = Vec::new();
+            for e in r.count.iter().chain(r.for_each.iter()) {
+                self.expr_refs(node, e, Site::Plain, &mut deps);
+            }
+            let mut body_refs = Vec::new();
+            body_references(&r.body, &mut body_refs);
+            let mut body_deps = Vec::new();
+            self.refs(node, &body_refs, Site::Body(mode), &mut body_deps);
+            for d in &r.depends_on {
+                match &d.subject {
+                    Subject::Resource(_) => {
+                        let before = deps.len();
+                        self.refs(node, std::slice::from_ref(d), Site::Plain, &mut deps);
+                        for dep in &mut deps[before..] {
+                            dep.1 = Selector::All;
+                        }
+                    }
+                    _ => self.diags.push(
+                        d.loc
+                            .error("depends_on may only list resources")
+                            .with_detail("write the resource's address, like null_resource.a"),
+                    ),
+                }
+            }
+            // One selector per resource the body refers to (All if they differ).
+            let mut body_selectors: Vec<(usize, Selector)> = Vec::new();
+            let mut sorted = body_deps.clone();
+            sorted.sort_by_key(|(r, _)| *r);
+            for (r, sel) in sorted {
+                match body_selectors.last_mut() {
+                    Some((last, s)) if *last == r => {
+                        if *s != sel {
+                            *s = Selector::All;
+                        }
+                    }
+                    _ => body_selectors.push((r, sel)),
+                }
+            }
+            deps.extend(body_deps);
+            self.an.resource_refs.push(ResourceRefs {
+                deps,
+                body_selectors,
+            });
+        }
+        for (i, o) in config.outputs.iter().enumerate() {
+            let mut unused = Vec::new();
+            self.expr_refs(Node::Output(i), &o.expr, Site::Plain, &mut unused);
+        }
+    }
+
+    fn expr_refs(&mut self, from: Node, e: &Expr, site: Site, deps: &mut Vec<(usize, Selector)>) {
+        self.refs(from, &e.references(), site, deps);
+    }
+
+    /// Checks references and adds their edges; resource references are
+    /// appended to `deps`.
+    fn refs(&mut self, from: Node, refs: &[Reference], site: Site, deps: &mut Vec<(usize, Selector)>) {
+        let from_ix = self.an.index(self.config, from);
+        for r in refs {
+            let target = match &r.subject {
+                Subject::Variable(name) => match self.an.variables.get(name) {
+                    Some(&i) => Node::Variable(i),
+                    None => {
+                        let names = self.config.variables.iter().map(|v| v.name.as_str());
+                        self.diags.push(undeclared(r, "variable", &format!("var.{name}"), name, names));
+                        continue;
+                    }
+                },
+                Subject::Local(name) => match self.an.locals.get(name) {
+                    Some(&i) => Node::Local(i),
+                    None => {
+                        let names = self.config.locals.iter().map(|l| l.name.as_str());
+                        self.diags.push(undeclared(r, "local value", &format!("local.{name}"), name, names));
+                        continue;
+                    }
+                },
+                Subject::Resource(addr) => match self.an.resources.get(addr) {
+                    Some(&i) => {
+                        deps.push((i, selector(r, addr)));
+                        Node::Resource(i)
+                    }
+                    None => {
+                        let names: Vec<String> =
+                            self.config.resources.iter().map(|r| r.addr.to_string()).collect();
+                        let shown = addr.to_string();
+                        self.diags.push(undeclared(
+                            r,
+                            "resource",
+                            &shown,
+                            &shown,
+                            names.iter().map(String::as_str),
+                        ));
+                        continue;
+                    }
+                },
+                Subject::CountIndex => {
+                    if site != Site::Body(Mode::Count) {
+                        self.diags.push(
+                            r.loc
+                                .error("count.index is only available in the body of a resource with count")
+                                .with_detail("set count on the resource, or remove the reference"),
+                        );
+                    }
+                    continue;
+                }
+                Subject::EachKey | Subject::EachValue => {
+                    if site != Site::Body(Mode::ForEach) {
+                        self.diags.push(
+                            r.loc
+                                .error("each.key and each.value are only available in the body of a resource with for_each")
+                                .with_detail("set for_each on the resource, or remove the reference"),
+                        );
+                    }
+                    continue;
+                }
+                Subject::Path(_) | Subject::Env => continue,
+            };
+            let to_ix = self.an.index(self.config, target);
+            if to_ix == from_ix {
+                self.self_loops[from_ix.index()] = true;
+            } else {
+                self.an.graph.add_edge(from_ix, to_ix, ());
+            }
+        }
+    }
+
+    /// Orders the nodes (dependencies first) with Tarjan's algorithm; every
+    /// strongly connected component of more than one node, and every node
+    /// that refers to itself, is a cycle error.
+    fn order(&mut self) {
+        let sccs = tarjan(&self.an.graph);
+        let mut cycles = Vec::new();
+        for scc in sccs {
+            if scc.len() > 1 || self.self_loops[scc[0].index()] {
+                cycles.push(scc);
+            } else {
+                self.an.order.push(self.an.graph[scc[0]]);
+            }
+        }
+        // Report cycles in configuration order, each naming its members sorted.
+        cycles.sort_by_key(|scc| scc.iter().map(|n| n.index()).min());
+        for scc in cycles {
+            let first = scc.iter().min_by_key(|n| n.index()).copied().unwrap_or(scc[0]);
+            let names: BTreeSet<String> = scc
+                .iter()
+                .map(|&n| node_name(self.config, self.an.graph[n]))
+                .collect();
+            let list = names.into_iter().collect::<Vec<_>>().join(", ");
+            let summary = if scc.len() == 1 {
+                format!("dependency cycle: {list} refers to itself")
+            } else {
+                format!("dependency cycle: {list}")
+            };
+            self.diags.push(
+                node_loc(self.config, self.an.graph[first])
+                    .error(summary)
+                    .with_detail("each of these refers, directly or not, to the next; remove one of the references"),
+            );
+        }
+    }
+
+    /// The resources each local depends on through other locals (in
+    /// dependency order, so each local's dependencies are done first), and
+    /// resources' dependencies through locals.
+    fn local_closure(&mut self) {
+        let config = self.config;
+        for k in 0..self.an.order.len() {
+            let Node::Local(i) = self.an.order[k] else {
+                continue;
+            };
+            let ix = self.an.index(config, Node::Local(i));
+            let mut set: Vec<usize> = self.an.local_resources[i].clone();
+            for n in self.an.graph.neighbors(ix) {
+                if let Node::Local(j) = self.an.graph[n] {
+                    set.extend_from_slice(&self.an.local_resources[j]);
+                }
+            }
+            set.sort_unstable();
+            set.dedup();
+            self.an.local_resources[i] = set;
+        }
+        for i in 0..config.resources.len() {
+            let ix = self.an.index(config, Node::Resource(i));
+            let mut extra = Vec::new();
+            for n in self.an.graph.neighbors(ix) {
+                if let Node::Local(j) = self.an.graph[n] {
+                    extra.extend(self.an.local_resources[j].iter().map(|&r| (r, Selector::All)));
+                }
+            }
+            let deps = &mut self.an.resource_refs[i].deps;
+            deps.extend(extra);
+            deps.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| selector_rank(&a.1).cmp(&selector_rank(&b.1))));
+            deps.dedup();
+        }
+    }
+}
+
+fn selector_rank(s: &Selector) -> (u8, Option<&InstanceKey>) {
+    match s {
+        Selector::All => (0, None),
+        Selector::CountIndex => (1, None),
+        Selector::EachKey => (2, None),
+        Selector::Key(k) => (3, Some(k)),
+    }
+}
+
+fn undeclared<'a>(
+    r: &Reference,
+    what: &str,
+    shown: &str,
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Diagnostic {
+    let d = r.loc.error(format!("reference to undeclared {what} \"{shown}\""));
+    match did_you_mean(name, candidates) {
+        Some(s) => d.with_detail(format!("did you mean \"{s}\"?")),
+        None => d.with_detail(format!("declare the {what}, or fix the reference")),
+    }
+}
+
+/// Reads how a resource reference picks instances from the source text.
+pub(crate) fn selector(r: &Reference, addr: &ResourceAddr) -> Selector {
+    let text = &r.loc.file.text;
+    let Some(rest) = text.get(r.loc.range.start..) else {
+        return Selector::All;
+    };
+    let prefix = addr.to_string();
+    let Some(rest) = rest.strip_prefix(prefix.as_str()) else {
+        return Selector::All;
+    };
+    let Some(rest) = rest.strip_prefix('[') else {
+        return Selector::All;
+    };
+    let Some(end) = rest.find(']') else {
+        return Selector::All;
+    };
+    let inner = rest[..end].trim();
+    if inner == "count.index" {
+        Selector::CountIndex
+    } else if inner == "each.key" {
+        Selector::EachKey
+    } else if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+        inner
+            .parse()
+            .map_or(Selector::All, |i| Selector::Key(InstanceKey::Int(i)))
+    } else if inner.len() >= 2
+        && inner.starts_with('"')
+        && inner.ends_with('"')
+        && !inner[1..inner.len() - 1].contains(['"', '\\', '$', '%'])
+    {
+        Selector::Key(InstanceKey::Str(inner[1..inner.len() - 1].to_string()))
+    } else {
+        Selector::All
+    }
+}
+
+/// Tarjan's strongly connected components, iteratively (a chain of 100,000
+/// resources must not overflow the stack). Components come out with every
+/// node's successors (what it refers to) before it.
+fn tarjan(g: &DiGraph<Node, ()>) -> Vec<Vec<NodeIndex>> {
+    const UNSEEN: usize = usize::MAX;
+    let n = g.node_count();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<NodeIndex> = Vec::new();
+    let mut next = 0usize;
+    let mut out = Vec::new();
+    let mut calls: Vec<(NodeIndex, petgraph::graph::Neighbors<'_, ()>)> = Vec::new();
+    for root in g.node_indices() {
+        if index[root.index()] != UNSEEN {
+            continue;
+        }
+        index[root.index()] = next;
+        low[root.index()] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root.index()] = true;
+        calls.push((root, g.neighbors(root)));
+        while let Some(top) = calls.last_mut() {
+            let v = top.0;
+            match top.1.next() {
+                Some(w) => {
+                    if index[w.index()] == UNSEEN {
+                        index[w.index()] = next;
+                        low[w.index()] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w.index()] = true;
+                        calls.push((w, g.neighbors(w)));
+                    } else if on_stack[w.index()] {
+                        low[v.index()] = low[v.index()].min(index[w.index()]);
+                    }
+                }
+                None => {
+                    calls.pop();
+                    if let Some(&(u, _)) = calls.last() {
+                        low[u.index()] = low[u.index()].min(low[v.index()]);
+                    }
+                    if low[v.index()] == index[v.index()] {
+                        let mut scc = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w.index()] = false;
+                            scc.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        out.push(scc);
+                    }
+                }
+            }
+        }
+    }
+    out
+}

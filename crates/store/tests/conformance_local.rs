@@ -1,0 +1,107 @@
+//! The store conformance suite against the local file store, plus what only
+//! the local store does (file modes, corrupt files, torn journal lines).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kiln_store::{LocalStore, StateStore, StoreError, conformance};
+
+#[tokio::test]
+async fn local_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        let i = n.fetch_add(1, Ordering::Relaxed);
+        LocalStore::new(dir.path().join(format!("root{i}")).join(".kiln"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn torn_journal_line_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let store = LocalStore::new(root.clone());
+    conformance::journal_torn_tail(&store, |env| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join(env).join("journal.jsonl"))
+            .unwrap();
+        f.write_all(br#"{"record":"result","step":1,"addr":"null_res"#)
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn corrupt_state_is_reported_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let store = LocalStore::new(root.clone());
+    let s = conformance::sample_state("dev", "lin", "1");
+    let v = store.write("dev", &s, None, "first").await.unwrap();
+    let path = root.join("dev").join("state.json");
+    std::fs::write(&path, b"{ not json").unwrap();
+    assert!(matches!(
+        store.read("dev").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    for expected in [None, Some(&v)] {
+        let err = store.write("dev", &s, expected, "again").await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let store = LocalStore::new(root.clone());
+    let s = conformance::sample_state("dev", "lin", "1");
+    let v = store.write("dev", &s, None, "first").await.unwrap();
+    store.write("dev", &s, Some(&v), "second").await.unwrap();
+    let lock = kiln_store::LockInfo::for_current_process("apply");
+    store.lock("dev", &lock).await.unwrap();
+    drop(store.journal("dev").await.unwrap());
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(root.clone()), 0o700);
+    assert_eq!(mode(root.join("dev")), 0o700);
+    assert_eq!(mode(root.join("dev/history")), 0o700);
+    assert_eq!(mode(root.join("dev/state.json")), 0o600);
+    assert_eq!(mode(root.join("dev/history/1.json")), 0o600);
+    assert_eq!(mode(root.join("dev/lock.json")), 0o600);
+    assert_eq!(mode(root.join("dev/journal.jsonl")), 0o600);
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(root.join("dev"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn a_dead_local_holder_looks_stale() {
+    let mut lock = kiln_store::LockInfo::for_current_process("apply");
+    assert!(!lock.looks_stale(), "this process is alive");
+    lock.pid = u32::MAX - 1;
+    if std::path::Path::new("/proc").is_dir() {
+        assert!(lock.looks_stale());
+    }
+    lock.host = "another-host".into();
+    assert!(!lock.looks_stale(), "another host's pid says nothing");
+    lock.expires = Some(1);
+    assert!(lock.looks_stale(), "an expired lease is stale");
+}
+
+#[tokio::test]
+async fn invalid_env_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join(".kiln"));
+    for env in ["", "../x", ".hidden", "a/b"] {
+        assert!(store.read(env).await.is_err(), "{env:?}");
+    }
+}
