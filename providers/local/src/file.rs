@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{AttributeSchema, ResourceSchema, Type, Value};
+use kiln_model::{AttributeSchema, Presence, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, ReadResult};
 
 use crate::{absolute, context_workdir, merge, sha256_hex, str_attr, write_atomic};
@@ -29,7 +29,8 @@ pub(crate) fn schema() -> ResourceSchema {
         )
         .attr(
             "mode",
-            AttributeSchema::optional(Type::String).describe("octal permissions, \"0644\" by default"),
+            AttributeSchema::new(Type::String, Presence::OptionalComputed)
+                .describe("octal permissions, \"0644\" by default"),
         )
         .attr(
             "id",

@@ -1,0 +1,606 @@
+//! The function library: one table, name → implementation, sorted by name.
+//!
+//! Each function declares how marks flow through it, so the implementations
+//! only deal with known, unmarked values where that is what they need:
+//! - [`Marks::Deep`]: any unknown anywhere in the arguments makes the result
+//!   unknown; any sensitive value anywhere makes it sensitive. The function
+//!   sees fully unmarked arguments (string and number functions, encoders).
+//! - [`Marks::Shallow`]: only whole-argument marks are handled for it; marks
+//!   inside collections flow through untouched (`concat`, `merge`, `lookup`).
+//! - [`Marks::Raw`]: the function sees its arguments as given (`sensitive`).
+//!
+//! `try` and `can` need their arguments unevaluated and live in the
+//! evaluator. Adding a function is one entry in [`FUNCTIONS`].
+
+use std::collections::BTreeMap;
+
+use kiln_model::{Number, Type, Value};
+
+use crate::convert::{convert, make_set, total_cmp};
+use crate::eval::{mark, unmark};
+
+/// A function's failure, located at argument `arg` if given.
+#[derive(Debug)]
+pub(crate) struct FnError {
+    pub arg: Option<usize>,
+    pub msg: String,
+}
+
+fn arg_err(arg: usize, msg: impl Into<String>) -> FnError {
+    FnError {
+        arg: Some(arg),
+        msg: msg.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marks {
+    Deep,
+    Shallow,
+    Raw,
+}
+
+type Impl = fn(Vec<Value>) -> Result<Value, FnError>;
+
+pub(crate) struct Function {
+    pub name: &'static str,
+    /// Required parameters, then optional ones (after `min` of them).
+    params: &'static [&'static str],
+    min: usize,
+    variadic: bool,
+    marks: Marks,
+    f: Impl,
+}
+
+impl Function {
+    pub(crate) fn check_arity(&self, n: usize) -> Result<(), String> {
+        let max = if self.variadic {
+            usize::MAX
+        } else {
+            self.params.len()
+        };
+        if n >= self.min && n <= max {
+            return Ok(());
+        }
+        let expected = if self.variadic {
+            format!("at least {}", self.min)
+        } else if self.min == self.params.len() {
+            self.min.to_string()
+        } else {
+            format!("{} to {}", self.min, self.params.len())
+        };
+        Err(format!(
+            "function \"{}\" takes {expected} argument{} ({}), got {n}",
+            self.name,
+            if expected == "1" { "" } else { "s" },
+            self.params.join(", ")
+        ))
+    }
+}
+
+const fn func(
+    name: &'static str,
+    params: &'static [&'static str],
+    min: usize,
+    variadic: bool,
+    marks: Marks,
+    f: Impl,
+) -> Function {
+    Function {
+        name,
+        params,
+        min,
+        variadic,
+        marks,
+        f,
+    }
+}
+
+use Marks::{Deep, Raw, Shallow};
+
+/// Every function, sorted by name (a test checks).
+static FUNCTIONS: &[Function] = &[
+    func("abs", &["number"], 1, false, Deep, abs),
+    func("coalesce", &["vals..."], 1, true, Shallow, coalesce),
+    func("concat", &["seqs..."], 0, true, Shallow, concat),
+    func("contains", &["list", "value"], 2, false, Deep, contains),
+    func("distinct", &["list"], 1, false, Deep, distinct),
+    func("element", &["list", "index"], 2, false, Shallow, element),
+    func("flatten", &["list"], 1, false, Shallow, flatten),
+    func("format", &["format", "args..."], 1, true, Deep, format),
+    func("join", &["separator", "list"], 2, false, Deep, join),
+    func("jsondecode", &["str"], 1, false, Deep, jsondecode),
+    func("jsonencode", &["val"], 1, false, Deep, jsonencode),
+    func("keys", &["map"], 1, false, Shallow, keys),
+    func("length", &["value"], 1, false, Shallow, length),
+    func("lookup", &["map", "key", "default"], 2, false, Shallow, lookup),
+    func("lower", &["str"], 1, false, Deep, lower),
+    func("max", &["numbers..."], 1, true, Deep, max),
+    func("merge", &["maps..."], 0, true, Shallow, merge),
+    func("min", &["numbers..."], 1, true, Deep, min),
+    func("nonsensitive", &["value"], 1, false, Raw, nonsensitive),
+    func("range", &["start", "limit", "step"], 1, false, Deep, range),
+    func("replace", &["str", "substr", "replace"], 3, false, Deep, replace),
+    func("sensitive", &["value"], 1, false, Raw, sensitive),
+    func("split", &["separator", "str"], 2, false, Deep, split),
+    func("tobool", &["v"], 1, false, Deep, tobool),
+    func("tolist", &["v"], 1, false, Shallow, tolist),
+    func("tomap", &["v"], 1, false, Shallow, tomap),
+    func("tonumber", &["v"], 1, false, Deep, tonumber),
+    func("toset", &["v"], 1, false, Shallow, toset),
+    func("tostring", &["v"], 1, false, Deep, tostring),
+    func("trimspace", &["str"], 1, false, Deep, trimspace),
+    func("upper", &["str"], 1, false, Deep, upper),
+    func("values", &["map"], 1, false, Shallow, values),
+];
+
+pub(crate) fn lookup(name: &str) -> Option<&'static Function> {
+    FUNCTIONS
+        .binary_search_by(|f| f.name.cmp(name))
+        .ok()
+        .map(|i| &FUNCTIONS[i])
+}
+
+/// The names of every function of the library (plus `try` and `can`), for
+/// completion and "did you mean" hints.
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain(["can", "try"])
+}
+
+/// Calls `f`, applying its mark rule.
+pub(crate) fn call(f: &Function, args: Vec<Value>) -> Result<Value, FnError> {
+    match f.marks {
+        Raw => (f.f)(args),
+        Deep => {
+            let sensitive = args.iter().any(Value::contains_sensitive);
+            if args.iter().any(|a| !a.is_known()) {
+                return Ok(mark(Value::Unknown, sensitive));
+            }
+            let args = args.into_iter().map(Value::into_unmarked).collect();
+            Ok(mark((f.f)(args)?, sensitive))
+        }
+        Shallow => {
+            let mut sensitive = false;
+            let mut unknown = false;
+            let args: Vec<Value> = args
+                .into_iter()
+                .map(|a| {
+                    let (a, s) = unmark(a);
+                    sensitive |= s;
+                    unknown |= matches!(a, Value::Unknown);
+                    a
+                })
+                .collect();
+            if unknown {
+                return Ok(mark(Value::Unknown, sensitive));
+            }
+            Ok(mark((f.f)(args)?, sensitive))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Argument helpers.
+
+fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
+    match args.get(i).cloned().map(|v| convert(v, &Type::String)) {
+        Some(Ok(Value::String(s))) => Ok(s),
+        Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
+        Some(Err(e)) => Err(arg_err(i, format!("expected a string, got {}", e.got))),
+    }
+}
+
+fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
+    match args.get(i).cloned().map(|v| convert(v, &Type::Number)) {
+        Some(Ok(Value::Number(n))) => Ok(n.0),
+        Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
+        Some(Err(e)) => Err(arg_err(i, format!("expected a number, got {}", e.got))),
+    }
+}
+
+fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
+    match std::mem::take(&mut args[i]) {
+        Value::List(l) => Ok(l),
+        other => Err(arg_err(i, format!("expected a list, got {}", other.type_name()))),
+    }
+}
+
+fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
+    match std::mem::take(&mut args[i]) {
+        Value::Map(m) => Ok(m),
+        other => Err(arg_err(i, format!("expected a map, got {}", other.type_name()))),
+    }
+}
+
+fn first(args: Vec<Value>) -> Value {
+    args.into_iter().next().unwrap_or(Value::Null)
+}
+
+// ---------------------------------------------------------------------------
+// The functions.
+
+fn abs(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::Number(Number(number_arg(&args, 0)?.abs())))
+}
+
+fn coalesce(args: Vec<Value>) -> Result<Value, FnError> {
+    for a in args {
+        match a.unmarked() {
+            Value::Null => {}
+            Value::String(s) if s.is_empty() => {}
+            _ => return Ok(a),
+        }
+    }
+    Err(FnError {
+        arg: None,
+        msg: "no non-null, non-empty-string arguments".into(),
+    })
+}
+
+fn concat(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let mut out = Vec::new();
+    for i in 0..args.len() {
+        out.extend(list_arg(&mut args, i)?);
+    }
+    Ok(Value::List(out))
+}
+
+fn contains(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let list = list_arg(&mut args, 0)?;
+    Ok(Value::Bool(list.contains(&args[1])))
+}
+
+fn distinct(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let list = list_arg(&mut args, 0)?;
+    let mut out: Vec<Value> = Vec::with_capacity(list.len());
+    for v in list {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::List(out))
+}
+
+fn element(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let list = list_arg(&mut args, 0)?;
+    let i = number_arg(&args, 1)?;
+    if list.is_empty() {
+        return Err(arg_err(0, "cannot use element() with an empty list"));
+    }
+    if i < 0.0 || i.fract() != 0.0 {
+        return Err(arg_err(1, format!("the index must be a whole number ≥ 0, got {i}")));
+    }
+    let len = list.len();
+    Ok(list.into_iter().nth(i as usize % len).unwrap_or(Value::Null))
+}
+
+fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
+    fn walk(items: Vec<Value>, out: &mut Vec<Value>) -> bool {
+        for v in items {
+            let (v, s) = unmark(v);
+            match v {
+                Value::List(inner) if !s => {
+                    if !walk(inner, out) {
+                        return false;
+                    }
+                }
+                Value::Unknown => return false,
+                v => out.push(mark(v, s)),
+            }
+        }
+        true
+    }
+    let list = list_arg(&mut args, 0)?;
+    let mut out = Vec::new();
+    Ok(if walk(list, &mut out) {
+        Value::List(out)
+    } else {
+        Value::Unknown
+    })
+}
+
+fn format(args: Vec<Value>) -> Result<Value, FnError> {
+    let fmt = string_arg(&args, 0)?;
+    let mut out = String::new();
+    let mut next = 1;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        // Optional precision for %f, like %.2f.
+        let mut precision = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            precision = digits.parse::<usize>().ok();
+        }
+        let Some(verb) = chars.next() else {
+            return Err(arg_err(0, "the format ends with a lone \"%\""));
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(v) = args.get(next) else {
+            return Err(arg_err(
+                0,
+                format!("not enough arguments for the format: verb %{verb} has none"),
+            ));
+        };
+        let i = next;
+        next += 1;
+        match verb {
+            's' => out.push_str(&string_arg(&args, i)?),
+            'd' => {
+                let n = number_arg(&args, i)?;
+                if n.fract() != 0.0 {
+                    return Err(arg_err(i, format!("%d needs a whole number, got {n}")));
+                }
+                out.push_str(&Number(n).to_string());
+            }
+            'f' => {
+                let n = number_arg(&args, i)?;
+                out.push_str(&format!("{n:.*}", precision.unwrap_or(6)));
+            }
+            't' => match convert(v.clone(), &Type::Bool) {
+                Ok(Value::Bool(b)) => out.push_str(if b { "true" } else { "false" }),
+                _ => return Err(arg_err(i, format!("%t needs a bool, got {}", v.type_name()))),
+            },
+            'q' => out.push_str(&Value::String(string_arg(&args, i)?).to_string()),
+            'v' => match v {
+                Value::String(s) => out.push_str(s),
+                Value::Number(n) => out.push_str(&n.to_string()),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Value::Null => out.push_str("null"),
+                other => out.push_str(&json_string(other)),
+            },
+            other => {
+                return Err(arg_err(
+                    0,
+                    format!("unsupported format verb %{other}; use %s, %d, %f, %t, %q or %v"),
+                ));
+            }
+        }
+    }
+    if next < args.len() {
+        return Err(arg_err(
+            next,
+            format!(
+                "too many arguments: the format uses {}, got {}",
+                next - 1,
+                args.len() - 1
+            ),
+        ));
+    }
+    Ok(Value::String(out))
+}
+
+fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let sep = string_arg(&args, 0)?;
+    let list = list_arg(&mut args, 1)?;
+    let mut parts = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        match convert(v, &Type::String) {
+            Ok(Value::String(s)) => parts.push(s),
+            Ok(_) => return Err(arg_err(1, format!("element {i} is null"))),
+            Err(e) => return Err(arg_err(1, format!("element {i}: expected a string, got {}", e.got))),
+        }
+    }
+    Ok(Value::String(parts.join(&sep)))
+}
+
+fn json_string(v: &Value) -> String {
+    let s = serde_json::to_string(&v.to_plain_json()).unwrap_or_default();
+    // Like Terraform: HTML-significant characters are escaped.
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+fn jsonencode(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::String(json_string(&args[0])))
+}
+
+fn jsondecode(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    match serde_json::from_str::<serde_json::Value>(&s) {
+        Ok(j) => Ok(Value::from_plain_json(j)),
+        Err(e) => Err(arg_err(0, format!("invalid JSON: {e}"))),
+    }
+}
+
+fn keys(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let m = map_arg(&mut args, 0)?;
+    Ok(Value::List(m.into_keys().map(Value::String).collect()))
+}
+
+fn length(args: Vec<Value>) -> Result<Value, FnError> {
+    let n = match first(args) {
+        Value::String(s) => s.chars().count(),
+        Value::List(l) => l.len(),
+        Value::Map(m) => m.len(),
+        other => {
+            return Err(arg_err(
+                0,
+                format!("expected a string, list or map, got {}", other.type_name()),
+            ));
+        }
+    };
+    Ok(Value::Number(Number(n as f64)))
+}
+
+fn lookup(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let key = string_arg(&args, 1)?;
+    let default = args.get_mut(2).map(std::mem::take);
+    let mut m = map_arg(&mut args, 0)?;
+    match (m.remove(&key), default) {
+        (Some(v), _) => Ok(v),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(arg_err(
+            1,
+            format!("no key {} in the map and no default given", Value::String(key)),
+        )),
+    }
+}
+
+fn lower(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::String(string_arg(&args, 0)?.to_lowercase()))
+}
+
+fn upper(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::String(string_arg(&args, 0)?.to_uppercase()))
+}
+
+fn max(args: Vec<Value>) -> Result<Value, FnError> {
+    fold_numbers(&args, f64::max)
+}
+
+fn min(args: Vec<Value>) -> Result<Value, FnError> {
+    fold_numbers(&args, f64::min)
+}
+
+fn fold_numbers(args: &[Value], f: fn(f64, f64) -> f64) -> Result<Value, FnError> {
+    let mut acc = number_arg(args, 0)?;
+    for i in 1..args.len() {
+        acc = f(acc, number_arg(args, i)?);
+    }
+    Ok(Value::Number(Number(acc)))
+}
+
+fn merge(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let mut out = BTreeMap::new();
+    for i in 0..args.len() {
+        if args[i].is_null() {
+            continue;
+        }
+        out.extend(map_arg(&mut args, i)?);
+    }
+    Ok(Value::Map(out))
+}
+
+fn nonsensitive(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(unmark(first(args)).0)
+}
+
+fn sensitive(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(first(args).sensitive())
+}
+
+fn range(args: Vec<Value>) -> Result<Value, FnError> {
+    let nums: Vec<f64> = (0..args.len())
+        .map(|i| number_arg(&args, i))
+        .collect::<Result<_, _>>()?;
+    let (start, limit, step) = match nums.as_slice() {
+        [limit] => (0.0, *limit, 1.0),
+        [start, limit] => (*start, *limit, if limit >= start { 1.0 } else { -1.0 }),
+        [start, limit, step] => (*start, *limit, *step),
+        _ => unreachable!("arity checked"),
+    };
+    if step == 0.0 {
+        return Err(arg_err(2, "the step must not be zero"));
+    }
+    const MAX: usize = 1024;
+    let mut out = Vec::new();
+    let mut x = start;
+    while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
+        if out.len() == MAX {
+            return Err(FnError {
+                arg: None,
+                msg: format!("more than {MAX} elements; use a larger step"),
+            });
+        }
+        out.push(Value::Number(Number(x)));
+        x += step;
+    }
+    Ok(Value::List(out))
+}
+
+fn replace(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    let from = string_arg(&args, 1)?;
+    let to = string_arg(&args, 2)?;
+    if from.len() > 1 && from.starts_with('/') && from.ends_with('/') {
+        return Err(arg_err(1, "regular expression patterns are not supported yet"));
+    }
+    if from.is_empty() {
+        return Ok(Value::String(s));
+    }
+    Ok(Value::String(s.replace(&from, &to)))
+}
+
+fn split(args: Vec<Value>) -> Result<Value, FnError> {
+    let sep = string_arg(&args, 0)?;
+    let s = string_arg(&args, 1)?;
+    if s.is_empty() {
+        return Ok(Value::List(vec![Value::String(String::new())]));
+    }
+    Ok(Value::List(if sep.is_empty() {
+        s.chars().map(|c| Value::String(c.to_string())).collect()
+    } else {
+        s.split(sep.as_str()).map(Value::from).collect()
+    }))
+}
+
+fn to_type(args: Vec<Value>, ty: &Type) -> Result<Value, FnError> {
+    convert(first(args), ty).map_err(|e| arg_err(0, format!("cannot convert to {}: got {}", e.expected, e.got)))
+}
+
+fn tobool(args: Vec<Value>) -> Result<Value, FnError> {
+    to_type(args, &Type::Bool)
+}
+
+fn tonumber(args: Vec<Value>) -> Result<Value, FnError> {
+    to_type(args, &Type::Number)
+}
+
+fn tostring(args: Vec<Value>) -> Result<Value, FnError> {
+    to_type(args, &Type::String)
+}
+
+fn tolist(args: Vec<Value>) -> Result<Value, FnError> {
+    to_type(args, &Type::List(Box::new(Type::Any)))
+}
+
+fn tomap(args: Vec<Value>) -> Result<Value, FnError> {
+    to_type(args, &Type::Map(Box::new(Type::Any)))
+}
+
+fn toset(args: Vec<Value>) -> Result<Value, FnError> {
+    match first(args) {
+        Value::List(items) => Ok(Value::List(make_set(items))),
+        Value::Null => Ok(Value::Null),
+        other => Err(arg_err(0, format!("cannot convert to set: got {}", other.type_name()))),
+    }
+}
+
+fn trimspace(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::String(string_arg(&args, 0)?.trim().to_string()))
+}
+
+fn values(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let m = map_arg(&mut args, 0)?;
+    Ok(Value::List(m.into_values().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted() {
+        for w in FUNCTIONS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        assert!(lookup("abs").is_some() && lookup("values").is_some());
+        let _ = total_cmp;
+    }
+}
