@@ -47,6 +47,9 @@ pub enum Command {
     State(StateCmd),
     /// Remove a lock left by a dead process, after showing who held it.
     Unlock(UnlockCmd),
+    /// Environments: list them, destroy one, destroy the expired ones.
+    #[command(subcommand)]
+    Env(EnvCmd),
     /// Internal: run a local_balancer process.
     #[command(name = "__balancer", hide = true)]
     Balancer(BalancerCmd),
@@ -102,12 +105,23 @@ pub struct PlanCmd {
     /// Save the plan to FILE, for `kiln apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Print the plan as JSON (see docs/plan-json.md).
+    /// Print the plan as JSON (see docs/plan-json.md); the same as --format json.
     #[arg(long)]
     pub json: bool,
+    /// How to print the plan: human, json, or markdown (for a pull-request comment).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanFormat {
+    #[default]
+    Human,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +143,10 @@ pub struct RunFlags {
     /// Run at most N provider calls at once (0: no limit).
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+    /// The environment expires this long after the apply (for example 72h);
+    /// `kiln env gc` destroys expired environments.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub ttl: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -201,4 +219,30 @@ pub struct UnlockCmd {
 pub struct BalancerCmd {
     /// The balancer's state directory.
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// List every environment: generation, resources, created, last applied, expiry.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Destroy an environment's resources and remove its state.
+    Destroy {
+        name: String,
+        #[command(flatten)]
+        run: RunFlags,
+        /// Allow the deletion of the stateful resource ADDR.
+        #[arg(long, value_name = "ADDR")]
+        allow_destroy: Vec<String>,
+    },
+    /// Destroy every environment whose TTL has passed.
+    Gc {
+        /// Show what would be destroyed, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        parallelism: usize,
+    },
 }

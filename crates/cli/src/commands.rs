@@ -11,8 +11,8 @@ use kiln_store::{LockInfo, StateStore, Version};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{
-    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags, RunFlags, ShowCmd,
-    StateCmd, UnlockCmd,
+    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags, PlanFormat, RunFlags,
+    ShowCmd, StateCmd, UnlockCmd,
 };
 use crate::output::{Output, Style};
 use crate::project::Project;
@@ -33,6 +33,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::Graph(cmd) => graph_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
         Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Env(cmd) => crate::envs::run(chdir, cmd, out).await,
         Command::Balancer(cmd) => {
             let _ = cmd;
             bail!("the local balancer is not available in this build")
@@ -123,14 +124,15 @@ async fn make_plan(project: &Project, flags: &PlanFlags, destroy: bool, state: &
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
     let (mut state, _) = read_state(project).await?;
     let plan = make_plan(project, &cmd.flags, cmd.destroy, &mut state, out).await?;
-    if cmd.json {
-        out.line(&serde_json::to_string_pretty(&render::plan_json(&plan))?);
-    } else {
-        out.print(&render::plan_human(out, &plan));
+    let format = if cmd.json { PlanFormat::Json } else { cmd.format };
+    match format {
+        PlanFormat::Json => out.line(&serde_json::to_string_pretty(&render::plan_json(&plan))?),
+        PlanFormat::Markdown => out.print(&render::plan_markdown(&plan)),
+        PlanFormat::Human => out.print(&render::plan_human(out, &plan)),
     }
     if let Some(path) = &cmd.out {
         save_plan(path, &plan)?;
-        if !cmd.json {
+        if format == PlanFormat::Human {
             out.line(&format!("\nSaved the plan to {}. Apply exactly this plan with: kiln apply {}", path.display(), path.display()));
         }
     }
@@ -173,7 +175,7 @@ fn load_plan(path: &Path) -> Result<Plan> {
 }
 
 /// Takes the environment's lock, runs `f`, and releases the lock whatever happens.
-async fn with_lock<T>(project: &Project, command: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
+pub(crate) async fn with_lock<T>(project: &Project, command: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
     let info = LockInfo::for_current_process(command);
     project.store.lock(&project.env, &info).await?;
     let result = f().await;
@@ -260,7 +262,7 @@ fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
 
 /// Reads the state; if the last apply died part-way, recovers from its
 /// journal first and writes the recovered state.
-async fn recover_if_needed(project: &Project, out: &Output) -> Result<(State, Option<Version>)> {
+pub(crate) async fn recover_if_needed(project: &Project, out: &Output) -> Result<(State, Option<Version>)> {
     let (state, version) = read_state(project).await?;
     let records = project.store.read_journal(&project.env).await?;
     if records.is_empty() {
@@ -346,7 +348,7 @@ fn verb(op: kiln_plan::StepOp, done: bool) -> &'static str {
 }
 
 /// Applies a plan, writes the resulting state, and reports.
-async fn execute(project: &Project, plan: &Plan, state: State, version: Option<Version>, run: &RunFlags, out: &Output) -> Result<u8> {
+pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, version: Option<Version>, run: &RunFlags, out: &Output) -> Result<u8> {
     let registry = project.registry(None).await?;
     let mut state = state;
     if state.lineage.is_empty() {
@@ -378,6 +380,9 @@ async fn execute(project: &Project, plan: &Plan, state: State, version: Option<V
     journal.sync().await?;
     let mut new_state = report.state;
     new_state.serial += 1;
+    if let Some(ttl) = run.ttl {
+        new_state.expires_at = Some(kiln_store::unix_now() + ttl.as_secs());
+    }
     let summary = render::Summary::of(plan).past_tense();
     project
         .store

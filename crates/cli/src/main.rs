@@ -7,6 +7,7 @@
 
 mod args;
 mod commands;
+mod envs;
 mod output;
 mod project;
 mod render;

@@ -386,3 +386,33 @@ pub fn graph(plan: &Plan, mermaid: bool) -> String {
     }
     s
 }
+
+/// A compact markdown summary for a pull-request comment.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let sum = Summary::of(plan);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "### kiln plan for `{}`: {} to create, {} to replace, {} to update in place, {} to destroy",
+        plan.env, sum.create, sum.replace, sum.update, sum.delete
+    );
+    let changes: Vec<&Action> = plan.actions.iter().filter(|a| a.kind != ActionKind::NoOp).collect();
+    if changes.is_empty() {
+        let _ = writeln!(s, "\nNo changes: the infrastructure matches the configuration ({} unchanged).", sum.no_op);
+        return s;
+    }
+    let _ = writeln!(s, "\n| action | resource | why |\n|---|---|---|");
+    for a in changes {
+        let kind = match a.kind {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update in place",
+            ActionKind::Replace => "**replace**",
+            ActionKind::Delete => "**destroy**",
+            ActionKind::NoOp => "",
+        };
+        let why: Vec<String> = a.reasons.iter().map(|r| reason_text_redacted(r).replace('|', "\\|")).collect();
+        let _ = writeln!(s, "| {kind} | `{}` | {} |", a.addr, why.join("<br>"));
+    }
+    let _ = writeln!(s, "\n{} unchanged. Generation {}.", sum.no_op, plan.generation);
+    s
+}

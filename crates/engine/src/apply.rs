@@ -1,0 +1,764 @@
+//! Walking the step graph.
+//!
+//! One coordinator (the `apply` future) owns the state, the journal and the
+//! apply-time evaluator; provider calls run as tokio tasks. The coordinator
+//! starts every ready step while fewer than `parallelism` calls are in
+//! flight, and on each finished call journals its result, applies it to the
+//! state, and makes ready the dependents whose last dependency it was. A
+//! failure skips its transitive dependents; independent branches go on.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::{InstanceAddr, Value};
+use kiln_plan::{Action, ApplyEvaluator, Plan, StepOp};
+use kiln_provider::{
+    CallContext, CreateRequest, DeleteRequest, HealthRequest, Provider, Registry, UpdateRequest,
+};
+use kiln_state::journal::{Outcome, ResourceRecord, apply_outcome};
+use kiln_state::{JournalRecord, OutputState, ResourceState, State};
+use kiln_store::Journal;
+use tokio::task::JoinSet;
+
+use crate::util::{self, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs};
+use crate::{ApplyOptions, ApplyReport, Failure, Observer, StepReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// A provider call, prepared by the coordinator, run by a task.
+enum Job {
+    Create {
+        provider: Arc<dyn Provider>,
+        req: CreateRequest,
+        health_check: bool,
+        /// The record of the new object, less its id and attributes.
+        record: ResourceRecord,
+        sensitive: Arc<[String]>,
+    },
+    Update {
+        provider: Arc<dyn Provider>,
+        req: UpdateRequest,
+        record: ResourceRecord,
+        sensitive: Arc<[String]>,
+    },
+    Delete {
+        provider: Arc<dyn Provider>,
+        req: DeleteRequest,
+    },
+}
+
+/// What a task hands back.
+struct Done {
+    step: usize,
+    outcome: Outcome,
+    elapsed: Duration,
+}
+
+/// Applies `plan` to `state`, journaling every provider call, and returns
+/// the resulting state with what failed, what was skipped, and the outputs.
+///
+/// Never writes the state to a store; the caller writes
+/// [`ApplyReport::state`] and then clears the journal.
+pub async fn apply(
+    plan: &Plan,
+    state: State,
+    registry: &Registry,
+    journal: &mut dyn Journal,
+    observer: &dyn Observer,
+    options: &ApplyOptions,
+) -> ApplyReport {
+    let mut run = Run {
+        plan,
+        registry,
+        options,
+        observer,
+        state,
+        failures: Vec::new(),
+        skipped: Vec::new(),
+        diagnostics: Diagnostics::new(),
+        status: vec![Status::Pending; plan.steps.len()],
+        dependents: vec![Vec::new(); plan.steps.len()],
+        remaining: vec![0; plan.steps.len()],
+        ready: VecDeque::new(),
+        sensitive: HashMap::new(),
+        created_any: false,
+    };
+    let mut evaluator = match ApplyEvaluator::new(plan) {
+        Ok(e) => Some(e),
+        Err(d) => {
+            run.diagnostics.extend(d);
+            None
+        }
+    };
+
+    let begin = JournalRecord::Begin {
+        lineage: run.state.lineage.clone(),
+        serial: run.state.serial,
+        generation: plan.generation,
+        at: util::now(),
+        command: options.command.clone(),
+    };
+    let mut halted = false;
+    if let Err(e) = journal.append(&begin).await {
+        run.diagnostics.push(
+            Diagnostic::error(format!("cannot write the apply journal: {e}"))
+                .with_detail("nothing was changed; fix the cause and apply again"),
+        );
+        halted = true;
+    }
+    if evaluator.is_none() {
+        halted = true;
+    }
+
+    run.build_graph();
+
+    let limit = if options.parallelism == 0 {
+        usize::MAX
+    } else {
+        options.parallelism
+    };
+    let mut tasks: JoinSet<Done> = JoinSet::new();
+    let mut task_steps: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut cancelled = false;
+    loop {
+        if !halted && options.cancel.is_cancelled() {
+            cancelled = true;
+            halted = true;
+        }
+        while !halted && tasks.len() < limit {
+            let Some(i) = run.ready.pop_front() else {
+                break;
+            };
+            if run.status[i] != Status::Pending {
+                continue;
+            }
+            let job = match evaluator.as_mut() {
+                Some(ev) => run.prepare(i, ev),
+                None => Err("apply-time evaluation is unavailable".to_string()),
+            };
+            let (job, intent) = match job {
+                Ok(x) => x,
+                Err(message) => {
+                    run.fail(i, message, Duration::ZERO);
+                    continue;
+                }
+            };
+            if let Err(e) = journal.append(&intent).await {
+                run.fail(
+                    i,
+                    format!("not started: cannot write the apply journal: {e}"),
+                    Duration::ZERO,
+                );
+                halted = true;
+                break;
+            }
+            run.status[i] = Status::Running;
+            observer.step_started(plan, &plan.steps[i]);
+            let handle = tasks.spawn(run_job(i, job));
+            task_steps.insert(handle.id(), i);
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            biased;
+            joined = tasks.join_next_with_id() => joined,
+            () = options.cancel.cancelled(), if !halted => {
+                cancelled = true;
+                halted = true;
+                continue;
+            }
+        };
+        let done = match joined {
+            Some(Ok((id, done))) => {
+                task_steps.remove(&id);
+                done
+            }
+            Some(Err(e)) => {
+                let Some(step) = task_steps.remove(&e.id()) else {
+                    continue;
+                };
+                Done {
+                    step,
+                    outcome: Outcome::Failed {
+                        message: format!(
+                            "the provider call panicked ({e}); the object may exist: run `kiln refresh`"
+                        ),
+                        created: None,
+                    },
+                    elapsed: Duration::ZERO,
+                }
+            }
+            None => break,
+        };
+        let step = &plan.steps[done.step];
+        let addr = plan.actions[step.action].addr.clone();
+        let result = JournalRecord::Result {
+            step: step.id,
+            addr: addr.clone(),
+            op: journal_op(step.op),
+            outcome: done.outcome.clone(),
+            at: util::now(),
+        };
+        if let Err(e) = journal.append(&result).await {
+            // The state in memory is still right; only crash safety is lost.
+            run.diagnostics.push(Diagnostic::error(format!(
+                "cannot write the apply journal: {e}; no new steps were started"
+            )));
+            halted = true;
+        }
+        run.finish(done);
+    }
+
+    // Steps never started: the apply was cancelled or halted, or the graph
+    // has a cycle.
+    for i in 0..plan.steps.len() {
+        if run.status[i] == Status::Pending {
+            run.status[i] = Status::Skipped;
+            let step = &plan.steps[i];
+            run.skipped
+                .push((plan.actions[step.action].addr.clone(), step.op));
+            if !halted {
+                run.diagnostics.push(Diagnostic::error(format!(
+                    "step {} ({}) never became ready: the plan's step graph has a cycle; plan again",
+                    step.id, plan.actions[step.action].addr
+                )));
+            }
+        }
+    }
+
+    let outputs = match evaluator.as_mut() {
+        Some(ev) => run.outputs(ev),
+        None => BTreeMap::new(),
+    };
+    let mut state = run.state;
+    if run.created_any {
+        state.generation = state.generation.max(plan.generation);
+    }
+    let now = util::now();
+    if state.created_at == 0 {
+        state.created_at = now;
+    }
+    state.updated_at = now;
+    ApplyReport {
+        state,
+        failures: run.failures,
+        skipped: run.skipped,
+        cancelled,
+        outputs,
+        diagnostics: run.diagnostics,
+    }
+}
+
+/// The coordinator's bookkeeping.
+struct Run<'a> {
+    plan: &'a Plan,
+    registry: &'a Registry,
+    options: &'a ApplyOptions,
+    observer: &'a dyn Observer,
+    state: State,
+    failures: Vec<Failure>,
+    skipped: Vec<(InstanceAddr, StepOp)>,
+    diagnostics: Diagnostics,
+    status: Vec<Status>,
+    dependents: Vec<Vec<usize>>,
+    remaining: Vec<usize>,
+    ready: VecDeque<usize>,
+    sensitive: HashMap<String, Arc<[String]>>,
+    created_any: bool,
+}
+
+impl Run<'_> {
+    fn build_graph(&mut self) {
+        let n = self.plan.steps.len();
+        let mut invalid = Vec::new();
+        for (i, step) in self.plan.steps.iter().enumerate() {
+            if step.action >= self.plan.actions.len() {
+                invalid.push(i);
+            }
+            for &d in &step.depends_on {
+                if d >= n || d == i {
+                    invalid.push(i);
+                } else {
+                    self.remaining[i] += 1;
+                    self.dependents[d].push(i);
+                }
+            }
+        }
+        for i in invalid {
+            if self.status[i] != Status::Pending {
+                continue;
+            }
+            if self.plan.steps[i].action >= self.plan.actions.len() {
+                // No address to report it under.
+                self.status[i] = Status::Failed;
+                self.diagnostics.push(Diagnostic::error(format!(
+                    "step {} refers to action {}, which the plan does not have; plan again",
+                    self.plan.steps[i].id, self.plan.steps[i].action
+                )));
+                self.skip_dependents(i);
+            } else {
+                self.fail(
+                    i,
+                    "the plan's step graph is inconsistent (a dependency on a missing step or on itself); plan again"
+                        .into(),
+                    Duration::ZERO,
+                );
+            }
+        }
+        for i in 0..n {
+            if self.remaining[i] == 0 && self.status[i] == Status::Pending {
+                self.ready.push_back(i);
+            }
+        }
+    }
+
+    fn action(&self, step: usize) -> &Action {
+        &self.plan.actions[self.plan.steps[step].action]
+    }
+
+    fn context(&self, action: &Action, generation: u64) -> CallContext {
+        CallContext {
+            env: self.plan.env.clone(),
+            lineage: self.state.lineage.clone(),
+            generation,
+            address: action.addr.to_string(),
+            workdir: self.options.workdir.clone(),
+            datadir: self.options.datadir.clone(),
+        }
+    }
+
+    fn sensitive_for(&mut self, type_name: &str) -> Arc<[String]> {
+        if let Some(s) = self.sensitive.get(type_name) {
+            return s.clone();
+        }
+        let s = sensitive_attrs(self.registry, type_name);
+        self.sensitive.insert(type_name.to_string(), s.clone());
+        s
+    }
+
+    /// The final, fully known attributes of a create or update.
+    fn final_attributes(&self, step: usize, ev: &mut ApplyEvaluator) -> Result<Value, String> {
+        let action_index = self.plan.steps[step].action;
+        let action = self.action(step);
+        let state = &self.state;
+        let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
+        let value = match ev.final_attributes(action_index, &applied) {
+            Ok(v) => v,
+            // SHIM: until the planner's apply-time evaluator is written, use
+            // the planned attributes (fine when they are fully known). Remove
+            // once `ApplyEvaluator::final_attributes` is implemented.
+            Err(d)
+                if d.errors().any(|e| e.summary.contains("not written yet"))
+                    && action.after.is_some() =>
+            {
+                action.after.clone().unwrap_or_default()
+            }
+            Err(d) => {
+                return Err(errors(&d).unwrap_or_else(|| d.to_string()));
+            }
+        };
+        if !value.is_known() {
+            return Err(
+                "some attributes are still unknown after their dependencies were applied; plan again"
+                    .into(),
+            );
+        }
+        Ok(value)
+    }
+
+    /// Prepares step `i`: its provider call and the intent to journal.
+    fn prepare(
+        &mut self,
+        i: usize,
+        ev: &mut ApplyEvaluator,
+    ) -> Result<(Job, JournalRecord), String> {
+        let step = &self.plan.steps[i];
+        let action = self.action(i);
+        let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
+        let sensitive = self.sensitive_for(&action.type_name);
+        let action = self.action(i);
+        let intent = |key: String, id: Option<String>, generation: u64| JournalRecord::Intent {
+            step: step.id,
+            addr: action.addr.clone(),
+            op: journal_op(step.op),
+            type_name: action.type_name.clone(),
+            provider: action.provider.clone(),
+            id,
+            idempotency_key: key,
+            generation,
+            at: util::now(),
+        };
+        match step.op {
+            StepOp::Create => {
+                let config = self.final_attributes(i, ev)?.into_unmarked();
+                let key =
+                    util::idempotency_key(&self.state.lineage, &action.addr, action.generation);
+                let record = ResourceRecord {
+                    addr: action.addr.clone(),
+                    type_name: action.type_name.clone(),
+                    provider: action.provider.clone(),
+                    id: String::new(),
+                    attributes: Value::Null,
+                    dependencies: action.dependencies.clone(),
+                    generation: action.generation,
+                    stateful: action.stateful,
+                    idempotency_key: key.clone(),
+                };
+                let req = CreateRequest {
+                    type_name: action.type_name.clone(),
+                    config,
+                    idempotency_key: key.clone(),
+                    context: self.context(action, action.generation),
+                };
+                Ok((
+                    Job::Create {
+                        provider,
+                        req,
+                        health_check: action.health_check,
+                        record,
+                        sensitive,
+                    },
+                    intent(key, None, action.generation),
+                ))
+            }
+            StepOp::Update => {
+                let current = self
+                    .state
+                    .resources
+                    .get(&action.addr)
+                    .filter(|r| step.object_id.as_ref().is_none_or(|id| *id == r.id))
+                    .ok_or_else(|| {
+                        format!("{} is not in the state any more; plan again", action.addr)
+                    })?;
+                let planned = self.final_attributes(i, ev)?.into_unmarked();
+                let prior = current.attributes.clone().into_unmarked();
+                let changed = changed_keys(&prior, &planned);
+                let mut record = ResourceRecord::from(current);
+                record.dependencies = action.dependencies.clone();
+                let req = UpdateRequest {
+                    type_name: action.type_name.clone(),
+                    id: current.id.clone(),
+                    prior,
+                    planned,
+                    changed,
+                    context: self.context(action, current.generation),
+                };
+                let intent = intent(
+                    current.idempotency_key.clone(),
+                    Some(current.id.clone()),
+                    current.generation,
+                );
+                Ok((
+                    Job::Update {
+                        provider,
+                        req,
+                        record,
+                        sensitive,
+                    },
+                    intent,
+                ))
+            }
+            StepOp::Delete | StepOp::DeleteDeposed => {
+                let object = self.object_to_delete(i).ok_or_else(|| {
+                    format!(
+                        "{} (id {}) is not in the state; plan again",
+                        action.addr,
+                        step.object_id.as_deref().unwrap_or("unknown")
+                    )
+                })?;
+                let req = DeleteRequest {
+                    type_name: object.type_name.clone(),
+                    id: object.id.clone(),
+                    state: object.attributes.clone().into_unmarked(),
+                    context: self.context(action, object.generation),
+                };
+                let intent = intent(
+                    object.idempotency_key.clone(),
+                    Some(object.id.clone()),
+                    object.generation,
+                );
+                Ok((Job::Delete { provider, req }, intent))
+            }
+        }
+    }
+
+    /// The object a delete step targets: for `Delete` the current object
+    /// (or a deposed one with the step's id), for `DeleteDeposed` a deposed
+    /// object with the step's id (or the current one if it has that id).
+    fn object_to_delete(&self, i: usize) -> Option<&ResourceState> {
+        let step = &self.plan.steps[i];
+        let addr = &self.action(i).addr;
+        let current = self
+            .state
+            .resources
+            .get(addr)
+            .filter(|r| step.object_id.as_ref().is_none_or(|id| *id == r.id));
+        let deposed = || {
+            let id = step.object_id.as_ref()?;
+            self.state
+                .deposed
+                .iter()
+                .find(|d| &d.addr == addr && &d.id == id)
+        };
+        match step.op {
+            StepOp::DeleteDeposed => {
+                deposed().or_else(|| current.filter(|_| step.object_id.is_some()))
+            }
+            _ => current.or_else(deposed),
+        }
+    }
+
+    /// Records a finished provider call.
+    fn finish(&mut self, done: Done) {
+        let i = done.step;
+        let step = &self.plan.steps[i];
+        let addr = self.action(i).addr.clone();
+        apply_outcome(&mut self.state, &addr, journal_op(step.op), &done.outcome);
+        match done.outcome {
+            Outcome::Failed { message, .. } => self.fail(i, message, done.elapsed),
+            outcome => {
+                let id = match outcome {
+                    Outcome::Created { resource } => {
+                        self.created_any = true;
+                        Some(resource.id)
+                    }
+                    Outcome::Updated { resource } => Some(resource.id),
+                    Outcome::Deleted { id } => Some(id),
+                    Outcome::Failed { .. } => None,
+                };
+                self.status[i] = Status::Succeeded;
+                self.observer.step_finished(
+                    self.plan,
+                    step,
+                    &StepReport {
+                        addr,
+                        op: step.op,
+                        id,
+                        error: None,
+                        elapsed: done.elapsed,
+                    },
+                );
+                for k in 0..self.dependents[i].len() {
+                    let d = self.dependents[i][k];
+                    self.remaining[d] -= 1;
+                    if self.remaining[d] == 0 && self.status[d] == Status::Pending {
+                        self.ready.push_back(d);
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, i: usize, message: String, elapsed: Duration) {
+        let step = &self.plan.steps[i];
+        let addr = self.action(i).addr.clone();
+        self.status[i] = Status::Failed;
+        let report = StepReport {
+            addr: addr.clone(),
+            op: step.op,
+            id: None,
+            error: Some(message.clone()),
+            elapsed,
+        };
+        self.observer.step_finished(self.plan, step, &report);
+        self.failures.push(Failure {
+            addr,
+            op: step.op,
+            message,
+        });
+        self.skip_dependents(i);
+    }
+
+    /// Marks every transitive dependent of `i` skipped (each visited once).
+    fn skip_dependents(&mut self, i: usize) {
+        let mut stack = vec![i];
+        while let Some(s) = stack.pop() {
+            for k in 0..self.dependents[s].len() {
+                let d = self.dependents[s][k];
+                if self.status[d] == Status::Pending {
+                    self.status[d] = Status::Skipped;
+                    let step = &self.plan.steps[d];
+                    self.skipped
+                        .push((self.plan.actions[step.action].addr.clone(), step.op));
+                    stack.push(d);
+                }
+            }
+        }
+    }
+
+    /// Evaluates the outputs into the state (keeping the old ones if that
+    /// fails).
+    fn outputs(&mut self, ev: &mut ApplyEvaluator) -> BTreeMap<String, Value> {
+        let state = &self.state;
+        let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
+        let mut values = match ev.outputs(&applied) {
+            Ok(v) => v,
+            Err(d) => {
+                self.diagnostics.extend(d);
+                return BTreeMap::new();
+            }
+        };
+        // SHIM: until the apply-time evaluator computes outputs, keep the
+        // planned value of any output it did not return, where known. Remove
+        // once `ApplyEvaluator::outputs` is implemented.
+        for (name, planned) in &self.plan.outputs {
+            if !values.contains_key(name) && planned.value.is_known() {
+                values.insert(name.clone(), planned.value.clone());
+            }
+        }
+        self.state.outputs = values
+            .iter()
+            .map(|(name, value)| {
+                let sensitive = self.plan.outputs.get(name).is_some_and(|o| o.sensitive);
+                let value = if sensitive {
+                    value.clone().sensitive()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), OutputState { value, sensitive })
+            })
+            .collect();
+        values
+    }
+}
+
+/// The top-level attributes whose values differ.
+fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let before = prior.as_map().unwrap_or(&empty);
+    let after = planned.as_map().unwrap_or(&empty);
+    let mut keys: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
+    keys.sort();
+    keys
+}
+
+/// Runs one step's provider calls.
+async fn run_job(step: usize, job: Job) -> Done {
+    let started = Instant::now();
+    let outcome = match job {
+        Job::Create {
+            provider,
+            req,
+            health_check,
+            record,
+            sensitive,
+        } => create(provider.as_ref(), req, health_check, record, &sensitive).await,
+        Job::Update {
+            provider,
+            req,
+            mut record,
+            sensitive,
+        } => {
+            let resp = provider.update(req).await;
+            match errors(&resp.diagnostics) {
+                Some(message) => Outcome::Failed {
+                    message,
+                    created: None,
+                },
+                None => {
+                    record.attributes = mark_sensitive(resp.state, &sensitive);
+                    Outcome::Updated { resource: record }
+                }
+            }
+        }
+        Job::Delete { provider, req } => {
+            let id = req.id.clone();
+            let resp = provider.delete(req).await;
+            match errors(&resp.diagnostics) {
+                Some(message) => Outcome::Failed {
+                    message,
+                    created: None,
+                },
+                None => Outcome::Deleted { id },
+            }
+        }
+    };
+    Done {
+        step,
+        outcome,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Creates, then (for health-checked types) checks; an unhealthy new object
+/// is deleted at once, and recorded as deposed if that delete fails too.
+async fn create(
+    provider: &dyn Provider,
+    req: CreateRequest,
+    health_check: bool,
+    mut record: ResourceRecord,
+    sensitive: &[String],
+) -> Outcome {
+    let type_name = req.type_name.clone();
+    let context = req.context.clone();
+    let resp = provider.create(req).await;
+    let error = errors(&resp.diagnostics);
+    let Some(id) = resp.id else {
+        return Outcome::Failed {
+            message: error.unwrap_or_else(|| "the provider returned no id".into()),
+            created: None,
+        };
+    };
+    record.id = id.clone();
+    record.attributes = mark_sensitive(resp.state, sensitive);
+    if let Some(message) = error {
+        // It failed after making something: keep it recorded.
+        return Outcome::Failed {
+            message,
+            created: Some(record),
+        };
+    }
+    if !health_check {
+        return Outcome::Created { resource: record };
+    }
+    let health = provider
+        .check_health(HealthRequest {
+            type_name: type_name.clone(),
+            id: id.clone(),
+            state: record.attributes.clone().into_unmarked(),
+        })
+        .await;
+    let failed = match errors(&health.diagnostics) {
+        Some(e) => Some(format!("health check could not run: {e}")),
+        None if !health.healthy => Some(format!("health check failed: {}", health.message)),
+        None => None,
+    };
+    let Some(message) = failed else {
+        return Outcome::Created { resource: record };
+    };
+    let deleted = provider
+        .delete(DeleteRequest {
+            type_name,
+            id,
+            state: record.attributes.clone().into_unmarked(),
+            context,
+        })
+        .await;
+    match errors(&deleted.diagnostics) {
+        None => Outcome::Failed {
+            message: format!("{message}; the new object was deleted"),
+            created: None,
+        },
+        Some(e) => Outcome::Failed {
+            message: format!(
+                "{message}; deleting the new object failed too ({e}), so it is kept as deposed for the next apply to delete"
+            ),
+            created: Some(record),
+        },
+    }
+}

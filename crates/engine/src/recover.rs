@@ -1,0 +1,249 @@
+//! Recovering from an interrupted apply.
+
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::InstanceAddr;
+use kiln_provider::{CallContext, FindRequest, ReadItem, ReadRequest, Registry};
+use kiln_state::journal::{ResourceRecord, compact, in_flight};
+use kiln_state::{JournalRecord, ResourceState, State, StepOp};
+
+use crate::util::{errors, provider_for};
+
+/// An object an interrupted create made, found by its idempotency key and
+/// recorded in the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    pub addr: InstanceAddr,
+    pub id: String,
+    /// Recorded as deposed (the address already had a current object), so
+    /// the next apply deletes it; otherwise it became the current object.
+    pub deposed: bool,
+}
+
+/// What recovery did.
+#[derive(Debug, Clone)]
+pub struct RecoverReport {
+    /// The state with every journaled result applied and every in-flight
+    /// call resolved as far as the providers could tell.
+    pub state: State,
+    pub adopted: Vec<Adopted>,
+    /// One line per in-flight call: what was found and done, for the user.
+    pub messages: Vec<String>,
+    /// Calls that could not be resolved (the provider failed to answer);
+    /// their objects may exist untracked until recovery runs again.
+    pub diagnostics: Diagnostics,
+}
+
+/// Compacts `records` (the journal of an interrupted apply) onto `state`,
+/// then resolves each call that was in flight: a create is looked up by its
+/// idempotency key and adopted if found; a delete or update reads the object
+/// back and drops it from the state if it is gone.
+///
+/// A journal of another lineage is refused (the state is returned unchanged,
+/// with an error).
+pub async fn recover(
+    state: State,
+    records: &[JournalRecord],
+    registry: &Registry,
+) -> RecoverReport {
+    let mut report = RecoverReport {
+        state,
+        adopted: Vec::new(),
+        messages: Vec::new(),
+        diagnostics: Diagnostics::new(),
+    };
+    let begin = records.iter().find_map(|r| match r {
+        JournalRecord::Begin { lineage, .. } => Some(lineage),
+        _ => None,
+    });
+    if let Some(lineage) = begin
+        && *lineage != report.state.lineage
+    {
+        report.diagnostics.push(
+            Diagnostic::error(format!(
+                "the journal belongs to lineage {lineage}, not the state's {}; it was not applied",
+                report.state.lineage
+            ))
+            .with_detail("remove the journal only if you are sure it is not this environment's"),
+        );
+        return report;
+    }
+    let env = report.state.env.clone();
+    compact(&mut report.state, records);
+
+    for rec in in_flight(records) {
+        let JournalRecord::Intent {
+            addr,
+            op,
+            type_name,
+            provider,
+            id,
+            idempotency_key,
+            generation,
+            ..
+        } = rec
+        else {
+            continue;
+        };
+        let p = match provider_for(registry, provider, type_name) {
+            Ok(p) => p,
+            Err(message) => {
+                report
+                    .diagnostics
+                    .push(Diagnostic::error(format!("recovering {addr}: {message}")));
+                continue;
+            }
+        };
+        let context = CallContext {
+            env: env.clone(),
+            lineage: report.state.lineage.clone(),
+            generation: *generation,
+            address: addr.to_string(),
+            ..CallContext::default()
+        };
+        match op {
+            StepOp::Create => {
+                let resp = p
+                    .find_by_key(FindRequest {
+                        type_name: type_name.clone(),
+                        idempotency_key: idempotency_key.clone(),
+                        context,
+                    })
+                    .await;
+                if let Some(e) = errors(&resp.diagnostics) {
+                    report.diagnostics.push(Diagnostic::error(format!(
+                        "recovering the interrupted create of {addr}: {e}"
+                    )));
+                    continue;
+                }
+                let Some((found_id, attributes)) = resp.found else {
+                    report
+                        .messages
+                        .push(format!("{addr}: the interrupted create made nothing"));
+                    continue;
+                };
+                let stateful = registry
+                    .schemas()
+                    .resource(type_name)
+                    .is_some_and(|(_, s)| s.stateful);
+                let previous = report.state.resources.get(addr);
+                let record = ResourceRecord {
+                    addr: addr.clone(),
+                    type_name: type_name.clone(),
+                    provider: provider.clone(),
+                    id: found_id.clone(),
+                    attributes,
+                    dependencies: previous.map(|r| r.dependencies.clone()).unwrap_or_default(),
+                    generation: *generation,
+                    stateful,
+                    idempotency_key: idempotency_key.clone(),
+                };
+                let new: ResourceState = record.into();
+                let deposed = previous.is_some();
+                if deposed {
+                    report.state.deposed.push(new);
+                    report.messages.push(format!(
+                        "{addr}: adopted {found_id}, made by the interrupted create, as deposed (the next apply deletes it)"
+                    ));
+                } else {
+                    report.state.resources.insert(addr.clone(), new);
+                    report.state.generation = report.state.generation.max(*generation);
+                    report.messages.push(format!(
+                        "{addr}: adopted {found_id}, made by the interrupted create"
+                    ));
+                }
+                report.adopted.push(Adopted {
+                    addr: addr.clone(),
+                    id: found_id,
+                    deposed,
+                });
+            }
+            StepOp::Delete | StepOp::DeleteDeposed | StepOp::Update => {
+                let Some(id) = id else {
+                    continue;
+                };
+                let attributes = find(&report.state, addr, id)
+                    .map(|r| r.attributes.clone().into_unmarked())
+                    .unwrap_or_default();
+                let resp = p
+                    .read(ReadRequest {
+                        items: vec![ReadItem {
+                            type_name: type_name.clone(),
+                            id: id.clone(),
+                            state: attributes,
+                        }],
+                    })
+                    .await;
+                let result = resp.results.into_iter().next();
+                let failed = errors(&resp.diagnostics)
+                    .or_else(|| result.as_ref().and_then(|r| errors(&r.diagnostics)));
+                if let Some(e) = failed {
+                    report.diagnostics.push(Diagnostic::error(format!(
+                        "recovering the interrupted {} of {addr}: {e}",
+                        verb(*op)
+                    )));
+                    continue;
+                }
+                match result.and_then(|r| r.state) {
+                    None => {
+                        remove(&mut report.state, addr, id);
+                        report
+                            .messages
+                            .push(format!("{addr}: {id} is gone; dropped from the state"));
+                    }
+                    Some(v) => {
+                        if let Some(r) = find_mut(&mut report.state, addr, id) {
+                            r.attributes = v;
+                        }
+                        report.messages.push(format!(
+                            "{addr}: {id} still exists after the interrupted {}; kept",
+                            verb(*op)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+fn verb(op: StepOp) -> &'static str {
+    match op {
+        StepOp::Create => "create",
+        StepOp::Update => "update",
+        StepOp::Delete | StepOp::DeleteDeposed => "delete",
+    }
+}
+
+fn find<'a>(state: &'a State, addr: &InstanceAddr, id: &str) -> Option<&'a ResourceState> {
+    state
+        .resources
+        .get(addr)
+        .filter(|r| r.id == id)
+        .or_else(|| state.deposed.iter().find(|d| &d.addr == addr && d.id == id))
+}
+
+fn find_mut<'a>(
+    state: &'a mut State,
+    addr: &InstanceAddr,
+    id: &str,
+) -> Option<&'a mut ResourceState> {
+    if state.resources.get(addr).is_some_and(|r| r.id == id) {
+        return state.resources.get_mut(addr);
+    }
+    state
+        .deposed
+        .iter_mut()
+        .find(|d| &d.addr == addr && d.id == id)
+}
+
+fn remove(state: &mut State, addr: &InstanceAddr, id: &str) {
+    if state.resources.get(addr).is_some_and(|r| r.id == id) {
+        state.resources.remove(addr);
+    } else if let Some(i) = state
+        .deposed
+        .iter()
+        .position(|d| &d.addr == addr && d.id == id)
+    {
+        state.deposed.remove(i);
+    }
+}

@@ -1,0 +1,188 @@
+//! Reading every resource back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::InstanceAddr;
+use kiln_provider::{Provider, ReadItem, ReadRequest, ReadResponse, Registry};
+use kiln_state::State;
+use tokio::task::JoinSet;
+
+use crate::util::{mark_sensitive, provider_for, sensitive_attrs};
+
+/// The most items in one `read` call.
+pub const REFRESH_BATCH: usize = 100;
+
+/// What a refresh found.
+#[derive(Debug, Clone)]
+pub struct RefreshReport {
+    /// The state with every attribute as the providers read it, and without
+    /// what no longer exists.
+    pub state: State,
+    /// Objects that exist but are degraded in a way only a replacement fixes,
+    /// with the provider's reason.
+    pub drifted: BTreeMap<InstanceAddr, String>,
+    /// Objects that no longer exist (removed from the state).
+    pub gone: Vec<InstanceAddr>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Which object of the state an item reads.
+#[derive(Debug, Clone)]
+enum Target {
+    Current(InstanceAddr),
+    /// Index into `state.deposed`.
+    Deposed(usize),
+}
+
+/// Reads every resource (current and deposed) through its provider, in
+/// batches of up to [`REFRESH_BATCH`] per provider and type, with up to
+/// `parallelism` batches in flight (0: unlimited).
+pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> RefreshReport {
+    let mut diagnostics = Diagnostics::new();
+    // Group by (provider, type).
+    let mut groups: BTreeMap<(String, String), Vec<(Target, ReadItem)>> = BTreeMap::new();
+    let current = state
+        .resources
+        .values()
+        .map(|r| (Target::Current(r.addr.clone()), r));
+    let deposed = state
+        .deposed
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (Target::Deposed(i), r));
+    for (target, r) in current.chain(deposed) {
+        groups
+            .entry((r.provider.clone(), r.type_name.clone()))
+            .or_default()
+            .push((
+                target,
+                ReadItem {
+                    type_name: r.type_name.clone(),
+                    id: r.id.clone(),
+                    state: r.attributes.clone().into_unmarked(),
+                },
+            ));
+    }
+
+    let mut batches: Vec<(Arc<dyn Provider>, Arc<[String]>, Vec<(Target, ReadItem)>)> = Vec::new();
+    for ((provider_name, type_name), items) in groups {
+        let provider = match provider_for(registry, &provider_name, &type_name) {
+            Ok(p) => p,
+            Err(message) => {
+                diagnostics.push(Diagnostic::error(message));
+                continue;
+            }
+        };
+        let sensitive = sensitive_attrs(registry, &type_name);
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let batch: Vec<_> = items.by_ref().take(REFRESH_BATCH).collect();
+            batches.push((provider.clone(), sensitive.clone(), batch));
+        }
+    }
+
+    let limit = if parallelism == 0 {
+        usize::MAX
+    } else {
+        parallelism
+    };
+    let mut out = state.clone();
+    let mut drifted = BTreeMap::new();
+    let mut gone = Vec::new();
+    let mut gone_deposed = Vec::new();
+    let mut tasks: JoinSet<(Arc<[String]>, Vec<Target>, Vec<String>, ReadResponse)> =
+        JoinSet::new();
+    let mut batches = batches.into_iter();
+    loop {
+        while tasks.len() < limit {
+            let Some((provider, sensitive, batch)) = batches.next() else {
+                break;
+            };
+            let (targets, items): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let ids = items.iter().map(|i| i.id.clone()).collect();
+            tasks.spawn(async move {
+                let resp = provider.read(ReadRequest { items }).await;
+                (sensitive, targets, ids, resp)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (sensitive, targets, ids, resp) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(format!("a provider read panicked: {e}")));
+                continue;
+            }
+        };
+        let failed = resp.diagnostics.has_errors();
+        diagnostics.extend(resp.diagnostics);
+        if failed {
+            continue;
+        }
+        if resp.results.len() != targets.len() {
+            diagnostics.push(Diagnostic::error(format!(
+                "the provider answered {} of {} reads; its reads are broken",
+                resp.results.len(),
+                targets.len()
+            )));
+            continue;
+        }
+        for ((target, id), result) in targets.into_iter().zip(ids).zip(resp.results) {
+            let addr = match &target {
+                Target::Current(a) => a.clone(),
+                Target::Deposed(i) => out.deposed[*i].addr.clone(),
+            };
+            if result.diagnostics.has_errors() {
+                diagnostics.extend(
+                    result
+                        .diagnostics
+                        .into_iter()
+                        .map(|d| Diagnostic {
+                            summary: format!("reading {addr} (id {id}): {}", d.summary),
+                            ..d
+                        })
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
+                continue;
+            }
+            diagnostics.extend(result.diagnostics);
+            match (result.state, target) {
+                (None, Target::Current(a)) => {
+                    out.resources.remove(&a);
+                    gone.push(a);
+                }
+                (None, Target::Deposed(i)) => {
+                    gone_deposed.push(i);
+                    gone.push(addr);
+                }
+                (Some(v), Target::Current(a)) => {
+                    if let Some(r) = out.resources.get_mut(&a) {
+                        r.attributes = mark_sensitive(v, &sensitive);
+                    }
+                    if let Some(why) = result.drift {
+                        drifted.insert(a, why);
+                    }
+                }
+                (Some(v), Target::Deposed(i)) => {
+                    out.deposed[i].attributes = mark_sensitive(v, &sensitive);
+                }
+            }
+        }
+    }
+    // Drop gone deposed objects last, so indexes stay valid while reading.
+    gone_deposed.sort_unstable();
+    for i in gone_deposed.into_iter().rev() {
+        out.deposed.remove(i);
+    }
+    gone.sort();
+    RefreshReport {
+        state: out,
+        drifted,
+        gone,
+        diagnostics,
+    }
+}

@@ -1,0 +1,105 @@
+//! What expressions see of a resource: an object for a single instance, a
+//! list for `count`, a map for `for_each` — built on demand from the
+//! instances' values, shared by planning and apply-time evaluation.
+
+use std::collections::BTreeMap;
+
+use kiln_model::{InstanceKey, Value};
+
+use crate::graph::Mode;
+
+/// The value of a resource whose instances (indexes of actions, in key
+/// order) are `instances`. With `pick`, the body refers to this resource only
+/// through that one instance, so only that instance's value is cloned (the
+/// other list elements are null, the other map entries left out): a
+/// reference to one of 10,000 instances costs one instance, not 10,000.
+pub(crate) fn resource_value(
+    mode: Mode,
+    instances: &[usize],
+    key_of: impl Fn(usize) -> InstanceKey,
+    value_of: impl Fn(usize) -> Value,
+    pick: Option<InstanceKey>,
+) -> Value {
+    match mode {
+        Mode::Single => instances.first().map_or(Value::Unknown, |&i| value_of(i)),
+        Mode::Count => {
+            if let Some(InstanceKey::Int(k)) = pick
+                && let Some(&i) = usize::try_from(k).ok().and_then(|k| instances.get(k))
+            {
+                let mut list = vec![Value::Null; instances.len()];
+                list[k as usize] = value_of(i);
+                return Value::List(list);
+            }
+            Value::List(instances.iter().map(|&i| value_of(i)).collect())
+        }
+        Mode::ForEach => {
+            if let Some(key @ InstanceKey::Str(_)) = &pick
+                && let Ok(pos) = instances.binary_search_by(|&i| key_of(i).cmp(key))
+                && let InstanceKey::Str(k) = key
+            {
+                let i = instances[pos];
+                return Value::Map(BTreeMap::from([(k.clone(), value_of(i))]));
+            }
+            Value::Map(
+                instances
+                    .iter()
+                    .filter_map(|&i| match key_of(i) {
+                        InstanceKey::Str(k) => Some((k, value_of(i))),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// The instance keys of a `for_each` value: a map's keys (each.value is the
+/// entry's value) or a set of strings (each.value is the string).
+pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
+    if v.contains_sensitive() {
+        return Err("for_each cannot use sensitive values: instance keys are shown in plans".into());
+    }
+    match v {
+        Value::Unknown => Err(unknown_msg("for_each")),
+        Value::Null => Err("for_each must be a map or a set of strings, not null".into()),
+        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::List(items) => {
+            let mut keys = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => keys.push((s.clone(), item.clone())),
+                    Value::Unknown => return Err(unknown_msg("for_each")),
+                    other => {
+                        return Err(format!(
+                            "for_each over a set must hold strings, not {}",
+                            other.type_name()
+                        ));
+                    }
+                }
+            }
+            keys.sort_by(|a, b| a.0.cmp(&b.0));
+            keys.dedup_by(|a, b| a.0 == b.0);
+            Ok(keys)
+        }
+        other => Err(format!(
+            "for_each must be a map or a set of strings, not {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// The number of instances of a `count` value.
+pub(crate) fn count_of(v: &Value) -> Result<u64, String> {
+    match v.unmarked() {
+        Value::Unknown => Err(unknown_msg("count")),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i >= 0 => Ok(i as u64),
+            _ => Err(format!("count must be a whole number of 0 or more, not {n}")),
+        },
+        other => Err(format!("count must be a number, not {}", other.type_name())),
+    }
+}
+
+pub(crate) fn unknown_msg(what: &str) -> String {
+    format!("the {what} value cannot be determined until apply")
+}

@@ -1,0 +1,188 @@
+//! The action graph: which steps the engine runs and what each waits for.
+//!
+//! - A create or update waits for the create / update of every instance it
+//!   refers to (for a health-checked type, a create finishes only once the
+//!   new object is healthy, so whatever moves onto it waits for that).
+//! - The old object of a replacement is deleted after its replacement
+//!   exists, after every instance that refers to it has moved onto the new
+//!   one, and after the old objects that referred to it are gone.
+//! - A delete waits for the deletion of everything that depended on it (in
+//!   state) and for the instances that used to refer to it to move off.
+//!
+//! Steps are numbered in action order (actions are sorted by address), so
+//! the graph is deterministic.
+
+use std::collections::HashMap;
+
+use kiln_diag::Diagnostic;
+use kiln_model::InstanceAddr;
+use kiln_state::State;
+
+use crate::{Action, ActionKind, Reason, Step, StepOp};
+
+fn deposed_id(a: &Action) -> Option<&str> {
+    a.reasons.iter().find_map(|r| match r {
+        Reason::Deposed { id } => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// Builds the steps of sorted `actions`. Fails only if the graph has a
+/// cycle, which a state whose dependencies form a loop can cause.
+pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diagnostic> {
+    let n = actions.len();
+    let mut current: HashMap<&InstanceAddr, usize> = HashMap::with_capacity(n);
+    let mut deposed: HashMap<(&InstanceAddr, &str), usize> = HashMap::new();
+    for (i, a) in actions.iter().enumerate() {
+        match deposed_id(a) {
+            Some(id) => {
+                deposed.insert((&a.addr, id), i);
+            }
+            None => {
+                current.insert(&a.addr, i);
+            }
+        }
+    }
+
+    // Pass 1: the steps, in action order.
+    let mut steps: Vec<Step> = Vec::new();
+    let mut moves: Vec<Option<usize>> = vec![None; n];
+    let mut removes: Vec<Option<usize>> = vec![None; n];
+    let mut add = |steps: &mut Vec<Step>, action: usize, op: StepOp, object_id: Option<String>| {
+        let id = steps.len();
+        steps.push(Step {
+            id,
+            action,
+            op,
+            object_id,
+            depends_on: Vec::new(),
+        });
+        id
+    };
+    for (i, a) in actions.iter().enumerate() {
+        let old_id = || state.resources.get(&a.addr).map(|r| r.id.clone());
+        match a.kind {
+            ActionKind::NoOp => {}
+            ActionKind::Create => moves[i] = Some(add(&mut steps, i, StepOp::Create, None)),
+            ActionKind::Update => moves[i] = Some(add(&mut steps, i, StepOp::Update, None)),
+            ActionKind::Replace => {
+                moves[i] = Some(add(&mut steps, i, StepOp::Create, None));
+                removes[i] = Some(add(&mut steps, i, StepOp::DeleteDeposed, old_id()));
+            }
+            ActionKind::Delete => {
+                removes[i] = Some(match deposed_id(a) {
+                    Some(id) => add(&mut steps, i, StepOp::DeleteDeposed, Some(id.to_string())),
+                    None => add(&mut steps, i, StepOp::Delete, old_id()),
+                });
+            }
+        }
+    }
+
+    // Who refers to whom: in the configuration (instances that create or
+    // update) and in the state (objects that may be deleted).
+    let mut config_referrers: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+    for (i, a) in actions.iter().enumerate() {
+        if moves[i].is_some() {
+            for d in &a.dependencies {
+                config_referrers.entry(d).or_default().push(i);
+            }
+        }
+    }
+    let mut state_referrers: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+    for (addr, r) in &state.resources {
+        if let Some(&i) = current.get(addr) {
+            for d in &r.dependencies {
+                state_referrers.entry(d).or_default().push(i);
+            }
+        }
+    }
+    for r in &state.deposed {
+        if let Some(&i) = deposed.get(&(&r.addr, r.id.as_str())) {
+            for d in &r.dependencies {
+                state_referrers.entry(d).or_default().push(i);
+            }
+        }
+    }
+
+    // Pass 2: what each step waits for.
+    let none = Vec::new();
+    for step in &mut steps {
+        let i = step.action;
+        let a = &actions[i];
+        let deps = &mut step.depends_on;
+        match step.op {
+            StepOp::Create | StepOp::Update => {
+                for d in &a.dependencies {
+                    if let Some(&j) = current.get(d)
+                        && let Some(s) = moves[j]
+                    {
+                        deps.push(s);
+                    }
+                }
+            }
+            StepOp::Delete | StepOp::DeleteDeposed => {
+                let is_deposed = deposed_id(a).is_some();
+                if !is_deposed && let Some(s) = moves[i] {
+                    deps.push(s);
+                }
+                let old_dependents = state_referrers.get(&a.addr).unwrap_or(&none);
+                for &j in old_dependents {
+                    if j == i {
+                        continue;
+                    }
+                    deps.extend(removes[j]);
+                    if !is_deposed {
+                        deps.extend(moves[j]);
+                    }
+                }
+                if !is_deposed {
+                    for &j in config_referrers.get(&a.addr).unwrap_or(&none) {
+                        if j != i {
+                            deps.extend(moves[j]);
+                        }
+                    }
+                }
+            }
+        }
+        deps.sort_unstable();
+        deps.dedup();
+    }
+    check_acyclic(&steps, actions)?;
+    Ok(steps)
+}
+
+/// Kahn's algorithm: every step must be reachable in dependency order.
+fn check_acyclic(steps: &[Step], actions: &[Action]) -> Result<(), Diagnostic> {
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.depends_on.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for s in steps {
+        for &d in &s.depends_on {
+            dependents[d].push(s.id);
+        }
+    }
+    let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut done = 0;
+    while let Some(s) = ready.pop() {
+        done += 1;
+        for &t in &dependents[s] {
+            waiting[t] -= 1;
+            if waiting[t] == 0 {
+                ready.push(t);
+            }
+        }
+    }
+    if done == steps.len() {
+        return Ok(());
+    }
+    let mut stuck: Vec<String> = steps
+        .iter()
+        .filter(|s| waiting[s.id] > 0)
+        .map(|s| actions[s.action].addr.to_string())
+        .collect();
+    stuck.dedup();
+    Err(Diagnostic::error(format!(
+        "the steps of this plan wait on each other in a cycle: {}",
+        stuck.join(", ")
+    ))
+    .with_detail("the dependencies recorded in the state form a loop; this is a bug or the state was edited by hand"))
+}
