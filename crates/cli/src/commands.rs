@@ -34,10 +34,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Env(cmd) => crate::envs::run(chdir, cmd, out).await,
-        Command::Balancer(cmd) => {
-            let _ = cmd;
-            bail!("the local balancer is not available in this build")
-        }
+        Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
 }
 
@@ -370,7 +367,7 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
         parallelism: run.parallelism,
         cancel: cancel.clone(),
         command: "apply".into(),
-        workdir: project.dir.display().to_string(),
+        workdir: project.abs_dir.display().to_string(),
         datadir: project.datadir.display().to_string(),
     };
     let progress = Progress { out, started: Default::default() };

@@ -17,6 +17,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The local provider's balancer runs as a detached `kiln __balancer DIR`
+    // process; it needs neither clap's full parse nor the async runtime here.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("__balancer") {
+        return kiln_provider_local::balancer::balancer_main(&argv[2..]);
+    }
     let cli = args::Cli::parse();
     let out = output::Output::new(cli.global.no_color);
     tracing_subscriber::fmt()

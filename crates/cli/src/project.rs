@@ -36,7 +36,7 @@ impl Project {
             bail!("configuration directory {} does not exist; pass the directory holding your *.hcl files", dir.display());
         }
         let abs_dir = std::fs::canonicalize(&dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
-        let datadir = dir.join(".kiln");
+        let datadir = abs_dir.join(".kiln");
         let store = LocalStore::new(datadir.clone());
         Ok(Project { dir, abs_dir, datadir, env: env.to_string(), store })
     }
@@ -132,6 +132,7 @@ impl Project {
     pub async fn registry(&self, config: Option<&Config>) -> Result<Registry> {
         let mut registry = Registry::new();
         registry.register(Arc::new(kiln_provider_null::NullProvider::new()));
+        registry.register(Arc::new(kiln_provider_local::LocalProvider::new(kiln_provider_local::LocalOptions::default())));
         let _ = config;
         for name in registry.names().map(str::to_string).collect::<Vec<_>>() {
             let provider = registry.get(&name).cloned();
@@ -139,7 +140,7 @@ impl Project {
                 let resp = p
                     .configure(kiln_provider::ConfigureRequest {
                         config: kiln_model::Value::Map(Default::default()),
-                        workdir: self.dir.display().to_string(),
+                        workdir: self.abs_dir.display().to_string(),
                         datadir: self.datadir.display().to_string(),
                     })
                     .await;

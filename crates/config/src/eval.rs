@@ -144,12 +144,12 @@ impl<'a> Cx<'a> {
                 }
             }
             Expression::StringTemplate(t) => {
-                if let [Element::Interpolation(i)] = t.as_slice() {
+                if let Some(Element::Interpolation(i)) = t.as_single_element() {
                     return self.expr(&i.expr);
                 }
-                self.template_elements(t.as_slice())
+                self.template_elements(t)
             }
-            Expression::HeredocTemplate(h) => self.template_elements(h.template.as_slice()),
+            Expression::HeredocTemplate(h) => self.template_elements(&h.template),
             Expression::Parenthesis(p) => self.expr(p.inner()),
             Expression::Variable(id) => match self.binding(id.as_str()) {
                 Some(v) => Ok(v.clone()),
@@ -195,12 +195,9 @@ impl<'a> Cx<'a> {
 
     /// An object key computed by an expression: `Ok((None, _))` if unknown.
     fn object_key(&mut self, k: &'a Expression) -> Result<(Option<String>, bool), Diagnostics> {
-        // `{ foo = 1 }` written with a bare traversal-free variable is an
-        // identifier key, even when parsed as an expression.
+        // A bare name is the key itself, never a variable (as in HCL).
         if let Expression::Variable(id) = k {
-            if self.binding(id.as_str()).is_none() {
-                return Ok((Some(id.as_str().to_string()), false));
-            }
+            return Ok((Some(id.as_str().to_string()), false));
         }
         let v = self.expr(k)?;
         let (v, s) = unmark(v);
@@ -696,13 +693,19 @@ impl<'a> Cx<'a> {
                                 Value::List(l) => l.push(value),
                                 _ => unreachable!("grouped entries are lists"),
                             }
-                        } else if map.contains_key(&key) {
-                            return Err(self.loc(key_expr.span())
-                                .error(format!("duplicate key \"{key}\" in for expression"))
-                                .with_detail("add \"...\" after the value to group the values of equal keys into lists")
-                                .into());
                         } else {
-                            map.insert(key, value);
+                            match map.entry(key) {
+                                std::collections::btree_map::Entry::Occupied(e) => {
+                                    return Err(self
+                                        .loc(key_expr.span())
+                                        .error(format!("duplicate key \"{}\" in for expression", e.key()))
+                                        .with_detail("add \"...\" after the value to group the values of equal keys into lists")
+                                        .into());
+                                }
+                                std::collections::btree_map::Entry::Vacant(e) => {
+                                    e.insert(value);
+                                }
+                            }
                         }
                     }
                 }
@@ -722,7 +725,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A template of several parts: always a string.
-    fn template_elements(&mut self, elements: &'a [Element]) -> R {
+    fn template_elements(&mut self, elements: &'a Template) -> R {
         let mut out = String::new();
         let mut st = TemplateState::default();
         self.render(elements, &mut out, &mut st, false, false)?;
@@ -738,7 +741,7 @@ impl<'a> Cx<'a> {
     /// whitespace at the edges (the `~` of an enclosing directive).
     fn render(
         &mut self,
-        elements: &'a [Element],
+        elements: &'a Template,
         out: &mut String,
         st: &mut TemplateState,
         trim_first: bool,
@@ -748,10 +751,9 @@ impl<'a> Cx<'a> {
             match el {
                 Element::Literal(lit) => {
                     let mut s = lit.value().as_str();
-                    let strip_before = if i == 0 {
-                        trim_first
-                    } else {
-                        strips_end(&elements[i - 1])
+                    let strip_before = match i.checked_sub(1).and_then(|p| elements.get(p)) {
+                        None => trim_first,
+                        Some(prev) => strips_end(prev),
                     };
                     let strip_after = match elements.get(i + 1) {
                         None => trim_last,
@@ -782,7 +784,7 @@ impl<'a> Cx<'a> {
                                     None => d.endif_expr.strip.strip_start(),
                                 };
                                 self.render(
-                                    d.if_expr.template.as_slice(),
+                                    &d.if_expr.template,
                                     out,
                                     st,
                                     d.if_expr.strip.strip_end(),
@@ -792,7 +794,7 @@ impl<'a> Cx<'a> {
                             Some(false) => {
                                 if let Some(e) = &d.else_expr {
                                     self.render(
-                                        e.template.as_slice(),
+                                        &e.template,
                                         out,
                                         st,
                                         e.strip.strip_end(),
@@ -839,7 +841,7 @@ impl<'a> Cx<'a> {
                             }
                             self.bindings.push((fe.value_var.as_str(), v));
                             result = self.render(
-                                fe.template.as_slice(),
+                                &fe.template,
                                 out,
                                 st,
                                 fe.strip.strip_end(),
@@ -920,7 +922,7 @@ impl<'a> Cx<'a> {
             }
             _ => {}
         }
-        let Some(func) = functions::lookup(name) else {
+        let Some(func) = functions::find(name) else {
             let close = suggest::close_names(name, functions::function_names());
             let mut d = self.loc(call.name.name.span().or(whole.span()))
                 .error(format!("call to unknown function \"{name}\""));
@@ -1093,16 +1095,16 @@ impl<'a> RefWalker<'a> {
             Expression::Array(items) => items.iter().for_each(|i| self.expr(i)),
             Expression::Object(obj) => {
                 for (k, v) in obj.iter() {
-                    if let ObjectKey::Expression(k) = k {
-                        if !matches!(k, Expression::Variable(_)) {
-                            self.expr(k);
-                        }
+                    if let ObjectKey::Expression(k) = k
+                        && !matches!(k, Expression::Variable(_))
+                    {
+                        self.expr(k);
                     }
                     self.expr(v.expr());
                 }
             }
-            Expression::StringTemplate(t) => self.elements(t.as_slice()),
-            Expression::HeredocTemplate(h) => self.elements(h.template.as_slice()),
+            Expression::StringTemplate(t) => self.elements(t),
+            Expression::HeredocTemplate(h) => self.elements(&h.template),
             Expression::Parenthesis(p) => self.expr(p.inner()),
             Expression::Conditional(c) => {
                 self.expr(&c.cond_expr);
@@ -1149,7 +1151,7 @@ impl<'a> RefWalker<'a> {
         }
     }
 
-    fn elements(&mut self, elements: &'a [Element]) {
+    fn elements(&mut self, elements: &'a Template) {
         for el in elements {
             match el {
                 Element::Literal(_) => {}
@@ -1157,9 +1159,9 @@ impl<'a> RefWalker<'a> {
                 Element::Directive(d) => match d.as_ref() {
                     Directive::If(d) => {
                         self.expr(&d.if_expr.cond_expr);
-                        self.elements(d.if_expr.template.as_slice());
+                        self.elements(&d.if_expr.template);
                         if let Some(e) = &d.else_expr {
-                            self.elements(e.template.as_slice());
+                            self.elements(&e.template);
                         }
                     }
                     Directive::For(d) => {
@@ -1170,7 +1172,7 @@ impl<'a> RefWalker<'a> {
                             self.bound.push(k.as_str());
                         }
                         self.bound.push(fe.value_var.as_str());
-                        self.elements(fe.template.as_slice());
+                        self.elements(&fe.template);
                         self.bound.truncate(depth);
                     }
                 },

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use kiln_diag::{Diagnostic, Diagnostics, Span};
-use kiln_model::{ResourceAddr, ResourceSchema, Type, Value};
+use kiln_diag::{Diagnostic, Span};
+use kiln_model::{ResourceAddr, Type, Value};
 
 mod convert;
 mod eval;

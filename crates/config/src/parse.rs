@@ -1,11 +1,697 @@
-//! HCL text to [`Config`] (to be written).
+//! HCL text to [`Config`]: the top-level blocks, the meta-arguments of
+//! resources, and every structural error, located.
+//!
+//! Parsing is one pass over each file. Expressions are kept as parsed (with
+//! their byte ranges) and evaluated later; only the few places that must be
+//! constant (variable defaults, `lifecycle`) are evaluated here.
 
-use kiln_diag::Diagnostics;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
 
-use crate::{Config, SourceFile};
+use hcl_edit::Span as _;
+use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::structure::{BlockLabel, Structure};
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::{ResourceAddr, Value};
+
+use crate::convert::convert;
+use crate::eval::{eval, list_names, subject_of};
+use crate::suggest;
+use crate::typeexpr::parse_type;
+use crate::{
+    Attribute, Block, Body, Config, Expr, Lifecycle, Local, Loc, Output, ProviderBlock, Reference,
+    Resource, Scope, SourceFile, Subject, Variable,
+};
+
+const BLOCK_TYPES: &[&str] = &[
+    "resource",
+    "data",
+    "variable",
+    "locals",
+    "output",
+    "provider",
+    "kiln",
+    "terraform",
+];
 
 /// Parses every file into one configuration.
 pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
-    let _ = files;
-    (Config::default(), Diagnostics::new())
+    let mut p = Parser::default();
+    for f in files {
+        let file = Arc::new(f);
+        p.config.files.push(file.clone());
+        match hcl_edit::parser::parse_body(&file.text) {
+            Ok(body) => p.file(&file, body),
+            Err(e) => p.diags.push(syntax_error(&file, &e)),
+        }
+    }
+    (p.config, p.diags)
+}
+
+/// Parses one expression (a `--var` value, a console line, a test input).
+/// `name` is the file name its diagnostics show.
+pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
+    let file = Arc::new(SourceFile {
+        name: name.to_string(),
+        text: text.to_string(),
+    });
+    // A trailing newline (after a heredoc, say) is not part of the expression.
+    match hcl_edit::parser::parse_expr(file.text.trim_end()) {
+        Ok(inner) => {
+            let range = inner.span().unwrap_or(0..file.text.len());
+            Ok(Expr {
+                inner,
+                loc: Loc { file, range },
+            })
+        }
+        Err(e) => Err(syntax_error(&file, &e).into()),
+    }
+}
+
+pub(crate) fn syntax_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) -> Diagnostic {
+    let offset = e.location().offset();
+    let loc = Loc {
+        file: file.clone(),
+        range: offset..offset + 1,
+    };
+    let msg = e.message().trim();
+    loc.error(format!("syntax error: {msg}"))
+}
+
+#[derive(Default)]
+struct Parser {
+    config: Config,
+    diags: Diagnostics,
+    resources: HashMap<ResourceAddr, Loc>,
+    variables: HashMap<String, Loc>,
+    locals: HashMap<String, Loc>,
+    outputs: HashMap<String, Loc>,
+    providers: HashMap<String, Loc>,
+}
+
+fn loc(file: &Arc<SourceFile>, range: Option<Range<usize>>) -> Loc {
+    Loc {
+        file: file.clone(),
+        range: range.unwrap_or(0..0),
+    }
+}
+
+/// The `Loc` of a block's header: its type and labels.
+fn header(file: &Arc<SourceFile>, b: &hcl_edit::structure::Block) -> Loc {
+    let start = b.ident.span().map(|r| r.start);
+    let end = b
+        .labels
+        .last()
+        .and_then(|l| l.span())
+        .or_else(|| b.ident.span())
+        .map(|r| r.end);
+    match (start, end) {
+        (Some(s), Some(e)) => loc(file, Some(s..e)),
+        _ => loc(file, b.span()),
+    }
+}
+
+fn label_str(l: &BlockLabel) -> &str {
+    match l {
+        BlockLabel::Ident(i) => i.as_str(),
+        BlockLabel::String(s) => s.as_str(),
+    }
+}
+
+/// Converts a parsed body, checking for attributes set twice.
+pub(crate) fn convert_body(
+    file: &Arc<SourceFile>,
+    body: hcl_edit::structure::Body,
+    at: Option<Loc>,
+    diags: &mut Diagnostics,
+) -> Body {
+    let mut out = Body {
+        attributes: Vec::new(),
+        blocks: Vec::new(),
+        loc: at,
+    };
+    for s in body {
+        match s {
+            Structure::Attribute(a) => {
+                let name = a.key.as_str().to_string();
+                let name_loc = loc(file, a.key.span());
+                if let Some(first) = out.attributes.iter().find(|x| x.name == name) {
+                    diags.push(name_loc.error(format!(
+                        "attribute \"{name}\" is set twice; it was first set at {}",
+                        first.loc.span()
+                    )));
+                    continue;
+                }
+                let range = a.value.span();
+                out.attributes.push(Attribute {
+                    name,
+                    expr: Expr {
+                        inner: a.value,
+                        loc: loc(file, range),
+                    },
+                    loc: name_loc,
+                });
+            }
+            Structure::Block(b) => {
+                let h = header(file, &b);
+                let labels = b.labels.iter().map(|l| label_str(l).to_string()).collect();
+                let ty = b.ident.as_str().to_string();
+                let body = convert_body(file, b.body, Some(h.clone()), diags);
+                out.blocks.push(Block {
+                    ty,
+                    labels,
+                    body,
+                    loc: h,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A scope with nothing in it, for constant expressions.
+struct Empty;
+
+impl Scope for Empty {
+    fn variable(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn local(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn resource(&self, _: &ResourceAddr) -> Option<Value> {
+        None
+    }
+}
+
+/// Evaluates an expression that must not refer to anything.
+pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
+    if let Some(r) = expr.references().into_iter().next() {
+        return Err(r
+            .loc
+            .error(format!("{what} must be a constant; references are not allowed here"))
+            .into());
+    }
+    eval(expr, &Empty)
+}
+
+fn constant_bool(expr: &Expr, what: &str) -> Result<bool, Diagnostics> {
+    match constant(expr, what)?.unmarked() {
+        Value::Bool(b) => Ok(*b),
+        other => Err(expr
+            .loc
+            .error(format!("{what} must be true or false, got {}", other.type_name()))
+            .into()),
+    }
+}
+
+fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
+    match constant(expr, what)?.unmarked() {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(expr
+            .loc
+            .error(format!("{what} must be a string, got {}", other.type_name()))
+            .into()),
+    }
+}
+
+impl Parser {
+    fn file(&mut self, file: &Arc<SourceFile>, body: hcl_edit::structure::Body) {
+        for s in body {
+            let b = match s {
+                Structure::Block(b) => b,
+                Structure::Attribute(a) => {
+                    self.diags.push(
+                        loc(file, a.key.span())
+                            .error(format!(
+                                "unexpected attribute \"{}\" at the top level",
+                                a.key.as_str()
+                            ))
+                            .with_detail(format!(
+                                "only blocks are allowed here: {}",
+                                list_names(BLOCK_TYPES.iter().copied())
+                            )),
+                    );
+                    continue;
+                }
+            };
+            let h = header(file, &b);
+            let ty = b.ident.as_str();
+            match ty {
+                "resource" | "data" => {
+                    let Some(labels) = self.labels(&b, &h, &["TYPE", "NAME"]) else {
+                        continue;
+                    };
+                    let [rty, name] = <[String; 2]>::try_from(labels).unwrap_or_default();
+                    let addr = if ty == "data" {
+                        ResourceAddr::data(rty, name)
+                    } else {
+                        ResourceAddr::managed(rty, name)
+                    };
+                    let what = if ty == "data" { "data source" } else { "resource" };
+                    if !self.first_declaration(what, addr.to_string(), &h, |p| &mut p.resources, addr.clone()) {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let r = self.resource(addr, body, h);
+                    self.config.resources.push(r);
+                }
+                "variable" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    if !self.first_declaration("variable", name.clone(), &h, |p| &mut p.variables, name.clone()) {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let v = self.variable(name, body, h);
+                    self.config.variables.push(v);
+                }
+                "output" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    if !self.first_declaration("output", name.clone(), &h, |p| &mut p.outputs, name.clone()) {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    if let Some(o) = self.output(name, body, h) {
+                        self.config.outputs.push(o);
+                    }
+                }
+                "provider" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    // Two blocks of one provider are distinguished by alias.
+                    let alias = body
+                        .attributes
+                        .iter()
+                        .find(|a| a.name == "alias")
+                        .and_then(|a| constant(&a.expr, "alias").ok())
+                        .and_then(|v| v.as_str().map(str::to_string));
+                    let key = match &alias {
+                        Some(a) => format!("{name}.{a}"),
+                        None => name.clone(),
+                    };
+                    if !self.first_declaration("provider configuration", key.clone(), &h, |p| &mut p.providers, key.clone()) {
+                        continue;
+                    }
+                    self.config.providers.push(ProviderBlock { name, body, loc: h });
+                }
+                "locals" => {
+                    if self.labels(&b, &h, &[]).is_none() {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h), &mut self.diags);
+                    for block in body.blocks {
+                        self.diags.push(block.loc.error(format!(
+                            "unexpected block \"{}\" in locals; locals are set as name = value",
+                            block.ty
+                        )));
+                    }
+                    for a in body.attributes {
+                        if !self.first_declaration("local value", a.name.clone(), &a.loc, |p| &mut p.locals, a.name.clone()) {
+                            continue;
+                        }
+                        self.config.locals.push(Local {
+                            name: a.name,
+                            expr: a.expr,
+                            loc: a.loc,
+                        });
+                    }
+                }
+                // Settings blocks: accepted, not read yet.
+                "kiln" | "terraform" => {}
+                "module" => self.diags.push(
+                    h.error("modules are not supported yet")
+                        .with_detail("declare the resources in this configuration for now"),
+                ),
+                other => {
+                    let hint = suggest::hint(other, BLOCK_TYPES.iter().copied());
+                    self.diags.push(
+                        loc(file, b.ident.span())
+                            .error(format!("unknown block type \"{other}\"{hint}"))
+                            .with_detail(format!(
+                                "the top level allows {}",
+                                list_names(BLOCK_TYPES.iter().copied())
+                            )),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks a name is new; if not, reports the duplicate and returns false.
+    fn first_declaration<K: std::hash::Hash + Eq>(
+        &mut self,
+        what: &str,
+        shown: String,
+        at: &Loc,
+        table: impl FnOnce(&mut Parser) -> &mut HashMap<K, Loc>,
+        key: K,
+    ) -> bool {
+        match table(self).entry(key) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = first.get().span();
+                self.diags.push(at.error(format!(
+                    "duplicate {what} \"{shown}\"; it was first declared at {first}"
+                )));
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(at.clone());
+                true
+            }
+        }
+    }
+
+    /// The block's labels if they are exactly `names`, else an error.
+    fn labels(
+        &mut self,
+        b: &hcl_edit::structure::Block,
+        h: &Loc,
+        names: &[&str],
+    ) -> Option<Vec<String>> {
+        let ty = b.ident.as_str();
+        let usage = {
+            let mut u = ty.to_string();
+            for n in names {
+                u.push_str(&format!(" \"{n}\""));
+            }
+            u + " { ... }"
+        };
+        let got = b.labels.len();
+        if got == names.len() {
+            return Some(b.labels.iter().map(|l| label_str(l).to_string()).collect());
+        }
+        let summary = if got < names.len() {
+            format!(
+                "missing label{}: a {ty} block needs {}",
+                if names.len() - got > 1 { "s" } else { "" },
+                names
+                    .iter()
+                    .map(|n| n.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        } else if names.is_empty() {
+            format!("a {ty} block takes no labels")
+        } else {
+            format!("too many labels: a {ty} block takes {}", names.len())
+        };
+        self.diags
+            .push(h.error(summary).with_detail(format!("write it as {usage}")));
+        None
+    }
+
+    fn resource(&mut self, addr: ResourceAddr, mut body: Body, h: Loc) -> Resource {
+        let mut r = Resource {
+            addr,
+            body: Body::default(),
+            count: None,
+            for_each: None,
+            depends_on: Vec::new(),
+            provider: None,
+            lifecycle: Lifecycle::default(),
+            loc: h,
+        };
+        let attrs = std::mem::take(&mut body.attributes);
+        for a in attrs {
+            match a.name.as_str() {
+                "count" => r.count = Some(a.expr),
+                "for_each" => r.for_each = Some(a.expr),
+                "depends_on" => r.depends_on = self.depends_on(&a.expr),
+                "provider" => r.provider = self.provider_ref(&a.expr),
+                _ => body.attributes.push(a),
+            }
+        }
+        if let (Some(_), Some(f)) = (&r.count, &r.for_each) {
+            self.diags.push(
+                f.loc
+                    .error("count and for_each cannot both be set")
+                    .with_detail("remove one: count makes a list of instances, for_each a map"),
+            );
+        }
+        let blocks = std::mem::take(&mut body.blocks);
+        let mut lifecycle_seen: Option<Loc> = None;
+        for b in blocks {
+            if b.ty != "lifecycle" {
+                body.blocks.push(b);
+                continue;
+            }
+            if let Some(first) = &lifecycle_seen {
+                self.diags.push(b.loc.error(format!(
+                    "duplicate lifecycle block; the first is at {}",
+                    first.span()
+                )));
+                continue;
+            }
+            lifecycle_seen = Some(b.loc.clone());
+            r.lifecycle = self.lifecycle(&b);
+        }
+        r.body = body;
+        r
+    }
+
+    fn lifecycle(&mut self, b: &Block) -> Lifecycle {
+        const ALLOWED: &[&str] = &["prevent_destroy", "stateful", "create_before_destroy"];
+        let mut l = Lifecycle::default();
+        if !b.labels.is_empty() {
+            self.diags.push(b.loc.error("a lifecycle block takes no labels"));
+        }
+        for nested in &b.body.blocks {
+            self.diags.push(
+                nested
+                    .loc
+                    .error(format!("unexpected block \"{}\" in lifecycle", nested.ty)),
+            );
+        }
+        for a in &b.body.attributes {
+            let what = format!("lifecycle.{}", a.name);
+            match a.name.as_str() {
+                "prevent_destroy" => match constant_bool(&a.expr, &what) {
+                    Ok(v) => l.prevent_destroy = v,
+                    Err(d) => self.diags.extend(d),
+                },
+                "stateful" => match constant_bool(&a.expr, &what) {
+                    Ok(v) => l.stateful = v,
+                    Err(d) => self.diags.extend(d),
+                },
+                // kiln always creates the replacement before destroying the
+                // original; `true` says so, `false` cannot be honoured.
+                "create_before_destroy" => match constant_bool(&a.expr, &what) {
+                    Ok(true) => {}
+                    Ok(false) => self.diags.push(
+                        a.expr
+                            .loc
+                            .error("kiln always creates a replacement before destroying the original")
+                            .with_detail("remove create_before_destroy = false"),
+                    ),
+                    Err(d) => self.diags.extend(d),
+                },
+                other => {
+                    let hint = suggest::hint(other, ALLOWED.iter().copied());
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown lifecycle attribute \"{other}\"{hint}"))
+                            .with_detail(format!(
+                                "a lifecycle block may set {}",
+                                list_names(ALLOWED.iter().copied())
+                            )),
+                    );
+                }
+            }
+        }
+        l
+    }
+
+    fn depends_on(&mut self, expr: &Expr) -> Vec<Reference> {
+        let Expression::Array(items) = &expr.inner else {
+            self.diags.push(
+                expr.loc
+                    .error("depends_on must be a list of resource references, like [null_resource.a]"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            let range = item.span().unwrap_or_else(|| expr.loc.range.clone());
+            let at = Loc {
+                file: expr.loc.file.clone(),
+                range,
+            };
+            let subject = match item {
+                Expression::Traversal(t) => match &t.expr {
+                    Expression::Variable(root) => subject_of(root.as_str(), &t.operators),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match subject {
+                Some(s @ Subject::Resource(_)) => out.push(Reference {
+                    subject: s,
+                    loc: at,
+                }),
+                _ => self.diags.push(
+                    at.error("depends_on entries must be resource references, like null_resource.a"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn provider_ref(&mut self, expr: &Expr) -> Option<String> {
+        let name = match &expr.inner {
+            Expression::Variable(v) => Some(v.as_str().to_string()),
+            Expression::String(s) => Some(s.as_str().to_string()),
+            Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
+                (Expression::Variable(p), [op]) => match op.value() {
+                    TraversalOperator::GetAttr(alias) => {
+                        Some(format!("{}.{}", p.as_str(), alias.as_str()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        if name.is_none() {
+            self.diags.push(
+                expr.loc
+                    .error("provider must name a provider configuration, like aws or aws.west"),
+            );
+        }
+        name
+    }
+
+    fn variable(&mut self, name: String, body: Body, h: Loc) -> Variable {
+        const ALLOWED: &[&str] = &["type", "default", "description", "sensitive", "nullable"];
+        let mut v = Variable {
+            name,
+            ty: None,
+            default: None,
+            description: String::new(),
+            sensitive: false,
+            loc: h,
+        };
+        for b in &body.blocks {
+            // Validation blocks are read once conditions are supported.
+            if b.ty != "validation" {
+                self.diags.push(
+                    b.loc
+                        .error(format!("unexpected block \"{}\" in variable", b.ty)),
+                );
+            }
+        }
+        let mut default_expr = None;
+        for a in &body.attributes {
+            match a.name.as_str() {
+                "type" => match parse_type(&a.expr) {
+                    Ok(t) => v.ty = Some(t),
+                    Err(d) => self.diags.push(d),
+                },
+                "default" => default_expr = Some(&a.expr),
+                "description" => match constant_string(&a.expr, "description") {
+                    Ok(s) => v.description = s,
+                    Err(d) => self.diags.extend(d),
+                },
+                "sensitive" => match constant_bool(&a.expr, "sensitive") {
+                    Ok(b) => v.sensitive = b,
+                    Err(d) => self.diags.extend(d),
+                },
+                "nullable" => {
+                    if let Err(d) = constant_bool(&a.expr, "nullable") {
+                        self.diags.extend(d);
+                    }
+                }
+                other => {
+                    let hint = suggest::hint(other, ALLOWED.iter().copied());
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown variable attribute \"{other}\"{hint}"))
+                            .with_detail(format!(
+                                "a variable block may set {}",
+                                list_names(ALLOWED.iter().copied())
+                            )),
+                    );
+                }
+            }
+        }
+        if let Some(e) = default_expr {
+            match constant(e, "a variable's default") {
+                Err(d) => self.diags.extend(d),
+                Ok(d) => match &v.ty {
+                    None => v.default = Some(d),
+                    Some(t) => match convert(d, t) {
+                        Ok(d) => v.default = Some(d),
+                        Err(err) => self.diags.push(e.loc.error(format!(
+                            "default of variable \"{}\" does not fit its type: {err}",
+                            v.name
+                        ))),
+                    },
+                },
+            }
+        }
+        if v.sensitive {
+            v.default = v.default.map(Value::sensitive);
+        }
+        v
+    }
+
+    fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {
+        const ALLOWED: &[&str] = &["value", "description", "sensitive", "depends_on"];
+        for b in &body.blocks {
+            self.diags
+                .push(b.loc.error(format!("unexpected block \"{}\" in output", b.ty)));
+        }
+        let mut value = None;
+        let mut description = String::new();
+        let mut sensitive = false;
+        for a in body.attributes {
+            match a.name.as_str() {
+                "value" => value = Some(a.expr),
+                "description" => match constant_string(&a.expr, "description") {
+                    Ok(s) => description = s,
+                    Err(d) => self.diags.extend(d),
+                },
+                "sensitive" => match constant_bool(&a.expr, "sensitive") {
+                    Ok(b) => sensitive = b,
+                    Err(d) => self.diags.extend(d),
+                },
+                // Outputs wait for everything they refer to anyway.
+                "depends_on" => {}
+                other => {
+                    let hint = suggest::hint(other, ALLOWED.iter().copied());
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown output attribute \"{other}\"{hint}"))
+                            .with_detail(format!(
+                                "an output block may set {}",
+                                list_names(ALLOWED.iter().copied())
+                            )),
+                    );
+                }
+            }
+        }
+        let Some(expr) = value else {
+            self.diags.push(
+                h.error(format!("output \"{name}\" has no value"))
+                    .with_detail("add value = EXPRESSION"),
+            );
+            return None;
+        };
+        Some(Output {
+            name,
+            expr,
+            sensitive,
+            description,
+            loc: h,
+        })
+    }
 }

@@ -1,19 +1,31 @@
 //! "Did you mean" hints: the closest candidate names to a misspelt one.
 
-/// The edit distance between two names (Levenshtein, over chars).
+/// The edit distance between two names, over chars, where swapping two
+/// neighbours counts as one edit (optimal string alignment).
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (i, row) in d.chunks_mut(w).enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d.iter_mut().take(w).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 /// Candidates close enough to `name` to be a likely typo, closest first.
@@ -55,6 +67,7 @@ mod tests {
     #[test]
     fn finds_typos() {
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("nmae", "name"), 1);
         assert_eq!(did_you_mean("trigers", ["triggers", "labels"]), Some("triggers"));
         assert_eq!(did_you_mean("zzz", ["triggers", "labels"]), None);
     }

@@ -1,19 +1,65 @@
-//! Variable values from the command line, files and the environment (to be written).
+//! Variable values from the command line, files and the environment.
+
+use std::sync::Arc;
 
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{Type, Value};
 
+use crate::convert::convert;
+use crate::parse::{constant, convert_body, parse_expr, syntax_error};
 use crate::{SourceFile, VarValues};
 
 /// A `--var NAME=VALUE` or `KILN_VAR_NAME` value: a string for string (or
 /// untyped) variables, otherwise parsed as an HCL expression.
 pub fn parse_var_value(raw: &str, ty: Option<&Type>) -> Result<Value, Diagnostic> {
-    let _ = ty;
-    Ok(Value::from(raw))
+    let ty = match ty {
+        None | Some(Type::String) => return Ok(Value::from(raw)),
+        Some(t) => t,
+    };
+    let first = |d: Diagnostics| {
+        d.into_iter()
+            .next()
+            .unwrap_or_else(|| Diagnostic::error("invalid value"))
+    };
+    let invalid = |d: Diagnostics| {
+        let d = first(d);
+        Diagnostic::error(format!("invalid value for a variable of type {ty}: {}", d.summary))
+            .or_span(|| d.span.clone())
+    };
+    let expr = parse_expr("<value>", raw).map_err(invalid)?;
+    let v = constant(&expr, "a variable's value").map_err(invalid)?;
+    convert(v, ty).map_err(|e| {
+        Diagnostic::error(format!("invalid value for a variable of type {ty}: {e}"))
+            .with_span(expr.loc.span())
+    })
 }
 
 /// A `--var-file` (HCL attributes `name = value`).
 pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
-    let _ = file;
-    (VarValues::new(), Diagnostics::new())
+    let file = Arc::new(file);
+    let mut diags = Diagnostics::new();
+    let mut values = VarValues::new();
+    let body = match hcl_edit::parser::parse_body(&file.text) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(syntax_error(&file, &e));
+            return (values, diags);
+        }
+    };
+    let body = convert_body(&file, body, None, &mut diags);
+    for b in &body.blocks {
+        diags.push(b.loc.error(format!(
+            "unexpected block \"{}\" in a variables file; write name = value",
+            b.ty
+        )));
+    }
+    for a in body.attributes {
+        match constant(&a.expr, "a variable's value") {
+            Ok(v) => {
+                values.insert(a.name, v);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    (values, diags)
 }

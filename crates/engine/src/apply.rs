@@ -382,11 +382,11 @@ impl Run<'_> {
         i: usize,
         ev: &mut ApplyEvaluator,
     ) -> Result<(Job, JournalRecord), String> {
-        let step = &self.plan.steps[i];
-        let action = self.action(i);
+        let plan = self.plan;
+        let step = &plan.steps[i];
+        let action = &plan.actions[step.action];
         let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
         let sensitive = self.sensitive_for(&action.type_name);
-        let action = self.action(i);
         let intent = |key: String, id: Option<String>, generation: u64| JournalRecord::Intent {
             step: step.id,
             addr: action.addr.clone(),
@@ -632,19 +632,19 @@ impl Run<'_> {
     }
 }
 
-/// The top-level attributes whose values differ.
+/// The top-level attributes the planned value sets differently from the
+/// prior one (an attribute the planned value leaves out, such as a computed
+/// id, is not a change).
 fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
     let empty = BTreeMap::new();
     let before = prior.as_map().unwrap_or(&empty);
-    let after = planned.as_map().unwrap_or(&empty);
-    let mut keys: Vec<String> = after
+    planned
+        .as_map()
+        .unwrap_or(&empty)
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(*v))
         .map(|(k, _)| k.clone())
-        .collect();
-    keys.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
-    keys.sort();
-    keys
+        .collect()
 }
 
 /// Runs one step's provider calls.

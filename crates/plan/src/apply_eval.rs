@@ -1,20 +1,145 @@
-//! Apply-time evaluation (to be written).
+//! Apply-time evaluation: once an action's dependencies have been applied,
+//! its configuration is evaluated again with their real values, so every
+//! unknown of the plan becomes known, and every value the plan showed as
+//! known is checked to be unchanged.
+//!
+//! The configuration is parsed and analysed once, in [`ApplyEvaluator::new`];
+//! each [`ApplyEvaluator::final_attributes`] call costs one resource body
+//! (plus the values it refers to), however large the plan. Locals are
+//! evaluated lazily, on first use, because they may refer to resources that
+//! are applied only later; a local's value is kept once it is fully known.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use kiln_config::{Config, Scope, SourceFile, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
 
-use crate::Plan;
+use crate::graph::{self, Analysis, Mode};
+use crate::planner::kept_object;
+use crate::scope::{for_each_keys, resource_value};
+use crate::values::{first_inconsistency, mark_sensitive};
+use crate::{Action, ActionKind, PLAN_FORMAT_VERSION, Plan, Reason, vars};
 
 /// Re-evaluates planned actions with the values apply produced.
 pub struct ApplyEvaluator {
-    _private: (),
+    config: Config,
+    an: Option<Analysis>,
+    schemas: BTreeMap<String, ResourceSchema>,
+    vars: Vec<Value>,
+    actions: Vec<Action>,
+    /// Per action: the resource block it is an instance of (None for deletes).
+    action_resource: Vec<Option<usize>>,
+    /// Per resource block: the actions of its instances, in key order.
+    instances: Vec<Vec<usize>>,
+    /// Locals evaluated so far (kept once fully known).
+    locals: RefCell<Vec<Option<Value>>>,
+    /// Per `for_each` resource: its keys' values (kept once fully known).
+    each_values: RefCell<Vec<Option<BTreeMap<String, Value>>>>,
+    env: String,
+    root_dir: String,
+}
+
+impl std::fmt::Debug for ApplyEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyEvaluator")
+            .field("actions", &self.actions.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApplyEvaluator {
-    /// Prepares to evaluate `plan` (re-parses its configuration).
-    pub fn new(plan: &Plan) -> Result<ApplyEvaluator, Diagnostics> {
-        let _ = plan;
-        Ok(ApplyEvaluator { _private: () })
+    /// Prepares to evaluate `plan`: re-parses and analyses its configuration
+    /// once. `schemas` must hold the resource types the plan uses (the same
+    /// schemas the plan was made with).
+    pub fn new(plan: &Plan, schemas: &Schemas) -> Result<ApplyEvaluator, Diagnostics> {
+        if plan.format_version > PLAN_FORMAT_VERSION {
+            return Err(Diagnostic::error(format!(
+                "the plan has format version {}, this kiln reads up to {PLAN_FORMAT_VERSION}; upgrade kiln or plan again",
+                plan.format_version
+            ))
+            .into());
+        }
+        let mut ev = ApplyEvaluator {
+            config: Config::default(),
+            an: None,
+            schemas: BTreeMap::new(),
+            vars: Vec::new(),
+            actions: plan.actions.clone(),
+            action_resource: vec![None; plan.actions.len()],
+            instances: Vec::new(),
+            locals: RefCell::new(Vec::new()),
+            each_values: RefCell::new(Vec::new()),
+            env: plan.env.clone(),
+            root_dir: plan.source.root_dir.clone(),
+        };
+        // A plan that only deletes (`kiln destroy`) needs no configuration:
+        // it must apply even if the configuration no longer evaluates.
+        let evaluates = plan.actions.iter().any(|a| {
+            matches!(
+                a.kind,
+                ActionKind::Create | ActionKind::Update | ActionKind::Replace
+            )
+        }) || !plan.outputs.is_empty();
+        if !evaluates {
+            return Ok(ev);
+        }
+        let files = plan
+            .source
+            .files
+            .iter()
+            .map(|(name, text)| SourceFile {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        let (config, mut diags) = kiln_config::parse(files);
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        let an = graph::analyze(&config)?;
+        ev.vars = vars::variable_values(&config, &plan.source.variables, &mut diags);
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        ev.instances = vec![Vec::new(); config.resources.len()];
+        for (i, a) in ev.actions.iter().enumerate() {
+            let deposed = a.reasons.iter().any(|r| matches!(r, Reason::Deposed { .. }));
+            if a.kind == ActionKind::Delete || deposed || !a.addr.module.is_empty() {
+                continue;
+            }
+            match an.resources.get(&a.addr.resource) {
+                Some(&r) => {
+                    ev.action_resource[i] = Some(r);
+                    ev.instances[r].push(i);
+                }
+                None => {
+                    return Err(Diagnostic::error(format!(
+                        "the plan's configuration has no block for {}",
+                        a.addr
+                    ))
+                    .with_detail("the saved plan is corrupt; plan again")
+                    .into());
+                }
+            }
+        }
+        let actions = &ev.actions;
+        for list in &mut ev.instances {
+            list.sort_by(|&x, &y| actions[x].addr.key.cmp(&actions[y].addr.key));
+        }
+        for r in &config.resources {
+            if let Some((_, s)) = schemas.resource(&r.addr.ty) {
+                ev.schemas
+                    .entry(r.addr.ty.clone())
+                    .or_insert_with(|| s.clone());
+            }
+        }
+        ev.locals = RefCell::new(vec![None; config.locals.len()]);
+        ev.each_values = RefCell::new(vec![None; config.resources.len()]);
+        ev.config = config;
+        ev.an = Some(an);
+        Ok(ev)
     }
 
     /// The final attributes of action `action` (an index into `plan.actions`),
@@ -26,16 +151,252 @@ impl ApplyEvaluator {
         action: usize,
         applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
     ) -> Result<Value, Diagnostics> {
-        let _ = (action, applied);
-        Err(Diagnostic::error("apply-time evaluation is not written yet").into())
+        let Some(a) = self.actions.get(action) else {
+            return Err(Diagnostic::error(format!("the plan has no action {action}")).into());
+        };
+        let (Some(an), Some(r)) = (&self.an, self.action_resource[action]) else {
+            return Err(Diagnostic::error(format!(
+                "{} is deleted, it has no final attributes",
+                a.addr
+            ))
+            .into());
+        };
+        let res = &self.config.resources[r];
+        let Some(schema) = self.schemas.get(&res.addr.ty) else {
+            return Err(Diagnostic::error(format!(
+                "no provider offers resource type \"{}\" any more",
+                res.addr.ty
+            ))
+            .with_span(res.loc.span())
+            .into());
+        };
+        let each = match (&a.addr.key, an.modes[r]) {
+            (InstanceKey::Str(k), Mode::ForEach) => {
+                let v = self.each_value(r, k, applied)?;
+                Some((Value::String(k.clone()), v))
+            }
+            _ => None,
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            current: Some(r),
+            key: a.addr.key.clone(),
+            each,
+        };
+        let value = eval_body(&res.body, schema, &scope)?;
+        let value = match a.kind {
+            ActionKind::Create | ActionKind::Replace => final_new_object(value, schema),
+            _ => kept_object(a.before.as_ref().unwrap_or(&Value::Null), &value, schema),
+        };
+        if let (Some(planned), Value::Map(got)) = (&a.after, &value) {
+            let null = Value::Null;
+            let planned = planned.as_map().into_iter().flatten();
+            for (k, p) in planned {
+                if let Some(path) = first_inconsistency(k, p, got.get(k).unwrap_or(&null)) {
+                    return Err(inconsistent(&a.addr, &path, planned_at(p, k, &path)).into());
+                }
+            }
+        }
+        if !value.is_known() {
+            return Err(Diagnostic::error(format!(
+                "{} is still not fully known after its dependencies were applied",
+                a.addr
+            ))
+            .with_detail("a value it refers to was not produced by apply; this is a bug in kiln")
+            .into());
+        }
+        Ok(value)
     }
 
     /// The outputs' final values once every step has finished.
     pub fn outputs(
         &mut self,
         applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
-    ) -> Result<std::collections::BTreeMap<String, Value>, Diagnostics> {
-        let _ = applied;
-        Ok(Default::default())
+    ) -> Result<BTreeMap<String, Value>, Diagnostics> {
+        let Some(an) = &self.an else {
+            return Ok(BTreeMap::new());
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            current: None,
+            key: InstanceKey::None,
+            each: None,
+        };
+        let mut out = BTreeMap::new();
+        let mut diags = Diagnostics::new();
+        for o in &self.config.outputs {
+            match eval(&o.expr, &scope) {
+                Ok(v) if !v.is_known() => diags.push(
+                    o.expr
+                        .loc
+                        .error(format!("output \"{}\" is still not known after apply", o.name)),
+                ),
+                Ok(v) => {
+                    out.insert(
+                        o.name.clone(),
+                        if o.sensitive { mark_sensitive(v) } else { v },
+                    );
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        Ok(out)
+    }
+
+    /// `each.value` of instance `key` of `for_each` resource `r`.
+    fn each_value(
+        &self,
+        r: usize,
+        key: &str,
+        applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
+    ) -> Result<Value, Diagnostics> {
+        if let Some(m) = &self.each_values.borrow()[r] {
+            return Ok(m.get(key).cloned().unwrap_or(Value::Null));
+        }
+        let (Some(an), Some(expr)) = (&self.an, &self.config.resources[r].for_each) else {
+            return Ok(Value::Null);
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            current: None,
+            key: InstanceKey::None,
+            each: None,
+        };
+        let v = eval(expr, &scope)?;
+        let keys = for_each_keys(&v).map_err(|e| expr.loc.error(e))?;
+        let map: BTreeMap<String, Value> = keys.into_iter().collect();
+        let value = map.get(key).cloned().unwrap_or(Value::Null);
+        if map.values().all(Value::is_known) {
+            self.each_values.borrow_mut()[r] = Some(map);
+        }
+        Ok(value)
+    }
+}
+
+/// The planned value at `path` (for the message), found under `key`.
+fn planned_at<'v>(planned: &'v Value, key: &str, path: &str) -> &'v Value {
+    let mut v = planned;
+    let Some(rest) = path.strip_prefix(key) else {
+        return v;
+    };
+    for part in rest.split('.').filter(|p| !p.is_empty()) {
+        match v.as_map().and_then(|m| m.get(part)) {
+            Some(x) => v = x,
+            None => return v,
+        }
+    }
+    v
+}
+
+fn inconsistent(addr: &InstanceAddr, path: &str, planned: &Value) -> Diagnostic {
+    Diagnostic::error(format!(
+        "inconsistent final value for {addr}: {path} was planned as {planned} but apply computed something else"
+    ))
+    .with_detail(
+        "a value the plan showed as known changed during apply: a provider produced a result other than what was planned, or the configuration changed since the plan was made; plan again",
+    )
+}
+
+/// The final value of a new object: the configuration with sensitive marks;
+/// what the provider computes stays null for it to fill in.
+fn final_new_object(value: Value, schema: &ResourceSchema) -> Value {
+    let mut m = match value {
+        Value::Map(m) => m,
+        _ => BTreeMap::new(),
+    };
+    for (name, a) in &schema.attributes {
+        let v = m.entry(name.clone()).or_insert(Value::Null);
+        if a.sensitive {
+            *v = mark_sensitive(std::mem::take(v));
+        }
+    }
+    Value::Map(m)
+}
+
+/// What an expression sees during apply.
+struct ApplyScope<'e> {
+    ev: &'e ApplyEvaluator,
+    an: &'e Analysis,
+    applied: &'e dyn Fn(&InstanceAddr) -> Option<Value>,
+    current: Option<usize>,
+    key: InstanceKey,
+    each: Option<(Value, Value)>,
+}
+
+impl Scope for ApplyScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.an.variables.get(name).map(|&i| self.ev.vars[i].clone())
+    }
+
+    fn local(&self, name: &str) -> Option<Value> {
+        let i = *self.an.locals.get(name)?;
+        if let Some(v) = &self.ev.locals.borrow()[i] {
+            return Some(v.clone());
+        }
+        let scope = ApplyScope {
+            ev: self.ev,
+            an: self.an,
+            applied: self.applied,
+            current: None,
+            key: InstanceKey::None,
+            each: None,
+        };
+        // Errors were reported when planning; here they only leave the
+        // value unknown, which the caller reports.
+        let v = eval(&self.ev.config.locals[i].expr, &scope).unwrap_or(Value::Unknown);
+        if v.is_known() {
+            self.ev.locals.borrow_mut()[i] = Some(v.clone());
+        }
+        Some(v)
+    }
+
+    fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
+        let r = *self.an.resources.get(addr)?;
+        let pick = self.current.and_then(|c| {
+            let sels = &self.an.resource_refs[c].body_selectors;
+            let i = sels.binary_search_by_key(&r, |(x, _)| *x).ok()?;
+            sels[i].1.resolve(&self.key)
+        });
+        let actions = &self.ev.actions;
+        Some(resource_value(
+            self.an.modes[r],
+            &self.ev.instances[r],
+            |i| actions[i].addr.key.clone(),
+            |i| {
+                let a = &actions[i];
+                (self.applied)(&a.addr)
+                    .or_else(|| a.after.clone())
+                    .unwrap_or(Value::Unknown)
+            },
+            pick,
+        ))
+    }
+
+    fn count_index(&self) -> Option<u64> {
+        match self.key {
+            InstanceKey::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    fn each(&self) -> Option<(Value, Value)> {
+        self.each.clone()
+    }
+
+    fn path(&self, _which: &str) -> Option<String> {
+        Some(self.ev.root_dir.clone())
+    }
+
+    fn env(&self) -> String {
+        self.ev.env.clone()
     }
 }

@@ -17,7 +17,13 @@ use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
+mod graph;
+mod names;
 mod planner;
+mod scope;
+mod steps;
+mod values;
+mod vars;
 
 pub use apply_eval::ApplyEvaluator;
 pub use planner::plan;

@@ -1,11 +1,28 @@
-//! The planner (to be written).
+//! The planner: evaluates the configuration in dependency order and diffs
+//! every instance against the state under DESIGN.md's rules.
+//!
+//! Linear in resources plus references: instances are indexed once, a
+//! resource's value is assembled only when something refers to it, and a
+//! reference to one instance of a counted resource clones that instance only.
 
-use kiln_config::Config;
+use std::collections::{BTreeMap, HashMap};
+
+use kiln_config::{Config, Lifecycle, Loc, Resource, Scope, Subject, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::Schemas;
-use kiln_state::State;
+use kiln_model::{
+    ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceSchema, Schemas,
+    Value,
+};
+use kiln_state::{ResourceState, State};
 
-use crate::{Plan, PlanOptions};
+use crate::graph::{self, Analysis, Mode, Node, attribute_references, selector};
+use crate::names::did_you_mean;
+use crate::scope::{count_of, for_each_keys, resource_value};
+use crate::values::{Change, diff, mark_sensitive, same};
+use crate::{
+    Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource, PlannedOutput, Reason,
+    steps, vars,
+};
 
 /// Plans `config` against `state`.
 pub fn plan(
@@ -14,6 +31,810 @@ pub fn plan(
     schemas: &Schemas,
     options: &PlanOptions,
 ) -> Result<Plan, Diagnostics> {
-    let _ = (config, state, schemas, options);
-    Err(Diagnostic::error("the planner is not written yet").into())
+    let mut diags = Diagnostics::new();
+    let mut warnings = Diagnostics::new();
+    let mut actions = Vec::new();
+    let mut outputs = BTreeMap::new();
+    if options.destroy {
+        plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
+    } else {
+        let analysis = graph::analyze(config)?;
+        let vars = vars::variable_values(config, &options.variables, &mut diags);
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        let mut p = Planner {
+            config,
+            state,
+            schemas,
+            options,
+            an: &analysis,
+            vars,
+            locals: vec![None; config.locals.len()],
+            actions: Vec::with_capacity(config.resources.len().max(state.resources.len())),
+            instances: vec![None; config.resources.len()],
+            failed: vec![false; analysis.graph.node_count()],
+            outputs: BTreeMap::new(),
+            diags,
+            warnings,
+            generation: state.generation + 1,
+        };
+        p.run();
+        p.deletes();
+        p.unmatched_flags();
+        actions = p.actions;
+        outputs = p.outputs;
+        diags = p.diags;
+        warnings = p.warnings;
+    }
+    for rs in &state.deposed {
+        actions.push(delete_action(
+            rs,
+            schemas,
+            rs.stateful,
+            Reason::Deposed { id: rs.id.clone() },
+        ));
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    actions.sort_by(|a, b| {
+        (&a.addr, a.kind, deposed_id(a)).cmp(&(&b.addr, b.kind, deposed_id(b)))
+    });
+    let creates = actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Create | ActionKind::Replace));
+    let generation = if creates {
+        state.generation + 1
+    } else {
+        state.generation
+    };
+    let steps = steps::build(&actions, state)?;
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        env: options.env.clone(),
+        prior_lineage: state.lineage.clone(),
+        prior_serial: state.serial,
+        generation,
+        actions,
+        steps,
+        outputs,
+        source: PlanSource {
+            files: config
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.text.clone()))
+                .collect(),
+            variables: options.variables.clone(),
+            root_dir: options.root_dir.clone(),
+        },
+        warnings,
+    })
+}
+
+fn deposed_id(a: &Action) -> Option<&str> {
+    a.reasons.iter().find_map(|r| match r {
+        Reason::Deposed { id } => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// `kiln destroy`: delete everything in state, honouring the protections
+/// the configuration still declares. Nothing is evaluated.
+fn plan_destroy(
+    config: &Config,
+    state: &State,
+    schemas: &Schemas,
+    options: &PlanOptions,
+    actions: &mut Vec<Action>,
+    diags: &mut Diagnostics,
+) {
+    let blocks: HashMap<&ResourceAddr, &Resource> =
+        config.resources.iter().map(|r| (&r.addr, r)).collect();
+    for (addr, rs) in &state.resources {
+        let block = if addr.module.is_empty() {
+            blocks.get(&addr.resource).copied()
+        } else {
+            None
+        };
+        let lifecycle = block.map(|b| &b.lifecycle);
+        let stateful = is_stateful_in_state(rs, schemas, lifecycle);
+        check_delete(
+            rs,
+            stateful,
+            lifecycle,
+            block.map(|b| &b.loc),
+            "destroy was requested",
+            options,
+            diags,
+        );
+        actions.push(delete_action(rs, schemas, stateful, Reason::Destroy));
+    }
+}
+
+fn is_stateful_in_state(rs: &ResourceState, schemas: &Schemas, lifecycle: Option<&Lifecycle>) -> bool {
+    rs.stateful
+        || schemas.resource(&rs.type_name).is_some_and(|(_, s)| s.stateful)
+        || lifecycle.is_some_and(|l| l.stateful)
+}
+
+/// Refuses the deletion of a stateful resource the user did not name, and of
+/// one with `prevent_destroy`.
+fn check_delete(
+    rs: &ResourceState,
+    stateful: bool,
+    lifecycle: Option<&Lifecycle>,
+    loc: Option<&Loc>,
+    why: &str,
+    options: &PlanOptions,
+    diags: &mut Diagnostics,
+) {
+    let located = |d: Diagnostic| match loc {
+        Some(l) => d.with_span(l.span()),
+        None => d,
+    };
+    let addr = &rs.addr;
+    if stateful && !options.allow_destroy.iter().any(|p| addr.matches(p)) {
+        diags.push(located(
+            Diagnostic::error(format!(
+                "would destroy stateful {addr} ({why}); pass --allow-destroy {} to allow it",
+                shell_addr(addr)
+            ))
+            .with_detail("stateful resources hold data and are never destroyed unless named"),
+        ));
+    }
+    if lifecycle.is_some_and(|l| l.prevent_destroy) {
+        diags.push(located(
+            Diagnostic::error(format!(
+                "{addr} has lifecycle.prevent_destroy set, but this plan would destroy it ({why})"
+            ))
+            .with_detail("remove prevent_destroy from its lifecycle block to allow it"),
+        ));
+    }
+}
+
+/// An address as typed in a shell (quoted if it has a string key).
+fn shell_addr(addr: &InstanceAddr) -> String {
+    let s = addr.to_string();
+    if matches!(addr.key, InstanceKey::Str(_)) {
+        format!("'{s}'")
+    } else {
+        s
+    }
+}
+
+fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: Reason) -> Action {
+    let schema = schemas.resource(&rs.type_name).map(|(_, s)| s);
+    Action {
+        addr: rs.addr.clone(),
+        kind: ActionKind::Delete,
+        type_name: rs.type_name.clone(),
+        provider: rs.provider.clone(),
+        stateful,
+        before: Some(mark_schema_sensitive(rs.attributes.clone(), schema)),
+        after: None,
+        reasons: vec![reason],
+        dependencies: rs.dependencies.clone(),
+        generation: rs.generation,
+        health_check: schema.is_some_and(|s| s.health_check),
+    }
+}
+
+fn cannot_expand(expr: &kiln_config::Expr, msg: String) -> Diagnostic {
+    let unknown = msg.contains("until apply");
+    let d = expr.loc.error(msg);
+    if unknown {
+        d.with_detail(
+            "count and for_each must be known when planning: they may use variables, locals and attributes that are already known, not what a create or replace produces",
+        )
+    } else {
+        d
+    }
+}
+
+/// Marks the attributes the schema calls sensitive.
+fn mark_schema_sensitive(v: Value, schema: Option<&ResourceSchema>) -> Value {
+    let (Some(schema), Value::Map(mut m)) = (schema, v.clone()) else {
+        return v;
+    };
+    if !schema.attributes.values().any(|a| a.sensitive) {
+        return v;
+    }
+    for (name, a) in &schema.attributes {
+        if a.sensitive
+            && let Some(x) = m.get_mut(name)
+        {
+            *x = mark_sensitive(std::mem::take(x));
+        }
+    }
+    Value::Map(m)
+}
+
+static NULL: Value = Value::Null;
+
+/// The planned value of a new object: the configuration, with what the
+/// provider computes unknown.
+pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value {
+    let mut m = match config_value {
+        Value::Map(m) => m,
+        _ => BTreeMap::new(),
+    };
+    for (name, a) in &schema.attributes {
+        let v = m.entry(name.clone()).or_insert(Value::Null);
+        let unknown = match a.presence {
+            Presence::Computed => true,
+            Presence::OptionalComputed => v.is_null(),
+            Presence::Required | Presence::Optional => false,
+        };
+        if unknown {
+            *v = Value::Unknown;
+        }
+        if a.sensitive {
+            *v = mark_sensitive(std::mem::take(v));
+        }
+    }
+    Value::Map(m)
+}
+
+/// The planned value of an object kept in place: its state with the
+/// configured values laid over it (what the provider computed stays known).
+pub(crate) fn kept_object(prior: &Value, config_value: &Value, schema: &ResourceSchema) -> Value {
+    let mut m = prior.as_map().cloned().unwrap_or_default();
+    let cfg = config_value.as_map();
+    for (name, a) in &schema.attributes {
+        if a.is_settable() {
+            let v = cfg.and_then(|c| c.get(name)).unwrap_or(&NULL);
+            if !(a.presence == Presence::OptionalComputed && v.is_null()) {
+                m.insert(name.clone(), v.clone());
+            }
+        }
+        if a.sensitive
+            && let Some(x) = m.get_mut(name)
+        {
+            *x = mark_sensitive(std::mem::take(x));
+        }
+    }
+    Value::Map(m)
+}
+
+struct Planner<'a> {
+    config: &'a Config,
+    state: &'a State,
+    schemas: &'a Schemas,
+    options: &'a PlanOptions,
+    an: &'a Analysis,
+    vars: Vec<Value>,
+    locals: Vec<Option<Value>>,
+    actions: Vec<Action>,
+    /// Per resource block: its instances' action indexes in key order (None
+    /// until planned, or if it failed).
+    instances: Vec<Option<Vec<usize>>>,
+    /// Per graph node: it (or something it needs) failed; skip it.
+    failed: Vec<bool>,
+    outputs: BTreeMap<String, PlannedOutput>,
+    diags: Diagnostics,
+    warnings: Diagnostics,
+    /// The generation of objects this plan creates.
+    generation: u64,
+}
+
+/// What an expression sees while planning.
+struct PlanScope<'p, 'a> {
+    p: &'p Planner<'a>,
+    /// The resource whose body is being evaluated (its references may pick
+    /// single instances).
+    current: Option<usize>,
+    key: InstanceKey,
+    each: Option<(Value, Value)>,
+}
+
+impl Scope for PlanScope<'_, '_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.p.an.variables.get(name).map(|&i| self.p.vars[i].clone())
+    }
+
+    fn local(&self, name: &str) -> Option<Value> {
+        let i = *self.p.an.locals.get(name)?;
+        Some(self.p.locals[i].clone().unwrap_or(Value::Unknown))
+    }
+
+    fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
+        let r = *self.p.an.resources.get(addr)?;
+        let Some(instances) = &self.p.instances[r] else {
+            return Some(Value::Unknown);
+        };
+        let pick = self.current.and_then(|c| {
+            let sels = &self.p.an.resource_refs[c].body_selectors;
+            let i = sels.binary_search_by_key(&r, |(x, _)| *x).ok()?;
+            sels[i].1.resolve(&self.key)
+        });
+        let actions = &self.p.actions;
+        Some(resource_value(
+            self.p.an.modes[r],
+            instances,
+            |i| actions[i].addr.key.clone(),
+            |i| actions[i].after.clone().unwrap_or(Value::Unknown),
+            pick,
+        ))
+    }
+
+    fn count_index(&self) -> Option<u64> {
+        match self.key {
+            InstanceKey::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    fn each(&self) -> Option<(Value, Value)> {
+        self.each.clone()
+    }
+
+    fn path(&self, _which: &str) -> Option<String> {
+        Some(self.p.options.root_dir.clone())
+    }
+
+    fn env(&self) -> String {
+        self.p.options.env.clone()
+    }
+}
+
+impl<'a> Planner<'a> {
+    fn scope(&self) -> PlanScope<'_, 'a> {
+        PlanScope {
+            p: self,
+            current: None,
+            key: InstanceKey::None,
+            each: None,
+        }
+    }
+
+    fn run(&mut self) {
+        let an = self.an;
+        for &node in &an.order {
+            let ix = an.index(self.config, node);
+            if an.graph.neighbors(ix).any(|n| self.failed[n.index()]) {
+                self.failed[ix.index()] = true;
+                continue;
+            }
+            let ok = match node {
+                Node::Variable(_) => true,
+                Node::Local(i) => self.plan_local(i),
+                Node::Resource(i) => self.plan_resource(i),
+                Node::Output(i) => self.plan_output(i),
+            };
+            if !ok {
+                self.failed[ix.index()] = true;
+            }
+        }
+    }
+
+    fn plan_local(&mut self, i: usize) -> bool {
+        match eval(&self.config.locals[i].expr, &self.scope()) {
+            Ok(v) => {
+                self.locals[i] = Some(v);
+                true
+            }
+            Err(d) => {
+                self.diags.extend(d);
+                false
+            }
+        }
+    }
+
+    fn plan_output(&mut self, i: usize) -> bool {
+        let o = &self.config.outputs[i];
+        let value = match eval(&o.expr, &self.scope()) {
+            Ok(v) => v,
+            Err(d) => {
+                self.diags.extend(d);
+                return false;
+            }
+        };
+        if value.contains_sensitive() && !o.sensitive {
+            self.diags.push(
+                o.expr
+                    .loc
+                    .error(format!("output \"{}\" refers to sensitive values", o.name))
+                    .with_detail("set `sensitive = true` in the output block to confirm it may hold them (its value is then hidden)"),
+            );
+            return false;
+        }
+        let value = if o.sensitive { mark_sensitive(value) } else { value };
+        let changed = match self.state.outputs.get(&o.name) {
+            Some(prior) => prior.sensitive != o.sensitive || !same(&prior.value, &value),
+            None => true,
+        };
+        self.outputs.insert(
+            o.name.clone(),
+            PlannedOutput {
+                value,
+                sensitive: o.sensitive,
+                changed,
+            },
+        );
+        true
+    }
+
+    fn plan_resource(&mut self, ri: usize) -> bool {
+        let res = &self.config.resources[ri];
+        let Some((provider, schema)) = self.schemas.resource(&res.addr.ty) else {
+            let mut d = res
+                .loc
+                .error(format!("unknown resource type \"{}\"", res.addr.ty));
+            d = match did_you_mean(&res.addr.ty, self.schemas.resource_types()) {
+                Some(s) => d.with_detail(format!("did you mean \"{s}\"?")),
+                None => {
+                    let known: Vec<&str> = self.schemas.resource_types().collect();
+                    d.with_detail(if known.is_empty() {
+                        "no provider offers any resource type".to_string()
+                    } else {
+                        format!("the configured providers offer: {}", known.join(", "))
+                    })
+                }
+            };
+            self.diags.push(d);
+            return false;
+        };
+        let keys: Vec<(InstanceKey, Option<(Value, Value)>)> = match self.an.modes[ri] {
+            Mode::Single => vec![(InstanceKey::None, None)],
+            Mode::Count => {
+                let Some(expr) = &res.count else { return false };
+                let Some(v) = self.eval_plain(expr) else { return false };
+                match count_of(&v) {
+                    Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return false;
+                    }
+                }
+            }
+            Mode::ForEach => {
+                let Some(expr) = &res.for_each else { return false };
+                let Some(v) = self.eval_plain(expr) else { return false };
+                match for_each_keys(&v) {
+                    Ok(keys) => keys
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let each = (Value::String(k.clone()), v);
+                            (InstanceKey::Str(k), Some(each))
+                        })
+                        .collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return false;
+                    }
+                }
+            }
+        };
+        let mut idxs = Vec::with_capacity(keys.len());
+        let mut ok = true;
+        for (key, each) in keys {
+            let scope = PlanScope {
+                p: self,
+                current: Some(ri),
+                key: key.clone(),
+                each,
+            };
+            match eval_body(&res.body, schema, &scope) {
+                Ok(value) => {
+                    let action = self.diff_instance(ri, provider, schema, key, value);
+                    idxs.push(self.actions.len());
+                    self.actions.push(action);
+                }
+                Err(d) => {
+                    self.diags.extend(d);
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            self.instances[ri] = Some(idxs);
+        }
+        ok
+    }
+
+    /// Evaluates an expression outside any instance (count, for_each).
+    fn eval_plain(&mut self, expr: &kiln_config::Expr) -> Option<Value> {
+        match eval(expr, &self.scope()) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.diags.extend(d);
+                None
+            }
+        }
+    }
+
+    /// The instances of resource `r` that selector `pick` names (all if none).
+    fn picked(&self, r: usize, pick: Option<&InstanceKey>) -> &[usize] {
+        let Some(instances) = &self.instances[r] else {
+            return &[];
+        };
+        match pick {
+            None => instances,
+            Some(k) => match instances.binary_search_by(|&i| self.actions[i].addr.key.cmp(k)) {
+                Ok(pos) => &instances[pos..=pos],
+                Err(_) => &[],
+            },
+        }
+    }
+
+    /// The instances one instance of resource `ri` refers to.
+    fn dependencies(&self, ri: usize, key: &InstanceKey) -> Vec<InstanceAddr> {
+        let mut out = Vec::new();
+        for (r, sel) in &self.an.resource_refs[ri].deps {
+            let pick = sel.resolve(key);
+            out.extend(
+                self.picked(*r, pick.as_ref())
+                    .iter()
+                    .map(|&i| self.actions[i].addr.clone()),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The instance being created or replaced that makes attribute `attr`
+    /// of an instance of `ri` unknown.
+    fn cascade_source(&self, ri: usize, key: &InstanceKey, attr: &str) -> Option<(InstanceAddr, ActionKind)> {
+        let res = &self.config.resources[ri];
+        let creating = |i: &usize| {
+            matches!(
+                self.actions[*i].kind,
+                ActionKind::Create | ActionKind::Replace
+            )
+        };
+        for r in attribute_references(&res.body, attr) {
+            let candidates: Vec<usize> = match &r.subject {
+                Subject::Resource(addr) => match self.an.resources.get(addr) {
+                    Some(&target) => {
+                        let pick = selector(&r, addr).resolve(key);
+                        self.picked(target, pick.as_ref()).to_vec()
+                    }
+                    None => continue,
+                },
+                Subject::Local(name) => match self.an.locals.get(name) {
+                    Some(&l) => self.an.local_resources[l]
+                        .iter()
+                        .flat_map(|&t| self.picked(t, None).iter().copied())
+                        .collect(),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if let Some(i) = candidates.iter().find(|i| creating(i)) {
+                let a = &self.actions[*i];
+                return Some((a.addr.clone(), a.kind));
+            }
+        }
+        None
+    }
+
+    fn diff_instance(
+        &mut self,
+        ri: usize,
+        provider: &str,
+        schema: &ResourceSchema,
+        key: InstanceKey,
+        value: Value,
+    ) -> Action {
+        let res = &self.config.resources[ri];
+        let addr = InstanceAddr {
+            module: Vec::new(),
+            resource: res.addr.clone(),
+            key,
+        };
+        let prior = self.state.resources.get(&addr);
+        let stateful =
+            schema.stateful || res.lifecycle.stateful || prior.is_some_and(|p| p.stateful);
+        let dependencies = self.dependencies(ri, &addr.key);
+        let mut action = Action {
+            addr,
+            kind: ActionKind::Create,
+            type_name: res.addr.ty.clone(),
+            provider: provider.to_string(),
+            stateful,
+            before: None,
+            after: None,
+            reasons: Vec::new(),
+            dependencies,
+            generation: self.generation,
+            health_check: schema.health_check,
+        };
+        let Some(prior) = prior else {
+            action.after = Some(new_object(value, schema));
+            action.reasons.push(Reason::NotInState);
+            return action;
+        };
+
+        // What changed, leaf by leaf, with each leaf's attribute.
+        let cfg = value.as_map();
+        let st = prior.attributes.as_map();
+        let mut changes: Vec<(Change, &str, ChangeBehaviour)> = Vec::new();
+        let mut leaves = Vec::new();
+        for (name, a) in &schema.attributes {
+            if !a.is_settable() {
+                continue;
+            }
+            let after = cfg.and_then(|m| m.get(name)).unwrap_or(&NULL);
+            if a.presence == Presence::OptionalComputed && after.is_null() {
+                continue;
+            }
+            let before = st.and_then(|m| m.get(name)).unwrap_or(&NULL);
+            diff(name.clone(), before, after, &mut leaves);
+            for mut c in leaves.drain(..) {
+                if a.sensitive || c.before.contains_sensitive() || c.after.contains_sensitive() {
+                    c.before = mark_sensitive(c.before);
+                    c.after = mark_sensitive(c.after);
+                }
+                changes.push((c, name.as_str(), a.change));
+            }
+        }
+        let forces = |b: ChangeBehaviour| {
+            b == ChangeBehaviour::Replace || (b == ChangeBehaviour::Update && !stateful)
+        };
+        let mut forcing: Vec<&str> = changes
+            .iter()
+            .filter(|(_, _, b)| forces(*b))
+            .map(|(_, n, _)| *n)
+            .collect();
+        forcing.dedup();
+
+        let addr = &action.addr;
+        let forced = self.options.replace.iter().any(|p| addr.matches(p));
+        let drift = self.options.drifted.get(addr);
+        let mut reasons = Vec::new();
+        if forced {
+            reasons.push(Reason::Forced);
+        }
+        let kind = if stateful {
+            if let Some(detail) = drift {
+                self.warnings.push(
+                    Diagnostic::warning(format!("stateful {addr} drifted: {detail}"))
+                        .with_span(res.loc.span())
+                        .with_detail("stateful resources are not replaced because of drift; pass --replace ADDR if that is what you want"),
+                );
+            }
+            if forced {
+                ActionKind::Replace
+            } else if !forcing.is_empty() {
+                if !self.options.allow_replace.iter().any(|p| addr.matches(p)) {
+                    let loc = res
+                        .body
+                        .attributes
+                        .iter()
+                        .find(|a| a.name == forcing[0])
+                        .map_or(&res.loc, |a| &a.loc);
+                    let (noun, list) = if forcing.len() == 1 {
+                        ("attribute", forcing[0].to_string())
+                    } else {
+                        ("attributes", forcing.join(", "))
+                    };
+                    self.diags.push(
+                        loc.error(format!(
+                            "would replace stateful {addr} because {noun} {list} changed; pass --allow-replace {} to allow it",
+                            shell_addr(addr)
+                        ))
+                        .with_detail("replacing a stateful resource loses its data; undo the change, or allow the replacement"),
+                    );
+                }
+                ActionKind::Replace
+            } else if !changes.is_empty() {
+                ActionKind::Update
+            } else {
+                ActionKind::NoOp
+            }
+        } else {
+            if self.options.rebuild {
+                reasons.push(Reason::Rebuild);
+            }
+            if let Some(detail) = drift {
+                reasons.push(Reason::Drift {
+                    detail: detail.clone(),
+                });
+            }
+            if forced || self.options.rebuild || drift.is_some() || !forcing.is_empty() {
+                ActionKind::Replace
+            } else if !changes.is_empty() {
+                ActionKind::Update
+            } else {
+                ActionKind::NoOp
+            }
+        };
+        if kind == ActionKind::Replace && res.lifecycle.prevent_destroy {
+            self.diags.push(
+                res.loc
+                    .error(format!(
+                        "{addr} has lifecycle.prevent_destroy set, but this plan would replace it"
+                    ))
+                    .with_detail("undo the change that forces the replacement, or remove prevent_destroy"),
+            );
+        }
+        for (c, attr, behaviour) in changes {
+            let reason = if c.after.is_known() {
+                None
+            } else {
+                self.cascade_source(ri, &addr.key, attr)
+            };
+            reasons.push(match reason {
+                Some((source, source_kind)) => Reason::Cascade {
+                    path: c.path,
+                    source,
+                    source_kind,
+                },
+                None => Reason::Attribute {
+                    path: c.path,
+                    before: c.before,
+                    after: c.after,
+                    behaviour,
+                },
+            });
+        }
+        action.before = Some(mark_schema_sensitive(prior.attributes.clone(), Some(schema)));
+        action.after = Some(match kind {
+            ActionKind::Replace => new_object(value, schema),
+            _ => kept_object(&prior.attributes, &value, schema),
+        });
+        if kind != ActionKind::Replace {
+            action.generation = prior.generation;
+        }
+        action.kind = kind;
+        action.reasons = reasons;
+        action
+    }
+
+    /// Deletes what is in state but no longer in the configuration.
+    fn deletes(&mut self) {
+        for (addr, rs) in &self.state.resources {
+            let block = if addr.module.is_empty() {
+                self.an.resources.get(&addr.resource).copied()
+            } else {
+                None
+            };
+            if let Some(ri) = block {
+                let Some(instances) = &self.instances[ri] else {
+                    // The block failed to plan: its instances are unknown.
+                    continue;
+                };
+                let present = match self.an.modes[ri] {
+                    Mode::Single => addr.key == InstanceKey::None,
+                    Mode::Count => match addr.key {
+                        InstanceKey::Int(k) => (k as usize) < instances.len(),
+                        _ => false,
+                    },
+                    Mode::ForEach => instances
+                        .binary_search_by(|&i| self.actions[i].addr.key.cmp(&addr.key))
+                        .is_ok(),
+                };
+                if present {
+                    continue;
+                }
+            }
+            let res = block.map(|ri| &self.config.resources[ri]);
+            let lifecycle = res.map(|r| &r.lifecycle);
+            let stateful = is_stateful_in_state(rs, self.schemas, lifecycle);
+            check_delete(
+                rs,
+                stateful,
+                lifecycle,
+                res.map(|r| &r.loc),
+                "it is no longer in the configuration",
+                self.options,
+                &mut self.diags,
+            );
+            self.actions
+                .push(delete_action(rs, self.schemas, stateful, Reason::NotInConfig));
+        }
+    }
+
+    /// Warns about `--replace` addresses that match nothing.
+    fn unmatched_flags(&mut self) {
+        for pat in &self.options.replace {
+            if !self.actions.iter().any(|a| a.addr.matches(pat)) {
+                self.warnings.push(Diagnostic::warning(format!(
+                    "--replace {pat} matches no resource instance"
+                )));
+            }
+        }
+    }
 }

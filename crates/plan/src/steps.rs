@@ -48,7 +48,7 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
     let mut steps: Vec<Step> = Vec::new();
     let mut moves: Vec<Option<usize>> = vec![None; n];
     let mut removes: Vec<Option<usize>> = vec![None; n];
-    let mut add = |steps: &mut Vec<Step>, action: usize, op: StepOp, object_id: Option<String>| {
+    let add = |steps: &mut Vec<Step>, action: usize, op: StepOp, object_id: Option<String>| {
         let id = steps.len();
         steps.push(Step {
             id,

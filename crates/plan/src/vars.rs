@@ -8,7 +8,6 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::Value;
 
 use crate::names::did_you_mean;
-use crate::values::convert;
 
 /// Every declared variable's value, in declaration order. Reports values
 /// for undeclared variables, every missing required variable (in one
@@ -49,7 +48,7 @@ pub(crate) fn variable_values(
             }
         };
         let value = match &var.ty {
-            Some(ty) => match convert(value, ty) {
+            Some(ty) => match kiln_config::convert(value, ty) {
                 Ok(v) => v,
                 Err(e) => {
                     let origin = if user.is_some() {

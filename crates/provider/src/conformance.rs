@@ -146,7 +146,10 @@ pub async fn run(
             report.fail(
                 &subject,
                 "schema",
-                format!("the provider's schema has no resource type {:?}", case.type_name),
+                format!(
+                    "the provider's schema has no resource type {:?}",
+                    case.type_name
+                ),
             );
             continue;
         };
@@ -194,7 +197,14 @@ pub async fn run(
             report.fail(&subject, "create", "create returned no id");
             continue;
         };
-        check_state(&subject, "create", rs, &case.config, &created.state, &mut report);
+        check_state(
+            &subject,
+            "create",
+            rs,
+            &case.config,
+            &created.state,
+            &mut report,
+        );
         if rs.attributes.contains_key("id")
             && created.state.get("id").and_then(Value::as_str) != Some(id.as_str())
         {
@@ -248,14 +258,22 @@ pub async fn run(
         }
         for (l, r) in live.iter().zip(&read.results) {
             if r.diagnostics.has_errors() {
-                report.fail(&l.subject, "read", format!("read failed: {}", r.diagnostics));
+                report.fail(
+                    &l.subject,
+                    "read",
+                    format!("read failed: {}", r.diagnostics),
+                );
             }
             match &r.state {
                 None => report.fail(&l.subject, "read", "the created object reads as gone"),
                 Some(s) => diff_states(&l.subject, "read", &l.state, s, &mut report),
             }
             if let Some(d) = &r.drift {
-                report.fail(&l.subject, "read", format!("fresh object reports drift: {d}"));
+                report.fail(
+                    &l.subject,
+                    "read",
+                    format!("fresh object reports drift: {d}"),
+                );
             }
         }
     }
@@ -298,7 +316,14 @@ pub async fn run(
                     format!("update failed: {}", resp.diagnostics),
                 );
             } else {
-                check_state(&l.subject, "update", l.schema, update, &resp.state, &mut report);
+                check_state(
+                    &l.subject,
+                    "update",
+                    l.schema,
+                    update,
+                    &resp.state,
+                    &mut report,
+                );
                 for name in &changed {
                     let want = update.get(name).unwrap_or(&Value::Null);
                     if want.is_null() {
@@ -494,7 +519,11 @@ fn check_case_config(
     report: &mut Report,
 ) {
     let Some(m) = config.as_map() else {
-        report.fail(subject, "schema", format!("the case's {which} is not an object"));
+        report.fail(
+            subject,
+            "schema",
+            format!("the case's {which} is not an object"),
+        );
         return;
     };
     for (name, a) in &rs.attributes {
@@ -599,13 +628,7 @@ fn check_state(
     }
 }
 
-fn diff_states(
-    subject: &str,
-    step: &'static str,
-    want: &Value,
-    got: &Value,
-    report: &mut Report,
-) {
+fn diff_states(subject: &str, step: &'static str, want: &Value, got: &Value, report: &mut Report) {
     let empty = BTreeMap::new();
     let w = want.as_map().unwrap_or(&empty);
     let g = got.as_map().unwrap_or(&empty);
@@ -666,7 +689,13 @@ mod tests {
         let mut report = Report {
             failures: Vec::new(),
         };
-        check_case_config("t", &rs, &Value::map([("id", Value::from("x"))]), "config", &mut report);
+        check_case_config(
+            "t",
+            &rs,
+            &Value::map([("id", Value::from("x"))]),
+            "config",
+            &mut report,
+        );
         let msgs: Vec<String> = report.failures.iter().map(|f| f.message.clone()).collect();
         assert_eq!(
             msgs,

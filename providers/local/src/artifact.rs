@@ -40,8 +40,15 @@ pub(crate) fn schema() -> ResourceSchema {
 
 /// One entry of a source tree.
 enum Entry {
-    File { rel: String, abs: PathBuf, exec: bool },
-    Link { rel: String, target: PathBuf },
+    File {
+        rel: String,
+        abs: PathBuf,
+        exec: bool,
+    },
+    Link {
+        rel: String,
+        target: PathBuf,
+    },
 }
 
 impl Entry {

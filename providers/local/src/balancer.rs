@@ -37,7 +37,7 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{AttributeSchema, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, ReadResult, UpdateRequest};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::process::{self, GRACE, Spawn};
@@ -274,10 +274,12 @@ pub(crate) async fn create(
     }
     // Fail early and clearly if the address is taken.
     if let Err(e) = std::net::TcpListener::bind(&listen) {
-        return Err(Diagnostic::error(format!(
-            "local_balancer: cannot listen on {listen}: {e}"
-        ))
-        .with_detail("another process holds this address: stop it, or choose another listen address"));
+        return Err(
+            Diagnostic::error(format!("local_balancer: cannot listen on {listen}: {e}"))
+                .with_detail(
+                    "another process holds this address: stop it, or choose another listen address",
+                ),
+        );
     }
     let bc = BalancerConfig {
         listen: listen.clone(),
@@ -320,7 +322,11 @@ pub(crate) async fn create(
             return Err(Diagnostic::error(format!(
                 "local_balancer: the balancer for {listen} exited at start ({status})"
             ))
-            .with_detail(format!("its log {}:\n{}", log.display(), process::log_tail(&log))));
+            .with_detail(format!(
+                "its log {}:\n{}",
+                log.display(),
+                process::log_tail(&log)
+            )));
         }
         if let Some(r) = std::fs::read(dir.join("ready.json"))
             .ok()
@@ -335,7 +341,11 @@ pub(crate) async fn create(
                 "local_balancer: the balancer for {listen} did not start listening within {}",
                 humantime::format_duration(READY_TIMEOUT)
             ))
-            .with_detail(format!("its log {}:\n{}", log.display(), process::log_tail(&log))));
+            .with_detail(format!(
+                "its log {}:\n{}",
+                log.display(),
+                process::log_tail(&log)
+            )));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -458,7 +468,10 @@ pub(crate) async fn update(req: &UpdateRequest) -> Result<Value, Diagnostic> {
             ("pid", req.prior.get("pid").cloned().unwrap_or(Value::Null)),
             (
                 "control_port",
-                req.prior.get("control_port").cloned().unwrap_or(Value::Null),
+                req.prior
+                    .get("control_port")
+                    .cloned()
+                    .unwrap_or(Value::Null),
             ),
         ],
     );
@@ -544,8 +557,7 @@ fn log(msg: &str) {
 
 fn read_config(dir: &Path) -> Result<BalancerConfig, String> {
     let path = dir.join("config.json");
-    let bytes =
-        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{} is not valid: {e}", path.display()))
 }
 
@@ -595,10 +607,7 @@ async fn serve(dir: PathBuf) -> std::io::Result<()> {
         pid: std::process::id(),
         control_port,
     };
-    write_atomic(
-        &dir.join("ready.json"),
-        &serde_json::to_vec(&ready).map_err(other)?,
-    )?;
+    write_atomic(&dir.join("ready.json"), &serde_json::to_vec(&ready)?)?;
     log(&format!(
         "listening on {} (control port {control_port}), backends {:?}",
         config.listen, config.backends
@@ -678,8 +687,6 @@ fn control_command(shared: &Shared, line: &str) -> String {
     }
 }
 
-use tokio::io::AsyncReadExt as _;
-
 async fn proxy(mut client: TcpStream, shared: Arc<Shared>) {
     let table = shared.table();
     let n = table.schedule.len();
@@ -722,7 +729,11 @@ mod tests {
         assert_eq!(schedule(&b(3), &[5, 1, 1]).unwrap(), [0, 0, 1, 0, 2, 0, 0]);
         assert_eq!(schedule(&b(2), &[0, 3]).unwrap(), [1]);
         assert!(schedule(&b(2), &[0, 0]).unwrap_err().contains("positive"));
-        assert!(schedule(&b(2), &[1]).unwrap_err().contains("one weight per backend"));
+        assert!(
+            schedule(&b(2), &[1])
+                .unwrap_err()
+                .contains("one weight per backend")
+        );
         assert_eq!(schedule(&[], &[]).unwrap(), Vec::<usize>::new());
     }
 }

@@ -94,14 +94,9 @@ pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value
     let mode_s = str_attr(config, "mode").unwrap_or(DEFAULT_MODE);
     let mode = parse_mode(mode_s)?;
     write_atomic(&path, &content)
-        .and_then(|()| {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-        })
+        .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
         .map_err(|e| {
-            Diagnostic::error(format!(
-                "local_file: cannot write {}: {e}",
-                path.display()
-            ))
+            Diagnostic::error(format!("local_file: cannot write {}: {e}", path.display()))
         })?;
     let id = path.to_string_lossy().into_owned();
     let state = merge(
@@ -130,8 +125,7 @@ pub(crate) fn read(id: &str, state: &Value) -> ReadResult {
             return ReadResult {
                 state: Some(state.clone()),
                 drift: None,
-                diagnostics: Diagnostic::error(format!("local_file: cannot read {id}: {e}"))
-                    .into(),
+                diagnostics: Diagnostic::error(format!("local_file: cannot read {id}: {e}")).into(),
             };
         }
     };
@@ -166,6 +160,8 @@ pub(crate) fn delete(id: &str) -> Result<(), Diagnostic> {
     match std::fs::remove_file(id) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Diagnostic::error(format!("local_file: cannot remove {id}: {e}"))),
+        Err(e) => Err(Diagnostic::error(format!(
+            "local_file: cannot remove {id}: {e}"
+        ))),
     }
 }

@@ -8,10 +8,17 @@ use tokio::net::TcpStream;
 
 /// Sends `GET path` to `addr` and returns the status code and reason, or
 /// what went wrong, in words for the user.
-pub(crate) async fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+pub(crate) async fn get(
+    addr: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
     match tokio::time::timeout(timeout, get_inner(addr, path)).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}", humantime::format_duration(timeout))),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            humantime::format_duration(timeout)
+        )),
     }
 }
 
@@ -19,7 +26,9 @@ async fn get_inner(addr: &str, path: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
-    let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: kiln\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: kiln\r\nConnection: close\r\n\r\n"
+    );
     s.write_all(req.as_bytes())
         .await
         .map_err(|e| format!("cannot send the request: {e}"))?;

@@ -25,10 +25,10 @@ use async_trait::async_trait;
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{ProviderSchema, ResourceSchema, Value};
 use kiln_provider::{
-    CallContext, ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse,
-    DeleteRequest, DeleteResponse, FindRequest, FindResponse, HealthRequest, HealthResponse,
-    Provider, ReadRequest, ReadResponse, ReadResult, UpdateRequest, UpdateResponse,
-    ValidateRequest, ValidateResponse,
+    CallContext, ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, DeleteRequest,
+    DeleteResponse, FindRequest, FindResponse, HealthRequest, HealthResponse, Provider,
+    ReadRequest, ReadResponse, ReadResult, UpdateRequest, UpdateResponse, ValidateRequest,
+    ValidateResponse,
 };
 use sha2::{Digest, Sha256};
 
@@ -177,7 +177,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The attributes of `config` with the computed ones of `computed` set.
-pub(crate) fn merge(config: &Value, computed: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+pub(crate) fn merge(
+    config: &Value,
+    computed: impl IntoIterator<Item = (&'static str, Value)>,
+) -> Value {
     let mut m: BTreeMap<String, Value> = config.as_map().cloned().unwrap_or_default();
     for (k, v) in computed {
         m.insert(k.to_string(), v);
@@ -189,7 +192,9 @@ fn unsupported(type_name: &str) -> Diagnostic {
     Diagnostic::error(format!(
         "resource type {type_name:?} is not supported by the local provider"
     ))
-    .with_detail("the local provider offers local_file, local_artifact, local_service and local_balancer")
+    .with_detail(
+        "the local provider offers local_file, local_artifact, local_service and local_balancer",
+    )
 }
 
 fn create_failed(d: Diagnostic) -> CreateResponse {
@@ -244,10 +249,17 @@ impl Provider for LocalProvider {
         let result = match req.type_name.as_str() {
             "local_file" => file::create(&req.config, &req.context),
             "local_artifact" => artifact::create(&req.config, &req.context),
-            "local_service" => service::create(&req.config, &req.idempotency_key, &req.context).await,
+            "local_service" => {
+                service::create(&req.config, &req.idempotency_key, &req.context).await
+            }
             "local_balancer" => {
-                balancer::create(&self.options, &req.config, &req.idempotency_key, &req.context)
-                    .await
+                balancer::create(
+                    &self.options,
+                    &req.config,
+                    &req.idempotency_key,
+                    &req.context,
+                )
+                .await
             }
             other => Err(unsupported(other)),
         };

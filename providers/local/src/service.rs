@@ -14,7 +14,9 @@ use kiln_model::{AttributeSchema, Presence, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, HealthResponse, ReadResult, UpdateRequest};
 
 use crate::process::{self, GRACE, Spawn};
-use crate::{absolute, context_datadir, context_workdir, id_from_key, merge, str_attr, write_atomic};
+use crate::{
+    absolute, context_datadir, context_workdir, id_from_key, merge, str_attr, write_atomic,
+};
 
 pub(crate) fn schema() -> ResourceSchema {
     let health = Type::Object(
@@ -238,9 +240,8 @@ fn launch(config: &Value, id: &str, ctx: &CallContext) -> Result<Launch, Diagnos
 
 /// Starts replica `n` (1-based) and returns its port and pid.
 fn start_replica(l: &Launch, n: usize) -> Result<(u32, u32), Diagnostic> {
-    let port = process::free_port().map_err(|e| {
-        Diagnostic::error(format!("local_service: cannot find a free port: {e}"))
-    })?;
+    let port = process::free_port()
+        .map_err(|e| Diagnostic::error(format!("local_service: cannot find a free port: {e}")))?;
     let mut env = l.env.clone();
     env.push(("PORT".into(), port.to_string()));
     env.push(("KILN_REPLICA".into(), n.to_string()));
@@ -266,11 +267,7 @@ fn start_replica(l: &Launch, n: usize) -> Result<(u32, u32), Diagnostic> {
 
 /// Starts replicas `from..to` (1-based, `to` exclusive). On failure, stops
 /// what it started.
-async fn start_replicas(
-    l: &Launch,
-    from: usize,
-    to: usize,
-) -> Result<Vec<(u32, u32)>, Diagnostic> {
+async fn start_replicas(l: &Launch, from: usize, to: usize) -> Result<Vec<(u32, u32)>, Diagnostic> {
     let mut started = Vec::new();
     for n in from..to {
         match start_replica(l, n) {
@@ -437,7 +434,9 @@ async fn check_replica(n: usize, port: u32, pid: u32, hc: HealthCheck) -> Result
     let mut last = String::new();
     for attempt in 1..=attempts {
         if !process::is_running(pid) {
-            return Err(format!("replica {n} (pid {pid}) is not running, so GET {url} cannot answer"));
+            return Err(format!(
+                "replica {n} (pid {pid}) is not running, so GET {url} cannot answer"
+            ));
         }
         match crate::health::get(&addr, &hc.path, hc.timeout).await {
             Ok((code, _)) if (200..300).contains(&code) => return Ok(()),
@@ -478,7 +477,10 @@ pub(crate) async fn check_health(state: &Value) -> HealthResponse {
         return HealthResponse {
             healthy: dead.is_empty(),
             message: if dead.is_empty() {
-                format!("no health check configured; {} replica(s) running", pids.len())
+                format!(
+                    "no health check configured; {} replica(s) running",
+                    pids.len()
+                )
             } else {
                 dead.join("; ")
             },

@@ -128,10 +128,7 @@ impl Provider for NullProvider {
             name: "null".into(),
             config: ResourceSchema::new(),
             resources: BTreeMap::from([("null_resource".into(), null_resource_schema())]),
-            data_sources: BTreeMap::from([(
-                "null_data_source".into(),
-                null_data_source_schema(),
-            )]),
+            data_sources: BTreeMap::from([("null_data_source".into(), null_data_source_schema())]),
         }
     }
 
@@ -323,8 +320,14 @@ mod tests {
 
     #[test]
     fn failure_list_matches_whole_addresses() {
-        assert!(listed("null_resource.a, null_resource.b", "null_resource.b"));
-        assert!(listed("module.m.null_resource.x[0]", "module.m.null_resource.x[0]"));
+        assert!(listed(
+            "null_resource.a, null_resource.b",
+            "null_resource.b"
+        ));
+        assert!(listed(
+            "module.m.null_resource.x[0]",
+            "module.m.null_resource.x[0]"
+        ));
         assert!(!listed("null_resource.ab", "null_resource.a"));
         assert!(!listed("", "null_resource.a"));
     }

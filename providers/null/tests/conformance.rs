@@ -46,22 +46,26 @@ async fn null_resource_conforms() {
 async fn the_suite_reports_a_broken_case() {
     // The suite must be able to fail: an update that changes a replace-only
     // attribute is reported against the case.
-    let cases = [ConformanceCase::new("null_resource", config(Value::Null, Value::Null))
-        .with_update(Value::map([
-            ("triggers", Value::map([("version", Value::from("2"))])),
-            ("labels", Value::Null),
-            ("delay", Value::Null),
-            ("id", Value::Unknown),
-        ]))];
+    let cases = [
+        ConformanceCase::new("null_resource", config(Value::Null, Value::Null)).with_update(
+            Value::map([
+                ("triggers", Value::map([("version", Value::from("2"))])),
+                ("labels", Value::Null),
+                ("delay", Value::Null),
+                ("id", Value::Unknown),
+            ]),
+        ),
+    ];
     let options = ConformanceOptions {
         objects_have_backing: false,
         ..ConformanceOptions::default()
     };
-    let failures =
-        kiln_provider::conformance::run(&NullProvider::new(), &cases, &options).await;
+    let failures = kiln_provider::conformance::run(&NullProvider::new(), &cases, &options).await;
     let text: Vec<String> = failures.iter().map(ToString::to_string).collect();
     assert_eq!(
         text,
-        ["null_resource.conformance_0 [schema]: the case's update changes triggers, which is not a run-time attribute"]
+        [
+            "null_resource.conformance_0 [schema]: the case's update changes triggers, which is not a run-time attribute"
+        ]
     );
 }
