@@ -222,10 +222,9 @@ impl<'a> Cx<'a> {
             other => match convert(other, &Type::Bool) {
                 Ok(Value::Bool(b)) => Ok(Some(b)),
                 Ok(other) => Ok(other.as_bool()),
-                Err(e) => Err(self.error(
-                    at.span(),
-                    format!("{what} must be a bool, got {}", e.got),
-                )),
+                Err(e) => {
+                    Err(self.error(at.span(), format!("{what} must be a bool, got {}", e.got)))
+                }
             },
         }
     }
@@ -238,10 +237,9 @@ impl<'a> Cx<'a> {
             other => match convert(other, &Type::Number) {
                 Ok(Value::Number(n)) => Ok(Some(n.0)),
                 Ok(other) => Ok(other.as_number().map(|n| n.0)),
-                Err(e) => Err(self.error(
-                    at.span(),
-                    format!("{what} must be a number, got {}", e.got),
-                )),
+                Err(e) => {
+                    Err(self.error(at.span(), format!("{what} must be a number, got {}", e.got)))
+                }
             },
         }
     }
@@ -459,7 +457,10 @@ impl<'a> Cx<'a> {
                 } else {
                     "resource"
                 };
-                Err(self.error(range, format!("reference to undeclared {what} \"{addr}\"{hint}")))
+                Err(self.error(
+                    range,
+                    format!("reference to undeclared {what} \"{addr}\"{hint}"),
+                ))
             }
         }
     }
@@ -474,7 +475,9 @@ impl<'a> Cx<'a> {
             value = v;
             let op = &ops[i];
             value = match op.value() {
-                TraversalOperator::GetAttr(name) => self.get_attr(value, name.as_str(), op.span())?,
+                TraversalOperator::GetAttr(name) => {
+                    self.get_attr(value, name.as_str(), op.span())?
+                }
                 TraversalOperator::Index(key) => {
                     let k = self.expr(key)?;
                     self.index(value, k, key.span())?
@@ -526,11 +529,16 @@ impl<'a> Cx<'a> {
                 Some(v) => Ok(v),
                 None => {
                     let hint = suggest::hint(name, m.keys().map(String::as_str));
-                    let mut d = self.loc(span).error(format!("unsupported attribute \"{name}\"{hint}"));
+                    let mut d = self
+                        .loc(span)
+                        .error(format!("unsupported attribute \"{name}\"{hint}"));
                     d = d.with_detail(if m.is_empty() {
                         "this object has no attributes".to_string()
                     } else {
-                        format!("this object has: {}", list_names(m.keys().map(String::as_str)))
+                        format!(
+                            "this object has: {}",
+                            list_names(m.keys().map(String::as_str))
+                        )
                     });
                     Err(d.into())
                 }
@@ -540,7 +548,8 @@ impl<'a> Cx<'a> {
                 span,
                 format!("cannot get attribute \"{name}\" of a null value"),
             )),
-            Value::List(_) => Err(self.loc(span)
+            Value::List(_) => Err(self
+                .loc(span)
                 .error(format!("cannot get attribute \"{name}\" of a list"))
                 .with_detail(format!(
                     "use an index ([0].{name}) or a splat ([*].{name}) to reach its elements"
@@ -596,10 +605,9 @@ impl<'a> Cx<'a> {
                     Ok(Value::String(s)) => s,
                     Ok(_) => return Err(self.error(span, "a map key must not be null")),
                     Err(e) => {
-                        return Err(self.error(
-                            span,
-                            format!("a map key must be a string, got {}", e.got),
-                        ));
+                        return Err(
+                            self.error(span, format!("a map key must be a string, got {}", e.got))
+                        );
                     }
                 };
                 match m.remove(&k) {
@@ -617,7 +625,10 @@ impl<'a> Cx<'a> {
             other => {
                 return Err(self.error(
                     span,
-                    format!("cannot index a {}; only lists and maps have elements", other.type_name()),
+                    format!(
+                        "cannot index a {}; only lists and maps have elements",
+                        other.type_name()
+                    ),
                 ));
             }
         };
@@ -638,7 +649,10 @@ impl<'a> Cx<'a> {
             other => {
                 return Err(self.error(
                     f.intro.collection_expr.span(),
-                    format!("a for expression iterates over a list or a map, not a {}", other.type_name()),
+                    format!(
+                        "a for expression iterates over a list or a map, not a {}",
+                        other.type_name()
+                    ),
                 ));
             }
         };
@@ -884,8 +898,12 @@ impl<'a> Cx<'a> {
                 ));
             }
             other => {
-                return Err(self.loc(at.span())
-                    .error(format!("cannot include a {} in a string template", other.type_name()))
+                return Err(self
+                    .loc(at.span())
+                    .error(format!(
+                        "cannot include a {} in a string template",
+                        other.type_name()
+                    ))
                     .with_detail("convert it first, with jsonencode() or join()")
                     .into());
             }
@@ -924,7 +942,8 @@ impl<'a> Cx<'a> {
         }
         let Some(func) = functions::find(name) else {
             let close = suggest::close_names(name, functions::function_names());
-            let mut d = self.loc(call.name.name.span().or(whole.span()))
+            let mut d = self
+                .loc(call.name.name.span().or(whole.span()))
                 .error(format!("call to unknown function \"{name}\""));
             if !close.is_empty() {
                 d = d.with_detail(format!("did you mean {}?", list_names(close.into_iter())));
@@ -952,7 +971,10 @@ impl<'a> Cx<'a> {
                 other => {
                     return Err(self.error(
                         args.last().and_then(|a| a.span()),
-                        format!("the argument expanded with \"...\" must be a list, got {}", other.type_name()),
+                        format!(
+                            "the argument expanded with \"...\" must be a list, got {}",
+                            other.type_name()
+                        ),
                     ));
                 }
             }
@@ -989,7 +1011,8 @@ impl<'a> Cx<'a> {
                 Err(d) => errors.extend(d.into_iter().map(|d| d.summary)),
             }
         }
-        Err(self.loc(whole.span())
+        Err(self
+            .loc(whole.span())
             .error("no expression given to try() succeeded")
             .with_detail(errors.join("\n"))
             .into())
@@ -1252,10 +1275,19 @@ pub fn eval_body(
 ) -> Result<Value, Diagnostics> {
     let mut diags = Diagnostics::new();
     let v = body_value(body, Fields::Schema(&schema.attributes), scope, &mut diags);
-    if diags.has_errors() { Err(diags) } else { Ok(v) }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(v)
+    }
 }
 
-fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Diagnostics) -> Value {
+fn body_value(
+    body: &Body,
+    fields: Fields<'_>,
+    scope: &dyn Scope,
+    diags: &mut Diagnostics,
+) -> Value {
     let mut out = BTreeMap::new();
     for attr in &body.attributes {
         let name = attr.name.as_str();
@@ -1266,7 +1298,9 @@ fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Di
         if presence == Presence::Computed {
             diags.push(
                 attr.loc
-                    .error(format!("attribute \"{name}\" is computed by the provider and cannot be set"))
+                    .error(format!(
+                        "attribute \"{name}\" is computed by the provider and cannot be set"
+                    ))
                     .with_detail("remove it; its value is known after apply"),
             );
             continue;
@@ -1275,7 +1309,11 @@ fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Di
             Err(d) => diags.extend(d),
             Ok(v) => match convert(v, ty) {
                 Ok(v) => {
-                    let v = if sensitive && !v.is_null() { v.sensitive() } else { v };
+                    let v = if sensitive && !v.is_null() {
+                        v.sensitive()
+                    } else {
+                        v
+                    };
                     out.insert(name.to_string(), v);
                 }
                 Err(e) => diags.push(attr.expr.loc.error(format!("attribute \"{name}\": {e}"))),
@@ -1295,7 +1333,9 @@ fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Di
             continue;
         };
         if presence == Presence::Computed {
-            diags.push(first.loc.error(format!("\"{ty}\" is computed by the provider and cannot be set")));
+            diags.push(first.loc.error(format!(
+                "\"{ty}\" is computed by the provider and cannot be set"
+            )));
             continue;
         }
         if let Some(attr) = body.attributes.iter().find(|a| a.name == ty) {
@@ -1338,13 +1378,18 @@ fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Di
                 diags.push(
                     first
                         .loc
-                        .error(format!("\"{ty}\" is an attribute of type {other}, not a block"))
+                        .error(format!(
+                            "\"{ty}\" is an attribute of type {other}, not a block"
+                        ))
                         .with_detail(format!("set it with an equals sign: {ty} = ...")),
                 );
                 continue;
             }
         };
-        out.insert(ty.to_string(), if sensitive { value.sensitive() } else { value });
+        out.insert(
+            ty.to_string(),
+            if sensitive { value.sensitive() } else { value },
+        );
     }
     for (name, _, presence) in fields.iter() {
         if out.contains_key(name) {
@@ -1354,7 +1399,10 @@ fn body_value(body: &Body, fields: Fields<'_>, scope: &dyn Scope, diags: &mut Di
             && !body.attributes.iter().any(|a| a.name == name)
             && !body.blocks.iter().any(|b| b.ty == name)
         {
-            let loc = body.loc.as_ref().or(body.attributes.first().map(|a| &a.loc));
+            let loc = body
+                .loc
+                .as_ref()
+                .or(body.attributes.first().map(|a| &a.loc));
             let mut d = Diagnostic::error(format!("missing required attribute \"{name}\""));
             if let Some(loc) = loc {
                 d = d.with_span(loc.span());
@@ -1373,6 +1421,9 @@ fn unknown_name(loc: &Loc, what: &str, name: &str, fields: Fields<'_>) -> Diagno
     if names.is_empty() {
         d.with_detail("nothing can be set here")
     } else {
-        d.with_detail(format!("the valid names are {}", list_names(names.into_iter())))
+        d.with_detail(format!(
+            "the valid names are {}",
+            list_names(names.into_iter())
+        ))
     }
 }

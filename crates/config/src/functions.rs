@@ -113,14 +113,28 @@ static FUNCTIONS: &[Function] = &[
     func("jsonencode", &["val"], 1, false, Deep, jsonencode),
     func("keys", &["map"], 1, false, Shallow, keys),
     func("length", &["value"], 1, false, Shallow, length),
-    func("lookup", &["map", "key", "default"], 2, false, Shallow, lookup),
+    func(
+        "lookup",
+        &["map", "key", "default"],
+        2,
+        false,
+        Shallow,
+        lookup,
+    ),
     func("lower", &["str"], 1, false, Deep, lower),
     func("max", &["numbers..."], 1, true, Deep, max),
     func("merge", &["maps..."], 0, true, Shallow, merge),
     func("min", &["numbers..."], 1, true, Deep, min),
     func("nonsensitive", &["value"], 1, false, Raw, nonsensitive),
     func("range", &["start", "limit", "step"], 1, false, Deep, range),
-    func("replace", &["str", "substr", "replace"], 3, false, Deep, replace),
+    func(
+        "replace",
+        &["str", "substr", "replace"],
+        3,
+        false,
+        Deep,
+        replace,
+    ),
     func("sensitive", &["value"], 1, false, Raw, sensitive),
     func("split", &["separator", "str"], 2, false, Deep, split),
     func("tobool", &["v"], 1, false, Deep, tobool),
@@ -144,10 +158,7 @@ pub(crate) fn find(name: &str) -> Option<&'static Function> {
 /// The names of every function of the library (plus `try` and `can`), for
 /// completion and "did you mean" hints.
 pub fn function_names() -> impl Iterator<Item = &'static str> {
-    FUNCTIONS
-        .iter()
-        .map(|f| f.name)
-        .chain(["can", "try"])
+    FUNCTIONS.iter().map(|f| f.name).chain(["can", "try"])
 }
 
 /// Calls `f`, applying its mark rule.
@@ -204,14 +215,20 @@ fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
 fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
     match std::mem::take(&mut args[i]) {
         Value::List(l) => Ok(l),
-        other => Err(arg_err(i, format!("expected a list, got {}", other.type_name()))),
+        other => Err(arg_err(
+            i,
+            format!("expected a list, got {}", other.type_name()),
+        )),
     }
 }
 
 fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
     match std::mem::take(&mut args[i]) {
         Value::Map(m) => Ok(m),
-        other => Err(arg_err(i, format!("expected a map, got {}", other.type_name()))),
+        other => Err(arg_err(
+            i,
+            format!("expected a map, got {}", other.type_name()),
+        )),
     }
 }
 
@@ -271,10 +288,16 @@ fn element(mut args: Vec<Value>) -> Result<Value, FnError> {
         return Err(arg_err(0, "cannot use element() with an empty list"));
     }
     if i < 0.0 || i.fract() != 0.0 {
-        return Err(arg_err(1, format!("the index must be a whole number ≥ 0, got {i}")));
+        return Err(arg_err(
+            1,
+            format!("the index must be a whole number ≥ 0, got {i}"),
+        ));
     }
     let len = list.len();
-    Ok(list.into_iter().nth(i as usize % len).unwrap_or(Value::Null))
+    Ok(list
+        .into_iter()
+        .nth(i as usize % len)
+        .unwrap_or(Value::Null))
 }
 
 fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -353,7 +376,12 @@ fn format(args: Vec<Value>) -> Result<Value, FnError> {
             }
             't' => match convert(v.clone(), &Type::Bool) {
                 Ok(Value::Bool(b)) => out.push_str(if b { "true" } else { "false" }),
-                _ => return Err(arg_err(i, format!("%t needs a bool, got {}", v.type_name()))),
+                _ => {
+                    return Err(arg_err(
+                        i,
+                        format!("%t needs a bool, got {}", v.type_name()),
+                    ));
+                }
             },
             'q' => out.push_str(&Value::String(string_arg(&args, i)?).to_string()),
             'v' => match v {
@@ -392,7 +420,12 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
         match convert(v, &Type::String) {
             Ok(Value::String(s)) => parts.push(s),
             Ok(_) => return Err(arg_err(1, format!("element {i} is null"))),
-            Err(e) => return Err(arg_err(1, format!("element {i}: expected a string, got {}", e.got))),
+            Err(e) => {
+                return Err(arg_err(
+                    1,
+                    format!("element {i}: expected a string, got {}", e.got),
+                ));
+            }
         }
     }
     Ok(Value::String(parts.join(&sep)))
@@ -447,7 +480,10 @@ fn lookup(mut args: Vec<Value>) -> Result<Value, FnError> {
         (None, Some(d)) => Ok(d),
         (None, None) => Err(arg_err(
             1,
-            format!("no key {} in the map and no default given", Value::String(key)),
+            format!(
+                "no key {} in the map and no default given",
+                Value::String(key)
+            ),
         )),
     }
 }
@@ -529,7 +565,10 @@ fn replace(args: Vec<Value>) -> Result<Value, FnError> {
     let from = string_arg(&args, 1)?;
     let to = string_arg(&args, 2)?;
     if from.len() > 1 && from.starts_with('/') && from.ends_with('/') {
-        return Err(arg_err(1, "regular expression patterns are not supported yet"));
+        return Err(arg_err(
+            1,
+            "regular expression patterns are not supported yet",
+        ));
     }
     if from.is_empty() {
         return Ok(Value::String(s));
@@ -551,7 +590,12 @@ fn split(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn to_type(args: Vec<Value>, ty: &Type) -> Result<Value, FnError> {
-    convert(first(args), ty).map_err(|e| arg_err(0, format!("cannot convert to {}: got {}", e.expected, e.got)))
+    convert(first(args), ty).map_err(|e| {
+        arg_err(
+            0,
+            format!("cannot convert to {}: got {}", e.expected, e.got),
+        )
+    })
 }
 
 fn tobool(args: Vec<Value>) -> Result<Value, FnError> {
@@ -578,7 +622,10 @@ fn toset(args: Vec<Value>) -> Result<Value, FnError> {
     match first(args) {
         Value::List(items) => Ok(Value::List(make_set(items))),
         Value::Null => Ok(Value::Null),
-        other => Err(arg_err(0, format!("cannot convert to set: got {}", other.type_name()))),
+        other => Err(arg_err(
+            0,
+            format!("cannot convert to set: got {}", other.type_name()),
+        )),
     }
 }
 

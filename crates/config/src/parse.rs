@@ -20,7 +20,7 @@ use crate::eval::{eval, list_names, subject_of};
 use crate::suggest;
 use crate::typeexpr::parse_type;
 use crate::{
-    Attribute, Block, Body, Config, Expr, Lifecycle, Local, Loc, Output, ProviderBlock, Reference,
+    Attribute, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output, ProviderBlock, Reference,
     Resource, Scope, SourceFile, Subject, Variable,
 };
 
@@ -190,7 +190,9 @@ pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
     if let Some(r) = expr.references().into_iter().next() {
         return Err(r
             .loc
-            .error(format!("{what} must be a constant; references are not allowed here"))
+            .error(format!(
+                "{what} must be a constant; references are not allowed here"
+            ))
             .into());
     }
     eval(expr, &Empty)
@@ -201,7 +203,10 @@ fn constant_bool(expr: &Expr, what: &str) -> Result<bool, Diagnostics> {
         Value::Bool(b) => Ok(*b),
         other => Err(expr
             .loc
-            .error(format!("{what} must be true or false, got {}", other.type_name()))
+            .error(format!(
+                "{what} must be true or false, got {}",
+                other.type_name()
+            ))
             .into()),
     }
 }
@@ -211,7 +216,10 @@ fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
         Value::String(s) => Ok(s.clone()),
         other => Err(expr
             .loc
-            .error(format!("{what} must be a string, got {}", other.type_name()))
+            .error(format!(
+                "{what} must be a string, got {}",
+                other.type_name()
+            ))
             .into()),
     }
 }
@@ -249,8 +257,18 @@ impl Parser {
                     } else {
                         ResourceAddr::managed(rty, name)
                     };
-                    let what = if ty == "data" { "data source" } else { "resource" };
-                    if !self.first_declaration(what, addr.to_string(), &h, |p| &mut p.resources, addr.clone()) {
+                    let what = if ty == "data" {
+                        "data source"
+                    } else {
+                        "resource"
+                    };
+                    if !self.first_declaration(
+                        what,
+                        addr.to_string(),
+                        &h,
+                        |p| &mut p.resources,
+                        addr.clone(),
+                    ) {
                         continue;
                     }
                     let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
@@ -262,7 +280,13 @@ impl Parser {
                         continue;
                     };
                     let name = labels.into_iter().next().unwrap_or_default();
-                    if !self.first_declaration("variable", name.clone(), &h, |p| &mut p.variables, name.clone()) {
+                    if !self.first_declaration(
+                        "variable",
+                        name.clone(),
+                        &h,
+                        |p| &mut p.variables,
+                        name.clone(),
+                    ) {
                         continue;
                     }
                     let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
@@ -274,7 +298,13 @@ impl Parser {
                         continue;
                     };
                     let name = labels.into_iter().next().unwrap_or_default();
-                    if !self.first_declaration("output", name.clone(), &h, |p| &mut p.outputs, name.clone()) {
+                    if !self.first_declaration(
+                        "output",
+                        name.clone(),
+                        &h,
+                        |p| &mut p.outputs,
+                        name.clone(),
+                    ) {
                         continue;
                     }
                     let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
@@ -299,10 +329,18 @@ impl Parser {
                         Some(a) => format!("{name}.{a}"),
                         None => name.clone(),
                     };
-                    if !self.first_declaration("provider configuration", key.clone(), &h, |p| &mut p.providers, key.clone()) {
+                    if !self.first_declaration(
+                        "provider configuration",
+                        key.clone(),
+                        &h,
+                        |p| &mut p.providers,
+                        key.clone(),
+                    ) {
                         continue;
                     }
-                    self.config.providers.push(ProviderBlock { name, body, loc: h });
+                    self.config
+                        .providers
+                        .push(ProviderBlock { name, body, loc: h });
                 }
                 "locals" => {
                     if self.labels(&b, &h, &[]).is_none() {
@@ -316,7 +354,13 @@ impl Parser {
                         )));
                     }
                     for a in body.attributes {
-                        if !self.first_declaration("local value", a.name.clone(), &a.loc, |p| &mut p.locals, a.name.clone()) {
+                        if !self.first_declaration(
+                            "local value",
+                            a.name.clone(),
+                            &a.loc,
+                            |p| &mut p.locals,
+                            a.name.clone(),
+                        ) {
                             continue;
                         }
                         self.config.locals.push(Local {
@@ -463,7 +507,8 @@ impl Parser {
         const ALLOWED: &[&str] = &["prevent_destroy", "stateful", "create_before_destroy"];
         let mut l = Lifecycle::default();
         if !b.labels.is_empty() {
-            self.diags.push(b.loc.error("a lifecycle block takes no labels"));
+            self.diags
+                .push(b.loc.error("a lifecycle block takes no labels"));
         }
         for nested in &b.body.blocks {
             self.diags.push(
@@ -490,7 +535,9 @@ impl Parser {
                     Ok(false) => self.diags.push(
                         a.expr
                             .loc
-                            .error("kiln always creates a replacement before destroying the original")
+                            .error(
+                                "kiln always creates a replacement before destroying the original",
+                            )
                             .with_detail("remove create_before_destroy = false"),
                     ),
                     Err(d) => self.diags.extend(d),
@@ -514,8 +561,9 @@ impl Parser {
     fn depends_on(&mut self, expr: &Expr) -> Vec<Reference> {
         let Expression::Array(items) = &expr.inner else {
             self.diags.push(
-                expr.loc
-                    .error("depends_on must be a list of resource references, like [null_resource.a]"),
+                expr.loc.error(
+                    "depends_on must be a list of resource references, like [null_resource.a]",
+                ),
             );
             return Vec::new();
         };
@@ -538,9 +586,11 @@ impl Parser {
                     subject: s,
                     loc: at,
                 }),
-                _ => self.diags.push(
-                    at.error("depends_on entries must be resource references, like null_resource.a"),
-                ),
+                _ => {
+                    self.diags.push(at.error(
+                        "depends_on entries must be resource references, like null_resource.a",
+                    ))
+                }
             }
         }
         out
@@ -647,8 +697,10 @@ impl Parser {
     fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {
         const ALLOWED: &[&str] = &["value", "description", "sensitive", "depends_on"];
         for b in &body.blocks {
-            self.diags
-                .push(b.loc.error(format!("unexpected block \"{}\" in output", b.ty)));
+            self.diags.push(
+                b.loc
+                    .error(format!("unexpected block \"{}\" in output", b.ty)),
+            );
         }
         let mut value = None;
         let mut description = String::new();

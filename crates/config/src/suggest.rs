@@ -68,7 +68,10 @@ mod tests {
     fn finds_typos() {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("nmae", "name"), 1);
-        assert_eq!(did_you_mean("trigers", ["triggers", "labels"]), Some("triggers"));
+        assert_eq!(
+            did_you_mean("trigers", ["triggers", "labels"]),
+            Some("triggers")
+        );
         assert_eq!(did_you_mean("zzz", ["triggers", "labels"]), None);
     }
 }

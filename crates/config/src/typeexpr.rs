@@ -34,7 +34,11 @@ fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
             "any" => Ok(Type::Any),
             "list" | "set" | "map" => Err(err(
                 e,
-                &format!("\"{}\" needs an element type, like {}(string)", id.as_str(), id.as_str()),
+                &format!(
+                    "\"{}\" needs an element type, like {}(string)",
+                    id.as_str(),
+                    id.as_str()
+                ),
             )),
             other => Err(err(e, &format!("unknown type \"{other}\"; {EXPECTED}"))),
         },
@@ -50,7 +54,10 @@ fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
             let name = call.name.name.as_str();
             let args: Vec<&Expression> = call.args.iter().collect();
             let [arg] = args.as_slice() else {
-                return Err(err(e, &format!("\"{name}(...)\" takes exactly one argument")));
+                return Err(err(
+                    e,
+                    &format!("\"{name}(...)\" takes exactly one argument"),
+                ));
             };
             match name {
                 "list" => Ok(Type::List(Box::new(read(at, arg)?))),
@@ -59,16 +66,24 @@ fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
                 "optional" => read(at, arg),
                 "object" => {
                     let Expression::Object(obj) = arg else {
-                        return Err(err(arg, "object(...) takes an object of attribute types, like object({ name = string })"));
+                        return Err(err(
+                            arg,
+                            "object(...) takes an object of attribute types, like object({ name = string })",
+                        ));
                     };
                     let mut fields = BTreeMap::new();
                     for (k, v) in obj.iter() {
                         let key = match k {
                             ObjectKey::Ident(id) => id.as_str().to_string(),
-                            ObjectKey::Expression(Expression::Variable(id)) => id.as_str().to_string(),
+                            ObjectKey::Expression(Expression::Variable(id)) => {
+                                id.as_str().to_string()
+                            }
                             ObjectKey::Expression(Expression::String(s)) => s.as_str().to_string(),
                             ObjectKey::Expression(k) => {
-                                return Err(err(k, "an object type's attribute names must be names"));
+                                return Err(err(
+                                    k,
+                                    "an object type's attribute names must be names",
+                                ));
                             }
                         };
                         fields.insert(key, read(at, v.expr())?);
@@ -77,11 +92,22 @@ fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
                 }
                 "tuple" => {
                     let Expression::Array(items) = arg else {
-                        return Err(err(arg, "tuple(...) takes a list of element types, like tuple([string, number])"));
+                        return Err(err(
+                            arg,
+                            "tuple(...) takes a list of element types, like tuple([string, number])",
+                        ));
                     };
-                    Ok(Type::Tuple(items.iter().map(|i| read(at, i)).collect::<Result<_, _>>()?))
+                    Ok(Type::Tuple(
+                        items
+                            .iter()
+                            .map(|i| read(at, i))
+                            .collect::<Result<_, _>>()?,
+                    ))
                 }
-                other => Err(err(e, &format!("unknown type \"{other}(...)\"; {EXPECTED}"))),
+                other => Err(err(
+                    e,
+                    &format!("unknown type \"{other}(...)\"; {EXPECTED}"),
+                )),
             }
         }
         _ => Err(err(e, EXPECTED)),

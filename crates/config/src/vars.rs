@@ -23,8 +23,11 @@ pub fn parse_var_value(raw: &str, ty: Option<&Type>) -> Result<Value, Diagnostic
     };
     let invalid = |d: Diagnostics| {
         let d = first(d);
-        Diagnostic::error(format!("invalid value for a variable of type {ty}: {}", d.summary))
-            .or_span(|| d.span.clone())
+        Diagnostic::error(format!(
+            "invalid value for a variable of type {ty}: {}",
+            d.summary
+        ))
+        .or_span(|| d.span.clone())
     };
     let expr = parse_expr("<value>", raw).map_err(invalid)?;
     let v = constant(&expr, "a variable's value").map_err(invalid)?;

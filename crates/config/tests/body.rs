@@ -17,10 +17,22 @@ fn schema() -> ResourceSchema {
     ]));
     ResourceSchema::new()
         .attr("name", AttributeSchema::required(Type::String))
-        .attr("triggers", AttributeSchema::optional(Type::Map(s(Type::String))))
-        .attr("ports", AttributeSchema::optional(Type::List(s(Type::Number))))
-        .attr("zones", AttributeSchema::optional(Type::Set(s(Type::String))))
-        .attr("password", AttributeSchema::optional(Type::String).sensitive())
+        .attr(
+            "triggers",
+            AttributeSchema::optional(Type::Map(s(Type::String))),
+        )
+        .attr(
+            "ports",
+            AttributeSchema::optional(Type::List(s(Type::Number))),
+        )
+        .attr(
+            "zones",
+            AttributeSchema::optional(Type::Set(s(Type::String))),
+        )
+        .attr(
+            "password",
+            AttributeSchema::optional(Type::String).sensitive(),
+        )
         .attr("enabled", AttributeSchema::optional(Type::Bool))
         .attr("id", AttributeSchema::computed(Type::String))
         .attr("health_check", AttributeSchema::optional(check.clone()))
@@ -80,8 +92,14 @@ fn bodies() {
                  ! attribute \"triggers\": expected map(string), got list @5:14\n\
                  ! attribute \"ports\": element [0]: expected number, got string \"x\" @6:11",
             ),
-            ("  ports = [1]", "! missing required attribute \"name\" @1:1"),
-            ("  name = var.nope", "! reference to undeclared input variable \"nope\" @2:10"),
+            (
+                "  ports = [1]",
+                "! missing required attribute \"name\" @1:1",
+            ),
+            (
+                "  name = var.nope",
+                "! reference to undeclared input variable \"nope\" @2:10",
+            ),
             (
                 "  name = \"a\"\n  health_check {\n    paht = \"/\"\n  }",
                 "! unknown attribute \"paht\"; did you mean \"path\"? @4:5",
@@ -90,8 +108,14 @@ fn bodies() {
                 "  name = \"a\"\n  health_check {}\n  health_check {}",
                 "! at most one \"health_check\" block is allowed; the first is at main.hcl:3:3 @4:3",
             ),
-            ("  name = \"a\"\n  triggers {}", "! \"triggers\" is an attribute of type map(string), not a block @3:3"),
-            ("  name = \"a\"\n  nope {}", "! unknown block type \"nope\" @3:3"),
+            (
+                "  name = \"a\"\n  triggers {}",
+                "! \"triggers\" is an attribute of type map(string), not a block @3:3",
+            ),
+            (
+                "  name = \"a\"\n  nope {}",
+                "! unknown block type \"nope\" @3:3",
+            ),
             (
                 "  name = \"a\"\n  health_check = {}\n  health_check {}",
                 "! \"health_check\" is set both as an attribute (at main.hcl:3:3) and as a block @4:3",
@@ -112,6 +136,8 @@ fn unknown_attribute_lists_the_valid_names() {
     let d = err.iter().next().unwrap();
     assert_eq!(
         d.detail.as_deref(),
-        Some("the valid names are \"enabled\", \"health_check\", \"name\", \"password\", \"ports\", \"rule\", \"triggers\" or \"zones\"")
+        Some(
+            "the valid names are \"enabled\", \"health_check\", \"name\", \"password\", \"ports\", \"rule\", \"triggers\" or \"zones\""
+        )
     );
 }

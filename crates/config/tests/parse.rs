@@ -30,7 +30,11 @@ fn summary(c: &Config) -> String {
     for r in &c.resources {
         let attrs: Vec<&str> = r.body.attributes.iter().map(|a| a.name.as_str()).collect();
         let blocks: Vec<&str> = r.body.blocks.iter().map(|b| b.ty.as_str()).collect();
-        let deps: Vec<String> = r.depends_on.iter().map(|d| format!("{:?}", d.subject)).collect();
+        let deps: Vec<String> = r
+            .depends_on
+            .iter()
+            .map(|d| format!("{:?}", d.subject))
+            .collect();
         out.push(format!(
             "resource {} attrs={attrs:?} blocks={blocks:?} count={} for_each={} deps={deps:?} provider={:?} {:?}",
             r.addr,
@@ -41,10 +45,17 @@ fn summary(c: &Config) -> String {
         ));
     }
     for o in &c.outputs {
-        out.push(format!("output {} sensitive={} desc={:?}", o.name, o.sensitive, o.description));
+        out.push(format!(
+            "output {} sensitive={} desc={:?}",
+            o.name, o.sensitive, o.description
+        ));
     }
     for p in &c.providers {
-        out.push(format!("provider {} attrs={}", p.name, p.body.attributes.len()));
+        out.push(format!(
+            "provider {} attrs={}",
+            p.name,
+            p.body.attributes.len()
+        ));
     }
     out.join("\n")
 }
@@ -179,7 +190,10 @@ fn locations_are_kept() {
     let r = &config.resources[0];
     let at = |l: &kiln_config::Loc| {
         let s = l.span();
-        format!("{}:{}:{}-{}:{}", s.file, s.start.line, s.start.col, s.end.line, s.end.col)
+        format!(
+            "{}:{}:{}-{}:{}",
+            s.file, s.start.line, s.start.col, s.end.line, s.end.col
+        )
     };
     assert_eq!(at(&r.loc), "main.hcl:1:1-1:29");
     assert_eq!(at(&r.body.attributes[0].loc), "main.hcl:2:3-2:11");
@@ -190,17 +204,35 @@ fn locations_are_kept() {
 fn errors() {
     check_all(
         &[
-            ("resource \"a\" \"b\" {\n  x = \n}\n", "! syntax error: invalid expression @2:7"),
-            ("resource \"a\" \"b\" {", "! syntax error: invalid block body @1:18"),
-            ("foo = 1\n", "! unexpected attribute \"foo\" at the top level @1:1"),
+            (
+                "resource \"a\" \"b\" {\n  x = \n}\n",
+                "! syntax error: invalid expression @2:7",
+            ),
+            (
+                "resource \"a\" \"b\" {",
+                "! syntax error: invalid block body @1:18",
+            ),
+            (
+                "foo = 1\n",
+                "! unexpected attribute \"foo\" at the top level @1:1",
+            ),
             (
                 "resorce \"a\" \"b\" {}\n",
                 "! unknown block type \"resorce\"; did you mean \"resource\"? @1:1",
             ),
             ("module \"m\" {}\n", "! modules are not supported yet @1:1"),
-            ("resource \"a\" {}\n", "! missing label: a resource block needs type and name @1:1"),
-            ("data {}\n", "! missing labels: a data block needs type and name @1:1"),
-            ("variable \"a\" \"b\" {}\n", "! too many labels: a variable block takes 1 @1:1"),
+            (
+                "resource \"a\" {}\n",
+                "! missing label: a resource block needs type and name @1:1",
+            ),
+            (
+                "data {}\n",
+                "! missing labels: a data block needs type and name @1:1",
+            ),
+            (
+                "variable \"a\" \"b\" {}\n",
+                "! too many labels: a variable block takes 1 @1:1",
+            ),
             ("locals \"x\" {}\n", "! a locals block takes no labels @1:1"),
             (
                 "resource \"t\" \"a\" {}\nresource \"t\" \"a\" {}\n",
@@ -289,7 +321,10 @@ fn errors_in_several_files_are_all_reported() {
         },
     ]);
     assert_eq!(config.resources.len(), 1);
-    let got: Vec<String> = diags.iter().map(|d| d.span.as_ref().unwrap().to_string()).collect();
+    let got: Vec<String> = diags
+        .iter()
+        .map(|d| d.span.as_ref().unwrap().to_string())
+        .collect();
     assert_eq!(got, ["b.hcl:1:1", "b.hcl:2:1"]);
     assert!(diags.iter().next().unwrap().summary.contains("a.hcl:1:1"));
 }

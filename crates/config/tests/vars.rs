@@ -30,10 +30,22 @@ fn values() {
             ("bool|true", "true"),
             ("list(number)|[1, \"2\"]", "[1, 2]"),
             ("map(string)|{a = 1}", "{a = \"1\"}"),
-            ("number|abc", "! invalid value for a variable of type number: unknown name \"abc\" @1:1"),
-            ("number|var.x", "! invalid value for a variable of type number: a variable's value must be a constant @1:1"),
-            ("number|\"x\"", "! invalid value for a variable of type number: expected number, got string \"x\" @1:1"),
-            ("list(number)|[1,", "! invalid value for a variable of type list(number): syntax error: expected `]` @1:3"),
+            (
+                "number|abc",
+                "! invalid value for a variable of type number: unknown name \"abc\" @1:1",
+            ),
+            (
+                "number|var.x",
+                "! invalid value for a variable of type number: a variable's value must be a constant @1:1",
+            ),
+            (
+                "number|\"x\"",
+                "! invalid value for a variable of type number: expected number, got string \"x\" @1:1",
+            ),
+            (
+                "list(number)|[1,",
+                "! invalid value for a variable of type list(number): syntax error: expected `]` @1:3",
+            ),
         ],
         |input| {
             let (t, raw) = input.split_once('|').unwrap();
@@ -56,7 +68,10 @@ fn files() {
             ("a = 1 + 1\nb = upper(\"x\")\n", "a = 2\nb = \"X\""),
             ("a = var.b\n", "! must be a constant @1:5"),
             ("a = \n", "! syntax error @1:5"),
-            ("block {}\n", "! unexpected block \"block\" in a variables file @1:1"),
+            (
+                "block {}\n",
+                "! unexpected block \"block\" in a variables file @1:1",
+            ),
         ],
         |input| {
             let (values, diags) = parse_var_file(SourceFile {

@@ -36,6 +36,21 @@ enum Target {
     Deposed(usize),
 }
 
+/// One `read` call to make.
+struct Batch {
+    provider: Arc<dyn Provider>,
+    sensitive: Arc<[String]>,
+    items: Vec<(Target, ReadItem)>,
+}
+
+/// A `read` call's answer, with what it was asked.
+struct Answer {
+    sensitive: Arc<[String]>,
+    targets: Vec<Target>,
+    ids: Vec<String>,
+    resp: ReadResponse,
+}
+
 /// Reads every resource (current and deposed) through its provider, in
 /// batches of up to [`REFRESH_BATCH`] per provider and type, with up to
 /// `parallelism` batches in flight (0: unlimited).
@@ -66,7 +81,7 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
             ));
     }
 
-    let mut batches: Vec<(Arc<dyn Provider>, Arc<[String]>, Vec<(Target, ReadItem)>)> = Vec::new();
+    let mut batches: Vec<Batch> = Vec::new();
     for ((provider_name, type_name), items) in groups {
         let provider = match provider_for(registry, &provider_name, &type_name) {
             Ok(p) => p,
@@ -79,7 +94,11 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             let batch: Vec<_> = items.by_ref().take(REFRESH_BATCH).collect();
-            batches.push((provider.clone(), sensitive.clone(), batch));
+            batches.push(Batch {
+                provider: provider.clone(),
+                sensitive: sensitive.clone(),
+                items: batch,
+            });
         }
     }
 
@@ -92,25 +111,35 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
     let mut drifted = BTreeMap::new();
     let mut gone = Vec::new();
     let mut gone_deposed = Vec::new();
-    let mut tasks: JoinSet<(Arc<[String]>, Vec<Target>, Vec<String>, ReadResponse)> =
-        JoinSet::new();
+    let mut tasks: JoinSet<Answer> = JoinSet::new();
     let mut batches = batches.into_iter();
     loop {
         while tasks.len() < limit {
-            let Some((provider, sensitive, batch)) = batches.next() else {
+            let Some(batch) = batches.next() else {
                 break;
             };
-            let (targets, items): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let (targets, items): (Vec<_>, Vec<_>) = batch.items.into_iter().unzip();
             let ids = items.iter().map(|i| i.id.clone()).collect();
+            let (provider, sensitive) = (batch.provider, batch.sensitive);
             tasks.spawn(async move {
                 let resp = provider.read(ReadRequest { items }).await;
-                (sensitive, targets, ids, resp)
+                Answer {
+                    sensitive,
+                    targets,
+                    ids,
+                    resp,
+                }
             });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        let (sensitive, targets, ids, resp) = match joined {
+        let Answer {
+            sensitive,
+            targets,
+            ids,
+            resp,
+        } = match joined {
             Ok(x) => x,
             Err(e) => {
                 diagnostics.push(Diagnostic::error(format!("a provider read panicked: {e}")));

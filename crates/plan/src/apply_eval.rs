@@ -105,7 +105,10 @@ impl ApplyEvaluator {
         }
         ev.instances = vec![Vec::new(); config.resources.len()];
         for (i, a) in ev.actions.iter().enumerate() {
-            let deposed = a.reasons.iter().any(|r| matches!(r, Reason::Deposed { .. }));
+            let deposed = a
+                .reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Deposed { .. }));
             if a.kind == ActionKind::Delete || deposed || !a.addr.module.is_empty() {
                 continue;
             }
@@ -230,11 +233,10 @@ impl ApplyEvaluator {
         let mut diags = Diagnostics::new();
         for o in &self.config.outputs {
             match eval(&o.expr, &scope) {
-                Ok(v) if !v.is_known() => diags.push(
-                    o.expr
-                        .loc
-                        .error(format!("output \"{}\" is still not known after apply", o.name)),
-                ),
+                Ok(v) if !v.is_known() => diags.push(o.expr.loc.error(format!(
+                    "output \"{}\" is still not known after apply",
+                    o.name
+                ))),
                 Ok(v) => {
                     out.insert(
                         o.name.clone(),
@@ -334,7 +336,10 @@ struct ApplyScope<'e> {
 
 impl Scope for ApplyScope<'_> {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.an.variables.get(name).map(|&i| self.ev.vars[i].clone())
+        self.an
+            .variables
+            .get(name)
+            .map(|&i| self.ev.vars[i].clone())
     }
 
     fn local(&self, name: &str) -> Option<Value> {

@@ -42,9 +42,8 @@ impl Selector {
         match (self, current) {
             (Selector::All, _) => None,
             (Selector::Key(k), _) => Some(k.clone()),
-            (Selector::CountIndex, InstanceKey::Int(_)) | (Selector::EachKey, InstanceKey::Str(_)) => {
-                Some(current.clone())
-            }
+            (Selector::CountIndex, InstanceKey::Int(_))
+            | (Selector::EachKey, InstanceKey::Str(_)) => Some(current.clone()),
             _ => None,
         }
     }
@@ -183,7 +182,10 @@ pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
             }
         })
         .collect();
-    let n = config.variables.len() + config.locals.len() + config.resources.len() + config.outputs.len();
+    let n = config.variables.len()
+        + config.locals.len()
+        + config.resources.len()
+        + config.outputs.len();
     let mut graph = DiGraph::with_capacity(n, n);
     for i in 0..config.variables.len() {
         graph.add_node(Node::Variable(i));
@@ -229,7 +231,12 @@ impl Builder<'_> {
         let config = self.config;
         for (i, l) in config.locals.iter().enumerate() {
             let mut direct = Vec::new();
-            self.refs(Node::Local(i), &l.expr.references(), Site::Plain, &mut direct);
+            self.refs(
+                Node::Local(i),
+                &l.expr.references(),
+                Site::Plain,
+                &mut direct,
+            );
             let mut res: Vec<usize> = direct.into_iter().map(|(r, _)| r).collect();
             res.sort_unstable();
             res.dedup();
@@ -308,7 +315,13 @@ impl Builder<'_> {
 
     /// Checks references and adds their edges; resource references are
     /// appended to `deps`.
-    fn refs(&mut self, from: Node, refs: &[Reference], site: Site, deps: &mut Vec<(usize, Selector)>) {
+    fn refs(
+        &mut self,
+        from: Node,
+        refs: &[Reference],
+        site: Site,
+        deps: &mut Vec<(usize, Selector)>,
+    ) {
         let from_ix = self.an.index(self.config, from);
         for r in refs {
             let target = match &r.subject {
@@ -316,7 +329,13 @@ impl Builder<'_> {
                     Some(&i) => Node::Variable(i),
                     None => {
                         let names = self.config.variables.iter().map(|v| v.name.as_str());
-                        self.diags.push(undeclared(r, "variable", &format!("var.{name}"), name, names));
+                        self.diags.push(undeclared(
+                            r,
+                            "variable",
+                            &format!("var.{name}"),
+                            name,
+                            names,
+                        ));
                         continue;
                     }
                 },
@@ -324,7 +343,13 @@ impl Builder<'_> {
                     Some(&i) => Node::Local(i),
                     None => {
                         let names = self.config.locals.iter().map(|l| l.name.as_str());
-                        self.diags.push(undeclared(r, "local value", &format!("local.{name}"), name, names));
+                        self.diags.push(undeclared(
+                            r,
+                            "local value",
+                            &format!("local.{name}"),
+                            name,
+                            names,
+                        ));
                         continue;
                     }
                 },
@@ -334,8 +359,12 @@ impl Builder<'_> {
                         Node::Resource(i)
                     }
                     None => {
-                        let names: Vec<String> =
-                            self.config.resources.iter().map(|r| r.addr.to_string()).collect();
+                        let names: Vec<String> = self
+                            .config
+                            .resources
+                            .iter()
+                            .map(|r| r.addr.to_string())
+                            .collect();
                         let shown = addr.to_string();
                         self.diags.push(undeclared(
                             r,
@@ -394,7 +423,11 @@ impl Builder<'_> {
         // Report cycles in configuration order, each naming its members sorted.
         cycles.sort_by_key(|scc| scc.iter().map(|n| n.index()).min());
         for scc in cycles {
-            let first = scc.iter().min_by_key(|n| n.index()).copied().unwrap_or(scc[0]);
+            let first = scc
+                .iter()
+                .min_by_key(|n| n.index())
+                .copied()
+                .unwrap_or(scc[0]);
             let names: BTreeSet<String> = scc
                 .iter()
                 .map(|&n| node_name(self.config, self.an.graph[n]))
@@ -438,12 +471,19 @@ impl Builder<'_> {
             let mut extra = Vec::new();
             for n in self.an.graph.neighbors(ix) {
                 if let Node::Local(j) = self.an.graph[n] {
-                    extra.extend(self.an.local_resources[j].iter().map(|&r| (r, Selector::All)));
+                    extra.extend(
+                        self.an.local_resources[j]
+                            .iter()
+                            .map(|&r| (r, Selector::All)),
+                    );
                 }
             }
             let deps = &mut self.an.resource_refs[i].deps;
             deps.extend(extra);
-            deps.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| selector_rank(&a.1).cmp(&selector_rank(&b.1))));
+            deps.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| selector_rank(&a.1).cmp(&selector_rank(&b.1)))
+            });
             deps.dedup();
         }
     }
@@ -465,7 +505,9 @@ fn undeclared<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Diagnostic {
-    let d = r.loc.error(format!("reference to undeclared {what} \"{shown}\""));
+    let d = r
+        .loc
+        .error(format!("reference to undeclared {what} \"{shown}\""));
     match did_you_mean(name, candidates) {
         Some(s) => d.with_detail(format!("did you mean \"{s}\"?")),
         None => d.with_detail(format!("declare the {what}, or fix the reference")),

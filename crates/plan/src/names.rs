@@ -2,12 +2,16 @@
 
 /// The candidate closest to `name` by edit distance, if it is close enough
 /// to be a likely typo. Ties go to the first candidate.
-pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(2);
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
         let d = distance(name, c);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        if d <= limit && d < len && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
@@ -37,7 +41,9 @@ pub(crate) fn path_join(path: &str, key: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if ident {
         format!("{path}.{key}")
     } else {

@@ -78,9 +78,7 @@ pub fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
-    actions.sort_by(|a, b| {
-        (&a.addr, a.kind, deposed_id(a)).cmp(&(&b.addr, b.kind, deposed_id(b)))
-    });
+    actions.sort_by(|a, b| (&a.addr, a.kind, deposed_id(a)).cmp(&(&b.addr, b.kind, deposed_id(b))));
     let creates = actions
         .iter()
         .any(|a| matches!(a.kind, ActionKind::Create | ActionKind::Replace));
@@ -152,9 +150,15 @@ fn plan_destroy(
     }
 }
 
-fn is_stateful_in_state(rs: &ResourceState, schemas: &Schemas, lifecycle: Option<&Lifecycle>) -> bool {
+fn is_stateful_in_state(
+    rs: &ResourceState,
+    schemas: &Schemas,
+    lifecycle: Option<&Lifecycle>,
+) -> bool {
     rs.stateful
-        || schemas.resource(&rs.type_name).is_some_and(|(_, s)| s.stateful)
+        || schemas
+            .resource(&rs.type_name)
+            .is_some_and(|(_, s)| s.stateful)
         || lifecycle.is_some_and(|l| l.stateful)
 }
 
@@ -330,7 +334,11 @@ struct PlanScope<'p, 'a> {
 
 impl Scope for PlanScope<'_, '_> {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.p.an.variables.get(name).map(|&i| self.p.vars[i].clone())
+        self.p
+            .an
+            .variables
+            .get(name)
+            .map(|&i| self.p.vars[i].clone())
     }
 
     fn local(&self, name: &str) -> Option<Value> {
@@ -439,7 +447,11 @@ impl<'a> Planner<'a> {
             );
             return false;
         }
-        let value = if o.sensitive { mark_sensitive(value) } else { value };
+        let value = if o.sensitive {
+            mark_sensitive(value)
+        } else {
+            value
+        };
         let changed = match self.state.outputs.get(&o.name) {
             Some(prior) => prior.sensitive != o.sensitive || !same(&prior.value, &value),
             None => true,
@@ -479,7 +491,9 @@ impl<'a> Planner<'a> {
             Mode::Single => vec![(InstanceKey::None, None)],
             Mode::Count => {
                 let Some(expr) = &res.count else { return false };
-                let Some(v) = self.eval_plain(expr) else { return false };
+                let Some(v) = self.eval_plain(expr) else {
+                    return false;
+                };
                 match count_of(&v) {
                     Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
                     Err(e) => {
@@ -489,8 +503,12 @@ impl<'a> Planner<'a> {
                 }
             }
             Mode::ForEach => {
-                let Some(expr) = &res.for_each else { return false };
-                let Some(v) = self.eval_plain(expr) else { return false };
+                let Some(expr) = &res.for_each else {
+                    return false;
+                };
+                let Some(v) = self.eval_plain(expr) else {
+                    return false;
+                };
                 match for_each_keys(&v) {
                     Ok(keys) => keys
                         .into_iter()
@@ -576,7 +594,12 @@ impl<'a> Planner<'a> {
 
     /// The instance being created or replaced that makes attribute `attr`
     /// of an instance of `ri` unknown.
-    fn cascade_source(&self, ri: usize, key: &InstanceKey, attr: &str) -> Option<(InstanceAddr, ActionKind)> {
+    fn cascade_source(
+        &self,
+        ri: usize,
+        key: &InstanceKey,
+        attr: &str,
+    ) -> Option<(InstanceAddr, ActionKind)> {
         let res = &self.config.resources[ri];
         let creating = |i: &usize| {
             matches!(
@@ -747,7 +770,9 @@ impl<'a> Planner<'a> {
                     .error(format!(
                         "{addr} has lifecycle.prevent_destroy set, but this plan would replace it"
                     ))
-                    .with_detail("undo the change that forces the replacement, or remove prevent_destroy"),
+                    .with_detail(
+                        "undo the change that forces the replacement, or remove prevent_destroy",
+                    ),
             );
         }
         for (c, attr, behaviour) in changes {
@@ -770,7 +795,10 @@ impl<'a> Planner<'a> {
                 },
             });
         }
-        action.before = Some(mark_schema_sensitive(prior.attributes.clone(), Some(schema)));
+        action.before = Some(mark_schema_sensitive(
+            prior.attributes.clone(),
+            Some(schema),
+        ));
         action.after = Some(match kind {
             ActionKind::Replace => new_object(value, schema),
             _ => kept_object(&prior.attributes, &value, schema),
@@ -822,8 +850,12 @@ impl<'a> Planner<'a> {
                 self.options,
                 &mut self.diags,
             );
-            self.actions
-                .push(delete_action(rs, self.schemas, stateful, Reason::NotInConfig));
+            self.actions.push(delete_action(
+                rs,
+                self.schemas,
+                stateful,
+                Reason::NotInConfig,
+            ));
         }
     }
 

@@ -57,7 +57,9 @@ pub(crate) fn resource_value(
 /// entry's value) or a set of strings (each.value is the string).
 pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
     if v.contains_sensitive() {
-        return Err("for_each cannot use sensitive values: instance keys are shown in plans".into());
+        return Err(
+            "for_each cannot use sensitive values: instance keys are shown in plans".into(),
+        );
     }
     match v {
         Value::Unknown => Err(unknown_msg("for_each")),
@@ -94,7 +96,9 @@ pub(crate) fn count_of(v: &Value) -> Result<u64, String> {
         Value::Unknown => Err(unknown_msg("count")),
         Value::Number(n) => match n.as_i64() {
             Some(i) if i >= 0 => Ok(i as u64),
-            _ => Err(format!("count must be a whole number of 0 or more, not {n}")),
+            _ => Err(format!(
+                "count must be a whole number of 0 or more, not {n}"
+            )),
         },
         other => Err(format!("count must be a number, not {}", other.type_name())),
     }

@@ -16,6 +16,7 @@ use kiln_model::{ProviderSchema, Schemas, Value};
 use serde::{Deserialize, Serialize};
 
 pub mod conformance;
+pub mod protocol;
 
 /// Facts about the apply a provider call belongs to, used to derive physical
 /// names and tags so that generations coexist.

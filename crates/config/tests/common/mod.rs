@@ -17,7 +17,10 @@ pub fn show(v: &Value) -> String {
             format!("[{}]", parts.join(", "))
         }
         Value::Map(m) => {
-            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} = {}", show(v))).collect();
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", show(v)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
         other => other.to_string(),
@@ -78,7 +81,10 @@ impl TestScope {
             ("secret", s("hunter2").sensitive()),
             ("unk", Value::Unknown),
             ("flag", Value::Bool(true)),
-            ("objs", list(&[obj(&[("id", s("x"))]), obj(&[("id", s("y"))])])),
+            (
+                "objs",
+                list(&[obj(&[("id", s("x"))]), obj(&[("id", s("y"))])]),
+            ),
             ("empty", s("")),
             ("nul", Value::Null),
             ("mixed", list(&[s("a"), Value::Unknown])),
@@ -105,7 +111,10 @@ impl TestScope {
         ];
         TestScope {
             vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            locals: locals.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            locals: locals
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             resources: resources.into_iter().collect(),
         }
     }
@@ -148,7 +157,9 @@ pub fn check_all(cases: &[(&str, &str)], run: impl Fn(&str) -> String) {
     for (input, expect) in cases {
         let got = run(input);
         if !matches(&got, expect) {
-            failures.push(format!("input:  {input}\nexpect: {expect}\ngot:    {got}\n"));
+            failures.push(format!(
+                "input:  {input}\nexpect: {expect}\ngot:    {got}\n"
+            ));
         }
     }
     assert!(

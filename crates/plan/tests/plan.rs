@@ -1,0 +1,237 @@
+//! The planner, case by case: scenario files in `tests/cases`, snapshots in
+//! `tests/snapshots` (see `support/mod.rs` for the format).
+
+mod support;
+
+use std::fmt::Write as _;
+
+use kiln_model::{InstanceAddr, Value};
+use kiln_plan::{ActionKind, ApplyEvaluator, Plan, StepOp};
+use kiln_state::State;
+use support::{apply, options, parse, schemas};
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                support::check(stringify!($name));
+            }
+        )*
+    };
+}
+
+cases!(
+    create_and_noop,
+    replace_cascade,
+    update_labels,
+    stateful,
+    delete,
+    prevent_destroy,
+    forced,
+    deposed,
+    expansion,
+    errors,
+    sensitive,
+);
+
+/// A configuration of `n` resources, each referring to the previous one.
+fn chain(n: usize) -> String {
+    let mut s = String::from("resource \"null_resource\" \"r0\" {\n}\n");
+    for i in 1..n {
+        let _ = writeln!(
+            s,
+            "resource \"null_resource\" \"r{i}\" {{\n  triggers = {{ prev = null_resource.r{}.id }}\n}}",
+            i - 1
+        );
+    }
+    s
+}
+
+fn plan_text(text: &str, state: &State, flags: &str) -> Plan {
+    kiln_plan::plan(&parse(text), state, &schemas(), &options(flags))
+        .unwrap_or_else(|d| panic!("planning failed:\n{d}"))
+}
+
+#[test]
+fn planning_is_deterministic() {
+    let text = format!(
+        "{}\nresource \"null_resource\" \"fan\" {{\n  for_each = {{ b = 1, a = 2, c = 3 }}\n  labels = {{ v = each.value }}\n}}\n",
+        chain(50)
+    );
+    let config = parse(&text);
+    let schemas = schemas();
+    let mut state = State::new("test", "l");
+    let first = kiln_plan::plan(&config, &state, &schemas, &options("")).unwrap();
+    apply(&first, &mut state, &schemas).unwrap();
+    let flags = "--replace null_resource.r10";
+    let a = kiln_plan::plan(&config, &state, &schemas, &options(flags)).unwrap();
+    let b = kiln_plan::plan(&parse(&text), &state.clone(), &schemas, &options(flags)).unwrap();
+    let (ja, jb) = (
+        serde_json::to_vec(&a).unwrap(),
+        serde_json::to_vec(&b).unwrap(),
+    );
+    assert_eq!(ja, jb);
+    // The replacement cascades down the whole chain from r10.
+    let replaced = a
+        .actions
+        .iter()
+        .filter(|x| x.kind == ActionKind::Replace)
+        .count();
+    assert_eq!(replaced, 40);
+    // And the plan survives a JSON round trip unchanged.
+    let back: Plan = serde_json::from_slice(&ja).unwrap();
+    assert_eq!(back, a);
+}
+
+#[test]
+fn deletes_run_in_reverse_dependency_order() {
+    let schemas = schemas();
+    let mut state = State::new("test", "l");
+    let first = plan_text(&chain(5), &state, "");
+    apply(&first, &mut state, &schemas).unwrap();
+    let plan = plan_text("", &state, "");
+    let order: Vec<String> = support::step_order(&plan)
+        .into_iter()
+        .map(|s| plan.actions[plan.steps[s].action].addr.to_string())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "null_resource.r4",
+            "null_resource.r3",
+            "null_resource.r2",
+            "null_resource.r1",
+            "null_resource.r0"
+        ]
+    );
+}
+
+#[test]
+fn replacement_is_create_before_destroy() {
+    let schemas = schemas();
+    let mut state = State::new("test", "l");
+    let first = plan_text(&chain(3), &state, "");
+    apply(&first, &mut state, &schemas).unwrap();
+    let plan = plan_text(&chain(3), &state, "--replace null_resource.r0");
+    let order: Vec<String> = support::step_order(&plan)
+        .into_iter()
+        .map(|s| {
+            let st = &plan.steps[s];
+            format!("{:?} {}", st.op, plan.actions[st.action].addr)
+        })
+        .collect();
+    // Every create comes first; the old objects go from the last dependent back.
+    assert_eq!(
+        order,
+        [
+            "Create null_resource.r0",
+            "Create null_resource.r1",
+            "Create null_resource.r2",
+            "DeleteDeposed null_resource.r2",
+            "DeleteDeposed null_resource.r1",
+            "DeleteDeposed null_resource.r0",
+        ]
+    );
+    apply(&plan, &mut state, &schemas).unwrap();
+    assert!(state.deposed.is_empty());
+    assert_eq!(state.generation, 2);
+    assert!(
+        plan_text(&chain(3), &state, "")
+            .actions
+            .iter()
+            .all(|a| a.kind == ActionKind::NoOp)
+    );
+}
+
+#[test]
+fn apply_evaluator_fills_unknowns_and_checks_known_values() {
+    let text = r#"
+resource "null_resource" "a" {
+  triggers = { v = "1" }
+}
+
+resource "null_resource" "b" {
+  triggers = { a = null_resource.a.id, v = null_resource.a.triggers.v }
+}
+"#;
+    let schemas = schemas();
+    let plan = plan_text(text, &State::new("test", "l"), "");
+    let mut ev = ApplyEvaluator::new(&plan, &schemas).unwrap();
+    let b = plan
+        .actions
+        .iter()
+        .position(|a| a.addr.to_string() == "null_resource.b")
+        .unwrap();
+    let a_done = Value::map([
+        ("id", Value::from("A1")),
+        ("triggers", Value::map([("v", Value::from("1"))])),
+    ]);
+    let good =
+        |addr: &InstanceAddr| (addr.to_string() == "null_resource.a").then(|| a_done.clone());
+    let v = ev.final_attributes(b, &good).unwrap();
+    assert_eq!(
+        v.as_map().unwrap()["triggers"],
+        Value::map([("a", Value::from("A1")), ("v", Value::from("1"))])
+    );
+    assert_eq!(v.as_map().unwrap()["id"], Value::Null);
+
+    // The provider reported a value other than the planned one.
+    let bad_a = Value::map([
+        ("id", Value::from("A1")),
+        ("triggers", Value::map([("v", Value::from("other"))])),
+    ]);
+    let bad = |addr: &InstanceAddr| (addr.to_string() == "null_resource.a").then(|| bad_a.clone());
+    let err = ev.final_attributes(b, &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("inconsistent final value for null_resource.b: triggers.v"),
+        "{err}"
+    );
+}
+
+#[test]
+fn apply_evaluator_is_send() {
+    fn send<T: Send>() {}
+    send::<ApplyEvaluator>();
+}
+
+/// Opt-in (it builds a large configuration): `KILN_SLOW_TESTS=1`.
+#[test]
+fn plans_100k_resources_quickly() {
+    let n = if std::env::var_os("KILN_SLOW_TESTS").is_some() {
+        100_000
+    } else {
+        2_000
+    };
+    let mut text = String::new();
+    for i in 0..n {
+        let _ = writeln!(
+            text,
+            "resource \"null_resource\" \"r{i}\" {{\n  triggers = {{ prev = null_resource.r{}.id }}\n}}",
+            i.max(1) - 1
+        );
+    }
+    text = text.replacen("{ prev = null_resource.r0.id }", "{}", 1);
+    let config = parse(&text);
+    let schemas = schemas();
+    let state = State::new("test", "l");
+    let started = std::time::Instant::now();
+    let plan = kiln_plan::plan(&config, &state, &schemas, &options("")).unwrap();
+    let took = started.elapsed();
+    assert_eq!(plan.actions.len(), n);
+    assert_eq!(plan.steps.len(), n);
+    assert!(plan.steps.iter().all(|s| s.op == StepOp::Create));
+    if cfg!(not(debug_assertions)) && n == 100_000 {
+        assert!(
+            took.as_secs_f64() < 1.0,
+            "planning {n} resources took {took:?}"
+        );
+    }
+    let mut ev = ApplyEvaluator::new(&plan, &schemas).unwrap();
+    let started = std::time::Instant::now();
+    let none = |_: &InstanceAddr| Some(Value::map([("id", Value::from("x"))]));
+    for i in 0..plan.actions.len() {
+        ev.final_attributes(i, &none).unwrap();
+    }
+    let _ = started.elapsed();
+}
