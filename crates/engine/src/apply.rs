@@ -92,7 +92,7 @@ pub async fn apply(
         sensitive: HashMap::new(),
         created_any: false,
     };
-    let mut evaluator = match ApplyEvaluator::new(plan) {
+    let mut evaluator = match ApplyEvaluator::new(plan, registry.schemas()) {
         Ok(e) => Some(e),
         Err(d) => {
             run.diagnostics.extend(d);
@@ -349,24 +349,11 @@ impl Run<'_> {
     /// The final, fully known attributes of a create or update.
     fn final_attributes(&self, step: usize, ev: &mut ApplyEvaluator) -> Result<Value, String> {
         let action_index = self.plan.steps[step].action;
-        let action = self.action(step);
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
-        let value = match ev.final_attributes(action_index, &applied) {
-            Ok(v) => v,
-            // SHIM: until the planner's apply-time evaluator is written, use
-            // the planned attributes (fine when they are fully known). Remove
-            // once `ApplyEvaluator::final_attributes` is implemented.
-            Err(d)
-                if d.errors().any(|e| e.summary.contains("not written yet"))
-                    && action.after.is_some() =>
-            {
-                action.after.clone().unwrap_or_default()
-            }
-            Err(d) => {
-                return Err(errors(&d).unwrap_or_else(|| d.to_string()));
-            }
-        };
+        let value = ev
+            .final_attributes(action_index, &applied)
+            .map_err(|d| errors(&d).unwrap_or_else(|| d.to_string()))?;
         if !value.is_known() {
             return Err(
                 "some attributes are still unknown after their dependencies were applied; plan again"
@@ -601,21 +588,13 @@ impl Run<'_> {
     fn outputs(&mut self, ev: &mut ApplyEvaluator) -> BTreeMap<String, Value> {
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
-        let mut values = match ev.outputs(&applied) {
+        let values = match ev.outputs(&applied) {
             Ok(v) => v,
             Err(d) => {
                 self.diagnostics.extend(d);
                 return BTreeMap::new();
             }
         };
-        // SHIM: until the apply-time evaluator computes outputs, keep the
-        // planned value of any output it did not return, where known. Remove
-        // once `ApplyEvaluator::outputs` is implemented.
-        for (name, planned) in &self.plan.outputs {
-            if !values.contains_key(name) && planned.value.is_known() {
-                values.insert(name.clone(), planned.value.clone());
-            }
-        }
         self.state.outputs = values
             .iter()
             .map(|(name, value)| {

@@ -326,6 +326,10 @@ pub fn attrs(name: &str) -> Value {
 /// Builds plans by hand.
 pub struct PlanBuilder {
     pub plan: Plan,
+    /// The configuration the plan's creates and updates evaluate from: one
+    /// block per resource, setting the planned string attributes.
+    source: String,
+    blocks: BTreeSet<String>,
 }
 
 impl PlanBuilder {
@@ -347,6 +351,8 @@ impl PlanBuilder {
                 },
                 warnings: Default::default(),
             },
+            source: String::new(),
+            blocks: BTreeSet::new(),
         }
     }
 
@@ -361,6 +367,21 @@ impl PlanBuilder {
     ) -> usize {
         let addr = addr(a);
         let type_name = addr.resource.ty.clone();
+        if let (Some(after), true) = (&after, kind != ActionKind::Delete) {
+            if self.blocks.insert(addr.resource.to_string()) {
+                let mut block = format!(
+                    "resource \"{}\" \"{}\" {{\n",
+                    addr.resource.ty, addr.resource.name
+                );
+                for (k, v) in after.as_map().into_iter().flatten() {
+                    if let Some(s) = v.as_str() {
+                        block.push_str(&format!("  {k} = {s:?}\n"));
+                    }
+                }
+                block.push_str("}\n");
+                self.source.push_str(&block);
+            }
+        }
         self.plan.actions.push(Action {
             addr,
             kind,
@@ -411,7 +432,8 @@ impl PlanBuilder {
         self.step(act, StepOp::Create, None, deps)
     }
 
-    pub fn build(self) -> Plan {
+    pub fn build(mut self) -> Plan {
+        self.plan.source.files = vec![("main.hcl".into(), self.source)];
         self.plan
     }
 }
