@@ -16,7 +16,6 @@ pub enum Style {
     Green,
     Red,
     Yellow,
-    Cyan,
     Dim,
     Magenta,
 }
@@ -29,7 +28,6 @@ impl Style {
             Style::Green => "\x1b[32m",
             Style::Red => "\x1b[31m",
             Style::Yellow => "\x1b[33m",
-            Style::Cyan => "\x1b[36m",
             Style::Dim => "\x1b[2m",
             Style::Magenta => "\x1b[35m",
         }

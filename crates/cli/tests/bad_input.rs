@@ -44,7 +44,7 @@ fn wrong_type() {
 fn missing_required_variable() {
     check(
         "variable \"a\" {}\nvariable \"b\" { type = number }\nresource \"null_resource\" \"a\" {\n  triggers = { a = var.a, b = var.b }\n}\n",
-        &["\"a\"", "\"b\""],
+        &["required variables: a, b", "main.hcl:1:1", "--var a=VALUE"],
     );
 }
 
