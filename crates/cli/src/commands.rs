@@ -272,6 +272,10 @@ pub(crate) async fn recover_if_needed(project: &Project, out: &Output) -> Result
     for m in &report.messages {
         out.status(&format!("  {m}"));
     }
+    out.diagnostics(&report.diagnostics);
+    if report.diagnostics.has_errors() {
+        bail!("recovery of the interrupted apply failed; the journal is kept: fix the errors above and run the command again");
+    }
     let mut state = report.state;
     state.serial += 1;
     let version = project.store.write(&project.env, &state, version.as_ref(), "recovered an interrupted apply").await?;
@@ -388,13 +392,14 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
         .context("the apply finished but its state could not be written; the journal keeps what was done, and the next kiln command recovers it")?;
     project.store.clear_journal(&project.env).await?;
     let elapsed = started.elapsed();
-    if report.failures.is_empty() && !report.cancelled {
+    out.diagnostics(&report.diagnostics);
+    if report.failures.is_empty() && !report.cancelled && !report.diagnostics.has_errors() {
         out.status_styled(Style::Green, &format!("Apply complete: {summary} in {elapsed:.1?}."));
         print_outputs(out, &new_state);
         return Ok(0);
     }
     for f in &report.failures {
-        out.error(&format!("{} ({:?}): {}", f.addr, f.op, f.message));
+        out.error(&format!("{} ({}): {}", f.addr, verb(f.op, false), f.message));
     }
     if !report.skipped.is_empty() {
         let names: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
@@ -402,6 +407,9 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
     }
     if report.cancelled {
         bail!("apply interrupted; the state records exactly what was done; run kiln apply again to finish");
+    }
+    if report.failures.is_empty() {
+        bail!("apply failed; the state records exactly what exists; fix the errors above and run kiln apply again");
     }
     bail!("apply failed: {} step(s) failed; the state records exactly what exists; fix the cause and run kiln apply again", report.failures.len())
 }

@@ -86,7 +86,12 @@ fn corrupt_state_is_reported_and_left_alone() {
 #[test]
 fn held_lock_fails_at_once_naming_the_holder() {
     let (p, k) = project("resource \"null_resource\" \"slow\" {\n  delay = \"3s\"\n}\n");
-    let mut first = k.command(&["apply", "--yes"]).spawn().unwrap();
+    let mut first = k
+        .command(&["apply", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let lock = p.path().join(".kiln/default/lock.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !lock.exists() {

@@ -12,13 +12,13 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use kiln_config::{Config, Scope, SourceFile, eval, eval_body};
+use kiln_config::{Config, NameKind, Scope, SourceFile, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
 
-use crate::graph::{self, Analysis, Mode};
+use crate::graph::{self, Analysis, Mode, body_ref};
 use crate::planner::kept_object;
-use crate::scope::{for_each_keys, resource_value};
+use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};
 use crate::{Action, ActionKind, PLAN_FORMAT_VERSION, Plan, Reason, vars};
 
@@ -366,11 +366,10 @@ impl Scope for ApplyScope<'_> {
 
     fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
         let r = *self.an.resources.get(addr)?;
-        let pick = self.current.and_then(|c| {
-            let sels = &self.an.resource_refs[c].body_selectors;
-            let i = sels.binary_search_by_key(&r, |(x, _)| *x).ok()?;
-            sels[i].1.resolve(&self.key)
-        });
+        let (pick, attrs) = match self.current.and_then(|c| body_ref(self.an, c, r)) {
+            Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
+            None => (None, None),
+        };
         let actions = &self.ev.actions;
         Some(resource_value(
             self.an.modes[r],
@@ -378,9 +377,10 @@ impl Scope for ApplyScope<'_> {
             |i| actions[i].addr.key.clone(),
             |i| {
                 let a = &actions[i];
-                (self.applied)(&a.addr)
-                    .or_else(|| a.after.clone())
-                    .unwrap_or(Value::Unknown)
+                match (self.applied)(&a.addr) {
+                    Some(v) => project_owned(v, attrs),
+                    None => a.after.as_ref().map_or(Value::Unknown, |v| project(v, attrs)),
+                }
             },
             pick,
         ))
@@ -403,5 +403,9 @@ impl Scope for ApplyScope<'_> {
 
     fn env(&self) -> String {
         self.ev.env.clone()
+    }
+
+    fn names(&self, kind: NameKind) -> Vec<String> {
+        graph::declared_names(&self.ev.config, kind)
     }
 }

@@ -7,13 +7,14 @@
 //! the planner and by [`ApplyEvaluator`](crate::ApplyEvaluator), which is why
 //! it holds indexes into the [`Config`] rather than borrowing it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use kiln_config::{Body, Config, Expr, Reference, Subject};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceKey, ResourceAddr, ResourceMode};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::fxhash::{FxHashMap, map_with_capacity};
 use crate::names::did_you_mean;
 
 /// One node of the dependency graph (an index into the config's lists).
@@ -55,9 +56,21 @@ pub(crate) struct ResourceRefs {
     /// Every resource it depends on (directly, through locals, or by
     /// `depends_on`), with the instances it picks; sorted, deduplicated.
     pub deps: Vec<(usize, Selector)>,
-    /// For each resource its body refers to directly: the one selector all
-    /// those references share (or `All`). Sorted by resource index.
-    pub body_selectors: Vec<(usize, Selector)>,
+    /// How the body refers to each resource it refers to directly. Sorted
+    /// by resource index.
+    pub body_refs: Vec<BodyRef>,
+}
+
+/// How a resource body refers to another resource, so that evaluating it
+/// clones only what it reads.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyRef {
+    pub resource: usize,
+    /// The one selector all references share (or `All`).
+    pub selector: Selector,
+    /// The only attributes read (`r.id`, `r[count.index].id`), or None for
+    /// the whole object.
+    pub attributes: Option<Vec<String>>,
 }
 
 /// How a resource block expands into instances.
@@ -71,9 +84,9 @@ pub(crate) enum Mode {
 /// The checked dependency graph of a configuration.
 #[derive(Debug)]
 pub(crate) struct Analysis {
-    pub variables: HashMap<String, usize>,
-    pub locals: HashMap<String, usize>,
-    pub resources: HashMap<ResourceAddr, usize>,
+    pub variables: FxHashMap<String, usize>,
+    pub locals: FxHashMap<String, usize>,
+    pub resources: FxHashMap<ResourceAddr, usize>,
     pub resource_refs: Vec<ResourceRefs>,
     /// For each local: the resources it depends on, transitively.
     pub local_resources: Vec<Vec<usize>>,
@@ -99,6 +112,14 @@ impl Analysis {
     }
 }
 
+/// How resource `from`'s body refers to resource `to`, if it does directly.
+pub(crate) fn body_ref(an: &Analysis, from: usize, to: usize) -> Option<&BodyRef> {
+    let refs = &an.resource_refs[from].body_refs;
+    refs.binary_search_by_key(&to, |b| b.resource)
+        .ok()
+        .map(|i| &refs[i])
+}
+
 /// Every reference in a body, nested blocks included.
 pub(crate) fn body_references(body: &Body, out: &mut Vec<Reference>) {
     for a in &body.attributes {
@@ -119,6 +140,16 @@ pub(crate) fn attribute_references(body: &Body, name: &str) -> Vec<Reference> {
         body_references(&b.body, &mut out);
     }
     out
+}
+
+/// Every declared name of one kind, for "did you mean" hints.
+pub(crate) fn declared_names(config: &Config, kind: kiln_config::NameKind) -> Vec<String> {
+    use kiln_config::NameKind;
+    match kind {
+        NameKind::Variable => config.variables.iter().map(|v| v.name.clone()).collect(),
+        NameKind::Local => config.locals.iter().map(|l| l.name.clone()).collect(),
+        NameKind::Resource => config.resources.iter().map(|r| r.addr.to_string()).collect(),
+    }
 }
 
 pub(crate) fn node_name(config: &Config, node: Node) -> String {
@@ -157,15 +188,15 @@ struct Builder<'c> {
 
 /// Builds and checks the dependency graph.
 pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
-    let mut variables = HashMap::with_capacity(config.variables.len());
+    let mut variables = map_with_capacity(config.variables.len());
     for (i, v) in config.variables.iter().enumerate() {
         variables.entry(v.name.clone()).or_insert(i);
     }
-    let mut locals = HashMap::with_capacity(config.locals.len());
+    let mut locals = map_with_capacity(config.locals.len());
     for (i, l) in config.locals.iter().enumerate() {
         locals.entry(l.name.clone()).or_insert(i);
     }
-    let mut resources = HashMap::with_capacity(config.resources.len());
+    let mut resources = map_with_capacity(config.resources.len());
     for (i, r) in config.resources.iter().enumerate() {
         resources.entry(r.addr.clone()).or_insert(i);
     }
@@ -263,45 +294,14 @@ impl Builder<'_> {
             for e in r.count.iter().chain(r.for_each.iter()) {
                 self.expr_refs(node, e, Site::Plain, &mut deps);
             }
-            let mut body_refs = Vec::new();
-            body_references(&r.body, &mut body_refs);
+            let mut refs = Vec::new();
+            body_references(&r.body, &mut refs);
             let mut body_deps = Vec::new();
-            self.refs(node, &body_refs, Site::Body(mode), &mut body_deps);
-            for d in &r.depends_on {
-                match &d.subject {
-                    Subject::Resource(_) => {
-                        let before = deps.len();
-                        self.refs(node, std::slice::from_ref(d), Site::Plain, &mut deps);
-                        for dep in &mut deps[before..] {
-                            dep.1 = Selector::All;
-                        }
-                    }
-                    _ => self.diags.push(
-                        d.loc
-                            .error("depends_on may only list resources")
-                            .with_detail("write the resource's address, like null_resource.a"),
-                    ),
-                }
-            }
-            // One selector per resource the body refers to (All if they differ).
-            let mut body_selectors: Vec<(usize, Selector)> = Vec::new();
-            let mut sorted = body_deps.clone();
-            sorted.sort_by_key(|(r, _)| *r);
-            for (r, sel) in sorted {
-                match body_selectors.last_mut() {
-                    Some((last, s)) if *last == r => {
-                        if *s != sel {
-                            *s = Selector::All;
-                        }
-                    }
-                    _ => body_selectors.push((r, sel)),
-                }
-            }
+            let mut shapes = Vec::new();
+            self.refs_shaped(node, &refs, Site::Body(mode), &mut body_deps, Some(&mut shapes));
+            let body_refs = merge_body_refs(shapes);
             deps.extend(body_deps);
-            self.an.resource_refs.push(ResourceRefs {
-                deps,
-                body_selectors,
-            });
+            self.an.resource_refs.push(ResourceRefs { deps, body_refs });
         }
         for (i, o) in config.outputs.iter().enumerate() {
             let mut unused = Vec::new();
@@ -321,6 +321,19 @@ impl Builder<'_> {
         refs: &[Reference],
         site: Site,
         deps: &mut Vec<(usize, Selector)>,
+    ) {
+        self.refs_shaped(from, refs, site, deps, None);
+    }
+
+    /// Like [`Builder::refs`], also recording how a body reads each resource
+    /// it refers to in `body`.
+    fn refs_shaped(
+        &mut self,
+        from: Node,
+        refs: &[Reference],
+        site: Site,
+        deps: &mut Vec<(usize, Selector)>,
+        mut body: Option<&mut Vec<BodyRef>>,
     ) {
         let from_ix = self.an.index(self.config, from);
         for r in refs {
@@ -355,7 +368,23 @@ impl Builder<'_> {
                 },
                 Subject::Resource(addr) => match self.an.resources.get(addr) {
                     Some(&i) => {
-                        deps.push((i, selector(r, addr)));
+                        let shape = shape(r, addr);
+                        if let Some(body) = body.as_deref_mut() {
+                            let mode = self.an.modes[i];
+                            let attribute = match (mode, shape.bracket, &shape.selector) {
+                                (Mode::Single, false, _) => shape.attribute.clone(),
+                                (Mode::Count | Mode::ForEach, true, sel) if *sel != Selector::All => {
+                                    shape.attribute.clone()
+                                }
+                                _ => None,
+                            };
+                            body.push(BodyRef {
+                                resource: i,
+                                selector: shape.selector.clone(),
+                                attributes: attribute.map(|a| vec![a]),
+                            });
+                        }
+                        deps.push((i, shape.selector));
                         Node::Resource(i)
                     }
                     None => {
@@ -514,23 +543,66 @@ fn undeclared<'a>(
     }
 }
 
-/// Reads how a resource reference picks instances from the source text.
-pub(crate) fn selector(r: &Reference, addr: &ResourceAddr) -> Selector {
-    let text = &r.loc.file.text;
-    let Some(rest) = text.get(r.loc.range.start..) else {
-        return Selector::All;
+/// One resource reference as written: how it picks instances and which
+/// attribute it reads right after.
+pub(crate) struct Shape {
+    pub selector: Selector,
+    /// A `[...]` follows the resource's name.
+    pub bracket: bool,
+    /// The `.NAME` after the name (or after the brackets).
+    pub attribute: Option<String>,
+}
+
+/// Reads a resource reference's shape from the source text (`r.id`,
+/// `r[0].id`, `r["k"]`, `r[count.index].id`, `r[each.key]`); anything else
+/// is `All` with no attribute, which is always correct, only slower.
+pub(crate) fn shape(r: &Reference, addr: &ResourceAddr) -> Shape {
+    let all = Shape {
+        selector: Selector::All,
+        bracket: false,
+        attribute: None,
     };
-    let prefix = addr.to_string();
-    let Some(rest) = rest.strip_prefix(prefix.as_str()) else {
-        return Selector::All;
+    let text = r.loc.file.text.get(r.loc.range.start..).unwrap_or("");
+    let text = if addr.mode == ResourceMode::Data {
+        text.strip_prefix("data.").unwrap_or("")
+    } else {
+        text
     };
-    let Some(rest) = rest.strip_prefix('[') else {
-        return Selector::All;
+    let Some(rest) = text
+        .strip_prefix(addr.ty.as_str())
+        .and_then(|t| t.strip_prefix('.'))
+        .and_then(|t| t.strip_prefix(addr.name.as_str()))
+    else {
+        return all;
     };
-    let Some(end) = rest.find(']') else {
-        return Selector::All;
+    let ident_len = |t: &str| {
+        t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(t.len())
     };
-    let inner = rest[..end].trim();
+    if ident_len(rest) > 0 {
+        return all;
+    }
+    let (selector, bracket, rest) = match rest.strip_prefix('[') {
+        None => (Selector::All, false, rest),
+        Some(inner) => {
+            let Some(end) = inner.find(']') else {
+                return all;
+            };
+            (bracket_selector(inner[..end].trim()), true, &inner[end + 1..])
+        }
+    };
+    let attribute = rest.strip_prefix('.').and_then(|t| {
+        let n = ident_len(t);
+        (n > 0 && !t.starts_with(|c: char| c.is_ascii_digit())).then(|| t[..n].to_string())
+    });
+    Shape {
+        selector,
+        bracket,
+        attribute,
+    }
+}
+
+fn bracket_selector(inner: &str) -> Selector {
     if inner == "count.index" {
         Selector::CountIndex
     } else if inner == "each.key" {
@@ -548,6 +620,33 @@ pub(crate) fn selector(r: &Reference, addr: &ResourceAddr) -> Selector {
     } else {
         Selector::All
     }
+}
+
+/// One entry per referenced resource: a shared selector (or `All`), and the
+/// union of the attributes read (or None if any reference reads the whole).
+fn merge_body_refs(mut refs: Vec<BodyRef>) -> Vec<BodyRef> {
+    refs.sort_by_key(|r| r.resource);
+    let mut out: Vec<BodyRef> = Vec::with_capacity(refs.len());
+    for r in refs {
+        match out.last_mut() {
+            Some(last) if last.resource == r.resource => {
+                if last.selector != r.selector {
+                    last.selector = Selector::All;
+                }
+                last.attributes = match (last.attributes.take(), r.attributes) {
+                    (Some(mut a), Some(b)) => {
+                        a.extend(b);
+                        a.sort_unstable();
+                        a.dedup();
+                        Some(a)
+                    }
+                    _ => None,
+                };
+            }
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Tarjan's strongly connected components, iteratively (a chain of 100,000

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kiln_config::{Config, Lifecycle, Loc, Resource, Scope, Subject, eval, eval_body};
+use kiln_config::{Config, Lifecycle, Loc, NameKind, Resource, Scope, Subject, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
     ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceSchema, Schemas,
@@ -15,9 +15,9 @@ use kiln_model::{
 };
 use kiln_state::{ResourceState, State};
 
-use crate::graph::{self, Analysis, Mode, Node, attribute_references, selector};
+use crate::graph::{self, Analysis, Mode, Node, attribute_references, body_ref, shape};
 use crate::names::did_you_mean;
-use crate::scope::{count_of, for_each_keys, resource_value};
+use crate::scope::{count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
     Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource, PlannedOutput, Reason,
@@ -264,7 +264,10 @@ pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value 
         _ => BTreeMap::new(),
     };
     for (name, a) in &schema.attributes {
-        let v = m.entry(name.clone()).or_insert(Value::Null);
+        if !m.contains_key(name) {
+            m.insert(name.clone(), Value::Null);
+        }
+        let Some(v) = m.get_mut(name) else { continue };
         let unknown = match a.presence {
             Presence::Computed => true,
             Presence::OptionalComputed => v.is_null(),
@@ -289,7 +292,12 @@ pub(crate) fn kept_object(prior: &Value, config_value: &Value, schema: &Resource
         if a.is_settable() {
             let v = cfg.and_then(|c| c.get(name)).unwrap_or(&NULL);
             if !(a.presence == Presence::OptionalComputed && v.is_null()) {
-                m.insert(name.clone(), v.clone());
+                match m.get_mut(name) {
+                    Some(x) => *x = v.clone(),
+                    None => {
+                        m.insert(name.clone(), v.clone());
+                    }
+                }
             }
         }
         if a.sensitive
@@ -351,17 +359,19 @@ impl Scope for PlanScope<'_, '_> {
         let Some(instances) = &self.p.instances[r] else {
             return Some(Value::Unknown);
         };
-        let pick = self.current.and_then(|c| {
-            let sels = &self.p.an.resource_refs[c].body_selectors;
-            let i = sels.binary_search_by_key(&r, |(x, _)| *x).ok()?;
-            sels[i].1.resolve(&self.key)
-        });
+        let (pick, attrs) = match self.current.and_then(|c| body_ref(self.p.an, c, r)) {
+            Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
+            None => (None, None),
+        };
         let actions = &self.p.actions;
         Some(resource_value(
             self.p.an.modes[r],
             instances,
             |i| actions[i].addr.key.clone(),
-            |i| actions[i].after.clone().unwrap_or(Value::Unknown),
+            |i| match &actions[i].after {
+                Some(v) => project(v, attrs),
+                None => Value::Unknown,
+            },
             pick,
         ))
     }
@@ -383,6 +393,10 @@ impl Scope for PlanScope<'_, '_> {
 
     fn env(&self) -> String {
         self.p.options.env.clone()
+    }
+
+    fn names(&self, kind: NameKind) -> Vec<String> {
+        graph::declared_names(self.p.config, kind)
     }
 }
 
@@ -611,7 +625,7 @@ impl<'a> Planner<'a> {
             let candidates: Vec<usize> = match &r.subject {
                 Subject::Resource(addr) => match self.an.resources.get(addr) {
                     Some(&target) => {
-                        let pick = selector(&r, addr).resolve(key);
+                        let pick = shape(&r, addr).selector.resolve(key);
                         self.picked(target, pick.as_ref()).to_vec()
                     }
                     None => continue,

@@ -53,6 +53,32 @@ pub(crate) fn resource_value(
     }
 }
 
+/// A copy of `v` with only `attributes` (all of it if None).
+pub(crate) fn project(v: &Value, attributes: Option<&[String]>) -> Value {
+    match (v, attributes) {
+        (Value::Map(m), Some(attrs)) => Value::Map(
+            attrs
+                .iter()
+                .filter_map(|a| m.get(a).map(|x| (a.clone(), x.clone())))
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
+}
+
+/// `v` with only `attributes` kept (all of it if None).
+pub(crate) fn project_owned(v: Value, attributes: Option<&[String]>) -> Value {
+    match (v, attributes) {
+        (Value::Map(mut m), Some(attrs)) => Value::Map(
+            attrs
+                .iter()
+                .filter_map(|a| m.remove(a).map(|x| (a.clone(), x)))
+                .collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
 /// The instance keys of a `for_each` value: a map's keys (each.value is the
 /// entry's value) or a set of strings (each.value is the string).
 pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {

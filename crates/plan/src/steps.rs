@@ -12,12 +12,11 @@
 //! Steps are numbered in action order (actions are sorted by address), so
 //! the graph is deterministic.
 
-use std::collections::HashMap;
-
 use kiln_diag::Diagnostic;
 use kiln_model::InstanceAddr;
 use kiln_state::State;
 
+use crate::fxhash::{FxHashMap, map_with_capacity};
 use crate::{Action, ActionKind, Reason, Step, StepOp};
 
 fn deposed_id(a: &Action) -> Option<&str> {
@@ -31,8 +30,8 @@ fn deposed_id(a: &Action) -> Option<&str> {
 /// cycle, which a state whose dependencies form a loop can cause.
 pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diagnostic> {
     let n = actions.len();
-    let mut current: HashMap<&InstanceAddr, usize> = HashMap::with_capacity(n);
-    let mut deposed: HashMap<(&InstanceAddr, &str), usize> = HashMap::new();
+    let mut current: FxHashMap<&InstanceAddr, usize> = map_with_capacity(n);
+    let mut deposed: FxHashMap<(&InstanceAddr, &str), usize> = map_with_capacity(0);
     for (i, a) in actions.iter().enumerate() {
         match deposed_id(a) {
             Some(id) => {
@@ -78,17 +77,27 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
         }
     }
 
-    // Who refers to whom: in the configuration (instances that create or
-    // update) and in the state (objects that may be deleted).
-    let mut config_referrers: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+    // What each create or update refers to (as action indexes, flattened).
+    let mut dep_start = Vec::with_capacity(n + 1);
+    let mut dep_actions = Vec::new();
     for (i, a) in actions.iter().enumerate() {
+        dep_start.push(dep_actions.len());
         if moves[i].is_some() {
-            for d in &a.dependencies {
-                config_referrers.entry(d).or_default().push(i);
-            }
+            dep_actions.extend(a.dependencies.iter().filter_map(|d| current.get(d).copied()));
         }
     }
-    let mut state_referrers: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+    dep_start.push(dep_actions.len());
+    let refers = |i: usize| &dep_actions[dep_start[i]..dep_start[i + 1]];
+
+    // Who refers to whom: in the configuration (instances that create or
+    // update) and in the state (objects that may be deleted).
+    let mut config_referrers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for &j in refers(i) {
+            config_referrers[j].push(i);
+        }
+    }
+    let mut state_referrers: FxHashMap<&InstanceAddr, Vec<usize>> = map_with_capacity(0);
     for (addr, r) in &state.resources {
         if let Some(&i) = current.get(addr) {
             for d in &r.dependencies {
@@ -112,13 +121,7 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
         let deps = &mut step.depends_on;
         match step.op {
             StepOp::Create | StepOp::Update => {
-                for d in &a.dependencies {
-                    if let Some(&j) = current.get(d)
-                        && let Some(s) = moves[j]
-                    {
-                        deps.push(s);
-                    }
-                }
+                deps.extend(refers(i).iter().filter_map(|&j| moves[j]));
             }
             StepOp::Delete | StepOp::DeleteDeposed => {
                 let is_deposed = deposed_id(a).is_some();
@@ -136,7 +139,7 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
                     }
                 }
                 if !is_deposed {
-                    for &j in config_referrers.get(&a.addr).unwrap_or(&none) {
+                    for &j in &config_referrers[i] {
                         if j != i {
                             deps.extend(moves[j]);
                         }

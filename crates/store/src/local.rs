@@ -8,6 +8,7 @@
 //! <root>/<env>/history/<serial>.meta.json  its metadata
 //! <root>/<env>/lock.json           the lock, while held
 //! <root>/<env>/journal.jsonl       the journal of an unfinished apply
+//! <root>/<env>/journal.last.jsonl  the journal of the last finished apply
 //! ```
 //!
 //! Every whole-file write is atomic: a temporary file in the same directory
@@ -35,6 +36,7 @@ const STATE_FILE: &str = "state.json";
 const META_FILE: &str = "state.meta.json";
 const LOCK_FILE: &str = "lock.json";
 const JOURNAL_FILE: &str = "journal.jsonl";
+const LAST_JOURNAL_FILE: &str = "journal.last.jsonl";
 const HISTORY_DIR: &str = "history";
 
 /// State under a directory: `<root>/<env>/state.json`.
@@ -345,7 +347,9 @@ impl LocalStore {
     fn clear_journal_sync(&self, env: &str) -> Result<(), StoreError> {
         let dir = self.env_dir(env)?;
         let path = dir.join(JOURNAL_FILE);
-        match fs::remove_file(&path) {
+        // The finished journal is kept as `journal.last.jsonl`: the record of
+        // what the last apply did, in order, for `kiln` users and tests.
+        match fs::rename(&path, dir.join(LAST_JOURNAL_FILE)) {
             Ok(()) => sync_dir(&dir),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err(format!("removing {}", path.display()), e)),

@@ -142,7 +142,26 @@ fn missing_source(attr: &str, resolved: &Path, e: &std::io::Error) -> Diagnostic
     .with_detail("check source_dir: it must name an existing directory, relative to the configuration's directory")
 }
 
-pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value), Diagnostic> {
+/// Artifacts are shared by content: two objects (an old and a new
+/// generation, say) with the same digest use one directory. Each object holds
+/// a reference, a file under `<store>/.refs/<digest>/`; deleting an object
+/// drops its reference, and the directory goes with the last one.
+static REFS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn ref_file(artifact_dir: &Path, object: &str) -> Option<PathBuf> {
+    let digest = artifact_dir.file_name()?.to_str()?;
+    Some(artifact_dir.parent()?.join(".refs").join(digest).join(object))
+}
+
+/// The object id: the digest and a reference unique to this object.
+fn object_id(digest: &str, idempotency_key: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    idempotency_key.hash(&mut h);
+    format!("{digest}:{:016x}", h.finish())
+}
+
+pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -> Result<(String, Value), Diagnostic> {
     let attr = str_attr(config, "source_dir")
         .ok_or_else(|| Diagnostic::error("local_artifact: source_dir is required"))?;
     let source = absolute(&context_workdir(ctx), attr);
@@ -170,15 +189,24 @@ pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value
             }
         }
     }
+    let id = object_id(&digest, idempotency_key);
+    let object = id.rsplit(':').next().unwrap_or_default();
+    if let Some(r) = ref_file(&dest, object) {
+        let _guard = REFS.lock();
+        let made = r.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&r, b""));
+        if let Err(e) = made {
+            return Err(Diagnostic::error(format!("local_artifact: cannot record a reference to {}: {e}", dest.display())));
+        }
+    }
     let state = merge(
         config,
         [
-            ("id", Value::string(&digest)),
+            ("id", Value::string(&id)),
             ("digest", Value::string(&digest)),
             ("path", Value::string(dest.to_string_lossy())),
         ],
     );
-    Ok((digest, state))
+    Ok((id, state))
 }
 
 pub(crate) fn read(state: &Value, workdir: &Path) -> ReadResult {
@@ -219,6 +247,20 @@ pub(crate) fn delete(state: &Value) -> Result<(), Diagnostic> {
     let Some(path) = str_attr(state, "path") else {
         return Ok(());
     };
+    let _guard = REFS.lock();
+    let object = str_attr(state, "id").and_then(|id| id.rsplit_once(':')).map(|(_, o)| o.to_string());
+    if let Some(r) = object.and_then(|o| ref_file(Path::new(path), &o)) {
+        let _ = std::fs::remove_file(&r);
+        let refs = r.parent().map(Path::to_path_buf);
+        let others = refs.as_ref().and_then(|d| std::fs::read_dir(d).ok()).is_some_and(|mut it| it.next().is_some());
+        if others {
+            // Another object still uses this content.
+            return Ok(());
+        }
+        if let Some(d) = refs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

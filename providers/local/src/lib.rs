@@ -248,7 +248,7 @@ impl Provider for LocalProvider {
     async fn create(&self, req: CreateRequest) -> CreateResponse {
         let result = match req.type_name.as_str() {
             "local_file" => file::create(&req.config, &req.context),
-            "local_artifact" => artifact::create(&req.config, &req.context),
+            "local_artifact" => artifact::create(&req.config, &req.context, &req.idempotency_key),
             "local_service" => {
                 service::create(&req.config, &req.idempotency_key, &req.context).await
             }

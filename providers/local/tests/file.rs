@@ -171,8 +171,9 @@ async fn artifact_digest_is_content_addressed() {
         baked,
         p.path()
             .join(".kiln/artifacts")
-            .join(a.id.as_deref().unwrap())
+            .join(digest(&a).as_str().unwrap())
     );
+    assert_ne!(a.id, b.id, "each object holds its own reference to the shared content");
     assert_eq!(
         std::fs::read_to_string(baked.join("static/app.js")).unwrap(),
         "let x = 1;"
@@ -190,7 +191,16 @@ async fn artifact_digest_is_content_addressed() {
     let again = p
         .create("local_artifact", "local_artifact.b2", artifact_config("b"))
         .await;
-    assert_eq!(again.state, b.state.clone());
+    assert_eq!(again.state.get("path"), b.state.get("path"));
+    assert_eq!(digest(&again), digest(&b));
+
+    // Shared content stays while any object refers to it, and goes with the last.
+    for (addr, r) in [("local_artifact.a", &a), ("local_artifact.b", &b)] {
+        p.delete("local_artifact", addr, r.id.as_deref().unwrap(), &r.state).await;
+        assert!(baked.is_dir(), "still referenced after deleting {addr}");
+    }
+    p.delete("local_artifact", "local_artifact.b2", again.id.as_deref().unwrap(), &again.state).await;
+    assert!(!baked.exists(), "removed with its last reference");
 
     p.delete(
         "local_artifact",

@@ -367,20 +367,21 @@ impl PlanBuilder {
     ) -> usize {
         let addr = addr(a);
         let type_name = addr.resource.ty.clone();
-        if let (Some(after), true) = (&after, kind != ActionKind::Delete) {
-            if self.blocks.insert(addr.resource.to_string()) {
-                let mut block = format!(
-                    "resource \"{}\" \"{}\" {{\n",
-                    addr.resource.ty, addr.resource.name
-                );
-                for (k, v) in after.as_map().into_iter().flatten() {
-                    if let Some(s) = v.as_str() {
-                        block.push_str(&format!("  {k} = {s:?}\n"));
-                    }
+        if let Some(after) = &after
+            && kind != ActionKind::Delete
+            && self.blocks.insert(addr.resource.to_string())
+        {
+            let mut block = format!(
+                "resource \"{}\" \"{}\" {{\n",
+                addr.resource.ty, addr.resource.name
+            );
+            for (k, v) in after.as_map().into_iter().flatten() {
+                if let Some(s) = v.as_str() {
+                    block.push_str(&format!("  {k} = {s:?}\n"));
                 }
-                block.push_str("}\n");
-                self.source.push_str(&block);
             }
+            block.push_str("}\n");
+            self.source.push_str(&block);
         }
         self.plan.actions.push(Action {
             addr,
