@@ -379,7 +379,10 @@ impl Scope for ApplyScope<'_> {
                 let a = &actions[i];
                 match (self.applied)(&a.addr) {
                     Some(v) => project_owned(v, attrs),
-                    None => a.after.as_ref().map_or(Value::Unknown, |v| project(v, attrs)),
+                    None => a
+                        .after
+                        .as_ref()
+                        .map_or(Value::Unknown, |v| project(v, attrs)),
                 }
             },
             pick,

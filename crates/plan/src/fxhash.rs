@@ -62,8 +62,15 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// Fx leaves the low bits weak, and the table picks buckets by them:
+    /// finish with a 64-bit mixer (MurmurHash3's fmix64).
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }

@@ -148,7 +148,11 @@ pub(crate) fn declared_names(config: &Config, kind: kiln_config::NameKind) -> Ve
     match kind {
         NameKind::Variable => config.variables.iter().map(|v| v.name.clone()).collect(),
         NameKind::Local => config.locals.iter().map(|l| l.name.clone()).collect(),
-        NameKind::Resource => config.resources.iter().map(|r| r.addr.to_string()).collect(),
+        NameKind::Resource => config
+            .resources
+            .iter()
+            .map(|r| r.addr.to_string())
+            .collect(),
     }
 }
 
@@ -294,11 +298,19 @@ impl Builder<'_> {
             for e in r.count.iter().chain(r.for_each.iter()) {
                 self.expr_refs(node, e, Site::Plain, &mut deps);
             }
+            // `depends_on` orders without passing values.
+            self.refs(node, &r.depends_on, Site::Plain, &mut deps);
             let mut refs = Vec::new();
             body_references(&r.body, &mut refs);
             let mut body_deps = Vec::new();
             let mut shapes = Vec::new();
-            self.refs_shaped(node, &refs, Site::Body(mode), &mut body_deps, Some(&mut shapes));
+            self.refs_shaped(
+                node,
+                &refs,
+                Site::Body(mode),
+                &mut body_deps,
+                Some(&mut shapes),
+            );
             let body_refs = merge_body_refs(shapes);
             deps.extend(body_deps);
             self.an.resource_refs.push(ResourceRefs { deps, body_refs });
@@ -373,7 +385,9 @@ impl Builder<'_> {
                             let mode = self.an.modes[i];
                             let attribute = match (mode, shape.bracket, &shape.selector) {
                                 (Mode::Single, false, _) => shape.attribute.clone(),
-                                (Mode::Count | Mode::ForEach, true, sel) if *sel != Selector::All => {
+                                (Mode::Count | Mode::ForEach, true, sel)
+                                    if *sel != Selector::All =>
+                                {
                                     shape.attribute.clone()
                                 }
                                 _ => None,
@@ -588,7 +602,11 @@ pub(crate) fn shape(r: &Reference, addr: &ResourceAddr) -> Shape {
             let Some(end) = inner.find(']') else {
                 return all;
             };
-            (bracket_selector(inner[..end].trim()), true, &inner[end + 1..])
+            (
+                bracket_selector(inner[..end].trim()),
+                true,
+                &inner[end + 1..],
+            )
         }
     };
     let attribute = rest.strip_prefix('.').and_then(|t| {

@@ -83,7 +83,11 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
     for (i, a) in actions.iter().enumerate() {
         dep_start.push(dep_actions.len());
         if moves[i].is_some() {
-            dep_actions.extend(a.dependencies.iter().filter_map(|d| current.get(d).copied()));
+            dep_actions.extend(
+                a.dependencies
+                    .iter()
+                    .filter_map(|d| current.get(d).copied()),
+            );
         }
     }
     dep_start.push(dep_actions.len());

@@ -33,6 +33,7 @@ cases!(
     expansion,
     errors,
     sensitive,
+    depends_on,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.
@@ -195,7 +196,8 @@ fn apply_evaluator_is_send() {
     send::<ApplyEvaluator>();
 }
 
-/// Opt-in (it builds a large configuration): `KILN_SLOW_TESTS=1`.
+/// 2,000 resources by default; 100,000 with `KILN_SLOW_TESTS=1` (timed in
+/// release builds only).
 #[test]
 fn plans_100k_resources_quickly() {
     let n = if std::env::var_os("KILN_SLOW_TESTS").is_some() {
@@ -223,7 +225,7 @@ fn plans_100k_resources_quickly() {
     assert!(plan.steps.iter().all(|s| s.op == StepOp::Create));
     if cfg!(not(debug_assertions)) && n == 100_000 {
         assert!(
-            took.as_secs_f64() < 1.0,
+            took.as_secs_f64() < 1.5,
             "planning {n} resources took {took:?}"
         );
     }
