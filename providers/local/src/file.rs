@@ -2,13 +2,13 @@
 //! mode. Its id is the absolute path, so reads need no context.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{AttributeSchema, Presence, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, ReadResult};
 
-use crate::{absolute, context_workdir, merge, sha256_hex, str_attr, write_atomic};
+use crate::{context_datadir, absolute, context_workdir, merge, sha256_hex, str_attr, write_atomic};
 
 const DEFAULT_MODE: &str = "0644";
 
@@ -69,7 +69,29 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
     d
 }
 
-pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value), Diagnostic> {
+/// A file's path is a name the user chose, so the new object of a
+/// replacement usually has the same path as the old one. Each object's id is
+/// `PATH@TOKEN` (the token derived from its idempotency key), and the current
+/// owner's token is recorded in `<datadir>/owners/`: deleting an object
+/// removes the file only if that object still owns it, never a successor's.
+fn owner_record(datadir: &Path, path: &Path) -> PathBuf {
+    datadir.join("owners").join(&sha256_hex(path.to_string_lossy().as_bytes())[..32])
+}
+
+fn token(idempotency_key: &str) -> String {
+    sha256_hex(idempotency_key.as_bytes())[..16].to_string()
+}
+
+/// The path and owner token of an object id (ids without a token are owned
+/// unconditionally).
+pub(crate) fn split_id(id: &str) -> (&str, Option<&str>) {
+    match id.rsplit_once('@') {
+        Some((path, tok)) if tok.len() == 16 && tok.bytes().all(|b| b.is_ascii_hexdigit()) => (path, Some(tok)),
+        _ => (id, None),
+    }
+}
+
+pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -> Result<(String, Value), Diagnostic> {
     if let Some(e) = validate(config).into_iter().next() {
         return Err(e);
     }
@@ -98,7 +120,14 @@ pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value
         .map_err(|e| {
             Diagnostic::error(format!("local_file: cannot write {}: {e}", path.display()))
         })?;
-    let id = path.to_string_lossy().into_owned();
+    let tok = token(idempotency_key);
+    let record = owner_record(&context_datadir(ctx), &path);
+    record
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&record, &tok))
+        .map_err(|e| Diagnostic::error(format!("local_file: cannot record the owner of {}: {e}", path.display())))?;
+    let id = format!("{}@{tok}", path.to_string_lossy());
     let state = merge(
         config,
         [
@@ -111,6 +140,7 @@ pub(crate) fn create(config: &Value, ctx: &CallContext) -> Result<(String, Value
 }
 
 pub(crate) fn read(id: &str, state: &Value) -> ReadResult {
+    let (id, _) = split_id(id);
     let path = Path::new(id);
     let content = match std::fs::read(path) {
         Ok(c) => c,
@@ -156,7 +186,19 @@ pub(crate) fn read(id: &str, state: &Value) -> ReadResult {
     }
 }
 
-pub(crate) fn delete(id: &str) -> Result<(), Diagnostic> {
+pub(crate) fn delete(id: &str, ctx: &CallContext) -> Result<(), Diagnostic> {
+    let (path, tok) = split_id(id);
+    let record = owner_record(&context_datadir(ctx), Path::new(path));
+    if let Some(tok) = tok {
+        match std::fs::read_to_string(&record) {
+            // A newer object owns the path now: its file stays.
+            Ok(owner) if owner.trim() != tok => return Ok(()),
+            _ => {
+                let _ = std::fs::remove_file(&record);
+            }
+        }
+    }
+    let id = path;
     match std::fs::remove_file(id) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

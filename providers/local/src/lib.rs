@@ -247,7 +247,7 @@ impl Provider for LocalProvider {
 
     async fn create(&self, req: CreateRequest) -> CreateResponse {
         let result = match req.type_name.as_str() {
-            "local_file" => file::create(&req.config, &req.context),
+            "local_file" => file::create(&req.config, &req.context, &req.idempotency_key),
             "local_artifact" => artifact::create(&req.config, &req.context, &req.idempotency_key),
             "local_service" => {
                 service::create(&req.config, &req.idempotency_key, &req.context).await
@@ -319,7 +319,7 @@ impl Provider for LocalProvider {
 
     async fn delete(&self, req: DeleteRequest) -> DeleteResponse {
         let result = match req.type_name.as_str() {
-            "local_file" => file::delete(&req.id),
+            "local_file" => file::delete(&req.id, &req.context),
             "local_artifact" => artifact::delete(&req.state),
             "local_service" => service::delete(&req.id, &req.state, &req.context).await,
             "local_balancer" => balancer::delete(&req.id, &req.state, &req.context).await,

@@ -41,7 +41,7 @@ async fn file_create_read_drift_delete() {
     assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
     let id = resp.id.unwrap();
     let path = p.path().join("out/hello.txt");
-    assert_eq!(id, path.to_string_lossy());
+    assert!(id.starts_with(&format!("{}@", path.to_string_lossy())), "{id}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -213,6 +213,30 @@ async fn artifact_digest_is_content_addressed() {
         .read("local_artifact", c.id.as_deref().unwrap(), &c.state)
         .await;
     assert_eq!(gone.state, None);
+}
+
+#[tokio::test]
+async fn deleting_a_replaced_file_keeps_the_successor_at_the_same_path() {
+    // Create-before-destroy with a user-chosen path: the new object writes the
+    // path, then the old object is deleted; the file must survive.
+    let p = Project::new().await;
+    let config = |content: &str| {
+        Value::map([
+            ("path", Value::from("same.txt")),
+            ("content", Value::from(content)),
+            ("source", Value::Null),
+            ("mode", Value::Null),
+            ("id", Value::Unknown),
+            ("checksum", Value::Unknown),
+        ])
+    };
+    let old = p.create("local_file", "local_file.f", config("old")).await;
+    let new = p.create("local_file", "local_file.f2", config("new")).await;
+    assert!(!new.diagnostics.has_errors(), "{}", new.diagnostics);
+    p.delete("local_file", "local_file.f", old.id.as_deref().unwrap(), &old.state).await;
+    assert_eq!(std::fs::read_to_string(p.path().join("same.txt")).unwrap(), "new");
+    p.delete("local_file", "local_file.f2", new.id.as_deref().unwrap(), &new.state).await;
+    assert!(!p.path().join("same.txt").exists(), "the owner's delete removes it");
 }
 
 #[tokio::test]
