@@ -34,17 +34,30 @@ fn registry() -> Registry {
 }
 
 fn options() -> PlanOptions {
-    PlanOptions { env: "bench".into(), root_dir: ".".into(), ..Default::default() }
+    PlanOptions {
+        env: "bench".into(),
+        root_dir: ".".into(),
+        ..Default::default()
+    }
 }
 
 /// Parses and plans a fresh configuration; returns the timings and the plan.
 fn plan_fresh(text: &str, registry: &Registry) -> (Duration, Duration, kiln_plan::Plan) {
     let t = Instant::now();
-    let (config, diags) = kiln_config::parse(vec![SourceFile { name: "bench.hcl".into(), text: text.to_string() }]);
+    let (config, diags) = kiln_config::parse(vec![SourceFile {
+        name: "bench.hcl".into(),
+        text: text.to_string(),
+    }]);
     assert!(!diags.has_errors(), "{diags}");
     let parse = t.elapsed();
     let t = Instant::now();
-    let plan = kiln_plan::plan(&config, &State::new("bench", ""), registry.schemas(), &options()).expect("plan");
+    let plan = kiln_plan::plan(
+        &config,
+        &State::new("bench", ""),
+        registry.schemas(),
+        &options(),
+    )
+    .expect("plan");
     (parse, t.elapsed(), plan)
 }
 
@@ -86,7 +99,10 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
-    let runs: usize = std::env::var("KILN_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let runs: usize = std::env::var("KILN_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let registry = registry();
     let mut figures = Vec::new();
     for &n in &sizes {
@@ -101,26 +117,50 @@ fn main() {
             last = Some(plan);
         }
         let plan = last.expect("at least one run");
-        assert_eq!(plan.actions.iter().filter(|a| a.kind == ActionKind::Create).count(), n);
-        figures.push(Figure { name: format!("parse {n} resources"), value: median(parses), target: None });
+        assert_eq!(
+            plan.actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::Create)
+                .count(),
+            n
+        );
+        figures.push(Figure {
+            name: format!("parse {n} resources"),
+            value: median(parses),
+            target: None,
+        });
         let plan_target = match n {
             10_000 => Some(Duration::from_millis(100)),
             100_000 => Some(Duration::from_secs(1)),
             _ => None,
         };
-        figures.push(Figure { name: format!("plan {n} fresh (after parse)"), value: median(plans), target: plan_target });
+        figures.push(Figure {
+            name: format!("plan {n} fresh (after parse)"),
+            value: median(plans),
+            target: plan_target,
+        });
 
         // No-change plan against an existing state.
         let state = state_of(&plan);
-        let (config, _) = kiln_config::parse(vec![SourceFile { name: "bench.hcl".into(), text: text.clone() }]);
+        let (config, _) = kiln_config::parse(vec![SourceFile {
+            name: "bench.hcl".into(),
+            text: text.clone(),
+        }]);
         let mut noop = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
             let p = kiln_plan::plan(&config, &state, registry.schemas(), &options()).expect("plan");
             noop.push(t.elapsed());
-            assert!(!p.has_changes(), "a plan against the applied state has no changes");
+            assert!(
+                !p.has_changes(),
+                "a plan against the applied state has no changes"
+            );
         }
-        figures.push(Figure { name: format!("plan {n} no changes (after parse)"), value: median(noop), target: plan_target });
+        figures.push(Figure {
+            name: format!("plan {n} no changes (after parse)"),
+            value: median(noop),
+            target: plan_target,
+        });
 
         // State save and load.
         let t = Instant::now();
@@ -130,13 +170,32 @@ fn main() {
         let back = kiln_state::format::from_json(&bytes).expect("load");
         let load = t.elapsed();
         assert_eq!(back.resources.len(), n);
-        figures.push(Figure { name: format!("state {n}: serialize ({} B/resource)", bytes.len() / n.max(1)), value: save, target: None });
-        figures.push(Figure { name: format!("state {n}: parse"), value: load, target: None });
+        figures.push(Figure {
+            name: format!(
+                "state {n}: serialize ({} B/resource)",
+                bytes.len() / n.max(1)
+            ),
+            value: save,
+            target: None,
+        });
+        figures.push(Figure {
+            name: format!("state {n}: parse"),
+            value: load,
+            target: None,
+        });
     }
 
     // Apply of N zero-delay null resources (engine bookkeeping per step).
-    let apply_n = sizes.iter().copied().filter(|&n| n <= 10_000).max().unwrap_or(1_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let apply_n = sizes
+        .iter()
+        .copied()
+        .filter(|&n| n <= 10_000)
+        .max()
+        .unwrap_or(1_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let text = kiln_testkit::generate::wide(apply_n, None);
     let (_, _, plan) = plan_fresh(&text, &registry);
     let mut applies = Vec::new();
@@ -154,7 +213,15 @@ fn main() {
                 workdir: ".".into(),
                 datadir: dir.path().display().to_string(),
             };
-            kiln_engine::apply(&plan, State::new("bench", "l"), &registry, journal.as_mut(), &NoProgress, &options).await
+            kiln_engine::apply(
+                &plan,
+                State::new("bench", "l"),
+                &registry,
+                journal.as_mut(),
+                &NoProgress,
+                &options,
+            )
+            .await
         });
         applies.push(t.elapsed());
         assert!(report.failures.is_empty());
@@ -166,7 +233,7 @@ fn main() {
         target: (apply_n == 10_000).then(|| Duration::from_secs(2)),
     });
 
-    println!("{:<48} {:>12} {:>12}  {}", "figure", "median", "target", "");
+    println!("{:<48} {:>12} {:>12}", "figure", "median", "target");
     for f in &figures {
         let verdict = match f.target {
             Some(t) if f.value <= t => "ok",
@@ -177,7 +244,9 @@ fn main() {
             "{:<48} {:>12} {:>12}  {verdict}",
             f.name,
             format!("{:.1?}", f.value),
-            f.target.map(|t| format!("{t:.0?}")).unwrap_or_else(|| "-".into())
+            f.target
+                .map(|t| format!("{t:.0?}"))
+                .unwrap_or_else(|| "-".into())
         );
     }
     if let Ok(path) = std::env::var("KILN_BENCH_JSON") {
@@ -185,7 +254,8 @@ fn main() {
             .iter()
             .map(|f| serde_json::json!({"name": f.name, "seconds": f.value.as_secs_f64(), "target_seconds": f.target.map(|t| t.as_secs_f64())}))
             .collect();
-        std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write the JSON figures");
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json"))
+            .expect("write the JSON figures");
     }
 }
 

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "kiln", version, about = "Infrastructure as code for immutable infrastructure: plan, apply, replace, never patch")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Infrastructure as code for immutable infrastructure: plan, apply, replace, never patch"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -11,8 +11,8 @@ use kiln_store::{LockInfo, StateStore, Version};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{
-    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags, PlanFormat, RunFlags,
-    ShowCmd, StateCmd, UnlockCmd,
+    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags,
+    PlanFormat, RunFlags, ShowCmd, StateCmd, UnlockCmd,
 };
 use crate::output::{Output, Style};
 use crate::project::Project;
@@ -24,13 +24,36 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
     let g = &cli.global;
     let chdir = g.chdir.as_deref();
     match cli.command {
-        Command::Validate(d) => validate(&Project::open(chdir, d.dir.as_deref(), &g.env)?, out).await,
-        Command::Plan(cmd) => plan_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Validate(d) => {
+            validate(&Project::open(chdir, d.dir.as_deref(), &g.env)?, out).await
+        }
+        Command::Plan(cmd) => {
+            plan_cmd(
+                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
+                cmd,
+                out,
+            )
+            .await
+        }
         Command::Apply(cmd) => apply_cmd(chdir, &g.env, cmd, out).await,
-        Command::Destroy(cmd) => destroy_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Destroy(cmd) => {
+            destroy_cmd(
+                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
+                cmd,
+                out,
+            )
+            .await
+        }
         Command::Show(cmd) => show_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Output(cmd) => output_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
-        Command::Graph(cmd) => graph_cmd(&Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Graph(cmd) => {
+            graph_cmd(
+                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
+                cmd,
+                out,
+            )
+            .await
+        }
         Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Env(cmd) => crate::envs::run(chdir, cmd, out).await,
@@ -42,24 +65,36 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
     let registry = project.registry(Some(&config)).await?;
-    let options = PlanOptions { env: project.env.clone(), root_dir: project.abs_dir.display().to_string(), ..Default::default() };
+    let options = PlanOptions {
+        env: project.env.clone(),
+        root_dir: project.abs_dir.display().to_string(),
+        ..Default::default()
+    };
     let empty = State::new(&project.env, "");
     // Planning against an empty state checks types, references and cycles
     // without reading state or calling a provider.
     let mut options = options;
-    options.variables = project.variables(&config, &Default::default()).unwrap_or_default();
+    options.variables = project
+        .variables(&config, &Default::default())
+        .unwrap_or_default();
     match kiln_plan::plan(&config, &empty, registry.schemas(), &options) {
         Ok(_) => {}
         Err(d) => {
             // Missing variable values are not configuration errors.
-            let real: kiln_diag::Diagnostics =
-                d.into_iter().filter(|d| !d.summary.contains("no value for required variable")).collect();
+            let real: kiln_diag::Diagnostics = d
+                .into_iter()
+                .filter(|d| !d.summary.contains("no value for required variable"))
+                .collect();
             if real.has_errors() {
                 return Err(real.into());
             }
         }
     }
-    out.line(&format!("{} The configuration is valid ({} resources).", out.paint(Style::Green, "Success!"), config.resources.len()));
+    out.line(&format!(
+        "{} The configuration is valid ({} resources).",
+        out.paint(Style::Green, "Success!"),
+        config.resources.len()
+    ));
     Ok(0)
 }
 
@@ -73,12 +108,21 @@ async fn read_state(project: &Project) -> Result<(State, Option<Version>)> {
 
 fn parse_addrs(list: &[String], flag: &str) -> Result<Vec<InstanceAddr>> {
     list.iter()
-        .map(|s| s.parse::<InstanceAddr>().with_context(|| format!("in {flag}")))
+        .map(|s| {
+            s.parse::<InstanceAddr>()
+                .with_context(|| format!("in {flag}"))
+        })
         .collect()
 }
 
 /// Loads config and variables, refreshes and plans.
-async fn make_plan(project: &Project, flags: &PlanFlags, destroy: bool, state: &mut State, out: &Output) -> Result<Plan> {
+async fn make_plan(
+    project: &Project,
+    flags: &PlanFlags,
+    destroy: bool,
+    state: &mut State,
+    out: &Output,
+) -> Result<Plan> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
     let variables = project.variables(&config, &flags.vars)?;
@@ -99,10 +143,14 @@ async fn make_plan(project: &Project, flags: &PlanFlags, destroy: bool, state: &
         let report = kiln_engine::refresh(state, &registry, 10).await;
         out.diagnostics(&report.diagnostics);
         if report.diagnostics.has_errors() {
-            bail!("refresh failed; fix the errors above, or plan without reading the real objects with --refresh=false");
+            bail!(
+                "refresh failed; fix the errors above, or plan without reading the real objects with --refresh=false"
+            );
         }
         for addr in &report.gone {
-            out.warn(&format!("{addr} no longer exists outside kiln; it will be created again"));
+            out.warn(&format!(
+                "{addr} no longer exists outside kiln; it will be created again"
+            ));
         }
         for (addr, why) in &report.drifted {
             out.warn(&format!("{addr} has drifted: {why}"));
@@ -121,7 +169,11 @@ async fn make_plan(project: &Project, flags: &PlanFlags, destroy: bool, state: &
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
     let (mut state, _) = read_state(project).await?;
     let plan = make_plan(project, &cmd.flags, cmd.destroy, &mut state, out).await?;
-    let format = if cmd.json { PlanFormat::Json } else { cmd.format };
+    let format = if cmd.json {
+        PlanFormat::Json
+    } else {
+        cmd.format
+    };
     match format {
         PlanFormat::Json => out.line(&serde_json::to_string_pretty(&render::plan_json(&plan))?),
         PlanFormat::Markdown => out.print(&render::plan_markdown(&plan)),
@@ -130,17 +182,26 @@ async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
     if let Some(path) = &cmd.out {
         save_plan(path, &plan)?;
         if format == PlanFormat::Human {
-            out.line(&format!("\nSaved the plan to {}. Apply exactly this plan with: kiln apply {}", path.display(), path.display()));
+            out.line(&format!(
+                "\nSaved the plan to {}. Apply exactly this plan with: kiln apply {}",
+                path.display(),
+                path.display()
+            ));
         }
     }
-    Ok(if cmd.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+    Ok(if cmd.detailed_exitcode && plan.has_changes() {
+        2
+    } else {
+        0
+    })
 }
 
 /// The saved plan file: JSON, mode 0600 (it may hold sensitive values).
 fn save_plan(path: &Path, plan: &Plan) -> Result<()> {
     let doc = serde_json::json!({ "kiln_saved_plan": 1, "plan": plan });
     let bytes = serde_json::to_vec(&doc)?;
-    write_private(path, &bytes).with_context(|| format!("cannot write the plan to {}", path.display()))
+    write_private(path, &bytes)
+        .with_context(|| format!("cannot write the plan to {}", path.display()))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -157,22 +218,35 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn load_plan(path: &Path) -> Result<Plan> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the plan file {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the plan file {}", path.display()))?;
     #[derive(serde::Deserialize)]
     struct Saved {
         kiln_saved_plan: u32,
         plan: Plan,
     }
-    let saved: Saved = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a plan saved by `kiln plan --out`", path.display()))?;
+    let saved: Saved = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a plan saved by `kiln plan --out`",
+            path.display()
+        )
+    })?;
     if saved.kiln_saved_plan != 1 || saved.plan.format_version > kiln_plan::PLAN_FORMAT_VERSION {
-        bail!("{} was saved by a newer kiln (plan format {}); plan again with this version", path.display(), saved.plan.format_version);
+        bail!(
+            "{} was saved by a newer kiln (plan format {}); plan again with this version",
+            path.display(),
+            saved.plan.format_version
+        );
     }
     Ok(saved.plan)
 }
 
 /// Takes the environment's lock, runs `f`, and releases the lock whatever happens.
-pub(crate) async fn with_lock<T>(project: &Project, command: &str, f: impl AsyncFnOnce() -> Result<T>) -> Result<T> {
+pub(crate) async fn with_lock<T>(
+    project: &Project,
+    command: &str,
+    f: impl AsyncFnOnce() -> Result<T>,
+) -> Result<T> {
     let info = LockInfo::for_current_process(command);
     project.store.lock(&project.env, &info).await?;
     let result = f().await;
@@ -183,11 +257,19 @@ pub(crate) async fn with_lock<T>(project: &Project, command: &str, f: impl Async
 }
 
 async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output) -> Result<u8> {
-    let target = cmd.target.as_ref().map(|t| chdir.map_or_else(|| t.clone(), |c| c.join(t)));
+    let target = cmd
+        .target
+        .as_ref()
+        .map(|t| chdir.map_or_else(|| t.clone(), |c| c.join(t)));
     if let Some(t) = target.as_ref().filter(|t| t.is_file()) {
         let plan = load_plan(t)?;
         if plan.env != env {
-            bail!("the plan in {} is for environment {:?}, not {env:?}; pass --env {}", t.display(), plan.env, plan.env);
+            bail!(
+                "the plan in {} is for environment {:?}, not {env:?}; pass --env {}",
+                t.display(),
+                plan.env,
+                plan.env
+            );
         }
         let project = match chdir {
             Some(c) => Project::open(Some(c), None, env)?,
@@ -249,7 +331,9 @@ fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        bail!("stdin is not a terminal, so kiln cannot ask for confirmation; pass --yes to apply without asking");
+        bail!(
+            "stdin is not a terminal, so kiln cannot ask for confirmation; pass --yes to apply without asking"
+        );
     }
     if !out.confirm(question)? {
         bail!("cancelled: nothing was changed");
@@ -259,7 +343,10 @@ fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
 
 /// Reads the state; if the last apply died part-way, recovers from its
 /// journal first and writes the recovered state.
-pub(crate) async fn recover_if_needed(project: &Project, out: &Output) -> Result<(State, Option<Version>)> {
+pub(crate) async fn recover_if_needed(
+    project: &Project,
+    out: &Output,
+) -> Result<(State, Option<Version>)> {
     let (state, version) = read_state(project).await?;
     let records = project.store.read_journal(&project.env).await?;
     if records.is_empty() {
@@ -267,18 +354,32 @@ pub(crate) async fn recover_if_needed(project: &Project, out: &Output) -> Result
     }
     out.warn("the previous apply did not finish; recovering what it did from its journal");
     let registry = project.registry(None).await?;
-    let state = if state.lineage.is_empty() { fresh_state(project, &records) } else { state };
+    let state = if state.lineage.is_empty() {
+        fresh_state(project, &records)
+    } else {
+        state
+    };
     let report = kiln_engine::recover(state, &records, &registry).await;
     for m in &report.messages {
         out.status(&format!("  {m}"));
     }
     out.diagnostics(&report.diagnostics);
     if report.diagnostics.has_errors() {
-        bail!("recovery of the interrupted apply failed; the journal is kept: fix the errors above and run the command again");
+        bail!(
+            "recovery of the interrupted apply failed; the journal is kept: fix the errors above and run the command again"
+        );
     }
     let mut state = report.state;
     state.serial += 1;
-    let version = project.store.write(&project.env, &state, version.as_ref(), "recovered an interrupted apply").await?;
+    let version = project
+        .store
+        .write(
+            &project.env,
+            &state,
+            version.as_ref(),
+            "recovered an interrupted apply",
+        )
+        .await?;
     project.store.clear_journal(&project.env).await?;
     Ok((state, Some(version)))
 }
@@ -323,15 +424,29 @@ impl kiln_engine::Observer for Progress<'_> {
             m.insert(step.id, Instant::now());
         }
         let a = &plan.actions[step.action];
-        self.out.status(&format!("{}: {}...", a.addr, verb(step.op, false)));
+        self.out
+            .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
     }
 
     fn step_finished(&self, plan: &Plan, step: &Step, report: &kiln_engine::StepReport) {
-        let elapsed = self.started.lock().ok().and_then(|m| m.get(&step.id).map(|t| t.elapsed())).unwrap_or_default();
+        let elapsed = self
+            .started
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&step.id).map(|t| t.elapsed()))
+            .unwrap_or_default();
         let a = &plan.actions[step.action];
         match &report.error {
-            None => self.out.status(&format!("{}: {} ({:.1?})", a.addr, verb(step.op, true), elapsed)),
-            Some(e) => self.out.status_styled(Style::Red, &format!("{}: {} failed: {e}", a.addr, verb(step.op, false))),
+            None => self.out.status(&format!(
+                "{}: {} ({:.1?})",
+                a.addr,
+                verb(step.op, true),
+                elapsed
+            )),
+            Some(e) => self.out.status_styled(
+                Style::Red,
+                &format!("{}: {} failed: {e}", a.addr, verb(step.op, false)),
+            ),
         }
     }
 }
@@ -349,7 +464,14 @@ fn verb(op: kiln_plan::StepOp, done: bool) -> &'static str {
 }
 
 /// Applies a plan, writes the resulting state, and reports.
-pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, version: Option<Version>, run: &RunFlags, out: &Output) -> Result<u8> {
+pub(crate) async fn execute(
+    project: &Project,
+    plan: &Plan,
+    state: State,
+    version: Option<Version>,
+    run: &RunFlags,
+    out: &Output,
+) -> Result<u8> {
     let registry = project.registry(None).await?;
     let mut state = state;
     if state.lineage.is_empty() {
@@ -362,7 +484,9 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
         let out = out.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                out.warn("interrupted: no new steps will start; waiting for the running ones to finish");
+                out.warn(
+                    "interrupted: no new steps will start; waiting for the running ones to finish",
+                );
                 cancel.cancel();
             }
         })
@@ -374,9 +498,20 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
         workdir: project.abs_dir.display().to_string(),
         datadir: project.datadir.display().to_string(),
     };
-    let progress = Progress { out, started: Default::default() };
+    let progress = Progress {
+        out,
+        started: Default::default(),
+    };
     let started = Instant::now();
-    let report = kiln_engine::apply(plan, state, &registry, journal.as_mut(), &progress, &options).await;
+    let report = kiln_engine::apply(
+        plan,
+        state,
+        &registry,
+        journal.as_mut(),
+        &progress,
+        &options,
+    )
+    .await;
     ctrl_c.abort();
     journal.sync().await?;
     let mut new_state = report.state;
@@ -394,24 +529,42 @@ pub(crate) async fn execute(project: &Project, plan: &Plan, state: State, versio
     let elapsed = started.elapsed();
     out.diagnostics(&report.diagnostics);
     if report.failures.is_empty() && !report.cancelled && !report.diagnostics.has_errors() {
-        out.status_styled(Style::Green, &format!("Apply complete: {summary} in {elapsed:.1?}."));
+        out.status_styled(
+            Style::Green,
+            &format!("Apply complete: {summary} in {elapsed:.1?}."),
+        );
         print_outputs(out, &new_state);
         return Ok(0);
     }
     for f in &report.failures {
-        out.error(&format!("{} ({}): {}", f.addr, verb(f.op, false), f.message));
+        out.error(&format!(
+            "{} ({}): {}",
+            f.addr,
+            verb(f.op, false),
+            f.message
+        ));
     }
     if !report.skipped.is_empty() {
         let names: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
-        out.warn(&format!("skipped because something they depend on failed: {}", names.join(", ")));
+        out.warn(&format!(
+            "skipped because something they depend on failed: {}",
+            names.join(", ")
+        ));
     }
     if report.cancelled {
-        bail!("apply interrupted; the state records exactly what was done; run kiln apply again to finish");
+        bail!(
+            "apply interrupted; the state records exactly what was done; run kiln apply again to finish"
+        );
     }
     if report.failures.is_empty() {
-        bail!("apply failed; the state records exactly what exists; fix the errors above and run kiln apply again");
+        bail!(
+            "apply failed; the state records exactly what exists; fix the errors above and run kiln apply again"
+        );
     }
-    bail!("apply failed: {} step(s) failed; the state records exactly what exists; fix the cause and run kiln apply again", report.failures.len())
+    bail!(
+        "apply failed: {} step(s) failed; the state records exactly what exists; fix the cause and run kiln apply again",
+        report.failures.len()
+    )
 }
 
 fn print_outputs(out: &Output, state: &State) {
@@ -420,7 +573,11 @@ fn print_outputs(out: &Output, state: &State) {
     }
     out.line("\nOutputs:");
     for (k, o) in &state.outputs {
-        let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+        let v = if o.sensitive {
+            "(sensitive)".into()
+        } else {
+            o.value.to_string()
+        };
         out.line(&format!("  {k} = {v}"));
     }
 }
@@ -438,7 +595,9 @@ async fn show_cmd(project: &Project, cmd: ShowCmd, out: &Output) -> Result<u8> {
     let (state, _) = read_state(project).await?;
     if cmd.json {
         let redacted = redact_state(&state);
-        out.print(&String::from_utf8_lossy(&kiln_state::format::to_json(&redacted)));
+        out.print(&String::from_utf8_lossy(&kiln_state::format::to_json(
+            &redacted,
+        )));
     } else {
         out.print(&render::state_human(&state));
     }
@@ -461,15 +620,22 @@ async fn output_cmd(project: &Project, cmd: OutputCmd, out: &Output) -> Result<u
     if let Some(name) = &cmd.name {
         let Some(o) = state.outputs.get(name) else {
             let known: Vec<&String> = state.outputs.keys().collect();
-            bail!("no output named {name:?} in the state of {:?}; outputs: {known:?}", project.env);
+            bail!(
+                "no output named {name:?} in the state of {:?}; outputs: {known:?}",
+                project.env
+            );
         };
         if cmd.raw {
             match o.value.unmarked() {
                 kiln_model::Value::String(s) => out.print(s),
-                other => out.line(&serde_json::to_string(&other.clone().into_unmarked().to_plain_json())?),
+                other => out.line(&serde_json::to_string(
+                    &other.clone().into_unmarked().to_plain_json(),
+                )?),
             }
         } else if cmd.json {
-            out.line(&serde_json::to_string_pretty(&o.value.clone().into_unmarked().to_plain_json())?);
+            out.line(&serde_json::to_string_pretty(
+                &o.value.clone().into_unmarked().to_plain_json(),
+            )?);
         } else {
             out.line(&o.value.clone().into_unmarked().to_string());
         }
@@ -486,7 +652,11 @@ async fn output_cmd(project: &Project, cmd: OutputCmd, out: &Output) -> Result<u
         out.line(&serde_json::to_string_pretty(&doc)?);
     } else {
         for (k, o) in &state.outputs {
-            let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+            let v = if o.sensitive {
+                "(sensitive)".into()
+            } else {
+                o.value.to_string()
+            };
             out.line(&format!("{k} = {v}"));
         }
     }
@@ -495,9 +665,16 @@ async fn output_cmd(project: &Project, cmd: OutputCmd, out: &Output) -> Result<u
 
 async fn graph_cmd(project: &Project, cmd: GraphCmd, out: &Output) -> Result<u8> {
     let (mut state, _) = read_state(project).await?;
-    let flags = PlanFlags { vars: cmd.vars, refresh: false, ..Default::default() };
+    let flags = PlanFlags {
+        vars: cmd.vars,
+        refresh: false,
+        ..Default::default()
+    };
     let plan = make_plan(project, &flags, false, &mut state, out).await?;
-    out.print(&render::graph(&plan, matches!(cmd.format, GraphFormat::Mermaid)));
+    out.print(&render::graph(
+        &plan,
+        matches!(cmd.format, GraphFormat::Mermaid),
+    ));
     Ok(0)
 }
 
@@ -513,7 +690,10 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
             let (state, _) = read_state(project).await?;
             let a: InstanceAddr = addr.parse()?;
             let Some(r) = state.resources.get(&a) else {
-                bail!("{a} is not in the state of {:?}; see `kiln state list`", project.env);
+                bail!(
+                    "{a} is not in the state of {:?}; see `kiln state list`",
+                    project.env
+                );
             };
             let mut one = State::new(&state.env, &state.lineage);
             one.resources.insert(a, r.clone());
@@ -530,10 +710,21 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
             } else if entries.is_empty() {
                 out.line(&format!("No history for {:?} yet.", project.env));
             } else {
-                out.line(&format!("{:>6}  {:<20}  {:<16}  {}", "SERIAL", "WRITTEN", "WHO", "CHANGES"));
+                out.line(&format!(
+                    "{:>6}  {:<20}  {:<16}  {}",
+                    "SERIAL", "WRITTEN", "WHO", "CHANGES"
+                ));
                 for e in entries {
-                    let when = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.written_at));
-                    out.line(&format!("{:>6}  {:<20}  {:<16}  {}", e.serial, when.to_string(), e.who, e.summary));
+                    let when = humantime::format_rfc3339_seconds(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.written_at),
+                    );
+                    out.line(&format!(
+                        "{:>6}  {:<20}  {:<16}  {}",
+                        e.serial,
+                        when.to_string(),
+                        e.who,
+                        e.summary
+                    ));
                 }
             }
         }
@@ -544,7 +735,10 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
 async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u8> {
     match project.store.lock_holder(&project.env).await? {
         Some(holder) => {
-            out.line(&format!("The lock on {:?} is held by {holder}.", project.env));
+            out.line(&format!(
+                "The lock on {:?} is held by {holder}.",
+                project.env
+            ));
             project.store.unlock(&project.env, &cmd.id).await?;
             out.line("Lock removed.");
             Ok(0)

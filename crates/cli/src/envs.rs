@@ -16,11 +16,18 @@ use crate::render;
 pub async fn run(chdir: Option<&Path>, cmd: EnvCmd, out: &Output) -> Result<u8> {
     match cmd {
         EnvCmd::List { json } => list(&Project::open(chdir, None, "default")?, json, out).await,
-        EnvCmd::Destroy { name, run, allow_destroy } => {
+        EnvCmd::Destroy {
+            name,
+            run,
+            allow_destroy,
+        } => {
             let project = Project::open(chdir, None, &name)?;
             destroy(&project, &run, &allow_destroy, false, out).await
         }
-        EnvCmd::Gc { dry_run, parallelism } => gc(chdir, dry_run, parallelism, out).await,
+        EnvCmd::Gc {
+            dry_run,
+            parallelism,
+        } => gc(chdir, dry_run, parallelism, out).await,
     }
 }
 
@@ -28,14 +35,17 @@ fn when(secs: u64) -> String {
     if secs == 0 {
         return "-".into();
     }
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
 }
 
 async fn list(project: &Project, json: bool, out: &Output) -> Result<u8> {
     let envs = project.store.list_envs().await?;
     let mut rows = Vec::new();
     for env in envs {
-        let Some(v) = project.store.read(&env).await? else { continue };
+        let Some(v) = project.store.read(&env).await? else {
+            continue;
+        };
         rows.push(v.state);
     }
     if json {
@@ -52,7 +62,10 @@ async fn list(project: &Project, json: bool, out: &Output) -> Result<u8> {
         out.line(&serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
-    out.line(&format!("{:<24} {:>10} {:>9}  {:<20}  {:<20}  {}", "NAME", "GENERATION", "RESOURCES", "CREATED", "LAST APPLIED", "EXPIRES"));
+    out.line(&format!(
+        "{:<24} {:>10} {:>9}  {:<20}  {:<20}  {}",
+        "NAME", "GENERATION", "RESOURCES", "CREATED", "LAST APPLIED", "EXPIRES"
+    ));
     for s in rows {
         let expires = match s.expires_at {
             None => "never".to_string(),
@@ -75,8 +88,17 @@ async fn list(project: &Project, json: bool, out: &Output) -> Result<u8> {
 /// removes the environment. The caller holds no lock; this takes it.
 /// With `missing_ok` (from `gc`), an environment that is already gone
 /// (another `gc` removed it) or no longer expired is left alone.
-async fn destroy(project: &Project, run: &RunFlags, allow_destroy: &[String], missing_ok: bool, out: &Output) -> Result<u8> {
-    with_lock(project, "env destroy", async || destroy_locked(project, run, allow_destroy, missing_ok, out).await).await
+async fn destroy(
+    project: &Project,
+    run: &RunFlags,
+    allow_destroy: &[String],
+    missing_ok: bool,
+    out: &Output,
+) -> Result<u8> {
+    with_lock(project, "env destroy", async || {
+        destroy_locked(project, run, allow_destroy, missing_ok, out).await
+    })
+    .await
 }
 
 async fn destroy_locked(
@@ -91,9 +113,15 @@ async fn destroy_locked(
         if missing_ok {
             return Ok(0);
         }
-        bail!("environment {:?} does not exist; see `kiln env list`", project.env);
+        bail!(
+            "environment {:?} does not exist; see `kiln env list`",
+            project.env
+        );
     }
-    if missing_ok && !state.expires_at.is_some_and(|e| e <= kiln_store::unix_now()) {
+    let expired = state
+        .expires_at
+        .is_some_and(|e| e <= kiln_store::unix_now());
+    if missing_ok && !expired {
         // Re-applied with a new TTL since `gc` listed it.
         return Ok(0);
     }
@@ -102,7 +130,10 @@ async fn destroy_locked(
         let options = PlanOptions {
             env: project.env.clone(),
             destroy: true,
-            allow_destroy: allow_destroy.iter().map(|a| a.parse()).collect::<Result<_, _>>()?,
+            allow_destroy: allow_destroy
+                .iter()
+                .map(|a| a.parse())
+                .collect::<Result<_, _>>()?,
             root_dir: project.abs_dir.display().to_string(),
             ..Default::default()
         };
@@ -116,7 +147,10 @@ async fn destroy_locked(
         execute(project, &plan, state, version, run, out).await?;
     }
     project.store.remove_env(&project.env).await?;
-    out.line(&format!("Environment {:?} destroyed and removed.", project.env));
+    out.line(&format!(
+        "Environment {:?} destroyed and removed.",
+        project.env
+    ));
     Ok(0)
 }
 
@@ -125,18 +159,35 @@ async fn gc(chdir: Option<&Path>, dry_run: bool, parallelism: usize, out: &Outpu
     let now = kiln_store::unix_now();
     let mut failed = 0;
     for env in base.store.list_envs().await? {
-        let Some(v) = base.store.read(&env).await? else { continue };
-        let Some(expires) = v.state.expires_at.filter(|e| *e <= now) else { continue };
+        let Some(v) = base.store.read(&env).await? else {
+            continue;
+        };
+        let Some(expires) = v.state.expires_at.filter(|e| *e <= now) else {
+            continue;
+        };
         if dry_run {
-            out.line(&format!("would destroy {env:?} ({} resources, expired {})", v.state.resources.len(), when(expires)));
+            out.line(&format!(
+                "would destroy {env:?} ({} resources, expired {})",
+                v.state.resources.len(),
+                when(expires)
+            ));
             continue;
         }
         let project = Project::open(chdir, None, &env)?;
-        let run = RunFlags { yes: true, parallelism, ttl: None };
+        let run = RunFlags {
+            yes: true,
+            parallelism,
+            ttl: None,
+        };
         match destroy(&project, &run, &[], true, out).await {
             Ok(_) => {}
             // Another runner is collecting it right now: not an error.
-            Err(e) if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. })) => {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<StoreError>(),
+                    Some(StoreError::Locked { .. })
+                ) =>
+            {
                 out.status(&format!("skipping {env:?}: locked by another run"));
             }
             Err(e) => {

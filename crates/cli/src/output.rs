@@ -76,11 +76,17 @@ impl Output {
     }
 
     pub fn warn(&self, text: &str) {
-        self.status(&format!("{}: {text}", paint(self.color_err, Style::Yellow, "warning")));
+        self.status(&format!(
+            "{}: {text}",
+            paint(self.color_err, Style::Yellow, "warning")
+        ));
     }
 
     pub fn error(&self, text: &str) {
-        self.status(&format!("{}: {text}", paint(self.color_err, Style::Red, "error")));
+        self.status(&format!(
+            "{}: {text}",
+            paint(self.color_err, Style::Red, "error")
+        ));
     }
 
     /// An error with its whole cause chain; diagnostics render with snippets.

@@ -33,34 +33,55 @@ impl Project {
             (None, None) => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            bail!("configuration directory {} does not exist; pass the directory holding your *.hcl files", dir.display());
+            bail!(
+                "configuration directory {} does not exist; pass the directory holding your *.hcl files",
+                dir.display()
+            );
         }
-        let abs_dir = std::fs::canonicalize(&dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let abs_dir = std::fs::canonicalize(&dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
         let datadir = abs_dir.join(".kiln");
         let store = LocalStore::new(datadir.clone());
-        Ok(Project { dir, abs_dir, datadir, env: env.to_string(), store })
+        Ok(Project {
+            dir,
+            abs_dir,
+            datadir,
+            env: env.to_string(),
+            store,
+        })
     }
 
     /// Reads every `*.hcl` and `*.tf` file of the directory, in name order.
     pub fn read_sources(&self) -> Result<Vec<SourceFile>> {
         let mut names = Vec::new();
-        let entries = std::fs::read_dir(&self.dir).with_context(|| format!("cannot list {}", self.dir.display()))?;
+        let entries = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot list {}", self.dir.display()))?;
         for entry in entries {
             let path = entry?.path();
-            let is_config = matches!(path.extension().and_then(|e| e.to_str()), Some("hcl" | "tf"));
+            let is_config = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("hcl" | "tf")
+            );
             if is_config && path.is_file() {
                 names.push(path);
             }
         }
         names.sort();
         if names.is_empty() {
-            bail!("no configuration files (*.hcl) in {}; pass the directory that holds them (kiln plan DIR, or -C DIR)", self.dir.display());
+            bail!(
+                "no configuration files (*.hcl) in {}; pass the directory that holds them (kiln plan DIR, or -C DIR)",
+                self.dir.display()
+            );
         }
         names
             .into_iter()
             .map(|path| {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                Ok(SourceFile { name: display_path(&path), text })
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Ok(SourceFile {
+                    name: display_path(&path),
+                    text,
+                })
             })
             .collect()
     }
@@ -86,7 +107,9 @@ impl Project {
                     Ok(val) => {
                         values.insert(v.name.clone(), val);
                     }
-                    Err(d) => diags.push(d.with_detail(format!("from the environment variable KILN_VAR_{}", v.name))),
+                    Err(d) => diags.push(
+                        d.with_detail(format!("from the environment variable KILN_VAR_{}", v.name)),
+                    ),
                 }
             }
         }
@@ -103,18 +126,32 @@ impl Project {
         files.extend(auto);
         files.extend(args.var_files.iter().cloned());
         for path in files {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read variable file {}; check the --var-file path", path.display()))?;
-            let (vals, d) = kiln_config::parse_var_file(SourceFile { name: display_path(&path), text });
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "cannot read variable file {}; check the --var-file path",
+                    path.display()
+                )
+            })?;
+            let (vals, d) = kiln_config::parse_var_file(SourceFile {
+                name: display_path(&path),
+                text,
+            });
             diags.extend(d);
             values.extend(vals);
         }
         for raw in &args.vars {
             let Some((name, value)) = raw.split_once('=') else {
-                diags.push(Diagnostic::error(format!("--var {raw:?} is not NAME=VALUE")).with_detail("write it as --var name=value"));
+                diags.push(
+                    Diagnostic::error(format!("--var {raw:?} is not NAME=VALUE"))
+                        .with_detail("write it as --var name=value"),
+                );
                 continue;
             };
-            let ty = config.variables.iter().find(|v| v.name == name).and_then(|v| v.ty.as_ref());
+            let ty = config
+                .variables
+                .iter()
+                .find(|v| v.name == name)
+                .and_then(|v| v.ty.as_ref());
             match kiln_config::parse_var_value(value, ty) {
                 Ok(val) => {
                     values.insert(name.to_string(), val);
@@ -132,7 +169,9 @@ impl Project {
     pub async fn registry(&self, config: Option<&Config>) -> Result<Registry> {
         let mut registry = Registry::new();
         registry.register(Arc::new(kiln_provider_null::NullProvider::new()));
-        registry.register(Arc::new(kiln_provider_local::LocalProvider::new(kiln_provider_local::LocalOptions::default())));
+        registry.register(Arc::new(kiln_provider_local::LocalProvider::new(
+            kiln_provider_local::LocalOptions::default(),
+        )));
         let _ = config;
         for name in registry.names().map(str::to_string).collect::<Vec<_>>() {
             let provider = registry.get(&name).cloned();
@@ -157,7 +196,9 @@ impl Project {
 pub fn validate_env_name(env: &str) -> Result<()> {
     let ok = !env.is_empty()
         && env.len() <= 63
-        && env.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && env
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && env.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !ok {
         bail!(

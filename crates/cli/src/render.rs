@@ -48,7 +48,11 @@ impl Summary {
         .filter(|(n, _)| *n > 0)
         .map(|(n, w)| format!("{n} {w}"))
         .collect();
-        if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
+        if parts.is_empty() {
+            "no changes".into()
+        } else {
+            parts.join(", ")
+        }
     }
 }
 
@@ -66,9 +70,14 @@ fn headline(a: &Action) -> String {
     let what = match a.kind {
         ActionKind::Create => "will be created",
         ActionKind::Update => "will be updated in place",
-        ActionKind::Replace => "will be replaced (the new one is created first, then the old one destroyed)",
+        ActionKind::Replace => {
+            "will be replaced (the new one is created first, then the old one destroyed)"
+        }
         ActionKind::Delete => {
-            if a.reasons.iter().any(|r| matches!(r, Reason::Deposed { .. })) {
+            if a.reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Deposed { .. }))
+            {
                 "superseded object will be destroyed"
             } else {
                 "will be destroyed"
@@ -85,7 +94,12 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::NotInState => "it is in the configuration but not in the state".into(),
         Reason::NotInConfig => "it is no longer in the configuration".into(),
         Reason::Destroy => "destroy was requested".into(),
-        Reason::Attribute { path, before, after, behaviour } => {
+        Reason::Attribute {
+            path,
+            before,
+            after,
+            behaviour,
+        } => {
             let how = match behaviour {
                 ChangeBehaviour::Replace => " (forces replacement)",
                 ChangeBehaviour::Runtime => " (run-time configuration)",
@@ -93,7 +107,11 @@ pub fn reason_text(r: &Reason) -> String {
             };
             format!("{path} changed: {before} → {after}{how}")
         }
-        Reason::Cascade { path, source, source_kind } => {
+        Reason::Cascade {
+            path,
+            source,
+            source_kind,
+        } => {
             let k = match source_kind {
                 ActionKind::Create => "created",
                 ActionKind::Replace => "replaced",
@@ -106,14 +124,20 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Forced => "replacement was requested with --replace".into(),
         Reason::Rebuild => "--rebuild replaces every stateless resource (a new generation)".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
-        Reason::Deposed { id } => format!("object {id} was superseded by a replacement and still exists"),
+        Reason::Deposed { id } => {
+            format!("object {id} was superseded by a replacement and still exists")
+        }
     }
 }
 
 /// The human plan.
 pub fn plan_human(out: &Output, plan: &Plan) -> String {
     let mut s = String::new();
-    let changes: Vec<&Action> = plan.actions.iter().filter(|a| a.kind != ActionKind::NoOp).collect();
+    let changes: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::NoOp)
+        .collect();
     let sum = Summary::of(plan);
     if changes.is_empty() && !plan.outputs.values().any(|o| o.changed) {
         let _ = writeln!(
@@ -126,16 +150,29 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         return s;
     }
     if !changes.is_empty() {
-        let _ = writeln!(s, "kiln will perform the following actions (env {:?}, generation {}):\n", plan.env, plan.generation);
+        let _ = writeln!(
+            s,
+            "kiln will perform the following actions (env {:?}, generation {}):\n",
+            plan.env, plan.generation
+        );
     }
     for a in &changes {
         let (sym, style) = symbol(a.kind);
-        let _ = writeln!(s, "  {} {}", out.paint(style, sym), out.paint(Style::Bold, &headline(a)));
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            out.paint(style, sym),
+            out.paint(Style::Bold, &headline(a))
+        );
         for r in &a.reasons {
             if matches!(r, Reason::Attribute { .. }) {
                 continue;
             }
-            let _ = writeln!(s, "      {}", out.paint(Style::Dim, &format!("# because {}", reason_text(r))));
+            let _ = writeln!(
+                s,
+                "      {}",
+                out.paint(Style::Dim, &format!("# because {}", reason_text(r)))
+            );
         }
         attributes(out, &mut s, a);
         s.push('\n');
@@ -145,8 +182,16 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         if !o.changed {
             continue;
         }
-        let v = if o.sensitive { "(sensitive)".to_string() } else { o.value.to_string() };
-        let _ = writeln!(out_lines, "  {} {name} = {v}", out.paint(Style::Yellow, "~"));
+        let v = if o.sensitive {
+            "(sensitive)".to_string()
+        } else {
+            o.value.to_string()
+        };
+        let _ = writeln!(
+            out_lines,
+            "  {} {name} = {v}",
+            out.paint(Style::Yellow, "~")
+        );
     }
     if !out_lines.is_empty() {
         let _ = writeln!(s, "Changes to outputs:\n{out_lines}");
@@ -172,7 +217,11 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
         .reasons
         .iter()
         .filter_map(|r| match r {
-            Reason::Attribute { path, behaviour: ChangeBehaviour::Replace, .. } => Some(path.as_str()),
+            Reason::Attribute {
+                path,
+                behaviour: ChangeBehaviour::Replace,
+                ..
+            } => Some(path.as_str()),
             _ => None,
         })
         .collect();
@@ -185,12 +234,22 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
         match a.kind {
             ActionKind::Create => {
                 if !f.is_null() {
-                    let _ = writeln!(s, "      {} {name:width$} = {}", out.paint(Style::Green, "+"), value_text(f, 6));
+                    let _ = writeln!(
+                        s,
+                        "      {} {name:width$} = {}",
+                        out.paint(Style::Green, "+"),
+                        value_text(f, 6)
+                    );
                 }
             }
             ActionKind::Delete => {
                 if !b.is_null() {
-                    let _ = writeln!(s, "      {} {name:width$} = {}", out.paint(Style::Red, "-"), value_text(b, 6));
+                    let _ = writeln!(
+                        s,
+                        "      {} {name:width$} = {}",
+                        out.paint(Style::Red, "-"),
+                        value_text(b, 6)
+                    );
                 }
             }
             _ => {
@@ -198,14 +257,24 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
                     hidden += 1;
                     continue;
                 }
-                let forces = forcing.iter().any(|p| p == name || p.starts_with(&format!("{name}.")));
-                let note = if forces { out.paint(Style::Red, "  # forces replacement") } else { String::new() };
+                let forces = forcing
+                    .iter()
+                    .any(|p| p == name || p.starts_with(&format!("{name}.")));
+                let note = if forces {
+                    out.paint(Style::Red, "  # forces replacement")
+                } else {
+                    String::new()
+                };
                 if let (Some(bs), Some(fs)) = (b.as_str(), f.as_str())
                     && (bs.contains('\n') || fs.contains('\n'))
                     && !b.contains_sensitive()
                     && !f.contains_sensitive()
                 {
-                    let _ = writeln!(s, "      {} {name:width$} = <<-EOT{note}", out.paint(Style::Yellow, "~"));
+                    let _ = writeln!(
+                        s,
+                        "      {} {name:width$} = <<-EOT{note}",
+                        out.paint(Style::Yellow, "~")
+                    );
                     let diff = similar::TextDiff::from_lines(bs, fs);
                     for change in diff.iter_all_changes() {
                         let (sign, style) = match change.tag() {
@@ -214,7 +283,11 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
                             similar::ChangeTag::Equal => (" ", Style::Plain),
                         };
                         let line = change.value().trim_end_matches('\n');
-                        let _ = writeln!(s, "          {}", out.paint(style, &format!("{sign} {line}")));
+                        let _ = writeln!(
+                            s,
+                            "          {}",
+                            out.paint(style, &format!("{sign} {line}"))
+                        );
                     }
                     let _ = writeln!(s, "        EOT");
                     continue;
@@ -230,7 +303,17 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
         }
     }
     if hidden > 0 {
-        let _ = writeln!(s, "      {}", out.paint(Style::Dim, &format!("# ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" })));
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(
+                Style::Dim,
+                &format!(
+                    "# ({hidden} unchanged attribute{} hidden)",
+                    if hidden == 1 { "" } else { "s" }
+                )
+            )
+        );
     }
 }
 
@@ -278,8 +361,15 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         .outputs
         .iter()
         .map(|(k, o)| {
-            let value = if o.sensitive { Value::Null.sensitive() } else { o.value.redacted() };
-            (k.clone(), json!({"value": value, "sensitive": o.sensitive, "changed": o.changed}))
+            let value = if o.sensitive {
+                Value::Null.sensitive()
+            } else {
+                o.value.redacted()
+            };
+            (
+                k.clone(),
+                json!({"value": value, "sensitive": o.sensitive, "changed": o.changed}),
+            )
         })
         .collect();
     json!({
@@ -297,7 +387,12 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
 
 fn redact_reason(r: &Reason) -> Reason {
     match r {
-        Reason::Attribute { path, before, after, behaviour } => Reason::Attribute {
+        Reason::Attribute {
+            path,
+            before,
+            after,
+            behaviour,
+        } => Reason::Attribute {
             path: path.clone(),
             before: before.redacted(),
             after: after.redacted(),
@@ -332,12 +427,20 @@ pub fn state_human(state: &State) -> String {
         s.push('\n');
     }
     for d in &state.deposed {
-        let _ = writeln!(s, "# {} (superseded object {}, to be destroyed by the next apply)", d.addr, d.id);
+        let _ = writeln!(
+            s,
+            "# {} (superseded object {}, to be destroyed by the next apply)",
+            d.addr, d.id
+        );
     }
     if !state.outputs.is_empty() {
         let _ = writeln!(s, "Outputs:");
         for (k, o) in &state.outputs {
-            let v = if o.sensitive { "(sensitive)".into() } else { o.value.to_string() };
+            let v = if o.sensitive {
+                "(sensitive)".into()
+            } else {
+                o.value.to_string()
+            };
             let _ = writeln!(s, "  {k} = {v}");
         }
     }
@@ -369,7 +472,11 @@ pub fn graph(plan: &Plan, mermaid: bool) -> String {
         let mut seen = std::collections::BTreeSet::new();
         for a in &plan.actions {
             if seen.insert(id(&a.addr)) {
-                let _ = writeln!(s, "  {};", serde_json::to_string(&id(&a.addr)).unwrap_or_default());
+                let _ = writeln!(
+                    s,
+                    "  {};",
+                    serde_json::to_string(&id(&a.addr)).unwrap_or_default()
+                );
             }
         }
         for a in &plan.actions {
@@ -396,9 +503,17 @@ pub fn plan_markdown(plan: &Plan) -> String {
         "### kiln plan for `{}`: {} to create, {} to replace, {} to update in place, {} to destroy",
         plan.env, sum.create, sum.replace, sum.update, sum.delete
     );
-    let changes: Vec<&Action> = plan.actions.iter().filter(|a| a.kind != ActionKind::NoOp).collect();
+    let changes: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::NoOp)
+        .collect();
     if changes.is_empty() {
-        let _ = writeln!(s, "\nNo changes: the infrastructure matches the configuration ({} unchanged).", sum.no_op);
+        let _ = writeln!(
+            s,
+            "\nNo changes: the infrastructure matches the configuration ({} unchanged).",
+            sum.no_op
+        );
         return s;
     }
     let _ = writeln!(s, "\n| action | resource | why |\n|---|---|---|");
@@ -410,9 +525,17 @@ pub fn plan_markdown(plan: &Plan) -> String {
             ActionKind::Delete => "**destroy**",
             ActionKind::NoOp => "",
         };
-        let why: Vec<String> = a.reasons.iter().map(|r| reason_text_redacted(r).replace('|', "\\|")).collect();
+        let why: Vec<String> = a
+            .reasons
+            .iter()
+            .map(|r| reason_text_redacted(r).replace('|', "\\|"))
+            .collect();
         let _ = writeln!(s, "| {kind} | `{}` | {} |", a.addr, why.join("<br>"));
     }
-    let _ = writeln!(s, "\n{} unchanged. Generation {}.", sum.no_op, plan.generation);
+    let _ = writeln!(
+        s,
+        "\n{} unchanged. Generation {}.",
+        sum.no_op, plan.generation
+    );
     s
 }

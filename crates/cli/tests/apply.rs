@@ -48,12 +48,33 @@ fn apply_then_no_changes_then_replace_cascade_then_update_then_destroy() {
     // Changing a trigger replaces a, and b and c through it, with reasons.
     let r = k.run(&["plan", "--detailed-exitcode", "--var", "version=2"]);
     r.expect_code(2);
-    assert!(r.stdout.contains("null_resource.a will be replaced"), "{}", r.stdout);
-    assert!(r.stdout.contains("null_resource.b will be replaced"), "{}", r.stdout);
-    assert!(r.stdout.contains("null_resource.c will be replaced"), "{}", r.stdout);
-    assert!(r.stdout.contains("references null_resource.a, which is replaced"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("null_resource.a will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("null_resource.b will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("null_resource.c will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("references null_resource.a, which is replaced"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("forces replacement"), "{}", r.stdout);
-    assert!(!r.stdout.contains("null_resource.independent will"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("null_resource.independent will"),
+        "{}",
+        r.stdout
+    );
 
     k.run(&["apply", "--yes", "--var", "version=2"]).success();
     let a2 = state_id(&p, "default", "null_resource.a").unwrap();
@@ -69,7 +90,10 @@ fn apply_then_no_changes_then_replace_cascade_then_update_then_destroy() {
             .unwrap_or_else(|| panic!("no {op} result for {addr} in {journal:#?}"))
     };
     for addr in ["null_resource.a", "null_resource.b", "null_resource.c"] {
-        assert!(pos("create", addr) < pos("delete_deposed", addr), "{addr}: new before old");
+        assert!(
+            pos("create", addr) < pos("delete_deposed", addr),
+            "{addr}: new before old"
+        );
     }
     assert!(pos("create", "null_resource.b") < pos("delete_deposed", "null_resource.a"));
     assert!(pos("delete_deposed", "null_resource.b") < pos("delete_deposed", "null_resource.a"));
@@ -83,16 +107,29 @@ fn apply_then_no_changes_then_replace_cascade_then_update_then_destroy() {
 
     // A labels change is an in-place update; nothing is replaced.
     let (_, k2) = (&p, Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path()));
-    p.write("main.hcl", &GRAPH.replace("team = \"core\"", "team = \"platform\""));
+    p.write(
+        "main.hcl",
+        &GRAPH.replace("team = \"core\"", "team = \"platform\""),
+    );
     let r = k2.run(&["plan", "--var", "version=2"]);
     r.success();
-    assert!(r.stdout.contains("null_resource.a will be updated in place"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("null_resource.a will be updated in place"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("replaced"), "{}", r.stdout);
     k2.run(&["apply", "--yes", "--var", "version=2"]).success();
-    assert_eq!(state_id(&p, "default", "null_resource.a").unwrap(), a2, "updated in place keeps the id");
+    assert_eq!(
+        state_id(&p, "default", "null_resource.a").unwrap(),
+        a2,
+        "updated in place keeps the id"
+    );
 
     // Destroy leaves an empty state.
-    k2.run(&["destroy", "--yes", "--var", "version=2"]).success();
+    k2.run(&["destroy", "--yes", "--var", "version=2"])
+        .success();
     assert!(state_addrs(&p, "default").is_empty());
     let r = k2.run(&["plan", "--detailed-exitcode", "--var", "version=2"]);
     r.expect_code(2);
@@ -108,8 +145,16 @@ fn saved_plan_applies_exactly_and_goes_stale() {
     p.write("main.hcl", &GRAPH.replace("x = \"y\"", "x = \"z\""));
     k.run(&["apply", "first.kilnplan", "--yes"]).success();
     let s = p.state_json("default").unwrap();
-    let independent = s["resources"].as_array().unwrap().iter().find(|r| r["addr"] == "null_resource.independent").unwrap();
-    assert_eq!(independent["attributes"]["triggers"]["x"], "y", "the saved plan, not the new config, was applied");
+    let independent = s["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addr"] == "null_resource.independent")
+        .unwrap();
+    assert_eq!(
+        independent["attributes"]["triggers"]["x"], "y",
+        "the saved plan, not the new config, was applied"
+    );
 
     // A plan saved before another apply is refused.
     k.run(&["plan", "--out", "second.kilnplan"]).success();
@@ -135,7 +180,12 @@ fn failure_in_the_middle_skips_dependents_and_finishes_the_rest() {
     let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
     let r = k.run(&["plan"]);
     r.success();
-    assert!(r.stdout.contains("2 to create, 0 to replace, 0 to update in place, 0 to destroy; 2 unchanged"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("2 to create, 0 to replace, 0 to update in place, 0 to destroy; 2 unchanged"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -179,7 +229,12 @@ fn graph_prints_dot_and_mermaid() {
     let (_p, k) = project(GRAPH);
     let r = k.run(&["graph"]);
     r.success();
-    assert!(r.stdout.contains("\"null_resource.b\" -> \"null_resource.a\""), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("\"null_resource.b\" -> \"null_resource.a\""),
+        "{}",
+        r.stdout
+    );
     let r = k.run(&["graph", "--format", "mermaid"]);
     r.success();
     assert!(r.stdout.starts_with("flowchart"), "{}", r.stdout);
@@ -195,7 +250,11 @@ fn environments_are_isolated() {
     assert_eq!(state_addrs(&p, "pr-2").len(), 4);
     let r = k.run(&["plan", "--env", "Bad Name"]);
     r.expect_code(1);
-    assert!(r.stderr.contains("invalid environment name"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid environment name"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -22,22 +22,34 @@ fn check(main: &str, needles: &[&str]) {
 
 #[test]
 fn malformed_hcl() {
-    check("resource \"null_resource\" \"a\" {\n  triggers = {\n}\n", &["main.hcl:"]);
+    check(
+        "resource \"null_resource\" \"a\" {\n  triggers = {\n}\n",
+        &["main.hcl:"],
+    );
 }
 
 #[test]
 fn unknown_resource_type() {
-    check("resource \"nul_resource\" \"a\" {}\n", &["nul_resource", "main.hcl:1:", "null_resource"]);
+    check(
+        "resource \"nul_resource\" \"a\" {}\n",
+        &["nul_resource", "main.hcl:1:", "null_resource"],
+    );
 }
 
 #[test]
 fn unknown_attribute() {
-    check("resource \"null_resource\" \"a\" {\n  trigers = { a = \"b\" }\n}\n", &["trigers", "main.hcl:2:3", "triggers"]);
+    check(
+        "resource \"null_resource\" \"a\" {\n  trigers = { a = \"b\" }\n}\n",
+        &["trigers", "main.hcl:2:3", "triggers"],
+    );
 }
 
 #[test]
 fn wrong_type() {
-    check("resource \"null_resource\" \"a\" {\n  triggers = \"x\"\n}\n", &["triggers", "main.hcl:2:"]);
+    check(
+        "resource \"null_resource\" \"a\" {\n  triggers = \"x\"\n}\n",
+        &["triggers", "main.hcl:2:"],
+    );
 }
 
 #[test]
@@ -50,7 +62,10 @@ fn missing_required_variable() {
 
 #[test]
 fn reference_to_a_missing_resource() {
-    check("resource \"null_resource\" \"a\" {\n  triggers = { x = null_resource.nope.id }\n}\n", &["null_resource.nope", "main.hcl:2:"]);
+    check(
+        "resource \"null_resource\" \"a\" {\n  triggers = { x = null_resource.nope.id }\n}\n",
+        &["null_resource.nope", "main.hcl:2:"],
+    );
 }
 
 #[test]
@@ -67,7 +82,12 @@ resource "null_resource" "c" {
   triggers = { x = null_resource.b.id }
 }
 "#,
-        &["cycle", "null_resource.a", "null_resource.b", "null_resource.c"],
+        &[
+            "cycle",
+            "null_resource.a",
+            "null_resource.b",
+            "null_resource.c",
+        ],
     );
 }
 
@@ -80,7 +100,11 @@ fn corrupt_state_is_reported_and_left_alone() {
     assert!(r.stderr.contains("state.json"), "{}", r.stderr);
     let r = k.run(&["apply", "--yes"]);
     r.expect_code(1);
-    assert_eq!(p.read(".kiln/default/state.json"), "{ this is not json", "the corrupt state was not overwritten");
+    assert_eq!(
+        p.read(".kiln/default/state.json"),
+        "{ this is not json",
+        "the corrupt state was not overwritten"
+    );
 }
 
 #[test]
@@ -95,7 +119,10 @@ fn held_lock_fails_at_once_naming_the_holder() {
     let lock = p.path().join(".kiln/default/lock.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !lock.exists() {
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first apply never took the lock"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let started = std::time::Instant::now();
@@ -104,7 +131,10 @@ fn held_lock_fails_at_once_naming_the_holder() {
     assert!(r.stderr.contains("locked by"), "{}", r.stderr);
     assert!(r.stderr.contains("pid"), "{}", r.stderr);
     assert!(r.stderr.contains("kiln unlock"), "{}", r.stderr);
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "failed at once, without waiting");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "failed at once, without waiting"
+    );
     assert!(first.wait().unwrap().success());
     assert_eq!(state_addrs(&p, "default"), vec!["null_resource.slow"]);
 }
@@ -114,5 +144,9 @@ fn unknown_flag_address_is_an_error() {
     let (_p, k) = project("resource \"null_resource\" \"a\" {}\n");
     let r = k.run(&["plan", "--replace", "not an address"]);
     r.expect_code(1);
-    assert!(r.stderr.contains("invalid resource address"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid resource address"),
+        "{}",
+        r.stderr
+    );
 }

@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One HTTP/1.0 GET; the body, or an error.
@@ -25,7 +29,9 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
-    let (head, body) = buf.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other(format!("no response: {buf:?}")))?;
+    let (head, body) = buf
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no response: {buf:?}")))?;
     if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
         return Err(std::io::Error::other(format!("status: {head}")));
     }
@@ -35,7 +41,12 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
 /// A process is running (not gone, not a zombie).
 fn alive(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -52,19 +63,31 @@ fn wait_dead(pid: u64) -> bool {
 }
 
 fn resource<'a>(state: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
-    state["resources"].as_array().unwrap().iter().find(|r| r["addr"] == addr).unwrap_or_else(|| panic!("{addr} not in state"))
+    state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addr"] == addr)
+        .unwrap_or_else(|| panic!("{addr} not in state"))
 }
 
 fn pids(p: &TempProject) -> Vec<u64> {
     let s = p.state_json("default").unwrap();
-    resource(&s, "local_service.web")["attributes"]["pids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect()
+    resource(&s, "local_service.web")["attributes"]["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
 }
 
 /// Processes whose working directory is under `dir`.
 fn processes_in(dir: &str) -> Vec<u64> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
         if let Ok(cwd) = std::fs::read_link(entry.path().join("cwd"))
             && cwd.starts_with(dir)
             && alive(pid)
@@ -77,8 +100,14 @@ fn processes_in(dir: &str) -> Vec<u64> {
 
 fn copy_example(p: &TempProject) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/local-web");
-    p.write("main.hcl", &std::fs::read_to_string(root.join("main.hcl")).unwrap());
-    p.write("app/app.py", &std::fs::read_to_string(root.join("app/app.py")).unwrap());
+    p.write(
+        "main.hcl",
+        &std::fs::read_to_string(root.join("main.hcl")).unwrap(),
+    );
+    p.write(
+        "app/app.py",
+        &std::fs::read_to_string(root.join("app/app.py")).unwrap(),
+    );
 }
 
 /// Destroys whatever the test left running, even when it fails.
@@ -103,10 +132,11 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
     assert_eq!(get(port, "/").unwrap(), "hello from v1\n");
     let v1_pids = pids(&p);
     assert_eq!(v1_pids.len(), 2);
-    let v1_artifact = resource(&p.state_json("default").unwrap(), "local_artifact.web")["attributes"]["path"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let v1_artifact =
+        resource(&p.state_json("default").unwrap(), "local_artifact.web")["attributes"]["path"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
     // v2 while a client loops on the balancer.
     let stop = Arc::new(AtomicBool::new(false));
@@ -131,55 +161,117 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
     client.join().unwrap();
     r.success();
     let errors = errors.lock().unwrap().clone();
-    assert!(errors.is_empty(), "{} failed requests during the cut-over: {errors:?}", errors.len());
-    assert!(ok.load(Ordering::Relaxed) > 10, "the client made requests throughout");
+    assert!(
+        errors.is_empty(),
+        "{} failed requests during the cut-over: {errors:?}",
+        errors.len()
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > 10,
+        "the client made requests throughout"
+    );
     assert_eq!(get(port, "/").unwrap(), "hello from v2\n");
     for pid in &v1_pids {
         assert!(wait_dead(*pid), "v1 process {pid} is gone");
     }
     let state = p.state_json("default").unwrap();
-    assert!(!state.to_string().contains(&v1_artifact), "nothing references the v1 artifact any more");
-    assert!(!Path::new(&v1_artifact).exists(), "the v1 artifact was removed");
+    assert!(
+        !state.to_string().contains(&v1_artifact),
+        "nothing references the v1 artifact any more"
+    );
+    assert!(
+        !Path::new(&v1_artifact).exists(),
+        "the v1 artifact was removed"
+    );
     let v2_pids = pids(&p);
 
     // v3 fails its health check: the apply fails, traffic stays on v2, no v3 process remains.
-    let r = k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v3", "--var", "healthy=false"]);
+    let r = k.run(&[
+        "apply",
+        "--yes",
+        "--var",
+        &port_var,
+        "--var",
+        "version=v3",
+        "--var",
+        "healthy=false",
+    ]);
     r.expect_code(1);
     assert!(r.stderr.contains("health"), "{}", r.stderr);
-    assert!(r.stderr.contains("/healthz"), "names the failing check: {}", r.stderr);
+    assert!(
+        r.stderr.contains("/healthz"),
+        "names the failing check: {}",
+        r.stderr
+    );
     assert_eq!(get(port, "/").unwrap(), "hello from v2\n");
     assert_eq!(pids(&p), v2_pids);
     let state = p.state_json("default").unwrap();
-    let v3_artifact = resource(&state, "local_artifact.web")["attributes"]["path"].as_str().unwrap().to_string();
-    assert!(processes_in(&v3_artifact).is_empty(), "no v3 process remains");
+    let v3_artifact = resource(&state, "local_artifact.web")["attributes"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        processes_in(&v3_artifact).is_empty(),
+        "no v3 process remains"
+    );
 
     // Back to v2 converges; a change of env alone replaces the service, not the artifact.
-    k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"]).success();
-    p.write("main.hcl", &p.read("main.hcl").replace("HEALTHY = var.healthy ? \"1\" : \"0\"", "HEALTHY = var.healthy ? \"1\" : \"0\"\n    COLOR   = \"blue\""));
+    k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"])
+        .success();
+    p.write(
+        "main.hcl",
+        &p.read("main.hcl").replace(
+            "HEALTHY = var.healthy ? \"1\" : \"0\"",
+            "HEALTHY = var.healthy ? \"1\" : \"0\"\n    COLOR   = \"blue\"",
+        ),
+    );
     let r = k.run(&["plan", "--var", &port_var, "--var", "version=v2"]);
     r.success();
-    assert!(r.stdout.contains("local_service.web will be replaced"), "{}", r.stdout);
-    assert!(!r.stdout.contains("local_artifact.web will"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("local_service.web will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("local_artifact.web will"),
+        "{}",
+        r.stdout
+    );
 
     // A replica killed by hand is drift: the next plan replaces the service.
     let victim = pids(&p)[0];
-    std::process::Command::new("kill").arg("-9").arg(victim.to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(victim.to_string())
+        .status()
+        .unwrap();
     assert!(wait_dead(victim));
     let r = k.run(&["plan", "--var", &port_var, "--var", "version=v2"]);
     r.success();
     assert!(r.all().contains("drift"), "{}", r.all());
-    assert!(r.stdout.contains("local_service.web will be replaced"), "{}", r.stdout);
-    k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"]).success();
+    assert!(
+        r.stdout.contains("local_service.web will be replaced"),
+        "{}",
+        r.stdout
+    );
+    k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"])
+        .success();
     assert_eq!(get(port, "/").unwrap(), "hello from v2\n");
 
     // Destroy leaves no process and no listener.
     let last = pids(&p);
-    let balancer_pid = resource(&p.state_json("default").unwrap(), "local_balancer.front")["attributes"]["pid"].as_u64().unwrap();
+    let balancer_pid =
+        resource(&p.state_json("default").unwrap(), "local_balancer.front")["attributes"]["pid"]
+            .as_u64()
+            .unwrap();
     k.run(&["destroy", "--yes", "--var", &port_var]).success();
     for pid in last.iter().chain([&balancer_pid]) {
         assert!(wait_dead(*pid), "process {pid} is gone after destroy");
     }
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens on the balancer's port");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on the balancer's port"
+    );
 }
 
 #[test]
@@ -197,7 +289,11 @@ fn bad_local_input_is_a_clear_error() {
     );
     let r = k.run(&["apply", "--yes"]);
     r.expect_code(1);
-    assert!(r.stderr.contains("/definitely/not/a/command"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/definitely/not/a/command"),
+        "{}",
+        r.stderr
+    );
     assert!(state_addrs(&p, "default").is_empty());
 
     // A port already taken.

@@ -258,27 +258,21 @@ impl PluginProvider {
         let reader_name = name.to_string();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
-            loop {
-                match lines.next_line().await {
-                    Ok(Some(line)) => {
-                        let Ok(msg) = serde_json::from_str::<Incoming>(&line) else {
-                            tracing::warn!(provider = %reader_name, "ignoring a malformed line from the provider: {line}");
-                            continue;
-                        };
-                        let Some(id) = msg.id else { continue };
-                        let Some(tx) = reader_pending.lock().ok().and_then(|mut m| m.remove(&id))
-                        else {
-                            continue;
-                        };
-                        let answer = match (msg.result, msg.error) {
-                            (_, Some(e)) => Err(e.message),
-                            (Some(r), None) => Ok(r),
-                            (None, None) => Ok(serde_json::Value::Null),
-                        };
-                        let _ = tx.send(answer);
-                    }
-                    _ => break,
-                }
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Ok(msg) = serde_json::from_str::<Incoming>(&line) else {
+                    tracing::warn!(provider = %reader_name, "ignoring a malformed line from the provider: {line}");
+                    continue;
+                };
+                let Some(id) = msg.id else { continue };
+                let Some(tx) = reader_pending.lock().ok().and_then(|mut m| m.remove(&id)) else {
+                    continue;
+                };
+                let answer = match (msg.result, msg.error) {
+                    (_, Some(e)) => Err(e.message),
+                    (Some(r), None) => Ok(r),
+                    (None, None) => Ok(serde_json::Value::Null),
+                };
+                let _ = tx.send(answer);
             }
             // The plugin closed its output: every call still waiting fails.
             if let Ok(mut m) = reader_pending.lock() {

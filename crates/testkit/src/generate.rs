@@ -7,7 +7,11 @@ use std::fmt::Write;
 pub fn wide(n: usize, delay: Option<&str>) -> String {
     let mut s = String::with_capacity(n * 96);
     for i in 0..n {
-        let _ = writeln!(s, "resource \"null_resource\" \"r{i}\" {{\n  triggers = {{ v = \"1\" }}{}\n}}", delay_attr(delay));
+        let _ = writeln!(
+            s,
+            "resource \"null_resource\" \"r{i}\" {{\n  triggers = {{ v = \"1\" }}{}\n}}",
+            delay_attr(delay)
+        );
     }
     s
 }
@@ -17,7 +21,11 @@ pub fn chain(n: usize, delay: Option<&str>) -> String {
     let mut s = String::with_capacity(n * 120);
     for i in 0..n {
         if i == 0 {
-            let _ = writeln!(s, "resource \"null_resource\" \"r0\" {{\n  triggers = {{ v = \"1\" }}{}\n}}", delay_attr(delay));
+            let _ = writeln!(
+                s,
+                "resource \"null_resource\" \"r0\" {{\n  triggers = {{ v = \"1\" }}{}\n}}",
+                delay_attr(delay)
+            );
         } else {
             let _ = writeln!(
                 s,
@@ -37,7 +45,11 @@ pub fn layered(width: usize, depth: usize, delay: Option<&str>) -> String {
     for d in 0..depth {
         for w in 0..width {
             if d == 0 {
-                let _ = writeln!(s, "resource \"null_resource\" \"l{d}_{w}\" {{\n  triggers = {{ v = \"1\" }}{}\n}}", delay_attr(delay));
+                let _ = writeln!(
+                    s,
+                    "resource \"null_resource\" \"l{d}_{w}\" {{\n  triggers = {{ v = \"1\" }}{}\n}}",
+                    delay_attr(delay)
+                );
             } else {
                 let _ = writeln!(
                     s,
@@ -52,5 +64,7 @@ pub fn layered(width: usize, depth: usize, delay: Option<&str>) -> String {
 }
 
 fn delay_attr(delay: Option<&str>) -> String {
-    delay.map(|d| format!("\n  delay = \"{d}\"")).unwrap_or_default()
+    delay
+        .map(|d| format!("\n  delay = \"{d}\""))
+        .unwrap_or_default()
 }

@@ -21,7 +21,12 @@ impl Default for TempProject {
 
 impl TempProject {
     pub fn new() -> TempProject {
-        TempProject { dir: tempfile::Builder::new().prefix("kiln-test-").tempdir().expect("create a temp dir") }
+        TempProject {
+            dir: tempfile::Builder::new()
+                .prefix("kiln-test-")
+                .tempdir()
+                .expect("create a temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -39,7 +44,8 @@ impl TempProject {
     }
 
     pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     pub fn exists(&self, name: &str) -> bool {
@@ -74,7 +80,11 @@ impl Run {
     /// Panics with both streams unless the exit code is `code`.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -99,7 +109,11 @@ pub struct Kiln {
 impl Kiln {
     /// `bin` is `env!("CARGO_BIN_EXE_kiln")` of the calling test.
     pub fn new(bin: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> Kiln {
-        Kiln { bin: bin.into(), dir: dir.into(), envs: Vec::new() }
+        Kiln {
+            bin: bin.into(),
+            dir: dir.into(),
+            envs: Vec::new(),
+        }
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Kiln {
@@ -109,7 +123,11 @@ impl Kiln {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
-        c.args(args).current_dir(&self.dir).stdin(Stdio::null()).env("NO_COLOR", "1").env_remove("KILN_ENV");
+        c.args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .env("NO_COLOR", "1")
+            .env_remove("KILN_ENV");
         for (k, v) in &self.envs {
             c.env(k, v);
         }

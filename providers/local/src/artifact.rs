@@ -150,7 +150,13 @@ static REFS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn ref_file(artifact_dir: &Path, object: &str) -> Option<PathBuf> {
     let digest = artifact_dir.file_name()?.to_str()?;
-    Some(artifact_dir.parent()?.join(".refs").join(digest).join(object))
+    Some(
+        artifact_dir
+            .parent()?
+            .join(".refs")
+            .join(digest)
+            .join(object),
+    )
 }
 
 /// The object id: the digest and a reference unique to this object.
@@ -161,7 +167,11 @@ fn object_id(digest: &str, idempotency_key: &str) -> String {
     format!("{digest}:{:016x}", h.finish())
 }
 
-pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -> Result<(String, Value), Diagnostic> {
+pub(crate) fn create(
+    config: &Value,
+    ctx: &CallContext,
+    idempotency_key: &str,
+) -> Result<(String, Value), Diagnostic> {
     let attr = str_attr(config, "source_dir")
         .ok_or_else(|| Diagnostic::error("local_artifact: source_dir is required"))?;
     let source = absolute(&context_workdir(ctx), attr);
@@ -193,9 +203,15 @@ pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -
     let object = id.rsplit(':').next().unwrap_or_default();
     if let Some(r) = ref_file(&dest, object) {
         let _guard = REFS.lock();
-        let made = r.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&r, b""));
+        let made = r
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&r, b""));
         if let Err(e) = made {
-            return Err(Diagnostic::error(format!("local_artifact: cannot record a reference to {}: {e}", dest.display())));
+            return Err(Diagnostic::error(format!(
+                "local_artifact: cannot record a reference to {}: {e}",
+                dest.display()
+            )));
         }
     }
     let state = merge(
@@ -248,11 +264,16 @@ pub(crate) fn delete(state: &Value) -> Result<(), Diagnostic> {
         return Ok(());
     };
     let _guard = REFS.lock();
-    let object = str_attr(state, "id").and_then(|id| id.rsplit_once(':')).map(|(_, o)| o.to_string());
+    let object = str_attr(state, "id")
+        .and_then(|id| id.rsplit_once(':'))
+        .map(|(_, o)| o.to_string());
     if let Some(r) = object.and_then(|o| ref_file(Path::new(path), &o)) {
         let _ = std::fs::remove_file(&r);
         let refs = r.parent().map(Path::to_path_buf);
-        let others = refs.as_ref().and_then(|d| std::fs::read_dir(d).ok()).is_some_and(|mut it| it.next().is_some());
+        let others = refs
+            .as_ref()
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .is_some_and(|mut it| it.next().is_some());
         if others {
             // Another object still uses this content.
             return Ok(());

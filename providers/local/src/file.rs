@@ -8,7 +8,9 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{AttributeSchema, Presence, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, ReadResult};
 
-use crate::{context_datadir, absolute, context_workdir, merge, sha256_hex, str_attr, write_atomic};
+use crate::{
+    absolute, context_datadir, context_workdir, merge, sha256_hex, str_attr, write_atomic,
+};
 
 const DEFAULT_MODE: &str = "0644";
 
@@ -75,7 +77,9 @@ pub(crate) fn validate(config: &Value) -> Diagnostics {
 /// owner's token is recorded in `<datadir>/owners/`: deleting an object
 /// removes the file only if that object still owns it, never a successor's.
 fn owner_record(datadir: &Path, path: &Path) -> PathBuf {
-    datadir.join("owners").join(&sha256_hex(path.to_string_lossy().as_bytes())[..32])
+    datadir
+        .join("owners")
+        .join(&sha256_hex(path.to_string_lossy().as_bytes())[..32])
 }
 
 fn token(idempotency_key: &str) -> String {
@@ -86,12 +90,18 @@ fn token(idempotency_key: &str) -> String {
 /// unconditionally).
 pub(crate) fn split_id(id: &str) -> (&str, Option<&str>) {
     match id.rsplit_once('@') {
-        Some((path, tok)) if tok.len() == 16 && tok.bytes().all(|b| b.is_ascii_hexdigit()) => (path, Some(tok)),
+        Some((path, tok)) if tok.len() == 16 && tok.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (path, Some(tok))
+        }
         _ => (id, None),
     }
 }
 
-pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -> Result<(String, Value), Diagnostic> {
+pub(crate) fn create(
+    config: &Value,
+    ctx: &CallContext,
+    idempotency_key: &str,
+) -> Result<(String, Value), Diagnostic> {
     if let Some(e) = validate(config).into_iter().next() {
         return Err(e);
     }
@@ -126,7 +136,12 @@ pub(crate) fn create(config: &Value, ctx: &CallContext, idempotency_key: &str) -
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&record, &tok))
-        .map_err(|e| Diagnostic::error(format!("local_file: cannot record the owner of {}: {e}", path.display())))?;
+        .map_err(|e| {
+            Diagnostic::error(format!(
+                "local_file: cannot record the owner of {}: {e}",
+                path.display()
+            ))
+        })?;
     let id = format!("{}@{tok}", path.to_string_lossy());
     let state = merge(
         config,

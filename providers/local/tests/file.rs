@@ -41,7 +41,10 @@ async fn file_create_read_drift_delete() {
     assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
     let id = resp.id.unwrap();
     let path = p.path().join("out/hello.txt");
-    assert!(id.starts_with(&format!("{}@", path.to_string_lossy())), "{id}");
+    assert!(
+        id.starts_with(&format!("{}@", path.to_string_lossy())),
+        "{id}"
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -173,7 +176,10 @@ async fn artifact_digest_is_content_addressed() {
             .join(".kiln/artifacts")
             .join(digest(&a).as_str().unwrap())
     );
-    assert_ne!(a.id, b.id, "each object holds its own reference to the shared content");
+    assert_ne!(
+        a.id, b.id,
+        "each object holds its own reference to the shared content"
+    );
     assert_eq!(
         std::fs::read_to_string(baked.join("static/app.js")).unwrap(),
         "let x = 1;"
@@ -196,10 +202,17 @@ async fn artifact_digest_is_content_addressed() {
 
     // Shared content stays while any object refers to it, and goes with the last.
     for (addr, r) in [("local_artifact.a", &a), ("local_artifact.b", &b)] {
-        p.delete("local_artifact", addr, r.id.as_deref().unwrap(), &r.state).await;
+        p.delete("local_artifact", addr, r.id.as_deref().unwrap(), &r.state)
+            .await;
         assert!(baked.is_dir(), "still referenced after deleting {addr}");
     }
-    p.delete("local_artifact", "local_artifact.b2", again.id.as_deref().unwrap(), &again.state).await;
+    p.delete(
+        "local_artifact",
+        "local_artifact.b2",
+        again.id.as_deref().unwrap(),
+        &again.state,
+    )
+    .await;
     assert!(!baked.exists(), "removed with its last reference");
 
     p.delete(
@@ -233,10 +246,28 @@ async fn deleting_a_replaced_file_keeps_the_successor_at_the_same_path() {
     let old = p.create("local_file", "local_file.f", config("old")).await;
     let new = p.create("local_file", "local_file.f2", config("new")).await;
     assert!(!new.diagnostics.has_errors(), "{}", new.diagnostics);
-    p.delete("local_file", "local_file.f", old.id.as_deref().unwrap(), &old.state).await;
-    assert_eq!(std::fs::read_to_string(p.path().join("same.txt")).unwrap(), "new");
-    p.delete("local_file", "local_file.f2", new.id.as_deref().unwrap(), &new.state).await;
-    assert!(!p.path().join("same.txt").exists(), "the owner's delete removes it");
+    p.delete(
+        "local_file",
+        "local_file.f",
+        old.id.as_deref().unwrap(),
+        &old.state,
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("same.txt")).unwrap(),
+        "new"
+    );
+    p.delete(
+        "local_file",
+        "local_file.f2",
+        new.id.as_deref().unwrap(),
+        &new.state,
+    )
+    .await;
+    assert!(
+        !p.path().join("same.txt").exists(),
+        "the owner's delete removes it"
+    );
 }
 
 #[tokio::test]
