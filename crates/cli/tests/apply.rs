@@ -269,3 +269,41 @@ fn state_history_lists_every_apply() {
     r.success();
     assert_eq!(r.stdout.lines().count(), 4, "{}", r.stdout);
 }
+
+#[test]
+fn interrupt_starts_no_new_step_and_keeps_the_state_exact() {
+    let (p, k) = project(&kiln_testkit::generate::chain(6, Some("400ms")));
+    let child = k
+        .command(&["apply", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let done = state_addrs(&p, "default");
+    assert!(
+        !done.is_empty() && done.len() < 6,
+        "stopped part-way: {done:?}"
+    );
+    // The state is exact: the next plan creates just the rest.
+    let r = k.run(&["plan"]);
+    r.success();
+    assert!(
+        r.stdout.contains(&format!("{} to create", 6 - done.len())),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{} unchanged", done.len())),
+        "{}",
+        r.stdout
+    );
+}
