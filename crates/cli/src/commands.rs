@@ -248,7 +248,21 @@ pub(crate) async fn with_lock<T>(
     f: impl AsyncFnOnce() -> Result<T>,
 ) -> Result<T> {
     let info = LockInfo::for_current_process(command);
-    project.store.lock(&project.env, &info).await?;
+    if let Err(e) = project.store.lock(&project.env, &info).await {
+        let stale = match &e {
+            kiln_store::StoreError::Locked { holder, .. } if holder.looks_stale() => {
+                Some(holder.pid)
+            }
+            _ => None,
+        };
+        let e = anyhow::Error::new(e);
+        return Err(match stale {
+            Some(pid) => e.context(format!(
+                "the lock looks stale: its holder (pid {pid} on this host) is no longer running"
+            )),
+            None => e,
+        });
+    }
     let result = f().await;
     if let Err(e) = project.store.unlock(&project.env, &info.id).await {
         tracing::warn!("could not release the lock: {e}");

@@ -150,3 +150,48 @@ fn unknown_flag_address_is_an_error() {
         r.stderr
     );
 }
+
+#[test]
+fn missing_required_attribute() {
+    check(
+        "resource \"local_file\" \"f\" {\n  content = \"x\"\n}\n",
+        &["path", "main.hcl:1:"],
+    );
+}
+
+#[test]
+fn a_killed_holder_leaves_a_lock_that_unlock_clears_and_the_next_apply_recovers() {
+    let (p, k) = project(&kiln_testkit::generate::chain(4, Some("500ms")));
+    let mut holder = k
+        .command(&["apply", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("locked by"), "{}", r.stderr);
+    let lock: serde_json::Value = serde_json::from_str(&p.read(".kiln/default/lock.json")).unwrap();
+    let id = lock["id"].as_str().unwrap().to_string();
+
+    let r = k.run(&["unlock", &id]);
+    r.success();
+    assert!(
+        r.stdout.contains("held by"),
+        "shows the holder first: {}",
+        r.stdout
+    );
+    assert!(!p.exists(".kiln/default/lock.json"));
+
+    // The killed apply's journal is recovered: what it created is adopted,
+    // nothing is created twice, and the chain completes.
+    let r = k.run(&["apply", "--yes"]);
+    r.success();
+    assert!(r.stderr.contains("recovering"), "{}", r.stderr);
+    assert_eq!(state_addrs(&p, "default").len(), 4);
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
