@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod generate;
+pub mod moto;
 
 /// A configuration directory in a temporary folder, removed on drop.
 pub struct TempProject {
