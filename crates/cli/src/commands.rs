@@ -65,33 +65,31 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
     let registry = project.registry(Some(&config)).await?;
+    // Variables with no value are unknown here: validation checks types,
+    // references and cycles for every value they could take, without reading
+    // state or calling a provider.
+    let mut variables = project.variables(&config, &Default::default())?;
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables
+                .entry(v.name.clone())
+                .or_insert(kiln_model::Value::Unknown);
+        }
+    }
     let options = PlanOptions {
         env: project.env.clone(),
+        variables,
         root_dir: project.abs_dir.display().to_string(),
         ..Default::default()
     };
-    let empty = State::new(&project.env, "");
-    // Planning against an empty state checks types, references and cycles
-    // without reading state or calling a provider.
-    let mut options = options;
-    options.variables = project
-        .variables(&config, &Default::default())
-        .unwrap_or_default();
-    match kiln_plan::plan(&config, &empty, registry.schemas(), &options) {
-        Ok(_) => {}
-        Err(d) => {
-            // Missing variable values are not configuration errors.
-            let real: kiln_diag::Diagnostics = d
-                .into_iter()
-                .filter(|d| !d.summary.contains("no value for required variable"))
-                .collect();
-            if real.has_errors() {
-                return Err(real.into());
-            }
-        }
-    }
+    kiln_plan::plan(
+        &config,
+        &State::new(&project.env, ""),
+        registry.schemas(),
+        &options,
+    )?;
     out.line(&format!(
-        "{} The configuration is valid ({} resources).",
+        "{} The configuration is valid ({} resource blocks).",
         out.paint(Style::Green, "Success!"),
         config.resources.len()
     ));

@@ -195,3 +195,18 @@ fn a_killed_holder_leaves_a_lock_that_unlock_clears_and_the_next_apply_recovers(
     assert_eq!(state_addrs(&p, "default").len(), 4);
     k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
+
+#[test]
+fn validate_checks_types_without_variable_values_or_state() {
+    let (p, k) = project(
+        "variable \"a\" {}\nresource \"null_resource\" \"a\" {\n  triggers = { a = var.a }\n}\n",
+    );
+    let r = k.run(&["validate"]);
+    r.success();
+    assert!(r.stdout.contains("valid"), "{}", r.stdout);
+    p.write("main.hcl", "variable \"a\" {}\nresource \"null_resource\" \"a\" {\n  triggers = { a = var.a }\n  labels = \"x\"\n}\n");
+    let r = k.run(&["validate"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("main.hcl:4:12"), "{}", r.stderr);
+    assert!(p.state_json("default").is_none());
+}
