@@ -54,6 +54,9 @@ pub enum Command {
     /// Environments: list them, destroy one, destroy the expired ones.
     #[command(subcommand)]
     Env(EnvCmd),
+    /// Move traffic back to the previous generation (kept by
+    /// `apply --keep-previous`), or recreate an earlier one with --to.
+    Rollback(RollbackCmd),
     /// Internal: run a local_balancer process.
     #[command(name = "__balancer", hide = true)]
     Balancer(BalancerCmd),
@@ -86,9 +89,14 @@ pub struct PlanFlags {
     /// Force the replacement of ADDR (repeatable; TYPE.NAME covers every instance).
     #[arg(long, value_name = "ADDR")]
     pub replace: Vec<String>,
-    /// Replace every stateless resource: a new generation of the environment.
+    /// Replace every stateless resource: a new generation of the environment
+    /// (traffic switches are kept and moved to it once it is healthy).
     #[arg(long)]
     pub rebuild: bool,
+    /// Keep the objects this apply replaces running, as the previous
+    /// generation, for `kiln rollback` (instead of destroying them).
+    #[arg(long)]
+    pub keep_previous: bool,
     /// Allow the replacement of the stateful resource ADDR.
     #[arg(long, value_name = "ADDR")]
     pub allow_replace: Vec<String>,
@@ -211,6 +219,23 @@ pub enum StateCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackCmd {
+    /// Recreate generation GENERATION from the configuration recorded in the
+    /// state history (even if it was destroyed), move traffic to it once it
+    /// is healthy, and destroy the generation it replaces.
+    #[arg(long, value_name = "GENERATION")]
+    pub to: Option<u64>,
+    /// With --to: keep the generation it replaces, for another rollback.
+    #[arg(long, requires = "to")]
+    pub keep_previous: bool,
+    /// With --to: do not read every resource before planning.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub refresh: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,9 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
         Command::Env(cmd) => crate::envs::run(chdir, cmd, out).await,
+        Command::Rollback(cmd) => {
+            crate::rollback::run(&Project::open(chdir, None, &g.env)?, cmd, out).await
+        }
         Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
 }
@@ -97,7 +100,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
 }
 
 /// Reads the environment's state, or a new empty one.
-async fn read_state(project: &Project) -> Result<(State, Option<Version>)> {
+pub(crate) async fn read_state(project: &Project) -> Result<(State, Option<Version>)> {
     match project.store.read(&project.env).await? {
         Some(v) => Ok((v.state, Some(v.version))),
         None => Ok((State::new(&project.env, ""), None)),
@@ -124,12 +127,26 @@ async fn make_plan(
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
     let variables = project.variables(&config, &flags.vars)?;
-    let registry = project.registry(Some(&config)).await?;
+    plan_config(project, &config, variables, flags, destroy, state, out).await
+}
+
+/// Refreshes and plans a loaded configuration with its variable values.
+pub(crate) async fn plan_config(
+    project: &Project,
+    config: &kiln_config::Config,
+    variables: std::collections::BTreeMap<String, kiln_model::Value>,
+    flags: &PlanFlags,
+    destroy: bool,
+    state: &mut State,
+    out: &Output,
+) -> Result<Plan> {
+    let registry = project.registry(Some(config)).await?;
     let mut options = PlanOptions {
         env: project.env.clone(),
         variables,
         replace: parse_addrs(&flags.replace, "--replace")?,
         rebuild: flags.rebuild,
+        keep_previous: flags.keep_previous,
         allow_replace: parse_addrs(&flags.allow_replace, "--allow-replace")?,
         allow_destroy: parse_addrs(&flags.allow_destroy, "--allow-destroy")?,
         destroy,
@@ -157,7 +174,7 @@ async fn make_plan(
         *state = report.state;
         tracing::debug!(elapsed = ?started.elapsed(), "refreshed");
     }
-    let plan = kiln_plan::plan(&config, state, registry.schemas(), &options)?;
+    let plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
     for w in &plan.warnings {
         out.diagnostic(w);
     }
@@ -337,7 +354,7 @@ async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result
     .await
 }
 
-fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
+pub(crate) fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()> {
     use std::io::IsTerminal;
     if run.yes {
         return Ok(());

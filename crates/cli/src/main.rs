@@ -11,6 +11,7 @@ mod envs;
 mod output;
 mod project;
 mod render;
+mod rollback;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use kiln_model::{ChangeBehaviour, Value};
-use kiln_plan::{Action, ActionKind, Plan, Reason};
+use kiln_plan::{Action, ActionKind, GenerationChange, Plan, Reason};
 use kiln_state::State;
 use serde_json::json;
 
@@ -70,6 +70,9 @@ fn headline(a: &Action) -> String {
     let what = match a.kind {
         ActionKind::Create => "will be created",
         ActionKind::Update => "will be updated in place",
+        ActionKind::Replace if a.kept => {
+            "will be replaced (the new one is created first; the old one is kept for rollback)"
+        }
         ActionKind::Replace => {
             "will be replaced (the new one is created first, then the old one destroyed)"
         }
@@ -79,6 +82,12 @@ fn headline(a: &Action) -> String {
                 .any(|r| matches!(r, Reason::Deposed { .. }))
             {
                 "superseded object will be destroyed"
+            } else if a
+                .reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Previous { .. }))
+            {
+                "object of the previous generation will be destroyed"
             } else {
                 "will be destroyed"
             }
@@ -127,6 +136,27 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Deposed { id } => {
             format!("object {id} was superseded by a replacement and still exists")
         }
+        Reason::Previous { id, generation } => format!(
+            "object {id} of generation {generation} was kept for rollback, and this apply does not keep it (pass --keep-previous to keep the previous generation)"
+        ),
+        Reason::Rollback { generation } => {
+            format!("rollback: traffic moves back to generation {generation}")
+        }
+    }
+}
+
+/// What the plan does to the generations, as a sentence (None if nothing).
+pub fn generations_text(plan: &Plan) -> Option<String> {
+    match plan.generations.as_ref()? {
+        GenerationChange::Keep { previous, kept, .. } => Some(format!(
+            "Generation {previous} is kept for `kiln rollback`: {} replaced object{} stay{} running.",
+            kept.len(),
+            if kept.len() == 1 { "" } else { "s" },
+            if kept.len() == 1 { "s" } else { "" },
+        )),
+        GenerationChange::Swap { to, .. } => Some(format!(
+            "Rollback: traffic moves back to generation {to}, which becomes current; the current generation is kept as the previous one (`kiln rollback` again returns)."
+        )),
     }
 }
 
@@ -139,7 +169,7 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         .filter(|a| a.kind != ActionKind::NoOp)
         .collect();
     let sum = Summary::of(plan);
-    if changes.is_empty() && !plan.outputs.values().any(|o| o.changed) {
+    if !plan.has_changes() {
         let _ = writeln!(
             s,
             "{} The infrastructure matches the configuration ({} resource{} unchanged).",
@@ -195,6 +225,9 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
     }
     if !out_lines.is_empty() {
         let _ = writeln!(s, "Changes to outputs:\n{out_lines}");
+    }
+    if let Some(g) = generations_text(plan) {
+        let _ = writeln!(s, "{g}");
     }
     let _ = writeln!(
         s,
@@ -349,6 +382,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                 "action": a.kind,
                 "stateful": a.stateful,
                 "generation": a.generation,
+                "kept_for_rollback": a.kept,
                 "reasons": a.reasons.iter().map(reason_json).collect::<Vec<_>>(),
                 "reason_text": a.reasons.iter().map(reason_text_redacted).collect::<Vec<_>>(),
                 "before": a.before.as_ref().map(Value::redacted),
@@ -382,6 +416,14 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "summary": {"create": sum.create, "update": sum.update, "replace": sum.replace, "delete": sum.delete, "no_op": sum.no_op},
         "actions": actions,
         "outputs": outputs,
+        "generations": plan.generations.as_ref().map(|g| match g {
+            GenerationChange::Keep { previous, kept, .. } => json!({
+                "change": "keep",
+                "previous": previous,
+                "kept": kept.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
+            }),
+            GenerationChange::Swap { to, .. } => json!({"change": "swap", "to": to}),
+        }),
     })
 }
 
@@ -432,6 +474,21 @@ pub fn state_human(state: &State) -> String {
             "# {} (superseded object {}, to be destroyed by the next apply)",
             d.addr, d.id
         );
+    }
+    if let Some(p) = &state.previous {
+        let _ = writeln!(
+            s,
+            "# previous generation {}, kept for `kiln rollback`:",
+            p.generation
+        );
+        for r in &p.resources {
+            let _ = writeln!(
+                s,
+                "#   {} (id {}, generation {})",
+                r.addr, r.id, r.generation
+            );
+        }
+        s.push('\n');
     }
     if !state.outputs.is_empty() {
         let _ = writeln!(s, "Outputs:");
@@ -521,6 +578,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
         let kind = match a.kind {
             ActionKind::Create => "create",
             ActionKind::Update => "update in place",
+            ActionKind::Replace if a.kept => "**replace** (old one kept for rollback)",
             ActionKind::Replace => "**replace**",
             ActionKind::Delete => "**destroy**",
             ActionKind::NoOp => "",
@@ -537,5 +595,8 @@ pub fn plan_markdown(plan: &Plan) -> String {
         "\n{} unchanged. Generation {}.",
         sum.no_op, plan.generation
     );
+    if let Some(g) = generations_text(plan) {
+        let _ = writeln!(s, "\n{g}");
+    }
     s
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,110 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.0 GET; the body, or an error.
-fn get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let (head, body) = buf
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no response: {buf:?}")))?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(format!("status: {head}")));
-    }
-    Ok(body.to_string())
-}
-
-/// A process is running (not gone, not a zombie).
-fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-fn wait_dead(pid: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-fn resource<'a>(state: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
-    state["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["addr"] == addr)
-        .unwrap_or_else(|| panic!("{addr} not in state"))
-}
-
-fn pids(p: &TempProject) -> Vec<u64> {
-    let s = p.state_json("default").unwrap();
-    resource(&s, "local_service.web")["attributes"]["pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect()
-}
-
-/// Processes whose working directory is under `dir`.
-fn processes_in(dir: &str) -> Vec<u64> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
-            continue;
-        };
-        if let Ok(cwd) = std::fs::read_link(entry.path().join("cwd"))
-            && cwd.starts_with(dir)
-            && alive(pid)
-        {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-fn copy_example(p: &TempProject) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/local-web");
-    p.write(
-        "main.hcl",
-        &std::fs::read_to_string(root.join("main.hcl")).unwrap(),
-    );
-    p.write(
-        "app/app.py",
-        &std::fs::read_to_string(root.join("app/app.py")).unwrap(),
-    );
-}
-
-/// Destroys whatever the test left running, even when it fails.
-struct Cleanup<'a>(&'a Kiln, String);
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["destroy", "--yes", "--var", &self.1]);
-    }
-}
 
 #[test]
 fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destroy() {

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, Value};
-use kiln_plan::{Action, ApplyEvaluator, Plan, StepOp};
+use kiln_plan::{Action, ActionKind, ApplyEvaluator, GenerationChange, Plan, Reason, StepOp};
 use kiln_provider::{
     CallContext, CreateRequest, DeleteRequest, HealthRequest, Provider, Registry, UpdateRequest,
 };
 use kiln_state::journal::{Outcome, ResourceRecord, apply_outcome};
-use kiln_state::{JournalRecord, OutputState, ResourceState, State};
+use kiln_state::{AppliedSource, JournalRecord, OutputState, Previous, ResourceState, State};
 use kiln_store::Journal;
 use tokio::task::JoinSet;
 
@@ -76,6 +76,8 @@ pub async fn apply(
     observer: &dyn Observer,
     options: &ApplyOptions,
 ) -> ApplyReport {
+    let prior_source = state.source.clone();
+    let prior_outputs = state.outputs.clone();
     let mut run = Run {
         plan,
         registry,
@@ -236,13 +238,24 @@ pub async fn apply(
         }
     }
 
+    let swap = matches!(plan.generations, Some(GenerationChange::Swap { .. }));
     let outputs = match evaluator.as_mut() {
+        // A rollback keeps the outputs; the swap below restores the
+        // previous generation's.
+        Some(_) if swap => BTreeMap::new(),
         Some(ev) => run.outputs(ev),
         None => BTreeMap::new(),
     };
+    let success = run.failures.is_empty()
+        && run.skipped.is_empty()
+        && !cancelled
+        && !run.diagnostics.has_errors();
     let mut state = run.state;
     if run.created_any {
         state.generation = state.generation.max(plan.generation);
+    }
+    if success {
+        finish_generations(plan, &mut state, prior_source, prior_outputs);
     }
     let now = util::now();
     if state.created_at == 0 {
@@ -257,6 +270,61 @@ pub async fn apply(
         outputs,
         diagnostics: run.diagnostics,
     }
+}
+
+/// After a successful apply: keeps the replaced objects as the previous
+/// generation, or swaps back to it (a rollback), and records the
+/// configuration the current generation was applied from.
+fn finish_generations(
+    plan: &Plan,
+    state: &mut State,
+    prior_source: Option<AppliedSource>,
+    prior_outputs: BTreeMap<String, OutputState>,
+) {
+    let destroy = plan
+        .actions
+        .iter()
+        .any(|a| a.reasons.iter().any(|r| matches!(r, Reason::Destroy)));
+    // A plan that creates nothing leaves the current generation as it was
+    // (after a rollback, older than the plan's generation counter).
+    let creates = plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Create | ActionKind::Replace));
+    let generation = match &prior_source {
+        Some(s) if !creates => s.generation,
+        _ => plan.generation,
+    };
+    match &plan.generations {
+        Some(GenerationChange::Swap { switches, .. }) => {
+            state.swap_previous(switches.iter().cloned().collect());
+            return;
+        }
+        Some(GenerationChange::Keep {
+            previous,
+            kept,
+            switches,
+        }) => {
+            let previous = Previous {
+                generation: *previous,
+                resources: Vec::new(),
+                switches: switches.iter().cloned().collect(),
+                source: prior_source,
+                outputs: prior_outputs,
+            };
+            state.keep_previous(previous, kept);
+        }
+        None => {}
+    }
+    state.source = if destroy || plan.source.files.is_empty() {
+        None
+    } else {
+        Some(AppliedSource {
+            generation,
+            files: plan.source.files.clone(),
+            variables: plan.source.variables.clone(),
+        })
+    };
 }
 
 /// The coordinator's bookkeeping.
@@ -492,9 +560,11 @@ impl Run<'_> {
             .filter(|r| step.object_id.as_ref().is_none_or(|id| *id == r.id));
         let deposed = || {
             let id = step.object_id.as_ref()?;
+            let previous = self.state.previous.iter().flat_map(|p| &p.resources);
             self.state
                 .deposed
                 .iter()
+                .chain(previous)
                 .find(|d| &d.addr == addr && &d.id == id)
         };
         match step.op {

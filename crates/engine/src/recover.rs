@@ -220,6 +220,13 @@ fn find<'a>(state: &'a State, addr: &InstanceAddr, id: &str) -> Option<&'a Resou
         .get(addr)
         .filter(|r| r.id == id)
         .or_else(|| state.deposed.iter().find(|d| &d.addr == addr && d.id == id))
+        .or_else(|| {
+            state
+                .previous
+                .iter()
+                .flat_map(|p| &p.resources)
+                .find(|d| &d.addr == addr && d.id == id)
+        })
 }
 
 fn find_mut<'a>(
@@ -230,9 +237,16 @@ fn find_mut<'a>(
     if state.resources.get(addr).is_some_and(|r| r.id == id) {
         return state.resources.get_mut(addr);
     }
+    if state.deposed.iter().any(|d| &d.addr == addr && d.id == id) {
+        return state
+            .deposed
+            .iter_mut()
+            .find(|d| &d.addr == addr && d.id == id);
+    }
     state
-        .deposed
+        .previous
         .iter_mut()
+        .flat_map(|p| &mut p.resources)
         .find(|d| &d.addr == addr && d.id == id)
 }
 
@@ -245,5 +259,14 @@ fn remove(state: &mut State, addr: &InstanceAddr, id: &str) {
         .position(|d| &d.addr == addr && d.id == id)
     {
         state.deposed.remove(i);
+    } else {
+        // A delete of the previous generation's object: the journal's
+        // outcome handling removes it from there.
+        kiln_state::journal::apply_outcome(
+            state,
+            addr,
+            kiln_state::StepOp::Delete,
+            &kiln_state::Outcome::Deleted { id: id.to_string() },
+        );
     }
 }

@@ -161,6 +161,12 @@ pub struct ResourceSchema {
     /// traffic onto a new instance wait for it to pass.
     #[serde(default)]
     pub health_check: bool,
+    /// A traffic switch (a balancer on a fixed port, a listener): kept across
+    /// generations, never replaced by `--rebuild` or drift, because two of
+    /// them cannot coexist; its run-time attributes are what moves traffic
+    /// from one generation to the next (and back, on rollback).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub traffic_switch: bool,
     #[serde(default)]
     pub description: String,
 }
@@ -171,6 +177,7 @@ impl ResourceSchema {
             attributes: BTreeMap::new(),
             stateful: false,
             health_check: false,
+            traffic_switch: false,
             description: String::new(),
         }
     }

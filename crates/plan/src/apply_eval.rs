@@ -20,7 +20,7 @@ use crate::graph::{self, Analysis, Mode, body_ref};
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};
-use crate::{Action, ActionKind, PLAN_FORMAT_VERSION, Plan, Reason, vars};
+use crate::{Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, vars};
 
 /// Re-evaluates planned actions with the values apply produced.
 pub struct ApplyEvaluator {
@@ -39,6 +39,8 @@ pub struct ApplyEvaluator {
     each_values: RefCell<Vec<Option<BTreeMap<String, Value>>>>,
     env: String,
     root_dir: String,
+    /// The plan has no configuration (a rollback): planned values are final.
+    literal: bool,
 }
 
 impl std::fmt::Debug for ApplyEvaluator {
@@ -73,7 +75,14 @@ impl ApplyEvaluator {
             each_values: RefCell::new(Vec::new()),
             env: plan.env.clone(),
             root_dir: plan.source.root_dir.clone(),
+            literal: false,
         };
+        // A rollback plan has no configuration: every planned value is known
+        // and is applied as planned.
+        if matches!(plan.generations, Some(GenerationChange::Swap { .. })) {
+            ev.literal = true;
+            return Ok(ev);
+        }
         // A plan that only deletes (`kiln destroy`) needs no configuration:
         // it must apply even if the configuration no longer evaluates.
         let evaluates = plan.actions.iter().any(|a| {
@@ -157,6 +166,16 @@ impl ApplyEvaluator {
         let Some(a) = self.actions.get(action) else {
             return Err(Diagnostic::error(format!("the plan has no action {action}")).into());
         };
+        if self.literal {
+            return match &a.after {
+                Some(v) if v.is_known() && a.kind == ActionKind::Update => Ok(v.clone()),
+                _ => Err(Diagnostic::error(format!(
+                    "{} has no final attributes in a plan without configuration; plan again",
+                    a.addr
+                ))
+                .into()),
+            };
+        }
         let (Some(an), Some(r)) = (&self.an, self.action_resource[action]) else {
             return Err(Diagnostic::error(format!(
                 "{} is deleted, it has no final attributes",

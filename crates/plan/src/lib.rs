@@ -21,6 +21,7 @@ mod fxhash;
 mod graph;
 mod names;
 mod planner;
+mod rollback;
 mod scope;
 mod steps;
 mod values;
@@ -28,6 +29,7 @@ mod vars;
 
 pub use apply_eval::ApplyEvaluator;
 pub use planner::plan;
+pub use rollback::rollback;
 
 /// The version of the serialized plan (saved plan files and `--json`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -42,8 +44,12 @@ pub struct PlanOptions {
     pub variables: BTreeMap<String, Value>,
     /// `--replace ADDR`: force replacement (a key-less address covers every instance).
     pub replace: Vec<InstanceAddr>,
-    /// `--rebuild`: replace every stateless resource.
+    /// `--rebuild`: replace every stateless resource (traffic switches are
+    /// kept and updated in place to point at the new generation).
     pub rebuild: bool,
+    /// `--keep-previous`: the objects this plan replaces are kept as the
+    /// previous generation, for `kiln rollback`, instead of destroyed.
+    pub keep_previous: bool,
     /// `--allow-replace ADDR`: a stateful resource may be replaced.
     pub allow_replace: Vec<InstanceAddr>,
     /// `--allow-destroy ADDR`: a stateful resource may be deleted.
@@ -81,14 +87,41 @@ pub struct Plan {
     /// Warnings found while planning.
     #[serde(default)]
     pub warnings: kiln_diag::Diagnostics,
+    /// How the plan changes the environment's generations, besides creating
+    /// the next one: keep the replaced objects, or swap back to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generations: Option<GenerationChange>,
 }
 
 impl Plan {
-    /// True if applying would change anything (resources or outputs).
+    /// True if applying would change anything (resources, outputs, or which
+    /// generation is current).
     pub fn has_changes(&self) -> bool {
         self.actions.iter().any(|a| a.kind != ActionKind::NoOp)
             || self.outputs.values().any(|o| o.changed)
+            || matches!(self.generations, Some(GenerationChange::Swap { .. }))
     }
+}
+
+/// What a successful apply of the plan does to the generations in state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum GenerationChange {
+    /// `--keep-previous`: the objects the plan replaces (`(address, id)`)
+    /// become the previous generation, with the traffic switches' run-time
+    /// settings from before the cut-over (which point at them).
+    Keep {
+        previous: u64,
+        kept: Vec<(InstanceAddr, String)>,
+        switches: Vec<(InstanceAddr, Value)>,
+    },
+    /// `kiln rollback`: the switches move back to the previous generation
+    /// `to`, which then becomes current; the current generation becomes the
+    /// previous one, reachable again through `switches` (its settings now).
+    Swap {
+        to: u64,
+        switches: Vec<(InstanceAddr, Value)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +176,10 @@ pub struct Action {
     /// The resource type has a health check: steps that depend on the new
     /// object wait for it to pass.
     pub health_check: bool,
+    /// For a replace with `--keep-previous`: the old object is kept for
+    /// rollback instead of destroyed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 /// Why an action is planned.
@@ -180,6 +217,27 @@ pub enum Reason {
     Deposed {
         id: String,
     },
+    /// An object of the previous generation, kept for rollback by an earlier
+    /// `--keep-previous`, which this plan no longer keeps.
+    Previous {
+        id: String,
+        generation: u64,
+    },
+    /// `kiln rollback`: a traffic switch moves back to generation `generation`.
+    Rollback {
+        generation: u64,
+    },
+}
+
+impl Action {
+    /// The id of the superseded object this action deletes (a deposed one,
+    /// or one of the previous generation); `None` for the current object.
+    pub fn superseded_id(&self) -> Option<&str> {
+        self.reasons.iter().find_map(|r| match r {
+            Reason::Deposed { id } | Reason::Previous { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

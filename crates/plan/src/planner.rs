@@ -20,8 +20,8 @@ use crate::names::did_you_mean;
 use crate::scope::{count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
-    Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource, PlannedOutput, Reason,
-    steps, vars,
+    Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource,
+    PlannedOutput, Reason, steps, vars,
 };
 
 /// Plans `config` against `state`.
@@ -75,6 +75,28 @@ pub fn plan(
             Reason::Deposed { id: rs.id.clone() },
         ));
     }
+    let generations = if options.destroy {
+        None
+    } else {
+        keep_previous(state, schemas, options, &mut actions)
+    };
+    // The previous generation is destroyed unless this plan keeps it: a plan
+    // that keeps a new previous generation replaces it, and one without
+    // `--keep-previous` lets it go.
+    let keeps_existing = options.keep_previous && !options.destroy && generations.is_none();
+    if let Some(prev) = state.previous.as_ref().filter(|_| !keeps_existing) {
+        for rs in &prev.resources {
+            actions.push(delete_action(
+                rs,
+                schemas,
+                rs.stateful,
+                Reason::Previous {
+                    id: rs.id.clone(),
+                    generation: prev.generation,
+                },
+            ));
+        }
+    }
     if diags.has_errors() {
         return Err(diags);
     }
@@ -107,14 +129,69 @@ pub fn plan(
             root_dir: options.root_dir.clone(),
         },
         warnings,
+        generations,
     })
 }
 
-fn deposed_id(a: &Action) -> Option<&str> {
-    a.reasons.iter().find_map(|r| match r {
-        Reason::Deposed { id } => Some(id.as_str()),
-        _ => None,
+/// `--keep-previous`: marks the stateless replacements as kept and records
+/// the traffic switches' run-time settings from before the cut-over. `None`
+/// when there is nothing to keep.
+fn keep_previous(
+    state: &State,
+    schemas: &Schemas,
+    options: &PlanOptions,
+    actions: &mut [Action],
+) -> Option<GenerationChange> {
+    if !options.keep_previous {
+        return None;
+    }
+    let mut kept = Vec::new();
+    for a in actions.iter_mut() {
+        if a.kind == ActionKind::Replace
+            && !a.stateful
+            && let Some(old) = state.resources.get(&a.addr)
+        {
+            a.kept = true;
+            kept.push((a.addr.clone(), old.id.clone()));
+        }
+    }
+    if kept.is_empty() {
+        return None;
+    }
+    let switches = state
+        .resources
+        .values()
+        .filter_map(|rs| {
+            let schema = schemas.resource(&rs.type_name)?.1;
+            schema
+                .traffic_switch
+                .then(|| (rs.addr.clone(), runtime_settings(&rs.attributes, schema)))
+        })
+        .collect();
+    Some(GenerationChange::Keep {
+        previous: state.current_generation(),
+        kept,
+        switches,
     })
+}
+
+/// The run-time attributes of an object: what a traffic switch's settings are.
+pub(crate) fn runtime_settings(attributes: &Value, schema: &ResourceSchema) -> Value {
+    let Some(m) = attributes.as_map() else {
+        return Value::Map(BTreeMap::new());
+    };
+    Value::Map(
+        schema
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.change == ChangeBehaviour::Runtime)
+            .map(|(name, _)| (name.clone(), m.get(name).cloned().unwrap_or(Value::Null)))
+            .collect(),
+    )
+}
+
+fn deposed_id(a: &Action) -> Option<&str> {
+    a.superseded_id()
 }
 
 /// `kiln destroy`: delete everything in state, honouring the protections
@@ -221,6 +298,7 @@ fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: 
         dependencies: rs.dependencies.clone(),
         generation: rs.generation,
         health_check: schema.is_some_and(|s| s.health_check),
+        kept: false,
     }
 }
 
@@ -677,6 +755,7 @@ impl<'a> Planner<'a> {
             dependencies,
             generation: self.generation,
             health_check: schema.health_check,
+            kept: false,
         };
         let Some(prior) = prior else {
             action.after = Some(new_object(value, schema));
@@ -762,15 +841,29 @@ impl<'a> Planner<'a> {
                 ActionKind::NoOp
             }
         } else {
-            if self.options.rebuild {
+            // A traffic switch is kept across generations: a rebuild or drift
+            // does not replace it (a second one could not run beside it); its
+            // run-time attributes follow the new generation in place.
+            let switch = schema.traffic_switch;
+            let rebuild = self.options.rebuild && !switch;
+            if rebuild {
                 reasons.push(Reason::Rebuild);
             }
             if let Some(detail) = drift {
-                reasons.push(Reason::Drift {
-                    detail: detail.clone(),
-                });
+                if switch {
+                    self.warnings.push(
+                        Diagnostic::warning(format!("traffic switch {addr} drifted: {detail}"))
+                            .with_span(res.loc.span())
+                            .with_detail("a traffic switch is not replaced because of drift: its run-time attributes are set again in place; pass --replace ADDR to replace it"),
+                    );
+                } else {
+                    reasons.push(Reason::Drift {
+                        detail: detail.clone(),
+                    });
+                }
             }
-            if forced || self.options.rebuild || drift.is_some() || !forcing.is_empty() {
+            let drift = drift.filter(|_| !switch);
+            if forced || rebuild || drift.is_some() || !forcing.is_empty() {
                 ActionKind::Replace
             } else if !changes.is_empty() {
                 ActionKind::Update

@@ -8,6 +8,9 @@
 //!   one, and after the old objects that referred to it are gone.
 //! - A delete waits for the deletion of everything that depended on it (in
 //!   state) and for the instances that used to refer to it to move off.
+//! - The old object of a replacement kept for rollback (`--keep-previous`)
+//!   has no delete step; the objects of a previous generation no longer kept
+//!   are deleted like deposed ones.
 //!
 //! Steps are numbered in action order (actions are sorted by address), so
 //! the graph is deterministic.
@@ -17,13 +20,10 @@ use kiln_model::InstanceAddr;
 use kiln_state::State;
 
 use crate::fxhash::{FxHashMap, map_with_capacity};
-use crate::{Action, ActionKind, Reason, Step, StepOp};
+use crate::{Action, ActionKind, Step, StepOp};
 
 fn deposed_id(a: &Action) -> Option<&str> {
-    a.reasons.iter().find_map(|r| match r {
-        Reason::Deposed { id } => Some(id.as_str()),
-        _ => None,
-    })
+    a.superseded_id()
 }
 
 /// Builds the steps of sorted `actions`. Fails only if the graph has a
@@ -66,7 +66,10 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
             ActionKind::Update => moves[i] = Some(add(&mut steps, i, StepOp::Update, None)),
             ActionKind::Replace => {
                 moves[i] = Some(add(&mut steps, i, StepOp::Create, None));
-                removes[i] = Some(add(&mut steps, i, StepOp::DeleteDeposed, old_id()));
+                // A kept old object stays, as the previous generation.
+                if !a.kept {
+                    removes[i] = Some(add(&mut steps, i, StepOp::DeleteDeposed, old_id()));
+                }
             }
             ActionKind::Delete => {
                 removes[i] = Some(match deposed_id(a) {
@@ -109,7 +112,8 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
             }
         }
     }
-    for r in &state.deposed {
+    let previous = state.previous.iter().flat_map(|p| &p.resources);
+    for r in state.deposed.iter().chain(previous) {
         if let Some(&i) = deposed.get(&(&r.addr, r.id.as_str())) {
             for d in &r.dependencies {
                 state_referrers.entry(d).or_default().push(i);

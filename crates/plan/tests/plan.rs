@@ -34,6 +34,7 @@ cases!(
     errors,
     sensitive,
     depends_on,
+    switch,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

@@ -1,4 +1,4 @@
-//! The state file format, version 1: JSON, one document per environment.
+//! The state file format, version 2: JSON, one document per environment.
 //!
 //! ```json
 //! { "format_version": 1, "lineage": "…", "serial": 3, "env": "default",
@@ -6,8 +6,19 @@
 //!   "resources": [ { "addr": "null_resource.a", "type": "null_resource",
 //!                    "provider": "null", "id": "…", "attributes": {…},
 //!                    "dependencies": [], "generation": 1 } ],
-//!   "deposed": [], "outputs": { "name": { "value": …, "sensitive": false } } }
+//!   "deposed": [], "outputs": { "name": { "value": …, "sensitive": false } },
+//!   "previous": { "generation": 1, "resources": [ … ],
+//!                 "switches": { "local_balancer.front": { "backends": … } },
+//!                 "source": { … } },
+//!   "source": { "generation": 2, "files": [["main.hcl", "…"]],
+//!               "variables": { "version": "v2" } } }
 //! ```
+//!
+//! Version 2 added `previous` (the generation kept for rollback by
+//! `apply --keep-previous`) and `source` (the configuration and variables the
+//! current generation was applied from, read back by `rollback --to`); both
+//! are optional, so a version 1 file reads as a state with neither. Files are
+//! always written as version 2.
 //!
 //! Readers refuse a newer `format_version` with a message saying to upgrade.
 
@@ -17,9 +28,9 @@ use kiln_model::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::journal::ResourceRecord;
-use crate::{OutputState, State};
+use crate::{AppliedSource, OutputState, Previous, State};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
@@ -31,6 +42,10 @@ pub enum FormatError {
     TooNew { found: u32 },
     #[error("state lists {0} twice; the file was edited by hand or is corrupt")]
     Duplicate(String),
+    #[error(
+        "state names a traffic switch {0:?}, which is not a resource address; the file was edited by hand or is corrupt"
+    )]
+    BadAddress(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,6 +66,50 @@ struct StateFile {
     deposed: Vec<ResourceRecord>,
     #[serde(default)]
     outputs: BTreeMap<String, OutputFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<PreviousFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<SourceFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PreviousFile {
+    generation: u64,
+    resources: Vec<ResourceRecord>,
+    #[serde(default)]
+    switches: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<SourceFile>,
+    #[serde(default)]
+    outputs: BTreeMap<String, OutputFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SourceFile {
+    generation: u64,
+    files: Vec<(String, String)>,
+    #[serde(default)]
+    variables: BTreeMap<String, Value>,
+}
+
+impl From<&AppliedSource> for SourceFile {
+    fn from(s: &AppliedSource) -> SourceFile {
+        SourceFile {
+            generation: s.generation,
+            files: s.files.clone(),
+            variables: s.variables.clone(),
+        }
+    }
+}
+
+impl From<SourceFile> for AppliedSource {
+    fn from(s: SourceFile) -> AppliedSource {
+        AppliedSource {
+            generation: s.generation,
+            files: s.files,
+            variables: s.variables,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +122,36 @@ struct OutputFile {
 #[derive(Deserialize)]
 struct VersionProbe {
     format_version: u32,
+}
+
+fn outputs_file(outputs: &BTreeMap<String, OutputState>) -> BTreeMap<String, OutputFile> {
+    outputs
+        .iter()
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                OutputFile {
+                    value: o.value.clone(),
+                    sensitive: o.sensitive,
+                },
+            )
+        })
+        .collect()
+}
+
+fn outputs_state(outputs: BTreeMap<String, OutputFile>) -> BTreeMap<String, OutputState> {
+    outputs
+        .into_iter()
+        .map(|(k, o)| {
+            (
+                k,
+                OutputState {
+                    value: o.value,
+                    sensitive: o.sensitive,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Serializes a state (pretty-printed, stable order).
@@ -78,19 +167,19 @@ pub fn to_json(state: &State) -> Vec<u8> {
         expires_at: state.expires_at,
         resources: state.resources.values().map(ResourceRecord::from).collect(),
         deposed: state.deposed.iter().map(ResourceRecord::from).collect(),
-        outputs: state
-            .outputs
-            .iter()
-            .map(|(k, o)| {
-                (
-                    k.clone(),
-                    OutputFile {
-                        value: o.value.clone(),
-                        sensitive: o.sensitive,
-                    },
-                )
-            })
-            .collect(),
+        outputs: outputs_file(&state.outputs),
+        previous: state.previous.as_ref().map(|p| PreviousFile {
+            generation: p.generation,
+            resources: p.resources.iter().map(ResourceRecord::from).collect(),
+            switches: p
+                .switches
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            source: p.source.as_ref().map(SourceFile::from),
+            outputs: outputs_file(&p.outputs),
+        }),
+        source: state.source.as_ref().map(SourceFile::from),
     };
     let mut out = serde_json::to_vec_pretty(&file).unwrap_or_default();
     out.push(b'\n');
@@ -113,6 +202,23 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
             return Err(FormatError::Duplicate(addr.to_string()));
         }
     }
+    let previous = match file.previous {
+        Some(p) => {
+            let mut switches = BTreeMap::new();
+            for (k, v) in p.switches {
+                let addr = k.parse().map_err(|_| FormatError::BadAddress(k.clone()))?;
+                switches.insert(addr, v);
+            }
+            Some(Previous {
+                generation: p.generation,
+                resources: p.resources.into_iter().map(Into::into).collect(),
+                switches,
+                source: p.source.map(Into::into),
+                outputs: outputs_state(p.outputs),
+            })
+        }
+        None => None,
+    };
     Ok(State {
         lineage: file.lineage,
         serial: file.serial,
@@ -120,19 +226,9 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
         generation: file.generation,
         resources,
         deposed: file.deposed.into_iter().map(Into::into).collect(),
-        outputs: file
-            .outputs
-            .into_iter()
-            .map(|(k, o)| {
-                (
-                    k,
-                    OutputState {
-                        value: o.value,
-                        sensitive: o.sensitive,
-                    },
-                )
-            })
-            .collect(),
+        previous,
+        source: file.source.map(Into::into),
+        outputs: outputs_state(file.outputs),
         expires_at: file.expires_at,
         created_at: file.created_at,
         updated_at: file.updated_at,
@@ -172,6 +268,102 @@ mod tests {
         );
         let bytes = to_json(&s);
         assert_eq!(from_json(&bytes).unwrap(), s);
+    }
+
+    fn object(addr: &str, id: &str, generation: u64) -> ResourceState {
+        ResourceState {
+            addr: addr.parse().unwrap(),
+            type_name: "null_resource".into(),
+            provider: "null".into(),
+            id: id.into(),
+            attributes: Value::map([("id", Value::from(id))]),
+            dependencies: vec![],
+            generation,
+            stateful: false,
+            idempotency_key: "k".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_the_previous_generation_and_source() {
+        let mut s = State::new("default", "lin-1");
+        s.generation = 2;
+        s.resources.insert(
+            "null_resource.a".parse().unwrap(),
+            object("null_resource.a", "a2", 2),
+        );
+        let source = |generation| AppliedSource {
+            generation,
+            files: vec![(
+                "main.hcl".into(),
+                "resource \"null_resource\" \"a\" {}\n".into(),
+            )],
+            variables: BTreeMap::from([("v".to_string(), Value::from("x"))]),
+        };
+        s.source = Some(source(2));
+        s.previous = Some(Previous {
+            generation: 1,
+            resources: vec![object("null_resource.a", "a1", 1)],
+            switches: BTreeMap::from([(
+                "null_resource.lb".parse().unwrap(),
+                Value::map([("labels", Value::from("one"))]),
+            )]),
+            source: Some(source(1)),
+            outputs: BTreeMap::from([(
+                "o".to_string(),
+                OutputState {
+                    value: Value::from("v1"),
+                    sensitive: false,
+                },
+            )]),
+        });
+        let bytes = to_json(&s);
+        assert!(String::from_utf8_lossy(&bytes).contains("\"format_version\": 2"));
+        assert_eq!(from_json(&bytes).unwrap(), s);
+    }
+
+    #[test]
+    fn reads_version_1_without_the_new_sections() {
+        let v1 = br#"{"format_version": 1, "lineage": "l", "serial": 1, "env": "default",
+            "generation": 1, "resources": [], "deposed": [], "outputs": {}}"#;
+        let s = from_json(v1).unwrap();
+        assert_eq!(s.previous, None);
+        assert_eq!(s.source, None);
+    }
+
+    #[test]
+    fn keep_then_swap_and_swap_back() {
+        let a: InstanceAddr = "null_resource.a".parse().unwrap();
+        let lb: InstanceAddr = "null_resource.lb".parse().unwrap();
+        let mut s = State::new("default", "lin-1");
+        s.generation = 2;
+        s.resources
+            .insert(a.clone(), object("null_resource.a", "a2", 2));
+        s.deposed.push(object("null_resource.a", "a1", 1));
+        let one = BTreeMap::from([(lb.clone(), Value::from("to-1"))]);
+        let keep = Previous {
+            generation: 1,
+            resources: Vec::new(),
+            switches: one.clone(),
+            source: None,
+            outputs: BTreeMap::new(),
+        };
+        s.keep_previous(keep, &[(a.clone(), "a1".into())]);
+        assert!(s.deposed.is_empty());
+        assert_eq!(s.previous.as_ref().unwrap().generation, 1);
+        assert_eq!(s.previous.as_ref().unwrap().resources[0].id, "a1");
+
+        let two = BTreeMap::from([(lb.clone(), Value::from("to-2"))]);
+        s.swap_previous(two.clone());
+        assert_eq!(s.resources[&a].id, "a1");
+        let prev = s.previous.clone().unwrap();
+        assert_eq!((prev.generation, prev.resources[0].id.as_str()), (2, "a2"));
+        assert_eq!(prev.switches, two);
+        assert_eq!(s.generation, 2, "the generation counter never goes back");
+
+        s.swap_previous(one.clone());
+        assert_eq!(s.resources[&a].id, "a2");
+        assert_eq!(s.previous.unwrap().switches, one);
     }
 
     #[test]

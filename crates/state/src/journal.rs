@@ -176,6 +176,16 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
                 .position(|d| &d.addr == addr && &d.id == id)
             {
                 state.deposed.remove(i);
+            } else if let Some(prev) = state.previous.as_mut()
+                && let Some(i) = prev
+                    .resources
+                    .iter()
+                    .position(|d| &d.addr == addr && &d.id == id)
+            {
+                prev.resources.remove(i);
+                if prev.resources.is_empty() {
+                    state.previous = None;
+                }
             }
         }
         (

@@ -49,7 +49,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) fn schema() -> ResourceSchema {
-    ResourceSchema::new()
+    let mut rs = ResourceSchema::new()
         .attr(
             "listen",
             AttributeSchema::required(Type::String)
@@ -76,7 +76,11 @@ pub(crate) fn schema() -> ResourceSchema {
             "control_port",
             AttributeSchema::computed(Type::Number)
                 .describe("the balancer's control port on 127.0.0.1"),
-        )
+        );
+    // It listens on a fixed port, so a second one cannot run beside it: it is
+    // kept across generations and its backends are the cut-over switch.
+    rs.traffic_switch = true;
+    rs
 }
 
 /// The balancer's configuration, as stored in `config.json`.

@@ -350,6 +350,7 @@ impl PlanBuilder {
                     root_dir: String::new(),
                 },
                 warnings: Default::default(),
+                generations: None,
             },
             source: String::new(),
             blocks: BTreeSet::new(),
@@ -395,6 +396,7 @@ impl PlanBuilder {
             dependencies: deps.iter().map(|d| self::addr(d)).collect(),
             generation: self.plan.generation,
             health_check: type_name == "fake_service",
+            kept: false,
         });
         self.plan.actions.len() - 1
     }

@@ -10,10 +10,14 @@
 //! - `=== plan FLAGS` — plan with FLAGS and record the rendered plan (or the
 //!   errors) in the snapshot;
 //! - `=== depose ADDR` — simulate an interrupted replacement: a copy of ADDR's
-//!   object is left deposed with id `ID-old`.
+//!   object is left deposed with id `ID-old`;
+//! - `=== rollback` — plan `kiln rollback` and record it (or the errors);
+//!   `=== apply --rollback` applies that plan;
+//! - `=== state` — record the current objects and the previous generation.
 //!
 //! FLAGS: `--replace A`, `--allow-replace A`, `--allow-destroy A`,
-//! `--rebuild`, `--destroy`, `--drift A=DETAIL`, `--var NAME=VALUE` (a string).
+//! `--rebuild`, `--keep-previous`, `--destroy`, `--drift A=DETAIL`,
+//! `--var NAME=VALUE` (a string).
 //!
 //! The snapshot is `tests/snapshots/NAME.snap`; run with `UPDATE_SNAPSHOTS=1`
 //! to write it instead of comparing.
@@ -29,11 +33,11 @@ use kiln_diag::Diagnostics;
 use kiln_model::{
     AttributeSchema, InstanceAddr, Presence, ProviderSchema, ResourceSchema, Schemas, Type, Value,
 };
-use kiln_plan::{ActionKind, ApplyEvaluator, Plan, PlanOptions, Reason, StepOp};
+use kiln_plan::{ActionKind, ApplyEvaluator, GenerationChange, Plan, PlanOptions, Reason, StepOp};
 use kiln_state::{OutputState, ResourceState, State};
 
-/// `null_resource`, the stateful `test_volume` and the health-checked
-/// `test_service`.
+/// `null_resource`, the stateful `test_volume`, the health-checked
+/// `test_service` and the traffic switch `test_switch`.
 pub fn schemas() -> Schemas {
     let str_map = || Type::Map(Box::new(Type::String));
     let null = ProviderSchema {
@@ -68,11 +72,20 @@ pub fn schemas() -> Schemas {
         .attr("id", AttributeSchema::computed(Type::String))
         .attr("url", AttributeSchema::computed(Type::String));
     service.health_check = true;
+    let mut switch = ResourceSchema::new()
+        .attr("listen", AttributeSchema::required(Type::String))
+        .attr(
+            "backends",
+            AttributeSchema::required(Type::List(Box::new(Type::String))).runtime(),
+        )
+        .attr("id", AttributeSchema::computed(Type::String));
+    switch.traffic_switch = true;
     let test = ProviderSchema {
         name: "test".into(),
         resources: BTreeMap::from([
             ("test_volume".to_string(), volume),
             ("test_service".to_string(), service),
+            ("test_switch".to_string(), switch),
         ]),
         ..Default::default()
     };
@@ -106,6 +119,7 @@ pub fn options(flags: &str) -> PlanOptions {
             "--allow-replace" => o.allow_replace.push(addr(words.next())),
             "--allow-destroy" => o.allow_destroy.push(addr(words.next())),
             "--rebuild" => o.rebuild = true,
+            "--keep-previous" => o.keep_previous = true,
             "--destroy" => o.destroy = true,
             "--drift" => {
                 let (a, d) = words
@@ -179,11 +193,36 @@ pub fn apply(plan: &Plan, state: &mut State, schemas: &Schemas) -> Result<(), Di
             }
             StepOp::DeleteDeposed => {
                 let id = step.object_id.as_deref().expect("an object id");
-                state
-                    .deposed
-                    .retain(|d| !(d.addr == action.addr && d.id == id));
+                kiln_state::journal::apply_outcome(
+                    state,
+                    &action.addr,
+                    kiln_state::StepOp::DeleteDeposed,
+                    &kiln_state::Outcome::Deleted { id: id.to_string() },
+                );
             }
         }
+    }
+    match &plan.generations {
+        Some(GenerationChange::Keep {
+            previous,
+            kept,
+            switches,
+        }) => {
+            let previous = kiln_state::Previous {
+                generation: *previous,
+                resources: Vec::new(),
+                switches: switches.iter().cloned().collect(),
+                source: None,
+                outputs: state.outputs.clone(),
+            };
+            state.keep_previous(previous, kept);
+        }
+        Some(GenerationChange::Swap { switches, .. }) => {
+            state.swap_previous(switches.iter().cloned().collect());
+            state.serial += 1;
+            return Ok(());
+        }
+        None => {}
     }
     let outputs = {
         let st = &*state;
@@ -252,6 +291,9 @@ pub fn render(plan: &Plan) -> String {
         if matches!(a.kind, ActionKind::Create | ActionKind::Replace) {
             flags.push(format!("gen {}", a.generation));
         }
+        if a.kept {
+            flags.push("old one kept for rollback".to_string());
+        }
         let flags = if flags.is_empty() {
             String::new()
         } else {
@@ -302,8 +344,55 @@ pub fn render(plan: &Plan) -> String {
         }
         let _ = writeln!(s, "output {name} = {} ({})", o.value, flags.join(", "));
     }
+    match &plan.generations {
+        Some(GenerationChange::Keep {
+            previous,
+            kept,
+            switches,
+        }) => {
+            let kept: Vec<String> = kept.iter().map(|(a, id)| format!("{a} [{id}]")).collect();
+            let _ = writeln!(s, "keeps generation {previous}: {}", kept.join(", "));
+            for (a, v) in switches {
+                let _ = writeln!(s, "    switch {a} back = {v}");
+            }
+        }
+        Some(GenerationChange::Swap { to, switches }) => {
+            let _ = writeln!(s, "swaps to generation {to}");
+            for (a, v) in switches {
+                let _ = writeln!(s, "    switch {a} forward = {v}");
+            }
+        }
+        None => {}
+    }
     for w in &plan.warnings {
         let _ = writeln!(s, "{w}");
+    }
+    s
+}
+
+/// The state's generations, as the snapshots show them.
+pub fn render_state(state: &State) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "generation counter {}, current {}",
+        state.generation,
+        state.current_generation()
+    );
+    for r in state.resources.values() {
+        let _ = writeln!(s, "  current {} [{}] gen {}", r.addr, r.id, r.generation);
+    }
+    for r in &state.deposed {
+        let _ = writeln!(s, "  deposed {} [{}]", r.addr, r.id);
+    }
+    if let Some(p) = &state.previous {
+        let _ = writeln!(s, "  previous generation {}", p.generation);
+        for r in &p.resources {
+            let _ = writeln!(s, "    {} [{}] gen {}", r.addr, r.id, r.generation);
+        }
+        for (a, v) in &p.switches {
+            let _ = writeln!(s, "    switch {a} = {v}");
+        }
     }
     s
 }
@@ -332,6 +421,10 @@ fn reason(r: &Reason) -> String {
         Reason::Rebuild => "--rebuild".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
         Reason::Deposed { id } => format!("deposed object {id}"),
+        Reason::Previous { id, generation } => {
+            format!("previous generation {generation}'s object {id}")
+        }
+        Reason::Rollback { generation } => format!("rollback to generation {generation}"),
     }
 }
 
@@ -379,6 +472,27 @@ fn run_case(input: &str) -> String {
                 let mut old = state.resources.get(&addr).expect("in state").clone();
                 old.id = format!("{}-old", old.id);
                 state.deposed.push(old);
+            }
+            "state" => {
+                let _ = writeln!(out, "=== state");
+                out.push_str(&render_state(&state));
+                out.push('\n');
+            }
+            "rollback" => {
+                let _ = writeln!(out, "=== rollback");
+                match kiln_plan::rollback(&state, &schemas, "test") {
+                    Ok(plan) => out.push_str(&render(&plan)),
+                    Err(d) => {
+                        let _ = writeln!(out, "{d}");
+                    }
+                }
+                out.push('\n');
+            }
+            "apply" if flags.trim() == "--rollback" => {
+                let plan = kiln_plan::rollback(&state, &schemas, "test")
+                    .unwrap_or_else(|d| panic!("`=== {cmd}` failed:\n{d}"));
+                apply(&plan, &mut state, &schemas)
+                    .unwrap_or_else(|d| panic!("applying `=== {cmd}` failed:\n{d}"));
             }
             "plan" | "apply" => {
                 let config = parse(&config_text);
