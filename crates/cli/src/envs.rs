@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use kiln_config::Config;
 use kiln_plan::PlanOptions;
 use kiln_store::{StateStore, StoreError};
@@ -40,7 +40,12 @@ fn when(secs: u64) -> String {
 }
 
 async fn list(project: &Project, json: bool, out: &Output) -> Result<u8> {
-    let envs = project.store.list_envs().await?;
+    let envs = project.store.list_envs().await.with_context(|| {
+        format!(
+            "cannot list the environments of {}; check that it exists and is readable",
+            project.store.describe()
+        )
+    })?;
     let mut rows = Vec::new();
     for env in envs {
         let Some(v) = project.store.read(&env).await? else {
@@ -158,7 +163,13 @@ async fn gc(chdir: Option<&Path>, dry_run: bool, parallelism: usize, out: &Outpu
     let base = Project::open(chdir, None, "default")?;
     let now = kiln_store::unix_now();
     let mut failed = 0;
-    for env in base.store.list_envs().await? {
+    let envs = base.store.list_envs().await.with_context(|| {
+        format!(
+            "cannot list the environments of {}; check that it exists and is readable",
+            base.store.describe()
+        )
+    })?;
+    for env in envs {
         let Some(v) = base.store.read(&env).await? else {
             continue;
         };

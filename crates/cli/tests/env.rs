@@ -142,3 +142,19 @@ fn markdown_plan_names_replacements_and_reasons() {
          0 unchanged. Generation 2.\n"
     );
 }
+
+#[test]
+fn gc_with_a_store_that_cannot_be_listed_is_a_clear_error() {
+    let (p, k) = project(MAIN);
+    p.write(".kiln", "not a directory");
+    for args in [&["env", "gc"][..], &["env", "list"][..]] {
+        let r = k.run(args);
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("cannot list the environments"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("Not a directory"), "{}", r.stderr);
+    }
+}

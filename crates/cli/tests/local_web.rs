@@ -132,6 +132,22 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
         "{}",
         r.stdout
     );
+    // The pull-request comment names the replacement and why.
+    let md = k.run(&[
+        "plan",
+        "--format",
+        "markdown",
+        "--var",
+        &port_var,
+        "--var",
+        "version=v2",
+    ]);
+    md.success();
+    assert!(
+        md.stdout.contains("| **replace** | `local_service.web` | env.COLOR changed: null → \"blue\" (forces replacement) |"),
+        "{}",
+        md.stdout
+    );
 
     // A replica killed by hand is drift: the next plan replaces the service.
     let victim = pids(&p)[0];

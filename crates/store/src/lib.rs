@@ -129,7 +129,7 @@ pub enum StoreError {
     },
     #[error("no lock with id {id:?} is held on {env:?}")]
     NotLocked { env: String, id: String },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,
