@@ -10,6 +10,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The same allocator as the `kiln` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use kiln_config::SourceFile;
 use kiln_model::Value;
 use kiln_plan::{ActionKind, PlanOptions};
@@ -185,6 +189,12 @@ fn main() {
         });
     }
 
+    // `KILN_BENCH_ONLY=plan` stops here (for profiling the planner).
+    if std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan") {
+        print_figures(&figures);
+        return;
+    }
+
     // Apply of N zero-delay null resources (engine bookkeeping per step).
     let apply_n = sizes
         .iter()
@@ -286,8 +296,12 @@ fn main() {
         target: Some(bound + bound / 10),
     });
 
+    print_figures(&figures);
+}
+
+fn print_figures(figures: &[Figure]) {
     println!("{:<48} {:>12} {:>12}", "figure", "median", "target");
-    for f in &figures {
+    for f in figures {
         let verdict = match f.target {
             Some(t) if f.value <= t => "ok",
             Some(_) => "MISSED",
