@@ -242,6 +242,56 @@ pub trait Scope {
     fn names(&self, _kind: NameKind) -> Vec<String> {
         Vec::new()
     }
+    /// The file system the file functions (`file`, `fileset`,
+    /// `templatefile`, ...) read. The default has none: each of them fails
+    /// with a diagnostic.
+    fn files(&self) -> &dyn FileSystem {
+        &NoFileSystem
+    }
+}
+
+/// Read access to the files of a configuration, for the file functions.
+/// Paths are as the user wrote them: relative ones are relative to the
+/// module's directory (`path.module`). Errors are messages ready for a
+/// diagnostic ("no file exists at ...").
+pub trait FileSystem {
+    /// A file's bytes.
+    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// Whether a regular file exists at `path` (an error if something else
+    /// does, like a directory).
+    fn is_file(&self, path: &str) -> Result<bool, String>;
+    /// Every regular file under the directory `dir`, recursively, as paths
+    /// relative to `dir` with `/` separators (empty if `dir` does not exist).
+    fn files_under(&self, dir: &str) -> Result<Vec<String>, String>;
+    /// `path` made absolute and cleaned.
+    fn absolute(&self, path: &str) -> Result<String, String>;
+    /// The user's home directory, for `pathexpand`.
+    fn home_dir(&self) -> Option<String>;
+}
+
+/// The file system of a context that has none: every call fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFileSystem;
+
+const NO_FILES: &str =
+    "file functions cannot be used here: no configuration directory is available";
+
+impl FileSystem for NoFileSystem {
+    fn read(&self, _path: &str) -> Result<Vec<u8>, String> {
+        Err(NO_FILES.into())
+    }
+    fn is_file(&self, _path: &str) -> Result<bool, String> {
+        Err(NO_FILES.into())
+    }
+    fn files_under(&self, _dir: &str) -> Result<Vec<String>, String> {
+        Err(NO_FILES.into())
+    }
+    fn absolute(&self, _path: &str) -> Result<String, String> {
+        Err(NO_FILES.into())
+    }
+    fn home_dir(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What [`Scope::names`] lists.
