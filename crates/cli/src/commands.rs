@@ -68,6 +68,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
     let options = PlanOptions {
         env: project.env.clone(),
         root_dir: project.abs_dir.display().to_string(),
+        files: project.files(),
         ..Default::default()
     };
     let empty = State::new(&project.env, "");
@@ -137,6 +138,7 @@ async fn make_plan(
         destroy,
         drifted: Default::default(),
         root_dir: project.abs_dir.display().to_string(),
+        files: project.files(),
     };
     if flags.refresh && !state.resources.is_empty() {
         let started = Instant::now();

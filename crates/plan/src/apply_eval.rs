@@ -16,6 +16,7 @@ use kiln_config::{Config, NameKind, Scope, SourceFile, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
 
+use crate::files::FileReads;
 use crate::graph::{self, Analysis, Mode, body_ref};
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
@@ -39,6 +40,7 @@ pub struct ApplyEvaluator {
     each_values: RefCell<Vec<Option<BTreeMap<String, Value>>>>,
     env: String,
     root_dir: String,
+    files: FileReads,
 }
 
 impl std::fmt::Debug for ApplyEvaluator {
@@ -73,6 +75,7 @@ impl ApplyEvaluator {
             each_values: RefCell::new(Vec::new()),
             env: plan.env.clone(),
             root_dir: plan.source.root_dir.clone(),
+            files: plan.source.file_reads.clone(),
         };
         // A plan that only deletes (`kiln destroy`) needs no configuration:
         // it must apply even if the configuration no longer evaluates.
@@ -406,6 +409,10 @@ impl Scope for ApplyScope<'_> {
 
     fn env(&self) -> String {
         self.ev.env.clone()
+    }
+
+    fn files(&self) -> &dyn kiln_config::FileSystem {
+        &self.ev.files
     }
 
     fn names(&self, kind: NameKind) -> Vec<String> {
