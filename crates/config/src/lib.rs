@@ -30,10 +30,11 @@ mod suggest;
 mod typeexpr;
 mod vars;
 
-pub use convert::{ConvertError, convert};
+pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
 pub use functions::function_names;
 pub use parse::{parse, parse_expr};
+pub use typeexpr::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 
 /// One configuration file's name (as shown in messages) and text.
@@ -72,15 +73,32 @@ pub struct Config {
     pub providers: Vec<ProviderBlock>,
 }
 
-/// `variable "NAME" { type, default, description, sensitive }`.
+/// `variable "NAME" { type, default, description, sensitive, nullable,
+/// validation { ... } }`.
 #[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
     pub ty: Option<Type>,
+    /// The optional attributes (and their defaults) of object types inside
+    /// `ty`; convert values with [`convert_constraint`].
+    pub shape: Shape,
     /// The default, already evaluated (defaults are constant expressions).
     pub default: Option<Value>,
     pub description: String,
     pub sensitive: bool,
+    /// `nullable = false`: a null value is replaced by the default, or is an
+    /// error without one.
+    pub nullable: bool,
+    pub validations: Vec<Validation>,
+    pub loc: Loc,
+}
+
+/// `validation { condition = ..., error_message = ... }` in a variable.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub condition: Expr,
+    pub error_message: Expr,
+    /// The `validation` block's header.
     pub loc: Loc,
 }
 

@@ -34,6 +34,7 @@ cases!(
     errors,
     sensitive,
     depends_on,
+    variables,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.
