@@ -17,3 +17,8 @@ bench:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Fuzz the parser and evaluator (needs nightly and `cargo install cargo-fuzz`;
+# not part of CI). Runs for SECONDS seconds, 300 by default.
+fuzz SECONDS="300":
+    cd fuzz && mkdir -p corpus/config && cargo +nightly fuzz run config corpus/config seeds/config -- -max_total_time={{SECONDS}}

@@ -83,6 +83,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
         env: project.env.clone(),
         variables,
         root_dir: project.abs_dir.display().to_string(),
+        files: project.files(),
         ..Default::default()
     };
     kiln_plan::plan(
@@ -126,7 +127,8 @@ async fn make_plan(
 ) -> Result<Plan> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
-    let variables = project.variables(&config, &flags.vars)?;
+    let mut variables = project.variables(&config, &flags.vars)?;
+    ask_for_missing_variables(&config, &mut variables, out)?;
     plan_config(project, &config, variables, flags, destroy, state, out).await
 }
 
@@ -152,6 +154,7 @@ pub(crate) async fn plan_config(
         destroy,
         drifted: Default::default(),
         root_dir: project.abs_dir.display().to_string(),
+        files: project.files(),
     };
     if flags.refresh && !state.resources.is_empty() {
         let started = Instant::now();
@@ -774,4 +777,44 @@ async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u
         }
         None => bail!("environment {:?} is not locked", project.env),
     }
+}
+
+/// On a terminal, asks for each required variable that has no value yet
+/// (an empty answer leaves it missing, which planning then reports with
+/// every other missing name). Elsewhere, asks nothing.
+fn ask_for_missing_variables(
+    config: &kiln_config::Config,
+    values: &mut kiln_config::VarValues,
+    out: &Output,
+) -> Result<()> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    for v in &config.variables {
+        if v.default.is_some() || values.contains_key(&v.name) {
+            continue;
+        }
+        let mut question = format!("var.{}\n", v.name);
+        if !v.description.is_empty() {
+            question.push_str(&format!("  {}\n", v.description));
+        }
+        question.push_str("\n  Enter a value: ");
+        let raw = out.prompt(&question)?;
+        if raw.is_empty() {
+            continue;
+        }
+        match kiln_config::parse_var_value(&raw, v.ty.as_ref()) {
+            Ok(val) => {
+                values.insert(v.name.clone(), val);
+            }
+            Err(d) => {
+                return Err(kiln_diag::Diagnostics::from(
+                    d.with_detail(format!("the value typed for var.{}", v.name)),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 mod envs;
+mod files;
 mod output;
 mod project;
 mod render;

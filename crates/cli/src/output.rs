@@ -127,6 +127,16 @@ impl Output {
         }
     }
 
+    /// Asks for one line on the terminal, returned without its line ending.
+    pub fn prompt(&self, question: &str) -> io::Result<String> {
+        let mut err = io::stderr().lock();
+        write!(err, "{question}")?;
+        err.flush()?;
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        Ok(answer.trim_end_matches(['\n', '\r']).to_string())
+    }
+
     /// Asks a yes/no question on the terminal; true only for "yes".
     pub fn confirm(&self, question: &str) -> io::Result<bool> {
         let mut err = io::stderr().lock();

@@ -51,6 +51,11 @@ impl Project {
         })
     }
 
+    /// The directory's files, as the file functions read them.
+    pub fn files(&self) -> kiln_plan::SharedFiles {
+        kiln_plan::SharedFiles(Some(Arc::new(crate::files::DirFiles::new(&self.abs_dir))))
+    }
+
     /// Reads every `*.hcl` and `*.tf` file of the directory, in name order.
     pub fn read_sources(&self) -> Result<Vec<SourceFile>> {
         let mut names = Vec::new();

@@ -9,6 +9,8 @@ use std::fmt;
 
 use kiln_model::{Number, Type, Value};
 
+use crate::typeexpr::Shape;
+
 /// Why a value does not fit a type: where inside the value, and what was
 /// expected there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,128 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
             }
             other => Err(mismatch(path, ty, other.type_name())),
         },
+    }
+}
+
+/// Converts a value to a type constraint with optional attributes: checks
+/// that every required object attribute is present, converts, then fills in
+/// the defaults of absent optional attributes.
+pub fn convert_constraint(value: Value, ty: &Type, shape: &Shape) -> Result<Value, String> {
+    let mut path = String::new();
+    check_required(&value, ty, shape, &mut path)?;
+    let v = convert(value, ty).map_err(|e| e.to_string())?;
+    Ok(apply_defaults(v, shape))
+}
+
+fn check_required(v: &Value, ty: &Type, shape: &Shape, path: &mut String) -> Result<(), String> {
+    let plain = Shape::Plain;
+    match (v.unmarked(), ty) {
+        (Value::Map(m), Type::Object(fields)) => {
+            for (k, t) in fields {
+                let attr = match shape {
+                    Shape::Object(attrs) => attrs.get(k),
+                    _ => None,
+                };
+                let optional = attr.is_some_and(|a| a.optional);
+                let sub = attr.map_or(&plain, |a| &a.shape);
+                match m.get(k) {
+                    Some(x) => {
+                        let len = path.len();
+                        path.push_str(&format!(".{k}"));
+                        check_required(x, t, sub, path)?;
+                        path.truncate(len);
+                    }
+                    None if !optional => {
+                        let at = if path.is_empty() {
+                            String::new()
+                        } else {
+                            format!("element {path}: ")
+                        };
+                        return Err(format!("{at}attribute \"{k}\" is required"));
+                    }
+                    None => {}
+                }
+            }
+            Ok(())
+        }
+        (Value::List(items), Type::List(t) | Type::Set(t)) => {
+            let sub = match shape {
+                Shape::Elements(s) => s.as_ref(),
+                _ => &plain,
+            };
+            for (i, x) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_required(x, t, sub, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        (Value::Map(m), Type::Map(t)) => {
+            let sub = match shape {
+                Shape::Elements(s) => s.as_ref(),
+                _ => &plain,
+            };
+            for (k, x) in m {
+                let len = path.len();
+                path.push_str(&format!("[{}]", Value::String(k.clone())));
+                check_required(x, t, sub, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        (Value::List(items), Type::Tuple(types)) => {
+            for (i, (x, t)) in items.iter().zip(types).enumerate() {
+                let sub = match shape {
+                    Shape::Tuple(s) => s.get(i).unwrap_or(&plain),
+                    _ => &plain,
+                };
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_required(x, t, sub, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fills in the defaults of absent (null) optional attributes.
+pub(crate) fn apply_defaults(v: Value, shape: &Shape) -> Value {
+    match (v, shape) {
+        (v, Shape::Plain) => v,
+        (Value::Sensitive(inner), _) => apply_defaults(*inner, shape).sensitive(),
+        (Value::Map(mut m), Shape::Object(attrs)) => {
+            for (k, a) in attrs {
+                let x = m.remove(k).unwrap_or(Value::Null);
+                let x = match (&x, &a.default) {
+                    (Value::Null, Some(d)) => d.clone(),
+                    _ => apply_defaults(x, &a.shape),
+                };
+                m.insert(k.clone(), x);
+            }
+            Value::Map(m)
+        }
+        (Value::List(items), Shape::Elements(s)) => {
+            Value::List(items.into_iter().map(|x| apply_defaults(x, s)).collect())
+        }
+        (Value::Map(m), Shape::Elements(s)) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| (k, apply_defaults(x, s)))
+                .collect(),
+        ),
+        (Value::List(items), Shape::Tuple(shapes)) => Value::List(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| match shapes.get(i) {
+                    Some(s) => apply_defaults(x, s),
+                    None => x,
+                })
+                .collect(),
+        ),
+        (v, _) => v,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn eval(expr: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostics> {
         file: &expr.loc.file,
         fallback: expr.loc.range.clone(),
         bindings: Vec::new(),
+        template: false,
     };
     cx.expr(&expr.inner)
 }
@@ -61,6 +62,9 @@ struct Cx<'a> {
     /// Iterator variables of the enclosing `for` expressions and directives,
     /// innermost last.
     bindings: Vec<(&'a str, Value)>,
+    /// Evaluating a `templatefile` template: only its variables are in
+    /// scope.
+    template: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -153,6 +157,9 @@ impl<'a> Cx<'a> {
             Expression::Parenthesis(p) => self.expr(p.inner()),
             Expression::Variable(id) => match self.binding(id.as_str()) {
                 Some(v) => Ok(v.clone()),
+                None if self.template => {
+                    Err(self.error(id.span(), template_var_message(id.as_str())))
+                }
                 None => Err(self.error(id.span(), bare_ident_message(id.as_str()))),
             },
             Expression::Conditional(c) => {
@@ -349,6 +356,9 @@ impl<'a> Cx<'a> {
             (r, _) => r.clone(),
         };
         let scope = self.scope;
+        if self.template {
+            return Err(self.error(root_span, template_var_message(root)));
+        }
         match root {
             "var" | "local" => {
                 let Some(name) = attr(0) else {
@@ -922,6 +932,7 @@ impl<'a> Cx<'a> {
         let args: Vec<&'a Expression> = call.args.iter().collect();
         match name {
             "try" => return self.call_try(&args, whole),
+            "templatefile" => return self.call_templatefile(&args, whole),
             "can" => {
                 if args.len() != 1 {
                     return Err(self.error(
@@ -982,7 +993,7 @@ impl<'a> Cx<'a> {
         if let Err(msg) = func.check_arity(values.len()) {
             return Err(self.error(whole.span(), msg));
         }
-        match functions::call(func, values) {
+        match functions::call(func, self.scope.files(), values) {
             Ok(v) => Ok(v),
             Err(FnError { arg, msg }) => {
                 let range = arg
@@ -992,6 +1003,89 @@ impl<'a> Cx<'a> {
                 Err(self.error(range, format!("{name}(): {msg}")))
             }
         }
+    }
+
+    /// `templatefile(path, vars)`: reads a file through the scope's file
+    /// system and renders it as a template whose only names are `vars`.
+    fn call_templatefile(&mut self, args: &[&'a Expression], whole: &'a Expression) -> R {
+        if args.len() != 2 {
+            return Err(self.error(
+                whole.span(),
+                format!(
+                    "function \"templatefile\" takes 2 arguments (path, vars), got {}",
+                    args.len()
+                ),
+            ));
+        }
+        if self.template {
+            return Err(self.error(
+                whole.span(),
+                "templatefile cannot be called from inside a template file",
+            ));
+        }
+        let path = self.expr(args[0])?;
+        let vars = self.expr(args[1])?;
+        let (path, s1) = unmark(path);
+        let (vars, s2) = unmark(vars);
+        let sensitive = s1 || s2;
+        let path = match convert(path, &Type::String) {
+            Ok(Value::String(p)) => p,
+            Ok(Value::Unknown) => return Ok(mark(Value::Unknown, sensitive)),
+            Ok(_) => {
+                return Err(self.error(args[0].span(), "templatefile(): the path must not be null"));
+            }
+            Err(e) => {
+                return Err(self.error(
+                    args[0].span(),
+                    format!("templatefile(): the path must be a string, got {}", e.got),
+                ));
+            }
+        };
+        let vars = match vars {
+            Value::Map(m) => m,
+            Value::Unknown => return Ok(mark(Value::Unknown, sensitive)),
+            other => {
+                return Err(self.error(
+                    args[1].span(),
+                    format!(
+                        "templatefile(): vars must be an object or a map, got {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+        };
+        if let Some(bad) = vars.keys().find(|k| !is_identifier(k)) {
+            return Err(self.error(
+                args[1].span(),
+                format!("templatefile(): invalid template variable name \"{bad}\": must start with a letter, followed by letters, digits, underscores or dashes"),
+            ));
+        }
+        let bytes = self
+            .scope
+            .files()
+            .read(&path)
+            .map_err(|e| self.error(args[0].span(), format!("templatefile(): {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            self.error(
+                args[0].span(),
+                format!(
+                    "templatefile(): contents of {} are not valid UTF-8",
+                    Value::String(path.clone())
+                ),
+            )
+        })?;
+        let file = Arc::new(SourceFile { name: path, text });
+        let template = hcl_edit::parser::parse_template(&file.text)
+            .map_err(|e| Diagnostics::from(crate::parse::syntax_error(&file, &e)))?;
+        let mut cx = Cx {
+            scope: self.scope,
+            file: &file,
+            fallback: 0..0,
+            bindings: vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+            template: true,
+        };
+        let v = cx.template_elements(&template)?;
+        Ok(mark(v, sensitive))
     }
 
     fn call_try(&mut self, args: &[&'a Expression], whole: &'a Expression) -> R {
@@ -1017,6 +1111,12 @@ impl<'a> Cx<'a> {
             .with_detail(errors.join("\n"))
             .into())
     }
+}
+
+fn template_var_message(name: &str) -> String {
+    format!(
+        "vars map does not contain key \"{name}\", referenced in the template; pass it to templatefile"
+    )
 }
 
 #[derive(Default)]
@@ -1045,6 +1145,12 @@ fn strips_start(el: &Element) -> bool {
             Directive::For(d) => d.for_expr.strip.strip_start(),
         },
     }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 fn bare_ident_message(name: &str) -> String {

@@ -30,10 +30,11 @@ mod suggest;
 mod typeexpr;
 mod vars;
 
-pub use convert::{ConvertError, convert};
+pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
 pub use functions::function_names;
 pub use parse::{parse, parse_expr};
+pub use typeexpr::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 
 /// One configuration file's name (as shown in messages) and text.
@@ -72,15 +73,32 @@ pub struct Config {
     pub providers: Vec<ProviderBlock>,
 }
 
-/// `variable "NAME" { type, default, description, sensitive }`.
+/// `variable "NAME" { type, default, description, sensitive, nullable,
+/// validation { ... } }`.
 #[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
     pub ty: Option<Type>,
+    /// The optional attributes (and their defaults) of object types inside
+    /// `ty`; convert values with [`convert_constraint`].
+    pub shape: Shape,
     /// The default, already evaluated (defaults are constant expressions).
     pub default: Option<Value>,
     pub description: String,
     pub sensitive: bool,
+    /// `nullable = false`: a null value is replaced by the default, or is an
+    /// error without one.
+    pub nullable: bool,
+    pub validations: Vec<Validation>,
+    pub loc: Loc,
+}
+
+/// `validation { condition = ..., error_message = ... }` in a variable.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub condition: Expr,
+    pub error_message: Expr,
+    /// The `validation` block's header.
     pub loc: Loc,
 }
 
@@ -241,6 +259,56 @@ pub trait Scope {
     /// written (`null_resource.a`, `data.x.y`). The default knows none.
     fn names(&self, _kind: NameKind) -> Vec<String> {
         Vec::new()
+    }
+    /// The file system the file functions (`file`, `fileset`,
+    /// `templatefile`, ...) read. The default has none: each of them fails
+    /// with a diagnostic.
+    fn files(&self) -> &dyn FileSystem {
+        &NoFileSystem
+    }
+}
+
+/// Read access to the files of a configuration, for the file functions.
+/// Paths are as the user wrote them: relative ones are relative to the
+/// module's directory (`path.module`). Errors are messages ready for a
+/// diagnostic ("no file exists at ...").
+pub trait FileSystem {
+    /// A file's bytes.
+    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// Whether a regular file exists at `path` (an error if something else
+    /// does, like a directory).
+    fn is_file(&self, path: &str) -> Result<bool, String>;
+    /// Every regular file under the directory `dir`, recursively, as paths
+    /// relative to `dir` with `/` separators (empty if `dir` does not exist).
+    fn files_under(&self, dir: &str) -> Result<Vec<String>, String>;
+    /// `path` made absolute and cleaned.
+    fn absolute(&self, path: &str) -> Result<String, String>;
+    /// The user's home directory, for `pathexpand`.
+    fn home_dir(&self) -> Option<String>;
+}
+
+/// The file system of a context that has none: every call fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFileSystem;
+
+const NO_FILES: &str =
+    "file functions cannot be used here: no configuration directory is available";
+
+impl FileSystem for NoFileSystem {
+    fn read(&self, _path: &str) -> Result<Vec<u8>, String> {
+        Err(NO_FILES.into())
+    }
+    fn is_file(&self, _path: &str) -> Result<bool, String> {
+        Err(NO_FILES.into())
+    }
+    fn files_under(&self, _dir: &str) -> Result<Vec<String>, String> {
+        Err(NO_FILES.into())
+    }
+    fn absolute(&self, _path: &str) -> Result<String, String> {
+        Err(NO_FILES.into())
+    }
+    fn home_dir(&self) -> Option<String> {
+        None
     }
 }
 

@@ -15,13 +15,13 @@ use hcl_edit::structure::{BlockLabel, Structure};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{ResourceAddr, Value};
 
-use crate::convert::convert;
+use crate::convert::convert_constraint;
 use crate::eval::{eval, list_names, subject_of};
 use crate::suggest;
-use crate::typeexpr::parse_type;
+use crate::typeexpr::{Shape, parse_type};
 use crate::{
     Attribute, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output, ProviderBlock, Reference,
-    Resource, Scope, SourceFile, Subject, Variable,
+    Resource, Scope, SourceFile, Subject, Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -625,17 +625,24 @@ impl Parser {
         let mut v = Variable {
             name,
             ty: None,
+            shape: Shape::Plain,
             default: None,
             description: String::new(),
             sensitive: false,
+            nullable: true,
+            validations: Vec::new(),
             loc: h,
         };
         for b in &body.blocks {
-            // Validation blocks are read once conditions are supported.
-            if b.ty != "validation" {
+            if b.ty == "validation" {
+                if let Some(val) = self.validation(b) {
+                    v.validations.push(val);
+                }
+            } else {
                 self.diags.push(
                     b.loc
-                        .error(format!("unexpected block \"{}\" in variable", b.ty)),
+                        .error(format!("unexpected block \"{}\" in variable", b.ty))
+                        .with_detail("a variable block may hold validation blocks only"),
                 );
             }
         }
@@ -643,7 +650,10 @@ impl Parser {
         for a in &body.attributes {
             match a.name.as_str() {
                 "type" => match parse_type(&a.expr) {
-                    Ok(t) => v.ty = Some(t),
+                    Ok((t, shape)) => {
+                        v.ty = Some(t);
+                        v.shape = shape;
+                    }
                     Err(d) => self.diags.push(d),
                 },
                 "default" => default_expr = Some(&a.expr),
@@ -655,11 +665,10 @@ impl Parser {
                     Ok(b) => v.sensitive = b,
                     Err(d) => self.diags.extend(d),
                 },
-                "nullable" => {
-                    if let Err(d) = constant_bool(&a.expr, "nullable") {
-                        self.diags.extend(d);
-                    }
-                }
+                "nullable" => match constant_bool(&a.expr, "nullable") {
+                    Ok(b) => v.nullable = b,
+                    Err(d) => self.diags.extend(d),
+                },
                 other => {
                     let hint = suggest::hint(other, ALLOWED.iter().copied());
                     self.diags.push(
@@ -678,7 +687,7 @@ impl Parser {
                 Err(d) => self.diags.extend(d),
                 Ok(d) => match &v.ty {
                     None => v.default = Some(d),
-                    Some(t) => match convert(d, t) {
+                    Some(t) => match convert_constraint(d, t, &v.shape) {
                         Ok(d) => v.default = Some(d),
                         Err(err) => self.diags.push(e.loc.error(format!(
                             "default of variable \"{}\" does not fit its type: {err}",
@@ -692,6 +701,54 @@ impl Parser {
             v.default = v.default.map(Value::sensitive);
         }
         v
+    }
+
+    fn validation(&mut self, b: &Block) -> Option<Validation> {
+        for nested in &b.body.blocks {
+            self.diags.push(
+                nested
+                    .loc
+                    .error(format!("unexpected block \"{}\" in validation", nested.ty)),
+            );
+        }
+        let mut condition = None;
+        let mut message = None;
+        for a in &b.body.attributes {
+            match a.name.as_str() {
+                "condition" => condition = Some(a.expr.clone()),
+                "error_message" => message = Some(a.expr.clone()),
+                other => {
+                    let hint = suggest::hint(other, ["condition", "error_message"]);
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown validation attribute \"{other}\"{hint}"))
+                            .with_detail("a validation block sets condition and error_message"),
+                    );
+                }
+            }
+        }
+        match (condition, message) {
+            (Some(condition), Some(error_message)) => Some(Validation {
+                condition,
+                error_message,
+                loc: b.loc.clone(),
+            }),
+            (c, _) => {
+                let missing = if c.is_none() {
+                    "condition"
+                } else {
+                    "error_message"
+                };
+                self.diags.push(
+                    b.loc
+                        .error(format!("a validation block needs {missing}"))
+                        .with_detail(
+                            "write validation { condition = EXPRESSION, error_message = \"...\" }",
+                        ),
+                );
+                None
+            }
+        }
     }
 
     fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {

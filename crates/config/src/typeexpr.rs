@@ -1,24 +1,225 @@
 //! Type constraints as written in `variable` blocks: `string`, `number`,
 //! `bool`, `any`, `list(T)`, `set(T)`, `map(T)`, `object({ a = T })`,
-//! `tuple([T, ...])` (and `optional(T)` inside an object, read as `T`).
+//! `tuple([T, ...])`, with `optional(T)` and `optional(T, default)`
+//! attributes inside objects.
+//!
+//! The model's [`Type`] has no notion of optional attributes, so a
+//! constraint is a `Type` plus a [`Shape`] that says, along the type, which
+//! object attributes are optional and what their defaults are.
 
 use std::collections::BTreeMap;
 
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey};
 use kiln_diag::Diagnostic;
-use kiln_model::Type;
+use kiln_model::{Type, Value};
 
-use crate::Expr;
+use crate::{Expr, Loc};
 
 const EXPECTED: &str = "expected a type: string, number, bool, any, list(T), set(T), map(T), object({...}) or tuple([...])";
 
+/// Where a type constraint has optional object attributes (and defaults).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Shape {
+    /// Nothing optional inside.
+    #[default]
+    Plain,
+    /// An object type's attributes.
+    Object(BTreeMap<String, AttrShape>),
+    /// The element type of a list, set or map.
+    Elements(Box<Shape>),
+    /// A tuple's element types.
+    Tuple(Vec<Shape>),
+}
+
+/// One attribute of an object type constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrShape {
+    pub optional: bool,
+    /// `optional(T, default)`'s default, converted to `T`.
+    pub default: Option<Value>,
+    pub shape: Shape,
+}
+
+impl Shape {
+    fn is_plain(&self) -> bool {
+        *self == Shape::Plain
+    }
+}
+
 /// Reads a type constraint expression.
-pub(crate) fn parse_type(expr: &Expr) -> Result<Type, Diagnostic> {
-    read(expr, &expr.inner)
+pub(crate) fn parse_type(expr: &Expr) -> Result<(Type, Shape), Diagnostic> {
+    read_shaped(expr, &expr.inner)
 }
 
 fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
+    read_shaped(at, e).map(|(t, _)| t)
+}
+
+fn read_shaped(at: &Expr, e: &Expression) -> Result<(Type, Shape), Diagnostic> {
+    let plain = |t: Result<Type, Diagnostic>| t.map(|t| (t, Shape::Plain));
+    let err = |e: &Expression, msg: &str| {
+        let mut loc = at.loc.clone();
+        if let Some(r) = e.span() {
+            loc.range = r;
+        }
+        loc.error(msg.to_string())
+    };
+    match e {
+        Expression::FuncCall(call) => {
+            let name = call.name.name.as_str();
+            let args: Vec<&Expression> = call.args.iter().collect();
+            match (name, args.as_slice()) {
+                ("list" | "set" | "map", [arg]) => {
+                    let (inner, shape) = read_shaped(at, arg)?;
+                    let ty = match name {
+                        "list" => Type::List(Box::new(inner)),
+                        "set" => Type::Set(Box::new(inner)),
+                        _ => Type::Map(Box::new(inner)),
+                    };
+                    let shape = if shape.is_plain() {
+                        Shape::Plain
+                    } else {
+                        Shape::Elements(Box::new(shape))
+                    };
+                    Ok((ty, shape))
+                }
+                ("optional", _) => Err(err(
+                    e,
+                    "optional(...) can only be used for an attribute of an object type",
+                )),
+                ("object", [Expression::Object(obj)]) => {
+                    let mut fields = BTreeMap::new();
+                    let mut attrs = BTreeMap::new();
+                    for (k, v) in obj.iter() {
+                        let key = match k {
+                            ObjectKey::Ident(id) => id.as_str().to_string(),
+                            ObjectKey::Expression(Expression::Variable(id)) => {
+                                id.as_str().to_string()
+                            }
+                            ObjectKey::Expression(Expression::String(s)) => s.as_str().to_string(),
+                            ObjectKey::Expression(k) => {
+                                return Err(err(
+                                    k,
+                                    "an object type's attribute names must be names",
+                                ));
+                            }
+                        };
+                        let (ty, attr) = read_attr(at, v.expr())?;
+                        fields.insert(key.clone(), ty);
+                        attrs.insert(key, attr);
+                    }
+                    // Without optional attributes anywhere inside, every
+                    // attribute is required: the plain shape says so.
+                    let shape = if attrs.values().all(|a| !a.optional && a.shape.is_plain()) {
+                        Shape::Plain
+                    } else {
+                        Shape::Object(attrs)
+                    };
+                    Ok((Type::Object(fields), shape))
+                }
+                ("tuple", [Expression::Array(items)]) => {
+                    let mut types = Vec::new();
+                    let mut shapes = Vec::new();
+                    for i in items.iter() {
+                        let (t, s) = read_shaped(at, i)?;
+                        types.push(t);
+                        shapes.push(s);
+                    }
+                    let shape = if shapes.iter().all(Shape::is_plain) {
+                        Shape::Plain
+                    } else {
+                        Shape::Tuple(shapes)
+                    };
+                    Ok((Type::Tuple(types), shape))
+                }
+                _ => plain(read_plain(at, e)),
+            }
+        }
+        Expression::Parenthesis(p) => read_shaped(at, p.inner()),
+        _ => plain(read_plain(at, e)),
+    }
+}
+
+/// An object attribute's type: `T`, `optional(T)` or `optional(T, default)`.
+fn read_attr(at: &Expr, e: &Expression) -> Result<(Type, AttrShape), Diagnostic> {
+    let Expression::FuncCall(call) = e else {
+        let (ty, shape) = read_shaped(at, e)?;
+        return Ok((
+            ty,
+            AttrShape {
+                optional: false,
+                default: None,
+                shape,
+            },
+        ));
+    };
+    if call.name.name.as_str() != "optional" {
+        let (ty, shape) = read_shaped(at, e)?;
+        return Ok((
+            ty,
+            AttrShape {
+                optional: false,
+                default: None,
+                shape,
+            },
+        ));
+    }
+    let args: Vec<&Expression> = call.args.iter().collect();
+    let err = |e: &Expression, msg: String| {
+        let mut loc = at.loc.clone();
+        if let Some(r) = e.span() {
+            loc.range = r;
+        }
+        loc.error(msg)
+    };
+    let (ty, shape) = match args.as_slice() {
+        [t] | [t, _] => read_shaped(at, t)?,
+        _ => {
+            return Err(err(
+                e,
+                "optional(...) takes a type and, optionally, a default: optional(string, \"x\")"
+                    .into(),
+            ));
+        }
+    };
+    let default = match args.get(1) {
+        None => None,
+        Some(d) => {
+            let expr = Expr {
+                inner: (*d).clone(),
+                loc: Loc {
+                    file: at.loc.file.clone(),
+                    range: d.span().unwrap_or(at.loc.range.clone()),
+                },
+            };
+            let v =
+                crate::parse::constant(&expr, "an optional attribute's default").map_err(|d| {
+                    d.into_iter()
+                        .next()
+                        .unwrap_or_else(|| err(e, "invalid default".into()))
+                })?;
+            let v = crate::convert::convert(v, &ty).map_err(|c| {
+                err(
+                    d,
+                    format!("the default does not fit the attribute's type: {c}"),
+                )
+            })?;
+            let v = crate::convert::apply_defaults(v, &shape);
+            Some(v)
+        }
+    };
+    Ok((
+        ty,
+        AttrShape {
+            optional: true,
+            default,
+            shape,
+        },
+    ))
+}
+
+fn read_plain(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
     let err = |e: &Expression, msg: &str| {
         let mut loc = at.loc.clone();
         if let Some(r) = e.span() {

@@ -303,6 +303,30 @@ fn errors() {
                 "! unknown variable attribute \"typ\"; did you mean \"type\"? @2:3",
             ),
             ("output \"o\" {}\n", "! output \"o\" has no value @1:1"),
+            (
+                "variable \"v\" {\n  type = object({ name = string, port = optional(number, 80) })\n  default = { port = 1 }\n}\n",
+                "! default of variable \"v\" does not fit its type: attribute \"name\" is required @3:13",
+            ),
+            (
+                "variable \"v\" {\n  type = list(object({ a = optional(number, \"x\") }))\n}\n",
+                "! the default does not fit the attribute's type: expected number, got string \"x\" @2:45",
+            ),
+            (
+                "variable \"v\" {\n  type = optional(string)\n}\n",
+                "! optional(...) can only be used for an attribute of an object type @2:10",
+            ),
+            (
+                "variable \"v\" {\n  validation {\n    condition = true\n  }\n}\n",
+                "! a validation block needs error_message @2:3",
+            ),
+            (
+                "variable \"v\" {\n  validation {\n    condition = true\n    error_message = \"x\"\n    message = 1\n  }\n}\n",
+                "! unknown validation attribute \"message\" @5:5",
+            ),
+            (
+                "variable \"v\" {\n  nullable = 1\n}\n",
+                "! nullable must be true or false, got number @2:14",
+            ),
         ],
         run,
     );

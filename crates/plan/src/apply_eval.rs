@@ -16,6 +16,7 @@ use kiln_config::{Config, NameKind, Scope, SourceFile, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
 
+use crate::files::FileReads;
 use crate::graph::{self, Analysis, Mode, body_ref};
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
@@ -41,6 +42,7 @@ pub struct ApplyEvaluator {
     root_dir: String,
     /// The plan has no configuration (a rollback): planned values are final.
     literal: bool,
+    files: FileReads,
 }
 
 impl std::fmt::Debug for ApplyEvaluator {
@@ -76,6 +78,7 @@ impl ApplyEvaluator {
             env: plan.env.clone(),
             root_dir: plan.source.root_dir.clone(),
             literal: false,
+            files: plan.source.file_reads.clone(),
         };
         // A rollback plan has no configuration: every planned value is known
         // and is applied as planned.
@@ -425,6 +428,10 @@ impl Scope for ApplyScope<'_> {
 
     fn env(&self) -> String {
         self.ev.env.clone()
+    }
+
+    fn files(&self) -> &dyn kiln_config::FileSystem {
+        &self.ev.files
     }
 
     fn names(&self, kind: NameKind) -> Vec<String> {

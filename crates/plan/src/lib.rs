@@ -17,6 +17,7 @@ use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
+mod files;
 mod fxhash;
 mod graph;
 mod names;
@@ -28,6 +29,7 @@ mod values;
 mod vars;
 
 pub use apply_eval::ApplyEvaluator;
+pub use files::{FileAnswer, FileReads, SharedFiles};
 pub use planner::plan;
 pub use rollback::rollback;
 
@@ -61,6 +63,9 @@ pub struct PlanOptions {
     pub drifted: BTreeMap<InstanceAddr, String>,
     /// `path.root` / `path.module` / `path.cwd`.
     pub root_dir: String,
+    /// What the file functions (`file`, `templatefile`, ...) read; their
+    /// answers are recorded in [`PlanSource::file_reads`].
+    pub files: SharedFiles,
 }
 
 /// A plan: the actions, the order they may run in, and what is needed to
@@ -124,13 +129,16 @@ pub enum GenerationChange {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanSource {
     /// `(file name, text)` of every configuration file.
     pub files: Vec<(String, String)>,
     /// The user's variable values (before conversion).
     pub variables: BTreeMap<String, Value>,
     pub root_dir: String,
+    /// What the file functions read while planning, replayed at apply.
+    #[serde(default, skip_serializing_if = "FileReads::is_empty")]
+    pub file_reads: FileReads,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kiln_config::{Config, Lifecycle, Loc, NameKind, Resource, Scope, Subject, eval, eval_body};
+use kiln_config::{
+    Config, FileSystem, Lifecycle, Loc, NameKind, Resource, Scope, Subject, eval, eval_body,
+};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
     ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceSchema, Schemas,
@@ -15,6 +17,7 @@ use kiln_model::{
 };
 use kiln_state::{ResourceState, State};
 
+use crate::files::Recorder;
 use crate::graph::{self, Analysis, Mode, Node, attribute_references, body_ref, shape};
 use crate::names::did_you_mean;
 use crate::scope::{count_of, for_each_keys, project, resource_value};
@@ -35,6 +38,11 @@ pub fn plan(
     let mut warnings = Diagnostics::new();
     let mut actions = Vec::new();
     let mut outputs = BTreeMap::new();
+    let no_files = kiln_config::NoFileSystem;
+    let files = Recorder::new(match &options.files.0 {
+        Some(fs) => fs.as_ref(),
+        None => &no_files,
+    });
     if options.destroy {
         plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
     } else {
@@ -49,6 +57,7 @@ pub fn plan(
             schemas,
             options,
             an: &analysis,
+            files: &files,
             vars,
             locals: vec![None; config.locals.len()],
             actions: Vec::with_capacity(config.resources.len().max(state.resources.len())),
@@ -127,6 +136,7 @@ pub fn plan(
                 .collect(),
             variables: options.variables.clone(),
             root_dir: options.root_dir.clone(),
+            file_reads: files.into_reads(),
         },
         warnings,
         generations,
@@ -393,6 +403,7 @@ struct Planner<'a> {
     schemas: &'a Schemas,
     options: &'a PlanOptions,
     an: &'a Analysis,
+    files: &'a Recorder<'a>,
     vars: Vec<Value>,
     locals: Vec<Option<Value>>,
     actions: Vec<Action>,
@@ -471,6 +482,10 @@ impl Scope for PlanScope<'_, '_> {
 
     fn env(&self) -> String {
         self.p.options.env.clone()
+    }
+
+    fn files(&self) -> &dyn FileSystem {
+        self.p.files
     }
 
     fn names(&self, kind: NameKind) -> Vec<String> {

@@ -88,11 +88,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         actions,
         steps,
         outputs: BTreeMap::new(),
-        source: PlanSource {
-            files: Vec::new(),
-            variables: BTreeMap::new(),
-            root_dir: String::new(),
-        },
+        source: PlanSource::default(),
         warnings: Diagnostics::new(),
         generations: Some(GenerationChange::Swap {
             to: prev.generation,

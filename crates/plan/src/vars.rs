@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use kiln_config::Config;
+use kiln_config::{Config, NameKind, Scope, eval};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::Value;
+use kiln_model::{ResourceAddr, Value};
 
 use crate::names::did_you_mean;
 
@@ -37,18 +37,33 @@ pub(crate) fn variable_values(
     let mut missing = Vec::new();
     let mut values = Vec::with_capacity(config.variables.len());
     for var in &config.variables {
-        let user = given.get(&var.name).filter(|v| !v.is_null());
+        let user = given.get(&var.name);
+        // A given null stands for itself if the variable is nullable, and
+        // for the default otherwise.
         let value = match (user, &var.default) {
-            (Some(v), _) => v.clone(),
-            (None, Some(d)) => d.clone(),
+            (Some(v), _) if !v.is_null() || var.nullable => v.clone(),
+            (_, Some(d)) => d.clone(),
+            (Some(_), None) => Value::Null,
             (None, None) => {
                 missing.push(var);
                 values.push(Value::Unknown);
                 continue;
             }
         };
+        if value.is_null() && !var.nullable {
+            diags.push(
+                var.loc
+                    .error(format!(
+                        "invalid value for variable \"{}\": it must not be null",
+                        var.name
+                    ))
+                    .with_detail("the variable is declared with nullable = false; give it a value"),
+            );
+            values.push(Value::Unknown);
+            continue;
+        }
         let value = match &var.ty {
-            Some(ty) => match kiln_config::convert(value, ty) {
+            Some(ty) => match kiln_config::convert_constraint(value, ty, &var.shape) {
                 Ok(v) => v,
                 Err(e) => {
                     let origin = if user.is_some() {
@@ -91,5 +106,98 @@ pub(crate) fn variable_values(
                 )),
         );
     }
+    validate(config, &values, diags);
     values
+}
+
+/// What a validation rule sees: the variables.
+struct VarScope<'a> {
+    config: &'a Config,
+    values: &'a [Value],
+}
+
+impl Scope for VarScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        let i = self.config.variables.iter().position(|v| v.name == name)?;
+        self.values.get(i).cloned()
+    }
+    fn local(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn resource(&self, _addr: &ResourceAddr) -> Option<Value> {
+        None
+    }
+    fn names(&self, kind: NameKind) -> Vec<String> {
+        match kind {
+            NameKind::Variable => self
+                .config
+                .variables
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Checks every `validation` rule of the variables whose values are known;
+/// a failed rule is an error with the user's message, at its condition.
+fn validate(config: &Config, values: &[Value], diags: &mut Diagnostics) {
+    let scope = VarScope { config, values };
+    for (var, value) in config.variables.iter().zip(values) {
+        if !value.is_known() {
+            continue;
+        }
+        for rule in &var.validations {
+            let ok = match eval(&rule.condition, &scope) {
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+                Ok(v) => match v.unmarked() {
+                    Value::Bool(b) => *b,
+                    Value::Unknown => continue,
+                    other => {
+                        diags.push(rule.condition.loc.error(format!(
+                            "a validation condition must be true or false, got {}",
+                            other.type_name()
+                        )));
+                        continue;
+                    }
+                },
+            };
+            if ok {
+                continue;
+            }
+            let message = match eval(&rule.error_message, &scope) {
+                Ok(m) if m.contains_sensitive() => {
+                    "the error message refers to a sensitive value, so it is not shown".to_string()
+                }
+                Ok(m) => match kiln_config::convert(m, &kiln_model::Type::String) {
+                    Ok(Value::String(m)) => m,
+                    _ => {
+                        "the validation rule failed (its error_message is not a string)".to_string()
+                    }
+                },
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+            };
+            let at = rule.loc.span();
+            diags.push(
+                rule.condition
+                    .loc
+                    .error(format!(
+                        "invalid value for variable \"{}\": {}",
+                        var.name,
+                        message.trim_end()
+                    ))
+                    .with_detail(format!(
+                        "checked by the validation rule at {}:{}:{}",
+                        at.file, at.start.line, at.start.col
+                    )),
+            );
+        }
+    }
 }

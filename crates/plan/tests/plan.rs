@@ -35,6 +35,7 @@ cases!(
     sensitive,
     depends_on,
     switch,
+    variables,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.
@@ -237,4 +238,74 @@ fn plans_100k_resources_quickly() {
         ev.final_attributes(i, &none).unwrap();
     }
     let _ = started.elapsed();
+}
+
+/// A directory of two files, in memory.
+struct TwoFiles;
+
+impl kiln_config::FileSystem for TwoFiles {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        match path {
+            "greeting.txt" => Ok(b"hello".to_vec()),
+            "t.tftpl" => Ok(b"${who}!".to_vec()),
+            _ => Err(format!("no file exists at {path:?}")),
+        }
+    }
+    fn is_file(&self, path: &str) -> Result<bool, String> {
+        Ok(matches!(path, "greeting.txt" | "t.tftpl"))
+    }
+    fn files_under(&self, _dir: &str) -> Result<Vec<String>, String> {
+        Ok(vec!["greeting.txt".into(), "t.tftpl".into()])
+    }
+    fn absolute(&self, path: &str) -> Result<String, String> {
+        Ok(format!("/p/{path}"))
+    }
+    fn home_dir(&self) -> Option<String> {
+        None
+    }
+}
+
+#[test]
+fn file_functions_read_while_planning_and_replay_at_apply() {
+    let text = r#"
+locals {
+  t = templatefile("t.tftpl", { who = file("greeting.txt") })
+}
+
+resource "null_resource" "a" {
+  triggers = { t = local.t, n = length(fileset(".", "*")) }
+}
+
+output "t" {
+  value = local.t
+}
+"#;
+    let config = parse(text);
+    let mut opts = options("");
+    opts.files = kiln_plan::SharedFiles(Some(std::sync::Arc::new(TwoFiles)));
+    let schemas = schemas();
+    let plan = kiln_plan::plan(&config, &State::new("test", "l"), &schemas, &opts).unwrap();
+    let after = plan.actions[0].after.as_ref().unwrap();
+    assert_eq!(
+        after.get("triggers").unwrap(),
+        &Value::map([("n", Value::from("2")), ("t", Value::from("hello!"))])
+    );
+    let recorded: Vec<&String> = plan.source.file_reads.0.keys().collect();
+    assert_eq!(recorded, ["list .", "read greeting.txt", "read t.tftpl"]);
+
+    // Apply has no file system of its own: it replays what planning read,
+    // also from a saved plan.
+    let saved: Plan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+    let mut ev = ApplyEvaluator::new(&saved, &schemas).unwrap();
+    let v = ev.final_attributes(0, &|_: &InstanceAddr| None).unwrap();
+    assert_eq!(
+        v.get("triggers").unwrap().get("t"),
+        Some(&Value::from("hello!"))
+    );
+
+    // Without a file system, the same configuration is a located error.
+    let err = kiln_plan::plan(&config, &State::new("test", "l"), &schemas, &options(""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("file functions cannot be used here"), "{err}");
 }

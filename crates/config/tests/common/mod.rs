@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_config::{NameKind, Scope};
+use kiln_config::{FileSystem, NameKind, Scope};
 use kiln_diag::Diagnostics;
 use kiln_model::{ResourceAddr, Value};
 
@@ -58,6 +58,90 @@ pub struct TestScope {
     pub vars: BTreeMap<String, Value>,
     pub locals: BTreeMap<String, Value>,
     pub resources: BTreeMap<ResourceAddr, Value>,
+    pub files: MemFs,
+}
+
+/// An in-memory module directory at `/module`, home at `/home/me`.
+#[derive(Default)]
+pub struct MemFs {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemFs {
+    fn key(path: &str) -> String {
+        let p = if path == "/module" {
+            "."
+        } else {
+            path.strip_prefix("/module/").unwrap_or(path)
+        };
+        p.strip_prefix("./")
+            .unwrap_or(p)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn sample() -> MemFs {
+        let files: [(&str, &[u8]); 7] = [
+            ("hello.txt", b"Hello World"),
+            ("bin.dat", &[0xff, 0x00, 0x01]),
+            ("greeting.tftpl", b"Hello, ${name}!"),
+            (
+                "list.tftpl",
+                b"%{ for addr in ip_addrs ~}\nbackend ${addr}:${port}\n%{ endfor ~}\n",
+            ),
+            ("bad.tftpl", b"line one\n${nope}\n"),
+            ("files/a.txt", b"a"),
+            ("files/sub/b.md", b"b"),
+        ];
+        MemFs {
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_vec()))
+                .collect(),
+        }
+    }
+}
+
+impl FileSystem for MemFs {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(&Self::key(path))
+            .cloned()
+            .ok_or_else(|| format!("no file exists at \"{path}\""))
+    }
+    fn is_file(&self, path: &str) -> Result<bool, String> {
+        let k = Self::key(path);
+        if self.files.contains_key(&k) {
+            return Ok(true);
+        }
+        if self.files.keys().any(|f| f.starts_with(&format!("{k}/"))) {
+            return Err(format!("\"{path}\" is not a regular file, but a directory"));
+        }
+        Ok(false)
+    }
+    fn files_under(&self, dir: &str) -> Result<Vec<String>, String> {
+        let k = Self::key(dir);
+        let prefix = if k.is_empty() || k == "." {
+            String::new()
+        } else {
+            format!("{k}/")
+        };
+        Ok(self
+            .files
+            .keys()
+            .filter_map(|f| f.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+    fn absolute(&self, path: &str) -> Result<String, String> {
+        Ok(if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/module/{}", Self::key(path))
+        })
+    }
+    fn home_dir(&self) -> Option<String> {
+        Some("/home/me".to_string())
+    }
 }
 
 fn obj(entries: &[(&str, Value)]) -> Value {
@@ -116,6 +200,7 @@ impl TestScope {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             resources: resources.into_iter().collect(),
+            files: MemFs::sample(),
         }
     }
 }
@@ -141,6 +226,9 @@ impl Scope for TestScope {
     }
     fn env(&self) -> String {
         "staging".to_string()
+    }
+    fn files(&self) -> &dyn FileSystem {
+        &self.files
     }
     fn names(&self, kind: NameKind) -> Vec<String> {
         match kind {

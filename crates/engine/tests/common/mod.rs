@@ -348,6 +348,7 @@ impl PlanBuilder {
                     files: vec![],
                     variables: BTreeMap::new(),
                     root_dir: String::new(),
+                    file_reads: Default::default(),
                 },
                 warnings: Default::default(),
                 generations: None,

@@ -16,8 +16,17 @@ use std::collections::BTreeMap;
 
 use kiln_model::{Number, Type, Value};
 
+use crate::FileSystem;
 use crate::convert::{convert, make_set};
 use crate::eval::{mark, unmark};
+
+mod collections;
+mod encoding;
+mod files;
+mod hashing;
+mod net;
+mod numeric;
+mod strings;
 
 /// A function's failure, located at argument `arg` if given.
 #[derive(Debug)]
@@ -26,7 +35,7 @@ pub(crate) struct FnError {
     pub msg: String,
 }
 
-fn arg_err(arg: usize, msg: impl Into<String>) -> FnError {
+pub(super) fn arg_err(arg: usize, msg: impl Into<String>) -> FnError {
     FnError {
         arg: Some(arg),
         msg: msg.into(),
@@ -41,6 +50,13 @@ pub(crate) enum Marks {
 }
 
 type Impl = fn(Vec<Value>) -> Result<Value, FnError>;
+type FsImpl = fn(&dyn FileSystem, Vec<Value>) -> Result<Value, FnError>;
+
+#[derive(Clone, Copy)]
+enum Body {
+    Pure(Impl),
+    Fs(FsImpl),
+}
 
 pub(crate) struct Function {
     pub name: &'static str,
@@ -49,7 +65,7 @@ pub(crate) struct Function {
     min: usize,
     variadic: bool,
     marks: Marks,
-    f: Impl,
+    f: Body,
 }
 
 impl Function {
@@ -92,7 +108,29 @@ const fn func(
         min,
         variadic,
         marks,
-        f,
+        f: Body::Pure(f),
+    }
+}
+
+/// A function of fixed arity whose arguments are all required.
+const fn fixed(
+    name: &'static str,
+    params: &'static [&'static str],
+    marks: Marks,
+    f: Impl,
+) -> Function {
+    func(name, params, params.len(), false, marks, f)
+}
+
+/// A file function: reads through the scope's [`FileSystem`].
+const fn file_fn(name: &'static str, params: &'static [&'static str], f: FsImpl) -> Function {
+    Function {
+        name,
+        params,
+        min: params.len(),
+        variadic: false,
+        marks: Deep,
+        f: Body::Fs(f),
     }
 }
 
@@ -100,19 +138,80 @@ use Marks::{Deep, Raw, Shallow};
 
 /// Every function, sorted by name (a test checks).
 static FUNCTIONS: &[Function] = &[
-    func("abs", &["number"], 1, false, Deep, abs),
+    fixed("abs", &["number"], Deep, abs),
+    file_fn("abspath", &["path"], files::abspath),
+    fixed("alltrue", &["list"], Deep, collections::alltrue),
+    fixed("anytrue", &["list"], Deep, collections::anytrue),
+    fixed("base64decode", &["str"], Deep, encoding::base64decode),
+    fixed("base64encode", &["str"], Deep, encoding::base64encode),
+    fixed("base64sha256", &["str"], Deep, hashing::base64sha256),
+    fixed("base64sha512", &["str"], Deep, hashing::base64sha512),
+    fixed("basename", &["path"], Deep, files::basename),
+    fixed("ceil", &["number"], Deep, numeric::ceil),
+    fixed("chomp", &["str"], Deep, strings::chomp),
+    fixed("chunklist", &["list", "size"], Deep, collections::chunklist),
+    fixed("cidrhost", &["prefix", "hostnum"], Deep, net::cidrhost),
+    fixed("cidrnetmask", &["prefix"], Deep, net::cidrnetmask),
+    fixed(
+        "cidrsubnet",
+        &["prefix", "newbits", "netnum"],
+        Deep,
+        net::cidrsubnet,
+    ),
+    func(
+        "cidrsubnets",
+        &["prefix", "newbits..."],
+        1,
+        true,
+        Deep,
+        net::cidrsubnets,
+    ),
     func("coalesce", &["vals..."], 1, true, Shallow, coalesce),
+    func(
+        "coalescelist",
+        &["vals..."],
+        1,
+        true,
+        Shallow,
+        collections::coalescelist,
+    ),
+    fixed("compact", &["list"], Deep, collections::compact),
     func("concat", &["seqs..."], 0, true, Shallow, concat),
-    func("contains", &["list", "value"], 2, false, Deep, contains),
-    func("distinct", &["list"], 1, false, Deep, distinct),
-    func("element", &["list", "index"], 2, false, Shallow, element),
-    func("flatten", &["list"], 1, false, Shallow, flatten),
+    fixed("contains", &["list", "value"], Deep, contains),
+    fixed("csvdecode", &["str"], Deep, encoding::csvdecode),
+    fixed("dirname", &["path"], Deep, files::dirname),
+    fixed("distinct", &["list"], Deep, distinct),
+    fixed("element", &["list", "index"], Shallow, element),
+    fixed("endswith", &["str", "suffix"], Deep, strings::endswith),
+    file_fn("file", &["path"], files::file),
+    file_fn("filebase64", &["path"], files::filebase64),
+    file_fn("filebase64sha256", &["path"], files::filebase64sha256),
+    file_fn("filebase64sha512", &["path"], files::filebase64sha512),
+    file_fn("fileexists", &["path"], files::fileexists),
+    file_fn("filemd5", &["path"], files::filemd5),
+    file_fn("fileset", &["path", "pattern"], files::fileset),
+    file_fn("filesha1", &["path"], files::filesha1),
+    file_fn("filesha256", &["path"], files::filesha256),
+    file_fn("filesha512", &["path"], files::filesha512),
+    fixed("flatten", &["list"], Shallow, flatten),
+    fixed("floor", &["number"], Deep, numeric::floor),
     func("format", &["format", "args..."], 1, true, Deep, format),
-    func("join", &["separator", "list"], 2, false, Deep, join),
-    func("jsondecode", &["str"], 1, false, Deep, jsondecode),
-    func("jsonencode", &["val"], 1, false, Deep, jsonencode),
-    func("keys", &["map"], 1, false, Shallow, keys),
-    func("length", &["value"], 1, false, Shallow, length),
+    func(
+        "formatlist",
+        &["format", "args..."],
+        1,
+        true,
+        Deep,
+        strings::formatlist,
+    ),
+    fixed("indent", &["spaces", "str"], Deep, strings::indent),
+    fixed("index", &["list", "value"], Deep, collections::index),
+    fixed("join", &["separator", "list"], Deep, join),
+    fixed("jsondecode", &["str"], Deep, jsondecode),
+    fixed("jsonencode", &["val"], Deep, jsonencode),
+    fixed("keys", &["map"], Shallow, keys),
+    fixed("length", &["value"], Shallow, length),
+    fixed("log", &["number", "base"], Deep, numeric::log),
     func(
         "lookup",
         &["map", "key", "default"],
@@ -121,31 +220,104 @@ static FUNCTIONS: &[Function] = &[
         Shallow,
         lookup,
     ),
-    func("lower", &["str"], 1, false, Deep, lower),
+    fixed("lower", &["str"], Deep, lower),
     func("max", &["numbers..."], 1, true, Deep, max),
+    fixed("md5", &["str"], Deep, hashing::md5),
     func("merge", &["maps..."], 0, true, Shallow, merge),
     func("min", &["numbers..."], 1, true, Deep, min),
-    func("nonsensitive", &["value"], 1, false, Raw, nonsensitive),
+    fixed("nonsensitive", &["value"], Raw, nonsensitive),
+    fixed("one", &["list"], Shallow, collections::one),
+    fixed("parseint", &["number", "base"], Deep, numeric::parseint),
+    file_fn("pathexpand", &["path"], files::pathexpand),
+    fixed("pow", &["base", "exponent"], Deep, numeric::pow),
     func("range", &["start", "limit", "step"], 1, false, Deep, range),
-    func(
+    fixed("regex", &["pattern", "str"], Deep, strings::regex),
+    fixed("regexall", &["pattern", "str"], Deep, strings::regexall),
+    fixed(
         "replace",
         &["str", "substr", "replace"],
-        3,
+        Deep,
+        strings::replace,
+    ),
+    fixed("reverse", &["list"], Shallow, collections::reverse),
+    fixed("sensitive", &["value"], Raw, sensitive),
+    func(
+        "setintersection",
+        &["sets..."],
+        1,
+        true,
+        Deep,
+        collections::setintersection,
+    ),
+    func(
+        "setproduct",
+        &["sets..."],
+        1,
+        true,
+        Deep,
+        collections::setproduct,
+    ),
+    func(
+        "setsubtract",
+        &["a", "b"],
+        2,
         false,
         Deep,
-        replace,
+        collections::setsubtract,
     ),
-    func("sensitive", &["value"], 1, false, Raw, sensitive),
-    func("split", &["separator", "str"], 2, false, Deep, split),
-    func("tobool", &["v"], 1, false, Deep, tobool),
-    func("tolist", &["v"], 1, false, Shallow, tolist),
-    func("tomap", &["v"], 1, false, Shallow, tomap),
-    func("tonumber", &["v"], 1, false, Deep, tonumber),
-    func("toset", &["v"], 1, false, Shallow, toset),
-    func("tostring", &["v"], 1, false, Deep, tostring),
-    func("trimspace", &["str"], 1, false, Deep, trimspace),
-    func("upper", &["str"], 1, false, Deep, upper),
-    func("values", &["map"], 1, false, Shallow, values),
+    func(
+        "setunion",
+        &["sets..."],
+        1,
+        true,
+        Deep,
+        collections::setunion,
+    ),
+    fixed("sha1", &["str"], Deep, hashing::sha1),
+    fixed("sha256", &["str"], Deep, hashing::sha256),
+    fixed("sha512", &["str"], Deep, hashing::sha512),
+    fixed("signum", &["number"], Deep, numeric::signum),
+    fixed(
+        "slice",
+        &["list", "start", "end"],
+        Shallow,
+        collections::slice,
+    ),
+    fixed("sort", &["list"], Deep, collections::sort),
+    fixed("split", &["separator", "str"], Deep, split),
+    fixed("startswith", &["str", "prefix"], Deep, strings::startswith),
+    fixed(
+        "strcontains",
+        &["str", "substr"],
+        Deep,
+        strings::strcontains,
+    ),
+    fixed("strrev", &["str"], Deep, strings::strrev),
+    fixed(
+        "substr",
+        &["str", "offset", "length"],
+        Deep,
+        strings::substr,
+    ),
+    fixed("sum", &["list"], Deep, collections::sum),
+    fixed("title", &["str"], Deep, strings::title),
+    fixed("tobool", &["v"], Deep, tobool),
+    fixed("tolist", &["v"], Shallow, tolist),
+    fixed("tomap", &["v"], Shallow, tomap),
+    fixed("tonumber", &["v"], Deep, tonumber),
+    fixed("toset", &["v"], Shallow, toset),
+    fixed("tostring", &["v"], Deep, tostring),
+    fixed("transpose", &["map"], Deep, collections::transpose),
+    fixed("trim", &["str", "cutset"], Deep, strings::trim),
+    fixed("trimprefix", &["str", "prefix"], Deep, strings::trimprefix),
+    fixed("trimspace", &["str"], Deep, trimspace),
+    fixed("trimsuffix", &["str", "suffix"], Deep, strings::trimsuffix),
+    fixed("upper", &["str"], Deep, upper),
+    fixed("urlencode", &["str"], Deep, encoding::urlencode),
+    fixed("values", &["map"], Shallow, values),
+    fixed("yamldecode", &["str"], Deep, encoding::yamldecode),
+    fixed("yamlencode", &["val"], Deep, encoding::yamlencode),
+    fixed("zipmap", &["keys", "values"], Shallow, collections::zipmap),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static Function> {
@@ -155,23 +327,31 @@ pub(crate) fn find(name: &str) -> Option<&'static Function> {
         .map(|i| &FUNCTIONS[i])
 }
 
-/// The names of every function of the library (plus `try` and `can`), for
-/// completion and "did you mean" hints.
+/// The names of every function of the library (plus `try`, `can` and
+/// `templatefile`, which the evaluator implements), for completion and "did
+/// you mean" hints.
 pub fn function_names() -> impl Iterator<Item = &'static str> {
-    FUNCTIONS.iter().map(|f| f.name).chain(["can", "try"])
+    FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain(["can", "templatefile", "try"])
 }
 
 /// Calls `f`, applying its mark rule.
-pub(crate) fn call(f: &Function, args: Vec<Value>) -> Result<Value, FnError> {
+pub(crate) fn call(f: &Function, fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
+    let run = |args: Vec<Value>| match f.f {
+        Body::Pure(f) => f(args),
+        Body::Fs(f) => f(fs, args),
+    };
     match f.marks {
-        Raw => (f.f)(args),
+        Raw => run(args),
         Deep => {
             let sensitive = args.iter().any(Value::contains_sensitive);
             if args.iter().any(|a| !a.is_known()) {
                 return Ok(mark(Value::Unknown, sensitive));
             }
             let args = args.into_iter().map(Value::into_unmarked).collect();
-            Ok(mark((f.f)(args)?, sensitive))
+            Ok(mark(run(args)?, sensitive))
         }
         Shallow => {
             let mut sensitive = false;
@@ -188,7 +368,7 @@ pub(crate) fn call(f: &Function, args: Vec<Value>) -> Result<Value, FnError> {
             if unknown {
                 return Ok(mark(Value::Unknown, sensitive));
             }
-            Ok(mark((f.f)(args)?, sensitive))
+            Ok(mark(run(args)?, sensitive))
         }
     }
 }
@@ -196,7 +376,7 @@ pub(crate) fn call(f: &Function, args: Vec<Value>) -> Result<Value, FnError> {
 // ---------------------------------------------------------------------------
 // Argument helpers.
 
-fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
+pub(super) fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
     match args.get(i).cloned().map(|v| convert(v, &Type::String)) {
         Some(Ok(Value::String(s))) => Ok(s),
         Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
@@ -204,7 +384,7 @@ fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
     }
 }
 
-fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
+pub(super) fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
     match args.get(i).cloned().map(|v| convert(v, &Type::Number)) {
         Some(Ok(Value::Number(n))) => Ok(n.0),
         Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
@@ -212,7 +392,7 @@ fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
     }
 }
 
-fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
+pub(super) fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
     match std::mem::take(&mut args[i]) {
         Value::List(l) => Ok(l),
         other => Err(arg_err(
@@ -222,7 +402,7 @@ fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
     }
 }
 
-fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
+pub(super) fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
     match std::mem::take(&mut args[i]) {
         Value::Map(m) => Ok(m),
         other => Err(arg_err(
@@ -232,7 +412,31 @@ fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnEr
     }
 }
 
-fn first(args: Vec<Value>) -> Value {
+/// A failure not tied to one argument.
+pub(super) fn err(msg: impl Into<String>) -> FnError {
+    FnError {
+        arg: None,
+        msg: msg.into(),
+    }
+}
+
+/// A whole-number argument.
+pub(super) fn int_arg(args: &[Value], i: usize) -> Result<i64, FnError> {
+    let n = number_arg(args, i)?;
+    if n.fract() != 0.0 || !n.is_finite() {
+        return Err(arg_err(
+            i,
+            format!("expected a whole number, got {}", Number(n)),
+        ));
+    }
+    Ok(n as i64)
+}
+
+pub(super) fn num(n: f64) -> Value {
+    Value::Number(Number(n))
+}
+
+pub(super) fn first(args: Vec<Value>) -> Value {
     args.into_iter().next().unwrap_or(Value::Null)
 }
 
@@ -325,7 +529,7 @@ fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
     })
 }
 
-fn format(args: Vec<Value>) -> Result<Value, FnError> {
+pub(super) fn format(args: Vec<Value>) -> Result<Value, FnError> {
     let fmt = string_arg(&args, 0)?;
     let mut out = String::new();
     let mut next = 1;
@@ -431,7 +635,7 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::String(parts.join(&sep)))
 }
 
-fn json_string(v: &Value) -> String {
+pub(super) fn json_string(v: &Value) -> String {
     let s = serde_json::to_string(&v.to_plain_json()).unwrap_or_default();
     // Like Terraform: HTML-significant characters are escaped.
     s.replace('<', "\\u003c")
@@ -558,22 +762,6 @@ fn range(args: Vec<Value>) -> Result<Value, FnError> {
         x += step;
     }
     Ok(Value::List(out))
-}
-
-fn replace(args: Vec<Value>) -> Result<Value, FnError> {
-    let s = string_arg(&args, 0)?;
-    let from = string_arg(&args, 1)?;
-    let to = string_arg(&args, 2)?;
-    if from.len() > 1 && from.starts_with('/') && from.ends_with('/') {
-        return Err(arg_err(
-            1,
-            "regular expression patterns are not supported yet",
-        ));
-    }
-    if from.is_empty() {
-        return Ok(Value::String(s));
-    }
-    Ok(Value::String(s.replace(&from, &to)))
 }
 
 fn split(args: Vec<Value>) -> Result<Value, FnError> {

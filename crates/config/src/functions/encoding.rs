@@ -1,0 +1,192 @@
+//! Encoding functions: base64, CSV, URL and YAML. (JSON lives beside
+//! `format` in the parent module.)
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use kiln_model::{Number, Value};
+
+use super::{FnError, arg_err, string_arg};
+
+pub(super) fn base64encode(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::String(STANDARD.encode(string_arg(&args, 0)?)))
+}
+
+pub(super) fn base64decode(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    let bytes = STANDARD
+        .decode(s.as_bytes())
+        .map_err(|e| arg_err(0, format!("failed to decode base64 data: {e}")))?;
+    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+        arg_err(
+            0,
+            "the result of decoding the provided string is not valid UTF-8; use filebase64 or keep the data base64-encoded",
+        )
+    })
+}
+
+/// Go's `url.QueryEscape`: spaces become `+`, everything but letters,
+/// digits and `-_.~` is percent-encoded.
+pub(super) fn urlencode(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// The first line is the header; every other line becomes a map from the
+/// header's names to that line's fields.
+pub(super) fn csvdecode(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(s.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| arg_err(0, format!("invalid CSV: {e}")))?
+        .clone();
+    if headers.is_empty() {
+        return Err(arg_err(0, "missing header line"));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::UnequalLengths { pos, expected_len, len } => arg_err(
+                0,
+                format!(
+                    "parse error on line {}: wrong number of fields (expected {expected_len}, got {len})",
+                    pos.as_ref().map_or(0, |p| p.line())
+                ),
+            ),
+            _ => arg_err(0, format!("invalid CSV: {e}")),
+        })?;
+        let row: BTreeMap<String, Value> = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, f)| (h.to_string(), Value::from(f)))
+            .collect();
+        rows.push(Value::Map(row));
+    }
+    Ok(Value::List(rows))
+}
+
+pub(super) fn yamldecode(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    if s.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    let y: serde_norway::Value =
+        serde_norway::from_str(&s).map_err(|e| arg_err(0, format!("invalid YAML: {e}")))?;
+    from_yaml(y).map_err(|m| arg_err(0, m))
+}
+
+fn from_yaml(y: serde_norway::Value) -> Result<Value, String> {
+    use serde_norway::Value as Y;
+    Ok(match y {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => Value::Number(Number(n.as_f64().unwrap_or(f64::NAN))),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => {
+            Value::List(items.into_iter().map(from_yaml).collect::<Result<_, _>>()?)
+        }
+        Y::Mapping(m) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Bool(b) => b.to_string(),
+                    Y::Number(n) => Number(n.as_f64().unwrap_or(f64::NAN)).to_string(),
+                    Y::Null => "null".to_string(),
+                    _ => return Err("only strings, numbers and bools can be mapping keys".into()),
+                };
+                out.insert(key, from_yaml(v)?);
+            }
+            Value::Map(out)
+        }
+        Y::Tagged(t) => from_yaml(t.value)?,
+    })
+}
+
+/// The block style Terraform's `yamlencode` writes: strings double-quoted,
+/// lists under a key not indented, nested maps indented by two.
+pub(super) fn yamlencode(args: Vec<Value>) -> Result<Value, FnError> {
+    let mut out = String::new();
+    yaml_value(&args[0], 0, &mut out);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(Value::String(out))
+}
+
+fn yaml_scalar(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::List(l) if l.is_empty() => "[]".to_string(),
+        Value::Map(m) if m.is_empty() => "{}".to_string(),
+        _ => return None,
+    })
+}
+
+/// Writes `v` as a block at `indent`, the first line already positioned.
+fn yaml_value(v: &Value, indent: usize, out: &mut String) {
+    if let Some(s) = yaml_scalar(v) {
+        out.push_str(&s);
+        out.push('\n');
+        return;
+    }
+    let pad = " ".repeat(indent);
+    match v {
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(&pad);
+                }
+                out.push_str("- ");
+                yaml_value(item, indent + 2, out);
+            }
+        }
+        Value::Map(m) => {
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(&pad);
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push(':');
+                match item {
+                    _ if yaml_scalar(item).is_some() => {
+                        out.push(' ');
+                        yaml_value(item, indent, out);
+                    }
+                    Value::List(_) => {
+                        out.push('\n');
+                        out.push_str(&pad);
+                        yaml_value(item, indent, out);
+                    }
+                    _ => {
+                        out.push('\n');
+                        out.push_str(&" ".repeat(indent + 2));
+                        yaml_value(item, indent + 2, out);
+                    }
+                }
+            }
+        }
+        Value::Sensitive(inner) => yaml_value(inner, indent, out),
+        _ => out.push_str("null\n"),
+    }
+}
