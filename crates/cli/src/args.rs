@@ -25,6 +25,10 @@ pub struct Global {
     /// The environment (an isolated state).
     #[arg(long, global = true, env = "KILN_ENV", default_value = "default")]
     pub env: String,
+    /// Where state is kept: s3://BUCKET/PREFIX, or local (.kiln/ beside the
+    /// configuration); overrides the configuration's backend block.
+    #[arg(long, global = true, env = "KILN_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
     /// Never colour the output.
     #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,
@@ -159,6 +163,10 @@ pub struct RunFlags {
     /// `kiln env gc` destroys expired environments.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub ttl: Option<std::time::Duration>,
+    /// If the environment is locked, wait this long for the lock (for
+    /// example 5m) instead of failing at once.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +226,25 @@ pub enum StateCmd {
     History {
         #[arg(long)]
         json: bool,
+    },
+    /// Write the current state document (all of it, sensitive values
+    /// included) to FILE, or to stdout.
+    Pull {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Replace the state with the document in FILE (a `kiln state pull`,
+    /// edited or from another store). Refuses a state of another lineage or
+    /// an older serial unless forced.
+    Push {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Push even over a state of another lineage or a newer serial.
+        #[arg(long)]
+        force: bool,
+        /// If the environment is locked, wait this long for the lock.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        lock_timeout: std::time::Duration,
     },
 }
 

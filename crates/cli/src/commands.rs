@@ -7,12 +7,12 @@ use anyhow::{Context, Result, bail};
 use kiln_model::InstanceAddr;
 use kiln_plan::{Plan, PlanOptions, Step};
 use kiln_state::State;
-use kiln_store::{LockInfo, StateStore, Version};
+use kiln_store::{LockInfo, Version};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{
-    ApplyCmd, Cli, Command, DestroyCmd, GraphCmd, GraphFormat, OutputCmd, PlanCmd, PlanFlags,
-    PlanFormat, RunFlags, ShowCmd, StateCmd, UnlockCmd,
+    ApplyCmd, Cli, Command, DestroyCmd, Global, GraphCmd, GraphFormat, OutputCmd, PlanCmd,
+    PlanFlags, PlanFormat, RunFlags, ShowCmd, StateCmd, UnlockCmd,
 };
 use crate::output::{Output, Style};
 use crate::project::Project;
@@ -22,43 +22,25 @@ use crate::render;
 /// `--detailed-exitcode`).
 pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
     let g = &cli.global;
-    let chdir = g.chdir.as_deref();
     match cli.command {
-        Command::Validate(d) => {
-            validate(&Project::open(chdir, d.dir.as_deref(), &g.env)?, out).await
-        }
+        Command::Validate(d) => validate(&Project::open(g, d.dir.as_deref(), &g.env)?, out).await,
         Command::Plan(cmd) => {
-            plan_cmd(
-                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
-                cmd,
-                out,
-            )
-            .await
+            plan_cmd(&Project::open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
         }
-        Command::Apply(cmd) => apply_cmd(chdir, &g.env, cmd, out).await,
+        Command::Apply(cmd) => apply_cmd(g, cmd, out).await,
         Command::Destroy(cmd) => {
-            destroy_cmd(
-                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
-                cmd,
-                out,
-            )
-            .await
+            destroy_cmd(&Project::open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
         }
-        Command::Show(cmd) => show_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
-        Command::Output(cmd) => output_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
+        Command::Show(cmd) => show_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
+        Command::Output(cmd) => output_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
         Command::Graph(cmd) => {
-            graph_cmd(
-                &Project::open(chdir, cmd.dir.dir.as_deref(), &g.env)?,
-                cmd,
-                out,
-            )
-            .await
+            graph_cmd(&Project::open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
         }
-        Command::State(cmd) => state_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
-        Command::Unlock(cmd) => unlock_cmd(&Project::open(chdir, None, &g.env)?, cmd, out).await,
-        Command::Env(cmd) => crate::envs::run(chdir, cmd, out).await,
+        Command::State(cmd) => state_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
+        Command::Unlock(cmd) => unlock_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
+        Command::Env(cmd) => crate::envs::run(g, cmd, out).await,
         Command::Rollback(cmd) => {
-            crate::rollback::run(&Project::open(chdir, None, &g.env)?, cmd, out).await
+            crate::rollback::run(&Project::open(g, None, &g.env)?, cmd, out).await
         }
         Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
@@ -259,27 +241,28 @@ fn load_plan(path: &Path) -> Result<Plan> {
     Ok(saved.plan)
 }
 
-/// Takes the environment's lock, runs `f`, and releases the lock whatever happens.
+/// Takes the environment's lock (waiting up to `timeout` for a holder to
+/// finish), runs `f`, and releases the lock whatever happens.
 pub(crate) async fn with_lock<T>(
     project: &Project,
     command: &str,
+    timeout: std::time::Duration,
     f: impl AsyncFnOnce() -> Result<T>,
 ) -> Result<T> {
     let info = LockInfo::for_current_process(command);
-    if let Err(e) = project.store.lock(&project.env, &info).await {
-        let stale = match &e {
-            kiln_store::StoreError::Locked { holder, .. } if holder.looks_stale() => {
-                Some(holder.pid)
+    let deadline = Instant::now() + timeout;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match project.store.lock(&project.env, &info).await {
+            Ok(()) => break,
+            Err(kiln_store::StoreError::Locked { .. }) if Instant::now() < deadline => {
+                tracing::debug!("{} is locked; waiting", project.env);
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
             }
-            _ => None,
-        };
-        let e = anyhow::Error::new(e);
-        return Err(match stale {
-            Some(pid) => e.context(format!(
-                "the lock looks stale: its holder (pid {pid} on this host) is no longer running"
-            )),
-            None => e,
-        });
+            Err(e) => return Err(lock_error(e)),
+        }
     }
     let result = f().await;
     if let Err(e) = project.store.unlock(&project.env, &info.id).await {
@@ -288,7 +271,34 @@ pub(crate) async fn with_lock<T>(
     result
 }
 
-async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output) -> Result<u8> {
+/// A lock error, saying so when the holder looks dead.
+fn lock_error(e: kiln_store::StoreError) -> anyhow::Error {
+    let stale = match &e {
+        kiln_store::StoreError::Locked { holder, .. } if holder.looks_stale() => {
+            Some(match holder.expires {
+                Some(expires) => format!(
+                    "the lock looks stale: its lease ran out at {} without being renewed, so its holder is probably gone",
+                    humantime::format_rfc3339_seconds(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires)
+                    )
+                ),
+                None => format!(
+                    "the lock looks stale: its holder (pid {} on this host) is no longer running",
+                    holder.pid
+                ),
+            })
+        }
+        _ => None,
+    };
+    let e = anyhow::Error::new(e);
+    match stale {
+        Some(why) => e.context(why),
+        None => e,
+    }
+}
+
+async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
+    let (chdir, env) = (g.chdir.as_deref(), g.env.as_str());
     let target = cmd
         .target
         .as_ref()
@@ -304,10 +314,10 @@ async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output)
             );
         }
         let project = match chdir {
-            Some(c) => Project::open(Some(c), None, env)?,
-            None => Project::open(None, Some(Path::new(&plan.source.root_dir)), env)?,
+            Some(_) => Project::open(g, None, env)?,
+            None => Project::open(g, Some(Path::new(&plan.source.root_dir)), env)?,
         };
-        return with_lock(&project, "apply", async || {
+        return with_lock(&project, "apply", cmd.run.lock_timeout, async || {
             let (state, version) = recover_if_needed(&project, out).await?;
             if state.lineage != plan.prior_lineage || state.serial != plan.prior_serial {
                 bail!(
@@ -325,8 +335,8 @@ async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output)
         })
         .await;
     }
-    let project = Project::open(chdir, cmd.target.as_deref(), env)?;
-    with_lock(&project, "apply", async || {
+    let project = Project::open(g, cmd.target.as_deref(), env)?;
+    with_lock(&project, "apply", cmd.run.lock_timeout, async || {
         let (mut state, version) = recover_if_needed(&project, out).await?;
         let plan = make_plan(&project, &cmd.flags, false, &mut state, out).await?;
         out.print(&render::plan_human(out, &plan));
@@ -340,7 +350,7 @@ async fn apply_cmd(chdir: Option<&Path>, env: &str, cmd: ApplyCmd, out: &Output)
 }
 
 async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result<u8> {
-    with_lock(project, "destroy", async || {
+    with_lock(project, "destroy", cmd.run.lock_timeout, async || {
         let (mut state, version) = recover_if_needed(project, out).await?;
         if state.is_empty() {
             out.line("Nothing to destroy: the state is empty.");
@@ -760,8 +770,107 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
                 }
             }
         }
+        StateCmd::Pull { file } => {
+            let Some(current) = project.store.read(&project.env).await? else {
+                bail!(
+                    "environment {:?} has no state in {}",
+                    project.env,
+                    project.store.describe()
+                );
+            };
+            let bytes = kiln_state::format::to_json(&current.state);
+            match file {
+                Some(path) => {
+                    write_private(&path, &bytes)
+                        .with_context(|| format!("cannot write the state to {}", path.display()))?;
+                    out.status(&format!(
+                        "Wrote the state of {:?} (serial {}) to {}.",
+                        project.env,
+                        current.state.serial,
+                        path.display()
+                    ));
+                }
+                None => out.print(&String::from_utf8_lossy(&bytes)),
+            }
+        }
+        StateCmd::Push {
+            file,
+            force,
+            lock_timeout,
+        } => return state_push(project, &file, force, lock_timeout, out).await,
     }
     Ok(0)
+}
+
+/// `kiln state push FILE`: replaces the state, under the lock, refusing a
+/// state of another lineage or an older serial unless forced.
+async fn state_push(
+    project: &Project,
+    file: &Path,
+    force: bool,
+    lock_timeout: std::time::Duration,
+    out: &Output,
+) -> Result<u8> {
+    let bytes = std::fs::read(file)
+        .with_context(|| format!("cannot read the state file {}", file.display()))?;
+    let mut pushed = kiln_state::format::from_json(&bytes).with_context(|| {
+        format!(
+            "{} is not a kiln state; push a file written by `kiln state pull`",
+            file.display()
+        )
+    })?;
+    with_lock(project, "state push", lock_timeout, async || {
+        let current = project.store.read(&project.env).await?;
+        if let Some(current) = &current {
+            let cur = &current.state;
+            if cur.lineage != pushed.lineage {
+                if !force {
+                    bail!(
+                        "{} is a state of lineage {}, but {:?} holds lineage {}: it belongs to another environment; pass --force to replace it anyway",
+                        file.display(),
+                        pushed.lineage,
+                        project.env,
+                        cur.lineage
+                    );
+                }
+                out.warn(&format!(
+                    "replacing a state of another lineage; the pushed state continues lineage {}",
+                    cur.lineage
+                ));
+                // The store never writes over another lineage: a forced push
+                // continues the environment's own history instead.
+                pushed.lineage = cur.lineage.clone();
+            }
+            if pushed.serial < cur.serial && !force {
+                bail!(
+                    "{} has serial {}, older than the stored serial {}: pushing it would lose newer changes; pull again, or pass --force",
+                    file.display(),
+                    pushed.serial,
+                    cur.serial
+                );
+            }
+        }
+        pushed.env = project.env.clone();
+        let version = current.as_ref().map(|c| c.version.clone());
+        let summary = format!("state pushed from {}", file.display());
+        project
+            .store
+            .write(&project.env, &pushed, version.as_ref(), &summary)
+            .await?;
+        let now = project
+            .store
+            .read(&project.env)
+            .await?
+            .map_or(0, |v| v.state.serial);
+        out.status(&format!(
+            "Pushed {} to {:?} in {} (now serial {now}).",
+            file.display(),
+            project.env,
+            project.store.describe()
+        ));
+        Ok(0)
+    })
+    .await
 }
 
 async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u8> {

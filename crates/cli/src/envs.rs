@@ -1,33 +1,31 @@
 //! `kiln env`: list environments, destroy one, destroy the expired ones.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 use kiln_config::Config;
 use kiln_plan::PlanOptions;
-use kiln_store::{StateStore, StoreError};
+use kiln_store::StoreError;
 
-use crate::args::{EnvCmd, RunFlags};
+use crate::args::{EnvCmd, Global, RunFlags};
 use crate::commands::{execute, recover_if_needed, with_lock};
 use crate::output::Output;
 use crate::project::Project;
 use crate::render;
 
-pub async fn run(chdir: Option<&Path>, cmd: EnvCmd, out: &Output) -> Result<u8> {
+pub async fn run(g: &Global, cmd: EnvCmd, out: &Output) -> Result<u8> {
     match cmd {
-        EnvCmd::List { json } => list(&Project::open(chdir, None, "default")?, json, out).await,
+        EnvCmd::List { json } => list(&Project::open(g, None, "default")?, json, out).await,
         EnvCmd::Destroy {
             name,
             run,
             allow_destroy,
         } => {
-            let project = Project::open(chdir, None, &name)?;
+            let project = Project::open(g, None, &name)?;
             destroy(&project, &run, &allow_destroy, false, out).await
         }
         EnvCmd::Gc {
             dry_run,
             parallelism,
-        } => gc(chdir, dry_run, parallelism, out).await,
+        } => gc(g, dry_run, parallelism, out).await,
     }
 }
 
@@ -100,7 +98,7 @@ async fn destroy(
     missing_ok: bool,
     out: &Output,
 ) -> Result<u8> {
-    with_lock(project, "env destroy", async || {
+    with_lock(project, "env destroy", run.lock_timeout, async || {
         destroy_locked(project, run, allow_destroy, missing_ok, out).await
     })
     .await
@@ -159,8 +157,8 @@ async fn destroy_locked(
     Ok(0)
 }
 
-async fn gc(chdir: Option<&Path>, dry_run: bool, parallelism: usize, out: &Output) -> Result<u8> {
-    let base = Project::open(chdir, None, "default")?;
+async fn gc(g: &Global, dry_run: bool, parallelism: usize, out: &Output) -> Result<u8> {
+    let base = Project::open(g, None, "default")?;
     let now = kiln_store::unix_now();
     let mut failed = 0;
     let envs = base.store.list_envs().await.with_context(|| {
@@ -184,11 +182,12 @@ async fn gc(chdir: Option<&Path>, dry_run: bool, parallelism: usize, out: &Outpu
             ));
             continue;
         }
-        let project = Project::open(chdir, None, &env)?;
+        let project = Project::open(g, None, &env)?;
         let run = RunFlags {
             yes: true,
             parallelism,
             ttl: None,
+            lock_timeout: std::time::Duration::ZERO,
         };
         match destroy(&project, &run, &[], true, out).await {
             Ok(_) => {}

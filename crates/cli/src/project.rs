@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use kiln_config::{Config, SourceFile, VarValues};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_provider::Registry;
-use kiln_store::LocalStore;
+use kiln_store::{LocalStore, StateStore};
 
-use crate::args::VarArgs;
+use crate::args::{Global, VarArgs};
 
 /// The configuration directory and kiln's data directory (`.kiln`) beside it.
 pub struct Project {
@@ -20,12 +20,16 @@ pub struct Project {
     pub abs_dir: PathBuf,
     pub datadir: PathBuf,
     pub env: String,
-    pub store: LocalStore,
+    pub store: Box<dyn StateStore>,
 }
 
 impl Project {
-    pub fn open(chdir: Option<&Path>, dir: Option<&Path>, env: &str) -> Result<Project> {
+    /// The project in `dir` (relative to `-C`), for environment `env`, with
+    /// the state store chosen by `--backend` or the configuration's
+    /// `backend` block (`.kiln/` beside the configuration by default).
+    pub fn open(g: &Global, dir: Option<&Path>, env: &str) -> Result<Project> {
         validate_env_name(env)?;
+        let chdir = g.chdir.as_deref();
         let dir = match (chdir, dir) {
             (Some(c), Some(d)) => c.join(d),
             (Some(c), None) => c.to_path_buf(),
@@ -41,14 +45,95 @@ impl Project {
         let abs_dir = std::fs::canonicalize(&dir)
             .with_context(|| format!("cannot resolve {}", dir.display()))?;
         let datadir = abs_dir.join(".kiln");
-        let store = LocalStore::new(datadir.clone());
-        Ok(Project {
+        let mut project = Project {
             dir,
             abs_dir,
-            datadir,
+            datadir: datadir.clone(),
             env: env.to_string(),
-            store,
-        })
+            store: Box::new(LocalStore::new(datadir)),
+        };
+        project.store = project.choose_store(g.backend.as_deref())?;
+        Ok(project)
+    }
+
+    /// The store `--backend` names, else the configuration's backend block,
+    /// else the local store. Settings the flag cannot carry (region,
+    /// encryption) come from the configuration's s3 backend, if it has one.
+    fn choose_store(&self, flag: Option<&str>) -> Result<Box<dyn StateStore>> {
+        let configured = self.configured_backend(flag.is_none())?;
+        let local = || -> Box<dyn StateStore> { Box::new(LocalStore::new(self.datadir.clone())) };
+        let from_config = match configured.map(|b| b.kind) {
+            Some(kiln_config::BackendKind::S3(s3)) => Some(s3),
+            _ => None,
+        };
+        let s3 = match flag {
+            Some("local") => return Ok(local()),
+            Some(url) => {
+                let Some(rest) = url.strip_prefix("s3://") else {
+                    bail!("--backend {url:?} is not a backend; write s3://BUCKET/PREFIX or local");
+                };
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    bail!("--backend {url:?} names no bucket; write s3://BUCKET/PREFIX");
+                }
+                let mut s3 = from_config.unwrap_or(kiln_config::S3Backend {
+                    bucket: String::new(),
+                    prefix: String::new(),
+                    region: None,
+                    encrypt: true,
+                    kms_key_id: None,
+                });
+                s3.bucket = bucket.to_string();
+                s3.prefix = prefix.trim_matches('/').to_string();
+                s3
+            }
+            None => match from_config {
+                Some(s3) => s3,
+                None => return Ok(local()),
+            },
+        };
+        let mut options = kiln_store::S3Options::new(s3.bucket, s3.prefix);
+        options.region = s3.region;
+        options.encryption = match (s3.encrypt, s3.kms_key_id) {
+            (false, _) => kiln_store::Encryption::None,
+            (true, None) => kiln_store::Encryption::Aes256,
+            (true, Some(key)) => kiln_store::Encryption::Kms { key_id: Some(key) },
+        };
+        if let Some(secs) = std::env::var("KILN_LOCK_LEASE_SECS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            // For tests and slow links: how long a lock lasts unrenewed.
+            options.lease = std::time::Duration::from_secs(secs.max(1));
+        }
+        Ok(Box::new(kiln_store::S3Store::new(options)))
+    }
+
+    /// The configuration's backend block, if any. With `strict`, a
+    /// configuration that does not parse is an error here already: kiln must
+    /// not fall back to another store because the block could not be read.
+    fn configured_backend(&self, strict: bool) -> Result<Option<kiln_config::Backend>> {
+        let has_config = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries.filter_map(|e| e.ok()).any(|e| {
+                    matches!(
+                        e.path().extension().and_then(|x| x.to_str()),
+                        Some("hcl" | "tf")
+                    )
+                })
+            })
+            .unwrap_or(false);
+        if !has_config {
+            return Ok(None);
+        }
+        let (config, diags) = kiln_config::parse(self.read_sources()?);
+        if diags.has_errors() {
+            if strict {
+                return Err(diags.into());
+            }
+            return Ok(None);
+        }
+        Ok(config.backend)
     }
 
     /// The directory's files, as the file functions read them.

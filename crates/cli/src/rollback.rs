@@ -14,7 +14,6 @@
 use anyhow::{Result, bail};
 use kiln_config::SourceFile;
 use kiln_state::{AppliedSource, State};
-use kiln_store::StateStore;
 
 use crate::args::{PlanFlags, RollbackCmd};
 use crate::commands::{confirm, execute, plan_config, recover_if_needed, with_lock};
@@ -23,7 +22,7 @@ use crate::project::Project;
 use crate::render;
 
 pub async fn run(project: &Project, cmd: RollbackCmd, out: &Output) -> Result<u8> {
-    with_lock(project, "rollback", async || {
+    with_lock(project, "rollback", cmd.run.lock_timeout, async || {
         let (state, version) = recover_if_needed(project, out).await?;
         if state.resources.is_empty() {
             bail!(

@@ -71,6 +71,38 @@ pub struct Config {
     pub resources: Vec<Resource>,
     pub outputs: Vec<Output>,
     pub providers: Vec<ProviderBlock>,
+    /// Where state is kept, if the configuration says (`kiln { backend ... }`).
+    pub backend: Option<Backend>,
+}
+
+/// `kiln { backend "TYPE" { ... } }` (`terraform { backend ... }` is read
+/// the same way): where the environments' state is kept.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub kind: BackendKind,
+    /// The `backend "TYPE"` header.
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendKind {
+    /// `.kiln/` beside the configuration (the default).
+    Local,
+    S3(S3Backend),
+}
+
+/// `backend "s3" { bucket, prefix, region, encrypt, kms_key_id }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Backend {
+    pub bucket: String,
+    /// Key prefix; each environment is `<prefix>/<env>/`.
+    pub prefix: String,
+    /// `None`: from the standard AWS chain.
+    pub region: Option<String>,
+    /// Server-side encryption of every write (default true).
+    pub encrypt: bool,
+    /// With `encrypt`: `aws:kms` with this key instead of `AES256`.
+    pub kms_key_id: Option<String>,
 }
 
 /// `variable "NAME" { type, default, description, sensitive, nullable,

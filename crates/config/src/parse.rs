@@ -20,8 +20,9 @@ use crate::eval::{eval, list_names, subject_of};
 use crate::suggest;
 use crate::typeexpr::{Shape, parse_type};
 use crate::{
-    Attribute, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output, ProviderBlock, Reference,
-    Resource, Scope, SourceFile, Subject, Validation, Variable,
+    Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output,
+    ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, Subject, Validation,
+    Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -370,8 +371,14 @@ impl Parser {
                         });
                     }
                 }
-                // Settings blocks: accepted, not read yet.
-                "kiln" | "terraform" => {}
+                // Settings blocks: only `backend` is read; the rest
+                // (`required_providers`, `required_version`) is accepted.
+                "kiln" | "terraform" => {
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    for nested in body.blocks.iter().filter(|n| n.ty == "backend") {
+                        self.backend(nested);
+                    }
+                }
                 "module" => self.diags.push(
                     h.error("modules are not supported yet")
                         .with_detail("declare the resources in this configuration for now"),
@@ -501,6 +508,125 @@ impl Parser {
         }
         r.body = body;
         r
+    }
+
+    /// `backend "TYPE" { ... }` inside a `kiln` or `terraform` block.
+    fn backend(&mut self, b: &Block) {
+        const KINDS: &[&str] = &["local", "s3"];
+        const S3: &[&str] = &["bucket", "prefix", "region", "encrypt", "kms_key_id"];
+        if let Some(first) = &self.config.backend {
+            self.diags.push(b.loc.error(format!(
+                "duplicate backend block; the first is at {}",
+                first.loc.span()
+            )));
+            return;
+        }
+        let [kind] = b.labels.as_slice() else {
+            self.diags.push(
+                b.loc
+                    .error("a backend block takes one label, its type")
+                    .with_detail("write backend \"s3\" { ... } or backend \"local\" {}"),
+            );
+            return;
+        };
+        for nested in &b.body.blocks {
+            self.diags.push(
+                nested
+                    .loc
+                    .error(format!("unexpected block \"{}\" in backend", nested.ty)),
+            );
+        }
+        let kind = match kind.as_str() {
+            "local" => {
+                for a in &b.body.attributes {
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown attribute \"{}\" in backend \"local\"", a.name))
+                            .with_detail("the local backend keeps state in .kiln/ beside the configuration and takes no settings"),
+                    );
+                }
+                BackendKind::Local
+            }
+            "s3" => {
+                let mut s3 = S3Backend {
+                    bucket: String::new(),
+                    prefix: String::new(),
+                    region: None,
+                    encrypt: true,
+                    kms_key_id: None,
+                };
+                let mut bucket_set = false;
+                for a in &b.body.attributes {
+                    let what = format!("backend.{}", a.name);
+                    let result = match a.name.as_str() {
+                        "bucket" => constant_string(&a.expr, &what).map(|v| {
+                            bucket_set = true;
+                            s3.bucket = v;
+                        }),
+                        "prefix" => constant_string(&a.expr, &what)
+                            .map(|v| s3.prefix = v.trim_matches('/').to_string()),
+                        "region" => constant_string(&a.expr, &what).map(|v| s3.region = Some(v)),
+                        "encrypt" => constant_bool(&a.expr, &what).map(|v| s3.encrypt = v),
+                        "kms_key_id" => {
+                            constant_string(&a.expr, &what).map(|v| s3.kms_key_id = Some(v))
+                        }
+                        "key" => Err(a
+                            .loc
+                            .error("backend \"s3\" takes a prefix, not a key")
+                            .with_detail("kiln keeps each environment's state at <prefix>/<env>/state.json; write prefix = \"...\"")
+                            .into()),
+                        other => {
+                            let hint = suggest::hint(other, S3.iter().copied());
+                            Err(a
+                                .loc
+                                .error(format!("unknown attribute \"{other}\" in backend \"s3\"{hint}"))
+                                .with_detail(format!(
+                                    "backend \"s3\" may set {}",
+                                    list_names(S3.iter().copied())
+                                ))
+                                .into())
+                        }
+                    };
+                    if let Err(d) = result {
+                        self.diags.extend(d);
+                    }
+                }
+                // A bucket attribute that is there but wrong was reported
+                // already.
+                let bucket_given = b.body.attributes.iter().any(|a| a.name == "bucket");
+                if !bucket_given || (bucket_set && s3.bucket.is_empty()) {
+                    self.diags.push(
+                        b.loc
+                            .error("backend \"s3\" needs a bucket")
+                            .with_detail("add bucket = \"NAME\" (an existing bucket)"),
+                    );
+                }
+                if s3.kms_key_id.is_some() && !s3.encrypt {
+                    self.diags.push(
+                        b.loc
+                            .error("kms_key_id is set but encrypt is false")
+                            .with_detail("remove encrypt = false to encrypt with the KMS key, or remove kms_key_id"),
+                    );
+                }
+                BackendKind::S3(s3)
+            }
+            other => {
+                let hint = suggest::hint(other, KINDS.iter().copied());
+                self.diags.push(
+                    b.loc
+                        .error(format!("unknown backend type \"{other}\"{hint}"))
+                        .with_detail(format!(
+                            "kiln keeps state in {}",
+                            list_names(KINDS.iter().copied())
+                        )),
+                );
+                return;
+            }
+        };
+        self.config.backend = Some(Backend {
+            kind,
+            loc: b.loc.clone(),
+        });
     }
 
     fn lifecycle(&mut self, b: &Block) -> Lifecycle {

@@ -57,6 +57,9 @@ fn summary(c: &Config) -> String {
             p.body.attributes.len()
         ));
     }
+    if let Some(b) = &c.backend {
+        out.push(format!("backend {:?}", b.kind));
+    }
     out.join("\n")
 }
 
@@ -77,7 +80,10 @@ kiln {
 }
 
 terraform {
-  backend "s3" {}
+  backend "s3" {
+    bucket = "state-bucket"
+    prefix = "/teams/web/"
+  }
 }
 
 provider "aws" {
@@ -177,7 +183,8 @@ resource null_resource.b attrs=[] blocks=[] count=false for_each=true deps=["Res
 resource data.null_data_source.d attrs=["inputs"] blocks=[] count=false for_each=false deps=[] provider=None Lifecycle { prevent_destroy: false, stateful: false }
 output id sensitive=true desc="the first id"
 provider aws attrs=1
-provider aws attrs=2"#;
+provider aws attrs=2
+backend S3(S3Backend { bucket: "state-bucket", prefix: "teams/web", region: None, encrypt: true, kms_key_id: None })"#;
     let got = run(text);
     assert_eq!(got, expect, "\n{got}");
 }
@@ -351,4 +358,54 @@ fn errors_in_several_files_are_all_reported() {
         .collect();
     assert_eq!(got, ["b.hcl:1:1", "b.hcl:2:1"]);
     assert!(diags.iter().next().unwrap().summary.contains("a.hcl:1:1"));
+}
+
+#[test]
+fn backends() {
+    check_all(
+        &[
+            ("kiln {\n  backend \"local\" {}\n}\n", "backend Local"),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket     = \"b\"\n    region     = \"eu-west-1\"\n    kms_key_id = \"alias/state\"\n  }\n}\n",
+                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", region: Some(\"eu-west-1\"), encrypt: true, kms_key_id: Some(\"alias/state\") })",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket  = \"b\"\n    encrypt = false\n  }\n}\n",
+                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", region: None, encrypt: false, kms_key_id: None })",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    prefix = \"p\"\n  }\n}\n",
+                "! backend \"s3\" needs a bucket @2:3",
+            ),
+            (
+                "kiln {\n  backend \"s4\" {}\n}\n",
+                "! unknown backend type \"s4\"; did you mean \"s3\"? @2:3",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    bukcet = \"c\"\n  }\n}\n",
+                "! unknown attribute \"bukcet\" in backend \"s3\"; did you mean \"bucket\"? @4:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = \"x/terraform.tfstate\"\n  }\n}\n",
+                "! backend \"s3\" takes a prefix, not a key @4:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket  = \"b\"\n    encrypt = \"yes\"\n  }\n}\n",
+                "! backend.encrypt must be true or false, got string @4:15",
+            ),
+            (
+                "variable \"b\" {}\nkiln {\n  backend \"s3\" {\n    bucket = var.b\n  }\n}\n",
+                "! backend.bucket must be a constant; references are not allowed here @4:14",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\nterraform {\n  backend \"local\" {}\n}\n",
+                "! duplicate backend block; the first is at main.hcl:2:3 @7:3",
+            ),
+            (
+                "kiln {\n  backend {}\n}\n",
+                "! a backend block takes one label, its type @2:3",
+            ),
+        ],
+        run,
+    );
 }

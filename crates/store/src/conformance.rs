@@ -14,14 +14,22 @@ use kiln_state::{JournalRecord, ResourceState, State};
 
 use crate::{LockInfo, StateStore, StoreError, Version};
 
+/// The holder as stored, less the lease a store may add (`expires`).
+fn same_holder(got: &LockInfo, want: &LockInfo) -> bool {
+    let mut got = got.clone();
+    got.expires = want.expires;
+    got == *want
+}
+
 /// Runs every check, each against a store from `make` (which must return a
 /// new, empty store each time).
-pub async fn run_all<S: StateStore>(make: impl Fn() -> S) {
+pub async fn run_all<S: StateStore + 'static>(make: impl Fn() -> S) {
     read_empty(&make()).await;
     write_read_round_trip(&make()).await;
     conditional_write_conflict(&make()).await;
     lineage_refused(&make()).await;
     lock_unlock(&make()).await;
+    lock_race(std::sync::Arc::new(make())).await;
     history(&make()).await;
     journal(&make()).await;
     list_remove_envs(&make()).await;
@@ -183,12 +191,13 @@ pub async fn lock_unlock<S: StateStore>(store: &S) {
     let mut b = LockInfo::for_current_process("destroy");
     b.id = format!("{}-b", a.id);
     store.lock("dev", &a).await.expect("first lock");
-    assert_eq!(
-        store.lock_holder("dev").await.expect("holder"),
-        Some(a.clone())
+    let holder = store.lock_holder("dev").await.expect("holder");
+    assert!(
+        holder.as_ref().is_some_and(|h| same_holder(h, &a)),
+        "the holder must be the lock taken: {holder:?}"
     );
     match store.lock("dev", &b).await {
-        Err(StoreError::Locked { holder, .. }) => assert_eq!(*holder, a),
+        Err(StoreError::Locked { holder, .. }) => assert!(same_holder(&holder, &a), "{holder:?}"),
         other => panic!("a second lock must fail with Locked, got {other:?}"),
     }
     // Locks are per environment.
@@ -206,6 +215,38 @@ pub async fn lock_unlock<S: StateStore>(store: &S) {
     assert!(matches!(err, StoreError::NotLocked { .. }));
     store.lock("dev", &b).await.expect("lock after unlock");
     store.unlock("dev", &b.id).await.expect("unlock");
+}
+
+/// Ten lock attempts at once: exactly one wins, every other one fails naming
+/// the winner.
+pub async fn lock_race<S: StateStore + 'static>(store: std::sync::Arc<S>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut info = LockInfo::for_current_process("apply");
+            info.id = format!("{}-{i}", info.id);
+            let res = store.lock("race", &info).await;
+            (info, res)
+        });
+    }
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("lock task") {
+            (info, Ok(())) => winners.push(info),
+            (_, Err(StoreError::Locked { holder, .. })) => losers.push(*holder),
+            (_, Err(e)) => panic!("a lost race must be Locked, got {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one lock wins: {winners:?}");
+    for l in &losers {
+        assert_eq!(l.id, winners[0].id, "losers name the winner");
+    }
+    store
+        .unlock("race", &winners[0].id)
+        .await
+        .expect("unlock the winner");
 }
 
 /// Each write keeps the version it replaces; history is newest first and

@@ -1,8 +1,8 @@
 //! State stores: where each environment's state, lock, history and journal live.
 //!
 //! [`StateStore`] is the one trait every store implements (the local file
-//! store here; S3 later); [`conformance`] is the suite every implementation
-//! must pass. Writes are conditional: a store never overwrites a state that
+//! store, and the S3 store behind the default `s3` feature); [`conformance`]
+//! is the suite every implementation must pass. Writes are conditional: a store never overwrites a state that
 //! changed since it was read.
 
 use async_trait::async_trait;
@@ -10,8 +10,12 @@ use kiln_state::{JournalRecord, State};
 
 pub mod conformance;
 mod local;
+#[cfg(feature = "s3")]
+mod s3;
 
 pub use local::LocalStore;
+#[cfg(feature = "s3")]
+pub use s3::{Encryption, S3Options, S3Store};
 
 /// Who holds a lock, for the message a second user sees.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +54,19 @@ impl LockInfo {
 }
 
 impl LockInfo {
+    /// The holder reported for a lock that cannot be read.
+    pub(crate) fn unknown() -> LockInfo {
+        LockInfo {
+            id: "unknown".into(),
+            who: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            command: "unknown".into(),
+            since: 0,
+            expires: None,
+        }
+    }
+
     /// True if the lock looks abandoned: its lease has expired, or it was
     /// taken on this host by a process that no longer runs. A stale lock is
     /// still a lock (stores never break one on their own); the message to the
@@ -212,6 +229,13 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// The user a write or a lock is recorded for.
+pub(crate) fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn rand_u32() -> u32 {

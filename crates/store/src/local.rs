@@ -146,7 +146,7 @@ impl LocalStore {
         let meta = Meta {
             serial: new.serial,
             written_at: crate::unix_now(),
-            who: current_user(),
+            who: crate::current_user(),
             summary: summary.to_string(),
         };
         write_atomic(
@@ -176,7 +176,10 @@ impl LocalStore {
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Locked {
                 env: env.to_string(),
-                holder: Box::new(self.lock_holder_sync(env)?.unwrap_or_else(unknown_holder)),
+                holder: Box::new(
+                    self.lock_holder_sync(env)?
+                        .unwrap_or_else(LockInfo::unknown),
+                ),
             }),
             Err(_) => {
                 // No hard links on this file system: fall back to O_EXCL.
@@ -186,7 +189,8 @@ impl LocalStore {
                         return Err(StoreError::Locked {
                             env: env.to_string(),
                             holder: Box::new(
-                                self.lock_holder_sync(env)?.unwrap_or_else(unknown_holder),
+                                self.lock_holder_sync(env)?
+                                    .unwrap_or_else(LockInfo::unknown),
                             ),
                         });
                     }
@@ -203,7 +207,7 @@ impl LocalStore {
     fn lock_holder_sync(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
         let path = self.env_dir(env)?.join(LOCK_FILE);
         Ok(read_if_exists(&path)?
-            .map(|b| serde_json::from_slice(&b).unwrap_or_else(|_| unknown_holder())))
+            .map(|b| serde_json::from_slice(&b).unwrap_or_else(|_| LockInfo::unknown())))
     }
 
     fn unlock_sync(&self, env: &str, id: &str) -> Result<(), StoreError> {
@@ -465,7 +469,7 @@ impl Journal for LocalJournal {
 }
 
 /// Environment names become directory names: keep them plain.
-fn check_env_name(env: &str) -> Result<(), StoreError> {
+pub(crate) fn check_env_name(env: &str) -> Result<(), StoreError> {
     let ok = !env.is_empty()
         && !env.starts_with('.')
         && env
@@ -603,23 +607,4 @@ fn drop_torn_tail(path: &Path) -> Result<(), StoreError> {
     let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     f.set_len(keep as u64).map_err(err)?;
     f.sync_all().map_err(err)
-}
-
-fn current_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// The holder reported for a lock file that cannot be read.
-fn unknown_holder() -> LockInfo {
-    LockInfo {
-        id: "unknown".into(),
-        who: "unknown".into(),
-        host: "unknown".into(),
-        pid: 0,
-        command: "unknown".into(),
-        since: 0,
-        expires: None,
-    }
 }

@@ -10,9 +10,25 @@ use std::time::{Duration, Instant};
 
 /// Starts moto's threaded server and exits when the test process that
 /// started it is gone, so no emulator outlives its tests.
+///
+/// moto checks an S3 write's `If-None-Match` / `If-Match` condition and then
+/// writes, two steps with no lock between them, so two concurrent
+/// conditional PUTs of one key can both succeed. S3 makes the check and the
+/// write one atomic step, which kiln's lock and its no-lost-update writes
+/// rely on; the launcher serializes moto's object writes and deletes so the
+/// emulator behaves like S3 under concurrency.
 const LAUNCHER: &str = r#"
-import os, sys, time
+import os, sys, time, threading
 from moto.server import ThreadedMotoServer
+from moto.s3.responses import S3Response
+_s3_writes = threading.Lock()
+def _atomic(f):
+    def run(*args, **kwargs):
+        with _s3_writes:
+            return f(*args, **kwargs)
+    return run
+for _name in ("put_object", "delete_object"):
+    setattr(S3Response, _name, _atomic(getattr(S3Response, _name)))
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()
 print("ready", flush=True)
@@ -90,6 +106,34 @@ impl Moto {
         .collect()
     }
 
+    /// One plain (unsigned) S3 request, path-style: `/BUCKET/KEY`; the
+    /// status code and the body. moto does not check signatures.
+    pub fn s3(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        // moto treats a request without credentials as anonymous (and
+        // refuses reads of a private bucket); it does not check signatures.
+        let auth = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n";
+        let answer = http_with(self.port, method, path, auth, body).expect("an S3 request to moto");
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Creates a bucket (a no-op if this test process made it already).
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self.s3("PUT", &format!("/{bucket}"), "");
+        assert!(
+            status == 200 || body.contains("BucketAlreadyOwnedByYou"),
+            "creating bucket {bucket}: {status} {body}"
+        );
+    }
+
     /// Forgets every resource the emulator holds.
     pub fn reset(&self) {
         http(self.port, "POST", "/moto-api/reset", "").expect("reset moto");
@@ -139,11 +183,22 @@ pub fn ensure_installed() -> Result<(), String> {
 
 /// A minimal HTTP/1.0 request on loopback; the status line and body.
 fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    http_with(port, method, path, "", body)
+}
+
+/// [`http`] with extra header lines (each ending in CRLF).
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> std::io::Result<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut out = String::new();

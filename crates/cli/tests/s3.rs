@@ -1,0 +1,320 @@
+//! The real `kiln` binary with its state in S3 (moto on loopback, never a
+//! real account): concurrent applies under one lock, a killed holder, the
+//! backend block, `state pull` / `state push`, and bad input.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Kiln, TempProject};
+use kiln_testkit::moto::Moto;
+
+/// A project whose runs point at moto; `bucket` is created.
+fn s3_project(main: &str, bucket: &str) -> (TempProject, Kiln) {
+    let moto = Moto::shared();
+    moto.create_bucket(bucket);
+    let p = TempProject::new();
+    p.write("main.hcl", main);
+    let mut k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    for (key, value) in moto.env() {
+        k = k.env(&key, &value);
+    }
+    (p, k)
+}
+
+/// An object's body, if it exists.
+fn object(bucket: &str, key: &str) -> Option<String> {
+    match Moto::shared().s3("GET", &format!("/{bucket}/{key}"), "") {
+        (200, body) => Some(body),
+        _ => None,
+    }
+}
+
+fn state(bucket: &str, key: &str) -> serde_json::Value {
+    serde_json::from_str(&object(bucket, key).expect("a state object")).expect("state JSON")
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const TRIGGERED: &str = "variable \"n\" {\n  default = \"0\"\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { n = var.n }\n  delay    = \"300ms\"\n}\n";
+
+#[test]
+fn ten_concurrent_applies_run_one_at_a_time_and_lose_no_update() {
+    let (_p, k) = s3_project(TRIGGERED, "ten");
+    let backend = "s3://ten/team";
+    let children: Vec<_> = (1..=10)
+        .map(|i| {
+            k.command(&[
+                "apply",
+                "--yes",
+                "--backend",
+                backend,
+                "--var",
+                &format!("n={i}"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            ran.push(i + 1);
+        } else {
+            assert!(
+                stderr.contains("is locked by")
+                    && stderr.contains("pid")
+                    && stderr.contains("since"),
+                "a run that did not apply must fail naming the lock holder:\n{stderr}"
+            );
+        }
+    }
+    assert!(!ran.is_empty(), "at least one apply ran");
+    let s = state("ten", "team/default/state.json");
+    assert_eq!(
+        s["serial"].as_u64().unwrap(),
+        ran.len() as u64,
+        "the serial counts exactly the applies that ran ({ran:?})"
+    );
+    // Every earlier version is kept: serials 1..n-1, none lost.
+    let r = k.run(&["state", "history", "--json", "--backend", backend]);
+    r.success();
+    let history: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    let mut serials: Vec<u64> = history
+        .iter()
+        .map(|h| h["serial"].as_u64().unwrap())
+        .collect();
+    serials.sort();
+    assert_eq!(serials, (1..ran.len() as u64).collect::<Vec<_>>());
+    assert!(
+        object("ten", "team/default/lock.json").is_none(),
+        "no lock left"
+    );
+}
+
+#[test]
+fn a_killed_holder_leaves_a_held_lock_that_goes_stale_and_unlock_clears() {
+    let (_p, k) = s3_project(&kiln_testkit::generate::chain(4, Some("500ms")), "killed");
+    let k = k
+        .env("KILN_BACKEND", "s3://killed/x")
+        .env("KILN_LOCK_LEASE_SECS", "4");
+    let mut holder = k
+        .command(&["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first apply's journal", || {
+        Moto::shared()
+            .s3("GET", "/killed?list-type=2&prefix=x/default/journal/", "")
+            .1
+            .contains("<Key>")
+    });
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("is locked by"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("pid {}", holder.id())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("since"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("stale"),
+        "the lease still runs: {}",
+        r.stderr
+    );
+
+    // Nobody renews the lease any more: after it runs out, it looks stale.
+    std::thread::sleep(Duration::from_secs(5));
+    let r = k.run(&["apply", "--yes"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("looks stale"), "{}", r.stderr);
+
+    let lock: serde_json::Value =
+        serde_json::from_str(&object("killed", "x/default/lock.json").unwrap()).unwrap();
+    let id = lock["id"].as_str().unwrap();
+    let r = k.run(&["unlock", id]);
+    r.success();
+    assert!(
+        r.stdout.contains("held by"),
+        "shows the holder: {}",
+        r.stdout
+    );
+    assert!(object("killed", "x/default/lock.json").is_none());
+
+    // The next apply recovers the killed one's journal from S3 and finishes.
+    let r = k.run(&["apply", "--yes"]);
+    r.success();
+    assert!(r.stderr.contains("recovering"), "{}", r.stderr);
+    let s = state("killed", "x/default/state.json");
+    assert_eq!(s["resources"].as_array().unwrap().len(), 4);
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert!(
+        !Moto::shared()
+            .s3("GET", "/killed?list-type=2&prefix=x/default/journal/", "")
+            .1
+            .contains("<Key>"),
+        "the journal is cleared once compacted"
+    );
+}
+
+#[test]
+fn lock_timeout_waits_for_the_holder() {
+    let main = "resource \"null_resource\" \"slow\" {\n  delay = \"2s\"\n}\n";
+    let (_p, k) = s3_project(main, "waits");
+    let k = k.env("KILN_BACKEND", "s3://waits");
+    let mut first = k
+        .command(&["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the lock", || {
+        object("waits", "default/lock.json").is_some()
+    });
+    let r = k.run(&[
+        "apply",
+        "--yes",
+        "--lock-timeout",
+        "60s",
+        "--replace",
+        "null_resource.slow",
+    ]);
+    r.success();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(state("waits", "default/state.json")["serial"], 2);
+}
+
+#[test]
+fn the_backend_block_chooses_s3_and_the_flag_overrides_it() {
+    let main = "kiln {\n  backend \"s3\" {\n    bucket = \"from-config\"\n    prefix = \"envs/\"\n  }\n}\n\nresource \"null_resource\" \"a\" {}\n";
+    let (p, k) = s3_project(main, "from-config");
+    Moto::shared().create_bucket("from-flag");
+    k.run(&["apply", "--yes", "--env", "pr-1"]).success();
+    let s = state("from-config", "envs/pr-1/state.json");
+    assert_eq!(s["serial"], 1);
+    assert!(!p.exists(".kiln/pr-1/state.json"), "nothing kept locally");
+    let (status, _) = Moto::shared().s3("HEAD", "/from-config/envs/pr-1/state.json", "");
+    assert_eq!(status, 200);
+    let r = k.run(&["env", "list", "--json"]);
+    r.success();
+    assert!(r.stdout.contains("\"pr-1\""), "{}", r.stdout);
+
+    k.run(&["apply", "--yes", "--backend", "s3://from-flag/other"])
+        .success();
+    assert!(object("from-flag", "other/default/state.json").is_some());
+    assert!(object("from-config", "envs/default/state.json").is_none());
+    k.run(&["apply", "--yes", "--backend", "local"]).success();
+    assert!(p.exists(".kiln/default/state.json"));
+}
+
+#[test]
+fn state_pull_and_push_refuse_another_lineage_and_an_older_serial() {
+    let main = "variable \"n\" {\n  default = \"0\"\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { n = var.n }\n}\n";
+    let (p, k) = s3_project(main, "pushpull");
+    let k = k.env("KILN_BACKEND", "s3://pushpull/p");
+    k.run(&["apply", "--yes"]).success();
+    k.run(&["apply", "--yes", "--env", "other"]).success();
+    k.run(&["state", "pull", "old.json"]).success();
+    k.run(&["state", "pull", "other.json", "--env", "other"])
+        .success();
+    k.run(&["apply", "--yes", "--var", "n=1"]).success();
+    let before = object("pushpull", "p/default/state.json").unwrap();
+
+    // Another environment's state: refused, nothing written.
+    let r = k.run(&["state", "push", "other.json"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("lineage"), "{}", r.stderr);
+    // An older serial: refused.
+    let r = k.run(&["state", "push", "old.json"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("older than the stored serial 2"),
+        "{}",
+        r.stderr
+    );
+    // Not a state at all: refused.
+    p.write("junk.json", "{ junk");
+    let r = k.run(&["state", "push", "junk.json"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("is not a kiln state"), "{}", r.stderr);
+    assert_eq!(object("pushpull", "p/default/state.json").unwrap(), before);
+
+    // Pull prints the state; an edited pull pushes as the next serial.
+    let r = k.run(&["state", "pull"]);
+    r.success();
+    p.write("now.json", &r.stdout);
+    k.run(&["state", "push", "now.json"]).success();
+    assert_eq!(state("pushpull", "p/default/state.json")["serial"], 3);
+
+    // Forced: the older state is restored, as the next serial.
+    k.run(&["state", "push", "old.json", "--force"]).success();
+    let s = state("pushpull", "p/default/state.json");
+    assert_eq!(s["serial"], 4);
+    let r = k.run(&["plan", "--detailed-exitcode", "--var", "n=0"]);
+    r.expect_code(0);
+}
+
+#[test]
+fn bad_backends_are_clear_errors() {
+    let (p, k) = s3_project("resource \"null_resource\" \"a\" {}\n", "bad-input");
+    let r = k.run(&["plan", "--backend", "s3://no-such-bucket/x"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("\"no-such-bucket\" does not exist"),
+        "{}",
+        r.stderr
+    );
+    let r = k.run(&["plan", "--backend", "gs://x"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("write s3://BUCKET/PREFIX"),
+        "{}",
+        r.stderr
+    );
+
+    // A corrupt state object: every command says so, nothing overwrites it.
+    let (status, _) = Moto::shared().s3("PUT", "/bad-input/default/state.json", "{ not json");
+    assert_eq!(status, 200);
+    for args in [&["plan"][..], &["apply", "--yes"]] {
+        let mut a = args.to_vec();
+        a.extend(["--backend", "s3://bad-input"]);
+        let r = k.run(&a);
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("s3://bad-input/default/state.json"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("unreadable"), "{}", r.stderr);
+    }
+    assert_eq!(
+        object("bad-input", "default/state.json").unwrap(),
+        "{ not json"
+    );
+
+    // A backend block with a mistake: a diagnostic with its place.
+    p.write(
+        "backend.hcl",
+        "kiln {\n  backend \"s3\" {\n    bukcet = \"x\"\n  }\n}\n",
+    );
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("did you mean \"bucket\""), "{}", r.stderr);
+    assert!(r.stderr.contains("backend.hcl:3:5"), "{}", r.stderr);
+}
