@@ -1,0 +1,312 @@
+//! The AWS provider against the provider conformance suite, on the
+//! emulator: in process for every kind of resource the web example uses,
+//! and through the plugin protocol for a few.
+
+mod common;
+
+use std::time::Duration;
+
+use kiln_model::Value;
+use kiln_provider::conformance::{ConformanceCase, ConformanceOptions, assert_conforms};
+use kiln_provider::protocol::PluginProvider;
+use kiln_provider::{CallContext, CreateRequest, Provider};
+use kiln_provider_aws::AwsProvider;
+
+/// A full configuration of `type_name`: every attribute of the schema, the
+/// given ones set, the others null.
+fn full(type_name: &str, set: &[(&str, Value)]) -> Value {
+    let schema = AwsProvider::new().schema();
+    let rs = &schema.resources[type_name];
+    let mut m: std::collections::BTreeMap<String, Value> = rs
+        .attributes
+        .keys()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    for (k, v) in set {
+        assert!(m.contains_key(*k), "{type_name} has no attribute {k}");
+        m.insert(k.to_string(), v.clone());
+    }
+    Value::Map(m)
+}
+
+fn tags(team: &str) -> Value {
+    Value::map([("team", Value::from(team))])
+}
+
+fn strs(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+fn options(env: &str) -> ConformanceOptions {
+    let mut o = ConformanceOptions::default();
+    o.context.env = env.to_string();
+    o
+}
+
+/// Creates a prerequisite with the provider itself; its id.
+async fn prerequisite(
+    p: &dyn Provider,
+    env: &str,
+    type_name: &str,
+    set: &[(&str, Value)],
+) -> String {
+    let resp = p
+        .create(CreateRequest {
+            type_name: type_name.into(),
+            config: full(type_name, set),
+            idempotency_key: common::unique("kiln-prereq"),
+            context: CallContext {
+                env: env.into(),
+                lineage: "conformance".into(),
+                generation: 1,
+                address: format!("{type_name}.prereq"),
+                ..CallContext::default()
+            },
+        })
+        .await;
+    assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
+    resp.id.unwrap()
+}
+
+#[tokio::test]
+async fn aws_conforms_in_process() {
+    let p = AwsProvider::with_options(common::options());
+    let env = common::unique("conf");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.9.0.0/16"))],
+    )
+    .await;
+    let subnet = prerequisite(
+        &p,
+        &env,
+        "aws_subnet",
+        &[
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.9.9.0/24")),
+        ],
+    )
+    .await;
+    let template = prerequisite(
+        &p,
+        &env,
+        "aws_launch_template",
+        &[
+            ("image_id", Value::from("ami-1e749f67")),
+            ("instance_type", Value::from("t3.micro")),
+        ],
+    )
+    .await;
+    let rule = Value::map([
+        ("from_port", Value::from(80i64)),
+        ("to_port", Value::from(80i64)),
+        ("protocol", Value::from("tcp")),
+        ("cidr_blocks", strs(&["0.0.0.0/0"])),
+        ("security_groups", Value::Null),
+        ("description", Value::Null),
+    ]);
+    let asg = |desired: i64| {
+        full(
+            "aws_autoscaling_group",
+            &[
+                ("min_size", Value::from(1i64)),
+                ("max_size", Value::from(3i64)),
+                ("desired_capacity", Value::from(desired)),
+                ("vpc_zone_identifier", strs(&[&subnet])),
+                (
+                    "launch_template",
+                    Value::map([
+                        ("id", Value::from(template.as_str())),
+                        ("name", Value::Null),
+                        ("version", Value::from("$Latest")),
+                    ]),
+                ),
+                ("wait_for_capacity_timeout", Value::from("2m")),
+            ],
+        )
+    };
+    let bucket = |force: bool| {
+        full(
+            "aws_s3_bucket",
+            &[
+                ("bucket", Value::from(env.clone())),
+                ("force_destroy", Value::Bool(force)),
+            ],
+        )
+    };
+    let cases = [
+        ConformanceCase::new(
+            "aws_vpc",
+            full(
+                "aws_vpc",
+                &[
+                    ("cidr_block", Value::from("10.1.0.0/16")),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_vpc",
+            &[
+                ("cidr_block", Value::from("10.1.0.0/16")),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_subnet",
+            full(
+                "aws_subnet",
+                &[
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("cidr_block", Value::from("10.9.1.0/24")),
+                    ("availability_zone", Value::from("us-east-1b")),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_security_group",
+            full(
+                "aws_security_group",
+                &[
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("ingress", Value::List(vec![rule.clone()])),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_security_group",
+            &[
+                ("vpc_id", Value::from(vpc.as_str())),
+                ("ingress", Value::List(vec![rule])),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_launch_template",
+            full(
+                "aws_launch_template",
+                &[
+                    ("image_id", Value::from("ami-1e749f67")),
+                    ("instance_type", Value::from("t3.micro")),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_instance",
+            full(
+                "aws_instance",
+                &[
+                    ("ami", Value::from("ami-1e749f67")),
+                    ("instance_type", Value::from("t3.micro")),
+                    ("subnet_id", Value::from(subnet.as_str())),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_lb_target_group",
+            full(
+                "aws_lb_target_group",
+                &[
+                    ("port", Value::from(80i64)),
+                    ("protocol", Value::from("HTTP")),
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_lb_target_group",
+            &[
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                ("vpc_id", Value::from(vpc.as_str())),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new("aws_autoscaling_group", asg(1)).with_update(asg(2)),
+        ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new(
+            "aws_ebs_volume",
+            full(
+                "aws_ebs_volume",
+                &[
+                    ("availability_zone", Value::from("us-east-1a")),
+                    ("size", Value::from(8i64)),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_ebs_volume",
+            &[
+                ("availability_zone", Value::from("us-east-1a")),
+                ("size", Value::from(8i64)),
+                ("tags", tags("b")),
+            ],
+        )),
+    ];
+    assert_conforms(&p, &cases, &options(&env)).await;
+}
+
+#[tokio::test]
+async fn aws_conforms_through_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = common::plugin_wrapper(dir.path());
+    let p = PluginProvider::start("aws", &wrapper, Duration::from_secs(600))
+        .await
+        .expect("start kiln-provider-aws");
+    assert_eq!(
+        p.schema(),
+        AwsProvider::new().schema(),
+        "the handshake carries the schema"
+    );
+    let env = common::unique("proto");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.8.0.0/16"))],
+    )
+    .await;
+    let cases = [
+        ConformanceCase::new(
+            "aws_vpc",
+            full(
+                "aws_vpc",
+                &[
+                    ("cidr_block", Value::from("10.2.0.0/16")),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_vpc",
+            &[
+                ("cidr_block", Value::from("10.2.0.0/16")),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_security_group",
+            full(
+                "aws_security_group",
+                &[("vpc_id", Value::from(vpc.as_str()))],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_lb_target_group",
+            full(
+                "aws_lb_target_group",
+                &[
+                    ("port", Value::from(8080i64)),
+                    ("protocol", Value::from("HTTP")),
+                    ("vpc_id", Value::from(vpc.as_str())),
+                ],
+            ),
+        ),
+    ];
+    assert_conforms(&p, &cases, &options(&env)).await;
+}
