@@ -64,7 +64,12 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
 async fn validate(project: &Project, out: &Output) -> Result<u8> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
-    let registry = project.registry(Some(&config)).await?;
+    let variables = project
+        .variables(&config, &Default::default())
+        .unwrap_or_default();
+    let registry = project
+        .registry(Some(&config), Some(&variables), None)
+        .await?;
     let options = PlanOptions {
         env: project.env.clone(),
         root_dir: project.abs_dir.display().to_string(),
@@ -74,9 +79,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
     // Planning against an empty state checks types, references and cycles
     // without reading state or calling a provider.
     let mut options = options;
-    options.variables = project
-        .variables(&config, &Default::default())
-        .unwrap_or_default();
+    options.variables = variables;
     match kiln_plan::plan(&config, &empty, registry.schemas(), &options) {
         Ok(_) => {}
         Err(d) => {
@@ -126,7 +129,9 @@ async fn make_plan(
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
     let variables = project.variables(&config, &flags.vars)?;
-    let registry = project.registry(Some(&config)).await?;
+    let registry = project
+        .registry(Some(&config), Some(&variables), Some(&*state))
+        .await?;
     let mut options = PlanOptions {
         env: project.env.clone(),
         variables,
@@ -367,7 +372,7 @@ pub(crate) async fn recover_if_needed(
         return Ok((state, version));
     }
     out.warn("the previous apply did not finish; recovering what it did from its journal");
-    let registry = project.registry(None).await?;
+    let registry = project.registry(None, None, Some(&state)).await?;
     let state = if state.lineage.is_empty() {
         fresh_state(project, &records)
     } else {
@@ -486,7 +491,19 @@ pub(crate) async fn execute(
     run: &RunFlags,
     out: &Output,
 ) -> Result<u8> {
-    let registry = project.registry(None).await?;
+    let (config, _) = kiln_config::parse(
+        plan.source
+            .files
+            .iter()
+            .map(|(name, text)| kiln_config::SourceFile {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect(),
+    );
+    let registry = project
+        .registry(Some(&config), Some(&plan.source.variables), Some(&state))
+        .await?;
     let mut state = state;
     if state.lineage.is_empty() {
         state = fresh_state(project, &[]);
