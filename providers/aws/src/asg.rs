@@ -8,10 +8,11 @@
 //! group has target groups, as many targets of each are healthy: only then
 //! may traffic move to it.
 //!
-//! Against moto: moto reports Auto Scaling instances InService at once and
-//! registers them in the group's target groups, but its target health is
-//! `healthy` only for instances it considers running; the wait therefore
-//! accepts what moto reports, as it would accept what AWS reports.
+//! Against moto, the emulator the tests use: moto reports a group's
+//! instances InService (and Healthy) at once, registers them in the group's
+//! target groups and reports those targets healthy, so the wait passes on
+//! its first look. No concession is made for it: the same checks run
+//! against AWS, where they take minutes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -58,8 +58,12 @@ pub fn plugin_wrapper(dir: &Path) -> PathBuf {
 }
 
 /// The `kiln` binary built in the same target directory as the plugin
-/// (`cargo test --workspace` builds both; alone, this builds it first).
+/// (`cargo test --workspace` builds both; alone, this builds it first), or
+/// `KILN_BIN` when set.
 pub fn kiln_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KILN_BIN") {
+        return PathBuf::from(bin);
+    }
     let dir = plugin_path().parent().unwrap().to_path_buf();
     let bin = dir.join("kiln");
     if !bin.is_file() {

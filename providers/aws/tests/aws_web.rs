@@ -1,0 +1,416 @@
+//! End to end: the real `kiln` binary applies examples/aws-web to the
+//! emulator through the `kiln-provider-aws` plugin, and the SDK (not kiln)
+//! checks what exists.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use kiln_provider_aws::api::Clients;
+
+fn env_filter(env: &str) -> Filter {
+    Filter::builder().name("tag:kiln:env").values(env).build()
+}
+
+/// Everything tagged `kiln:env = env`, as `type id`, every resource type
+/// listed through the SDK.
+async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let ec2 = &c.ec2;
+    for v in ec2
+        .describe_vpcs()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
+        out.insert(format!("vpc {}", v.vpc_id().unwrap()));
+    }
+    for s in ec2
+        .describe_subnets()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
+        out.insert(format!("subnet {}", s.subnet_id().unwrap()));
+    }
+    for g in ec2
+        .describe_security_groups()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        out.insert(format!("security-group {}", g.group_id().unwrap()));
+    }
+    for g in ec2
+        .describe_internet_gateways()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
+        out.insert(format!(
+            "internet-gateway {}",
+            g.internet_gateway_id().unwrap()
+        ));
+    }
+    for t in ec2
+        .describe_route_tables()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        out.insert(format!("route-table {}", t.route_table_id().unwrap()));
+    }
+    for t in ec2
+        .describe_launch_templates()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+    {
+        out.insert(format!(
+            "launch-template {}",
+            t.launch_template_name().unwrap()
+        ));
+    }
+    for r in ec2
+        .describe_instances()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+    {
+        for i in r.instances() {
+            if i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated) {
+                out.insert(format!("instance {}", i.instance_id().unwrap()));
+            }
+        }
+    }
+    for v in ec2
+        .describe_volumes()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .volumes()
+    {
+        out.insert(format!("volume {}", v.volume_id().unwrap()));
+    }
+    for g in c
+        .asg
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+    {
+        if g.tags()
+            .iter()
+            .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        {
+            out.insert(format!(
+                "autoscaling-group {}",
+                g.auto_scaling_group_name().unwrap()
+            ));
+        }
+    }
+    let mut arns = Vec::new();
+    for lb in c
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+    {
+        let arn = lb.load_balancer_arn().unwrap().to_string();
+        for l in c
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+        {
+            arns.push(("listener", l.listener_arn().unwrap().to_string()));
+        }
+        arns.push(("load-balancer", arn));
+    }
+    for tg in c
+        .elb
+        .describe_target_groups()
+        .send()
+        .await
+        .unwrap()
+        .target_groups()
+    {
+        arns.push(("target-group", tg.target_group_arn().unwrap().to_string()));
+    }
+    for (kind, arn) in arns {
+        let tags = c
+            .elb
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let mine = tags.tag_descriptions().iter().any(|d| {
+            d.tags()
+                .iter()
+                .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        });
+        if mine {
+            out.insert(format!("{kind} {arn}"));
+        }
+    }
+    out
+}
+
+fn count(set: &BTreeSet<String>, kind: &str) -> usize {
+    set.iter()
+        .filter(|s| s.starts_with(&format!("{kind} ")))
+        .count()
+}
+
+fn example() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/aws-web/main.hcl"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The listener's forward target groups, by ARN.
+async fn listener_targets(c: &Clients, listener: &str) -> Vec<String> {
+    let out = c
+        .elb
+        .describe_listeners()
+        .listener_arns(listener)
+        .send()
+        .await
+        .unwrap();
+    let l = &out.listeners()[0];
+    l.default_actions()
+        .iter()
+        .flat_map(|a| {
+            a.target_group_arn().map(str::to_string).into_iter().chain(
+                a.forward_config()
+                    .map(|f| {
+                        f.target_groups()
+                            .iter()
+                            .filter_map(|t| t.target_group_arn().map(str::to_string))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn aws_web_applies_replaces_updates_and_destroys() {
+    let c = common::clients().await;
+    let env = common::unique("web");
+    let (p, k) = common::project(&example());
+    let e = ["--env", env.as_str()];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(e.iter()).map(|s| s.to_string()).collect()
+    };
+    let run = |args: &[&str]| {
+        let a = with(args);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        k.run(&refs)
+    };
+
+    // 1. Apply: every resource exists, checked with the SDK.
+    run(&["apply", "--yes"]).success();
+    let first = tagged(&c, &env).await;
+    assert_eq!(count(&first, "vpc"), 1, "{first:#?}");
+    assert_eq!(count(&first, "subnet"), 2, "{first:#?}");
+    assert_eq!(count(&first, "security-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "internet-gateway"), 1, "{first:#?}");
+    assert_eq!(count(&first, "route-table"), 1, "{first:#?}");
+    assert_eq!(count(&first, "launch-template"), 1, "{first:#?}");
+    assert_eq!(count(&first, "autoscaling-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "load-balancer"), 1, "{first:#?}");
+    assert_eq!(count(&first, "target-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "listener"), 1, "{first:#?}");
+    assert_eq!(
+        count(&first, "instance"),
+        2,
+        "the group's two instances: {first:#?}"
+    );
+    // The security group opens no port 22.
+    let sg = c
+        .ec2
+        .describe_security_groups()
+        .filters(env_filter(&env))
+        .send()
+        .await
+        .unwrap();
+    let rules = sg.security_groups()[0].ip_permissions();
+    assert!(!rules.is_empty());
+    for r in rules {
+        let (from, to) = (r.from_port().unwrap_or(0), r.to_port().unwrap_or(65535));
+        assert!(!(from..=to).contains(&22), "port 22 is open: {r:?}");
+    }
+    let old_group = first
+        .iter()
+        .find(|s| s.starts_with("autoscaling-group "))
+        .unwrap()
+        .clone();
+    let old_template = first
+        .iter()
+        .find(|s| s.starts_with("launch-template "))
+        .unwrap()
+        .clone();
+    let old_tg = first
+        .iter()
+        .find(|s| s.starts_with("target-group "))
+        .unwrap()
+        .clone();
+    let listener = first
+        .iter()
+        .find_map(|s| s.strip_prefix("listener "))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        listener_targets(&c, &listener).await,
+        [old_tg.strip_prefix("target-group ").unwrap()]
+    );
+
+    // 2. A second plan has no changes.
+    let again = run(&["plan"]);
+    again.success();
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+
+    // 3. A new image: launch template, group and target group replaced, the
+    //    listener updated in place; the old ones gone after the apply.
+    let plan = run(&["plan", "--var", "ami=ami-35e92e4c"]);
+    plan.success();
+    let text = plan.stdout.clone();
+    for line in [
+        "aws_launch_template.web will be replaced",
+        "aws_autoscaling_group.web will be replaced",
+        "aws_lb_target_group.web will be replaced",
+        "aws_lb_listener.http will be updated in place",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(
+            "image_id               = \"ami-1e749f67\" → \"ami-35e92e4c\"  # forces replacement"
+        ),
+        "the reason is given:\n{text}"
+    );
+    assert!(!text.contains("aws_vpc.main will"), "{text}");
+    run(&["apply", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    let second = tagged(&c, &env).await;
+    assert_eq!(count(&second, "autoscaling-group"), 1, "{second:#?}");
+    assert_eq!(count(&second, "launch-template"), 1, "{second:#?}");
+    assert_eq!(count(&second, "target-group"), 1, "{second:#?}");
+    assert!(
+        !second.contains(&old_group),
+        "the old group is gone: {second:#?}"
+    );
+    assert!(
+        !second.contains(&old_template),
+        "the old template is gone: {second:#?}"
+    );
+    assert!(
+        !second.contains(&old_tg),
+        "the old target group is gone: {second:#?}"
+    );
+    assert!(
+        second.iter().any(|s| s == &format!("listener {listener}")),
+        "the same listener"
+    );
+    let new_tg = second
+        .iter()
+        .find_map(|s| s.strip_prefix("target-group "))
+        .unwrap();
+    assert_eq!(listener_targets(&c, &listener).await, [new_tg]);
+    let new_group = second
+        .iter()
+        .find_map(|s| s.strip_prefix("autoscaling-group "))
+        .unwrap();
+    assert!(
+        new_group.ends_with("-g2"),
+        "named by generation: {new_group}"
+    );
+    let groups = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(new_group)
+        .send()
+        .await
+        .unwrap();
+    let g = &groups.auto_scaling_groups()[0];
+    assert_eq!(g.target_group_arns(), [new_tg]);
+    assert_eq!(g.instances().len(), 2);
+    let health = c
+        .elb
+        .describe_target_health()
+        .target_group_arn(new_tg)
+        .send()
+        .await
+        .unwrap();
+    let healthy = health
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state())
+                == Some(&aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum::Healthy)
+        })
+        .count();
+    assert_eq!(healthy, 2, "the new group's instances are healthy targets");
+
+    // 4. Capacity only: an in-place update, nothing replaced.
+    let plan = run(&["plan", "--var", "ami=ami-35e92e4c", "--var", "desired=3"]);
+    plan.success();
+    assert!(
+        plan.stdout
+            .contains("aws_autoscaling_group.web will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("will be replaced"), "{}", plan.stdout);
+    run(&[
+        "apply",
+        "--yes",
+        "--var",
+        "ami=ami-35e92e4c",
+        "--var",
+        "desired=3",
+    ])
+    .success();
+    let groups = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(new_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.auto_scaling_groups()[0].desired_capacity(), Some(3));
+
+    // 5. Destroy: nothing tagged with the environment is left.
+    run(&["destroy", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    let left = tagged(&c, &env).await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    drop(p);
+}
