@@ -168,7 +168,52 @@ async fn make_plan(
     for w in &plan.warnings {
         out.diagnostic(w);
     }
+    validate_planned(&plan, &registry, &config).await?;
     Ok(plan)
+}
+
+/// Asks each provider to check what the plan would send it beyond the
+/// schema (a CIDR that does not parse, say), so such mistakes stop the plan
+/// rather than an apply half-way. Errors are located at the resource block.
+async fn validate_planned(
+    plan: &Plan,
+    registry: &kiln_provider::Registry,
+    config: &kiln_config::Config,
+) -> Result<()> {
+    let mut diags = kiln_diag::Diagnostics::new();
+    for a in &plan.actions {
+        let Some(after) = &a.after else { continue };
+        if a.kind == kiln_plan::ActionKind::NoOp {
+            continue;
+        }
+        let Some(p) = registry.get(&a.provider) else {
+            continue;
+        };
+        let resp = p
+            .validate(kiln_provider::ValidateRequest {
+                type_name: a.type_name.clone(),
+                config: after.clone().into_unmarked(),
+            })
+            .await;
+        let block = config
+            .resources
+            .iter()
+            .find(|r| r.addr.ty == a.type_name && r.addr.name == a.addr.resource.name);
+        for d in resp.diagnostics {
+            let mut d = d;
+            d.summary = format!("{}: {}", a.addr, d.summary);
+            if let Some(b) = block
+                && d.span.is_none()
+            {
+                d = d.with_span(b.loc.span());
+            }
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    Ok(())
 }
 
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {

@@ -150,7 +150,7 @@ impl Provider for AwsProvider {
     async fn validate(&self, req: ValidateRequest) -> ValidateResponse {
         let mut diagnostics = Diagnostics::new();
         for msg in schema::validate(&req.type_name, &req.config) {
-            diagnostics.push(Diagnostic::error(format!("{}: {msg}", req.type_name)));
+            diagnostics.push(Diagnostic::error(msg));
         }
         ValidateResponse { diagnostics }
     }

@@ -39,11 +39,22 @@ fn an_invalid_cidr_names_the_resource() {
         "{PROVIDER}\nresource \"aws_vpc\" \"main\" {{\n  cidr_block = \"10.0.0.0/99\"\n}}\n"
     ));
     let env = common::unique("bad");
-    let r = run(&k, &env, &["apply", "--yes"]);
+    // The plan already refuses it, located at the block.
+    let r = run(&k, &env, &["plan"]);
     assert_ne!(r.code, 0);
     let all = r.all();
-    assert!(all.contains("aws_vpc"), "{all}");
-    assert!(all.contains("not a valid IPv4 CIDR block"), "{all}");
+    assert!(
+        all.contains("aws_vpc.main: cidr_block \"10.0.0.0/99\" is not a valid IPv4 CIDR block"),
+        "{all}"
+    );
+    assert!(all.contains("main.hcl:"), "{all}");
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.all().contains("not a valid IPv4 CIDR block"),
+        "{}",
+        r.all()
+    );
     assert!(common::state_addrs(&p, &env).is_empty(), "nothing recorded");
 }
 
