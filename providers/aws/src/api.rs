@@ -131,6 +131,13 @@ impl Error {
         self.code.as_deref().unwrap_or("")
     }
 
+    /// Whether AWS refused a create because the object exists already (a
+    /// retried create: the name or client token was used by the first try).
+    pub fn is_duplicate(&self) -> bool {
+        let c = self.code();
+        c.contains("AlreadyExists") || c.contains("Duplicate") || c == "BucketAlreadyOwnedByYou"
+    }
+
     /// Whether AWS said the object does not exist.
     pub fn is_not_found(&self) -> bool {
         let c = self.code();

@@ -145,36 +145,39 @@ pub async fn create_vpc(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value)
                 .map_err(fail)?;
         }
     }
-    let sg = ec2
-        .describe_security_groups()
-        .filters(filter("vpc-id", [id.clone()]))
-        .filters(filter("group-name", ["default".to_string()]))
-        .send()
-        .await
-        .map_err(api("DescribeSecurityGroups"))
-        .map_err(fail)?;
-    let rt = ec2
-        .describe_route_tables()
-        .filters(filter("vpc-id", [id.clone()]))
-        .filters(filter("association.main", ["true".to_string()]))
-        .send()
-        .await
-        .map_err(api("DescribeRouteTables"))
-        .map_err(fail)?;
+    let (sg, rt) = vpc_defaults(ctx.c, &id).await.map_err(fail)?;
     let computed = [
         ("id", s(&id)),
         ("arn", arn(ctx.c, owner.as_deref(), "vpc", &id)),
         ("owner_id", opt_s(owner.as_deref())),
-        (
-            "default_security_group_id",
-            opt_s(sg.security_groups().first().and_then(|g| g.group_id())),
-        ),
-        (
-            "main_route_table_id",
-            opt_s(rt.route_tables().first().and_then(|t| t.route_table_id())),
-        ),
+        ("default_security_group_id", sg),
+        ("main_route_table_id", rt),
     ];
     Ok((id, state(config, computed)))
+}
+
+/// A VPC's default security group and main route table.
+async fn vpc_defaults(c: &Clients, id: &str) -> Result<(Value, Value), Error> {
+    let sg = c
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", [id.to_string()]))
+        .filters(filter("group-name", ["default".to_string()]))
+        .send()
+        .await
+        .map_err(api("DescribeSecurityGroups"))?;
+    let rt = c
+        .ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", [id.to_string()]))
+        .filters(filter("association.main", ["true".to_string()]))
+        .send()
+        .await
+        .map_err(api("DescribeRouteTables"))?;
+    Ok((
+        opt_s(sg.security_groups().first().and_then(|g| g.group_id())),
+        opt_s(rt.route_tables().first().and_then(|t| t.route_table_id())),
+    ))
 }
 
 async fn describe_vpcs(c: &Clients, f: Filter) -> Result<Vec<aws_sdk_ec2::types::Vpc>, Error> {
@@ -204,9 +207,12 @@ pub async fn find_vpc(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
         return Ok(None);
     };
     let id = v.vpc_id().unwrap_or_default().to_string();
+    let (sg, rt) = vpc_defaults(c, &id).await?;
     let st = adopted(
         "aws_vpc",
         [
+            ("default_security_group_id", sg),
+            ("main_route_table_id", rt),
             ("id", s(&id)),
             ("arn", arn(c, v.owner_id(), "vpc", &id)),
             ("cidr_block", opt_s(v.cidr_block())),

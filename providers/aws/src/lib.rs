@@ -98,6 +98,71 @@ impl AwsProvider {
     }
 }
 
+impl AwsProvider {
+    /// What a create with this idempotency key made, if anything.
+    async fn find(
+        &self,
+        clients: &Clients,
+        type_name: &str,
+        key: &str,
+    ) -> Result<Option<(String, Value)>, Error> {
+        match type_name {
+            "aws_vpc" => ec2::find_vpc(clients, key).await,
+            "aws_subnet" => ec2::find_subnet(clients, key).await,
+            "aws_internet_gateway" => ec2::find_igw(clients, key).await,
+            "aws_route_table" => ec2::find_route_table(clients, key).await,
+            "aws_security_group" => ec2::find_security_group(clients, key).await,
+            "aws_launch_template" => ec2::find_launch_template(clients, key).await,
+            "aws_instance" => ec2::find_instance(clients, key).await,
+            "aws_ebs_volume" => ec2::find_volume(clients, key).await,
+            "aws_autoscaling_group" => asg::find(clients, key).await,
+            "aws_lb" => elb::find_lb(clients, key).await,
+            "aws_lb_target_group" => elb::find_target_group(clients, key).await,
+            "aws_lb_listener" => elb::find_listener(clients, key).await,
+            "aws_s3_bucket" => s3::find(clients, key).await,
+            // Associations carry no tags; an interrupted one is found by the
+            // route table's read and the next plan recreates it.
+            "aws_route_table_association" => Ok(None),
+            other => Err(Error::unsupported(other)),
+        }
+    }
+}
+
+/// The state of an adopted object for a create: the configuration, with the
+/// computed values of what was found.
+fn adopt(type_name: &str, config: &Value, found: &Value) -> Value {
+    let schema = schema::provider_schema();
+    let computed = schema
+        .resources
+        .get(type_name)
+        .map(|r| {
+            r.attributes
+                .iter()
+                .filter(|(_, a)| a.is_computed())
+                .filter_map(|(k, _)| Some((k.clone(), found.get(k)?.clone())))
+                .filter(|(k, v)| !v.is_null() || config.get(k).is_none_or(Value::is_null))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut m = config.unmarked().as_map().cloned().unwrap_or_default();
+    for (k, v) in computed {
+        if config.get(&k).is_none_or(|c| c.is_null() || c.is_unknown()) {
+            m.insert(k, v);
+        }
+    }
+    Value::Map(m)
+}
+
+/// The types whose creates look for an earlier try's object first.
+const LOOK_BEFORE_CREATE: &[&str] = &[
+    "aws_vpc",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_route_table",
+    "aws_instance",
+    "aws_ebs_volume",
+];
+
 fn error_diag(subject: &str, e: &Error) -> Diagnostics {
     let mut d = Diagnostic::error(format!("{subject}: {}", e.message));
     if let Some(detail) = &e.detail {
@@ -173,6 +238,18 @@ impl Provider for AwsProvider {
             };
         }
         let result = match req.type_name.as_str() {
+            // Objects without a unique name are looked up by key first: a
+            // retried create adopts what the first try made. (RunInstances
+            // and CreateVolume also take the key as client token; the look-up
+            // covers the other creates, and emulators that ignore tokens.)
+            t if LOOK_BEFORE_CREATE.contains(&t)
+                && !req.idempotency_key.is_empty()
+                && let Ok(Some((id, found))) =
+                    self.find(clients, t, &req.idempotency_key).await =>
+            {
+                Ok((id, adopt(t, &req.config, &found)))
+            }
+            "aws_instance" => ec2::create_instance(&ctx, &req.config).await,
             "aws_vpc" => ec2::create_vpc(&ctx, &req.config).await,
             "aws_subnet" => ec2::create_subnet(&ctx, &req.config).await,
             "aws_internet_gateway" => ec2::create_igw(&ctx, &req.config).await,
@@ -180,7 +257,6 @@ impl Provider for AwsProvider {
             "aws_route_table_association" => ec2::create_association(&ctx, &req.config).await,
             "aws_security_group" => ec2::create_security_group(&ctx, &req.config).await,
             "aws_launch_template" => ec2::create_launch_template(&ctx, &req.config).await,
-            "aws_instance" => ec2::create_instance(&ctx, &req.config).await,
             "aws_ebs_volume" => ec2::create_volume(&ctx, &req.config).await,
             "aws_autoscaling_group" => asg::create(&ctx, &req.config).await,
             "aws_lb" => elb::create_lb(&ctx, &req.config).await,
@@ -188,6 +264,19 @@ impl Provider for AwsProvider {
             "aws_lb_listener" => elb::create_listener(&ctx, &req.config).await,
             "aws_s3_bucket" => s3::create(&ctx, &req.config).await,
             other => Err(Error::unsupported(other)),
+        };
+        // A retried create whose first try made the object: adopt it.
+        let result = match result {
+            Err(e) if e.is_duplicate() && !req.idempotency_key.is_empty() => {
+                match self
+                    .find(clients, &req.type_name, &req.idempotency_key)
+                    .await
+                {
+                    Ok(Some((id, found))) => Ok((id, adopt(&req.type_name, &req.config, &found))),
+                    _ => Err(e),
+                }
+            }
+            other => other,
         };
         match result {
             Ok((id, state)) => CreateResponse {
@@ -341,25 +430,7 @@ impl Provider for AwsProvider {
     async fn find_by_key(&self, req: FindRequest) -> FindResponse {
         let clients = self.clients().await;
         let key = req.idempotency_key.as_str();
-        let result = match req.type_name.as_str() {
-            "aws_vpc" => ec2::find_vpc(clients, key).await,
-            "aws_subnet" => ec2::find_subnet(clients, key).await,
-            "aws_internet_gateway" => ec2::find_igw(clients, key).await,
-            "aws_route_table" => ec2::find_route_table(clients, key).await,
-            "aws_security_group" => ec2::find_security_group(clients, key).await,
-            "aws_launch_template" => ec2::find_launch_template(clients, key).await,
-            "aws_instance" => ec2::find_instance(clients, key).await,
-            "aws_ebs_volume" => ec2::find_volume(clients, key).await,
-            "aws_autoscaling_group" => asg::find(clients, key).await,
-            "aws_lb" => elb::find_lb(clients, key).await,
-            "aws_lb_target_group" => elb::find_target_group(clients, key).await,
-            "aws_lb_listener" => elb::find_listener(clients, key).await,
-            "aws_s3_bucket" => s3::find(clients, key).await,
-            // Associations carry no tags; an interrupted one is found by the
-            // route table's read and the next plan recreates it.
-            "aws_route_table_association" => Ok(None),
-            other => Err(Error::unsupported(other)),
-        };
+        let result = self.find(clients, &req.type_name, key).await;
         match result {
             Ok(found) => FindResponse {
                 found,

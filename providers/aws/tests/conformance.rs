@@ -38,8 +38,11 @@ fn strs(items: &[&str]) -> Value {
 }
 
 fn options(env: &str) -> ConformanceOptions {
+    // A lineage of its own: the suite's idempotency keys derive from it, and
+    // the emulator is shared by every test of this process.
     let mut o = ConformanceOptions::default();
     o.context.env = env.to_string();
+    o.context.lineage = format!("lineage-{env}");
     o
 }
 
