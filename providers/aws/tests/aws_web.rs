@@ -222,6 +222,85 @@ async fn listener_targets(c: &Clients, listener: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the example makes, by kind (instances: the group's two).
+const EXPECTED: &[(&str, usize)] = &[
+    ("vpc", 1),
+    ("subnet", 2),
+    ("security-group", 1),
+    ("internet-gateway", 1),
+    ("route-table", 1),
+    ("launch-template", 1),
+    ("autoscaling-group", 1),
+    ("load-balancer", 1),
+    ("target-group", 1),
+    ("listener", 1),
+    ("instance", 2),
+];
+
+#[tokio::test]
+async fn an_apply_killed_part_way_ends_with_exactly_the_planned_resources() {
+    let c = common::clients().await;
+    // A pause in the middle of the graph, so a kill lands with some of the
+    // stack made, some in flight and some not started.
+    let main = example()
+        .replace(
+            "resource \"aws_autoscaling_group\" \"web\" {",
+            "resource \"null_resource\" \"pause\" {\n  triggers = { lt = aws_launch_template.web.id }\n  delay    = \"1500ms\"\n}\n\nresource \"aws_autoscaling_group\" \"web\" {\n  depends_on = [null_resource.pause]",
+        );
+    let mut partial = 0;
+    for kill_after_ms in [150u64, 700, 1200] {
+        let env = common::unique("kill");
+        let (p, k) = common::project(&main);
+        let mut child = k
+            .command(&["apply", "--yes", "--env", &env])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let before = tagged(&c, &env).await;
+        assert_eq!(
+            count(&before, "autoscaling-group"),
+            0,
+            "killed before the pause ended"
+        );
+        if !before.is_empty() {
+            partial += 1;
+        }
+        // The killed holder's lock is broken the way a user would.
+        let lock = format!(".kiln/{env}/lock.json");
+        if p.exists(&lock) {
+            let held: serde_json::Value = serde_json::from_str(&p.read(&lock)).unwrap();
+            let id = held["id"].as_str().unwrap().to_string();
+            k.run(&["unlock", &id, "--env", &env]).success();
+        }
+        let r = k.run(&["apply", "--yes", "--env", &env]);
+        r.success();
+        let made = tagged(&c, &env).await;
+        for (kind, n) in EXPECTED {
+            assert_eq!(
+                count(&made, kind),
+                *n,
+                "killed after {kill_after_ms} ms: {kind}s: {made:#?}\n{}",
+                r.all()
+            );
+        }
+        let again = k.run(&["plan", "--env", &env]);
+        again.success();
+        assert!(again.stdout.contains("No changes"), "{}", again.all());
+        k.run(&["destroy", "--yes", "--env", &env]).success();
+        let left = tagged(&c, &env).await;
+        assert!(left.is_empty(), "left behind: {left:#?}");
+        drop(p);
+    }
+    assert!(
+        partial > 0,
+        "no kill landed after the first resources were made"
+    );
+}
+
 #[tokio::test]
 async fn aws_web_applies_replaces_updates_and_destroys() {
     let c = common::clients().await;
