@@ -364,6 +364,24 @@ pub fn chunks<T>(items: &[T], n: usize) -> impl Iterator<Item = &[T]> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_wait_times_out_saying_what_it_waited_for() {
+        let started = std::time::Instant::now();
+        let r: Result<(), Error> = wait_for(
+            "instance i-1 to be running",
+            Duration::from_millis(300),
+            Duration::from_millis(50),
+            || async { Ok(None) },
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(
+            e.message,
+            "timed out after 0s waiting for instance i-1 to be running"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
     #[test]
     fn names_fit_and_stay_unique() {
         assert_eq!(physical_name("pr-42", "web", 3, 32), "pr-42-web-g3");
