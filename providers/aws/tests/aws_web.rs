@@ -342,6 +342,13 @@ async fn aws_web_applies_replaces_updates_and_destroys() {
         .send()
         .await
         .unwrap();
+    // The provider block's default tags are on everything.
+    let tags = sg.security_groups()[0].tags();
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some("project") && t.value() == Some("aws-web")),
+        "{tags:?}"
+    );
     let rules = sg.security_groups()[0].ip_permissions();
     assert!(!rules.is_empty());
     for r in rules {
@@ -399,6 +406,37 @@ async fn aws_web_applies_replaces_updates_and_destroys() {
     );
     assert!(!text.contains("aws_vpc.main will"), "{text}");
     run(&["apply", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    // The order of the cut-over, from the apply's journal: the new group is
+    // created (and passed its health check) before the listener moves, and
+    // the old group and target group are deleted only after it moved.
+    let journal = p.read(&format!(".kiln/{env}/journal.last.jsonl"));
+    let records: Vec<serde_json::Value> = journal
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |record: &str, addr: &str, op: &str| {
+        records
+            .iter()
+            .position(|r| {
+                r["record"] == record
+                    && r["addr"] == addr
+                    && r["op"].as_str().is_some_and(|o| o.starts_with(op))
+            })
+            .unwrap_or_else(|| panic!("no {record} {op} of {addr} in:\n{journal}"))
+    };
+    let group_made = at("result", "aws_autoscaling_group.web", "create");
+    let listener_moves = at("intent", "aws_lb_listener.http", "update");
+    let listener_moved = at("result", "aws_lb_listener.http", "update");
+    assert!(group_made < listener_moves, "{journal}");
+    assert!(
+        listener_moved < at("intent", "aws_autoscaling_group.web", "delete"),
+        "{journal}"
+    );
+    assert!(
+        listener_moved < at("intent", "aws_lb_target_group.web", "delete"),
+        "{journal}"
+    );
     let second = tagged(&c, &env).await;
     assert_eq!(count(&second, "autoscaling-group"), 1, "{second:#?}");
     assert_eq!(count(&second, "launch-template"), 1, "{second:#?}");
