@@ -57,32 +57,35 @@ pub fn plugin_wrapper(dir: &Path) -> PathBuf {
     path
 }
 
-/// The `kiln` binary built in the same target directory as the plugin
-/// (`cargo test --workspace` builds both; alone, this builds it first), or
-/// `KILN_BIN` when set.
+/// The `kiln` binary: `KILN_BIN` when set, else the one built next to the
+/// plugin (`cargo test --workspace` builds both), else one built now in a
+/// target directory of its own (a nested cargo on the running test's build
+/// directory would wait for its lock forever).
 pub fn kiln_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("KILN_BIN") {
-        return PathBuf::from(bin);
-    }
-    let dir = plugin_path().parent().unwrap().to_path_buf();
-    let bin = dir.join("kiln");
-    if !bin.is_file() {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("KILN_BIN") {
+            return PathBuf::from(bin);
+        }
+        let debug = plugin_path().parent().unwrap().to_path_buf();
+        let sibling = debug.join("kiln");
+        if sibling.is_file() {
+            return sibling;
+        }
+        let own = debug.parent().unwrap().join("kiln-e2e");
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "kiln-cli", "--bin", "kiln"])
+            .args(["build", "-p", "kiln-cli", "--bin", "kiln", "--target-dir"])
+            .arg(&own)
             .status()
             .expect("run cargo to build kiln");
         assert!(status.success(), "cargo build -p kiln-cli failed");
-    }
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p kiln-cli` with the same target directory",
-        bin.display()
-    );
-    bin
+        own.join("debug").join("kiln")
+    })
+    .clone()
 }
 
 /// A project holding `main.hcl`, and `kiln` on the emulator in it. The
-/// plugin is found next to `kiln` (both live in the target directory).
+/// plugin is found next to `kiln` or on `PATH`.
 pub fn project(main: &str) -> (TempProject, Kiln) {
     let p = TempProject::new();
     p.write("main.hcl", main);
@@ -90,6 +93,13 @@ pub fn project(main: &str) -> (TempProject, Kiln) {
     for (key, v) in moto().env() {
         k = k.env(&key, &v);
     }
+    // The plugin on PATH too, wherever kiln came from.
+    let plugin_dir = plugin_path().parent().unwrap().to_path_buf();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![plugin_dir];
+    dirs.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(dirs).unwrap();
+    k = k.env("PATH", path.to_str().unwrap());
     (p, k)
 }
 
