@@ -762,6 +762,105 @@ pub async fn read_security_groups(
     Ok(answer(items, found))
 }
 
+/// Rules as comparable tuples: (protocol, from, to, source).
+fn rule_set(perms: &[IpPermission]) -> std::collections::BTreeSet<(String, i32, i32, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for p in perms {
+        let proto = p.ip_protocol().unwrap_or("-1").to_string();
+        let (from, to) = if proto == "-1" {
+            (-1, -1)
+        } else {
+            (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1))
+        };
+        for r in p.ip_ranges() {
+            out.insert((
+                proto.clone(),
+                from,
+                to,
+                r.cidr_ip().unwrap_or_default().to_string(),
+            ));
+        }
+        for g in p.user_id_group_pairs() {
+            out.insert((
+                proto.clone(),
+                from,
+                to,
+                g.group_id().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+fn show_rules(rules: &std::collections::BTreeSet<(String, i32, i32, String)>) -> String {
+    let items: Vec<String> = rules
+        .iter()
+        .map(|(p, f, t, src)| match p.as_str() {
+            "-1" => format!("all from {src}"),
+            _ if f == t => format!("{p}/{f} from {src}"),
+            _ => format!("{p}/{f}-{t} from {src}"),
+        })
+        .collect();
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Security groups whose rules were changed outside kiln (someone opened
+/// port 22 by hand, say): immutable infrastructure replaces them.
+pub async fn security_group_drift(
+    c: &Clients,
+    items: &[(&str, &Value)],
+) -> Result<Vec<Option<String>>, Error> {
+    let mut found = BTreeMap::new();
+    for chunk in chunks(&ids_of(items), BATCH) {
+        for g in describe_sgs(c, filter("group-id", chunk.to_vec())).await? {
+            found.insert(g.group_id().unwrap_or_default().to_string(), g);
+        }
+    }
+    Ok(items
+        .iter()
+        .map(|(id, prior)| {
+            let g = found.get(*id)?;
+            let mut changes = Vec::new();
+            let want: Vec<IpPermission> = objects(prior, "ingress")
+                .into_iter()
+                .map(permission)
+                .collect();
+            let (want, got) = (rule_set(&want), rule_set(g.ip_permissions()));
+            if want != got {
+                changes.push(format!(
+                    "ingress is {} instead of {}",
+                    show_rules(&got),
+                    show_rules(&want)
+                ));
+            }
+            if prior.get("egress").is_some_and(|v| !v.is_null()) {
+                let want: Vec<IpPermission> = objects(prior, "egress")
+                    .into_iter()
+                    .map(permission)
+                    .collect();
+                let (want, got) = (rule_set(&want), rule_set(g.ip_permissions_egress()));
+                if want != got {
+                    changes.push(format!(
+                        "egress is {} instead of {}",
+                        show_rules(&got),
+                        show_rules(&want)
+                    ));
+                }
+            }
+            (!changes.is_empty()).then(|| {
+                format!(
+                    "its rules were changed outside kiln: {}",
+                    changes.join("; ")
+                )
+            })
+        })
+        .collect())
+}
+
 pub async fn find_security_group(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Error> {
     let Some(g) = describe_sgs(c, key_filter(key)).await?.into_iter().next() else {
         return Ok(None);

@@ -329,9 +329,19 @@ impl Provider for AwsProvider {
                 "aws_s3_bucket" => s3::read(clients, &items).await,
                 other => Err(Error::unsupported(other)),
             };
-            match answers {
-                Ok(states) => {
-                    for (&i, state) in idx.iter().zip(states) {
+            let drift = match (type_name, &answers) {
+                ("aws_security_group", Ok(_)) => ec2::security_group_drift(clients, &items).await,
+                _ => Ok(Vec::new()),
+            };
+            match answers.and_then(|a| drift.map(|d| (a, d))) {
+                Ok((states, drift)) => {
+                    for (n, (&i, state)) in idx.iter().zip(states).enumerate() {
+                        results[i].drift = drift.get(n).cloned().flatten().or_else(|| {
+                            // A stopped instance is replaced, not restarted.
+                            let s = state.as_ref()?.get("instance_state")?.as_str()?;
+                            (type_name == "aws_instance" && s != "running" && s != "pending")
+                                .then(|| format!("the instance is {s}"))
+                        });
                         results[i].state = state;
                     }
                 }

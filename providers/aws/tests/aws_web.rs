@@ -531,3 +531,87 @@ async fn aws_web_applies_replaces_updates_and_destroys() {
     assert!(left.is_empty(), "left behind: {left:#?}");
     drop(p);
 }
+
+#[tokio::test]
+async fn a_port_opened_by_hand_is_drift_and_the_group_is_replaced() {
+    let c = common::clients().await;
+    let env = common::unique("drift");
+    let (_p, k) = common::project(
+        r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.30.0.0/16"
+}
+
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+  ingress {
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    run(&["apply", "--yes"]).success();
+    let groups = |c: &Clients| {
+        let c = c.clone();
+        let env = env.clone();
+        async move {
+            c.ec2
+                .describe_security_groups()
+                .filters(env_filter(&env))
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .to_vec()
+        }
+    };
+    let before = groups(&c).await;
+    let id = before[0].group_id().unwrap().to_string();
+    c.ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = run(&["plan"]);
+    plan.success();
+    let all = plan.all();
+    assert!(all.contains("aws_security_group.web has drifted"), "{all}");
+    assert!(all.contains("tcp/22 from 0.0.0.0/0"), "{all}");
+    assert!(
+        all.contains("aws_security_group.web will be replaced"),
+        "{all}"
+    );
+    run(&["apply", "--yes"]).success();
+    let after = groups(&c).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after[0].group_id(), Some(id.as_str()), "a new group");
+    let open: Vec<i32> = after[0]
+        .ip_permissions()
+        .iter()
+        .filter_map(|p| p.from_port())
+        .collect();
+    assert_eq!(open, [443]);
+    run(&["destroy", "--yes"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}
