@@ -53,10 +53,15 @@ async fn prerequisite(
     type_name: &str,
     set: &[(&str, Value)],
 ) -> String {
+    made(p, env, type_name, full(type_name, set)).await
+}
+
+/// Creates an object from a full configuration; its id.
+async fn made(p: &dyn Provider, env: &str, type_name: &str, config: Value) -> String {
     let resp = p
         .create(CreateRequest {
             type_name: type_name.into(),
-            config: full(type_name, set),
+            config,
             idempotency_key: common::unique("kiln-prereq"),
             context: CallContext {
                 env: env.into(),
@@ -92,6 +97,63 @@ async fn aws_conforms_in_process() {
         ],
     )
     .await;
+    let subnet_b = prerequisite(
+        &p,
+        &env,
+        "aws_subnet",
+        &[
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.9.8.0/24")),
+            ("availability_zone", Value::from("us-east-1b")),
+        ],
+    )
+    .await;
+    let tg = |port: i64| {
+        [
+            ("port", Value::from(port)),
+            ("protocol", Value::from("HTTP")),
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("name_prefix", Value::from(format!("tg{port}"))),
+        ]
+    };
+    let blue = prerequisite(&p, &env, "aws_lb_target_group", &tg(81)).await;
+    let green = prerequisite(&p, &env, "aws_lb_target_group", &tg(82)).await;
+    let lb = prerequisite(
+        &p,
+        &env,
+        "aws_lb",
+        &[("subnets", strs(&[&subnet, &subnet_b]))],
+    )
+    .await;
+    let listener = |blue_weight: i64| {
+        let group =
+            |arn: &str, w: i64| Value::map([("arn", Value::from(arn)), ("weight", Value::from(w))]);
+        full(
+            "aws_lb_listener",
+            &[
+                ("load_balancer_arn", Value::from(lb.as_str())),
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                (
+                    "default_action",
+                    Value::List(vec![Value::map([
+                        ("type", Value::from("forward")),
+                        ("target_group_arn", Value::Null),
+                        (
+                            "forward",
+                            Value::map([(
+                                "target_group",
+                                Value::List(vec![
+                                    group(&blue, blue_weight),
+                                    group(&green, 100 - blue_weight),
+                                ]),
+                            )]),
+                        ),
+                    ])]),
+                ),
+            ],
+        )
+    };
     let template = prerequisite(
         &p,
         &env,
@@ -230,6 +292,25 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_autoscaling_group", asg(1)).with_update(asg(2)),
+        // The cut-over switch: weights moved in place.
+        ConformanceCase::new("aws_lb_listener", listener(100)).with_update(listener(0)),
+        ConformanceCase::new(
+            "aws_lb",
+            full(
+                "aws_lb",
+                &[
+                    ("subnets", strs(&[&subnet, &subnet_b])),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_lb",
+            &[
+                ("subnets", strs(&[&subnet, &subnet_b])),
+                ("tags", tags("b")),
+            ],
+        )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
         ConformanceCase::new(
             "aws_ebs_volume",
@@ -312,4 +393,116 @@ async fn aws_conforms_through_the_protocol() {
         ),
     ];
     assert_conforms(&p, &cases, &options(&env)).await;
+}
+
+#[tokio::test]
+async fn listener_weights_move_in_place() {
+    let p = AwsProvider::with_options(common::options());
+    let env = common::unique("weights");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.6.0.0/16"))],
+    )
+    .await;
+    let subnet = |cidr: &str, az: &str| {
+        [
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from(cidr)),
+            ("availability_zone", Value::from(az)),
+        ]
+    };
+    let a = prerequisite(&p, &env, "aws_subnet", &subnet("10.6.1.0/24", "us-east-1a")).await;
+    let b = prerequisite(&p, &env, "aws_subnet", &subnet("10.6.2.0/24", "us-east-1b")).await;
+    let tg = |prefix: &str| {
+        [
+            ("port", Value::from(80i64)),
+            ("protocol", Value::from("HTTP")),
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("name_prefix", Value::from(prefix)),
+        ]
+    };
+    let blue = prerequisite(&p, &env, "aws_lb_target_group", &tg("blue")).await;
+    let green = prerequisite(&p, &env, "aws_lb_target_group", &tg("green")).await;
+    let lb = prerequisite(&p, &env, "aws_lb", &[("subnets", strs(&[&a, &b]))]).await;
+    let listener = |blue_weight: i64| {
+        let group =
+            |arn: &str, w: i64| Value::map([("arn", Value::from(arn)), ("weight", Value::from(w))]);
+        full(
+            "aws_lb_listener",
+            &[
+                ("load_balancer_arn", Value::from(lb.as_str())),
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                (
+                    "default_action",
+                    Value::List(vec![Value::map([
+                        ("type", Value::from("forward")),
+                        ("target_group_arn", Value::Null),
+                        (
+                            "forward",
+                            Value::map([(
+                                "target_group",
+                                Value::List(vec![
+                                    group(&blue, blue_weight),
+                                    group(&green, 100 - blue_weight),
+                                ]),
+                            )]),
+                        ),
+                    ])]),
+                ),
+            ],
+        )
+    };
+    let id = made(&p, &env, "aws_lb_listener", listener(100)).await;
+    let weights = |c: kiln_provider_aws::api::Clients, id: String| async move {
+        let out = c
+            .elb
+            .describe_listeners()
+            .listener_arns(id)
+            .send()
+            .await
+            .unwrap();
+        let mut w: Vec<(String, i32)> = out.listeners()[0].default_actions()[0]
+            .forward_config()
+            .unwrap()
+            .target_groups()
+            .iter()
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap().to_string(),
+                    t.weight().unwrap_or(1),
+                )
+            })
+            .collect();
+        w.sort();
+        w
+    };
+    let c = common::clients().await;
+    let mut want = vec![(blue.clone(), 100), (green.clone(), 0)];
+    want.sort();
+    assert_eq!(weights(c.clone(), id.clone()).await, want);
+    let resp = p
+        .update(kiln_provider::UpdateRequest {
+            type_name: "aws_lb_listener".into(),
+            id: id.clone(),
+            prior: listener(100),
+            planned: listener(0),
+            changed: vec!["default_action".into()],
+            context: CallContext {
+                env: env.clone(),
+                address: "aws_lb_listener.http".into(),
+                ..CallContext::default()
+            },
+        })
+        .await;
+    assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
+    let mut want = vec![(blue, 0), (green, 100)];
+    want.sort();
+    assert_eq!(
+        weights(c, id).await,
+        want,
+        "the same listener, traffic moved"
+    );
 }
