@@ -380,6 +380,13 @@ async fn aws_web_applies_replaces_updates_and_destroys() {
         [old_tg.strip_prefix("target-group ").unwrap()]
     );
 
+    // Credentials reach neither the state nor the output.
+    let state = p.read(&format!(".kiln/{env}/state.json"));
+    assert!(state.contains("aws_launch_template.web"));
+    for secret in ["testing", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(!state.contains(secret), "{secret} in the state");
+    }
+
     // 2. A second plan has no changes.
     let again = run(&["plan"]);
     again.success();
