@@ -49,11 +49,13 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
 async fn validate(project: &Project, out: &Output) -> Result<u8> {
     let (config, warnings) = project.load_config()?;
     out.diagnostics(&warnings);
-    let registry = project.registry(Some(&config)).await?;
     // Variables with no value are unknown here: validation checks types,
     // references and cycles for every value they could take, without reading
     // state or calling a provider.
     let mut variables = project.variables(&config, &Default::default())?;
+    let registry = project
+        .registry(Some(&config), Some(&variables), None)
+        .await?;
     for v in &config.variables {
         if v.default.is_none() {
             variables
@@ -124,7 +126,9 @@ pub(crate) async fn plan_config(
     state: &mut State,
     out: &Output,
 ) -> Result<Plan> {
-    let registry = project.registry(Some(config)).await?;
+    let registry = project
+        .registry(Some(config), Some(&variables), Some(&*state))
+        .await?;
     let mut options = PlanOptions {
         env: project.env.clone(),
         variables,
@@ -163,7 +167,52 @@ pub(crate) async fn plan_config(
     for w in &plan.warnings {
         out.diagnostic(w);
     }
+    validate_planned(&plan, &registry, config).await?;
     Ok(plan)
+}
+
+/// Asks each provider to check what the plan would send it beyond the
+/// schema (a CIDR that does not parse, say), so such mistakes stop the plan
+/// rather than an apply half-way. Errors are located at the resource block.
+async fn validate_planned(
+    plan: &Plan,
+    registry: &kiln_provider::Registry,
+    config: &kiln_config::Config,
+) -> Result<()> {
+    let mut diags = kiln_diag::Diagnostics::new();
+    for a in &plan.actions {
+        let Some(after) = &a.after else { continue };
+        if a.kind == kiln_plan::ActionKind::NoOp {
+            continue;
+        }
+        let Some(p) = registry.get(&a.provider) else {
+            continue;
+        };
+        let resp = p
+            .validate(kiln_provider::ValidateRequest {
+                type_name: a.type_name.clone(),
+                config: after.clone().into_unmarked(),
+            })
+            .await;
+        let block = config
+            .resources
+            .iter()
+            .find(|r| r.addr.ty == a.type_name && r.addr.name == a.addr.resource.name);
+        for d in resp.diagnostics {
+            let mut d = d;
+            d.summary = format!("{}: {}", a.addr, d.summary);
+            if let Some(b) = block
+                && d.span.is_none()
+            {
+                d = d.with_span(b.loc.span());
+            }
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    Ok(())
 }
 
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
@@ -395,7 +444,7 @@ pub(crate) async fn recover_if_needed(
         return Ok((state, version));
     }
     out.warn("the previous apply did not finish; recovering what it did from its journal");
-    let registry = project.registry(None).await?;
+    let registry = project.registry(None, None, Some(&state)).await?;
     let state = if state.lineage.is_empty() {
         fresh_state(project, &records)
     } else {
@@ -514,7 +563,19 @@ pub(crate) async fn execute(
     run: &RunFlags,
     out: &Output,
 ) -> Result<u8> {
-    let registry = project.registry(None).await?;
+    let (config, _) = kiln_config::parse(
+        plan.source
+            .files
+            .iter()
+            .map(|(name, text)| kiln_config::SourceFile {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect(),
+    );
+    let registry = project
+        .registry(Some(&config), Some(&plan.source.variables), Some(&state))
+        .await?;
     let mut state = state;
     if state.lineage.is_empty() {
         state = fresh_state(project, &[]);

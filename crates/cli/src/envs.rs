@@ -129,7 +129,7 @@ async fn destroy_locked(
         return Ok(0);
     }
     if !state.is_empty() {
-        let registry = project.registry(None).await?;
+        let registry = project.registry(None, None, Some(&state)).await?;
         let options = PlanOptions {
             env: project.env.clone(),
             destroy: true,

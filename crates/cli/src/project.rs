@@ -255,30 +255,216 @@ impl Project {
         Ok(values)
     }
 
-    /// The providers linked into kiln, configured for this project.
-    pub async fn registry(&self, config: Option<&Config>) -> Result<Registry> {
+    /// The providers of this run: `null` and `local` linked in, and every
+    /// other provider the configuration or the state names started as a
+    /// plugin (`kiln-provider-NAME`, see [`kiln_provider::protocol::discover`]).
+    /// Each is configured with its evaluated `provider "NAME" { ... }` block.
+    ///
+    /// Without a configuration (apply of a saved plan, recovery, destroy of
+    /// an environment), the directory's configuration is read if there is one.
+    pub async fn registry(
+        &self,
+        config: Option<&Config>,
+        variables: Option<&VarValues>,
+        state: Option<&kiln_state::State>,
+    ) -> Result<Registry> {
+        let loaded;
+        let config = match config {
+            Some(c) => Some(c),
+            None => {
+                loaded = self
+                    .read_sources()
+                    .ok()
+                    .map(kiln_config::parse)
+                    .map(|(c, _)| c);
+                loaded.as_ref()
+            }
+        };
+        let defaults = VarValues::new();
+        let variables = variables.unwrap_or(&defaults);
         let mut registry = Registry::new();
         registry.register(Arc::new(kiln_provider_null::NullProvider::new()));
         registry.register(Arc::new(kiln_provider_local::LocalProvider::new(
             kiln_provider_local::LocalOptions::default(),
         )));
-        let _ = config;
+        for (name, need) in needed_providers(config, state) {
+            if registry.get(&name).is_some() {
+                continue;
+            }
+            let Some(path) = kiln_provider::protocol::discover(&name, &self.datadir) else {
+                return Err(self.missing_provider(&name, &need, &registry).into());
+            };
+            let plugin =
+                kiln_provider::protocol::PluginProvider::start(&name, &path, PLUGIN_CALL_TIMEOUT)
+                    .await
+                    .with_context(|| {
+                        format!("cannot start provider {name:?} from {}", path.display())
+                    })?;
+            registry.register(Arc::new(plugin));
+        }
         for name in registry.names().map(str::to_string).collect::<Vec<_>>() {
-            let provider = registry.get(&name).cloned();
-            if let Some(p) = provider {
-                let resp = p
-                    .configure(kiln_provider::ConfigureRequest {
-                        config: kiln_model::Value::Map(Default::default()),
-                        workdir: self.abs_dir.display().to_string(),
-                        datadir: self.datadir.display().to_string(),
-                    })
-                    .await;
-                if resp.diagnostics.has_errors() {
-                    return Err(resp.diagnostics.into());
+            let Some(p) = registry.get(&name).cloned() else {
+                continue;
+            };
+            let block = config.and_then(|c| c.providers.iter().find(|b| b.name == name));
+            let value = match block {
+                None => kiln_model::Value::Map(Default::default()),
+                Some(b) => {
+                    let schema = p.schema().config;
+                    let scope = ProviderScope {
+                        config: config.expect("a block comes from a config"),
+                        variables,
+                        env: &self.env,
+                    };
+                    kiln_config::eval_body(&b.body, &schema, &scope).map_err(anyhow::Error::from)?
                 }
+            };
+            let resp = p
+                .configure(kiln_provider::ConfigureRequest {
+                    config: value,
+                    workdir: self.abs_dir.display().to_string(),
+                    datadir: self.datadir.display().to_string(),
+                })
+                .await;
+            if resp.diagnostics.has_errors() {
+                return Err(resp.diagnostics.into());
             }
         }
         Ok(registry)
+    }
+}
+
+impl Project {
+    /// The error for a provider that is neither linked in nor installed:
+    /// located at what needs it, with a "did you mean" for a mistyped type.
+    fn missing_provider(&self, name: &str, need: &Need<'_>, registry: &Registry) -> Diagnostics {
+        let looked = format!(
+            "kiln looked for kiln-provider-{name} next to the kiln binary{}, in {} and on PATH",
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| format!(" ({})", d.display())))
+                .unwrap_or_default(),
+            self.datadir.join("providers").display()
+        );
+        let d = match need {
+            Need::Type(ty, loc) => {
+                let hint = closest(ty, registry.schemas().resource_types())
+                    .map(|t| format!("did you mean \"{t}\"? "))
+                    .unwrap_or_default();
+                loc.error(format!("unknown resource type \"{ty}\""))
+                    .with_detail(format!(
+                        "{hint}no provider linked into kiln offers it, and {looked}; the configured providers offer: {}",
+                        registry.schemas().resource_types().collect::<Vec<_>>().join(", ")
+                    ))
+            }
+            Need::Block(loc) => loc
+                .error(format!("provider \"{name}\" is not installed"))
+                .with_detail(format!(
+                    "{looked}; build or install it there (for aws: cargo build -p kiln-provider-aws)"
+                )),
+            Need::State(addr) => Diagnostic::error(format!(
+                "provider \"{name}\" is not installed, and the state holds {addr}, which it manages"
+            ))
+            .with_detail(format!("{looked}; install it there and run the command again")),
+        };
+        d.into()
+    }
+}
+
+/// Why a provider is needed.
+enum Need<'a> {
+    /// A resource or data source type named `PROVIDER_...`.
+    Type(&'a str, &'a kiln_config::Loc),
+    /// A `provider "NAME"` block.
+    Block(&'a kiln_config::Loc),
+    /// A resource in the state.
+    State(String),
+}
+
+/// The candidate nearest to `name` (at most two edits away), for hints.
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let sub = prev[j] + usize::from(ca != *cb);
+                cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// How long kiln waits for one plugin call: longer than any provider's own
+/// waits (an Auto Scaling group may take ten minutes to be in service).
+const PLUGIN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The providers a configuration and a state use, with why (for messages):
+/// resource and data source types are named `PROVIDER_...`.
+fn needed_providers<'a>(
+    config: Option<&'a Config>,
+    state: Option<&kiln_state::State>,
+) -> std::collections::BTreeMap<String, Need<'a>> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(c) = config {
+        for b in &c.providers {
+            out.entry(b.name.clone()).or_insert(Need::Block(&b.loc));
+        }
+        for r in &c.resources {
+            let name = match &r.provider {
+                Some(p) => p.split('.').next().unwrap_or(p),
+                None => r.addr.ty.split('_').next().unwrap_or(&r.addr.ty),
+            };
+            out.entry(name.to_string())
+                .or_insert(Need::Type(&r.addr.ty, &r.loc));
+        }
+    }
+    if let Some(s) = state {
+        for r in s.resources.values().chain(&s.deposed) {
+            out.entry(r.provider.clone())
+                .or_insert_with(|| Need::State(r.addr.to_string()));
+        }
+    }
+    out
+}
+
+/// What a provider block can refer to: variables and the environment.
+struct ProviderScope<'a> {
+    config: &'a Config,
+    variables: &'a VarValues,
+    env: &'a str,
+}
+
+impl kiln_config::Scope for ProviderScope<'_> {
+    fn variable(&self, name: &str) -> Option<kiln_model::Value> {
+        let declared = self.config.variables.iter().find(|v| v.name == name)?;
+        Some(
+            self.variables
+                .get(name)
+                .cloned()
+                .or_else(|| declared.default.clone())
+                .unwrap_or(kiln_model::Value::Null),
+        )
+    }
+
+    fn local(&self, _name: &str) -> Option<kiln_model::Value> {
+        None
+    }
+
+    fn resource(&self, _addr: &kiln_model::ResourceAddr) -> Option<kiln_model::Value> {
+        None
+    }
+
+    fn env(&self) -> String {
+        self.env.to_string()
     }
 }
 

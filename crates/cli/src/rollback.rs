@@ -85,7 +85,7 @@ pub async fn run(project: &Project, cmd: RollbackCmd, out: &Output) -> Result<u8
             }
             _ => {
                 check_previous_intact(project, &state).await?;
-                let registry = project.registry(None).await?;
+                let registry = project.registry(None, None, Some(&state)).await?;
                 kiln_plan::rollback(&state, registry.schemas(), &project.env)?
             }
         };
@@ -131,7 +131,7 @@ async fn check_previous_intact(project: &Project, state: &State) -> Result<()> {
     for r in &prev.resources {
         probe.resources.insert(r.addr.clone(), r.clone());
     }
-    let registry = project.registry(None).await?;
+    let registry = project.registry(None, None, Some(&probe)).await?;
     let report = kiln_engine::refresh(&probe, &registry, 10).await;
     if report.diagnostics.has_errors() {
         return Err(report.diagnostics.into());

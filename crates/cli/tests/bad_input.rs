@@ -37,6 +37,27 @@ fn unknown_resource_type() {
 }
 
 #[test]
+fn a_provider_that_is_not_installed_is_named_with_where_kiln_looked() {
+    check(
+        "provider \"acme\" {\n  region = \"x\"\n}\n",
+        &[
+            "provider \"acme\" is not installed",
+            "main.hcl:1:",
+            "kiln-provider-acme",
+            ".kiln/providers",
+            "PATH",
+        ],
+    );
+    check(
+        "resource \"acme_widget\" \"a\" {}\n",
+        &[
+            "unknown resource type \"acme_widget\"",
+            "kiln-provider-acme",
+        ],
+    );
+}
+
+#[test]
 fn unknown_attribute() {
     check(
         "resource \"null_resource\" \"a\" {\n  trigers = { a = \"b\" }\n}\n",

@@ -1,0 +1,165 @@
+//! Data sources: `aws_ami` (owners, filters, most_recent), `aws_vpc` (the
+//! default one, or by id or filters), `aws_subnets` (ids by filters) and
+//! `aws_availability_zones`.
+
+use aws_sdk_ec2::types::Filter;
+use kiln_model::Value;
+
+use crate::api::{Clients, Error, api};
+use crate::values::{boolean, list, objects, opt_s, s, string, strings};
+
+fn filters(config: &Value) -> Vec<Filter> {
+    objects(config, "filter")
+        .into_iter()
+        .map(|f| {
+            Filter::builder()
+                .set_name(string(f, "name"))
+                .set_values(Some(strings(f, "values")))
+                .build()
+        })
+        .collect()
+}
+
+pub async fn read(c: &Clients, type_name: &str, config: &Value) -> Result<Value, Error> {
+    match type_name {
+        "aws_ami" => ami(c, config).await,
+        "aws_vpc" => vpc(c, config).await,
+        "aws_subnets" => subnets(c, config).await,
+        "aws_availability_zones" => zones(c, config).await,
+        other => Err(Error::new(format!(
+            "data source {other:?} is not supported by the aws provider"
+        ))),
+    }
+}
+
+fn with(config: &Value, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    crate::values::state(config, fields)
+}
+
+async fn ami(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut fs = filters(config);
+    if let Some(p) = string(config, "name_prefix") {
+        fs.push(
+            Filter::builder()
+                .name("name")
+                .values(format!("{p}*"))
+                .build(),
+        );
+    }
+    let owners = strings(config, "owners");
+    let out = c
+        .ec2
+        .describe_images()
+        .set_owners((!owners.is_empty()).then_some(owners))
+        .set_filters((!fs.is_empty()).then_some(fs))
+        .send()
+        .await
+        .map_err(api("DescribeImages"))?;
+    let mut images = out.images().to_vec();
+    images.sort_by(|a, b| a.creation_date().cmp(&b.creation_date()));
+    if images.len() > 1 && boolean(config, "most_recent") != Some(true) {
+        return Err(Error::new(format!(
+            "{} images match; narrow the filters or set most_recent = true",
+            images.len()
+        )));
+    }
+    let Some(img) = images.last() else {
+        return Err(Error::new("no image matches the owners and filters")
+            .with_detail("check the filters and the region"));
+    };
+    let id = img.image_id().unwrap_or_default();
+    Ok(with(
+        config,
+        [
+            ("id", s(id)),
+            ("image_id", s(id)),
+            ("name", opt_s(img.name())),
+            (
+                "architecture",
+                opt_s(img.architecture().map(|a| a.as_str())),
+            ),
+            ("owner_id", opt_s(img.owner_id())),
+            ("creation_date", opt_s(img.creation_date())),
+        ],
+    ))
+}
+
+async fn vpc(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut fs = filters(config);
+    if boolean(config, "default") == Some(true) {
+        fs.push(Filter::builder().name("is-default").values("true").build());
+    }
+    if let Some(id) = string(config, "id") {
+        fs.push(Filter::builder().name("vpc-id").values(id).build());
+    }
+    let out = c
+        .ec2
+        .describe_vpcs()
+        .set_filters((!fs.is_empty()).then_some(fs))
+        .send()
+        .await
+        .map_err(api("DescribeVpcs"))?;
+    let vpcs = out.vpcs();
+    let [v] = vpcs else {
+        return Err(Error::new(format!(
+            "{} VPCs match; exactly one must (set default = true, id or filters)",
+            vpcs.len()
+        )));
+    };
+    let id = v.vpc_id().unwrap_or_default();
+    Ok(with(
+        config,
+        [
+            ("id", s(id)),
+            ("cidr_block", opt_s(v.cidr_block())),
+            (
+                "arn",
+                s(format!(
+                    "arn:aws:ec2:{}:{}:vpc/{id}",
+                    c.region,
+                    v.owner_id().unwrap_or("000000000000")
+                )),
+            ),
+        ],
+    ))
+}
+
+async fn subnets(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let fs = filters(config);
+    let out = c
+        .ec2
+        .describe_subnets()
+        .set_filters((!fs.is_empty()).then_some(fs))
+        .send()
+        .await
+        .map_err(api("DescribeSubnets"))?;
+    let mut ids: Vec<String> = out
+        .subnets()
+        .iter()
+        .filter_map(|sn| sn.subnet_id().map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(with(config, [("id", s(&c.region)), ("ids", list(ids))]))
+}
+
+async fn zones(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut req = c.ec2.describe_availability_zones();
+    if let Some(state) = string(config, "state") {
+        req = req.filters(Filter::builder().name("state").values(state).build());
+    }
+    let out = req.send().await.map_err(api("DescribeAvailabilityZones"))?;
+    let mut names = Vec::new();
+    let mut ids = Vec::new();
+    for z in out.availability_zones() {
+        names.extend(z.zone_name().map(str::to_string));
+        ids.extend(z.zone_id().map(str::to_string));
+    }
+    Ok(with(
+        config,
+        [
+            ("id", s(&c.region)),
+            ("names", list(names)),
+            ("zone_ids", list(ids)),
+        ],
+    ))
+}

@@ -1,0 +1,494 @@
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2 and S3 resources on the
+//! official AWS SDK for Rust, served as the `kiln-provider-aws` executable.
+//!
+//! Resource types and attribute names follow the Terraform AWS provider for
+//! the subset kiln supports, so configurations port with little change. The
+//! differences all come from kiln's rule, *don't update, version and
+//! replace*:
+//!
+//! - Physical names are derived, never chosen: `{env}-{name_prefix or the
+//!   resource name}-g{generation}` (shortened with a hash where AWS limits the
+//!   length), so the old and the new generation coexist. `name` is computed.
+//! - Only run-time attributes change in place (tags, an Auto Scaling group's
+//!   capacity and target groups, a listener's actions, a bucket's
+//!   `force_destroy`); everything else replaces. Buckets and volumes are
+//!   stateful.
+//! - Everything taggable carries `kiln:env`, `kiln:address`,
+//!   `kiln:generation`, `kiln:lineage` and `kiln:key` (the idempotency key),
+//!   and the creates that accept one get the key as client token, so
+//!   `find_by_key` finds what an interrupted apply made.
+//!
+//! Credentials, region and endpoint come from the standard AWS chain
+//! (`aws-config`: environment, profile, `AWS_ENDPOINT_URL`); the provider
+//! block may set `region` and `default_tags`. Credentials are never read by
+//! kiln itself, so they cannot reach a state file or a message. SDK calls
+//! retry with exponential backoff on throttling and server errors, and every
+//! wait has a timeout whose message says what was awaited.
+//!
+//! The module layout: [`api`] (clients, errors, waits, tags, names),
+//! `values` (reading attributes out of a [`Value`]), one module per AWS
+//! service family, `schema` (every type's attributes) and `data` (data
+//! sources).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::{ProviderSchema, Value};
+use kiln_provider::{
+    ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, DeleteRequest,
+    DeleteResponse, FindRequest, FindResponse, HealthRequest, HealthResponse, Provider,
+    ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse, ReadResult, UpdateRequest,
+    UpdateResponse, ValidateRequest, ValidateResponse,
+};
+use tokio::sync::OnceCell;
+
+pub mod api;
+mod asg;
+mod data;
+mod ec2;
+mod elb;
+mod s3;
+mod schema;
+mod values;
+
+pub use api::AwsOptions;
+use api::{Clients, Ctx, Error, Settings};
+
+/// The `aws` provider. Clients are built on first use, from the settings of
+/// `configure` (or the defaults if it was never called).
+#[derive(Default)]
+pub struct AwsProvider {
+    options: AwsOptions,
+    settings: Mutex<Settings>,
+    clients: OnceCell<Clients>,
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider").finish_non_exhaustive()
+    }
+}
+
+impl AwsProvider {
+    /// The provider as kiln runs it: everything from the standard chain.
+    pub fn new() -> AwsProvider {
+        AwsProvider::default()
+    }
+
+    /// A provider with explicit overrides of the standard chain (tests point
+    /// it at the emulator this way, without touching the process environment).
+    pub fn with_options(options: AwsOptions) -> AwsProvider {
+        AwsProvider {
+            options,
+            ..AwsProvider::default()
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    async fn clients(&self) -> &Clients {
+        let settings = self.settings();
+        self.clients
+            .get_or_init(|| Clients::load(settings.region.clone(), &self.options))
+            .await
+    }
+}
+
+impl AwsProvider {
+    /// What a create with this idempotency key made, if anything.
+    async fn find(
+        &self,
+        clients: &Clients,
+        type_name: &str,
+        key: &str,
+    ) -> Result<Option<(String, Value)>, Error> {
+        match type_name {
+            "aws_vpc" => ec2::find_vpc(clients, key).await,
+            "aws_subnet" => ec2::find_subnet(clients, key).await,
+            "aws_internet_gateway" => ec2::find_igw(clients, key).await,
+            "aws_route_table" => ec2::find_route_table(clients, key).await,
+            "aws_security_group" => ec2::find_security_group(clients, key).await,
+            "aws_launch_template" => ec2::find_launch_template(clients, key).await,
+            "aws_instance" => ec2::find_instance(clients, key).await,
+            "aws_ebs_volume" => ec2::find_volume(clients, key).await,
+            "aws_autoscaling_group" => asg::find(clients, key).await,
+            "aws_lb" => elb::find_lb(clients, key).await,
+            "aws_lb_target_group" => elb::find_target_group(clients, key).await,
+            "aws_lb_listener" => elb::find_listener(clients, key).await,
+            "aws_s3_bucket" => s3::find(clients, key).await,
+            // Associations carry no tags; an interrupted one is found by the
+            // route table's read and the next plan recreates it.
+            "aws_route_table_association" => Ok(None),
+            other => Err(Error::unsupported(other)),
+        }
+    }
+}
+
+/// The state of an adopted object for a create: the configuration, with the
+/// computed values of what was found.
+fn adopt(type_name: &str, config: &Value, found: &Value) -> Value {
+    let schema = schema::provider_schema();
+    let computed = schema
+        .resources
+        .get(type_name)
+        .map(|r| {
+            r.attributes
+                .iter()
+                .filter(|(_, a)| a.is_computed())
+                .filter_map(|(k, _)| Some((k.clone(), found.get(k)?.clone())))
+                .filter(|(k, v)| !v.is_null() || config.get(k).is_none_or(Value::is_null))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut m = config.unmarked().as_map().cloned().unwrap_or_default();
+    for (k, v) in computed {
+        if config.get(&k).is_none_or(|c| c.is_null() || c.is_unknown()) {
+            m.insert(k, v);
+        }
+    }
+    Value::Map(m)
+}
+
+/// The types whose creates look for an earlier try's object first.
+const LOOK_BEFORE_CREATE: &[&str] = &[
+    "aws_vpc",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_route_table",
+    "aws_instance",
+    "aws_ebs_volume",
+];
+
+fn error_diag(subject: &str, e: &Error) -> Diagnostics {
+    let mut d = Diagnostic::error(format!("{subject}: {}", e.message));
+    if let Some(detail) = &e.detail {
+        d = d.with_detail(detail.clone());
+    }
+    d.into()
+}
+
+/// The subject of a message: the address when known, else the type and id.
+fn subject(address: &str, type_name: &str, id: &str) -> String {
+    if address.is_empty() {
+        format!("{type_name} {id}")
+    } else {
+        address.to_string()
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    fn schema(&self) -> ProviderSchema {
+        schema::provider_schema()
+    }
+
+    async fn configure(&self, req: ConfigureRequest) -> ConfigureResponse {
+        let mut diagnostics = Diagnostics::new();
+        let mut settings = Settings::default();
+        if let Some(r) = values::string(&req.config, "region") {
+            settings.region = Some(r);
+        }
+        match req.config.get("default_tags") {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                // Terraform writes `default_tags { tags = {...} }`; a plain map works too.
+                let tags = v.get("tags").unwrap_or(v);
+                settings.default_tags = values::string_map(tags);
+                if settings.default_tags.keys().any(|k| k.starts_with("kiln:")) {
+                    diagnostics.push(
+                        Diagnostic::error("provider \"aws\": default_tags may not use the kiln: prefix")
+                            .with_detail("kiln:env, kiln:address, kiln:generation, kiln:lineage and kiln:key are set by kiln itself"),
+                    );
+                }
+            }
+        }
+        if let Ok(mut s) = self.settings.lock() {
+            *s = settings;
+        }
+        ConfigureResponse { diagnostics }
+    }
+
+    async fn validate(&self, req: ValidateRequest) -> ValidateResponse {
+        let mut diagnostics = Diagnostics::new();
+        for msg in schema::validate(&req.type_name, &req.config) {
+            diagnostics.push(Diagnostic::error(msg));
+        }
+        ValidateResponse { diagnostics }
+    }
+
+    async fn create(&self, req: CreateRequest) -> CreateResponse {
+        let settings = self.settings();
+        let clients = self.clients().await;
+        let ctx = Ctx {
+            c: clients,
+            settings: &settings,
+            call: &req.context,
+            key: &req.idempotency_key,
+        };
+        let who = subject(&req.context.address, &req.type_name, "(new)");
+        let problems = schema::validate(&req.type_name, &req.config);
+        if let Some(first) = problems.first() {
+            return CreateResponse {
+                diagnostics: Diagnostic::error(format!("{who}: {first}")).into(),
+                ..CreateResponse::default()
+            };
+        }
+        let result = match req.type_name.as_str() {
+            // Objects without a unique name are looked up by key first: a
+            // retried create adopts what the first try made. (RunInstances
+            // and CreateVolume also take the key as client token; the look-up
+            // covers the other creates, and emulators that ignore tokens.)
+            t if LOOK_BEFORE_CREATE.contains(&t)
+                && !req.idempotency_key.is_empty()
+                && let Ok(Some((id, found))) =
+                    self.find(clients, t, &req.idempotency_key).await =>
+            {
+                Ok((id, adopt(t, &req.config, &found)))
+            }
+            "aws_instance" => ec2::create_instance(&ctx, &req.config).await,
+            "aws_vpc" => ec2::create_vpc(&ctx, &req.config).await,
+            "aws_subnet" => ec2::create_subnet(&ctx, &req.config).await,
+            "aws_internet_gateway" => ec2::create_igw(&ctx, &req.config).await,
+            "aws_route_table" => ec2::create_route_table(&ctx, &req.config).await,
+            "aws_route_table_association" => ec2::create_association(&ctx, &req.config).await,
+            "aws_security_group" => ec2::create_security_group(&ctx, &req.config).await,
+            "aws_launch_template" => ec2::create_launch_template(&ctx, &req.config).await,
+            "aws_ebs_volume" => ec2::create_volume(&ctx, &req.config).await,
+            "aws_autoscaling_group" => asg::create(&ctx, &req.config).await,
+            "aws_lb" => elb::create_lb(&ctx, &req.config).await,
+            "aws_lb_target_group" => elb::create_target_group(&ctx, &req.config).await,
+            "aws_lb_listener" => elb::create_listener(&ctx, &req.config).await,
+            "aws_s3_bucket" => s3::create(&ctx, &req.config).await,
+            other => Err(Error::unsupported(other)),
+        };
+        // A retried create whose first try made the object: adopt it.
+        let result = match result {
+            Err(e) if e.is_duplicate() && !req.idempotency_key.is_empty() => {
+                match self
+                    .find(clients, &req.type_name, &req.idempotency_key)
+                    .await
+                {
+                    Ok(Some((id, found))) => Ok((id, adopt(&req.type_name, &req.config, &found))),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        };
+        match result {
+            Ok((id, state)) => CreateResponse {
+                id: Some(id),
+                state,
+                diagnostics: Diagnostics::new(),
+            },
+            Err(e) => {
+                // An object made before the failure is reported, so the engine
+                // records it (and deletes it) instead of orphaning it.
+                let diagnostics = error_diag(&who, &e);
+                let (id, state) = e.created.map_or((None, Value::Null), |b| (Some(b.0), b.1));
+                CreateResponse {
+                    id,
+                    state,
+                    diagnostics,
+                }
+            }
+        }
+    }
+
+    async fn read(&self, req: ReadRequest) -> ReadResponse {
+        let clients = self.clients().await;
+        // Group the batch by type; each type answers its ids with as few
+        // Describe calls as AWS allows.
+        let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, item) in req.items.iter().enumerate() {
+            by_type.entry(item.type_name.as_str()).or_default().push(i);
+        }
+        let mut results: Vec<ReadResult> = vec![ReadResult::default(); req.items.len()];
+        for (type_name, idx) in by_type {
+            let items: Vec<(&str, &Value)> = idx
+                .iter()
+                .map(|&i| (req.items[i].id.as_str(), &req.items[i].state))
+                .collect();
+            let answers = match type_name {
+                "aws_vpc" => ec2::read_vpcs(clients, &items).await,
+                "aws_subnet" => ec2::read_subnets(clients, &items).await,
+                "aws_internet_gateway" => ec2::read_igws(clients, &items).await,
+                "aws_route_table" => ec2::read_route_tables(clients, &items).await,
+                "aws_route_table_association" => ec2::read_associations(clients, &items).await,
+                "aws_security_group" => ec2::read_security_groups(clients, &items).await,
+                "aws_launch_template" => ec2::read_launch_templates(clients, &items).await,
+                "aws_instance" => ec2::read_instances(clients, &items).await,
+                "aws_ebs_volume" => ec2::read_volumes(clients, &items).await,
+                "aws_autoscaling_group" => asg::read(clients, &items).await,
+                "aws_lb" => elb::read_lbs(clients, &items).await,
+                "aws_lb_target_group" => elb::read_target_groups(clients, &items).await,
+                "aws_lb_listener" => elb::read_listeners(clients, &items).await,
+                "aws_s3_bucket" => s3::read(clients, &items).await,
+                other => Err(Error::unsupported(other)),
+            };
+            let drift = match (type_name, &answers) {
+                ("aws_security_group", Ok(_)) => ec2::security_group_drift(clients, &items).await,
+                _ => Ok(Vec::new()),
+            };
+            match answers.and_then(|a| drift.map(|d| (a, d))) {
+                Ok((states, drift)) => {
+                    for (n, (&i, state)) in idx.iter().zip(states).enumerate() {
+                        results[i].drift = drift.get(n).cloned().flatten().or_else(|| {
+                            // A stopped instance is replaced, not restarted.
+                            let s = state.as_ref()?.get("instance_state")?.as_str()?;
+                            (type_name == "aws_instance" && s != "running" && s != "pending")
+                                .then(|| format!("the instance is {s}"))
+                        });
+                        results[i].state = state;
+                    }
+                }
+                Err(e) => {
+                    for &i in &idx {
+                        let item = &req.items[i];
+                        results[i].state = Some(item.state.clone());
+                        results[i].diagnostics =
+                            error_diag(&subject("", &item.type_name, &item.id), &e);
+                    }
+                }
+            }
+        }
+        ReadResponse {
+            results,
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn update(&self, req: UpdateRequest) -> UpdateResponse {
+        let settings = self.settings();
+        let clients = self.clients().await;
+        let ctx = Ctx {
+            c: clients,
+            settings: &settings,
+            call: &req.context,
+            key: "",
+        };
+        let who = subject(&req.context.address, &req.type_name, &req.id);
+        let problems = schema::validate(&req.type_name, &req.planned);
+        if let Some(first) = problems.first() {
+            return UpdateResponse {
+                state: req.prior,
+                diagnostics: Diagnostic::error(format!("{who}: {first}")).into(),
+            };
+        }
+        let result = match req.type_name.as_str() {
+            "aws_autoscaling_group" => asg::update(&ctx, &req).await,
+            "aws_lb_listener" => elb::update_listener(&ctx, &req).await,
+            "aws_lb" | "aws_lb_target_group" => elb::update_tags(&ctx, &req).await,
+            "aws_s3_bucket" => s3::update(&ctx, &req).await,
+            "aws_ebs_volume" => ec2::update_volume(&ctx, &req).await,
+            "aws_route_table_association" => Ok(()),
+            t if t.starts_with("aws_") => ec2::update_tags(&ctx, &req).await,
+            other => Err(Error::unsupported(other)),
+        };
+        match result {
+            Ok(()) => UpdateResponse {
+                state: values::merge_planned(&req.prior, &req.planned),
+                diagnostics: Diagnostics::new(),
+            },
+            Err(e) => UpdateResponse {
+                state: req.prior,
+                diagnostics: error_diag(&who, &e),
+            },
+        }
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> DeleteResponse {
+        let settings = self.settings();
+        let clients = self.clients().await;
+        let ctx = Ctx {
+            c: clients,
+            settings: &settings,
+            call: &req.context,
+            key: "",
+        };
+        let who = subject(&req.context.address, &req.type_name, &req.id);
+        let id = req.id.as_str();
+        let s = &req.state;
+        let result = match req.type_name.as_str() {
+            "aws_vpc" => ec2::delete_vpc(&ctx, id).await,
+            "aws_subnet" => ec2::delete_subnet(&ctx, id).await,
+            "aws_internet_gateway" => ec2::delete_igw(&ctx, id, s).await,
+            "aws_route_table" => ec2::delete_route_table(&ctx, id).await,
+            "aws_route_table_association" => ec2::delete_association(&ctx, id).await,
+            "aws_security_group" => ec2::delete_security_group(&ctx, id).await,
+            "aws_launch_template" => ec2::delete_launch_template(&ctx, id).await,
+            "aws_instance" => ec2::delete_instance(&ctx, id).await,
+            "aws_ebs_volume" => ec2::delete_volume(&ctx, id).await,
+            "aws_autoscaling_group" => asg::delete(&ctx, id).await,
+            "aws_lb" => elb::delete_lb(&ctx, id).await,
+            "aws_lb_target_group" => elb::delete_target_group(&ctx, id).await,
+            "aws_lb_listener" => elb::delete_listener(&ctx, id).await,
+            "aws_s3_bucket" => s3::delete(&ctx, id, s).await,
+            other => Err(Error::unsupported(other)),
+        };
+        DeleteResponse {
+            diagnostics: match result {
+                Ok(()) => Diagnostics::new(),
+                Err(e) => error_diag(&who, &e),
+            },
+        }
+    }
+
+    async fn find_by_key(&self, req: FindRequest) -> FindResponse {
+        let clients = self.clients().await;
+        let key = req.idempotency_key.as_str();
+        let result = self.find(clients, &req.type_name, key).await;
+        match result {
+            Ok(found) => FindResponse {
+                found,
+                diagnostics: Diagnostics::new(),
+            },
+            Err(e) => FindResponse {
+                found: None,
+                diagnostics: error_diag(&subject(&req.context.address, &req.type_name, key), &e),
+            },
+        }
+    }
+
+    async fn check_health(&self, req: HealthRequest) -> HealthResponse {
+        let clients = self.clients().await;
+        match req.type_name.as_str() {
+            "aws_autoscaling_group" => {
+                match asg::wait_for_capacity(clients, &req.id, &req.state).await {
+                    Ok(message) => HealthResponse {
+                        healthy: true,
+                        message,
+                        diagnostics: Diagnostics::new(),
+                    },
+                    Err(e) => HealthResponse {
+                        healthy: false,
+                        message: e.message.clone(),
+                        diagnostics: Diagnostics::new(),
+                    },
+                }
+            }
+            _ => HealthResponse {
+                healthy: true,
+                message: "no health check".into(),
+                diagnostics: Diagnostics::new(),
+            },
+        }
+    }
+
+    async fn read_data(&self, req: ReadDataRequest) -> ReadDataResponse {
+        let clients = self.clients().await;
+        match data::read(clients, &req.type_name, &req.config).await {
+            Ok(state) => ReadDataResponse {
+                state,
+                diagnostics: Diagnostics::new(),
+            },
+            Err(e) => ReadDataResponse {
+                state: Value::Null,
+                diagnostics: error_diag(&format!("data.{}", req.type_name), &e),
+            },
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! End to end: the real `kiln` binary applies examples/aws-web to the
+//! emulator through the `kiln-provider-aws` plugin, and the SDK (not kiln)
+//! checks what exists.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use kiln_provider_aws::api::Clients;
+
+fn env_filter(env: &str) -> Filter {
+    Filter::builder().name("tag:kiln:env").values(env).build()
+}
+
+/// Everything tagged `kiln:env = env`, as `type id`, every resource type
+/// listed through the SDK.
+async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let ec2 = &c.ec2;
+    for v in ec2
+        .describe_vpcs()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
+        out.insert(format!("vpc {}", v.vpc_id().unwrap()));
+    }
+    for s in ec2
+        .describe_subnets()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
+        out.insert(format!("subnet {}", s.subnet_id().unwrap()));
+    }
+    for g in ec2
+        .describe_security_groups()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        out.insert(format!("security-group {}", g.group_id().unwrap()));
+    }
+    for g in ec2
+        .describe_internet_gateways()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
+        out.insert(format!(
+            "internet-gateway {}",
+            g.internet_gateway_id().unwrap()
+        ));
+    }
+    for t in ec2
+        .describe_route_tables()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        out.insert(format!("route-table {}", t.route_table_id().unwrap()));
+    }
+    for t in ec2
+        .describe_launch_templates()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+    {
+        out.insert(format!(
+            "launch-template {}",
+            t.launch_template_name().unwrap()
+        ));
+    }
+    for r in ec2
+        .describe_instances()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+    {
+        for i in r.instances() {
+            if i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated) {
+                out.insert(format!("instance {}", i.instance_id().unwrap()));
+            }
+        }
+    }
+    for v in ec2
+        .describe_volumes()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .volumes()
+    {
+        out.insert(format!("volume {}", v.volume_id().unwrap()));
+    }
+    for g in c
+        .asg
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+    {
+        if g.tags()
+            .iter()
+            .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        {
+            out.insert(format!(
+                "autoscaling-group {}",
+                g.auto_scaling_group_name().unwrap()
+            ));
+        }
+    }
+    let mut arns = Vec::new();
+    for lb in c
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+    {
+        let arn = lb.load_balancer_arn().unwrap().to_string();
+        for l in c
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+        {
+            arns.push(("listener", l.listener_arn().unwrap().to_string()));
+        }
+        arns.push(("load-balancer", arn));
+    }
+    for tg in c
+        .elb
+        .describe_target_groups()
+        .send()
+        .await
+        .unwrap()
+        .target_groups()
+    {
+        arns.push(("target-group", tg.target_group_arn().unwrap().to_string()));
+    }
+    for (kind, arn) in arns {
+        let tags = c
+            .elb
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let mine = tags.tag_descriptions().iter().any(|d| {
+            d.tags()
+                .iter()
+                .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        });
+        if mine {
+            out.insert(format!("{kind} {arn}"));
+        }
+    }
+    out
+}
+
+fn count(set: &BTreeSet<String>, kind: &str) -> usize {
+    set.iter()
+        .filter(|s| s.starts_with(&format!("{kind} ")))
+        .count()
+}
+
+fn example() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/aws-web/main.hcl"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The listener's forward target groups, by ARN.
+async fn listener_targets(c: &Clients, listener: &str) -> Vec<String> {
+    let out = c
+        .elb
+        .describe_listeners()
+        .listener_arns(listener)
+        .send()
+        .await
+        .unwrap();
+    let l = &out.listeners()[0];
+    l.default_actions()
+        .iter()
+        .flat_map(|a| {
+            a.target_group_arn().map(str::to_string).into_iter().chain(
+                a.forward_config()
+                    .map(|f| {
+                        f.target_groups()
+                            .iter()
+                            .filter_map(|t| t.target_group_arn().map(str::to_string))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// What the example makes, by kind (instances: the group's two).
+const EXPECTED: &[(&str, usize)] = &[
+    ("vpc", 1),
+    ("subnet", 2),
+    ("security-group", 1),
+    ("internet-gateway", 1),
+    ("route-table", 1),
+    ("launch-template", 1),
+    ("autoscaling-group", 1),
+    ("load-balancer", 1),
+    ("target-group", 1),
+    ("listener", 1),
+    ("instance", 2),
+];
+
+#[tokio::test]
+async fn an_apply_killed_part_way_ends_with_exactly_the_planned_resources() {
+    let c = common::clients().await;
+    // A pause in the middle of the graph, so a kill lands with some of the
+    // stack made, some in flight and some not started.
+    let main = example()
+        .replace(
+            "resource \"aws_autoscaling_group\" \"web\" {",
+            "resource \"null_resource\" \"pause\" {\n  triggers = { lt = aws_launch_template.web.id }\n  delay    = \"1500ms\"\n}\n\nresource \"aws_autoscaling_group\" \"web\" {\n  depends_on = [null_resource.pause]",
+        );
+    let mut partial = 0;
+    for kill_after_ms in [150u64, 700, 1200] {
+        let env = common::unique("kill");
+        let (p, k) = common::project(&main);
+        let mut child = k
+            .command(&["apply", "--yes", "--env", &env])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let before = tagged(&c, &env).await;
+        assert_eq!(
+            count(&before, "autoscaling-group"),
+            0,
+            "killed before the pause ended"
+        );
+        if !before.is_empty() {
+            partial += 1;
+        }
+        // The killed holder's lock is broken the way a user would.
+        let lock = format!(".kiln/{env}/lock.json");
+        if p.exists(&lock) {
+            let held: serde_json::Value = serde_json::from_str(&p.read(&lock)).unwrap();
+            let id = held["id"].as_str().unwrap().to_string();
+            k.run(&["unlock", &id, "--env", &env]).success();
+        }
+        let r = k.run(&["apply", "--yes", "--env", &env]);
+        r.success();
+        let made = tagged(&c, &env).await;
+        for (kind, n) in EXPECTED {
+            assert_eq!(
+                count(&made, kind),
+                *n,
+                "killed after {kill_after_ms} ms: {kind}s: {made:#?}\n{}",
+                r.all()
+            );
+        }
+        let again = k.run(&["plan", "--env", &env]);
+        again.success();
+        assert!(again.stdout.contains("No changes"), "{}", again.all());
+        k.run(&["destroy", "--yes", "--env", &env]).success();
+        let left = tagged(&c, &env).await;
+        assert!(left.is_empty(), "left behind: {left:#?}");
+        drop(p);
+    }
+    assert!(
+        partial > 0,
+        "no kill landed after the first resources were made"
+    );
+}
+
+#[tokio::test]
+async fn aws_web_applies_replaces_updates_and_destroys() {
+    let c = common::clients().await;
+    let env = common::unique("web");
+    let (p, k) = common::project(&example());
+    let e = ["--env", env.as_str()];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(e.iter()).map(|s| s.to_string()).collect()
+    };
+    let run = |args: &[&str]| {
+        let a = with(args);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        k.run(&refs)
+    };
+
+    // 1. Apply: every resource exists, checked with the SDK.
+    run(&["apply", "--yes"]).success();
+    let first = tagged(&c, &env).await;
+    assert_eq!(count(&first, "vpc"), 1, "{first:#?}");
+    assert_eq!(count(&first, "subnet"), 2, "{first:#?}");
+    assert_eq!(count(&first, "security-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "internet-gateway"), 1, "{first:#?}");
+    assert_eq!(count(&first, "route-table"), 1, "{first:#?}");
+    assert_eq!(count(&first, "launch-template"), 1, "{first:#?}");
+    assert_eq!(count(&first, "autoscaling-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "load-balancer"), 1, "{first:#?}");
+    assert_eq!(count(&first, "target-group"), 1, "{first:#?}");
+    assert_eq!(count(&first, "listener"), 1, "{first:#?}");
+    assert_eq!(
+        count(&first, "instance"),
+        2,
+        "the group's two instances: {first:#?}"
+    );
+    // The security group opens no port 22.
+    let sg = c
+        .ec2
+        .describe_security_groups()
+        .filters(env_filter(&env))
+        .send()
+        .await
+        .unwrap();
+    // The provider block's default tags are on everything.
+    let tags = sg.security_groups()[0].tags();
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some("project") && t.value() == Some("aws-web")),
+        "{tags:?}"
+    );
+    let rules = sg.security_groups()[0].ip_permissions();
+    assert!(!rules.is_empty());
+    for r in rules {
+        let (from, to) = (r.from_port().unwrap_or(0), r.to_port().unwrap_or(65535));
+        assert!(!(from..=to).contains(&22), "port 22 is open: {r:?}");
+    }
+    let old_group = first
+        .iter()
+        .find(|s| s.starts_with("autoscaling-group "))
+        .unwrap()
+        .clone();
+    let old_template = first
+        .iter()
+        .find(|s| s.starts_with("launch-template "))
+        .unwrap()
+        .clone();
+    let old_tg = first
+        .iter()
+        .find(|s| s.starts_with("target-group "))
+        .unwrap()
+        .clone();
+    let listener = first
+        .iter()
+        .find_map(|s| s.strip_prefix("listener "))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        listener_targets(&c, &listener).await,
+        [old_tg.strip_prefix("target-group ").unwrap()]
+    );
+
+    // Credentials reach neither the state nor the output.
+    let state = p.read(&format!(".kiln/{env}/state.json"));
+    assert!(state.contains("aws_launch_template.web"));
+    for secret in ["testing", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(!state.contains(secret), "{secret} in the state");
+    }
+
+    // 2. A second plan has no changes.
+    let again = run(&["plan"]);
+    again.success();
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+
+    // 3. A new image: launch template, group and target group replaced, the
+    //    listener updated in place; the old ones gone after the apply.
+    let plan = run(&["plan", "--var", "ami=ami-35e92e4c"]);
+    plan.success();
+    let text = plan.stdout.clone();
+    for line in [
+        "aws_launch_template.web will be replaced",
+        "aws_autoscaling_group.web will be replaced",
+        "aws_lb_target_group.web will be replaced",
+        "aws_lb_listener.http will be updated in place",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(
+            "image_id               = \"ami-1e749f67\" → \"ami-35e92e4c\"  # forces replacement"
+        ),
+        "the reason is given:\n{text}"
+    );
+    assert!(!text.contains("aws_vpc.main will"), "{text}");
+    run(&["apply", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    // The order of the cut-over, from the apply's journal: the new group is
+    // created (and passed its health check) before the listener moves, and
+    // the old group and target group are deleted only after it moved.
+    let journal = p.read(&format!(".kiln/{env}/journal.last.jsonl"));
+    let records: Vec<serde_json::Value> = journal
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |record: &str, addr: &str, op: &str| {
+        records
+            .iter()
+            .position(|r| {
+                r["record"] == record
+                    && r["addr"] == addr
+                    && r["op"].as_str().is_some_and(|o| o.starts_with(op))
+            })
+            .unwrap_or_else(|| panic!("no {record} {op} of {addr} in:\n{journal}"))
+    };
+    let group_made = at("result", "aws_autoscaling_group.web", "create");
+    let listener_moves = at("intent", "aws_lb_listener.http", "update");
+    let listener_moved = at("result", "aws_lb_listener.http", "update");
+    assert!(group_made < listener_moves, "{journal}");
+    assert!(
+        listener_moved < at("intent", "aws_autoscaling_group.web", "delete"),
+        "{journal}"
+    );
+    assert!(
+        listener_moved < at("intent", "aws_lb_target_group.web", "delete"),
+        "{journal}"
+    );
+    let second = tagged(&c, &env).await;
+    assert_eq!(count(&second, "autoscaling-group"), 1, "{second:#?}");
+    assert_eq!(count(&second, "launch-template"), 1, "{second:#?}");
+    assert_eq!(count(&second, "target-group"), 1, "{second:#?}");
+    assert!(
+        !second.contains(&old_group),
+        "the old group is gone: {second:#?}"
+    );
+    assert!(
+        !second.contains(&old_template),
+        "the old template is gone: {second:#?}"
+    );
+    assert!(
+        !second.contains(&old_tg),
+        "the old target group is gone: {second:#?}"
+    );
+    assert!(
+        second.iter().any(|s| s == &format!("listener {listener}")),
+        "the same listener"
+    );
+    let new_tg = second
+        .iter()
+        .find_map(|s| s.strip_prefix("target-group "))
+        .unwrap();
+    assert_eq!(listener_targets(&c, &listener).await, [new_tg]);
+    let new_group = second
+        .iter()
+        .find_map(|s| s.strip_prefix("autoscaling-group "))
+        .unwrap();
+    assert!(
+        new_group.ends_with("-g2"),
+        "named by generation: {new_group}"
+    );
+    let groups = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(new_group)
+        .send()
+        .await
+        .unwrap();
+    let g = &groups.auto_scaling_groups()[0];
+    assert_eq!(g.target_group_arns(), [new_tg]);
+    assert_eq!(g.instances().len(), 2);
+    let health = c
+        .elb
+        .describe_target_health()
+        .target_group_arn(new_tg)
+        .send()
+        .await
+        .unwrap();
+    let healthy = health
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state())
+                == Some(&aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum::Healthy)
+        })
+        .count();
+    assert_eq!(healthy, 2, "the new group's instances are healthy targets");
+
+    // 4. Capacity only: an in-place update, nothing replaced.
+    let plan = run(&["plan", "--var", "ami=ami-35e92e4c", "--var", "desired=3"]);
+    plan.success();
+    assert!(
+        plan.stdout
+            .contains("aws_autoscaling_group.web will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("will be replaced"), "{}", plan.stdout);
+    run(&[
+        "apply",
+        "--yes",
+        "--var",
+        "ami=ami-35e92e4c",
+        "--var",
+        "desired=3",
+    ])
+    .success();
+    let groups = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(new_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.auto_scaling_groups()[0].desired_capacity(), Some(3));
+
+    // 5. Destroy: nothing tagged with the environment is left.
+    run(&["destroy", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    let left = tagged(&c, &env).await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    drop(p);
+}
+
+#[tokio::test]
+async fn a_port_opened_by_hand_is_drift_and_the_group_is_replaced() {
+    let c = common::clients().await;
+    let env = common::unique("drift");
+    let (_p, k) = common::project(
+        r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.30.0.0/16"
+}
+
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+  ingress {
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    run(&["apply", "--yes"]).success();
+    let groups = |c: &Clients| {
+        let c = c.clone();
+        let env = env.clone();
+        async move {
+            c.ec2
+                .describe_security_groups()
+                .filters(env_filter(&env))
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .to_vec()
+        }
+    };
+    let before = groups(&c).await;
+    let id = before[0].group_id().unwrap().to_string();
+    c.ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = run(&["plan"]);
+    plan.success();
+    let all = plan.all();
+    assert!(all.contains("aws_security_group.web has drifted"), "{all}");
+    assert!(all.contains("tcp/22 from 0.0.0.0/0"), "{all}");
+    assert!(
+        all.contains("aws_security_group.web will be replaced"),
+        "{all}"
+    );
+    run(&["apply", "--yes"]).success();
+    let after = groups(&c).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after[0].group_id(), Some(id.as_str()), "a new group");
+    let open: Vec<i32> = after[0]
+        .ip_permissions()
+        .iter()
+        .filter_map(|p| p.from_port())
+        .collect();
+    assert_eq!(open, [443]);
+    run(&["destroy", "--yes"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

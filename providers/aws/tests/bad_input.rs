@@ -1,0 +1,138 @@
+//! Mistakes and refusals, through the real `kiln` binary on the emulator:
+//! each a clear error naming the resource, with a consistent state.
+
+mod common;
+
+const PROVIDER: &str = r#"
+provider "aws" {
+  region = "us-east-1"
+}
+"#;
+
+fn env_args(env: &str) -> Vec<String> {
+    vec!["--env".into(), env.into()]
+}
+
+fn run(k: &common::Kiln, env: &str, args: &[&str]) -> kiln_testkit::Run {
+    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    a.extend(env_args(env));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    k.run(&refs)
+}
+
+#[test]
+fn an_unknown_attribute_is_located_and_named() {
+    let (_p, k) = common::project(&format!(
+        "{PROVIDER}\nresource \"aws_vpc\" \"main\" {{\n  cidr_blok = \"10.0.0.0/16\"\n}}\n"
+    ));
+    let r = run(&k, &common::unique("bad"), &["plan"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(all.contains("unknown attribute \"cidr_blok\""), "{all}");
+    assert!(all.contains("cidr_block"), "a suggestion: {all}");
+    assert!(all.contains("main.hcl:"), "located: {all}");
+}
+
+#[test]
+fn an_invalid_cidr_names_the_resource() {
+    let (p, k) = common::project(&format!(
+        "{PROVIDER}\nresource \"aws_vpc\" \"main\" {{\n  cidr_block = \"10.0.0.0/99\"\n}}\n"
+    ));
+    let env = common::unique("bad");
+    // The plan already refuses it, located at the block.
+    let r = run(&k, &env, &["plan"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(
+        all.contains("aws_vpc.main: cidr_block \"10.0.0.0/99\" is not a valid IPv4 CIDR block"),
+        "{all}"
+    );
+    assert!(all.contains("main.hcl:"), "{all}");
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.all().contains("not a valid IPv4 CIDR block"),
+        "{}",
+        r.all()
+    );
+    assert!(common::state_addrs(&p, &env).is_empty(), "nothing recorded");
+}
+
+#[test]
+fn a_missing_ami_names_the_resource_and_keeps_state_consistent() {
+    let (p, k) = common::project(&format!(
+        r#"{PROVIDER}
+resource "aws_security_group" "web" {{
+  description = "ok"
+}}
+
+resource "aws_launch_template" "web" {{
+  image_id               = "ami-00000000deadbeef0"
+  instance_type          = "t3.micro"
+  vpc_security_group_ids = [aws_security_group.web.id]
+}}
+"#
+    ));
+    let env = common::unique("bad");
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(all.contains("aws_launch_template.web"), "{all}");
+    assert!(all.contains("ami-00000000deadbeef0"), "{all}");
+    assert!(all.contains("does not exist"), "{all}");
+    // What succeeded is recorded; what failed is not.
+    assert_eq!(common::state_addrs(&p, &env), ["aws_security_group.web"]);
+    run(&k, &env, &["destroy", "--yes"]).success();
+    assert!(common::state_addrs(&p, &env).is_empty());
+}
+
+#[test]
+fn an_api_error_from_the_emulator_names_the_resource() {
+    // A subnet outside its VPC's range: AWS (and moto) refuse it.
+    let (p, k) = common::project(&format!(
+        r#"{PROVIDER}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.40.0.0/16"
+}}
+
+resource "aws_subnet" "a" {{
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "192.168.1.0/24"
+}}
+"#
+    ));
+    let env = common::unique("bad");
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(all.contains("aws_subnet.a"), "{all}");
+    assert!(all.contains("CreateSubnet failed"), "{all}");
+    assert_eq!(common::state_addrs(&p, &env), ["aws_vpc.main"]);
+    run(&k, &env, &["destroy", "--yes"]).success();
+}
+
+#[test]
+fn renaming_a_bucket_is_refused_naming_the_flag() {
+    let env = common::unique("bkt");
+    let main = |name: &str| {
+        format!("{PROVIDER}\nresource \"aws_s3_bucket\" \"data\" {{\n  bucket = \"{name}\"\n}}\n")
+    };
+    let (p, k) = common::project(&main(&format!("{env}-a")));
+    run(&k, &env, &["apply", "--yes"]).success();
+    p.write("main.hcl", &main(&format!("{env}-b")));
+    let r = run(&k, &env, &["plan"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(all.contains("aws_s3_bucket.data"), "{all}");
+    assert!(all.contains("--allow-replace aws_s3_bucket.data"), "{all}");
+    // Destroying it must be named too.
+    let r = run(&k, &env, &["destroy", "--yes"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(r.all().contains("--allow-destroy"), "{}", r.all());
+    run(
+        &k,
+        &env,
+        &["destroy", "--yes", "--allow-destroy", "aws_s3_bucket.data"],
+    )
+    .success();
+}

@@ -1,0 +1,508 @@
+//! The AWS provider against the provider conformance suite, on the
+//! emulator: in process for every kind of resource the web example uses,
+//! and through the plugin protocol for a few.
+
+mod common;
+
+use std::time::Duration;
+
+use kiln_model::Value;
+use kiln_provider::conformance::{ConformanceCase, ConformanceOptions, assert_conforms};
+use kiln_provider::protocol::PluginProvider;
+use kiln_provider::{CallContext, CreateRequest, Provider};
+use kiln_provider_aws::AwsProvider;
+
+/// A full configuration of `type_name`: every attribute of the schema, the
+/// given ones set, the others null.
+fn full(type_name: &str, set: &[(&str, Value)]) -> Value {
+    let schema = AwsProvider::new().schema();
+    let rs = &schema.resources[type_name];
+    let mut m: std::collections::BTreeMap<String, Value> = rs
+        .attributes
+        .keys()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    for (k, v) in set {
+        assert!(m.contains_key(*k), "{type_name} has no attribute {k}");
+        m.insert(k.to_string(), v.clone());
+    }
+    Value::Map(m)
+}
+
+fn tags(team: &str) -> Value {
+    Value::map([("team", Value::from(team))])
+}
+
+fn strs(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+fn options(env: &str) -> ConformanceOptions {
+    // A lineage of its own: the suite's idempotency keys derive from it, and
+    // the emulator is shared by every test of this process.
+    let mut o = ConformanceOptions::default();
+    o.context.env = env.to_string();
+    o.context.lineage = format!("lineage-{env}");
+    o
+}
+
+/// Creates a prerequisite with the provider itself; its id.
+async fn prerequisite(
+    p: &dyn Provider,
+    env: &str,
+    type_name: &str,
+    set: &[(&str, Value)],
+) -> String {
+    made(p, env, type_name, full(type_name, set)).await
+}
+
+/// Creates an object from a full configuration; its id.
+async fn made(p: &dyn Provider, env: &str, type_name: &str, config: Value) -> String {
+    let resp = p
+        .create(CreateRequest {
+            type_name: type_name.into(),
+            config,
+            idempotency_key: common::unique("kiln-prereq"),
+            context: CallContext {
+                env: env.into(),
+                lineage: "conformance".into(),
+                generation: 1,
+                address: format!("{type_name}.prereq"),
+                ..CallContext::default()
+            },
+        })
+        .await;
+    assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
+    resp.id.unwrap()
+}
+
+#[tokio::test]
+async fn aws_conforms_in_process() {
+    let p = AwsProvider::with_options(common::options());
+    let env = common::unique("conf");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.9.0.0/16"))],
+    )
+    .await;
+    let subnet = prerequisite(
+        &p,
+        &env,
+        "aws_subnet",
+        &[
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.9.9.0/24")),
+        ],
+    )
+    .await;
+    let subnet_b = prerequisite(
+        &p,
+        &env,
+        "aws_subnet",
+        &[
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.9.8.0/24")),
+            ("availability_zone", Value::from("us-east-1b")),
+        ],
+    )
+    .await;
+    let tg = |port: i64| {
+        [
+            ("port", Value::from(port)),
+            ("protocol", Value::from("HTTP")),
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("name_prefix", Value::from(format!("tg{port}"))),
+        ]
+    };
+    let blue = prerequisite(&p, &env, "aws_lb_target_group", &tg(81)).await;
+    let green = prerequisite(&p, &env, "aws_lb_target_group", &tg(82)).await;
+    let lb = prerequisite(
+        &p,
+        &env,
+        "aws_lb",
+        &[("subnets", strs(&[&subnet, &subnet_b]))],
+    )
+    .await;
+    let listener = |blue_weight: i64| {
+        let group =
+            |arn: &str, w: i64| Value::map([("arn", Value::from(arn)), ("weight", Value::from(w))]);
+        full(
+            "aws_lb_listener",
+            &[
+                ("load_balancer_arn", Value::from(lb.as_str())),
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                (
+                    "default_action",
+                    Value::List(vec![Value::map([
+                        ("type", Value::from("forward")),
+                        ("target_group_arn", Value::Null),
+                        (
+                            "forward",
+                            Value::map([(
+                                "target_group",
+                                Value::List(vec![
+                                    group(&blue, blue_weight),
+                                    group(&green, 100 - blue_weight),
+                                ]),
+                            )]),
+                        ),
+                    ])]),
+                ),
+            ],
+        )
+    };
+    let template = prerequisite(
+        &p,
+        &env,
+        "aws_launch_template",
+        &[
+            ("image_id", Value::from("ami-1e749f67")),
+            ("instance_type", Value::from("t3.micro")),
+        ],
+    )
+    .await;
+    let rule = Value::map([
+        ("from_port", Value::from(80i64)),
+        ("to_port", Value::from(80i64)),
+        ("protocol", Value::from("tcp")),
+        ("cidr_blocks", strs(&["0.0.0.0/0"])),
+        ("security_groups", Value::Null),
+        ("description", Value::Null),
+    ]);
+    let asg = |desired: i64| {
+        full(
+            "aws_autoscaling_group",
+            &[
+                ("min_size", Value::from(1i64)),
+                ("max_size", Value::from(3i64)),
+                ("desired_capacity", Value::from(desired)),
+                ("vpc_zone_identifier", strs(&[&subnet])),
+                (
+                    "launch_template",
+                    Value::map([
+                        ("id", Value::from(template.as_str())),
+                        ("name", Value::Null),
+                        ("version", Value::from("$Latest")),
+                    ]),
+                ),
+                ("wait_for_capacity_timeout", Value::from("2m")),
+            ],
+        )
+    };
+    let bucket = |force: bool| {
+        full(
+            "aws_s3_bucket",
+            &[
+                ("bucket", Value::from(env.clone())),
+                ("force_destroy", Value::Bool(force)),
+            ],
+        )
+    };
+    let cases = [
+        ConformanceCase::new(
+            "aws_vpc",
+            full(
+                "aws_vpc",
+                &[
+                    ("cidr_block", Value::from("10.1.0.0/16")),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_vpc",
+            &[
+                ("cidr_block", Value::from("10.1.0.0/16")),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_subnet",
+            full(
+                "aws_subnet",
+                &[
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("cidr_block", Value::from("10.9.1.0/24")),
+                    ("availability_zone", Value::from("us-east-1b")),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_security_group",
+            full(
+                "aws_security_group",
+                &[
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("ingress", Value::List(vec![rule.clone()])),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_security_group",
+            &[
+                ("vpc_id", Value::from(vpc.as_str())),
+                ("ingress", Value::List(vec![rule])),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_launch_template",
+            full(
+                "aws_launch_template",
+                &[
+                    ("image_id", Value::from("ami-1e749f67")),
+                    ("instance_type", Value::from("t3.micro")),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_instance",
+            full(
+                "aws_instance",
+                &[
+                    ("ami", Value::from("ami-1e749f67")),
+                    ("instance_type", Value::from("t3.micro")),
+                    ("subnet_id", Value::from(subnet.as_str())),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_lb_target_group",
+            full(
+                "aws_lb_target_group",
+                &[
+                    ("port", Value::from(80i64)),
+                    ("protocol", Value::from("HTTP")),
+                    ("vpc_id", Value::from(vpc.as_str())),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_lb_target_group",
+            &[
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                ("vpc_id", Value::from(vpc.as_str())),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new("aws_autoscaling_group", asg(1)).with_update(asg(2)),
+        // The cut-over switch: weights moved in place.
+        ConformanceCase::new("aws_lb_listener", listener(100)).with_update(listener(0)),
+        ConformanceCase::new(
+            "aws_lb",
+            full(
+                "aws_lb",
+                &[
+                    ("subnets", strs(&[&subnet, &subnet_b])),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_lb",
+            &[
+                ("subnets", strs(&[&subnet, &subnet_b])),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new(
+            "aws_ebs_volume",
+            full(
+                "aws_ebs_volume",
+                &[
+                    ("availability_zone", Value::from("us-east-1a")),
+                    ("size", Value::from(8i64)),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_ebs_volume",
+            &[
+                ("availability_zone", Value::from("us-east-1a")),
+                ("size", Value::from(8i64)),
+                ("tags", tags("b")),
+            ],
+        )),
+    ];
+    assert_conforms(&p, &cases, &options(&env)).await;
+}
+
+#[tokio::test]
+async fn aws_conforms_through_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = common::plugin_wrapper(dir.path());
+    let p = PluginProvider::start("aws", &wrapper, Duration::from_secs(600))
+        .await
+        .expect("start kiln-provider-aws");
+    assert_eq!(
+        p.schema(),
+        AwsProvider::new().schema(),
+        "the handshake carries the schema"
+    );
+    let env = common::unique("proto");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.8.0.0/16"))],
+    )
+    .await;
+    let cases = [
+        ConformanceCase::new(
+            "aws_vpc",
+            full(
+                "aws_vpc",
+                &[
+                    ("cidr_block", Value::from("10.2.0.0/16")),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_vpc",
+            &[
+                ("cidr_block", Value::from("10.2.0.0/16")),
+                ("tags", tags("b")),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_security_group",
+            full(
+                "aws_security_group",
+                &[("vpc_id", Value::from(vpc.as_str()))],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_lb_target_group",
+            full(
+                "aws_lb_target_group",
+                &[
+                    ("port", Value::from(8080i64)),
+                    ("protocol", Value::from("HTTP")),
+                    ("vpc_id", Value::from(vpc.as_str())),
+                ],
+            ),
+        ),
+    ];
+    assert_conforms(&p, &cases, &options(&env)).await;
+}
+
+#[tokio::test]
+async fn listener_weights_move_in_place() {
+    let p = AwsProvider::with_options(common::options());
+    let env = common::unique("weights");
+    let vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.6.0.0/16"))],
+    )
+    .await;
+    let subnet = |cidr: &str, az: &str| {
+        [
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from(cidr)),
+            ("availability_zone", Value::from(az)),
+        ]
+    };
+    let a = prerequisite(&p, &env, "aws_subnet", &subnet("10.6.1.0/24", "us-east-1a")).await;
+    let b = prerequisite(&p, &env, "aws_subnet", &subnet("10.6.2.0/24", "us-east-1b")).await;
+    let tg = |prefix: &str| {
+        [
+            ("port", Value::from(80i64)),
+            ("protocol", Value::from("HTTP")),
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("name_prefix", Value::from(prefix)),
+        ]
+    };
+    let blue = prerequisite(&p, &env, "aws_lb_target_group", &tg("blue")).await;
+    let green = prerequisite(&p, &env, "aws_lb_target_group", &tg("green")).await;
+    let lb = prerequisite(&p, &env, "aws_lb", &[("subnets", strs(&[&a, &b]))]).await;
+    let listener = |blue_weight: i64| {
+        let group =
+            |arn: &str, w: i64| Value::map([("arn", Value::from(arn)), ("weight", Value::from(w))]);
+        full(
+            "aws_lb_listener",
+            &[
+                ("load_balancer_arn", Value::from(lb.as_str())),
+                ("port", Value::from(80i64)),
+                ("protocol", Value::from("HTTP")),
+                (
+                    "default_action",
+                    Value::List(vec![Value::map([
+                        ("type", Value::from("forward")),
+                        ("target_group_arn", Value::Null),
+                        (
+                            "forward",
+                            Value::map([(
+                                "target_group",
+                                Value::List(vec![
+                                    group(&blue, blue_weight),
+                                    group(&green, 100 - blue_weight),
+                                ]),
+                            )]),
+                        ),
+                    ])]),
+                ),
+            ],
+        )
+    };
+    let id = made(&p, &env, "aws_lb_listener", listener(100)).await;
+    let weights = |c: kiln_provider_aws::api::Clients, id: String| async move {
+        let out = c
+            .elb
+            .describe_listeners()
+            .listener_arns(id)
+            .send()
+            .await
+            .unwrap();
+        let mut w: Vec<(String, i32)> = out.listeners()[0].default_actions()[0]
+            .forward_config()
+            .unwrap()
+            .target_groups()
+            .iter()
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap().to_string(),
+                    t.weight().unwrap_or(1),
+                )
+            })
+            .collect();
+        w.sort();
+        w
+    };
+    let c = common::clients().await;
+    let mut want = vec![(blue.clone(), 100), (green.clone(), 0)];
+    want.sort();
+    assert_eq!(weights(c.clone(), id.clone()).await, want);
+    let resp = p
+        .update(kiln_provider::UpdateRequest {
+            type_name: "aws_lb_listener".into(),
+            id: id.clone(),
+            prior: listener(100),
+            planned: listener(0),
+            changed: vec!["default_action".into()],
+            context: CallContext {
+                env: env.clone(),
+                address: "aws_lb_listener.http".into(),
+                ..CallContext::default()
+            },
+        })
+        .await;
+    assert!(!resp.diagnostics.has_errors(), "{}", resp.diagnostics);
+    let mut want = vec![(blue, 0), (green, 100)];
+    want.sort();
+    assert_eq!(
+        weights(c, id).await,
+        want,
+        "the same listener, traffic moved"
+    );
+}
