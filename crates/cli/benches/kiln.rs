@@ -20,10 +20,10 @@ use kiln_plan::{ActionKind, PlanOptions};
 use kiln_provider::Registry;
 use kiln_state::{ResourceState, State};
 
-struct Figure {
-    name: String,
-    value: Duration,
-    target: Option<Duration>,
+pub struct Figure {
+    pub name: String,
+    pub value: Duration,
+    pub target: Option<Duration>,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -98,6 +98,7 @@ fn state_of(plan: &kiln_plan::Plan) -> State {
     s
 }
 
+#[allow(dead_code)]
 fn main() {
     let sizes: Vec<usize> = std::env::var("KILN_BENCH_SIZES")
         .ok()
@@ -107,9 +108,17 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let only_plan = std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan");
+    let figures = run(&sizes, runs, only_plan);
+    print_figures(&figures);
+}
+
+/// Runs every scenario at the given sizes; the smoke test
+/// (crates/cli/tests/bench_smoke.rs) calls it with a few hundred resources.
+pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
     let registry = registry();
     let mut figures = Vec::new();
-    for &n in &sizes {
+    for &n in sizes {
         let text = kiln_testkit::generate::wide(n, None);
         let mut parses = Vec::new();
         let mut plans = Vec::new();
@@ -190,9 +199,8 @@ fn main() {
     }
 
     // `KILN_BENCH_ONLY=plan` stops here (for profiling the planner).
-    if std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan") {
-        print_figures(&figures);
-        return;
+    if only_plan {
+        return figures;
     }
 
     // Apply of N zero-delay null resources (engine bookkeeping per step).
@@ -278,7 +286,7 @@ fn main() {
     }
 
     // Refresh of 1,000 resources whose provider read takes 50 ms each.
-    let n = 1_000;
+    let n = sizes.iter().copied().max().unwrap_or(1_000).min(1_000);
     let text = kiln_testkit::generate::wide(n, None);
     let (_, _, plan) = plan_fresh(&text, &registry);
     let state = state_of(&plan);
@@ -295,10 +303,10 @@ fn main() {
         value: elapsed,
         target: Some(bound + bound / 10),
     });
-
-    print_figures(&figures);
+    figures
 }
 
+#[allow(dead_code)]
 fn print_figures(figures: &[Figure]) {
     println!("{:<48} {:>12} {:>12}", "figure", "median", "target");
     for f in figures {
