@@ -25,6 +25,7 @@ use kiln_model::{ResourceAddr, Type, Value};
 mod convert;
 mod eval;
 mod functions;
+mod modules;
 mod parse;
 mod suggest;
 mod typeexpr;
@@ -33,6 +34,7 @@ mod vars;
 pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
 pub use functions::function_names;
+pub use modules::{ModuleLoader, join_dir, module_dir, parse_embedded, parse_tree};
 pub use parse::{parse, parse_expr};
 pub use typeexpr::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
@@ -71,6 +73,32 @@ pub struct Config {
     pub resources: Vec<Resource>,
     pub outputs: Vec<Output>,
     pub providers: Vec<ProviderBlock>,
+    /// `module "NAME" { source = "./dir" ... }` calls, with their modules'
+    /// configurations once [`parse_tree`] has loaded them.
+    pub modules: Vec<ModuleCall>,
+    /// The module's directory relative to the root module's (`""` for the
+    /// root, `modules/web` for a child), with `/` separators.
+    pub dir: String,
+}
+
+/// `module "NAME" { source = "./modules/web", count / for_each, inputs }`.
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    pub name: String,
+    /// `source` as written (a local path: `./...` or `../...`).
+    pub source: String,
+    /// The `source` attribute's value.
+    pub source_loc: Loc,
+    /// Every other attribute: the module's input variables.
+    pub inputs: Vec<Attribute>,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub depends_on: Vec<Reference>,
+    /// The block header (`module "NAME"`).
+    pub loc: Loc,
+    /// The called module, loaded by [`parse_tree`] (None after [`parse`], or
+    /// if it failed to load).
+    pub config: Option<Arc<Config>>,
 }
 
 /// `variable "NAME" { type, default, description, sensitive, nullable,
@@ -218,6 +246,9 @@ pub enum Subject {
     Path(String),
     /// `kiln.env`, `terraform.workspace`
     Env,
+    /// `module.NAME` (the outputs of a module call; an object for a single
+    /// instance, a list with `count`, a map with `for_each`).
+    Module(String),
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +269,12 @@ pub trait Scope {
     /// such resource is declared. Attributes not known yet are
     /// [`Value::Unknown`].
     fn resource(&self, addr: &ResourceAddr) -> Option<Value>;
+    /// `module.NAME`: the outputs of the module call's instances (an object,
+    /// or a list / map of objects with count / for_each). `None` if no such
+    /// module call is declared.
+    fn module(&self, _name: &str) -> Option<Value> {
+        None
+    }
     /// `count.index` when evaluating an instance of a counted resource.
     fn count_index(&self) -> Option<u64> {
         None
@@ -318,6 +355,7 @@ pub enum NameKind {
     Variable,
     Local,
     Resource,
+    Module,
 }
 
 /// Values given for variables, by name, from `--var`, `--var-file` and the

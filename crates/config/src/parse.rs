@@ -20,12 +20,13 @@ use crate::eval::{eval, list_names, subject_of};
 use crate::suggest;
 use crate::typeexpr::{Shape, parse_type};
 use crate::{
-    Attribute, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output, ProviderBlock, Reference,
-    Resource, Scope, SourceFile, Subject, Validation, Variable,
+    Attribute, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall, Output, ProviderBlock,
+    Reference, Resource, Scope, SourceFile, Subject, Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
     "resource",
+    "module",
     "data",
     "variable",
     "locals",
@@ -88,6 +89,7 @@ struct Parser {
     locals: HashMap<String, Loc>,
     outputs: HashMap<String, Loc>,
     providers: HashMap<String, Loc>,
+    modules: HashMap<String, Loc>,
 }
 
 fn loc(file: &Arc<SourceFile>, range: Option<Range<usize>>) -> Loc {
@@ -372,10 +374,25 @@ impl Parser {
                 }
                 // Settings blocks: accepted, not read yet.
                 "kiln" | "terraform" => {}
-                "module" => self.diags.push(
-                    h.error("modules are not supported yet")
-                        .with_detail("declare the resources in this configuration for now"),
-                ),
+                "module" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    if !self.first_declaration(
+                        "module",
+                        name.clone(),
+                        &h,
+                        |p| &mut p.modules,
+                        name.clone(),
+                    ) {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    if let Some(m) = self.module(name, body, h) {
+                        self.config.modules.push(m);
+                    }
+                }
                 other => {
                     let hint = suggest::hint(other, BLOCK_TYPES.iter().copied());
                     self.diags.push(
@@ -582,7 +599,7 @@ impl Parser {
                 _ => None,
             };
             match subject {
-                Some(s @ Subject::Resource(_)) => out.push(Reference {
+                Some(s @ (Subject::Resource(_) | Subject::Module(_))) => out.push(Reference {
                     subject: s,
                     loc: at,
                 }),
@@ -749,6 +766,62 @@ impl Parser {
                 None
             }
         }
+    }
+
+    fn module(&mut self, name: String, body: Body, h: Loc) -> Option<ModuleCall> {
+        for b in &body.blocks {
+            self.diags.push(
+                b.loc
+                    .error(format!("unexpected block \"{}\" in module", b.ty))
+                    .with_detail("a module block sets source, count or for_each, depends_on and the module's input variables"),
+            );
+        }
+        let mut m = ModuleCall {
+            name,
+            source: String::new(),
+            source_loc: h.clone(),
+            inputs: Vec::new(),
+            count: None,
+            for_each: None,
+            depends_on: Vec::new(),
+            loc: h,
+            config: None,
+        };
+        let mut has_source = false;
+        for a in body.attributes {
+            match a.name.as_str() {
+                "source" => match constant_string(&a.expr, "source") {
+                    Ok(s) => {
+                        m.source = s;
+                        m.source_loc = a.expr.loc.clone();
+                        has_source = true;
+                    }
+                    Err(d) => self.diags.extend(d),
+                },
+                "count" => m.count = Some(a.expr),
+                "for_each" => m.for_each = Some(a.expr),
+                "depends_on" => m.depends_on = self.depends_on(&a.expr),
+                // Provider configurations are shared with every module.
+                "providers" | "version" => {}
+                _ => m.inputs.push(a),
+            }
+        }
+        if let (Some(_), Some(f)) = (&m.count, &m.for_each) {
+            self.diags.push(
+                f.loc
+                    .error("count and for_each cannot both be set")
+                    .with_detail("remove one: count makes a list of instances, for_each a map"),
+            );
+        }
+        if !has_source {
+            self.diags.push(
+                m.loc
+                    .error(format!("module \"{}\" has no source", m.name))
+                    .with_detail("add source = \"./path/to/module\""),
+            );
+            return None;
+        }
+        Some(m)
     }
 
     fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {

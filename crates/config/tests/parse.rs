@@ -220,7 +220,7 @@ fn errors() {
                 "resorce \"a\" \"b\" {}\n",
                 "! unknown block type \"resorce\"; did you mean \"resource\"? @1:1",
             ),
-            ("module \"m\" {}\n", "! modules are not supported yet @1:1"),
+            ("module \"m\" {}\n", "! module \"m\" has no source @1:1"),
             (
                 "resource \"a\" {}\n",
                 "! missing label: a resource block needs type and name @1:1",

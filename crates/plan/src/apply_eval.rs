@@ -12,16 +12,18 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use kiln_config::{Config, NameKind, Scope, SourceFile, eval, eval_body};
+use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
 
 use crate::files::FileReads;
-use crate::graph::{self, Analysis, Mode, body_ref};
+use crate::graph::{self, Analysis, Mode, Node, body_ref};
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};
-use crate::{Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, vars};
+use crate::{
+    Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, expand, vars,
+};
 
 /// Re-evaluates planned actions with the values apply produced.
 pub struct ApplyEvaluator {
@@ -97,35 +99,35 @@ impl ApplyEvaluator {
         if !evaluates {
             return Ok(ev);
         }
-        let files = plan
-            .source
-            .files
-            .iter()
-            .map(|(name, text)| SourceFile {
-                name: name.clone(),
-                text: text.clone(),
-            })
-            .collect();
-        let (config, mut diags) = kiln_config::parse(files);
+        let (config, mut diags) = kiln_config::parse_embedded(&plan.source.files);
         if diags.has_errors() {
             return Err(diags);
         }
-        let an = graph::analyze(&config)?;
         ev.vars = vars::variable_values(&config, &plan.source.variables, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
+        let (flat, meta) = expand::expand(&config, &ev.vars, &plan.source.root_dir)?;
+        let config = flat.into_owned();
+        let an = graph::analyze(&config, meta)?;
         ev.instances = vec![Vec::new(); config.resources.len()];
         for (i, a) in ev.actions.iter().enumerate() {
             let deposed = a
                 .reasons
                 .iter()
                 .any(|r| matches!(r, Reason::Deposed { .. }));
-            if a.kind == ActionKind::Delete || deposed || !a.addr.module.is_empty() {
+            if a.kind == ActionKind::Delete || deposed {
                 continue;
             }
-            match an.resources.get(&a.addr.resource) {
-                Some(&r) => {
+            let block = an
+                .meta
+                .by_path
+                .get(&a.addr.module)
+                .copied()
+                .or(a.addr.module.is_empty().then_some(0))
+                .and_then(|mi| an.resource_ix(mi, &a.addr.resource));
+            match block {
+                Some(r) => {
                     ev.action_resource[i] = Some(r);
                     ev.instances[r].push(i);
                 }
@@ -206,6 +208,7 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: an.meta.resource_mi(r),
             current: Some(r),
             key: a.addr.key.clone(),
             each,
@@ -247,6 +250,7 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: 0,
             current: None,
             key: InstanceKey::None,
             each: None,
@@ -291,6 +295,7 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: an.meta.resource_mi(r),
             current: None,
             key: InstanceKey::None,
             each: None,
@@ -351,43 +356,65 @@ struct ApplyScope<'e> {
     ev: &'e ApplyEvaluator,
     an: &'e Analysis,
     applied: &'e dyn Fn(&InstanceAddr) -> Option<Value>,
+    /// The module instance the expression is in.
+    mi: usize,
     current: Option<usize>,
     key: InstanceKey,
     each: Option<(Value, Value)>,
 }
 
-impl Scope for ApplyScope<'_> {
-    fn variable(&self, name: &str) -> Option<Value> {
-        self.an
-            .variables
-            .get(name)
-            .map(|&i| self.ev.vars[i].clone())
-    }
-
-    fn local(&self, name: &str) -> Option<Value> {
-        let i = *self.an.locals.get(name)?;
+impl ApplyScope<'_> {
+    /// Local `i` of the flat configuration (a module input or output
+    /// included), evaluated on first use and kept once fully known.
+    fn local_value(&self, i: usize) -> Value {
         if let Some(v) = &self.ev.locals.borrow()[i] {
-            return Some(v.clone());
+            return v.clone();
         }
+        let (mi, key, each) = self.an.meta.local_eval(i);
         let scope = ApplyScope {
             ev: self.ev,
             an: self.an,
             applied: self.applied,
+            mi,
             current: None,
-            key: InstanceKey::None,
-            each: None,
+            key,
+            each,
         };
+        let local = &self.ev.config.locals[i];
         // Errors were reported when planning; here they only leave the
         // value unknown, which the caller reports.
-        let v = eval(&self.ev.config.locals[i].expr, &scope).unwrap_or(Value::Unknown);
+        let v = eval(&local.expr, &scope)
+            .and_then(|v| expand::finish_local(&self.an.meta, i, v, &local.expr))
+            .unwrap_or(Value::Unknown);
         if v.is_known() {
             self.ev.locals.borrow_mut()[i] = Some(v.clone());
         }
-        Some(v)
+        v
+    }
+}
+
+impl Scope for ApplyScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        match self.an.variable_node(self.mi, name)? {
+            Node::Variable(i) => Some(self.ev.vars[i].clone()),
+            Node::Local(l) => Some(self.local_value(l)),
+            _ => None,
+        }
+    }
+
+    fn local(&self, name: &str) -> Option<Value> {
+        let i = self.an.local_ix(self.mi, name)?;
+        Some(self.local_value(i))
+    }
+
+    fn module(&self, name: &str) -> Option<Value> {
+        self.an
+            .meta
+            .module_value(self.mi, name, |l| self.local_value(l))
     }
 
     fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
-        let r = *self.an.resources.get(addr)?;
+        let r = self.an.resource_ix(self.mi, addr)?;
         let (pick, attrs) = match self.current.and_then(|c| body_ref(self.an, c, r)) {
             Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
             None => (None, None),
@@ -422,8 +449,12 @@ impl Scope for ApplyScope<'_> {
         self.each.clone()
     }
 
-    fn path(&self, _which: &str) -> Option<String> {
-        Some(self.ev.root_dir.clone())
+    fn path(&self, which: &str) -> Option<String> {
+        Some(if which == "module" {
+            self.an.meta.module_dir(&self.ev.root_dir, self.mi)
+        } else {
+            self.ev.root_dir.clone()
+        })
     }
 
     fn env(&self) -> String {

@@ -17,6 +17,7 @@ use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
+mod expand;
 mod files;
 mod fxhash;
 mod graph;

@@ -20,11 +20,11 @@ use kiln_state::{ResourceState, State};
 use crate::files::Recorder;
 use crate::graph::{self, Analysis, Mode, Node, attribute_references, body_ref, shape};
 use crate::names::did_you_mean;
-use crate::scope::{count_of, for_each_keys, project, resource_value};
+use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
     Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource,
-    PlannedOutput, Reason, steps, vars,
+    PlannedOutput, Reason, expand, steps, vars,
 };
 
 /// Plans `config` against `state`.
@@ -46,11 +46,13 @@ pub fn plan(
     if options.destroy {
         plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
     } else {
-        let analysis = graph::analyze(config)?;
         let vars = vars::variable_values(config, &options.variables, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
+        let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+        let config: &Config = &flat;
+        let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
             config,
             state,
@@ -129,11 +131,7 @@ pub fn plan(
         steps,
         outputs,
         source: PlanSource {
-            files: config
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.text.clone()))
-                .collect(),
+            files: expand::all_files(config),
             variables: options.variables.clone(),
             root_dir: options.root_dir.clone(),
             file_reads: files.into_reads(),
@@ -312,18 +310,6 @@ fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: 
     }
 }
 
-fn cannot_expand(expr: &kiln_config::Expr, msg: String) -> Diagnostic {
-    let unknown = msg.contains("until apply");
-    let d = expr.loc.error(msg);
-    if unknown {
-        d.with_detail(
-            "count and for_each must be known when planning: they may use variables, locals and attributes that are already known, not what a create or replace produces",
-        )
-    } else {
-        d
-    }
-}
-
 /// Marks the attributes the schema calls sensitive.
 fn mark_schema_sensitive(v: Value, schema: Option<&ResourceSchema>) -> Value {
     let (Some(schema), Value::Map(mut m)) = (schema, v.clone()) else {
@@ -422,6 +408,8 @@ struct Planner<'a> {
 /// What an expression sees while planning.
 struct PlanScope<'p, 'a> {
     p: &'p Planner<'a>,
+    /// The module instance the expression is in.
+    mi: usize,
     /// The resource whose body is being evaluated (its references may pick
     /// single instances).
     current: Option<usize>,
@@ -431,20 +419,26 @@ struct PlanScope<'p, 'a> {
 
 impl Scope for PlanScope<'_, '_> {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.p
-            .an
-            .variables
-            .get(name)
-            .map(|&i| self.p.vars[i].clone())
+        Some(match self.p.an.variable_node(self.mi, name)? {
+            Node::Variable(i) => self.p.vars[i].clone(),
+            Node::Local(i) => self.p.locals[i].clone().unwrap_or(Value::Unknown),
+            _ => Value::Unknown,
+        })
     }
 
     fn local(&self, name: &str) -> Option<Value> {
-        let i = *self.p.an.locals.get(name)?;
+        let i = self.p.an.local_ix(self.mi, name)?;
         Some(self.p.locals[i].clone().unwrap_or(Value::Unknown))
     }
 
+    fn module(&self, name: &str) -> Option<Value> {
+        self.p.an.meta.module_value(self.mi, name, |l| {
+            self.p.locals[l].clone().unwrap_or(Value::Unknown)
+        })
+    }
+
     fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
-        let r = *self.p.an.resources.get(addr)?;
+        let r = self.p.an.resource_ix(self.mi, addr)?;
         let Some(instances) = &self.p.instances[r] else {
             return Some(Value::Unknown);
         };
@@ -476,8 +470,13 @@ impl Scope for PlanScope<'_, '_> {
         self.each.clone()
     }
 
-    fn path(&self, _which: &str) -> Option<String> {
-        Some(self.p.options.root_dir.clone())
+    fn path(&self, which: &str) -> Option<String> {
+        let root = &self.p.options.root_dir;
+        Some(if which == "module" {
+            self.p.an.meta.module_dir(root, self.mi)
+        } else {
+            root.clone()
+        })
     }
 
     fn env(&self) -> String {
@@ -494,9 +493,10 @@ impl Scope for PlanScope<'_, '_> {
 }
 
 impl<'a> Planner<'a> {
-    fn scope(&self) -> PlanScope<'_, 'a> {
+    fn scope(&self, mi: usize) -> PlanScope<'_, 'a> {
         PlanScope {
             p: self,
+            mi,
             current: None,
             key: InstanceKey::None,
             each: None,
@@ -524,7 +524,18 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_local(&mut self, i: usize) -> bool {
-        match eval(&self.config.locals[i].expr, &self.scope()) {
+        let (mi, key, each) = self.an.meta.local_eval(i);
+        let scope = PlanScope {
+            p: self,
+            mi,
+            current: None,
+            key,
+            each,
+        };
+        let local = &self.config.locals[i];
+        let value = eval(&local.expr, &scope)
+            .and_then(|v| expand::finish_local(&self.an.meta, i, v, &local.expr));
+        match value {
             Ok(v) => {
                 self.locals[i] = Some(v);
                 true
@@ -538,7 +549,7 @@ impl<'a> Planner<'a> {
 
     fn plan_output(&mut self, i: usize) -> bool {
         let o = &self.config.outputs[i];
-        let value = match eval(&o.expr, &self.scope()) {
+        let value = match eval(&o.expr, &self.scope(0)) {
             Ok(v) => v,
             Err(d) => {
                 self.diags.extend(d);
@@ -598,7 +609,7 @@ impl<'a> Planner<'a> {
             Mode::Single => vec![(InstanceKey::None, None)],
             Mode::Count => {
                 let Some(expr) = &res.count else { return false };
-                let Some(v) = self.eval_plain(expr) else {
+                let Some(v) = self.eval_plain(self.an.meta.resource_mi(ri), expr) else {
                     return false;
                 };
                 match count_of(&v) {
@@ -613,7 +624,7 @@ impl<'a> Planner<'a> {
                 let Some(expr) = &res.for_each else {
                     return false;
                 };
-                let Some(v) = self.eval_plain(expr) else {
+                let Some(v) = self.eval_plain(self.an.meta.resource_mi(ri), expr) else {
                     return false;
                 };
                 match for_each_keys(&v) {
@@ -633,9 +644,11 @@ impl<'a> Planner<'a> {
         };
         let mut idxs = Vec::with_capacity(keys.len());
         let mut ok = true;
+        let mi = self.an.meta.resource_mi(ri);
         for (key, each) in keys {
             let scope = PlanScope {
                 p: self,
+                mi,
                 current: Some(ri),
                 key: key.clone(),
                 each,
@@ -659,8 +672,8 @@ impl<'a> Planner<'a> {
     }
 
     /// Evaluates an expression outside any instance (count, for_each).
-    fn eval_plain(&mut self, expr: &kiln_config::Expr) -> Option<Value> {
-        match eval(expr, &self.scope()) {
+    fn eval_plain(&mut self, mi: usize, expr: &kiln_config::Expr) -> Option<Value> {
+        match eval(expr, &self.scope(mi)) {
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.extend(d);
@@ -708,6 +721,7 @@ impl<'a> Planner<'a> {
         attr: &str,
     ) -> Option<(InstanceAddr, ActionKind)> {
         let res = &self.config.resources[ri];
+        let mi = self.an.meta.resource_mi(ri);
         let creating = |i: &usize| {
             matches!(
                 self.actions[*i].kind,
@@ -716,15 +730,15 @@ impl<'a> Planner<'a> {
         };
         for r in attribute_references(&res.body, attr) {
             let candidates: Vec<usize> = match &r.subject {
-                Subject::Resource(addr) => match self.an.resources.get(addr) {
-                    Some(&target) => {
+                Subject::Resource(addr) => match self.an.resource_ix(mi, addr) {
+                    Some(target) => {
                         let pick = shape(&r, addr).selector.resolve(key);
                         self.picked(target, pick.as_ref()).to_vec()
                     }
                     None => continue,
                 },
-                Subject::Local(name) => match self.an.locals.get(name) {
-                    Some(&l) => self.an.local_resources[l]
+                Subject::Local(name) => match self.an.local_ix(mi, name) {
+                    Some(l) => self.an.local_resources[l]
                         .iter()
                         .flat_map(|&t| self.picked(t, None).iter().copied())
                         .collect(),
@@ -750,7 +764,7 @@ impl<'a> Planner<'a> {
     ) -> Action {
         let res = &self.config.resources[ri];
         let addr = InstanceAddr {
-            module: Vec::new(),
+            module: self.an.meta.path(self.an.meta.resource_mi(ri)),
             resource: res.addr.clone(),
             key,
         };
@@ -939,7 +953,11 @@ impl<'a> Planner<'a> {
             let block = if addr.module.is_empty() {
                 self.an.resources.get(&addr.resource).copied()
             } else {
-                None
+                self.an
+                    .meta
+                    .by_path
+                    .get(&addr.module)
+                    .and_then(|&mi| self.an.resource_ix(mi, &addr.resource))
             };
             if let Some(ri) = block {
                 let Some(instances) = &self.instances[ri] else {

@@ -36,6 +36,7 @@ cases!(
     depends_on,
     switch,
     variables,
+    modules,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

@@ -4,6 +4,8 @@
 //! `=== COMMAND` line:
 //!
 //! - `=== config` — the section's text becomes the configuration (`main.hcl`);
+//! - `=== file PATH` — a file of a module (`modules/web/main.hcl`), loaded
+//!   when the configuration calls the module (`source = "./modules/web"`);
 //! - `=== apply FLAGS` — plan with FLAGS, which must succeed, then apply the
 //!   plan to the in-memory state with a fake provider (ids are
 //!   `ADDR@GENERATION`), through [`ApplyEvaluator`];
@@ -453,6 +455,7 @@ fn run_case(input: &str) -> String {
     let schemas = schemas();
     let mut state = State::new("test", "lineage-1");
     let mut config_text = String::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     let mut out = String::new();
     let mut sections: Vec<(String, String)> = Vec::new();
     for line in input.lines() {
@@ -467,6 +470,7 @@ fn run_case(input: &str) -> String {
         let (verb, flags) = cmd.split_once(' ').unwrap_or((cmd.as_str(), ""));
         match verb {
             "config" => config_text = body,
+            "file" => files.push((flags.trim().to_string(), body)),
             "depose" => {
                 let addr: InstanceAddr = flags.trim().parse().expect("an address");
                 let mut old = state.resources.get(&addr).expect("in state").clone();
@@ -495,8 +499,14 @@ fn run_case(input: &str) -> String {
                     .unwrap_or_else(|d| panic!("applying `=== {cmd}` failed:\n{d}"));
             }
             "plan" | "apply" => {
-                let config = parse(&config_text);
-                let result = kiln_plan::plan(&config, &state, &schemas, &options(flags));
+                let mut all = vec![("main.hcl".to_string(), config_text.clone())];
+                all.extend(files.iter().cloned());
+                let (config, diags) = kiln_config::parse_embedded(&all);
+                let result = if diags.has_errors() {
+                    Err(diags)
+                } else {
+                    kiln_plan::plan(&config, &state, &schemas, &options(flags))
+                };
                 if verb == "apply" {
                     let plan = result.unwrap_or_else(|d| panic!("`=== {cmd}` failed:\n{d}"));
                     apply(&plan, &mut state, &schemas)
