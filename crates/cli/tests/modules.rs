@@ -1,6 +1,7 @@
 //! Modules end to end: a configuration with local modules (for_each, count,
-//! nesting), templates and validation is planned, saved, applied, and read
-//! back through `kiln output --json`; mistakes in module calls are located.
+//! nesting), templates, validation and a data source is planned, saved,
+//! applied, and read back through `kiln output --json`; mistakes in module
+//! calls are located.
 
 mod common;
 
@@ -34,8 +35,19 @@ module "workers" {
   index  = count.index
 }
 
+data "null_data_source" "settings" {
+  inputs = { greeting = "hello" }
+}
+
 resource "null_resource" "front" {
-  triggers = { backends = join(",", sort([for s in module.site : s.id])) }
+  triggers = {
+    backends = join(",", sort([for s in module.site : s.id]))
+    greeting = data.null_data_source.settings.outputs.greeting
+  }
+}
+
+output "greeting" {
+  value = "${null_resource.front.triggers.greeting} from ${length(module.workers)} workers"
 }
 
 output "configs" {
@@ -159,6 +171,7 @@ fn a_configuration_of_modules_plans_applies_and_outputs() {
         serde_json::json!(["worker-0", "worker-1"])
     );
     assert_eq!(out["nested"]["value"], "SITE-BLUE");
+    assert_eq!(out["greeting"]["value"], "hello from 2 workers");
 
     // Nothing changed: no changes.
     let r = k.run(&["plan", "--detailed-exitcode"]);

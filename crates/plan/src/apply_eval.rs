@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
+use kiln_model::{
+    InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, ResourceSchema, Schemas, Value,
+};
 
 use crate::files::FileReads;
 use crate::graph::{self, Analysis, Mode, Node, body_ref};
@@ -34,8 +36,11 @@ pub struct ApplyEvaluator {
     actions: Vec<Action>,
     /// Per action: the resource block it is an instance of (None for deletes).
     action_resource: Vec<Option<usize>>,
-    /// Per resource block: the actions of its instances, in key order.
+    /// Per resource block: the actions of its instances, in key order (for
+    /// a data source, indexes into `data`).
     instances: Vec<Vec<usize>>,
+    /// The data source instances' keys and values, as planned.
+    data: Vec<(InstanceKey, Value)>,
     /// Locals evaluated so far (kept once fully known).
     locals: RefCell<Vec<Option<Value>>>,
     /// Per `for_each` resource: its keys' values (kept once fully known).
@@ -75,6 +80,7 @@ impl ApplyEvaluator {
             actions: plan.actions.clone(),
             action_resource: vec![None; plan.actions.len()],
             instances: Vec::new(),
+            data: Vec::new(),
             locals: RefCell::new(Vec::new()),
             each_values: RefCell::new(Vec::new()),
             env: plan.env.clone(),
@@ -144,6 +150,25 @@ impl ApplyEvaluator {
         let actions = &ev.actions;
         for list in &mut ev.instances {
             list.sort_by(|&x, &y| actions[x].addr.key.cmp(&actions[y].addr.key));
+        }
+        for (addr, value) in &plan.source.data {
+            let block = an
+                .meta
+                .by_path
+                .get(&addr.module)
+                .copied()
+                .or(addr.module.is_empty().then_some(0))
+                .and_then(|mi| an.resource_ix(mi, &addr.resource));
+            if let Some(r) = block {
+                ev.instances[r].push(ev.data.len());
+                ev.data.push((addr.key.clone(), value.clone()));
+            }
+        }
+        for (r, res) in config.resources.iter().enumerate() {
+            if res.addr.mode == ResourceMode::Data {
+                let data = &ev.data;
+                ev.instances[r].sort_by(|&x, &y| data[x].0.cmp(&data[y].0));
+            }
         }
         for r in &config.resources {
             if let Some((_, s)) = schemas.resource(&r.addr.ty) {
@@ -419,6 +444,16 @@ impl Scope for ApplyScope<'_> {
             Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
             None => (None, None),
         };
+        if addr.mode == ResourceMode::Data {
+            let data = &self.ev.data;
+            return Some(resource_value(
+                self.an.modes[r],
+                &self.ev.instances[r],
+                |i| data[i].0.clone(),
+                |i| project(&data[i].1, attrs),
+                pick,
+            ));
+        }
         let actions = &self.ev.actions;
         Some(resource_value(
             self.an.modes[r],

@@ -347,13 +347,6 @@ impl Builder<'_> {
                         .with_detail("use one of them"),
                 );
             }
-            if r.addr.mode == ResourceMode::Data {
-                self.diags.push(
-                    r.loc
-                        .error(format!("data sources are not supported yet ({})", r.addr))
-                        .with_detail("the planner makes no provider calls; use a variable or a local instead"),
-                );
-            }
             let mut deps = Vec::new();
             for e in r.count.iter().chain(r.for_each.iter()) {
                 self.expr_refs(node, e, Site::Plain, &mut deps);

@@ -31,7 +31,7 @@ mod vars;
 
 pub use apply_eval::ApplyEvaluator;
 pub use files::{FileAnswer, FileReads, SharedFiles};
-pub use planner::plan;
+pub use planner::{data_reads, plan};
 pub use rollback::rollback;
 
 /// The version of the serialized plan (saved plan files and `--json`).
@@ -67,6 +67,21 @@ pub struct PlanOptions {
     /// What the file functions (`file`, `templatefile`, ...) read; their
     /// answers are recorded in [`PlanSource::file_reads`].
     pub files: SharedFiles,
+    /// The data sources read before planning (see [`data_reads`]), by
+    /// instance: what `data.TYPE.NAME` evaluates to. Recorded in
+    /// [`PlanSource::data`].
+    pub data: BTreeMap<InstanceAddr, Value>,
+}
+
+/// A data source instance whose configuration is fully known, to be read
+/// through its provider before planning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRead {
+    pub addr: InstanceAddr,
+    pub type_name: String,
+    pub provider: String,
+    /// The evaluated configuration (the provider's `ReadDataRequest.config`).
+    pub config: Value,
 }
 
 /// A plan: the actions, the order they may run in, and what is needed to
@@ -140,6 +155,9 @@ pub struct PlanSource {
     /// What the file functions read while planning, replayed at apply.
     #[serde(default, skip_serializing_if = "FileReads::is_empty")]
     pub file_reads: FileReads,
+    /// The data sources' values the plan was made with, reused at apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<InstanceAddr, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,8 +12,8 @@ use kiln_config::{
 };
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
-    ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceSchema, Schemas,
-    Value,
+    ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode,
+    ResourceSchema, Schemas, Value,
 };
 use kiln_state::{ResourceState, State};
 
@@ -64,6 +64,8 @@ pub fn plan(
             locals: vec![None; config.locals.len()],
             actions: Vec::with_capacity(config.resources.len().max(state.resources.len())),
             instances: vec![None; config.resources.len()],
+            data: Vec::new(),
+            reads: None,
             failed: vec![false; analysis.graph.node_count()],
             outputs: BTreeMap::new(),
             diags,
@@ -135,10 +137,61 @@ pub fn plan(
             variables: options.variables.clone(),
             root_dir: options.root_dir.clone(),
             file_reads: files.into_reads(),
+            data: options.data.clone(),
         },
         warnings,
         generations,
     })
+}
+
+/// The data source instances that can be read now: those not in
+/// `options.data` whose configuration is fully known (it may use variables,
+/// locals, known resource attributes and data sources already read). The
+/// caller reads them, adds the results to `options.data` and asks again
+/// until nothing is left; [`plan`] then reports any data source that
+/// depends on a value known only after apply. Errors here are only those
+/// that stop evaluation altogether (syntax, references, cycles); the rest
+/// are reported by [`plan`].
+pub fn data_reads(
+    config: &Config,
+    state: &State,
+    schemas: &Schemas,
+    options: &PlanOptions,
+) -> Result<Vec<crate::DataRead>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let no_files = kiln_config::NoFileSystem;
+    let files = Recorder::new(match &options.files.0 {
+        Some(fs) => fs.as_ref(),
+        None => &no_files,
+    });
+    let vars = vars::variable_values(config, &options.variables, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+    let config: &Config = &flat;
+    let analysis = graph::analyze(config, meta)?;
+    let mut p = Planner {
+        config,
+        state,
+        schemas,
+        options,
+        an: &analysis,
+        files: &files,
+        vars,
+        locals: vec![None; config.locals.len()],
+        actions: Vec::new(),
+        instances: vec![None; config.resources.len()],
+        data: Vec::new(),
+        reads: Some(Vec::new()),
+        failed: vec![false; analysis.graph.node_count()],
+        outputs: BTreeMap::new(),
+        diags,
+        warnings: Diagnostics::new(),
+        generation: state.generation + 1,
+    };
+    p.run();
+    Ok(p.reads.unwrap_or_default())
 }
 
 /// `--keep-previous`: marks the stateless replacements as kept and records
@@ -394,8 +447,14 @@ struct Planner<'a> {
     locals: Vec<Option<Value>>,
     actions: Vec<Action>,
     /// Per resource block: its instances' action indexes in key order (None
-    /// until planned, or if it failed).
+    /// until planned, or if it failed); for a data source, indexes into
+    /// `data`.
     instances: Vec<Option<Vec<usize>>>,
+    /// The data source instances' keys and values.
+    data: Vec<(InstanceKey, Value)>,
+    /// Collecting the data sources to read ([`data_reads`]) instead of
+    /// planning.
+    reads: Option<Vec<crate::DataRead>>,
     /// Per graph node: it (or something it needs) failed; skip it.
     failed: Vec<bool>,
     outputs: BTreeMap<String, PlannedOutput>,
@@ -446,6 +505,16 @@ impl Scope for PlanScope<'_, '_> {
             Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
             None => (None, None),
         };
+        if addr.mode == ResourceMode::Data {
+            let data = &self.p.data;
+            return Some(resource_value(
+                self.p.an.modes[r],
+                instances,
+                |i| data[i].0.clone(),
+                |i| project(&data[i].1, attrs),
+                pick,
+            ));
+        }
         let actions = &self.p.actions;
         Some(resource_value(
             self.p.an.modes[r],
@@ -587,6 +656,9 @@ impl<'a> Planner<'a> {
 
     fn plan_resource(&mut self, ri: usize) -> bool {
         let res = &self.config.resources[ri];
+        if res.addr.mode == ResourceMode::Data {
+            return self.plan_data(ri);
+        }
         let Some((provider, schema)) = self.schemas.resource(&res.addr.ty) else {
             let mut d = res
                 .loc
@@ -605,42 +677,8 @@ impl<'a> Planner<'a> {
             self.diags.push(d);
             return false;
         };
-        let keys: Vec<(InstanceKey, Option<(Value, Value)>)> = match self.an.modes[ri] {
-            Mode::Single => vec![(InstanceKey::None, None)],
-            Mode::Count => {
-                let Some(expr) = &res.count else { return false };
-                let Some(v) = self.eval_plain(self.an.meta.resource_mi(ri), expr) else {
-                    return false;
-                };
-                match count_of(&v) {
-                    Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
-                    Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
-                        return false;
-                    }
-                }
-            }
-            Mode::ForEach => {
-                let Some(expr) = &res.for_each else {
-                    return false;
-                };
-                let Some(v) = self.eval_plain(self.an.meta.resource_mi(ri), expr) else {
-                    return false;
-                };
-                match for_each_keys(&v) {
-                    Ok(keys) => keys
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let each = (Value::String(k.clone()), v);
-                            (InstanceKey::Str(k), Some(each))
-                        })
-                        .collect(),
-                    Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
-                        return false;
-                    }
-                }
-            }
+        let Some(keys) = self.instance_keys(ri) else {
+            return false;
         };
         let mut idxs = Vec::with_capacity(keys.len());
         let mut ok = true;
@@ -671,6 +709,113 @@ impl<'a> Planner<'a> {
         ok
     }
 
+    /// A data source's instances: the values read before planning, or (when
+    /// collecting reads) the instances that can be read now.
+    fn plan_data(&mut self, ri: usize) -> bool {
+        let res = &self.config.resources[ri];
+        let Some((provider, schema)) = self.schemas.data_source(&res.addr.ty) else {
+            self.diags.push(
+                res.loc
+                    .error(format!("unknown data source type \"{}\"", res.addr.ty))
+                    .with_detail("no configured provider offers it"),
+            );
+            return false;
+        };
+        let Some(keys) = self.instance_keys(ri) else {
+            return false;
+        };
+        let mi = self.an.meta.resource_mi(ri);
+        let mut idxs = Vec::with_capacity(keys.len());
+        let mut ok = true;
+        for (key, each) in keys {
+            let addr = InstanceAddr {
+                module: self.an.meta.path(mi),
+                resource: res.addr.clone(),
+                key: key.clone(),
+            };
+            let value = match self.options.data.get(&addr) {
+                Some(v) => mark_schema_sensitive(v.clone(), Some(schema)),
+                None => {
+                    let scope = PlanScope {
+                        p: self,
+                        mi,
+                        current: Some(ri),
+                        key: key.clone(),
+                        each,
+                    };
+                    let config = eval_body(&res.body, schema, &scope);
+                    match (&mut self.reads, config) {
+                        (Some(reads), Ok(v)) if v.is_known() => reads.push(crate::DataRead {
+                            addr,
+                            type_name: res.addr.ty.clone(),
+                            provider: provider.to_string(),
+                            config: v,
+                        }),
+                        (Some(_), _) => {}
+                        (None, Err(d)) => {
+                            self.diags.extend(d);
+                            ok = false;
+                        }
+                        (None, Ok(_)) => {
+                            self.diags.push(
+                                res.loc
+                                    .error(format!(
+                                        "{addr} depends on a value known only after apply"
+                                    ))
+                                    .with_detail("data sources are read before planning: their arguments may use variables, locals, other data sources and attributes already known, not what a create or replace produces"),
+                            );
+                            ok = false;
+                        }
+                    }
+                    Value::Unknown
+                }
+            };
+            idxs.push(self.data.len());
+            self.data.push((key, value));
+        }
+        if ok {
+            self.instances[ri] = Some(idxs);
+        }
+        ok
+    }
+
+    /// The instance keys of resource block `ri` (from count / for_each).
+    #[allow(clippy::type_complexity)]
+    fn instance_keys(&mut self, ri: usize) -> Option<Vec<(InstanceKey, Option<(Value, Value)>)>> {
+        let res = &self.config.resources[ri];
+        Some(match self.an.modes[ri] {
+            Mode::Single => vec![(InstanceKey::None, None)],
+            Mode::Count => {
+                let expr = res.count.as_ref()?;
+                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                match count_of(&v) {
+                    Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return None;
+                    }
+                }
+            }
+            Mode::ForEach => {
+                let expr = res.for_each.as_ref()?;
+                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                match for_each_keys(&v) {
+                    Ok(keys) => keys
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let each = (Value::String(k.clone()), v);
+                            (InstanceKey::Str(k), Some(each))
+                        })
+                        .collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return None;
+                    }
+                }
+            }
+        })
+    }
+
     /// Evaluates an expression outside any instance (count, for_each).
     fn eval_plain(&mut self, mi: usize, expr: &kiln_config::Expr) -> Option<Value> {
         match eval(expr, &self.scope(mi)) {
@@ -684,6 +829,10 @@ impl<'a> Planner<'a> {
 
     /// The instances of resource `r` that selector `pick` names (all if none).
     fn picked(&self, r: usize, pick: Option<&InstanceKey>) -> &[usize] {
+        // Data sources are read before planning: nothing to wait for.
+        if self.config.resources[r].addr.mode == ResourceMode::Data {
+            return &[];
+        }
         let Some(instances) = &self.instances[r] else {
             return &[];
         };

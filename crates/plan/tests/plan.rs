@@ -37,6 +37,7 @@ cases!(
     switch,
     variables,
     modules,
+    data_sources,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

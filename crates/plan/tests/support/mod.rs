@@ -56,6 +56,13 @@ pub fn schemas() -> Schemas {
                 )
                 .attr("id", AttributeSchema::computed(Type::String)),
         )]),
+        data_sources: BTreeMap::from([(
+            "null_data_source".to_string(),
+            ResourceSchema::new()
+                .attr("inputs", AttributeSchema::optional(str_map()))
+                .attr("outputs", AttributeSchema::computed(str_map()))
+                .attr("id", AttributeSchema::computed(Type::String)),
+        )]),
         ..Default::default()
     };
     let mut volume = ResourceSchema::new()
@@ -451,6 +458,36 @@ pub fn check(name: &str) {
     }
 }
 
+/// Reads the data sources as the CLI does, round by round, with a fake
+/// `null_data_source`: outputs are the inputs, the id is `read:ADDR`.
+pub fn read_data(
+    config: &kiln_config::Config,
+    state: &State,
+    schemas: &Schemas,
+    opts: &mut PlanOptions,
+) {
+    while let Ok(reads) = kiln_plan::data_reads(config, state, schemas, opts) {
+        if reads.is_empty() {
+            return;
+        }
+        for r in reads {
+            let inputs = r
+                .config
+                .as_map()
+                .and_then(|m| m.get("inputs"))
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(|| Value::Map(BTreeMap::new()));
+            let value = Value::map([
+                ("inputs", inputs.clone()),
+                ("outputs", inputs),
+                ("id", Value::string(format!("read:{}", r.addr))),
+            ]);
+            opts.data.insert(r.addr, value);
+        }
+    }
+}
+
 fn run_case(input: &str) -> String {
     let schemas = schemas();
     let mut state = State::new("test", "lineage-1");
@@ -505,7 +542,9 @@ fn run_case(input: &str) -> String {
                 let result = if diags.has_errors() {
                     Err(diags)
                 } else {
-                    kiln_plan::plan(&config, &state, &schemas, &options(flags))
+                    let mut opts = options(flags);
+                    read_data(&config, &state, &schemas, &mut opts);
+                    kiln_plan::plan(&config, &state, &schemas, &opts)
                 };
                 if verb == "apply" {
                     let plan = result.unwrap_or_else(|d| panic!("`=== {cmd}` failed:\n{d}"));
