@@ -24,6 +24,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
     let g = &cli.global;
     let chdir = g.chdir.as_deref();
     match cli.command {
+        Command::Fmt(cmd) => crate::fmt::run(chdir, cmd, out),
         Command::Validate(d) => {
             validate(&Project::open(chdir, d.dir.as_deref(), &g.env)?, out).await
         }

@@ -24,6 +24,7 @@ use kiln_model::{ResourceAddr, Type, Value};
 
 mod convert;
 mod eval;
+mod format;
 mod functions;
 mod modules;
 mod parse;
@@ -33,6 +34,7 @@ mod vars;
 
 pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
+pub use format::format;
 pub use functions::function_names;
 pub use modules::{ModuleLoader, join_dir, module_dir, parse_embedded, parse_tree};
 pub use parse::{parse, parse_expr};
