@@ -131,6 +131,19 @@ pub fn reason_text(r: &Reason) -> String {
             format!("{path} references {source}, which is {k}")
         }
         Reason::Forced => "replacement was requested with --replace".into(),
+        Reason::Triggered {
+            source,
+            source_kind,
+        } => {
+            let k = match source_kind {
+                ActionKind::Create => "created",
+                ActionKind::Replace => "replaced",
+                ActionKind::Update => "updated",
+                ActionKind::Delete => "destroyed",
+                ActionKind::NoOp => "unchanged",
+            };
+            format!("lifecycle.replace_triggered_by names {source}, which is {k}")
+        }
         Reason::Rebuild => "--rebuild replaces every stateless resource (a new generation)".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
         Reason::Deposed { id } => {

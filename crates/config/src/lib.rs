@@ -175,13 +175,26 @@ pub struct Resource {
     pub loc: Loc,
 }
 
-/// `lifecycle { prevent_destroy, stateful }` (constants).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `lifecycle { prevent_destroy, stateful, ignore_changes,
+/// replace_triggered_by, precondition { }, postcondition { } }`.
+#[derive(Debug, Clone, Default)]
 pub struct Lifecycle {
     /// Refuse any plan that destroys (or replaces) this resource.
     pub prevent_destroy: bool,
     /// Treat the resource as stateful even if its type is not.
     pub stateful: bool,
+    /// `ignore_changes = [attr, ...]`: changes of these attributes in the
+    /// configuration are not planned (the object keeps its value).
+    pub ignore_changes: Vec<String>,
+    /// `ignore_changes = all`.
+    pub ignore_all_changes: bool,
+    /// `replace_triggered_by = [null_resource.a, ...]`: replacing (or, for a
+    /// whole-resource reference, updating) one of these replaces this one.
+    pub replace_triggered_by: Vec<Reference>,
+    /// Checked while planning, against the instance's configuration.
+    pub preconditions: Vec<Validation>,
+    /// Checked after apply, against the new object (`self`).
+    pub postconditions: Vec<Validation>,
 }
 
 /// Attributes and nested blocks, in source order.

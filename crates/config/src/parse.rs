@@ -521,18 +521,39 @@ impl Parser {
     }
 
     fn lifecycle(&mut self, b: &Block) -> Lifecycle {
-        const ALLOWED: &[&str] = &["prevent_destroy", "stateful", "create_before_destroy"];
+        const ALLOWED: &[&str] = &[
+            "prevent_destroy",
+            "stateful",
+            "create_before_destroy",
+            "ignore_changes",
+            "replace_triggered_by",
+        ];
         let mut l = Lifecycle::default();
         if !b.labels.is_empty() {
             self.diags
                 .push(b.loc.error("a lifecycle block takes no labels"));
         }
         for nested in &b.body.blocks {
-            self.diags.push(
-                nested
-                    .loc
-                    .error(format!("unexpected block \"{}\" in lifecycle", nested.ty)),
-            );
+            match nested.ty.as_str() {
+                "precondition" => {
+                    if let Some(c) = self.validation(nested) {
+                        l.preconditions.push(c);
+                    }
+                }
+                "postcondition" => {
+                    if let Some(c) = self.validation(nested) {
+                        l.postconditions.push(c);
+                    }
+                }
+                other => self.diags.push(
+                    nested
+                        .loc
+                        .error(format!("unexpected block \"{other}\" in lifecycle"))
+                        .with_detail(
+                            "a lifecycle block may hold precondition and postcondition blocks",
+                        ),
+                ),
+            }
         }
         for a in &b.body.attributes {
             let what = format!("lifecycle.{}", a.name);
@@ -545,6 +566,34 @@ impl Parser {
                     Ok(v) => l.stateful = v,
                     Err(d) => self.diags.extend(d),
                 },
+                "ignore_changes" => match &a.expr.inner {
+                    Expression::Variable(v) if v.as_str() == "all" => l.ignore_all_changes = true,
+                    Expression::Array(items) => {
+                        for item in items.iter() {
+                            let name = match item {
+                                Expression::Variable(v) => Some(v.as_str().to_string()),
+                                Expression::Traversal(t) => match &t.expr {
+                                    Expression::Variable(v) => Some(v.as_str().to_string()),
+                                    _ => None,
+                                },
+                                Expression::String(s) => Some(s.as_str().to_string()),
+                                _ => None,
+                            };
+                            match name {
+                                Some(n) => l.ignore_changes.push(n),
+                                None => self.diags.push(a.expr.loc.error(
+                                    "ignore_changes entries must be attribute names, like [tags]",
+                                )),
+                            }
+                        }
+                    }
+                    _ => self.diags.push(a.expr.loc.error(
+                        "ignore_changes must be a list of attribute names, like [tags], or all",
+                    )),
+                },
+                "replace_triggered_by" => {
+                    l.replace_triggered_by = self.depends_on(&a.expr);
+                }
                 // kiln always creates the replacement before destroying the
                 // original; `true` says so, `false` cannot be honoured.
                 "create_before_destroy" => match constant_bool(&a.expr, &what) {

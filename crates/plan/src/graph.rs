@@ -353,6 +353,19 @@ impl Builder<'_> {
             }
             // `depends_on` orders without passing values.
             self.refs(node, &r.depends_on, Site::Plain, &mut deps);
+            // So do the lifecycle's conditions and replacement triggers,
+            // which are checked against the instance.
+            let mut lifecycle_refs = r.lifecycle.replace_triggered_by.clone();
+            for c in r
+                .lifecycle
+                .preconditions
+                .iter()
+                .chain(&r.lifecycle.postconditions)
+            {
+                lifecycle_refs.extend(c.condition.references());
+                lifecycle_refs.extend(c.error_message.references());
+            }
+            self.refs(node, &lifecycle_refs, Site::Body(mode), &mut deps);
             let mut refs = Vec::new();
             body_references(&r.body, &mut refs);
             let mut body_deps = Vec::new();

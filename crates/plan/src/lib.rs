@@ -234,6 +234,12 @@ pub enum Reason {
     },
     /// `--replace ADDR`.
     Forced,
+    /// `lifecycle.replace_triggered_by` names an instance that is replaced
+    /// (or changed).
+    Triggered {
+        source: InstanceAddr,
+        source_kind: ActionKind,
+    },
     /// `--rebuild`.
     Rebuild,
     /// Refresh found the object changed or gone outside kiln.

@@ -691,7 +691,11 @@ impl<'a> Planner<'a> {
                 key: key.clone(),
                 each,
             };
-            match eval_body(&res.body, schema, &scope) {
+            let checked = eval_body(&res.body, schema, &scope).and_then(|v| {
+                check_conditions(&res.lifecycle.preconditions, &scope, "precondition")?;
+                Ok(v)
+            });
+            match checked {
                 Ok(value) => {
                     let action = self.diff_instance(ri, provider, schema, key, value);
                     idxs.push(self.actions.len());
@@ -940,6 +944,10 @@ impl<'a> Planner<'a> {
             action.reasons.push(Reason::NotInState);
             return action;
         };
+        // `ignore_changes`: the configuration's value of these attributes
+        // is replaced by the object's.
+        let value = ignore_changes(value, &prior.attributes, &res.lifecycle, schema);
+        let triggered = self.triggered_by(ri, &action.addr.key);
 
         // What changed, leaf by leaf, with each leaf's attribute.
         let cfg = value.as_map();
@@ -975,11 +983,18 @@ impl<'a> Planner<'a> {
         forcing.dedup();
 
         let addr = &action.addr;
-        let forced = self.options.replace.iter().any(|p| addr.matches(p));
+        let mut forced = self.options.replace.iter().any(|p| addr.matches(p));
         let drift = self.options.drifted.get(addr);
         let mut reasons = Vec::new();
         if forced {
             reasons.push(Reason::Forced);
+        }
+        if let Some((source, source_kind)) = triggered {
+            forced = true;
+            reasons.push(Reason::Triggered {
+                source,
+                source_kind,
+            });
         }
         let kind = if stateful {
             if let Some(detail) = drift {
@@ -1096,6 +1111,37 @@ impl<'a> Planner<'a> {
         action
     }
 
+    /// The first instance named by `lifecycle.replace_triggered_by` of an
+    /// instance of `ri` that triggers its replacement: one that is replaced
+    /// (or created), or, for a reference to a whole resource, changed at all.
+    fn triggered_by(&self, ri: usize, key: &InstanceKey) -> Option<(InstanceAddr, ActionKind)> {
+        let res = &self.config.resources[ri];
+        let mi = self.an.meta.resource_mi(ri);
+        for r in &res.lifecycle.replace_triggered_by {
+            let Subject::Resource(addr) = &r.subject else {
+                continue;
+            };
+            let Some(target) = self.an.resource_ix(mi, addr) else {
+                continue;
+            };
+            let sh = shape(r, addr);
+            let whole = sh.attribute.is_none();
+            let pick = sh.selector.resolve(key);
+            for &i in self.picked(target, pick.as_ref()) {
+                let a = &self.actions[i];
+                let fires = match a.kind {
+                    ActionKind::Replace | ActionKind::Create => true,
+                    ActionKind::Update => whole,
+                    ActionKind::NoOp | ActionKind::Delete => false,
+                };
+                if fires {
+                    return Some((a.addr.clone(), a.kind));
+                }
+            }
+        }
+        None
+    }
+
     /// Deletes what is in state but no longer in the configuration.
     fn deletes(&mut self) {
         for (addr, rs) in &self.state.resources {
@@ -1158,4 +1204,78 @@ impl<'a> Planner<'a> {
             }
         }
     }
+}
+
+/// The configuration value with the `ignore_changes` attributes set to the
+/// object's values.
+fn ignore_changes(
+    value: Value,
+    prior: &Value,
+    lifecycle: &Lifecycle,
+    schema: &ResourceSchema,
+) -> Value {
+    if lifecycle.ignore_changes.is_empty() && !lifecycle.ignore_all_changes {
+        return value;
+    }
+    let (Value::Map(mut m), Some(p)) = (value.clone(), prior.as_map()) else {
+        return value;
+    };
+    for (name, a) in &schema.attributes {
+        if !a.is_settable()
+            || !(lifecycle.ignore_all_changes || lifecycle.ignore_changes.contains(name))
+        {
+            continue;
+        }
+        m.insert(name.clone(), p.get(name).cloned().unwrap_or(Value::Null));
+    }
+    Value::Map(m)
+}
+
+/// Checks `precondition` / `postcondition` blocks: a condition that is
+/// false is an error with the user's message, at the condition. Unknown
+/// conditions pass (they are checked again when known).
+pub(crate) fn check_conditions(
+    conditions: &[kiln_config::Validation],
+    scope: &dyn Scope,
+    what: &str,
+) -> Result<(), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    for c in conditions {
+        let ok = match eval(&c.condition, scope)?.unmarked() {
+            Value::Bool(b) => *b,
+            Value::Unknown => continue,
+            other => {
+                diags.push(c.condition.loc.error(format!(
+                    "a {what} condition must be true or false, got {}",
+                    other.type_name()
+                )));
+                continue;
+            }
+        };
+        if ok {
+            continue;
+        }
+        let message = match eval(&c.error_message, scope)? {
+            m if m.contains_sensitive() => {
+                "the error message refers to a sensitive value, so it is not shown".to_string()
+            }
+            m => match kiln_config::convert(m, &kiln_model::Type::String) {
+                Ok(Value::String(m)) => m,
+                _ => format!("the {what} failed (its error_message is not a string)"),
+            },
+        };
+        diags.push(
+            c.condition
+                .loc
+                .error(format!("{what} failed: {}", message.trim_end()))
+                .with_detail(format!("checked by the {what} block at {}", {
+                    let at = c.loc.span();
+                    format!("{}:{}:{}", at.file, at.start.line, at.start.col)
+                })),
+        );
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(())
 }

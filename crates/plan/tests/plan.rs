@@ -38,6 +38,7 @@ cases!(
     variables,
     modules,
     data_sources,
+    lifecycle,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

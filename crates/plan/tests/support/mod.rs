@@ -427,6 +427,10 @@ fn reason(r: &Reason) -> String {
             format!("{path} references {source}, which is {source_kind:?}")
         }
         Reason::Forced => "--replace".into(),
+        Reason::Triggered {
+            source,
+            source_kind,
+        } => format!("replace_triggered_by {source}, which is {source_kind:?}"),
         Reason::Rebuild => "--rebuild".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
         Reason::Deposed { id } => format!("deposed object {id}"),
