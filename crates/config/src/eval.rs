@@ -392,10 +392,7 @@ impl<'a> Cx<'a> {
                         "count.index can only be used in a resource that sets count",
                     )),
                 },
-                _ => Err(self.error(
-                    span_to(0),
-                    "the only attribute of \"count\" is count.index",
-                )),
+                _ => Err(self.error(span_to(0), "the only attribute of \"count\" is count.index")),
             },
             "each" => match attr(0) {
                 Some(which @ ("key" | "value")) => match scope.each() {
@@ -448,10 +445,13 @@ impl<'a> Cx<'a> {
                     "\"module\" must be followed by a module name, like module.NAME.OUTPUT",
                 )),
             },
-            "self" => Err(self.error(
-                root_span,
-                "\"self\" can only be used in provisioner and connection blocks, which kiln does not support",
-            )),
+            "self" => match scope.self_value() {
+                Some(v) => Ok((v, 0)),
+                None => Err(self.error(
+                    root_span,
+                    "\"self\" can only be used in a postcondition block of a resource",
+                )),
+            },
             "data" => match (attr(0), attr(1)) {
                 (Some(ty), Some(name)) => {
                     let addr = ResourceAddr::data(ty, name);

@@ -290,6 +290,10 @@ pub trait Scope {
     fn module(&self, _name: &str) -> Option<Value> {
         None
     }
+    /// `self`: the new object, in a `postcondition` block after apply.
+    fn self_value(&self) -> Option<Value> {
+        None
+    }
     /// `count.index` when evaluating an instance of a counted resource.
     fn count_index(&self) -> Option<u64> {
         None

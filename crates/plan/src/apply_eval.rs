@@ -237,6 +237,7 @@ impl ApplyEvaluator {
             current: Some(r),
             key: a.addr.key.clone(),
             each,
+            self_value: None,
         };
         let value = eval_body(&res.body, schema, &scope)?;
         let value = match a.kind {
@@ -263,6 +264,43 @@ impl ApplyEvaluator {
         Ok(value)
     }
 
+    /// Checks the `postcondition` blocks of action `action` against its new
+    /// object (`self`), once it has been created or updated.
+    pub fn postconditions(
+        &mut self,
+        action: usize,
+        new_object: &Value,
+        applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
+    ) -> Result<(), Diagnostics> {
+        let (Some(an), Some(Some(r))) = (&self.an, self.action_resource.get(action)) else {
+            return Ok(());
+        };
+        let r = *r;
+        let res = &self.config.resources[r];
+        if res.lifecycle.postconditions.is_empty() {
+            return Ok(());
+        }
+        let a = &self.actions[action];
+        let each = match (&a.addr.key, an.modes[r]) {
+            (InstanceKey::Str(k), Mode::ForEach) => {
+                let v = self.each_value(r, k, applied)?;
+                Some((Value::String(k.clone()), v))
+            }
+            _ => None,
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            mi: an.meta.resource_mi(r),
+            current: Some(r),
+            key: a.addr.key.clone(),
+            each,
+            self_value: Some(new_object.clone()),
+        };
+        crate::planner::check_conditions(&res.lifecycle.postconditions, &scope, "postcondition")
+    }
+
     /// The outputs' final values once every step has finished.
     pub fn outputs(
         &mut self,
@@ -279,6 +317,7 @@ impl ApplyEvaluator {
             current: None,
             key: InstanceKey::None,
             each: None,
+            self_value: None,
         };
         let mut out = BTreeMap::new();
         let mut diags = Diagnostics::new();
@@ -324,6 +363,7 @@ impl ApplyEvaluator {
             current: None,
             key: InstanceKey::None,
             each: None,
+            self_value: None,
         };
         let v = eval(expr, &scope)?;
         let keys = for_each_keys(&v).map_err(|e| expr.loc.error(e))?;
@@ -384,6 +424,8 @@ struct ApplyScope<'e> {
     /// The module instance the expression is in.
     mi: usize,
     current: Option<usize>,
+    /// `self` in a postcondition.
+    self_value: Option<Value>,
     key: InstanceKey,
     each: Option<(Value, Value)>,
 }
@@ -404,6 +446,7 @@ impl ApplyScope<'_> {
             current: None,
             key,
             each,
+            self_value: None,
         };
         let local = &self.ev.config.locals[i];
         // Errors were reported when planning; here they only leave the
@@ -471,6 +514,10 @@ impl Scope for ApplyScope<'_> {
             },
             pick,
         ))
+    }
+
+    fn self_value(&self) -> Option<Value> {
+        self.self_value.clone()
     }
 
     fn count_index(&self) -> Option<u64> {
