@@ -85,6 +85,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
         variables,
         root_dir: project.abs_dir.display().to_string(),
         files: project.files(),
+        data_unknown: true,
         ..Default::default()
     };
     kiln_plan::plan(
@@ -157,6 +158,7 @@ pub(crate) async fn plan_config(
         root_dir: project.abs_dir.display().to_string(),
         files: project.files(),
         data: Default::default(),
+        data_unknown: false,
     };
     if flags.refresh && !state.resources.is_empty() {
         let started = Instant::now();

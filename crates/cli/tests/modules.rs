@@ -208,6 +208,31 @@ fn a_configuration_of_modules_plans_applies_and_outputs() {
 }
 
 #[test]
+fn validate_checks_modules_and_data_sources_without_reading_them() {
+    let (p, k) = modules_project();
+    let r = k.run(&["validate"]);
+    r.success();
+    assert!(
+        r.stdout.contains("The configuration is valid"),
+        "{}",
+        r.all()
+    );
+    // A mistake inside a module is found too, in the module's file.
+    p.write(
+        "modules/worker/main.hcl",
+        &WORKER.replace("tostring(var.index)", "tostring(var.indx)"),
+    );
+    let r = k.run(&["validate"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("modules/worker/main.hcl:7:"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("var.indx"), "{}", r.all());
+}
+
+#[test]
 fn validation_in_a_root_variable_and_a_module_input() {
     let (_p, k) = modules_project();
     let r = k.run(&["plan", "--var", "replicas=9"]);

@@ -71,6 +71,9 @@ pub struct PlanOptions {
     /// instance: what `data.TYPE.NAME` evaluates to. Recorded in
     /// [`PlanSource::data`].
     pub data: BTreeMap<InstanceAddr, Value>,
+    /// Data sources missing from `data` are unknown rather than an error
+    /// (`kiln validate`, which calls no provider).
+    pub data_unknown: bool,
 }
 
 /// A data source instance whose configuration is fully known, to be read

@@ -760,6 +760,7 @@ impl<'a> Planner<'a> {
                             self.diags.extend(d);
                             ok = false;
                         }
+                        (None, Ok(_)) if self.options.data_unknown => {}
                         (None, Ok(_)) => {
                             self.diags.push(
                                 res.loc
