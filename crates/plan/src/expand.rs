@@ -67,6 +67,10 @@ pub(crate) struct ModInst {
     pub resources: HashMap<ResourceAddr, usize>,
     /// Output locals, by name (sorted).
     pub outputs: BTreeMap<String, usize>,
+    /// The `depends_on` of this module's call and of every call above it,
+    /// each with the instance it is resolved in: everything in the module
+    /// waits for them.
+    pub depends_on: Vec<(usize, kiln_config::Reference)>,
     pub calls: Vec<CallInst>,
 }
 
@@ -174,6 +178,26 @@ impl Meta {
             .and_then(|c| c.children.first())
             .map(|&c| self.insts[c].outputs.keys().map(String::as_str).collect())
             .unwrap_or_default()
+    }
+
+    /// Every resource in the instances of call `name` in `mi`, nested
+    /// modules included.
+    pub(crate) fn call_resources(&self, mi: usize, name: &str) -> Option<Vec<usize>> {
+        let call = self.insts.get(mi)?.calls.iter().find(|c| c.name == name)?;
+        let within = |mut m: usize| loop {
+            if call.children.contains(&m) {
+                return true;
+            }
+            if m == 0 {
+                return false;
+            }
+            m = self.insts[m].parent;
+        };
+        Some(
+            (0..self.resources.len())
+                .filter(|&r| within(self.resources[r]))
+                .collect(),
+        )
     }
 
     /// The output locals of every instance of call `name` in `mi`.
@@ -390,9 +414,12 @@ impl Expander<'_> {
             key: key.clone(),
         });
         self.meta.by_path.insert(path.clone(), ci);
+        let mut depends_on = self.meta.insts[mi].depends_on.clone();
+        depends_on.extend(call.depends_on.iter().map(|r| (mi, r.clone())));
         let mut inst = ModInst {
             path,
             parent: mi,
+            depends_on,
             dir: child.dir.clone(),
             key,
             each,

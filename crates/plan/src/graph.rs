@@ -238,6 +238,8 @@ enum Site {
 
 struct Builder<'c> {
     config: &'c Config,
+    /// Resolving `depends_on`: `module.NAME` means every resource in it.
+    depends: bool,
     /// The module instance references are resolved in.
     mi: usize,
     an: Analysis,
@@ -291,6 +293,7 @@ pub(crate) fn analyze(config: &Config, meta: Meta) -> Result<Analysis, Diagnosti
     }
     let mut b = Builder {
         config,
+        depends: false,
         mi: 0,
         an: Analysis {
             variables,
@@ -351,8 +354,24 @@ impl Builder<'_> {
             for e in r.count.iter().chain(r.for_each.iter()) {
                 self.expr_refs(node, e, Site::Plain, &mut deps);
             }
-            // `depends_on` orders without passing values.
+            // `depends_on` orders without passing values; so do the
+            // `depends_on` of the module calls around the resource.
+            self.depends = true;
             self.refs(node, &r.depends_on, Site::Plain, &mut deps);
+            let around = self
+                .an
+                .meta
+                .insts
+                .get(self.mi)
+                .map(|i| i.depends_on.clone())
+                .unwrap_or_default();
+            let own = self.mi;
+            for (mi, d) in around {
+                self.mi = mi;
+                self.refs(node, std::slice::from_ref(&d), Site::Plain, &mut deps);
+            }
+            self.mi = own;
+            self.depends = false;
             // So do the lifecycle's conditions and replacement triggers,
             // which are checked against the instance.
             let mut lifecycle_refs = r.lifecycle.replace_triggered_by.clone();
@@ -445,6 +464,23 @@ impl Builder<'_> {
                         continue;
                     }
                 },
+                Subject::Module(name) if self.depends => {
+                    match self.an.meta.call_resources(self.mi, name) {
+                        Some(rs) => {
+                            for ri in rs {
+                                let to = self.an.index(self.config, Node::Resource(ri));
+                                if to != from_ix {
+                                    self.an.graph.add_edge(from_ix, to, ());
+                                }
+                                deps.push((ri, Selector::All));
+                            }
+                        }
+                        None => self.diags.push(r.loc.error(format!(
+                            "depends_on refers to undeclared module \"module.{name}\""
+                        ))),
+                    }
+                    continue;
+                }
                 Subject::Module(name) => match self.an.meta.call_outputs(self.mi, name) {
                     Some(mut outs) => {
                         // `module.NAME.OUT` / `module.NAME[KEY].OUT`: only
