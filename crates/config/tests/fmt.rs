@@ -59,3 +59,48 @@ fn a_syntax_error_is_reported_not_formatted() {
     assert!(text.contains("bad.hcl:"), "{text}");
     assert!(text.contains("syntax error"), "{text}");
 }
+
+/// Every expression of the function fixtures, as attributes of a file laid
+/// out badly: the formatted file parses to the same expressions, and
+/// formatting it again changes nothing.
+#[test]
+fn every_fixture_expression_survives_formatting() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/functions");
+    let mut text = String::from("locals {\n");
+    let mut exprs = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let body = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for line in body.lines() {
+            let Some((expr, _)) = line.split_once(" => ") else {
+                continue;
+            };
+            if line.starts_with('#') || hcl_edit::parser::parse_expr(expr).is_err() {
+                continue;
+            }
+            let n = exprs.len();
+            // Odd indentation and spacing, on purpose.
+            text.push_str(&format!("{}e{n}={expr}\n", " ".repeat(n % 5)));
+            exprs.push(expr.to_string());
+        }
+    }
+    text.push_str("}\n");
+    assert!(exprs.len() > 100, "only {} expressions", exprs.len());
+    let got = kiln_config::format("all.hcl", &text).expect("formats");
+    assert_eq!(kiln_config::format("all.hcl", &got).expect("again"), got);
+    let body = hcl_edit::parser::parse_body(&got).expect("the formatted file parses");
+    let block = body
+        .iter()
+        .next()
+        .and_then(|s| s.as_block())
+        .expect("locals");
+    let values: Vec<String> = block
+        .body
+        .iter()
+        .filter_map(|s| s.as_attribute())
+        .map(|a| a.value.to_string().trim().to_string())
+        .collect();
+    assert_eq!(values.len(), exprs.len());
+    for (got, want) in values.iter().zip(&exprs) {
+        assert_eq!(got, want.trim(), "an expression changed");
+    }
+}
