@@ -1,7 +1,8 @@
 //! The parser and the evaluator on arbitrary input: whatever the text, they
 //! return a value or diagnostics, never panic. The input is parsed both as
 //! a configuration file (then every local and output is evaluated, and every
-//! variable default converted) and as a single expression.
+//! variable default converted) and as a single expression. `kiln fmt`'s
+//! layout must keep a file parsing, and be idempotent.
 #![no_main]
 
 use kiln_config::{NameKind, Scope, SourceFile, eval, parse, parse_expr};
@@ -54,6 +55,14 @@ fuzz_target!(|data: &[u8]| {
         for a in &r.body.attributes {
             let _ = eval(&a.expr, &FuzzScope);
         }
+    }
+    if let Ok(formatted) = kiln_config::format("fuzz.hcl", text) {
+        assert!(
+            hcl_edit::parser::parse_body(&formatted).is_ok(),
+            "the formatted text does not parse:\n{formatted}"
+        );
+        let again = kiln_config::format("fuzz.hcl", &formatted).expect("formats again");
+        assert_eq!(again, formatted, "formatting is not idempotent");
     }
     if let Ok(expr) = parse_expr("fuzz.hcl", text) {
         let _ = eval(&expr, &FuzzScope);

@@ -50,6 +50,8 @@ pub enum Command {
     Output(OutputCmd),
     /// Print the resource dependency graph (DOT or Mermaid).
     Graph(GraphCmd),
+    /// Rewrite configuration files in the canonical layout.
+    Fmt(FmtCmd),
     /// Inspect the state.
     #[command(subcommand)]
     State(StateCmd),
@@ -64,6 +66,19 @@ pub enum Command {
     /// Internal: run a local_balancer process.
     #[command(name = "__balancer", hide = true)]
     Balancer(BalancerCmd),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FmtCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Change nothing: list the files that are not formatted and exit 1 if
+    /// there are any (for CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Also format the subdirectories (modules), except hidden ones.
+    #[arg(long)]
+    pub recursive: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -23,6 +23,7 @@ use crate::render;
 pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
     let g = &cli.global;
     match cli.command {
+        Command::Fmt(cmd) => crate::fmt::run(g.chdir.as_deref(), cmd, out),
         Command::Validate(d) => validate(&Project::open(g, d.dir.as_deref(), &g.env)?, out).await,
         Command::Plan(cmd) => {
             plan_cmd(&Project::open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
@@ -68,6 +69,7 @@ async fn validate(project: &Project, out: &Output) -> Result<u8> {
         variables,
         root_dir: project.abs_dir.display().to_string(),
         files: project.files(),
+        data_unknown: true,
         ..Default::default()
     };
     kiln_plan::plan(
@@ -141,6 +143,8 @@ pub(crate) async fn plan_config(
         drifted: Default::default(),
         root_dir: project.abs_dir.display().to_string(),
         files: project.files(),
+        data: Default::default(),
+        data_unknown: false,
     };
     if flags.refresh && !state.resources.is_empty() {
         let started = Instant::now();
@@ -162,6 +166,9 @@ pub(crate) async fn plan_config(
         options.drifted = report.drifted.clone();
         *state = report.state;
         tracing::debug!(elapsed = ?started.elapsed(), "refreshed");
+    }
+    if !destroy && has_data_sources(config) {
+        read_data_sources(config, state, &registry, &mut options).await?;
     }
     let plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
     for w in &plan.warnings {
@@ -213,6 +220,56 @@ async fn validate_planned(
         return Err(diags.into());
     }
     Ok(())
+}
+
+/// Whether the configuration or a module it calls has a `data` block.
+fn has_data_sources(config: &kiln_config::Config) -> bool {
+    config
+        .resources
+        .iter()
+        .any(|r| r.addr.mode == kiln_model::ResourceMode::Data)
+        || config
+            .modules
+            .iter()
+            .filter_map(|m| m.config.as_deref())
+            .any(has_data_sources)
+}
+
+/// Reads every data source whose configuration is known before planning,
+/// round by round (a data source may use another's result), into
+/// `options.data`.
+async fn read_data_sources(
+    config: &kiln_config::Config,
+    state: &State,
+    registry: &kiln_provider::Registry,
+    options: &mut PlanOptions,
+) -> Result<()> {
+    loop {
+        let reads = kiln_plan::data_reads(config, state, registry.schemas(), options)?;
+        if reads.is_empty() {
+            return Ok(());
+        }
+        for read in reads {
+            let Some(provider) = registry.get(&read.provider) else {
+                bail!(
+                    "no provider \"{}\" to read {} with",
+                    read.provider,
+                    read.addr
+                );
+            };
+            let resp = provider
+                .read_data(kiln_provider::ReadDataRequest {
+                    type_name: read.type_name.clone(),
+                    config: read.config.clone(),
+                })
+                .await;
+            if resp.diagnostics.has_errors() {
+                return Err(anyhow::Error::from(resp.diagnostics)
+                    .context(format!("reading {} failed", read.addr)));
+            }
+            options.data.insert(read.addr, resp.state);
+        }
+    }
 }
 
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {

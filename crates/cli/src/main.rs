@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod envs;
 mod files;
+mod fmt;
 mod output;
 mod project;
 mod render;

@@ -143,42 +143,35 @@ impl Project {
 
     /// Reads every `*.hcl` and `*.tf` file of the directory, in name order.
     pub fn read_sources(&self) -> Result<Vec<SourceFile>> {
-        let mut names = Vec::new();
-        let entries = std::fs::read_dir(&self.dir)
-            .with_context(|| format!("cannot list {}", self.dir.display()))?;
-        for entry in entries {
-            let path = entry?.path();
-            let is_config = matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("hcl" | "tf")
-            );
-            if is_config && path.is_file() {
-                names.push(path);
-            }
-        }
-        names.sort();
-        if names.is_empty() {
+        let files = read_dir_sources(&self.dir)?;
+        if files.is_empty() {
             bail!(
                 "no configuration files (*.hcl) in {}; pass the directory that holds them (kiln plan DIR, or -C DIR)",
                 self.dir.display()
             );
         }
-        names
-            .into_iter()
-            .map(|path| {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                Ok(SourceFile {
-                    name: display_path(&path),
-                    text,
-                })
-            })
-            .collect()
+        Ok(files)
     }
 
-    /// Loads and parses the configuration; any error diagnostic fails.
+    /// Loads and parses the configuration and the modules it calls (read
+    /// from their directories); any error diagnostic fails.
     pub fn load_config(&self) -> Result<(Config, Diagnostics)> {
-        let (config, diags) = kiln_config::parse(self.read_sources()?);
+        let root = self.read_sources()?;
+        let mut load = |dir: &str| -> Result<Vec<SourceFile>, String> {
+            let path = self.dir.join(dir);
+            if !path.is_dir() {
+                return Err(format!("no directory {}", display_path(&path)));
+            }
+            let files = read_dir_sources(&path).map_err(|e| format!("{e:#}"))?;
+            if files.is_empty() {
+                return Err(format!(
+                    "no configuration files (*.hcl) in {}",
+                    display_path(&path)
+                ));
+            }
+            Ok(files)
+        };
+        let (config, diags) = kiln_config::parse_tree(root, &mut load);
         if diags.has_errors() {
             return Err(diags.into());
         }
@@ -487,4 +480,34 @@ pub fn validate_env_name(env: &str) -> Result<()> {
 fn display_path(path: &Path) -> String {
     let s = path.display().to_string();
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+/// Every `*.hcl` and `*.tf` file of `dir`, in name order, named as shown in
+/// messages (and embedded in plans).
+fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
+    let mut names = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let is_config = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("hcl" | "tf")
+        );
+        if is_config && path.is_file() {
+            names.push(path);
+        }
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(SourceFile {
+                name: display_path(&path),
+                text,
+            })
+        })
+        .collect()
 }

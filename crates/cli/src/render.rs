@@ -131,6 +131,19 @@ pub fn reason_text(r: &Reason) -> String {
             format!("{path} references {source}, which is {k}")
         }
         Reason::Forced => "replacement was requested with --replace".into(),
+        Reason::Triggered {
+            source,
+            source_kind,
+        } => {
+            let k = match source_kind {
+                ActionKind::Create => "created",
+                ActionKind::Replace => "replaced",
+                ActionKind::Update => "updated",
+                ActionKind::Delete => "destroyed",
+                ActionKind::NoOp => "unchanged",
+            };
+            format!("lifecycle.replace_triggered_by names {source}, which is {k}")
+        }
         Reason::Rebuild => "--rebuild replaces every stateless resource (a new generation)".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
         Reason::Deposed { id } => {
@@ -504,48 +517,86 @@ pub fn state_human(state: &State) -> String {
     s
 }
 
-/// The resource dependency graph of a plan, as DOT or Mermaid.
+/// The resource dependency graph of a plan, as DOT or Mermaid. The
+/// instances of each module instance are drawn inside a box of their own
+/// (a DOT `cluster` subgraph, a Mermaid `subgraph`), nested like the modules.
 pub fn graph(plan: &Plan, mermaid: bool) -> String {
     let mut s = String::new();
     let id = |a: &kiln_model::InstanceAddr| a.to_string();
-    if mermaid {
+    let quoted = |t: &str| serde_json::to_string(t).unwrap_or_default();
+    // Each node once, with its module path (one label per step).
+    let mut nodes: Vec<(Vec<String>, String, usize)> = Vec::new();
+    let mut ids = BTreeMap::new();
+    for (i, a) in plan.actions.iter().enumerate() {
+        if let std::collections::btree_map::Entry::Vacant(e) = ids.entry(id(&a.addr)) {
+            e.insert(i);
+            let mut path = Vec::new();
+            let mut prefix = String::new();
+            for step in &a.addr.module {
+                prefix.push_str(&format!("module.{}{}", step.name, step.key));
+                path.push(prefix.clone());
+                prefix.push('.');
+            }
+            nodes.push((path, id(&a.addr), i));
+        }
+    }
+    nodes.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.cmp(&y.1)));
+    let mut open: Vec<String> = Vec::new();
+    let mut clusters = 0usize;
+    let close = if mermaid {
         s.push_str("flowchart LR\n");
-        let mut ids = BTreeMap::new();
-        for (i, a) in plan.actions.iter().enumerate() {
-            ids.entry(id(&a.addr)).or_insert(i);
+        "end"
+    } else {
+        s.push_str("digraph kiln {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        "}"
+    };
+    for (path, name, i) in &nodes {
+        while !path.starts_with(&open) {
+            open.pop();
+            let _ = writeln!(s, "{}{close}", "  ".repeat(open.len() + 1));
         }
-        for (name, i) in &ids {
-            let _ = writeln!(s, "  n{i}[\"{}\"]", name.replace('"', "#quot;"));
+        while open.len() < path.len() {
+            let label = &path[open.len()];
+            let indent = "  ".repeat(open.len() + 1);
+            if mermaid {
+                let _ = writeln!(
+                    s,
+                    "{indent}subgraph m{clusters}[\"{}\"]",
+                    label.replace('"', "#quot;")
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "{indent}subgraph {} {{\n{indent}  label = {};",
+                    quoted(&format!("cluster_{label}")),
+                    quoted(label)
+                );
+            }
+            clusters += 1;
+            open.push(label.clone());
         }
-        for a in &plan.actions {
-            for d in &a.dependencies {
+        let indent = "  ".repeat(open.len() + 1);
+        if mermaid {
+            let _ = writeln!(s, "{indent}n{i}[\"{}\"]", name.replace('"', "#quot;"));
+        } else {
+            let _ = writeln!(s, "{indent}{};", quoted(name));
+        }
+    }
+    while open.pop().is_some() {
+        let _ = writeln!(s, "{}{close}", "  ".repeat(open.len() + 1));
+    }
+    for a in &plan.actions {
+        for d in &a.dependencies {
+            if mermaid {
                 if let (Some(from), Some(to)) = (ids.get(&id(&a.addr)), ids.get(&id(d))) {
                     let _ = writeln!(s, "  n{from} --> n{to}");
                 }
+            } else {
+                let _ = writeln!(s, "  {} -> {};", quoted(&id(&a.addr)), quoted(&id(d)));
             }
         }
-    } else {
-        s.push_str("digraph kiln {\n  rankdir = \"RL\";\n  node [shape = box];\n");
-        let mut seen = std::collections::BTreeSet::new();
-        for a in &plan.actions {
-            if seen.insert(id(&a.addr)) {
-                let _ = writeln!(
-                    s,
-                    "  {};",
-                    serde_json::to_string(&id(&a.addr)).unwrap_or_default()
-                );
-            }
-        }
-        for a in &plan.actions {
-            for d in &a.dependencies {
-                let _ = writeln!(
-                    s,
-                    "  {} -> {};",
-                    serde_json::to_string(&id(&a.addr)).unwrap_or_default(),
-                    serde_json::to_string(&id(d)).unwrap_or_default()
-                );
-            }
-        }
+    }
+    if !mermaid {
         s.push_str("}\n");
     }
     s

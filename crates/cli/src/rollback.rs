@@ -12,7 +12,6 @@
 //!   (or kept with `--keep-previous`).
 
 use anyhow::{Result, bail};
-use kiln_config::SourceFile;
 use kiln_state::{AppliedSource, State};
 
 use crate::args::{PlanFlags, RollbackCmd};
@@ -43,16 +42,7 @@ pub async fn run(project: &Project, cmd: RollbackCmd, out: &Output) -> Result<u8
                     "Recreating generation {n} of {:?} from its recorded configuration.",
                     project.env
                 ));
-                let (config, warnings) = kiln_config::parse(
-                    source
-                        .files
-                        .iter()
-                        .map(|(name, text)| SourceFile {
-                            name: name.clone(),
-                            text: text.clone(),
-                        })
-                        .collect(),
-                );
+                let (config, warnings) = kiln_config::parse_embedded(&source.files);
                 if warnings.has_errors() {
                     return Err(warnings.into());
                 }

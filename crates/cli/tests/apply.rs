@@ -307,3 +307,96 @@ fn interrupt_starts_no_new_step_and_keeps_the_state_exact() {
         r.stdout
     );
 }
+
+#[test]
+fn lifecycle_conditions_and_ignore_changes_end_to_end() {
+    let config = r#"
+variable "want" {
+  type    = string
+  default = "static"
+}
+
+variable "size" {
+  type    = number
+  default = 1
+}
+
+variable "team" {
+  type    = string
+  default = "core"
+}
+
+resource "null_resource" "a" {
+  triggers = { size = tostring(var.size) }
+  labels   = { team = var.team }
+  lifecycle {
+    ignore_changes = [labels]
+    precondition {
+      condition     = var.size < 3
+      error_message = "size must stay under 3"
+    }
+  }
+}
+
+resource "null_resource" "b" {
+  triggers = { x = var.want }
+  lifecycle {
+    replace_triggered_by = [null_resource.a]
+    postcondition {
+      condition     = self.triggers.x == "static"
+      error_message = "b's trigger is ${self.triggers.x}, not static"
+    }
+  }
+}
+"#;
+    let (p, k) = project(config);
+    k.run(&["apply", "--yes"]).success();
+    let b1 = state_id(&p, "default", "null_resource.b").unwrap();
+
+    // A precondition fails the plan with the user's message, located.
+    let r = k.run(&["plan", "--var", "size=5"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr
+            .contains("precondition failed: size must stay under 3"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("main.hcl:22:"), "{}", r.all());
+
+    // ignore_changes: a label change is not planned.
+    let r = k.run(&[
+        "plan",
+        "--detailed-exitcode",
+        "--var",
+        "want=static",
+        "--var",
+        "size=1",
+    ]);
+    r.expect_code(0);
+
+    // Replacing a replaces b through replace_triggered_by.
+    let r = k.run(&["plan", "--var", "size=2"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("lifecycle.replace_triggered_by names null_resource.a, which is replaced"),
+        "{}",
+        r.stdout
+    );
+    k.run(&["apply", "--yes", "--var", "size=2"]).success();
+    assert_ne!(state_id(&p, "default", "null_resource.b").unwrap(), b1);
+
+    // A postcondition that fails after the create fails the apply; the new
+    // object is left for the next plan to delete.
+    let r = k.run(&["apply", "--yes", "--var", "size=2", "--var", "want=other"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("postcondition failed: b's trigger is other, not static"),
+        "{}",
+        r.all()
+    );
+    let s = p.state_json("default").unwrap();
+    assert_eq!(s["deposed"].as_array().map(Vec::len), Some(1), "{s}");
+}

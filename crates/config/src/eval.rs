@@ -392,10 +392,7 @@ impl<'a> Cx<'a> {
                         "count.index can only be used in a resource that sets count",
                     )),
                 },
-                _ => Err(self.error(
-                    span_to(0),
-                    "the only attribute of \"count\" is count.index",
-                )),
+                _ => Err(self.error(span_to(0), "the only attribute of \"count\" is count.index")),
             },
             "each" => match attr(0) {
                 Some(which @ ("key" | "value")) => match scope.each() {
@@ -431,11 +428,30 @@ impl<'a> Cx<'a> {
                     ))
                 }
             }
-            "module" => Err(self.error(span_to(0), "modules are not supported yet")),
-            "self" => Err(self.error(
-                root_span,
-                "\"self\" can only be used in provisioner and connection blocks, which kiln does not support",
-            )),
+            "module" => match attr(0) {
+                Some(name) => match scope.module(name) {
+                    Some(v) => Ok((v, 1)),
+                    None => {
+                        let names = scope.names(NameKind::Module);
+                        let hint = suggest::hint(name, names.iter().map(String::as_str));
+                        Err(self.error(
+                            span_to(0),
+                            format!("reference to undeclared module \"{name}\"{hint}"),
+                        ))
+                    }
+                },
+                None => Err(self.error(
+                    root_span,
+                    "\"module\" must be followed by a module name, like module.NAME.OUTPUT",
+                )),
+            },
+            "self" => match scope.self_value() {
+                Some(v) => Ok((v, 0)),
+                None => Err(self.error(
+                    root_span,
+                    "\"self\" can only be used in a postcondition block of a resource",
+                )),
+            },
             "data" => match (attr(0), attr(1)) {
                 (Some(ty), Some(name)) => {
                     let addr = ResourceAddr::data(ty, name);
@@ -1329,7 +1345,8 @@ pub(crate) fn subject_of(
         },
         "path" => Subject::Path(attr(0)?.to_string()),
         "kiln" | "terraform" => Subject::Env,
-        "module" | "self" => return None,
+        "module" => Subject::Module(attr(0)?.to_string()),
+        "self" => return None,
         "data" => Subject::Resource(ResourceAddr::data(attr(0)?, attr(1)?)),
         ty => Subject::Resource(ResourceAddr::managed(ty, attr(0)?)),
     })

@@ -24,7 +24,9 @@ use kiln_model::{ResourceAddr, Type, Value};
 
 mod convert;
 mod eval;
+mod format;
 mod functions;
+mod modules;
 mod parse;
 mod suggest;
 mod typeexpr;
@@ -32,7 +34,9 @@ mod vars;
 
 pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
+pub use format::format;
 pub use functions::function_names;
+pub use modules::{ModuleLoader, join_dir, module_dir, parse_embedded, parse_tree};
 pub use parse::{parse, parse_expr};
 pub use typeexpr::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
@@ -73,6 +77,12 @@ pub struct Config {
     pub providers: Vec<ProviderBlock>,
     /// Where state is kept, if the configuration says (`kiln { backend ... }`).
     pub backend: Option<Backend>,
+    /// `module "NAME" { source = "./dir" ... }` calls, with their modules'
+    /// configurations once [`parse_tree`] has loaded them.
+    pub modules: Vec<ModuleCall>,
+    /// The module's directory relative to the root module's (`""` for the
+    /// root, `modules/web` for a child), with `/` separators.
+    pub dir: String,
 }
 
 /// `kiln { backend "TYPE" { ... } }` (`terraform { backend ... }` is read
@@ -103,6 +113,26 @@ pub struct S3Backend {
     pub encrypt: bool,
     /// With `encrypt`: `aws:kms` with this key instead of `AES256`.
     pub kms_key_id: Option<String>,
+}
+
+/// `module "NAME" { source = "./modules/web", count / for_each, inputs }`.
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    pub name: String,
+    /// `source` as written (a local path: `./...` or `../...`).
+    pub source: String,
+    /// The `source` attribute's value.
+    pub source_loc: Loc,
+    /// Every other attribute: the module's input variables.
+    pub inputs: Vec<Attribute>,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub depends_on: Vec<Reference>,
+    /// The block header (`module "NAME"`).
+    pub loc: Loc,
+    /// The called module, loaded by [`parse_tree`] (None after [`parse`], or
+    /// if it failed to load).
+    pub config: Option<Arc<Config>>,
 }
 
 /// `variable "NAME" { type, default, description, sensitive, nullable,
@@ -177,13 +207,26 @@ pub struct Resource {
     pub loc: Loc,
 }
 
-/// `lifecycle { prevent_destroy, stateful }` (constants).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `lifecycle { prevent_destroy, stateful, ignore_changes,
+/// replace_triggered_by, precondition { }, postcondition { } }`.
+#[derive(Debug, Clone, Default)]
 pub struct Lifecycle {
     /// Refuse any plan that destroys (or replaces) this resource.
     pub prevent_destroy: bool,
     /// Treat the resource as stateful even if its type is not.
     pub stateful: bool,
+    /// `ignore_changes = [attr, ...]`: changes of these attributes in the
+    /// configuration are not planned (the object keeps its value).
+    pub ignore_changes: Vec<String>,
+    /// `ignore_changes = all`.
+    pub ignore_all_changes: bool,
+    /// `replace_triggered_by = [null_resource.a, ...]`: replacing (or, for a
+    /// whole-resource reference, updating) one of these replaces this one.
+    pub replace_triggered_by: Vec<Reference>,
+    /// Checked while planning, against the instance's configuration.
+    pub preconditions: Vec<Validation>,
+    /// Checked after apply, against the new object (`self`).
+    pub postconditions: Vec<Validation>,
 }
 
 /// Attributes and nested blocks, in source order.
@@ -250,6 +293,9 @@ pub enum Subject {
     Path(String),
     /// `kiln.env`, `terraform.workspace`
     Env,
+    /// `module.NAME` (the outputs of a module call; an object for a single
+    /// instance, a list with `count`, a map with `for_each`).
+    Module(String),
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +316,16 @@ pub trait Scope {
     /// such resource is declared. Attributes not known yet are
     /// [`Value::Unknown`].
     fn resource(&self, addr: &ResourceAddr) -> Option<Value>;
+    /// `module.NAME`: the outputs of the module call's instances (an object,
+    /// or a list / map of objects with count / for_each). `None` if no such
+    /// module call is declared.
+    fn module(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    /// `self`: the new object, in a `postcondition` block after apply.
+    fn self_value(&self) -> Option<Value> {
+        None
+    }
     /// `count.index` when evaluating an instance of a counted resource.
     fn count_index(&self) -> Option<u64> {
         None
@@ -350,6 +406,7 @@ pub enum NameKind {
     Variable,
     Local,
     Resource,
+    Module,
 }
 
 /// Values given for variables, by name, from `--var`, `--var-file` and the

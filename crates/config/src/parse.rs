@@ -20,13 +20,14 @@ use crate::eval::{eval, list_names, subject_of};
 use crate::suggest;
 use crate::typeexpr::{Shape, parse_type};
 use crate::{
-    Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, Output,
-    ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, Subject, Validation,
+    Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall,
+    Output, ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, Subject, Validation,
     Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
     "resource",
+    "module",
     "data",
     "variable",
     "locals",
@@ -89,6 +90,7 @@ struct Parser {
     locals: HashMap<String, Loc>,
     outputs: HashMap<String, Loc>,
     providers: HashMap<String, Loc>,
+    modules: HashMap<String, Loc>,
 }
 
 fn loc(file: &Arc<SourceFile>, range: Option<Range<usize>>) -> Loc {
@@ -379,10 +381,25 @@ impl Parser {
                         self.backend(nested);
                     }
                 }
-                "module" => self.diags.push(
-                    h.error("modules are not supported yet")
-                        .with_detail("declare the resources in this configuration for now"),
-                ),
+                "module" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    if !self.first_declaration(
+                        "module",
+                        name.clone(),
+                        &h,
+                        |p| &mut p.modules,
+                        name.clone(),
+                    ) {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    if let Some(m) = self.module(name, body, h) {
+                        self.config.modules.push(m);
+                    }
+                }
                 other => {
                     let hint = suggest::hint(other, BLOCK_TYPES.iter().copied());
                     self.diags.push(
@@ -630,18 +647,39 @@ impl Parser {
     }
 
     fn lifecycle(&mut self, b: &Block) -> Lifecycle {
-        const ALLOWED: &[&str] = &["prevent_destroy", "stateful", "create_before_destroy"];
+        const ALLOWED: &[&str] = &[
+            "prevent_destroy",
+            "stateful",
+            "create_before_destroy",
+            "ignore_changes",
+            "replace_triggered_by",
+        ];
         let mut l = Lifecycle::default();
         if !b.labels.is_empty() {
             self.diags
                 .push(b.loc.error("a lifecycle block takes no labels"));
         }
         for nested in &b.body.blocks {
-            self.diags.push(
-                nested
-                    .loc
-                    .error(format!("unexpected block \"{}\" in lifecycle", nested.ty)),
-            );
+            match nested.ty.as_str() {
+                "precondition" => {
+                    if let Some(c) = self.validation(nested) {
+                        l.preconditions.push(c);
+                    }
+                }
+                "postcondition" => {
+                    if let Some(c) = self.validation(nested) {
+                        l.postconditions.push(c);
+                    }
+                }
+                other => self.diags.push(
+                    nested
+                        .loc
+                        .error(format!("unexpected block \"{other}\" in lifecycle"))
+                        .with_detail(
+                            "a lifecycle block may hold precondition and postcondition blocks",
+                        ),
+                ),
+            }
         }
         for a in &b.body.attributes {
             let what = format!("lifecycle.{}", a.name);
@@ -654,6 +692,34 @@ impl Parser {
                     Ok(v) => l.stateful = v,
                     Err(d) => self.diags.extend(d),
                 },
+                "ignore_changes" => match &a.expr.inner {
+                    Expression::Variable(v) if v.as_str() == "all" => l.ignore_all_changes = true,
+                    Expression::Array(items) => {
+                        for item in items.iter() {
+                            let name = match item {
+                                Expression::Variable(v) => Some(v.as_str().to_string()),
+                                Expression::Traversal(t) => match &t.expr {
+                                    Expression::Variable(v) => Some(v.as_str().to_string()),
+                                    _ => None,
+                                },
+                                Expression::String(s) => Some(s.as_str().to_string()),
+                                _ => None,
+                            };
+                            match name {
+                                Some(n) => l.ignore_changes.push(n),
+                                None => self.diags.push(a.expr.loc.error(
+                                    "ignore_changes entries must be attribute names, like [tags]",
+                                )),
+                            }
+                        }
+                    }
+                    _ => self.diags.push(a.expr.loc.error(
+                        "ignore_changes must be a list of attribute names, like [tags], or all",
+                    )),
+                },
+                "replace_triggered_by" => {
+                    l.replace_triggered_by = self.depends_on(&a.expr);
+                }
                 // kiln always creates the replacement before destroying the
                 // original; `true` says so, `false` cannot be honoured.
                 "create_before_destroy" => match constant_bool(&a.expr, &what) {
@@ -708,7 +774,7 @@ impl Parser {
                 _ => None,
             };
             match subject {
-                Some(s @ Subject::Resource(_)) => out.push(Reference {
+                Some(s @ (Subject::Resource(_) | Subject::Module(_))) => out.push(Reference {
                     subject: s,
                     loc: at,
                 }),
@@ -875,6 +941,62 @@ impl Parser {
                 None
             }
         }
+    }
+
+    fn module(&mut self, name: String, body: Body, h: Loc) -> Option<ModuleCall> {
+        for b in &body.blocks {
+            self.diags.push(
+                b.loc
+                    .error(format!("unexpected block \"{}\" in module", b.ty))
+                    .with_detail("a module block sets source, count or for_each, depends_on and the module's input variables"),
+            );
+        }
+        let mut m = ModuleCall {
+            name,
+            source: String::new(),
+            source_loc: h.clone(),
+            inputs: Vec::new(),
+            count: None,
+            for_each: None,
+            depends_on: Vec::new(),
+            loc: h,
+            config: None,
+        };
+        let mut has_source = false;
+        for a in body.attributes {
+            match a.name.as_str() {
+                "source" => match constant_string(&a.expr, "source") {
+                    Ok(s) => {
+                        m.source = s;
+                        m.source_loc = a.expr.loc.clone();
+                        has_source = true;
+                    }
+                    Err(d) => self.diags.extend(d),
+                },
+                "count" => m.count = Some(a.expr),
+                "for_each" => m.for_each = Some(a.expr),
+                "depends_on" => m.depends_on = self.depends_on(&a.expr),
+                // Provider configurations are shared with every module.
+                "providers" | "version" => {}
+                _ => m.inputs.push(a),
+            }
+        }
+        if let (Some(_), Some(f)) = (&m.count, &m.for_each) {
+            self.diags.push(
+                f.loc
+                    .error("count and for_each cannot both be set")
+                    .with_detail("remove one: count makes a list of instances, for_each a map"),
+            );
+        }
+        if !has_source {
+            self.diags.push(
+                m.loc
+                    .error(format!("module \"{}\" has no source", m.name))
+                    .with_detail("add source = \"./path/to/module\""),
+            );
+            return None;
+        }
+        Some(m)
     }
 
     fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {

@@ -197,7 +197,10 @@ fn references_to_the_scope() {
         ),
         ("each.x", "! each.key and each.value @1:1"),
         ("path.x", "! path.module, path.root and path.cwd @1:1"),
-        ("module.m.out", "! modules are not supported yet @1:1"),
+        (
+            "module.m.out",
+            "! reference to undeclared module \"m\" @1:1",
+        ),
         (
             "[1, var.x, var.y]",
             "! undeclared input variable \"x\" @1:5\n! undeclared input variable \"y\" @1:12",
@@ -403,7 +406,7 @@ fn references_are_listed() {
             "Variable(\"vs\")@1:13 Variable(\"w\")@1:26",
         ),
         ("var.a[local.i]", "Variable(\"a\")@1:1 Local(\"i\")@1:7"),
-        ("module.m.x", ""),
+        ("module.m.x", "Module(\"m\")@1:1"),
     ];
     check_all(cases, |input| {
         let expr = parse_expr("t.hcl", input).unwrap();

@@ -41,7 +41,10 @@ fn summary(c: &Config) -> String {
             r.count.is_some(),
             r.for_each.is_some(),
             r.provider,
-            r.lifecycle
+            format_args!(
+                "Lifecycle {{ prevent_destroy: {}, stateful: {} }}",
+                r.lifecycle.prevent_destroy, r.lifecycle.stateful
+            )
         ));
     }
     for o in &c.outputs {
@@ -227,7 +230,7 @@ fn errors() {
                 "resorce \"a\" \"b\" {}\n",
                 "! unknown block type \"resorce\"; did you mean \"resource\"? @1:1",
             ),
-            ("module \"m\" {}\n", "! modules are not supported yet @1:1"),
+            ("module \"m\" {}\n", "! module \"m\" has no source @1:1"),
             (
                 "resource \"a\" {}\n",
                 "! missing label: a resource block needs type and name @1:1",
@@ -266,8 +269,8 @@ fn errors() {
                 "! syntax error: invalid attribute; expected unique attribute key @3:3",
             ),
             (
-                "resource \"t\" \"a\" {\n  lifecycle {\n    ignore_changes = []\n  }\n}\n",
-                "! unknown lifecycle attribute \"ignore_changes\" @3:5",
+                "resource \"t\" \"a\" {\n  lifecycle {\n    ignore_changes = 3\n  }\n}\n",
+                "! ignore_changes must be a list of attribute names, like [tags], or all @3:22",
             ),
             (
                 "resource \"t\" \"a\" {\n  lifecycle {\n    prevent_destory = true\n  }\n}\n",

@@ -202,6 +202,10 @@ pub async fn apply(
             }
             None => break,
         };
+        let mut done = done;
+        if let Some(ev) = evaluator.as_mut() {
+            run.postconditions(&mut done, ev);
+        }
         let step = &plan.steps[done.step];
         let addr = plan.actions[step.action].addr.clone();
         let result = JournalRecord::Result {
@@ -412,6 +416,28 @@ impl Run<'_> {
         let s = sensitive_attrs(self.registry, type_name);
         self.sensitive.insert(type_name.to_string(), s.clone());
         s
+    }
+
+    /// Checks a created or updated object's postconditions; a failure fails
+    /// the step (a new object is then recorded as deposed, for the next
+    /// plan to delete, and the apply rolls back like after a failed health
+    /// check).
+    fn postconditions(&self, done: &mut Done, ev: &mut ApplyEvaluator) {
+        let action = self.plan.steps[done.step].action;
+        let (resource, created) = match &done.outcome {
+            Outcome::Created { resource } => (resource, true),
+            Outcome::Updated { resource } => (resource, false),
+            _ => return,
+        };
+        let state = &self.state;
+        let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
+        if let Err(d) = ev.postconditions(action, &resource.attributes, &applied) {
+            let message = errors(&d).unwrap_or_else(|| d.to_string());
+            done.outcome = Outcome::Failed {
+                message,
+                created: created.then(|| resource.clone()),
+            };
+        }
     }
 
     /// The final, fully known attributes of a create or update.

@@ -12,16 +12,20 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use kiln_config::{Config, NameKind, Scope, SourceFile, eval, eval_body};
+use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr, ResourceSchema, Schemas, Value};
+use kiln_model::{
+    InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, ResourceSchema, Schemas, Value,
+};
 
 use crate::files::FileReads;
-use crate::graph::{self, Analysis, Mode, body_ref};
+use crate::graph::{self, Analysis, Mode, Node, body_ref};
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};
-use crate::{Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, vars};
+use crate::{
+    Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, expand, vars,
+};
 
 /// Re-evaluates planned actions with the values apply produced.
 pub struct ApplyEvaluator {
@@ -32,8 +36,11 @@ pub struct ApplyEvaluator {
     actions: Vec<Action>,
     /// Per action: the resource block it is an instance of (None for deletes).
     action_resource: Vec<Option<usize>>,
-    /// Per resource block: the actions of its instances, in key order.
+    /// Per resource block: the actions of its instances, in key order (for
+    /// a data source, indexes into `data`).
     instances: Vec<Vec<usize>>,
+    /// The data source instances' keys and values, as planned.
+    data: Vec<(InstanceKey, Value)>,
     /// Locals evaluated so far (kept once fully known).
     locals: RefCell<Vec<Option<Value>>>,
     /// Per `for_each` resource: its keys' values (kept once fully known).
@@ -73,6 +80,7 @@ impl ApplyEvaluator {
             actions: plan.actions.clone(),
             action_resource: vec![None; plan.actions.len()],
             instances: Vec::new(),
+            data: Vec::new(),
             locals: RefCell::new(Vec::new()),
             each_values: RefCell::new(Vec::new()),
             env: plan.env.clone(),
@@ -97,35 +105,35 @@ impl ApplyEvaluator {
         if !evaluates {
             return Ok(ev);
         }
-        let files = plan
-            .source
-            .files
-            .iter()
-            .map(|(name, text)| SourceFile {
-                name: name.clone(),
-                text: text.clone(),
-            })
-            .collect();
-        let (config, mut diags) = kiln_config::parse(files);
+        let (config, mut diags) = kiln_config::parse_embedded(&plan.source.files);
         if diags.has_errors() {
             return Err(diags);
         }
-        let an = graph::analyze(&config)?;
         ev.vars = vars::variable_values(&config, &plan.source.variables, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
+        let (flat, meta) = expand::expand(&config, &ev.vars, &plan.source.root_dir)?;
+        let config = flat.into_owned();
+        let an = graph::analyze(&config, meta)?;
         ev.instances = vec![Vec::new(); config.resources.len()];
         for (i, a) in ev.actions.iter().enumerate() {
             let deposed = a
                 .reasons
                 .iter()
                 .any(|r| matches!(r, Reason::Deposed { .. }));
-            if a.kind == ActionKind::Delete || deposed || !a.addr.module.is_empty() {
+            if a.kind == ActionKind::Delete || deposed {
                 continue;
             }
-            match an.resources.get(&a.addr.resource) {
-                Some(&r) => {
+            let block = an
+                .meta
+                .by_path
+                .get(&a.addr.module)
+                .copied()
+                .or(a.addr.module.is_empty().then_some(0))
+                .and_then(|mi| an.resource_ix(mi, &a.addr.resource));
+            match block {
+                Some(r) => {
                     ev.action_resource[i] = Some(r);
                     ev.instances[r].push(i);
                 }
@@ -142,6 +150,25 @@ impl ApplyEvaluator {
         let actions = &ev.actions;
         for list in &mut ev.instances {
             list.sort_by(|&x, &y| actions[x].addr.key.cmp(&actions[y].addr.key));
+        }
+        for (addr, value) in &plan.source.data {
+            let block = an
+                .meta
+                .by_path
+                .get(&addr.module)
+                .copied()
+                .or(addr.module.is_empty().then_some(0))
+                .and_then(|mi| an.resource_ix(mi, &addr.resource));
+            if let Some(r) = block {
+                ev.instances[r].push(ev.data.len());
+                ev.data.push((addr.key.clone(), value.clone()));
+            }
+        }
+        for (r, res) in config.resources.iter().enumerate() {
+            if res.addr.mode == ResourceMode::Data {
+                let data = &ev.data;
+                ev.instances[r].sort_by(|&x, &y| data[x].0.cmp(&data[y].0));
+            }
         }
         for r in &config.resources {
             if let Some((_, s)) = schemas.resource(&r.addr.ty) {
@@ -206,9 +233,11 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: an.meta.resource_mi(r),
             current: Some(r),
             key: a.addr.key.clone(),
             each,
+            self_value: None,
         };
         let value = eval_body(&res.body, schema, &scope)?;
         let value = match a.kind {
@@ -235,6 +264,43 @@ impl ApplyEvaluator {
         Ok(value)
     }
 
+    /// Checks the `postcondition` blocks of action `action` against its new
+    /// object (`self`), once it has been created or updated.
+    pub fn postconditions(
+        &mut self,
+        action: usize,
+        new_object: &Value,
+        applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
+    ) -> Result<(), Diagnostics> {
+        let (Some(an), Some(Some(r))) = (&self.an, self.action_resource.get(action)) else {
+            return Ok(());
+        };
+        let r = *r;
+        let res = &self.config.resources[r];
+        if res.lifecycle.postconditions.is_empty() {
+            return Ok(());
+        }
+        let a = &self.actions[action];
+        let each = match (&a.addr.key, an.modes[r]) {
+            (InstanceKey::Str(k), Mode::ForEach) => {
+                let v = self.each_value(r, k, applied)?;
+                Some((Value::String(k.clone()), v))
+            }
+            _ => None,
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            mi: an.meta.resource_mi(r),
+            current: Some(r),
+            key: a.addr.key.clone(),
+            each,
+            self_value: Some(new_object.clone()),
+        };
+        crate::planner::check_conditions(&res.lifecycle.postconditions, &scope, "postcondition")
+    }
+
     /// The outputs' final values once every step has finished.
     pub fn outputs(
         &mut self,
@@ -247,9 +313,11 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: 0,
             current: None,
             key: InstanceKey::None,
             each: None,
+            self_value: None,
         };
         let mut out = BTreeMap::new();
         let mut diags = Diagnostics::new();
@@ -291,9 +359,11 @@ impl ApplyEvaluator {
             ev: self,
             an,
             applied,
+            mi: an.meta.resource_mi(r),
             current: None,
             key: InstanceKey::None,
             each: None,
+            self_value: None,
         };
         let v = eval(expr, &scope)?;
         let keys = for_each_keys(&v).map_err(|e| expr.loc.error(e))?;
@@ -351,47 +421,82 @@ struct ApplyScope<'e> {
     ev: &'e ApplyEvaluator,
     an: &'e Analysis,
     applied: &'e dyn Fn(&InstanceAddr) -> Option<Value>,
+    /// The module instance the expression is in.
+    mi: usize,
     current: Option<usize>,
+    /// `self` in a postcondition.
+    self_value: Option<Value>,
     key: InstanceKey,
     each: Option<(Value, Value)>,
 }
 
-impl Scope for ApplyScope<'_> {
-    fn variable(&self, name: &str) -> Option<Value> {
-        self.an
-            .variables
-            .get(name)
-            .map(|&i| self.ev.vars[i].clone())
-    }
-
-    fn local(&self, name: &str) -> Option<Value> {
-        let i = *self.an.locals.get(name)?;
+impl ApplyScope<'_> {
+    /// Local `i` of the flat configuration (a module input or output
+    /// included), evaluated on first use and kept once fully known.
+    fn local_value(&self, i: usize) -> Value {
         if let Some(v) = &self.ev.locals.borrow()[i] {
-            return Some(v.clone());
+            return v.clone();
         }
+        let (mi, key, each) = self.an.meta.local_eval(i);
         let scope = ApplyScope {
             ev: self.ev,
             an: self.an,
             applied: self.applied,
+            mi,
             current: None,
-            key: InstanceKey::None,
-            each: None,
+            key,
+            each,
+            self_value: None,
         };
+        let local = &self.ev.config.locals[i];
         // Errors were reported when planning; here they only leave the
         // value unknown, which the caller reports.
-        let v = eval(&self.ev.config.locals[i].expr, &scope).unwrap_or(Value::Unknown);
+        let v = eval(&local.expr, &scope)
+            .and_then(|v| expand::finish_local(&self.an.meta, i, v, &local.expr))
+            .unwrap_or(Value::Unknown);
         if v.is_known() {
             self.ev.locals.borrow_mut()[i] = Some(v.clone());
         }
-        Some(v)
+        v
+    }
+}
+
+impl Scope for ApplyScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        match self.an.variable_node(self.mi, name)? {
+            Node::Variable(i) => Some(self.ev.vars[i].clone()),
+            Node::Local(l) => Some(self.local_value(l)),
+            _ => None,
+        }
+    }
+
+    fn local(&self, name: &str) -> Option<Value> {
+        let i = self.an.local_ix(self.mi, name)?;
+        Some(self.local_value(i))
+    }
+
+    fn module(&self, name: &str) -> Option<Value> {
+        self.an
+            .meta
+            .module_value(self.mi, name, |l| self.local_value(l))
     }
 
     fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
-        let r = *self.an.resources.get(addr)?;
+        let r = self.an.resource_ix(self.mi, addr)?;
         let (pick, attrs) = match self.current.and_then(|c| body_ref(self.an, c, r)) {
             Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
             None => (None, None),
         };
+        if addr.mode == ResourceMode::Data {
+            let data = &self.ev.data;
+            return Some(resource_value(
+                self.an.modes[r],
+                &self.ev.instances[r],
+                |i| data[i].0.clone(),
+                |i| project(&data[i].1, attrs),
+                pick,
+            ));
+        }
         let actions = &self.ev.actions;
         Some(resource_value(
             self.an.modes[r],
@@ -411,6 +516,10 @@ impl Scope for ApplyScope<'_> {
         ))
     }
 
+    fn self_value(&self) -> Option<Value> {
+        self.self_value.clone()
+    }
+
     fn count_index(&self) -> Option<u64> {
         match self.key {
             InstanceKey::Int(i) => Some(i),
@@ -422,8 +531,12 @@ impl Scope for ApplyScope<'_> {
         self.each.clone()
     }
 
-    fn path(&self, _which: &str) -> Option<String> {
-        Some(self.ev.root_dir.clone())
+    fn path(&self, which: &str) -> Option<String> {
+        Some(if which == "module" {
+            self.an.meta.module_dir(&self.ev.root_dir, self.mi)
+        } else {
+            self.ev.root_dir.clone()
+        })
     }
 
     fn env(&self) -> String {

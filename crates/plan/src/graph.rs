@@ -14,6 +14,7 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceKey, ResourceAddr, ResourceMode};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::expand::{LocalKind, Meta};
 use crate::fxhash::{FxHashMap, map_with_capacity};
 use crate::names::did_you_mean;
 
@@ -95,9 +96,39 @@ pub(crate) struct Analysis {
     pub order: Vec<Node>,
     /// For each node (by graph index), the nodes it refers to.
     pub graph: DiGraph<Node, ()>,
+    /// Which module instance each local and resource belongs to.
+    pub meta: Meta,
 }
 
 impl Analysis {
+    /// `var.NAME` in module instance `mi`: a root variable, or a module
+    /// input (a local of the flat configuration).
+    pub(crate) fn variable_node(&self, mi: usize, name: &str) -> Option<Node> {
+        if mi == 0 {
+            self.variables.get(name).map(|&i| Node::Variable(i))
+        } else {
+            self.meta.insts[mi].vars.get(name).map(|&l| Node::Local(l))
+        }
+    }
+
+    /// `local.NAME` in module instance `mi`.
+    pub(crate) fn local_ix(&self, mi: usize, name: &str) -> Option<usize> {
+        if mi == 0 {
+            self.locals.get(name).copied()
+        } else {
+            self.meta.insts[mi].locals.get(name).copied()
+        }
+    }
+
+    /// A resource block in module instance `mi`.
+    pub(crate) fn resource_ix(&self, mi: usize, addr: &ResourceAddr) -> Option<usize> {
+        if mi == 0 {
+            self.resources.get(addr).copied()
+        } else {
+            self.meta.insts[mi].resources.get(addr).copied()
+        }
+    }
+
     /// The graph index of a node.
     pub(crate) fn index(&self, config: &Config, node: Node) -> NodeIndex {
         let v = config.variables.len();
@@ -153,14 +184,36 @@ pub(crate) fn declared_names(config: &Config, kind: kiln_config::NameKind) -> Ve
             .iter()
             .map(|r| r.addr.to_string())
             .collect(),
+        NameKind::Module => config.modules.iter().map(|m| m.name.clone()).collect(),
     }
 }
 
-pub(crate) fn node_name(config: &Config, node: Node) -> String {
+pub(crate) fn node_name(config: &Config, meta: &Meta, node: Node) -> String {
+    let prefix = |mi: usize| {
+        meta.path(mi)
+            .iter()
+            .map(|s| format!("module.{}{}.", s.name, s.key))
+            .collect::<String>()
+    };
     match node {
         Node::Variable(i) => format!("var.{}", config.variables[i].name),
-        Node::Local(i) => format!("local.{}", config.locals[i].name),
-        Node::Resource(i) => config.resources[i].addr.to_string(),
+        Node::Local(i) => {
+            let what = match meta.locals.get(i).map(|m| &m.kind) {
+                Some(LocalKind::Var { .. }) => "var",
+                Some(LocalKind::Output { .. }) => "output",
+                _ => "local",
+            };
+            format!(
+                "{}{what}.{}",
+                prefix(meta.local_mi(i)),
+                config.locals[i].name
+            )
+        }
+        Node::Resource(i) => format!(
+            "{}{}",
+            prefix(meta.resource_mi(i)),
+            config.resources[i].addr
+        ),
         Node::Output(i) => format!("output.{}", config.outputs[i].name),
     }
 }
@@ -185,13 +238,17 @@ enum Site {
 
 struct Builder<'c> {
     config: &'c Config,
+    /// Resolving `depends_on`: `module.NAME` means every resource in it.
+    depends: bool,
+    /// The module instance references are resolved in.
+    mi: usize,
     an: Analysis,
     diags: Diagnostics,
     self_loops: Vec<bool>,
 }
 
 /// Builds and checks the dependency graph.
-pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
+pub(crate) fn analyze(config: &Config, meta: Meta) -> Result<Analysis, Diagnostics> {
     let mut variables = map_with_capacity(config.variables.len());
     for (i, v) in config.variables.iter().enumerate() {
         variables.entry(v.name.clone()).or_insert(i);
@@ -236,6 +293,8 @@ pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
     }
     let mut b = Builder {
         config,
+        depends: false,
+        mi: 0,
         an: Analysis {
             variables,
             locals,
@@ -245,6 +304,7 @@ pub(crate) fn analyze(config: &Config) -> Result<Analysis, Diagnostics> {
             modes,
             order: Vec::with_capacity(n),
             graph,
+            meta,
         },
         diags: Diagnostics::new(),
         self_loops: vec![false; n],
@@ -266,18 +326,21 @@ impl Builder<'_> {
         let config = self.config;
         for (i, l) in config.locals.iter().enumerate() {
             let mut direct = Vec::new();
-            self.refs(
-                Node::Local(i),
-                &l.expr.references(),
-                Site::Plain,
-                &mut direct,
-            );
+            let (mi, key, _) = self.an.meta.local_eval(i);
+            self.mi = mi;
+            let site = match key {
+                InstanceKey::None => Site::Plain,
+                InstanceKey::Int(_) => Site::Body(Mode::Count),
+                InstanceKey::Str(_) => Site::Body(Mode::ForEach),
+            };
+            self.refs(Node::Local(i), &l.expr.references(), site, &mut direct);
             let mut res: Vec<usize> = direct.into_iter().map(|(r, _)| r).collect();
             res.sort_unstable();
             res.dedup();
             self.an.local_resources[i] = res;
         }
         for (i, r) in config.resources.iter().enumerate() {
+            self.mi = self.an.meta.resource_mi(i);
             let node = Node::Resource(i);
             let mode = self.an.modes[i];
             if r.count.is_some() && r.for_each.is_some() {
@@ -287,19 +350,41 @@ impl Builder<'_> {
                         .with_detail("use one of them"),
                 );
             }
-            if r.addr.mode == ResourceMode::Data {
-                self.diags.push(
-                    r.loc
-                        .error(format!("data sources are not supported yet ({})", r.addr))
-                        .with_detail("the planner makes no provider calls; use a variable or a local instead"),
-                );
-            }
             let mut deps = Vec::new();
             for e in r.count.iter().chain(r.for_each.iter()) {
                 self.expr_refs(node, e, Site::Plain, &mut deps);
             }
-            // `depends_on` orders without passing values.
+            // `depends_on` orders without passing values; so do the
+            // `depends_on` of the module calls around the resource.
+            self.depends = true;
             self.refs(node, &r.depends_on, Site::Plain, &mut deps);
+            let around = self
+                .an
+                .meta
+                .insts
+                .get(self.mi)
+                .map(|i| i.depends_on.clone())
+                .unwrap_or_default();
+            let own = self.mi;
+            for (mi, d) in around {
+                self.mi = mi;
+                self.refs(node, std::slice::from_ref(&d), Site::Plain, &mut deps);
+            }
+            self.mi = own;
+            self.depends = false;
+            // So do the lifecycle's conditions and replacement triggers,
+            // which are checked against the instance.
+            let mut lifecycle_refs = r.lifecycle.replace_triggered_by.clone();
+            for c in r
+                .lifecycle
+                .preconditions
+                .iter()
+                .chain(&r.lifecycle.postconditions)
+            {
+                lifecycle_refs.extend(c.condition.references());
+                lifecycle_refs.extend(c.error_message.references());
+            }
+            self.refs(node, &lifecycle_refs, Site::Body(mode), &mut deps);
             let mut refs = Vec::new();
             body_references(&r.body, &mut refs);
             let mut body_deps = Vec::new();
@@ -315,6 +400,7 @@ impl Builder<'_> {
             deps.extend(body_deps);
             self.an.resource_refs.push(ResourceRefs { deps, body_refs });
         }
+        self.mi = 0;
         for (i, o) in config.outputs.iter().enumerate() {
             let mut unused = Vec::new();
             self.expr_refs(Node::Output(i), &o.expr, Site::Plain, &mut unused);
@@ -350,8 +436,8 @@ impl Builder<'_> {
         let from_ix = self.an.index(self.config, from);
         for r in refs {
             let target = match &r.subject {
-                Subject::Variable(name) => match self.an.variables.get(name) {
-                    Some(&i) => Node::Variable(i),
+                Subject::Variable(name) => match self.an.variable_node(self.mi, name) {
+                    Some(n) => n,
                     None => {
                         let names = self.config.variables.iter().map(|v| v.name.as_str());
                         self.diags.push(undeclared(
@@ -364,8 +450,8 @@ impl Builder<'_> {
                         continue;
                     }
                 },
-                Subject::Local(name) => match self.an.locals.get(name) {
-                    Some(&i) => Node::Local(i),
+                Subject::Local(name) => match self.an.local_ix(self.mi, name) {
+                    Some(i) => Node::Local(i),
                     None => {
                         let names = self.config.locals.iter().map(|l| l.name.as_str());
                         self.diags.push(undeclared(
@@ -378,8 +464,72 @@ impl Builder<'_> {
                         continue;
                     }
                 },
-                Subject::Resource(addr) => match self.an.resources.get(addr) {
-                    Some(&i) => {
+                Subject::Module(name) if self.depends => {
+                    match self.an.meta.call_resources(self.mi, name) {
+                        Some(rs) => {
+                            for ri in rs {
+                                let to = self.an.index(self.config, Node::Resource(ri));
+                                if to != from_ix {
+                                    self.an.graph.add_edge(from_ix, to, ());
+                                }
+                                deps.push((ri, Selector::All));
+                            }
+                        }
+                        None => self.diags.push(r.loc.error(format!(
+                            "depends_on refers to undeclared module \"module.{name}\""
+                        ))),
+                    }
+                    continue;
+                }
+                Subject::Module(name) => match self.an.meta.call_outputs(self.mi, name) {
+                    Some(mut outs) => {
+                        // `module.NAME.OUT` / `module.NAME[KEY].OUT`: only
+                        // that output, which must be declared.
+                        if let Some(out) = module_output_name(r, name) {
+                            let declared: Vec<&str> = self.an.meta.call_output_names(self.mi, name);
+                            if !declared.is_empty() && !declared.contains(&out.as_str()) {
+                                let d = r
+                                    .loc
+                                    .error(format!("module \"{name}\" has no output \"{out}\""));
+                                self.diags.push(
+                                    match did_you_mean(&out, declared.iter().copied()) {
+                                        Some(s) => d.with_detail(format!("did you mean \"{s}\"?")),
+                                        None => d.with_detail(format!(
+                                            "the module declares: {}",
+                                            declared.join(", ")
+                                        )),
+                                    },
+                                );
+                                continue;
+                            }
+                            outs.retain(|&l| self.config.locals[l].name == out);
+                        }
+                        for l in outs {
+                            let to = self.an.index(self.config, Node::Local(l));
+                            self.an.graph.add_edge(from_ix, to, ());
+                        }
+                        continue;
+                    }
+                    None => {
+                        let names: Vec<String> = self
+                            .an
+                            .meta
+                            .insts
+                            .get(self.mi)
+                            .map(|i| i.calls.iter().map(|c| c.name.clone()).collect())
+                            .unwrap_or_default();
+                        self.diags.push(undeclared(
+                            r,
+                            "module",
+                            &format!("module.{name}"),
+                            name,
+                            names.iter().map(String::as_str),
+                        ));
+                        continue;
+                    }
+                },
+                Subject::Resource(addr) => match self.an.resource_ix(self.mi, addr) {
+                    Some(i) => {
                         let shape = shape(r, addr);
                         if let Some(body) = body.as_deref_mut() {
                             let mode = self.an.modes[i];
@@ -473,7 +623,7 @@ impl Builder<'_> {
                 .unwrap_or(scc[0]);
             let names: BTreeSet<String> = scc
                 .iter()
-                .map(|&n| node_name(self.config, self.an.graph[n]))
+                .map(|&n| node_name(self.config, &self.an.meta, self.an.graph[n]))
                 .collect();
             let list = names.into_iter().collect::<Vec<_>>().join(", ");
             let summary = if scc.len() == 1 {
@@ -555,6 +705,22 @@ fn undeclared<'a>(
         Some(s) => d.with_detail(format!("did you mean \"{s}\"?")),
         None => d.with_detail(format!("declare the {what}, or fix the reference")),
     }
+}
+
+/// The output a module reference reads right away (`module.web.id`,
+/// `module.web["a"].id`, `module.web[0].id`), read from the source text.
+fn module_output_name(r: &Reference, name: &str) -> Option<String> {
+    let text = r.loc.file.text.get(r.loc.range.start..)?;
+    let rest = text.strip_prefix("module.")?.strip_prefix(name)?;
+    let rest = match rest.strip_prefix('[') {
+        Some(inner) => &inner[inner.find(']')? + 1..],
+        None => rest,
+    };
+    let t = rest.strip_prefix('.')?;
+    let n = t
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(t.len());
+    (n > 0 && !t.starts_with(|c: char| c.is_ascii_digit())).then(|| t[..n].to_string())
 }
 
 /// One resource reference as written: how it picks instances and which

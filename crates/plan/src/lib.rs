@@ -17,6 +17,7 @@ use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
+mod expand;
 mod files;
 mod fxhash;
 mod graph;
@@ -30,7 +31,7 @@ mod vars;
 
 pub use apply_eval::ApplyEvaluator;
 pub use files::{FileAnswer, FileReads, SharedFiles};
-pub use planner::plan;
+pub use planner::{data_reads, plan};
 pub use rollback::rollback;
 
 /// The version of the serialized plan (saved plan files and `--json`).
@@ -66,6 +67,24 @@ pub struct PlanOptions {
     /// What the file functions (`file`, `templatefile`, ...) read; their
     /// answers are recorded in [`PlanSource::file_reads`].
     pub files: SharedFiles,
+    /// The data sources read before planning (see [`data_reads`]), by
+    /// instance: what `data.TYPE.NAME` evaluates to. Recorded in
+    /// [`PlanSource::data`].
+    pub data: BTreeMap<InstanceAddr, Value>,
+    /// Data sources missing from `data` are unknown rather than an error
+    /// (`kiln validate`, which calls no provider).
+    pub data_unknown: bool,
+}
+
+/// A data source instance whose configuration is fully known, to be read
+/// through its provider before planning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRead {
+    pub addr: InstanceAddr,
+    pub type_name: String,
+    pub provider: String,
+    /// The evaluated configuration (the provider's `ReadDataRequest.config`).
+    pub config: Value,
 }
 
 /// A plan: the actions, the order they may run in, and what is needed to
@@ -139,6 +158,9 @@ pub struct PlanSource {
     /// What the file functions read while planning, replayed at apply.
     #[serde(default, skip_serializing_if = "FileReads::is_empty")]
     pub file_reads: FileReads,
+    /// The data sources' values the plan was made with, reused at apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<InstanceAddr, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,6 +237,12 @@ pub enum Reason {
     },
     /// `--replace ADDR`.
     Forced,
+    /// `lifecycle.replace_triggered_by` names an instance that is replaced
+    /// (or changed).
+    Triggered {
+        source: InstanceAddr,
+        source_kind: ActionKind,
+    },
     /// `--rebuild`.
     Rebuild,
     /// Refresh found the object changed or gone outside kiln.

@@ -12,19 +12,19 @@ use kiln_config::{
 };
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
-    ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceSchema, Schemas,
-    Value,
+    ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode,
+    ResourceSchema, Schemas, Value,
 };
 use kiln_state::{ResourceState, State};
 
 use crate::files::Recorder;
 use crate::graph::{self, Analysis, Mode, Node, attribute_references, body_ref, shape};
 use crate::names::did_you_mean;
-use crate::scope::{count_of, for_each_keys, project, resource_value};
+use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
     Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource,
-    PlannedOutput, Reason, steps, vars,
+    PlannedOutput, Reason, expand, steps, vars,
 };
 
 /// Plans `config` against `state`.
@@ -46,11 +46,13 @@ pub fn plan(
     if options.destroy {
         plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
     } else {
-        let analysis = graph::analyze(config)?;
         let vars = vars::variable_values(config, &options.variables, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
+        let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+        let config: &Config = &flat;
+        let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
             config,
             state,
@@ -62,6 +64,8 @@ pub fn plan(
             locals: vec![None; config.locals.len()],
             actions: Vec::with_capacity(config.resources.len().max(state.resources.len())),
             instances: vec![None; config.resources.len()],
+            data: Vec::new(),
+            reads: None,
             failed: vec![false; analysis.graph.node_count()],
             outputs: BTreeMap::new(),
             diags,
@@ -129,18 +133,65 @@ pub fn plan(
         steps,
         outputs,
         source: PlanSource {
-            files: config
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.text.clone()))
-                .collect(),
+            files: expand::all_files(config),
             variables: options.variables.clone(),
             root_dir: options.root_dir.clone(),
             file_reads: files.into_reads(),
+            data: options.data.clone(),
         },
         warnings,
         generations,
     })
+}
+
+/// The data source instances that can be read now: those not in
+/// `options.data` whose configuration is fully known (it may use variables,
+/// locals, known resource attributes and data sources already read). The
+/// caller reads them, adds the results to `options.data` and asks again
+/// until nothing is left; [`plan`] then reports any data source that
+/// depends on a value known only after apply. Errors here are only those
+/// that stop evaluation altogether (syntax, references, cycles); the rest
+/// are reported by [`plan`].
+pub fn data_reads(
+    config: &Config,
+    state: &State,
+    schemas: &Schemas,
+    options: &PlanOptions,
+) -> Result<Vec<crate::DataRead>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let no_files = kiln_config::NoFileSystem;
+    let files = Recorder::new(match &options.files.0 {
+        Some(fs) => fs.as_ref(),
+        None => &no_files,
+    });
+    let vars = vars::variable_values(config, &options.variables, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+    let config: &Config = &flat;
+    let analysis = graph::analyze(config, meta)?;
+    let mut p = Planner {
+        config,
+        state,
+        schemas,
+        options,
+        an: &analysis,
+        files: &files,
+        vars,
+        locals: vec![None; config.locals.len()],
+        actions: Vec::new(),
+        instances: vec![None; config.resources.len()],
+        data: Vec::new(),
+        reads: Some(Vec::new()),
+        failed: vec![false; analysis.graph.node_count()],
+        outputs: BTreeMap::new(),
+        diags,
+        warnings: Diagnostics::new(),
+        generation: state.generation + 1,
+    };
+    p.run();
+    Ok(p.reads.unwrap_or_default())
 }
 
 /// `--keep-previous`: marks the stateless replacements as kept and records
@@ -312,18 +363,6 @@ fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: 
     }
 }
 
-fn cannot_expand(expr: &kiln_config::Expr, msg: String) -> Diagnostic {
-    let unknown = msg.contains("until apply");
-    let d = expr.loc.error(msg);
-    if unknown {
-        d.with_detail(
-            "count and for_each must be known when planning: they may use variables, locals and attributes that are already known, not what a create or replace produces",
-        )
-    } else {
-        d
-    }
-}
-
 /// Marks the attributes the schema calls sensitive.
 fn mark_schema_sensitive(v: Value, schema: Option<&ResourceSchema>) -> Value {
     let (Some(schema), Value::Map(mut m)) = (schema, v.clone()) else {
@@ -408,8 +447,14 @@ struct Planner<'a> {
     locals: Vec<Option<Value>>,
     actions: Vec<Action>,
     /// Per resource block: its instances' action indexes in key order (None
-    /// until planned, or if it failed).
+    /// until planned, or if it failed); for a data source, indexes into
+    /// `data`.
     instances: Vec<Option<Vec<usize>>>,
+    /// The data source instances' keys and values.
+    data: Vec<(InstanceKey, Value)>,
+    /// Collecting the data sources to read ([`data_reads`]) instead of
+    /// planning.
+    reads: Option<Vec<crate::DataRead>>,
     /// Per graph node: it (or something it needs) failed; skip it.
     failed: Vec<bool>,
     outputs: BTreeMap<String, PlannedOutput>,
@@ -422,6 +467,8 @@ struct Planner<'a> {
 /// What an expression sees while planning.
 struct PlanScope<'p, 'a> {
     p: &'p Planner<'a>,
+    /// The module instance the expression is in.
+    mi: usize,
     /// The resource whose body is being evaluated (its references may pick
     /// single instances).
     current: Option<usize>,
@@ -431,20 +478,26 @@ struct PlanScope<'p, 'a> {
 
 impl Scope for PlanScope<'_, '_> {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.p
-            .an
-            .variables
-            .get(name)
-            .map(|&i| self.p.vars[i].clone())
+        Some(match self.p.an.variable_node(self.mi, name)? {
+            Node::Variable(i) => self.p.vars[i].clone(),
+            Node::Local(i) => self.p.locals[i].clone().unwrap_or(Value::Unknown),
+            _ => Value::Unknown,
+        })
     }
 
     fn local(&self, name: &str) -> Option<Value> {
-        let i = *self.p.an.locals.get(name)?;
+        let i = self.p.an.local_ix(self.mi, name)?;
         Some(self.p.locals[i].clone().unwrap_or(Value::Unknown))
     }
 
+    fn module(&self, name: &str) -> Option<Value> {
+        self.p.an.meta.module_value(self.mi, name, |l| {
+            self.p.locals[l].clone().unwrap_or(Value::Unknown)
+        })
+    }
+
     fn resource(&self, addr: &ResourceAddr) -> Option<Value> {
-        let r = *self.p.an.resources.get(addr)?;
+        let r = self.p.an.resource_ix(self.mi, addr)?;
         let Some(instances) = &self.p.instances[r] else {
             return Some(Value::Unknown);
         };
@@ -452,6 +505,16 @@ impl Scope for PlanScope<'_, '_> {
             Some(b) => (b.selector.resolve(&self.key), b.attributes.as_deref()),
             None => (None, None),
         };
+        if addr.mode == ResourceMode::Data {
+            let data = &self.p.data;
+            return Some(resource_value(
+                self.p.an.modes[r],
+                instances,
+                |i| data[i].0.clone(),
+                |i| project(&data[i].1, attrs),
+                pick,
+            ));
+        }
         let actions = &self.p.actions;
         Some(resource_value(
             self.p.an.modes[r],
@@ -476,8 +539,13 @@ impl Scope for PlanScope<'_, '_> {
         self.each.clone()
     }
 
-    fn path(&self, _which: &str) -> Option<String> {
-        Some(self.p.options.root_dir.clone())
+    fn path(&self, which: &str) -> Option<String> {
+        let root = &self.p.options.root_dir;
+        Some(if which == "module" {
+            self.p.an.meta.module_dir(root, self.mi)
+        } else {
+            root.clone()
+        })
     }
 
     fn env(&self) -> String {
@@ -494,9 +562,10 @@ impl Scope for PlanScope<'_, '_> {
 }
 
 impl<'a> Planner<'a> {
-    fn scope(&self) -> PlanScope<'_, 'a> {
+    fn scope(&self, mi: usize) -> PlanScope<'_, 'a> {
         PlanScope {
             p: self,
+            mi,
             current: None,
             key: InstanceKey::None,
             each: None,
@@ -524,7 +593,18 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_local(&mut self, i: usize) -> bool {
-        match eval(&self.config.locals[i].expr, &self.scope()) {
+        let (mi, key, each) = self.an.meta.local_eval(i);
+        let scope = PlanScope {
+            p: self,
+            mi,
+            current: None,
+            key,
+            each,
+        };
+        let local = &self.config.locals[i];
+        let value = eval(&local.expr, &scope)
+            .and_then(|v| expand::finish_local(&self.an.meta, i, v, &local.expr));
+        match value {
             Ok(v) => {
                 self.locals[i] = Some(v);
                 true
@@ -538,7 +618,7 @@ impl<'a> Planner<'a> {
 
     fn plan_output(&mut self, i: usize) -> bool {
         let o = &self.config.outputs[i];
-        let value = match eval(&o.expr, &self.scope()) {
+        let value = match eval(&o.expr, &self.scope(0)) {
             Ok(v) => v,
             Err(d) => {
                 self.diags.extend(d);
@@ -576,6 +656,9 @@ impl<'a> Planner<'a> {
 
     fn plan_resource(&mut self, ri: usize) -> bool {
         let res = &self.config.resources[ri];
+        if res.addr.mode == ResourceMode::Data {
+            return self.plan_data(ri);
+        }
         let Some((provider, schema)) = self.schemas.resource(&res.addr.ty) else {
             let mut d = res
                 .loc
@@ -594,53 +677,25 @@ impl<'a> Planner<'a> {
             self.diags.push(d);
             return false;
         };
-        let keys: Vec<(InstanceKey, Option<(Value, Value)>)> = match self.an.modes[ri] {
-            Mode::Single => vec![(InstanceKey::None, None)],
-            Mode::Count => {
-                let Some(expr) = &res.count else { return false };
-                let Some(v) = self.eval_plain(expr) else {
-                    return false;
-                };
-                match count_of(&v) {
-                    Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
-                    Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
-                        return false;
-                    }
-                }
-            }
-            Mode::ForEach => {
-                let Some(expr) = &res.for_each else {
-                    return false;
-                };
-                let Some(v) = self.eval_plain(expr) else {
-                    return false;
-                };
-                match for_each_keys(&v) {
-                    Ok(keys) => keys
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let each = (Value::String(k.clone()), v);
-                            (InstanceKey::Str(k), Some(each))
-                        })
-                        .collect(),
-                    Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
-                        return false;
-                    }
-                }
-            }
+        let Some(keys) = self.instance_keys(ri) else {
+            return false;
         };
         let mut idxs = Vec::with_capacity(keys.len());
         let mut ok = true;
+        let mi = self.an.meta.resource_mi(ri);
         for (key, each) in keys {
             let scope = PlanScope {
                 p: self,
+                mi,
                 current: Some(ri),
                 key: key.clone(),
                 each,
             };
-            match eval_body(&res.body, schema, &scope) {
+            let checked = eval_body(&res.body, schema, &scope).and_then(|v| {
+                check_conditions(&res.lifecycle.preconditions, &scope, "precondition")?;
+                Ok(v)
+            });
+            match checked {
                 Ok(value) => {
                     let action = self.diff_instance(ri, provider, schema, key, value);
                     idxs.push(self.actions.len());
@@ -658,9 +713,117 @@ impl<'a> Planner<'a> {
         ok
     }
 
+    /// A data source's instances: the values read before planning, or (when
+    /// collecting reads) the instances that can be read now.
+    fn plan_data(&mut self, ri: usize) -> bool {
+        let res = &self.config.resources[ri];
+        let Some((provider, schema)) = self.schemas.data_source(&res.addr.ty) else {
+            self.diags.push(
+                res.loc
+                    .error(format!("unknown data source type \"{}\"", res.addr.ty))
+                    .with_detail("no configured provider offers it"),
+            );
+            return false;
+        };
+        let Some(keys) = self.instance_keys(ri) else {
+            return false;
+        };
+        let mi = self.an.meta.resource_mi(ri);
+        let mut idxs = Vec::with_capacity(keys.len());
+        let mut ok = true;
+        for (key, each) in keys {
+            let addr = InstanceAddr {
+                module: self.an.meta.path(mi),
+                resource: res.addr.clone(),
+                key: key.clone(),
+            };
+            let value = match self.options.data.get(&addr) {
+                Some(v) => mark_schema_sensitive(v.clone(), Some(schema)),
+                None => {
+                    let scope = PlanScope {
+                        p: self,
+                        mi,
+                        current: Some(ri),
+                        key: key.clone(),
+                        each,
+                    };
+                    let config = eval_body(&res.body, schema, &scope);
+                    match (&mut self.reads, config) {
+                        (Some(reads), Ok(v)) if v.is_known() => reads.push(crate::DataRead {
+                            addr,
+                            type_name: res.addr.ty.clone(),
+                            provider: provider.to_string(),
+                            config: v,
+                        }),
+                        (Some(_), _) => {}
+                        (None, Err(d)) => {
+                            self.diags.extend(d);
+                            ok = false;
+                        }
+                        (None, Ok(_)) if self.options.data_unknown => {}
+                        (None, Ok(_)) => {
+                            self.diags.push(
+                                res.loc
+                                    .error(format!(
+                                        "{addr} depends on a value known only after apply"
+                                    ))
+                                    .with_detail("data sources are read before planning: their arguments may use variables, locals, other data sources and attributes already known, not what a create or replace produces"),
+                            );
+                            ok = false;
+                        }
+                    }
+                    Value::Unknown
+                }
+            };
+            idxs.push(self.data.len());
+            self.data.push((key, value));
+        }
+        if ok {
+            self.instances[ri] = Some(idxs);
+        }
+        ok
+    }
+
+    /// The instance keys of resource block `ri` (from count / for_each).
+    #[allow(clippy::type_complexity)]
+    fn instance_keys(&mut self, ri: usize) -> Option<Vec<(InstanceKey, Option<(Value, Value)>)>> {
+        let res = &self.config.resources[ri];
+        Some(match self.an.modes[ri] {
+            Mode::Single => vec![(InstanceKey::None, None)],
+            Mode::Count => {
+                let expr = res.count.as_ref()?;
+                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                match count_of(&v) {
+                    Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return None;
+                    }
+                }
+            }
+            Mode::ForEach => {
+                let expr = res.for_each.as_ref()?;
+                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                match for_each_keys(&v) {
+                    Ok(keys) => keys
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let each = (Value::String(k.clone()), v);
+                            (InstanceKey::Str(k), Some(each))
+                        })
+                        .collect(),
+                    Err(e) => {
+                        self.diags.push(cannot_expand(expr, e));
+                        return None;
+                    }
+                }
+            }
+        })
+    }
+
     /// Evaluates an expression outside any instance (count, for_each).
-    fn eval_plain(&mut self, expr: &kiln_config::Expr) -> Option<Value> {
-        match eval(expr, &self.scope()) {
+    fn eval_plain(&mut self, mi: usize, expr: &kiln_config::Expr) -> Option<Value> {
+        match eval(expr, &self.scope(mi)) {
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.extend(d);
@@ -671,6 +834,10 @@ impl<'a> Planner<'a> {
 
     /// The instances of resource `r` that selector `pick` names (all if none).
     fn picked(&self, r: usize, pick: Option<&InstanceKey>) -> &[usize] {
+        // Data sources are read before planning: nothing to wait for.
+        if self.config.resources[r].addr.mode == ResourceMode::Data {
+            return &[];
+        }
         let Some(instances) = &self.instances[r] else {
             return &[];
         };
@@ -708,6 +875,7 @@ impl<'a> Planner<'a> {
         attr: &str,
     ) -> Option<(InstanceAddr, ActionKind)> {
         let res = &self.config.resources[ri];
+        let mi = self.an.meta.resource_mi(ri);
         let creating = |i: &usize| {
             matches!(
                 self.actions[*i].kind,
@@ -716,15 +884,15 @@ impl<'a> Planner<'a> {
         };
         for r in attribute_references(&res.body, attr) {
             let candidates: Vec<usize> = match &r.subject {
-                Subject::Resource(addr) => match self.an.resources.get(addr) {
-                    Some(&target) => {
+                Subject::Resource(addr) => match self.an.resource_ix(mi, addr) {
+                    Some(target) => {
                         let pick = shape(&r, addr).selector.resolve(key);
                         self.picked(target, pick.as_ref()).to_vec()
                     }
                     None => continue,
                 },
-                Subject::Local(name) => match self.an.locals.get(name) {
-                    Some(&l) => self.an.local_resources[l]
+                Subject::Local(name) => match self.an.local_ix(mi, name) {
+                    Some(l) => self.an.local_resources[l]
                         .iter()
                         .flat_map(|&t| self.picked(t, None).iter().copied())
                         .collect(),
@@ -750,7 +918,7 @@ impl<'a> Planner<'a> {
     ) -> Action {
         let res = &self.config.resources[ri];
         let addr = InstanceAddr {
-            module: Vec::new(),
+            module: self.an.meta.path(self.an.meta.resource_mi(ri)),
             resource: res.addr.clone(),
             key,
         };
@@ -777,6 +945,10 @@ impl<'a> Planner<'a> {
             action.reasons.push(Reason::NotInState);
             return action;
         };
+        // `ignore_changes`: the configuration's value of these attributes
+        // is replaced by the object's.
+        let value = ignore_changes(value, &prior.attributes, &res.lifecycle, schema);
+        let triggered = self.triggered_by(ri, &action.addr.key);
 
         // What changed, leaf by leaf, with each leaf's attribute.
         let cfg = value.as_map();
@@ -812,11 +984,18 @@ impl<'a> Planner<'a> {
         forcing.dedup();
 
         let addr = &action.addr;
-        let forced = self.options.replace.iter().any(|p| addr.matches(p));
+        let mut forced = self.options.replace.iter().any(|p| addr.matches(p));
         let drift = self.options.drifted.get(addr);
         let mut reasons = Vec::new();
         if forced {
             reasons.push(Reason::Forced);
+        }
+        if let Some((source, source_kind)) = triggered {
+            forced = true;
+            reasons.push(Reason::Triggered {
+                source,
+                source_kind,
+            });
         }
         let kind = if stateful {
             if let Some(detail) = drift {
@@ -933,13 +1112,48 @@ impl<'a> Planner<'a> {
         action
     }
 
+    /// The first instance named by `lifecycle.replace_triggered_by` of an
+    /// instance of `ri` that triggers its replacement: one that is replaced
+    /// (or created), or, for a reference to a whole resource, changed at all.
+    fn triggered_by(&self, ri: usize, key: &InstanceKey) -> Option<(InstanceAddr, ActionKind)> {
+        let res = &self.config.resources[ri];
+        let mi = self.an.meta.resource_mi(ri);
+        for r in &res.lifecycle.replace_triggered_by {
+            let Subject::Resource(addr) = &r.subject else {
+                continue;
+            };
+            let Some(target) = self.an.resource_ix(mi, addr) else {
+                continue;
+            };
+            let sh = shape(r, addr);
+            let whole = sh.attribute.is_none();
+            let pick = sh.selector.resolve(key);
+            for &i in self.picked(target, pick.as_ref()) {
+                let a = &self.actions[i];
+                let fires = match a.kind {
+                    ActionKind::Replace | ActionKind::Create => true,
+                    ActionKind::Update => whole,
+                    ActionKind::NoOp | ActionKind::Delete => false,
+                };
+                if fires {
+                    return Some((a.addr.clone(), a.kind));
+                }
+            }
+        }
+        None
+    }
+
     /// Deletes what is in state but no longer in the configuration.
     fn deletes(&mut self) {
         for (addr, rs) in &self.state.resources {
             let block = if addr.module.is_empty() {
                 self.an.resources.get(&addr.resource).copied()
             } else {
-                None
+                self.an
+                    .meta
+                    .by_path
+                    .get(&addr.module)
+                    .and_then(|&mi| self.an.resource_ix(mi, &addr.resource))
             };
             if let Some(ri) = block {
                 let Some(instances) = &self.instances[ri] else {
@@ -991,4 +1205,78 @@ impl<'a> Planner<'a> {
             }
         }
     }
+}
+
+/// The configuration value with the `ignore_changes` attributes set to the
+/// object's values.
+fn ignore_changes(
+    value: Value,
+    prior: &Value,
+    lifecycle: &Lifecycle,
+    schema: &ResourceSchema,
+) -> Value {
+    if lifecycle.ignore_changes.is_empty() && !lifecycle.ignore_all_changes {
+        return value;
+    }
+    let (Value::Map(mut m), Some(p)) = (value.clone(), prior.as_map()) else {
+        return value;
+    };
+    for (name, a) in &schema.attributes {
+        if !a.is_settable()
+            || !(lifecycle.ignore_all_changes || lifecycle.ignore_changes.contains(name))
+        {
+            continue;
+        }
+        m.insert(name.clone(), p.get(name).cloned().unwrap_or(Value::Null));
+    }
+    Value::Map(m)
+}
+
+/// Checks `precondition` / `postcondition` blocks: a condition that is
+/// false is an error with the user's message, at the condition. Unknown
+/// conditions pass (they are checked again when known).
+pub(crate) fn check_conditions(
+    conditions: &[kiln_config::Validation],
+    scope: &dyn Scope,
+    what: &str,
+) -> Result<(), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    for c in conditions {
+        let ok = match eval(&c.condition, scope)?.unmarked() {
+            Value::Bool(b) => *b,
+            Value::Unknown => continue,
+            other => {
+                diags.push(c.condition.loc.error(format!(
+                    "a {what} condition must be true or false, got {}",
+                    other.type_name()
+                )));
+                continue;
+            }
+        };
+        if ok {
+            continue;
+        }
+        let message = match eval(&c.error_message, scope)? {
+            m if m.contains_sensitive() => {
+                "the error message refers to a sensitive value, so it is not shown".to_string()
+            }
+            m => match kiln_config::convert(m, &kiln_model::Type::String) {
+                Ok(Value::String(m)) => m,
+                _ => format!("the {what} failed (its error_message is not a string)"),
+            },
+        };
+        diags.push(
+            c.condition
+                .loc
+                .error(format!("{what} failed: {}", message.trim_end()))
+                .with_detail(format!("checked by the {what} block at {}", {
+                    let at = c.loc.span();
+                    format!("{}:{}:{}", at.file, at.start.line, at.start.col)
+                })),
+        );
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(())
 }

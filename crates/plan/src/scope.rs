@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use kiln_diag::Diagnostic;
 use kiln_model::{InstanceKey, Value};
 
 use crate::graph::Mode;
@@ -132,4 +133,17 @@ pub(crate) fn count_of(v: &Value) -> Result<u64, String> {
 
 pub(crate) fn unknown_msg(what: &str) -> String {
     format!("the {what} value cannot be determined until apply")
+}
+
+/// The error for a count / for_each value that cannot expand.
+pub(crate) fn cannot_expand(expr: &kiln_config::Expr, msg: String) -> Diagnostic {
+    let unknown = msg.contains("until apply");
+    let d = expr.loc.error(msg);
+    if unknown {
+        d.with_detail(
+            "count and for_each must be known when planning: they may use variables, locals and attributes that are already known, not what a create or replace produces",
+        )
+    } else {
+        d
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_config::{Config, NameKind, Scope, eval};
+use kiln_config::{Config, NameKind, Scope, Variable, eval};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{ResourceAddr, Value};
 
@@ -145,59 +145,89 @@ impl Scope for VarScope<'_> {
 fn validate(config: &Config, values: &[Value], diags: &mut Diagnostics) {
     let scope = VarScope { config, values };
     for (var, value) in config.variables.iter().zip(values) {
-        if !value.is_known() {
-            continue;
-        }
-        for rule in &var.validations {
-            let ok = match eval(&rule.condition, &scope) {
-                Err(d) => {
-                    diags.extend(d);
-                    continue;
-                }
-                Ok(v) => match v.unmarked() {
-                    Value::Bool(b) => *b,
-                    Value::Unknown => continue,
-                    other => {
-                        diags.push(rule.condition.loc.error(format!(
-                            "a validation condition must be true or false, got {}",
-                            other.type_name()
-                        )));
-                        continue;
-                    }
-                },
-            };
-            if ok {
+        rules(var, value, &scope, None, diags);
+    }
+}
+
+/// Checks one variable's validation rules against its value (a module
+/// input: the rules see only that variable).
+pub(crate) fn check_rules(var: &Variable, value: &Value, owner: &str, diags: &mut Diagnostics) {
+    let config = Config {
+        variables: vec![var.clone()],
+        ..Config::default()
+    };
+    let values = [value.clone()];
+    let scope = VarScope {
+        config: &config,
+        values: &values,
+    };
+    rules(var, value, &scope, Some(owner), diags);
+}
+
+fn rules(
+    var: &Variable,
+    value: &Value,
+    scope: &VarScope<'_>,
+    owner: Option<&str>,
+    diags: &mut Diagnostics,
+) {
+    if !value.is_known() {
+        return;
+    }
+    for rule in &var.validations {
+        let ok = match eval(&rule.condition, scope) {
+            Err(d) => {
+                diags.extend(d);
                 continue;
             }
-            let message = match eval(&rule.error_message, &scope) {
-                Ok(m) if m.contains_sensitive() => {
-                    "the error message refers to a sensitive value, so it is not shown".to_string()
-                }
-                Ok(m) => match kiln_config::convert(m, &kiln_model::Type::String) {
-                    Ok(Value::String(m)) => m,
-                    _ => {
-                        "the validation rule failed (its error_message is not a string)".to_string()
-                    }
-                },
-                Err(d) => {
-                    diags.extend(d);
+            Ok(v) => match v.unmarked() {
+                Value::Bool(b) => *b,
+                Value::Unknown => continue,
+                other => {
+                    diags.push(rule.condition.loc.error(format!(
+                        "a validation condition must be true or false, got {}",
+                        other.type_name()
+                    )));
                     continue;
                 }
-            };
-            let at = rule.loc.span();
-            diags.push(
-                rule.condition
-                    .loc
-                    .error(format!(
+            },
+        };
+        if ok {
+            continue;
+        }
+        let message = match eval(&rule.error_message, scope) {
+            Ok(m) if m.contains_sensitive() => {
+                "the error message refers to a sensitive value, so it is not shown".to_string()
+            }
+            Ok(m) => match kiln_config::convert(m, &kiln_model::Type::String) {
+                Ok(Value::String(m)) => m,
+                _ => "the validation rule failed (its error_message is not a string)".to_string(),
+            },
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
+        let at = rule.loc.span();
+        diags.push(
+            rule.condition
+                .loc
+                .error(match owner {
+                    None => format!(
                         "invalid value for variable \"{}\": {}",
                         var.name,
                         message.trim_end()
-                    ))
-                    .with_detail(format!(
-                        "checked by the validation rule at {}:{}:{}",
-                        at.file, at.start.line, at.start.col
-                    )),
-            );
-        }
+                    ),
+                    Some(m) => format!(
+                        "invalid value for input \"{}\" of {m}: {}",
+                        var.name,
+                        message.trim_end()
+                    ),
+                })
+                .with_detail(format!(
+                    "checked by the validation rule at {}:{}:{}",
+                    at.file, at.start.line, at.start.col
+                )),
+        );
     }
 }

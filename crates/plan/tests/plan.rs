@@ -36,6 +36,9 @@ cases!(
     depends_on,
     switch,
     variables,
+    modules,
+    data_sources,
+    lifecycle,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

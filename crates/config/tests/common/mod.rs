@@ -235,6 +235,7 @@ impl Scope for TestScope {
             NameKind::Variable => self.vars.keys().cloned().collect(),
             NameKind::Local => self.locals.keys().cloned().collect(),
             NameKind::Resource => self.resources.keys().map(|a| a.to_string()).collect(),
+            NameKind::Module => Vec::new(),
         }
     }
 }

@@ -349,6 +349,7 @@ impl PlanBuilder {
                     variables: BTreeMap::new(),
                     root_dir: String::new(),
                     file_reads: Default::default(),
+                    data: Default::default(),
                 },
                 warnings: Default::default(),
                 generations: None,

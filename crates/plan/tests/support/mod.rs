@@ -4,6 +4,8 @@
 //! `=== COMMAND` line:
 //!
 //! - `=== config` — the section's text becomes the configuration (`main.hcl`);
+//! - `=== file PATH` — a file of a module (`modules/web/main.hcl`), loaded
+//!   when the configuration calls the module (`source = "./modules/web"`);
 //! - `=== apply FLAGS` — plan with FLAGS, which must succeed, then apply the
 //!   plan to the in-memory state with a fake provider (ids are
 //!   `ADDR@GENERATION`), through [`ApplyEvaluator`];
@@ -52,6 +54,13 @@ pub fn schemas() -> Schemas {
                     "secret",
                     AttributeSchema::optional(Type::String).sensitive(),
                 )
+                .attr("id", AttributeSchema::computed(Type::String)),
+        )]),
+        data_sources: BTreeMap::from([(
+            "null_data_source".to_string(),
+            ResourceSchema::new()
+                .attr("inputs", AttributeSchema::optional(str_map()))
+                .attr("outputs", AttributeSchema::computed(str_map()))
                 .attr("id", AttributeSchema::computed(Type::String)),
         )]),
         ..Default::default()
@@ -418,6 +427,10 @@ fn reason(r: &Reason) -> String {
             format!("{path} references {source}, which is {source_kind:?}")
         }
         Reason::Forced => "--replace".into(),
+        Reason::Triggered {
+            source,
+            source_kind,
+        } => format!("replace_triggered_by {source}, which is {source_kind:?}"),
         Reason::Rebuild => "--rebuild".into(),
         Reason::Drift { detail } => format!("drift: {detail}"),
         Reason::Deposed { id } => format!("deposed object {id}"),
@@ -449,10 +462,41 @@ pub fn check(name: &str) {
     }
 }
 
+/// Reads the data sources as the CLI does, round by round, with a fake
+/// `null_data_source`: outputs are the inputs, the id is `read:ADDR`.
+pub fn read_data(
+    config: &kiln_config::Config,
+    state: &State,
+    schemas: &Schemas,
+    opts: &mut PlanOptions,
+) {
+    while let Ok(reads) = kiln_plan::data_reads(config, state, schemas, opts) {
+        if reads.is_empty() {
+            return;
+        }
+        for r in reads {
+            let inputs = r
+                .config
+                .as_map()
+                .and_then(|m| m.get("inputs"))
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(|| Value::Map(BTreeMap::new()));
+            let value = Value::map([
+                ("inputs", inputs.clone()),
+                ("outputs", inputs),
+                ("id", Value::string(format!("read:{}", r.addr))),
+            ]);
+            opts.data.insert(r.addr, value);
+        }
+    }
+}
+
 fn run_case(input: &str) -> String {
     let schemas = schemas();
     let mut state = State::new("test", "lineage-1");
     let mut config_text = String::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     let mut out = String::new();
     let mut sections: Vec<(String, String)> = Vec::new();
     for line in input.lines() {
@@ -467,6 +511,7 @@ fn run_case(input: &str) -> String {
         let (verb, flags) = cmd.split_once(' ').unwrap_or((cmd.as_str(), ""));
         match verb {
             "config" => config_text = body,
+            "file" => files.push((flags.trim().to_string(), body)),
             "depose" => {
                 let addr: InstanceAddr = flags.trim().parse().expect("an address");
                 let mut old = state.resources.get(&addr).expect("in state").clone();
@@ -495,8 +540,16 @@ fn run_case(input: &str) -> String {
                     .unwrap_or_else(|d| panic!("applying `=== {cmd}` failed:\n{d}"));
             }
             "plan" | "apply" => {
-                let config = parse(&config_text);
-                let result = kiln_plan::plan(&config, &state, &schemas, &options(flags));
+                let mut all = vec![("main.hcl".to_string(), config_text.clone())];
+                all.extend(files.iter().cloned());
+                let (config, diags) = kiln_config::parse_embedded(&all);
+                let result = if diags.has_errors() {
+                    Err(diags)
+                } else {
+                    let mut opts = options(flags);
+                    read_data(&config, &state, &schemas, &mut opts);
+                    kiln_plan::plan(&config, &state, &schemas, &opts)
+                };
                 if verb == "apply" {
                     let plan = result.unwrap_or_else(|d| panic!("`=== {cmd}` failed:\n{d}"));
                     apply(&plan, &mut state, &schemas)

@@ -1,0 +1,208 @@
+//! Module trees: the root configuration plus every module it calls, loaded
+//! through a [`ModuleLoader`] the caller provides (the CLI reads
+//! directories; a saved plan replays the files it embeds), so this crate
+//! stays free of the file system.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kiln_diag::Diagnostics;
+
+use crate::{Config, SourceFile, parse};
+
+/// Reads the configuration files of one module directory (relative to the
+/// root module's, `/`-separated, like `modules/web`). File names should
+/// include the directory, so diagnostics point at the right file. An error
+/// is a message ready for a diagnostic ("no such directory").
+pub type ModuleLoader<'a> = dyn FnMut(&str) -> Result<Vec<SourceFile>, String> + 'a;
+
+/// How deep modules may nest (a module that calls itself stops here).
+const MAX_DEPTH: usize = 32;
+
+/// The directory a module call's `source` names, relative to the root
+/// module's, from the calling module's directory `from`; `None` unless
+/// `source` is a local path (`./...` or `../...`) inside the root module.
+pub fn module_dir(from: &str, source: &str) -> Option<String> {
+    if !(source.starts_with("./") || source.starts_with("../")) {
+        return None;
+    }
+    let mut parts: Vec<&str> = from.split('/').filter(|p| !p.is_empty()).collect();
+    for part in source.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Parses the root module's `files` and, through `load`, every module it
+/// calls (recursively). Each call's [`ModuleCall::config`](crate::ModuleCall)
+/// is filled in; a module used twice is parsed once. Reports a missing
+/// directory, a source that is not a local path, an input the module does
+/// not declare and a required input left out, each at the module block.
+pub fn parse_tree(files: Vec<SourceFile>, load: &mut ModuleLoader<'_>) -> (Config, Diagnostics) {
+    let (mut config, mut diags) = parse(files);
+    let mut cache: HashMap<String, Option<Arc<Config>>> = HashMap::new();
+    let mut stack = vec![String::new()];
+    resolve(&mut config, load, &mut cache, &mut stack, &mut diags);
+    (config, diags)
+}
+
+fn resolve(
+    config: &mut Config,
+    load: &mut ModuleLoader<'_>,
+    cache: &mut HashMap<String, Option<Arc<Config>>>,
+    stack: &mut Vec<String>,
+    diags: &mut Diagnostics,
+) {
+    for call in &mut config.modules {
+        let Some(dir) = module_dir(&config.dir, &call.source) else {
+            diags.push(
+                call.source_loc
+                    .error(format!(
+                        "module source \"{}\" is not a local path inside the configuration",
+                        call.source
+                    ))
+                    .with_detail(
+                        "kiln loads local modules only: write source = \"./modules/NAME\"",
+                    ),
+            );
+            continue;
+        };
+        if stack.contains(&dir) || stack.len() > MAX_DEPTH {
+            diags.push(
+                call.loc
+                    .error(format!(
+                        "module \"{}\" calls itself (through {dir})",
+                        call.name
+                    ))
+                    .with_detail("a module cannot call itself, directly or through other modules"),
+            );
+            continue;
+        }
+        let child = match cache.get(&dir) {
+            Some(c) => c.clone(),
+            None => {
+                let loaded = match load(&dir) {
+                    Ok(files) => {
+                        let (mut child, d) = parse(files);
+                        child.dir = dir.clone();
+                        diags.extend(d);
+                        stack.push(dir.clone());
+                        resolve(&mut child, load, cache, stack, diags);
+                        stack.pop();
+                        Some(Arc::new(child))
+                    }
+                    Err(e) => {
+                        diags.push(
+                            call.source_loc
+                                .error(format!(
+                                    "cannot load module \"{}\" from {}: {e}",
+                                    call.name, call.source
+                                ))
+                                .with_detail("check the path: it is relative to the directory of the calling module"),
+                        );
+                        None
+                    }
+                };
+                cache.insert(dir.clone(), loaded.clone());
+                loaded
+            }
+        };
+        let Some(child) = child else { continue };
+        check_inputs(call, &child, diags);
+        call.config = Some(child);
+    }
+}
+
+fn check_inputs(call: &crate::ModuleCall, child: &Config, diags: &mut Diagnostics) {
+    for a in &call.inputs {
+        if !child.variables.iter().any(|v| v.name == a.name) {
+            let hint =
+                crate::suggest::hint(&a.name, child.variables.iter().map(|v| v.name.as_str()));
+            diags.push(
+                a.loc
+                    .error(format!(
+                        "module \"{}\" has no input variable \"{}\"{hint}",
+                        call.name, a.name
+                    ))
+                    .with_detail(format!(
+                        "the module at {} declares: {}",
+                        call.source,
+                        crate::eval::list_names(child.variables.iter().map(|v| v.name.as_str()))
+                    )),
+            );
+        }
+    }
+    let missing: Vec<&str> = child
+        .variables
+        .iter()
+        .filter(|v| v.default.is_none() && !call.inputs.iter().any(|a| a.name == v.name))
+        .map(|v| v.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let (noun, list) = if missing.len() == 1 {
+            ("input", format!("\"{}\"", missing[0]))
+        } else {
+            (
+                "inputs",
+                missing
+                    .iter()
+                    .map(|m| format!("\"{m}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        };
+        diags.push(
+            call.loc
+                .error(format!(
+                    "module \"{}\" is missing required {noun} {list}",
+                    call.name
+                ))
+                .with_detail("set each one in the module block, or give the variable a default"),
+        );
+    }
+}
+
+fn dirname(name: &str) -> &str {
+    name.rfind('/').map_or("", |i| &name[..i])
+}
+
+/// `dir` joined to `base` with `/` (either may be empty).
+pub fn join_dir(base: &str, dir: &str) -> String {
+    match (base.is_empty(), dir.is_empty()) {
+        (true, _) => dir.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}/{dir}"),
+    }
+}
+
+/// Parses a configuration saved as `(file name, text)` pairs (a plan's or a
+/// state's copy): the root module's files come first and share a directory;
+/// a module's files are those in that directory joined with the module's.
+pub fn parse_embedded(files: &[(String, String)]) -> (Config, Diagnostics) {
+    let root = files.first().map_or("", |f| dirname(&f.0)).to_string();
+    let in_dir = |d: &str| -> Vec<SourceFile> {
+        files
+            .iter()
+            .filter(|(name, _)| dirname(name) == d)
+            .map(|(name, text)| SourceFile {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect()
+    };
+    let root_files = in_dir(&root);
+    parse_tree(root_files, &mut |dir: &str| {
+        let found = in_dir(&join_dir(&root, dir));
+        if found.is_empty() {
+            Err("the saved configuration has no files for it".to_string())
+        } else {
+            Ok(found)
+        }
+    })
+}
