@@ -111,6 +111,20 @@ fn main() {
     let only_plan = std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan");
     let figures = run(&sizes, runs, only_plan);
     print_figures(&figures);
+    if let Some(peak) = peak_memory_kib() {
+        println!(
+            "peak memory (VmHWM, whole run)                    {:>9.1} MiB  target < 1024 MiB at 100,000",
+            peak as f64 / 1024.0
+        );
+    }
+}
+
+/// The process's peak resident set, from /proc (Linux only).
+#[allow(dead_code)]
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs every scenario at the given sizes; the smoke test
