@@ -212,6 +212,59 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
         });
     }
 
+    // Other shapes, fresh plans including parsing: a deep chain, and many
+    // instances of a small module.
+    for &n in sizes {
+        let text = kiln_testkit::generate::chain(n, None);
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let (_, _, plan) = plan_fresh(&text, &registry);
+            times.push(t.elapsed());
+            assert_eq!(plan.actions.len(), n);
+        }
+        figures.push(Figure {
+            name: format!("parse + plan chain of {n}"),
+            value: median(times),
+            target: None,
+        });
+
+        let instances = (n / 2).max(1);
+        let (root, module) = kiln_testkit::generate::module_heavy(instances);
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let mut load = |dir: &str| -> Result<Vec<SourceFile>, String> {
+                Ok(vec![SourceFile {
+                    name: format!("{dir}/main.hcl"),
+                    text: module.clone(),
+                }])
+            };
+            let (config, diags) = kiln_config::parse_tree(
+                vec![SourceFile {
+                    name: "main.hcl".into(),
+                    text: root.clone(),
+                }],
+                &mut load,
+            );
+            assert!(!diags.has_errors(), "{diags}");
+            let plan = kiln_plan::plan(
+                &config,
+                &State::new("bench", ""),
+                registry.schemas(),
+                &options(),
+            )
+            .expect("plan");
+            times.push(t.elapsed());
+            assert_eq!(plan.actions.len(), instances * 2);
+        }
+        figures.push(Figure {
+            name: format!("parse + plan {instances} module instances ({n} resources)"),
+            value: median(times),
+            target: None,
+        });
+    }
+
     // `KILN_BENCH_ONLY=plan` stops here (for profiling the planner).
     if only_plan {
         return figures;

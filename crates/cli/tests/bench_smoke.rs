@@ -13,6 +13,8 @@ fn every_benchmark_scenario_runs_at_small_size() {
         "parse 300 resources",
         "plan 300 fresh (after parse)",
         "plan 300 no changes (after parse)",
+        "parse + plan chain of 300",
+        "parse + plan 150 module instances (300 resources)",
         "apply 300 zero-delay null resources",
         "apply layered 10x5, 50 ms steps, parallelism unlimited",
         "apply layered 10x5, 50 ms steps, parallelism 3",

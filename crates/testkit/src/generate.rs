@@ -68,3 +68,18 @@ fn delay_attr(delay: Option<&str>) -> String {
         .map(|d| format!("\n  delay = \"{d}\""))
         .unwrap_or_default()
 }
+
+/// A root module calling a small module (two chained resources and an
+/// output) once per key of a `for_each` of `n` keys: returns the root text
+/// and the module's text (for `modules/small`).
+pub fn module_heavy(n: usize) -> (String, String) {
+    let root = format!(
+        "module \"m\" {{\n  source   = \"./modules/small\"\n  for_each = toset([for i in range({n}) : \"k${{i}}\"])\n  name     = each.key\n}}\n"
+    );
+    let module = "variable \"name\" {\n  type = string\n}\n\n\
+        resource \"null_resource\" \"a\" {\n  triggers = { name = var.name }\n}\n\n\
+        resource \"null_resource\" \"b\" {\n  triggers = { a = null_resource.a.id }\n}\n\n\
+        output \"id\" {\n  value = null_resource.b.id\n}\n"
+        .to_string();
+    (root, module)
+}
