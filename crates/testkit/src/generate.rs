@@ -73,8 +73,11 @@ fn delay_attr(delay: Option<&str>) -> String {
 /// output) once per key of a `for_each` of `n` keys: returns the root text
 /// and the module's text (for `modules/small`).
 pub fn module_heavy(n: usize) -> (String, String) {
+    // The keys are written out: Terraform's range() stops at 1,024 elements.
+    let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\"")).collect();
     let root = format!(
-        "module \"m\" {{\n  source   = \"./modules/small\"\n  for_each = toset([for i in range({n}) : \"k${{i}}\"])\n  name     = each.key\n}}\n"
+        "module \"m\" {{\n  source   = \"./modules/small\"\n  for_each = toset([{}])\n  name     = each.key\n}}\n",
+        keys.join(", ")
     );
     let module = "variable \"name\" {\n  type = string\n}\n\n\
         resource \"null_resource\" \"a\" {\n  triggers = { name = var.name }\n}\n\n\
