@@ -201,6 +201,11 @@ async fn validate_planned(
                 config: after.clone().into_unmarked(),
             })
             .await;
+        if resp.diagnostics.is_empty() {
+            continue;
+        }
+        // Only a resource with something to say is looked up: a scan per
+        // action would make planning quadratic.
         let block = config
             .resources
             .iter()
