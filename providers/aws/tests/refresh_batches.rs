@@ -2,6 +2,11 @@
 //! with at most one DescribeInstances call per 100 ids (Terraform makes one
 //! call per resource). The calls are counted at the HTTP level by a small
 //! proxy between the provider and moto.
+//!
+//! The reads are sent as the engine's refresh sends them: batches of
+//! `REFRESH_BATCH` (100) items, several at once (the engine's grouping into
+//! such batches is tested in crates/engine/tests/recover_refresh.rs; this
+//! crate does not depend on the engine, as DESIGN.md asks of providers).
 
 mod common;
 
@@ -10,10 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use kiln_model::{InstanceAddr, Value};
-use kiln_provider::{Provider, Registry};
+use kiln_model::Value;
+use kiln_provider::{Provider, ReadItem, ReadRequest};
 use kiln_provider_aws::{AwsOptions, AwsProvider};
-use kiln_state::{ResourceState, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -103,31 +107,19 @@ async fn launch() -> Vec<String> {
     ids
 }
 
-fn state_of(ids: &[String]) -> State {
-    let mut state = State::new("refresh-batches", "refresh-batches");
-    for (i, id) in ids.iter().enumerate() {
-        let addr: InstanceAddr = format!("aws_instance.web[{i}]").parse().unwrap();
-        let attributes = Value::Map(BTreeMap::from([
-            ("id".to_string(), Value::from(id.as_str())),
+/// The engine's refresh batch size (kiln_engine::REFRESH_BATCH).
+const REFRESH_BATCH: usize = 100;
+
+fn read_item(id: &str) -> ReadItem {
+    ReadItem {
+        type_name: "aws_instance".into(),
+        id: id.to_string(),
+        state: Value::Map(BTreeMap::from([
+            ("id".to_string(), Value::from(id)),
             ("ami".to_string(), Value::from(AMI)),
             ("instance_type".to_string(), Value::from("t3.micro")),
-        ]));
-        state.resources.insert(
-            addr.clone(),
-            ResourceState {
-                addr,
-                type_name: "aws_instance".into(),
-                provider: "aws".into(),
-                id: id.clone(),
-                attributes,
-                dependencies: Vec::new(),
-                generation: 1,
-                stateful: false,
-                idempotency_key: String::new(),
-            },
-        );
+        ])),
     }
-    state
 }
 
 // The measured count and time are printed for the record (issue 8).
@@ -143,34 +135,52 @@ async fn refresh_of_1000_instances_reads_in_batches_of_100() {
         endpoint_url: Some(format!("http://127.0.0.1:{proxy}")),
         ..common::options()
     });
-    let mut registry = Registry::new();
-    registry.register(Arc::new(provider) as Arc<dyn Provider>);
-    let state = state_of(&ids);
+    let provider = Arc::new(provider);
 
     let started = Instant::now();
-    let report = kiln_engine::refresh(&state, &registry, 10).await;
+    let mut batches = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(REFRESH_BATCH) {
+        let (provider, chunk) = (provider.clone(), chunk.to_vec());
+        batches.spawn(async move {
+            let items = chunk.iter().map(|id| read_item(id)).collect();
+            (chunk, provider.read(ReadRequest { items }).await)
+        });
+    }
+    let mut read = Vec::new();
+    while let Some(batch) = batches.join_next().await {
+        let (chunk, resp) = batch.unwrap();
+        assert!(
+            !resp.diagnostics.has_errors(),
+            "read failed: {}",
+            resp.diagnostics
+        );
+        assert_eq!(resp.results.len(), chunk.len(), "one result per item");
+        read.extend(chunk.into_iter().zip(resp.results));
+    }
     let elapsed = started.elapsed();
     let calls = describes.load(Ordering::SeqCst);
     eprintln!(
         "refresh of {INSTANCES} aws_instance objects: {calls} DescribeInstances calls in {elapsed:?}"
     );
 
-    assert!(
-        !report.diagnostics.has_errors(),
-        "refresh failed: {}",
-        report.diagnostics
-    );
-    assert!(report.gone.is_empty(), "gone: {:?}", report.gone);
-    assert_eq!(report.state.resources.len(), INSTANCES);
-    for r in report.state.resources.values() {
-        let attrs = r.attributes.clone().into_unmarked();
+    assert_eq!(read.len(), INSTANCES);
+    for (id, result) in &read {
+        assert!(
+            !result.diagnostics.has_errors(),
+            "{id}: {}",
+            result.diagnostics
+        );
+        let attrs = result
+            .state
+            .clone()
+            .unwrap_or_else(|| panic!("{id} reported gone"))
+            .into_unmarked();
         assert_eq!(
             attrs.get("instance_state"),
             Some(&Value::from("running")),
-            "{}: {attrs:?}",
-            r.addr
+            "{id}: {attrs:?}"
         );
-        assert_eq!(attrs.get("id"), Some(&Value::from(r.id.as_str())));
+        assert_eq!(attrs.get("id"), Some(&Value::from(id.as_str())));
     }
     assert!(calls > 0, "the proxy saw no DescribeInstances call");
     assert!(
