@@ -21,6 +21,10 @@ pub struct Project {
     pub datadir: PathBuf,
     pub env: String,
     pub store: Box<dyn StateStore>,
+    /// The providers of this command, started and configured once (with the
+    /// first call's configuration and variable values) and reused by later
+    /// steps of the same command.
+    registry: std::sync::Mutex<Option<Registry>>,
 }
 
 impl Project {
@@ -51,6 +55,7 @@ impl Project {
             datadir: datadir.clone(),
             env: env.to_string(),
             store: Box::new(LocalStore::new(datadir)),
+            registry: std::sync::Mutex::new(None),
         };
         project.store = project.choose_store(g.backend.as_deref())?;
         Ok(project)
@@ -273,6 +278,14 @@ impl Project {
                 loaded.as_ref()
             }
         };
+        let cached = self.registry.lock().ok().and_then(|r| r.clone());
+        if let Some(r) = cached
+            && needed_providers(config, state)
+                .into_iter()
+                .all(|(name, _)| r.get(&name).is_some())
+        {
+            return Ok(r);
+        }
         let defaults = VarValues::new();
         let variables = variables.unwrap_or(&defaults);
         let mut registry = Registry::new();
@@ -322,6 +335,9 @@ impl Project {
             if resp.diagnostics.has_errors() {
                 return Err(resp.diagnostics.into());
             }
+        }
+        if let Ok(mut cache) = self.registry.lock() {
+            *cache = Some(registry.clone());
         }
         Ok(registry)
     }
