@@ -139,6 +139,18 @@ pub async fn run(
         id: String,
         state: Value,
     }
+    /// One batched read of every live object, in order.
+    fn read_all(live: &[Live<'_>]) -> ReadRequest {
+        let items = live
+            .iter()
+            .map(|l| ReadItem {
+                type_name: l.case.type_name.clone(),
+                id: l.id.clone(),
+                state: l.state.clone(),
+            })
+            .collect();
+        ReadRequest { items }
+    }
     let mut live: Vec<Live<'_>> = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let subject = format!("{}.conformance_{i}", case.type_name);
@@ -229,15 +241,7 @@ pub async fn run(
 
     // One batched read of everything created, answered in order.
     if !live.is_empty() {
-        let items: Vec<ReadItem> = live
-            .iter()
-            .map(|l| ReadItem {
-                type_name: l.case.type_name.clone(),
-                id: l.id.clone(),
-                state: l.state.clone(),
-            })
-            .collect();
-        let read = provider.read(ReadRequest { items }).await;
+        let read = provider.read(read_all(&live)).await;
         if read.diagnostics.has_errors() {
             report.fail(
                 &schema.name,
@@ -360,15 +364,7 @@ pub async fn run(
     }
 
     if options.objects_have_backing && !live.is_empty() {
-        let items: Vec<ReadItem> = live
-            .iter()
-            .map(|l| ReadItem {
-                type_name: l.case.type_name.clone(),
-                id: l.id.clone(),
-                state: l.state.clone(),
-            })
-            .collect();
-        let read = provider.read(ReadRequest { items }).await;
+        let read = provider.read(read_all(&live)).await;
         if read.diagnostics.has_errors() {
             report.fail(
                 &schema.name,
