@@ -131,7 +131,18 @@ impl Project {
         if !has_config {
             return Ok(None);
         }
-        let (config, diags) = kiln_config::parse(self.read_sources()?);
+        // A backend block needs the word `backend`: only the files that
+        // hold it are parsed here (the whole configuration is parsed once,
+        // later, while the state is read).
+        let sources: Vec<SourceFile> = self
+            .read_sources()?
+            .into_iter()
+            .filter(|f| f.text.contains("backend"))
+            .collect();
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let (config, diags) = kiln_config::parse(sources);
         if diags.has_errors() {
             if strict {
                 return Err(diags.into());
