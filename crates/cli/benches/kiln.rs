@@ -1,12 +1,19 @@
-//! kiln's benchmark: plan and apply figures at several sizes, each printed
-//! next to its target, as a table and as JSON (`KILN_BENCH_JSON=path`).
+//! kiln's benchmark: the `kiln` command end to end (plan and apply at
+//! several sizes, with peak memory) and the parts inside it (parsing, the
+//! planner, the state's encoding, the engine's scheduling), each figure
+//! printed next to its target (issue 8), as a table and as JSON
+//! (`KILN_BENCH_JSON=path`).
 //!
 //! Run with `cargo bench -p kiln-cli --bench kiln` (or `just bench`).
-//! `KILN_BENCH_SIZES=1000,10000` limits the sizes (the CI smoke run uses a
-//! few hundred resources so the benchmark cannot rot).
+//! `KILN_BENCH_SIZES=1000,10000` limits the sizes, `KILN_BENCH_RUNS` sets
+//! the runs per figure (median reported; 3 by default). The test suite runs
+//! every scenario at a few hundred resources (tests/bench_smoke.rs) so the
+//! benchmark cannot rot.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,10 +27,45 @@ use kiln_plan::{ActionKind, PlanOptions};
 use kiln_provider::Registry;
 use kiln_state::{ResourceState, State};
 
+/// What a figure measures; lower is better for every unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    Seconds,
+    MiB,
+    Bytes,
+    Ratio,
+}
+
 pub struct Figure {
     pub name: String,
-    pub value: Duration,
-    pub target: Option<Duration>,
+    pub value: f64,
+    pub unit: Unit,
+    pub target: Option<f64>,
+}
+
+impl Figure {
+    fn time(name: impl Into<String>, value: Duration, target: Option<Duration>) -> Figure {
+        Figure {
+            name: name.into(),
+            value: value.as_secs_f64(),
+            unit: Unit::Seconds,
+            target: target.map(|t| t.as_secs_f64()),
+        }
+    }
+
+    pub fn met(&self) -> Option<bool> {
+        self.target.map(|t| self.value <= t)
+    }
+
+    fn show(unit: Unit, v: f64) -> String {
+        match unit {
+            Unit::Seconds if v < 1.0 => format!("{:.1} ms", v * 1e3),
+            Unit::Seconds => format!("{v:.2} s"),
+            Unit::MiB => format!("{v:.0} MiB"),
+            Unit::Bytes => format!("{v:.0} B"),
+            Unit::Ratio => format!("x{v:.1}"),
+        }
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -107,32 +149,173 @@ fn main() {
     let runs: usize = std::env::var("KILN_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(3)
+        .max(1);
     let only_plan = std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan");
+    let started = Instant::now();
     let figures = run(&sizes, runs, only_plan);
     print_figures(&figures);
-    if let Some(peak) = peak_memory_kib() {
-        println!(
-            "peak memory (VmHWM, whole run)                    {:>9.1} MiB  target < 1024 MiB at 100,000",
-            peak as f64 / 1024.0
-        );
-    }
+    println!(
+        "\nthe whole benchmark ran in {:.0?} (median of {runs} runs per figure)",
+        started.elapsed()
+    );
 }
 
-/// The process's peak resident set, from /proc (Linux only).
-#[allow(dead_code)]
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+/// The `kiln` binary built with this benchmark (the bench profile, or the
+/// test profile in the smoke test).
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
 
 /// Runs every scenario at the given sizes; the smoke test
 /// (crates/cli/tests/bench_smoke.rs) calls it with a few hundred resources.
 pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    if !only_plan {
+        figures.extend(command_figures(sizes, runs));
+    }
+    figures.extend(planner_figures(sizes, runs));
+    if !only_plan {
+        figures.extend(engine_figures(sizes, runs));
+    }
+    figures
+}
+
+/// One run of the `kiln` command in `dir`: its wall time (spawn to exit,
+/// as a user sees it) and peak memory (`KILN_STATS`).
+fn kiln(dir: &Path, args: &[&str]) -> (Duration, f64) {
+    let t = Instant::now();
+    let out = Command::new(KILN)
+        .args(args)
+        .current_dir(dir)
+        .env("KILN_STATS", "1")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run kiln");
+    let wall = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kiln {args:?} failed: {stderr}");
+    let peak = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("kiln-stats: "))
+        .filter_map(|l| l.split("peak memory ").nth(1))
+        .filter_map(|l| l.strip_suffix(" MiB"))
+        .find_map(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (wall, peak)
+}
+
+/// Medians of `runs` runs of `kiln args` (with `before` run ahead of each).
+fn kiln_median(dir: &Path, args: &[&str], runs: usize, before: impl Fn()) -> (Duration, f64) {
+    let (mut walls, mut peaks) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        before();
+        let (w, p) = kiln(dir, args);
+        walls.push(w);
+        peaks.push(p);
+    }
+    peaks.sort_by(f64::total_cmp);
+    (median(walls), peaks[peaks.len() / 2])
+}
+
+/// The command as a user runs it: `kiln plan` of a fresh configuration,
+/// `kiln apply` of it, and `kiln plan` with no changes against the state
+/// that apply left — each end to end (reading the files and the state,
+/// parsing, planning, rendering every line, writing the state and journal).
+fn command_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    let mut no_change = Vec::new();
+    for &n in sizes {
+        eprintln!("bench: the kiln command at {n} resources");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("main.tf"),
+            kiln_testkit::generate::wide(n, None),
+        )
+        .expect("write the configuration");
+        let plan = ["plan", "--refresh=false"];
+
+        let (wall, peak) = kiln_median(dir.path(), &plan, runs, || {});
+        figures.push(Figure::time(
+            format!("kiln plan {n}, fresh (parse + plan + render)"),
+            wall,
+            (n == 100_000).then(|| Duration::from_secs(2)),
+        ));
+        figures.push(Figure {
+            name: format!("kiln plan {n}, fresh: peak memory"),
+            value: peak,
+            unit: Unit::MiB,
+            target: (n == 100_000).then_some(1024.0),
+        });
+
+        let apply = ["apply", "--yes", "--refresh=false", "--parallelism", "0"];
+        let datadir = dir.path().join(".kiln");
+        let (wall, peak) = kiln_median(dir.path(), &apply, runs, || {
+            let _ = std::fs::remove_dir_all(&datadir);
+        });
+        figures.push(Figure::time(
+            format!("kiln apply {n} zero-delay null resources"),
+            wall,
+            (n == 10_000).then(|| Duration::from_secs(2)),
+        ));
+        figures.push(Figure {
+            name: format!("kiln apply {n}: peak memory"),
+            value: peak,
+            unit: Unit::MiB,
+            target: None,
+        });
+        let state_bytes = std::fs::metadata(datadir.join("default/state.json"))
+            .expect("the apply wrote the state")
+            .len();
+        figures.push(Figure {
+            name: format!("state file of {n}: size per resource"),
+            value: state_bytes as f64 / n as f64,
+            unit: Unit::Bytes,
+            target: Some(1024.0),
+        });
+
+        let (wall, peak) = kiln_median(dir.path(), &plan, runs, || {});
+        let target = match n {
+            1_000 => Some(Duration::from_millis(20)),
+            10_000 => Some(Duration::from_millis(150)),
+            100_000 => Some(Duration::from_millis(1500)),
+            _ => None,
+        };
+        figures.push(Figure::time(
+            format!("kiln plan {n}, no changes"),
+            wall,
+            target,
+        ));
+        figures.push(Figure {
+            name: format!("kiln plan {n}, no changes: peak memory"),
+            value: peak,
+            unit: Unit::MiB,
+            target: None,
+        });
+        no_change.push((n, wall));
+    }
+    // Linear growth: ten times the resources, under twelve times the time.
+    for &(n, big) in &no_change {
+        if let Some(&(m, small)) = no_change.iter().find(|(m, _)| *m * 10 == n) {
+            figures.push(Figure {
+                name: format!("kiln plan no changes: growth {m} -> {n}"),
+                value: big.as_secs_f64() / small.as_secs_f64(),
+                unit: Unit::Ratio,
+                target: Some(12.0),
+            });
+        }
+    }
+    figures
+}
+
+/// The parts of a plan measured in-process: parsing, the planner (fresh and
+/// no changes), the state's encoding, and the other shapes.
+fn planner_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
     let registry = registry();
     let mut figures = Vec::new();
     for &n in sizes {
+        eprintln!("bench: parsing and planning {n} resources in-process");
         let text = kiln_testkit::generate::wide(n, None);
         let mut parses = Vec::new();
         let mut plans = Vec::new();
@@ -151,21 +334,16 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
                 .count(),
             n
         );
-        figures.push(Figure {
-            name: format!("parse {n} resources"),
-            value: median(parses),
-            target: None,
-        });
-        let plan_target = match n {
-            10_000 => Some(Duration::from_millis(100)),
-            100_000 => Some(Duration::from_secs(1)),
-            _ => None,
-        };
-        figures.push(Figure {
-            name: format!("plan {n} fresh (after parse)"),
-            value: median(plans),
-            target: plan_target,
-        });
+        figures.push(Figure::time(
+            format!("parse {n} resources"),
+            median(parses),
+            None,
+        ));
+        figures.push(Figure::time(
+            format!("plan {n} fresh (after parse)"),
+            median(plans),
+            None,
+        ));
 
         // No-change plan against an existing state.
         let state = state_of(&plan);
@@ -183,38 +361,40 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
                 "a plan against the applied state has no changes"
             );
         }
-        figures.push(Figure {
-            name: format!("plan {n} no changes (after parse)"),
-            value: median(noop),
-            target: plan_target,
-        });
+        figures.push(Figure::time(
+            format!("plan {n} no changes (after parse)"),
+            median(noop),
+            None,
+        ));
 
         // State save and load.
-        let t = Instant::now();
-        let bytes = kiln_state::format::to_json(&state);
-        let save = t.elapsed();
-        let t = Instant::now();
-        let back = kiln_state::format::from_json(&bytes).expect("load");
-        let load = t.elapsed();
-        assert_eq!(back.resources.len(), n);
-        figures.push(Figure {
-            name: format!(
-                "state {n}: serialize ({} B/resource)",
-                bytes.len() / n.max(1)
-            ),
-            value: save,
-            target: None,
-        });
-        figures.push(Figure {
-            name: format!("state {n}: parse"),
-            value: load,
-            target: None,
-        });
+        let (mut saves, mut loads) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t = Instant::now();
+            let bytes = kiln_state::format::to_json(&state);
+            saves.push(t.elapsed());
+            let t = Instant::now();
+            let back = kiln_state::format::from_json(&bytes).expect("load");
+            loads.push(t.elapsed());
+            assert_eq!(back.resources.len(), n);
+        }
+        let state_target = (n == 100_000).then(|| Duration::from_millis(500));
+        figures.push(Figure::time(
+            format!("state {n}: serialize"),
+            median(saves),
+            state_target,
+        ));
+        figures.push(Figure::time(
+            format!("state {n}: parse"),
+            median(loads),
+            state_target,
+        ));
     }
 
     // Other shapes, fresh plans including parsing: a deep chain, and many
     // instances of a small module.
     for &n in sizes {
+        eprintln!("bench: other shapes at {n} resources");
         let text = kiln_testkit::generate::chain(n, None);
         let mut times = Vec::new();
         for _ in 0..runs {
@@ -223,11 +403,11 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
             times.push(t.elapsed());
             assert_eq!(plan.actions.len(), n);
         }
-        figures.push(Figure {
-            name: format!("parse + plan chain of {n}"),
-            value: median(times),
-            target: None,
-        });
+        figures.push(Figure::time(
+            format!("parse + plan chain of {n}"),
+            median(times),
+            None,
+        ));
 
         let instances = (n / 2).max(1);
         let (root, module) = kiln_testkit::generate::module_heavy(instances);
@@ -258,65 +438,25 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
             times.push(t.elapsed());
             assert_eq!(plan.actions.len(), instances * 2);
         }
-        figures.push(Figure {
-            name: format!("parse + plan {instances} module instances ({n} resources)"),
-            value: median(times),
-            target: None,
-        });
+        figures.push(Figure::time(
+            format!("parse + plan {instances} module instances ({n} resources)"),
+            median(times),
+            None,
+        ));
     }
+    figures
+}
 
-    // `KILN_BENCH_ONLY=plan` stops here (for profiling the planner).
-    if only_plan {
-        return figures;
-    }
-
-    // Apply of N zero-delay null resources (engine bookkeeping per step).
-    let apply_n = sizes
-        .iter()
-        .copied()
-        .filter(|&n| n <= 10_000)
-        .max()
-        .unwrap_or(1_000);
+/// The engine's scheduling, in-process with the null provider: a layered
+/// graph of 50 ms steps, and a refresh whose reads take 50 ms each.
+fn engine_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
+    eprintln!("bench: the engine's scheduling");
+    let registry = registry();
+    let mut figures = Vec::new();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let text = kiln_testkit::generate::wide(apply_n, None);
-    let (_, _, plan) = plan_fresh(&text, &registry);
-    let mut applies = Vec::new();
-    for _ in 0..runs {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = kiln_store::LocalStore::new(dir.path().to_path_buf());
-        let t = Instant::now();
-        let report = rt.block_on(async {
-            use kiln_store::StateStore;
-            let mut journal = store.journal("bench").await.expect("journal");
-            let options = kiln_engine::ApplyOptions {
-                parallelism: 0,
-                cancel: Default::default(),
-                command: "bench".into(),
-                workdir: ".".into(),
-                datadir: dir.path().display().to_string(),
-            };
-            kiln_engine::apply(
-                &plan,
-                State::new("bench", "l"),
-                &registry,
-                journal.as_mut(),
-                &NoProgress,
-                &options,
-            )
-            .await
-        });
-        applies.push(t.elapsed());
-        assert!(report.failures.is_empty());
-        assert_eq!(report.state.resources.len(), apply_n);
-    }
-    figures.push(Figure {
-        name: format!("apply {apply_n} zero-delay null resources"),
-        value: median(applies),
-        target: (apply_n == 10_000).then(|| Duration::from_secs(2)),
-    });
 
     // Apply of a layered graph where every step takes 50 ms: wall time against
     // the critical path (unlimited parallelism) and against ⌈W/P⌉ × depth × 50 ms.
@@ -338,8 +478,8 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
             assert!(report.failures.is_empty());
         }
         let bound = Duration::from_millis(bound as u64);
-        figures.push(Figure {
-            name: format!(
+        figures.push(Figure::time(
+            format!(
                 "apply layered {width}x{depth}, 50 ms steps, parallelism {}",
                 if parallelism == 0 {
                     "unlimited".to_string()
@@ -347,9 +487,9 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
                     parallelism.to_string()
                 }
             ),
-            value: median(runs_),
-            target: Some(bound + bound / 10),
-        });
+            median(runs_),
+            Some(bound + bound / 10),
+        ));
     }
 
     // Refresh of 1,000 resources whose provider read takes 50 ms each.
@@ -365,36 +505,44 @@ pub fn run(sizes: &[usize], runs: usize, only_plan: bool) -> Vec<Figure> {
     let elapsed = t.elapsed();
     assert_eq!(report.state.resources.len(), n);
     let bound = Duration::from_millis((n * 50 / parallelism) as u64);
-    figures.push(Figure {
-        name: format!("refresh {n}, 50 ms reads, parallelism {parallelism}"),
-        value: elapsed,
-        target: Some(bound + bound / 10),
-    });
+    figures.push(Figure::time(
+        format!("refresh {n}, 50 ms reads, parallelism {parallelism}"),
+        elapsed,
+        Some(bound + bound / 10),
+    ));
     figures
 }
 
 #[allow(dead_code)]
 fn print_figures(figures: &[Figure]) {
-    println!("{:<48} {:>12} {:>12}", "figure", "median", "target");
+    println!("{:<56} {:>12} {:>12}", "figure", "median", "target");
     for f in figures {
-        let verdict = match f.target {
-            Some(t) if f.value <= t => "ok",
-            Some(_) => "MISSED",
+        let verdict = match f.met() {
+            Some(true) => "ok",
+            Some(false) => "MISSED",
             None => "",
         };
         println!(
-            "{:<48} {:>12} {:>12}  {verdict}",
+            "{:<56} {:>12} {:>12}  {verdict}",
             f.name,
-            format!("{:.1?}", f.value),
+            Figure::show(f.unit, f.value),
             f.target
-                .map(|t| format!("{t:.0?}"))
+                .map(|t| format!("< {}", Figure::show(f.unit, t)))
                 .unwrap_or_else(|| "-".into())
         );
     }
     if let Ok(path) = std::env::var("KILN_BENCH_JSON") {
         let doc: Vec<serde_json::Value> = figures
             .iter()
-            .map(|f| serde_json::json!({"name": f.name, "seconds": f.value.as_secs_f64(), "target_seconds": f.target.map(|t| t.as_secs_f64())}))
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "value": f.value,
+                    "unit": format!("{:?}", f.unit).to_lowercase(),
+                    "target": f.target,
+                    "met": f.met(),
+                })
+            })
             .collect();
         std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json"))
             .expect("write the JSON figures");

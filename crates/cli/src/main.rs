@@ -47,11 +47,38 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(cli, &out)) {
+    let started = std::time::Instant::now();
+    let code = match runtime.block_on(commands::run(cli, &out)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             out.error_chain(&e);
             ExitCode::from(1)
         }
+    };
+    if std::env::var_os("KILN_STATS").is_some() {
+        out.status(&stats_line(started.elapsed()));
+    }
+    code
+}
+
+/// `KILN_STATS=1`: the command's wall time and peak memory, on stderr (the
+/// benchmark reads them; handy when reporting a slow run).
+fn stats_line(elapsed: std::time::Duration) -> String {
+    let peak_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    match peak_kib {
+        Some(kib) => format!(
+            "kiln-stats: wall {:.3} s, peak memory {:.1} MiB",
+            elapsed.as_secs_f64(),
+            kib as f64 / 1024.0
+        ),
+        None => format!(
+            "kiln-stats: wall {:.3} s, peak memory unknown (no /proc/self/status)",
+            elapsed.as_secs_f64()
+        ),
     }
 }
