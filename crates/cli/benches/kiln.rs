@@ -567,6 +567,7 @@ async fn apply_plan(
         command: "bench".into(),
         workdir: ".".into(),
         datadir: dir.display().to_string(),
+        config: None,
     };
     kiln_engine::apply(
         plan,

@@ -1,6 +1,7 @@
 //! The commands: each a short function over library calls.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -469,7 +470,7 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
             if !plan.has_changes() {
                 return Ok(0);
             }
-            execute(&project, &plan, state, version, &cmd.run, out).await
+            execute(&project, &plan, None, state, version, &cmd.run, out).await
         })
         .await;
     }
@@ -478,14 +479,22 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
         let ((mut state, version), loaded) =
             with_config(&project, recover_if_needed(&project, out)).await?;
         let plan = make_plan(&project, &loaded, &cmd.flags, false, &mut state, out).await?;
-        free_at_exit(loaded);
         out.print(&render::plan_human(out, &plan));
         if !plan.has_changes() {
-            free_at_exit((state, plan));
+            free_at_exit((state, plan, loaded));
             return Ok(0);
         }
         confirm(out, &cmd.run, "Apply these changes?")?;
-        let code = execute(&project, &plan, state, version, &cmd.run, out).await;
+        let code = execute(
+            &project,
+            &plan,
+            Some(loaded.0),
+            state,
+            version,
+            &cmd.run,
+            out,
+        )
+        .await;
         free_at_exit(plan);
         code
     })
@@ -499,21 +508,23 @@ async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result
             out.line("Nothing to destroy: the state is empty.");
             return Ok(0);
         }
-        let plan = make_plan(
-            project,
-            &project.load_config()?,
-            &cmd.flags,
-            true,
-            &mut state,
-            out,
-        )
-        .await?;
+        let loaded = project.load_config()?;
+        let plan = make_plan(project, &loaded, &cmd.flags, true, &mut state, out).await?;
         out.print(&render::plan_human(out, &plan));
         if !plan.has_changes() {
             return Ok(0);
         }
         confirm(out, &cmd.run, "Destroy everything listed above?")?;
-        execute(project, &plan, state, version, &cmd.run, out).await
+        execute(
+            project,
+            &plan,
+            Some(loaded.0),
+            state,
+            version,
+            &cmd.run,
+            out,
+        )
+        .await
     })
     .await
 }
@@ -656,25 +667,27 @@ fn verb(op: kiln_plan::StepOp, done: bool) -> &'static str {
     }
 }
 
-/// Applies a plan, writes the resulting state, and reports.
+/// Applies a plan, writes the resulting state, and reports. `parsed` is
+/// the configuration the plan was just made from, if the command holds it
+/// (else it is parsed from the plan's copy).
 pub(crate) async fn execute(
     project: &Project,
     plan: &Plan,
+    parsed: Option<kiln_config::Config>,
     state: State,
     version: Option<Version>,
     run: &RunFlags,
     out: &Output,
 ) -> Result<u8> {
-    let (config, _) = kiln_config::parse(
-        plan.source
-            .files
-            .iter()
-            .map(|(name, text)| kiln_config::SourceFile {
-                name: name.clone(),
-                text: text.clone(),
-            })
-            .collect(),
-    );
+    // Errors in the plan's copy are the engine's to report (a destroy plan
+    // applies even if the configuration no longer parses).
+    let (config, parsed) = match parsed {
+        Some(c) => (Arc::new(c), true),
+        None => {
+            let (c, diags) = kiln_config::parse_embedded(&plan.source.files);
+            (Arc::new(c), !diags.has_errors())
+        }
+    };
     let registry = project
         .registry(Some(&config), Some(&plan.source.variables), Some(&state))
         .await?;
@@ -702,6 +715,7 @@ pub(crate) async fn execute(
         command: "apply".into(),
         workdir: project.abs_dir.display().to_string(),
         datadir: project.datadir.display().to_string(),
+        config: parsed.then_some(config),
     };
     let progress = Progress {
         out,

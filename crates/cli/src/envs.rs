@@ -147,7 +147,7 @@ async fn destroy_locked(
         if !run.yes {
             bail!("pass --yes to destroy environment {:?}", project.env);
         }
-        execute(project, &plan, state, version, run, out).await?;
+        execute(project, &plan, None, state, version, run, out).await?;
     }
     project.store.remove_env(&project.env).await?;
     out.line(&format!(

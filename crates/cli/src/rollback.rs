@@ -94,7 +94,7 @@ async fn apply(
 ) -> Result<u8> {
     out.print(&render::plan_human(out, &plan));
     confirm(out, &cmd.run, "Roll back?")?;
-    let code = execute(project, &plan, state, version, &cmd.run, out).await?;
+    let code = execute(project, &plan, None, state, version, &cmd.run, out).await?;
     let (state, _) = crate::commands::read_state(project).await?;
     out.status_styled(
         Style::Green,

@@ -94,13 +94,14 @@ pub async fn apply(
         sensitive: HashMap::new(),
         created_any: false,
     };
-    let mut evaluator = match ApplyEvaluator::new(plan, registry.schemas()) {
-        Ok(e) => Some(e),
-        Err(d) => {
-            run.diagnostics.extend(d);
-            None
-        }
-    };
+    let mut evaluator =
+        match ApplyEvaluator::with_config(plan, registry.schemas(), options.config.clone()) {
+            Ok(e) => Some(e),
+            Err(d) => {
+                run.diagnostics.extend(d);
+                None
+            }
+        };
 
     let begin = JournalRecord::Begin {
         lineage: run.state.lineage.clone(),
@@ -422,7 +423,7 @@ impl Run<'_> {
     /// the step (a new object is then recorded as deposed, for the next
     /// plan to delete, and the apply rolls back like after a failed health
     /// check).
-    fn postconditions(&self, done: &mut Done, ev: &mut ApplyEvaluator) {
+    fn postconditions(&self, done: &mut Done, ev: &mut ApplyEvaluator<'_>) {
         let action = self.plan.steps[done.step].action;
         let (resource, created) = match &done.outcome {
             Outcome::Created { resource } => (resource, true),
@@ -441,7 +442,7 @@ impl Run<'_> {
     }
 
     /// The final, fully known attributes of a create or update.
-    fn final_attributes(&self, step: usize, ev: &mut ApplyEvaluator) -> Result<Value, String> {
+    fn final_attributes(&self, step: usize, ev: &mut ApplyEvaluator<'_>) -> Result<Value, String> {
         let action_index = self.plan.steps[step].action;
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
@@ -461,7 +462,7 @@ impl Run<'_> {
     fn prepare(
         &mut self,
         i: usize,
-        ev: &mut ApplyEvaluator,
+        ev: &mut ApplyEvaluator<'_>,
     ) -> Result<(Job, JournalRecord), String> {
         let plan = self.plan;
         let step = &plan.steps[i];
@@ -681,7 +682,7 @@ impl Run<'_> {
 
     /// Evaluates the outputs into the state (keeping the old ones if that
     /// fails).
-    fn outputs(&mut self, ev: &mut ApplyEvaluator) -> BTreeMap<String, Value> {
+    fn outputs(&mut self, ev: &mut ApplyEvaluator<'_>) -> BTreeMap<String, Value> {
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
         let values = match ev.outputs(&applied) {

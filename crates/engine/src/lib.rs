@@ -54,6 +54,9 @@ pub struct ApplyOptions {
     pub workdir: String,
     /// kiln's data directory (`.kiln`), passed to providers.
     pub datadir: String,
+    /// The plan's configuration, already parsed (it must be what the plan's
+    /// `source.files` parse to); `None` parses it from the plan.
+    pub config: Option<std::sync::Arc<kiln_config::Config>>,
 }
 
 /// Receives progress. Both methods do nothing by default. Steps skipped

@@ -9,8 +9,10 @@
 //! evaluated lazily, on first use, because they may refer to resources that
 //! are applied only later; a local's value is kept once it is fully known.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
@@ -27,13 +29,15 @@ use crate::{
     Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, expand, vars,
 };
 
-/// Re-evaluates planned actions with the values apply produced.
-pub struct ApplyEvaluator {
-    config: Config,
+/// Re-evaluates planned actions with the values apply produced. It borrows
+/// the plan's actions (at 100,000 resources a copy of their before and after
+/// values would be hundreds of megabytes).
+pub struct ApplyEvaluator<'p> {
+    config: Arc<Config>,
     an: Option<Analysis>,
     schemas: BTreeMap<String, ResourceSchema>,
     vars: Vec<Value>,
-    actions: Vec<Action>,
+    actions: &'p [Action],
     /// Per action: the resource block it is an instance of (None for deletes).
     action_resource: Vec<Option<usize>>,
     /// Per resource block: the actions of its instances, in key order (for
@@ -52,7 +56,7 @@ pub struct ApplyEvaluator {
     files: FileReads,
 }
 
-impl std::fmt::Debug for ApplyEvaluator {
+impl std::fmt::Debug for ApplyEvaluator<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApplyEvaluator")
             .field("actions", &self.actions.len())
@@ -60,11 +64,22 @@ impl std::fmt::Debug for ApplyEvaluator {
     }
 }
 
-impl ApplyEvaluator {
+impl<'p> ApplyEvaluator<'p> {
     /// Prepares to evaluate `plan`: re-parses and analyses its configuration
     /// once. `schemas` must hold the resource types the plan uses (the same
     /// schemas the plan was made with).
-    pub fn new(plan: &Plan, schemas: &Schemas) -> Result<ApplyEvaluator, Diagnostics> {
+    pub fn new(plan: &'p Plan, schemas: &Schemas) -> Result<ApplyEvaluator<'p>, Diagnostics> {
+        ApplyEvaluator::with_config(plan, schemas, None)
+    }
+
+    /// As [`ApplyEvaluator::new`], with the plan's configuration already
+    /// parsed (what `plan.source.files` parse to: the command that just made
+    /// the plan holds it), so a large configuration is not parsed again.
+    pub fn with_config(
+        plan: &'p Plan,
+        schemas: &Schemas,
+        parsed: Option<Arc<Config>>,
+    ) -> Result<ApplyEvaluator<'p>, Diagnostics> {
         if plan.format_version > PLAN_FORMAT_VERSION {
             return Err(Diagnostic::error(format!(
                 "the plan has format version {}, this kiln reads up to {PLAN_FORMAT_VERSION}; upgrade kiln or plan again",
@@ -73,11 +88,11 @@ impl ApplyEvaluator {
             .into());
         }
         let mut ev = ApplyEvaluator {
-            config: Config::default(),
+            config: Arc::default(),
             an: None,
             schemas: BTreeMap::new(),
             vars: Vec::new(),
-            actions: plan.actions.clone(),
+            actions: &plan.actions,
             action_resource: vec![None; plan.actions.len()],
             instances: Vec::new(),
             data: Vec::new(),
@@ -105,16 +120,25 @@ impl ApplyEvaluator {
         if !evaluates {
             return Ok(ev);
         }
-        let (config, mut diags) = kiln_config::parse_embedded(&plan.source.files);
-        if diags.has_errors() {
-            return Err(diags);
-        }
+        let (config, mut diags) = match parsed {
+            Some(config) => (config, Diagnostics::new()),
+            None => {
+                let (config, diags) = kiln_config::parse_embedded(&plan.source.files);
+                if diags.has_errors() {
+                    return Err(diags);
+                }
+                (Arc::new(config), diags)
+            }
+        };
         ev.vars = vars::variable_values(&config, &plan.source.variables, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
         let (flat, meta) = expand::expand(&config, &ev.vars, &plan.source.root_dir)?;
-        let config = flat.into_owned();
+        let config = match flat {
+            Cow::Owned(flat) => Arc::new(flat),
+            Cow::Borrowed(_) => config.clone(),
+        };
         let an = graph::analyze(&config, meta)?;
         ev.instances = vec![Vec::new(); config.resources.len()];
         for (i, a) in ev.actions.iter().enumerate() {
@@ -418,7 +442,7 @@ fn final_new_object(value: Value, schema: &ResourceSchema) -> Value {
 
 /// What an expression sees during apply.
 struct ApplyScope<'e> {
-    ev: &'e ApplyEvaluator,
+    ev: &'e ApplyEvaluator<'e>,
     an: &'e Analysis,
     applied: &'e dyn Fn(&InstanceAddr) -> Option<Value>,
     /// The module instance the expression is in.

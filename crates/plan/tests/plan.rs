@@ -198,7 +198,7 @@ resource "null_resource" "b" {
 #[test]
 fn apply_evaluator_is_send() {
     fn send<T: Send>() {}
-    send::<ApplyEvaluator>();
+    send::<ApplyEvaluator<'static>>();
 }
 
 /// 2,000 resources by default; 100,000 with `KILN_SLOW_TESTS=1` (timed in

@@ -48,8 +48,10 @@ pub enum FormatError {
     BadAddress(String),
 }
 
+/// The file; `R` is [`ResourceRecord`] when reading and [`RecordRef`] (a
+/// borrowed view, so writing copies nothing) when writing.
 #[derive(Serialize, Deserialize)]
-struct StateFile {
+struct StateFile<R> {
     format_version: u32,
     lineage: String,
     serial: u64,
@@ -61,27 +63,61 @@ struct StateFile {
     updated_at: u64,
     #[serde(default)]
     expires_at: Option<u64>,
-    resources: Vec<ResourceRecord>,
-    #[serde(default)]
-    deposed: Vec<ResourceRecord>,
+    resources: Vec<R>,
+    #[serde(default = "Vec::new")]
+    deposed: Vec<R>,
     #[serde(default)]
     outputs: BTreeMap<String, OutputFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    previous: Option<PreviousFile>,
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    previous: Option<PreviousFile<R>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<SourceFile>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct PreviousFile {
+struct PreviousFile<R> {
     generation: u64,
-    resources: Vec<ResourceRecord>,
+    resources: Vec<R>,
     #[serde(default)]
     switches: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<SourceFile>,
     #[serde(default)]
     outputs: BTreeMap<String, OutputFile>,
+}
+
+/// A [`ResourceState`](crate::ResourceState) as [`ResourceRecord`]
+/// serializes it, borrowed (a test checks the two encode the same).
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    addr: &'a kiln_model::InstanceAddr,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    provider: &'a str,
+    id: &'a str,
+    attributes: &'a Value,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    dependencies: &'a [kiln_model::InstanceAddr],
+    generation: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stateful: bool,
+    idempotency_key: &'a str,
+}
+
+impl<'a> From<&'a crate::ResourceState> for RecordRef<'a> {
+    fn from(r: &'a crate::ResourceState) -> RecordRef<'a> {
+        RecordRef {
+            addr: &r.addr,
+            type_name: &r.type_name,
+            provider: &r.provider,
+            id: &r.id,
+            attributes: &r.attributes,
+            dependencies: &r.dependencies,
+            generation: r.generation,
+            stateful: r.stateful,
+            idempotency_key: &r.idempotency_key,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,12 +201,12 @@ pub fn to_json(state: &State) -> Vec<u8> {
         created_at: state.created_at,
         updated_at: state.updated_at,
         expires_at: state.expires_at,
-        resources: state.resources.values().map(ResourceRecord::from).collect(),
-        deposed: state.deposed.iter().map(ResourceRecord::from).collect(),
+        resources: state.resources.values().map(RecordRef::from).collect(),
+        deposed: state.deposed.iter().map(RecordRef::from).collect(),
         outputs: outputs_file(&state.outputs),
         previous: state.previous.as_ref().map(|p| PreviousFile {
             generation: p.generation,
-            resources: p.resources.iter().map(ResourceRecord::from).collect(),
+            resources: p.resources.iter().map(RecordRef::from).collect(),
             switches: p
                 .switches
                 .iter()
@@ -188,13 +224,24 @@ pub fn to_json(state: &State) -> Vec<u8> {
 
 /// Parses a state file.
 pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
-    let probe: VersionProbe = serde_json::from_slice(bytes)?;
-    if probe.format_version > FORMAT_VERSION {
+    // One pass over the document; only a file that does not read is probed
+    // for a newer version (whose fields may differ), for the better message.
+    let file: StateFile<ResourceRecord> = match serde_json::from_slice(bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            return Err(match serde_json::from_slice::<VersionProbe>(bytes) {
+                Ok(p) if p.format_version > FORMAT_VERSION => FormatError::TooNew {
+                    found: p.format_version,
+                },
+                _ => e.into(),
+            });
+        }
+    };
+    if file.format_version > FORMAT_VERSION {
         return Err(FormatError::TooNew {
-            found: probe.format_version,
+            found: file.format_version,
         });
     }
-    let file: StateFile = serde_json::from_slice(bytes)?;
     let mut resources = BTreeMap::new();
     for r in file.resources {
         let addr = r.addr.clone();
@@ -268,6 +315,31 @@ mod tests {
         );
         let bytes = to_json(&s);
         assert_eq!(from_json(&bytes).unwrap(), s);
+    }
+
+    #[test]
+    fn the_borrowed_record_encodes_as_the_record() {
+        let mut with_all = object("null_resource.a[0]", "i-1", 3);
+        with_all.dependencies = vec!["null_resource.b".parse().unwrap()];
+        with_all.stateful = true;
+        for r in [object("null_resource.a", "1", 1), with_all] {
+            assert_eq!(
+                serde_json::to_value(RecordRef::from(&r)).unwrap(),
+                serde_json::to_value(ResourceRecord::from(&r)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_newer_format_that_does_not_read_says_to_upgrade() {
+        let doc = br#"{"format_version": 99, "resources": "a new shape"}"#;
+        let e = from_json(doc).unwrap_err();
+        assert!(matches!(e, FormatError::TooNew { found: 99 }), "{e}");
+        let doc = br#"{"format_version": 2, "resources": "a new shape"}"#;
+        assert!(matches!(
+            from_json(doc).unwrap_err(),
+            FormatError::Corrupt(_)
+        ));
     }
 
     fn object(addr: &str, id: &str, generation: u64) -> ResourceState {
