@@ -6,7 +6,7 @@
 //!
 //! Run with `cargo bench -p kiln-cli --bench kiln` (or `just bench`).
 //! `KILN_BENCH_SIZES=1000,10000` limits the sizes, `KILN_BENCH_RUNS` sets
-//! the runs per figure (median reported; 3 by default). The test suite runs
+//! the runs per figure (median reported; 5 by default). The test suite runs
 //! every scenario at a few hundred resources (tests/bench_smoke.rs) so the
 //! benchmark cannot rot.
 
@@ -41,6 +41,8 @@ pub struct Figure {
     pub value: f64,
     pub unit: Unit,
     pub target: Option<f64>,
+    /// The fastest and slowest run, where the spread is worth showing.
+    pub spread: Option<(f64, f64)>,
 }
 
 impl Figure {
@@ -50,7 +52,13 @@ impl Figure {
             value: value.as_secs_f64(),
             unit: Unit::Seconds,
             target: target.map(|t| t.as_secs_f64()),
+            spread: None,
         }
+    }
+
+    fn with_spread(mut self, runs: &Runs) -> Figure {
+        self.spread = Some((runs.min.as_secs_f64(), runs.max.as_secs_f64()));
+        self
     }
 
     pub fn met(&self) -> Option<bool> {
@@ -149,7 +157,7 @@ fn main() {
     let runs: usize = std::env::var("KILN_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(5)
         .max(1);
     let only_plan = std::env::var("KILN_BENCH_ONLY").is_ok_and(|v| v == "plan");
     let started = Instant::now();
@@ -206,8 +214,16 @@ fn kiln(dir: &Path, args: &[&str]) -> (Duration, f64) {
     (wall, peak)
 }
 
-/// Medians of `runs` runs of `kiln args` (with `before` run ahead of each).
-fn kiln_median(dir: &Path, args: &[&str], runs: usize, before: impl Fn()) -> (Duration, f64) {
+/// The wall times of several runs of a command, and its median peak memory.
+struct Runs {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+    peak: f64,
+}
+
+/// `runs` runs of `kiln args` (with `before` run ahead of each).
+fn kiln_runs(dir: &Path, args: &[&str], runs: usize, before: impl Fn()) -> Runs {
     let (mut walls, mut peaks) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         before();
@@ -216,7 +232,13 @@ fn kiln_median(dir: &Path, args: &[&str], runs: usize, before: impl Fn()) -> (Du
         peaks.push(p);
     }
     peaks.sort_by(f64::total_cmp);
-    (median(walls), peaks[peaks.len() / 2])
+    walls.sort();
+    Runs {
+        median: walls[walls.len() / 2],
+        min: walls[0],
+        max: walls[walls.len() - 1],
+        peak: peaks[peaks.len() / 2],
+    }
 }
 
 /// The command as a user runs it: `kiln plan` of a fresh configuration,
@@ -236,34 +258,42 @@ fn command_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
         .expect("write the configuration");
         let plan = ["plan", "--refresh=false"];
 
-        let (wall, peak) = kiln_median(dir.path(), &plan, runs, || {});
-        figures.push(Figure::time(
-            format!("kiln plan {n}, fresh (parse + plan + render)"),
-            wall,
-            (n == 100_000).then(|| Duration::from_secs(2)),
-        ));
+        let r = kiln_runs(dir.path(), &plan, runs, || {});
+        figures.push(
+            Figure::time(
+                format!("kiln plan {n}, fresh (parse + plan + render)"),
+                r.median,
+                (n == 100_000).then(|| Duration::from_secs(2)),
+            )
+            .with_spread(&r),
+        );
         figures.push(Figure {
             name: format!("kiln plan {n}, fresh: peak memory"),
-            value: peak,
+            value: r.peak,
             unit: Unit::MiB,
             target: (n == 100_000).then_some(1024.0),
+            spread: None,
         });
 
         let apply = ["apply", "--yes", "--refresh=false", "--parallelism", "0"];
         let datadir = dir.path().join(".kiln");
-        let (wall, peak) = kiln_median(dir.path(), &apply, runs, || {
+        let r = kiln_runs(dir.path(), &apply, runs, || {
             let _ = std::fs::remove_dir_all(&datadir);
         });
-        figures.push(Figure::time(
-            format!("kiln apply {n} zero-delay null resources"),
-            wall,
-            (n == 10_000).then(|| Duration::from_secs(2)),
-        ));
+        figures.push(
+            Figure::time(
+                format!("kiln apply {n} zero-delay null resources"),
+                r.median,
+                (n == 10_000).then(|| Duration::from_secs(2)),
+            )
+            .with_spread(&r),
+        );
         figures.push(Figure {
             name: format!("kiln apply {n}: peak memory"),
-            value: peak,
+            value: r.peak,
             unit: Unit::MiB,
             target: None,
+            spread: None,
         });
         let state_bytes = std::fs::metadata(datadir.join("default/state.json"))
             .expect("the apply wrote the state")
@@ -273,27 +303,27 @@ fn command_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
             value: state_bytes as f64 / n as f64,
             unit: Unit::Bytes,
             target: Some(1024.0),
+            spread: None,
         });
 
-        let (wall, peak) = kiln_median(dir.path(), &plan, runs, || {});
+        let r = kiln_runs(dir.path(), &plan, runs, || {});
         let target = match n {
             1_000 => Some(Duration::from_millis(20)),
             10_000 => Some(Duration::from_millis(150)),
             100_000 => Some(Duration::from_millis(1500)),
             _ => None,
         };
-        figures.push(Figure::time(
-            format!("kiln plan {n}, no changes"),
-            wall,
-            target,
-        ));
+        figures.push(
+            Figure::time(format!("kiln plan {n}, no changes"), r.median, target).with_spread(&r),
+        );
         figures.push(Figure {
             name: format!("kiln plan {n}, no changes: peak memory"),
-            value: peak,
+            value: r.peak,
             unit: Unit::MiB,
             target: None,
+            spread: None,
         });
-        no_change.push((n, wall));
+        no_change.push((n, r.median));
     }
     // Linear growth: ten times the resources, under twelve times the time.
     for &(n, big) in &no_change {
@@ -303,6 +333,7 @@ fn command_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
                 value: big.as_secs_f64() / small.as_secs_f64(),
                 unit: Unit::Ratio,
                 target: Some(12.0),
+                spread: None,
             });
         }
     }
@@ -515,15 +546,28 @@ fn engine_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
 
 #[allow(dead_code)]
 fn print_figures(figures: &[Figure]) {
-    println!("{:<56} {:>12} {:>12}", "figure", "median", "target");
+    println!(
+        "{:<56} {:>12} {:>12}          runs from .. to",
+        "figure", "median", "target"
+    );
     for f in figures {
         let verdict = match f.met() {
             Some(true) => "ok",
             Some(false) => "MISSED",
             None => "",
         };
+        let spread = f
+            .spread
+            .map(|(lo, hi)| {
+                format!(
+                    "{} .. {}",
+                    Figure::show(f.unit, lo),
+                    Figure::show(f.unit, hi)
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<56} {:>12} {:>12}  {verdict}",
+            "{:<56} {:>12} {:>12}  {verdict:<6}  {spread}",
             f.name,
             Figure::show(f.unit, f.value),
             f.target
@@ -541,6 +585,8 @@ fn print_figures(figures: &[Figure]) {
                     "unit": format!("{:?}", f.unit).to_lowercase(),
                     "target": f.target,
                     "met": f.met(),
+                    "min": f.spread.map(|s| s.0),
+                    "max": f.spread.map(|s| s.1),
                 })
             })
             .collect();
