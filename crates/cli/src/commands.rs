@@ -653,6 +653,44 @@ impl kiln_engine::Observer for Progress<'_> {
             ),
         }
     }
+
+    fn rollback_started(&self, undo: &kiln_engine::RolledBack) {
+        self.out.status(&format!(
+            "{}: rolling back: {} {}...",
+            undo.addr,
+            rollback_verb(undo.op, false),
+            undo.id
+        ));
+    }
+
+    fn rollback_finished(&self, undo: &kiln_engine::RolledBack) {
+        match &undo.error {
+            None => self.out.status(&format!(
+                "{}: rolled back: {} {}",
+                undo.addr,
+                rollback_verb(undo.op, true),
+                undo.id
+            )),
+            Some(e) => self.out.status_styled(
+                Style::Red,
+                &format!(
+                    "{}: rolling back ({} {}) failed: {e}",
+                    undo.addr,
+                    rollback_verb(undo.op, false),
+                    undo.id
+                ),
+            ),
+        }
+    }
+}
+
+fn rollback_verb(op: kiln_engine::RollbackOp, done: bool) -> &'static str {
+    match (op, done) {
+        (kiln_engine::RollbackOp::Delete, false) => "destroying the new object",
+        (kiln_engine::RollbackOp::Delete, true) => "destroyed the new object",
+        (kiln_engine::RollbackOp::Revert, false) => "setting back",
+        (kiln_engine::RollbackOp::Revert, true) => "set back",
+    }
 }
 
 fn verb(op: kiln_plan::StepOp, done: bool) -> &'static str {
@@ -733,12 +771,20 @@ pub(crate) async fn execute(
     .await;
     ctrl_c.abort();
     journal.sync().await?;
+    let (success, clean_rollback) = (report.is_success(), report.rolled_back_cleanly());
     let mut new_state = report.state;
     new_state.serial += 1;
     if let Some(ttl) = run.ttl {
         new_state.expires_at = Some(kiln_store::unix_now() + ttl.as_secs());
     }
-    let summary = render::Summary::of(plan).past_tense();
+    let planned = render::Summary::of(plan).past_tense();
+    let summary = if success {
+        planned.clone()
+    } else if clean_rollback {
+        format!("failed and rolled back (planned: {planned})")
+    } else {
+        format!("failed (planned: {planned})")
+    };
     project
         .store
         .write(&project.env, &new_state, version.as_ref(), &summary)
@@ -750,7 +796,7 @@ pub(crate) async fn execute(
     if report.failures.is_empty() && !report.cancelled && !report.diagnostics.has_errors() {
         out.status_styled(
             Style::Green,
-            &format!("Apply complete: {summary} in {elapsed:.1?}."),
+            &format!("Apply complete: {planned} in {elapsed:.1?}."),
         );
         print_outputs(out, &new_state);
         return Ok(0);
@@ -763,12 +809,36 @@ pub(crate) async fn execute(
             f.message
         ));
     }
-    if !report.skipped.is_empty() {
+    if !report.skipped.is_empty() && report.rolled_back.is_empty() {
         let names: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
         out.warn(&format!(
             "skipped because something they depend on failed: {}",
             names.join(", ")
         ));
+    }
+    if clean_rollback {
+        let deleted = report
+            .rolled_back
+            .iter()
+            .filter(|r| r.op == kiln_engine::RollbackOp::Delete)
+            .count();
+        let reverted = report.rolled_back.len() - deleted;
+        bail!(
+            "apply failed and was rolled back: the {deleted} object(s) it created were destroyed and {reverted} in-place update(s) set back, so everything is as it was before (traffic stays on the old generation); fix the cause above and apply again"
+        );
+    }
+    if !report.rolled_back.is_empty() {
+        for r in report.rolled_back.iter().filter(|r| r.error.is_some()) {
+            out.error(&format!(
+                "{} ({}): not rolled back: {}",
+                r.addr,
+                r.id,
+                r.error.as_deref().unwrap_or_default()
+            ));
+        }
+        bail!(
+            "apply failed and its rollback did not finish; the state records exactly what exists (what could not be rolled back is listed above): fix the cause and run kiln apply again"
+        );
     }
     if report.cancelled {
         bail!(

@@ -165,27 +165,46 @@ fn saved_plan_applies_exactly_and_goes_stale() {
 }
 
 #[test]
-fn failure_in_the_middle_skips_dependents_and_finishes_the_rest() {
+fn a_failure_in_the_middle_rolls_back_what_the_apply_created() {
     let (p, k) = project(GRAPH);
+    k.run(&["apply", "--yes"]).success();
+    let before = state_addrs(&p, "default");
+    let ids: Vec<String> = before
+        .iter()
+        .map(|a| state_id(&p, "default", a).unwrap())
+        .collect();
+    // A new generation of everything, whose b fails half-way.
     let k = k.env("KILN_NULL_FAIL", "null_resource.b");
-    let r = k.run(&["apply", "--yes"]);
+    let r = k.run(&["apply", "--yes", "--rebuild"]);
     r.expect_code(1);
     assert!(r.stderr.contains("null_resource.b"), "{}", r.stderr);
-    assert!(r.stderr.contains("skipped"), "{}", r.stderr);
-    let mut addrs = state_addrs(&p, "default");
-    addrs.sort();
-    assert_eq!(addrs, vec!["null_resource.a", "null_resource.independent"]);
+    assert!(
+        r.stderr.contains("rolling back") && r.stderr.contains("was rolled back"),
+        "{}",
+        r.stderr
+    );
+    // Exactly the objects that existed before, with the same ids.
+    assert_eq!(state_addrs(&p, "default"), before);
+    let after: Vec<String> = before
+        .iter()
+        .map(|a| state_id(&p, "default", a).unwrap())
+        .collect();
+    assert_eq!(after, ids, "the old generation is untouched");
+    let s = p.state_json("default").unwrap();
+    assert_eq!(s["deposed"].as_array().map(Vec::len), Some(0), "{s}");
+    let meta = std::fs::read_to_string(p.path().join(".kiln/default/state.meta.json")).unwrap();
+    assert!(meta.contains("failed and rolled back"), "{meta}");
 
-    // Without the fault, the next apply creates exactly what is missing.
+    // Without the fault, the next apply plans the whole rebuild again.
     let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
-    let r = k.run(&["plan"]);
+    let r = k.run(&["plan", "--rebuild"]);
     r.success();
     assert!(
-        r.stdout
-            .contains("2 to create, 0 to replace, 0 to update in place, 0 to destroy; 2 unchanged"),
+        r.stdout.contains(&format!("{} to replace", before.len())),
         "{}",
         r.stdout
     );
+    k.run(&["apply", "--yes", "--rebuild"]).success();
 }
 
 #[test]
@@ -387,8 +406,9 @@ resource "null_resource" "b" {
     k.run(&["apply", "--yes", "--var", "size=2"]).success();
     assert_ne!(state_id(&p, "default", "null_resource.b").unwrap(), b1);
 
-    // A postcondition that fails after the create fails the apply; the new
-    // object is left for the next plan to delete.
+    // A postcondition that fails after the create fails the apply, which
+    // rolls back: the new object is deleted, the old one stays current.
+    let b2 = state_id(&p, "default", "null_resource.b").unwrap();
     let r = k.run(&["apply", "--yes", "--var", "size=2", "--var", "want=other"]);
     assert_ne!(r.code, 0, "{}", r.all());
     assert!(
@@ -397,6 +417,8 @@ resource "null_resource" "b" {
         "{}",
         r.all()
     );
+    assert!(r.stderr.contains("was rolled back"), "{}", r.all());
     let s = p.state_json("default").unwrap();
-    assert_eq!(s["deposed"].as_array().map(Vec::len), Some(1), "{s}");
+    assert_eq!(s["deposed"].as_array().map(Vec::len), Some(0), "{s}");
+    assert_eq!(state_id(&p, "default", "null_resource.b").unwrap(), b2);
 }

@@ -79,8 +79,23 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
         "the v1 artifact was removed"
     );
     let v2_pids = pids(&p);
+    let v2_artifact = resource(&state, "local_artifact.web")["attributes"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let artifacts_dir = Path::new(&v2_artifact).parent().unwrap().to_path_buf();
+    let artifacts = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let artifacts_before = artifacts(&artifacts_dir);
 
-    // v3 fails its health check: the apply fails, traffic stays on v2, no v3 process remains.
+    // v3 fails its health check: the apply fails and rolls back — traffic
+    // stays on v2, the v3 artifact it built is deleted, no v3 process remains.
     let r = k.run(&[
         "apply",
         "--yes",
@@ -98,17 +113,28 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
         "names the failing check: {}",
         r.stderr
     );
+    assert!(r.stderr.contains("was rolled back"), "{}", r.stderr);
     assert_eq!(get(port, "/").unwrap(), "hello from v2\n");
     assert_eq!(pids(&p), v2_pids);
     let state = p.state_json("default").unwrap();
-    let v3_artifact = resource(&state, "local_artifact.web")["attributes"]["path"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        processes_in(&v3_artifact).is_empty(),
-        "no v3 process remains"
+    assert_eq!(
+        resource(&state, "local_artifact.web")["attributes"]["path"],
+        v2_artifact.as_str(),
+        "the v2 artifact is current again"
     );
+    assert_eq!(
+        artifacts(&artifacts_dir),
+        artifacts_before,
+        "the v3 artifact was deleted"
+    );
+    for path in artifacts(&artifacts_dir) {
+        if path != v2_artifact {
+            assert!(
+                processes_in(&path).is_empty(),
+                "no process runs from {path}"
+            );
+        }
+    }
 
     // Back to v2 converges; a change of env alone replaces the service, not the artifact.
     k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"])

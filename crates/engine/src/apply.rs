@@ -4,8 +4,13 @@
 //! apply-time evaluator; provider calls run as tokio tasks. The coordinator
 //! starts every ready step while fewer than `parallelism` calls are in
 //! flight, and on each finished call journals its result, applies it to the
-//! state, and makes ready the dependents whose last dependency it was. A
-//! failure skips its transitive dependents; independent branches go on.
+//! state, and makes ready the dependents whose last dependency it was.
+//!
+//! Deletes are held until every create and update has finished: the old
+//! generation stays whole until the new one is built and healthy. A failed
+//! create or update starts nothing new; once the running calls return, the
+//! apply rolls back what it did ([`rollback`]), in reverse dependency order.
+//! A failed delete skips only its dependents.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,13 +22,13 @@ use kiln_plan::{Action, ActionKind, ApplyEvaluator, GenerationChange, Plan, Reas
 use kiln_provider::{
     CallContext, CreateRequest, DeleteRequest, HealthRequest, Provider, Registry, UpdateRequest,
 };
-use kiln_state::journal::{Outcome, ResourceRecord, apply_outcome};
+use kiln_state::journal::{Outcome, ResourceRecord, StepOp as JournalOp, apply_outcome};
 use kiln_state::{AppliedSource, JournalRecord, OutputState, Previous, ResourceState, State};
 use kiln_store::Journal;
 use tokio::task::JoinSet;
 
 use crate::util::{self, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs};
-use crate::{ApplyOptions, ApplyReport, Failure, Observer, StepReport};
+use crate::{ApplyOptions, ApplyReport, Failure, Observer, RollbackOp, RolledBack, StepReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -93,6 +98,10 @@ pub async fn apply(
         ready: VecDeque::new(),
         sensitive: HashMap::new(),
         created_any: false,
+        moves_left: plan.steps.iter().filter(|s| is_move(s.op)).count(),
+        held: Vec::new(),
+        move_failed: false,
+        undo: Vec::new(),
     };
     let mut evaluator =
         match ApplyEvaluator::with_config(plan, registry.schemas(), options.config.clone()) {
@@ -111,12 +120,16 @@ pub async fn apply(
         command: options.command.clone(),
     };
     let mut halted = false;
+    // The journal cannot be written: nothing more may be called, not even
+    // a rollback.
+    let mut journal_broken = false;
     if let Err(e) = journal.append(&begin).await {
         run.diagnostics.push(
             Diagnostic::error(format!("cannot write the apply journal: {e}"))
                 .with_detail("nothing was changed; fix the cause and apply again"),
         );
         halted = true;
+        journal_broken = true;
     }
     if evaluator.is_none() {
         halted = true;
@@ -137,11 +150,20 @@ pub async fn apply(
             cancelled = true;
             halted = true;
         }
+        if run.move_failed {
+            // The apply rolls back: nothing new starts.
+            halted = true;
+        }
         while !halted && tasks.len() < limit {
             let Some(i) = run.ready.pop_front() else {
                 break;
             };
             if run.status[i] != Status::Pending {
+                continue;
+            }
+            if !is_move(plan.steps[i].op) && run.moves_left > 0 {
+                // The old generation stays whole until the new one is up.
+                run.held.push(i);
                 continue;
             }
             let job = match evaluator.as_mut() {
@@ -162,6 +184,7 @@ pub async fn apply(
                     Duration::ZERO,
                 );
                 halted = true;
+                journal_broken = true;
                 break;
             }
             run.status[i] = Status::Running;
@@ -222,8 +245,25 @@ pub async fn apply(
                 "cannot write the apply journal: {e}; no new steps were started"
             )));
             halted = true;
+            journal_broken = true;
         }
         run.finish(done);
+    }
+
+    let mut rolled_back = Vec::new();
+    if run.move_failed && !run.undo.is_empty() {
+        if cancelled || journal_broken {
+            run.diagnostics.push(Diagnostic::warning(format!(
+                "the apply was not rolled back ({}): the objects it created are recorded in the state; apply again to finish, or fix the configuration and apply",
+                if cancelled {
+                    "it was interrupted"
+                } else {
+                    "the journal cannot be written"
+                }
+            )));
+        } else {
+            rolled_back = rollback(&mut run, journal, limit).await;
+        }
     }
 
     // Steps never started: the apply was cancelled or halted, or the graph
@@ -248,6 +288,8 @@ pub async fn apply(
         // A rollback keeps the outputs; the swap below restores the
         // previous generation's.
         Some(_) if swap => BTreeMap::new(),
+        // Rolled back: the outputs are still the old generation's.
+        Some(_) if !rolled_back.is_empty() => BTreeMap::new(),
         Some(ev) => run.outputs(ev),
         None => BTreeMap::new(),
     };
@@ -274,6 +316,7 @@ pub async fn apply(
         cancelled,
         outputs,
         diagnostics: run.diagnostics,
+        rolled_back,
     }
 }
 
@@ -332,6 +375,194 @@ fn finish_generations(
     };
 }
 
+/// Undoes what a failed apply did. Each finished create or update is undone
+/// after everything that depended on it: updates are set back to their prior
+/// attributes (a traffic switch returns to the old generation), created
+/// objects are deleted, and an object a replacement superseded is made
+/// current again (journaled before the replacement's delete). Every call is
+/// journaled like a step, under step numbers after the plan's, so the
+/// journal still compacts to the state and a crash mid-rollback recovers.
+/// An undo that fails leaves its object recorded as it is and the undos
+/// that had to wait for it are not attempted.
+async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) -> Vec<RolledBack> {
+    let plan = run.plan;
+    let undo = std::mem::take(&mut run.undo);
+    let n = undo.len();
+    let by_step: HashMap<usize, usize> = undo
+        .iter()
+        .enumerate()
+        .map(|(u, x)| (x.step(), u))
+        .collect();
+    // after[u]: the undos that may start once undo u is done (u's step
+    // depended on theirs).
+    let mut remaining = vec![0usize; n];
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (u, x) in undo.iter().enumerate() {
+        for d in &plan.steps[x.step()].depends_on {
+            if let Some(&v) = by_step.get(d) {
+                remaining[v] += 1;
+                after[u].push(v);
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..n).rev().filter(|&u| remaining[u] == 0).collect();
+    let mut next_id = plan.steps.len();
+    let mut fresh_id = || {
+        next_id += 1;
+        next_id - 1
+    };
+    let mut started = vec![false; n];
+    let mut running: Vec<Option<(RolledBack, JournalOp, usize)>> = vec![None; n];
+    let mut report = Vec::new();
+    let mut tasks: JoinSet<Done> = JoinSet::new();
+    let mut stopped = false;
+    loop {
+        if run.options.cancel.is_cancelled() {
+            stopped = true;
+        }
+        while !stopped && tasks.len() < limit {
+            let Some(u) = ready.pop_front() else { break };
+            started[u] = true;
+            let prepared = match run.prepare_undo(&undo[u], &mut fresh_id) {
+                Ok(p) => p,
+                Err(message) => {
+                    let action = run.action(undo[u].step());
+                    let done = RolledBack {
+                        addr: action.addr.clone(),
+                        op: match undo[u] {
+                            Undo::Created { .. } => RollbackOp::Delete,
+                            Undo::Updated { .. } => RollbackOp::Revert,
+                        },
+                        id: match &undo[u] {
+                            Undo::Created { id, .. } => id.clone(),
+                            Undo::Updated { prior, .. } => prior.id.clone(),
+                        },
+                        error: Some(message),
+                    };
+                    run.observer.rollback_finished(&done);
+                    report.push(done);
+                    continue;
+                }
+            };
+            let Some(UndoCall {
+                restore,
+                intent,
+                job,
+                what,
+                op,
+                journal_step,
+            }) = prepared
+            else {
+                // Nothing left to undo (the object is already gone).
+                for &v in &after[u] {
+                    remaining[v] -= 1;
+                    if remaining[v] == 0 {
+                        ready.push_back(v);
+                    }
+                }
+                continue;
+            };
+            let records = restore.iter().chain(std::iter::once(&intent));
+            let mut written = true;
+            for record in records {
+                if let Err(e) = journal.append(record).await {
+                    run.diagnostics.push(Diagnostic::error(format!(
+                        "cannot write the apply journal during the rollback: {e}; the rollback stopped, the state records what exists"
+                    )));
+                    written = false;
+                    break;
+                }
+                if let JournalRecord::Result {
+                    addr, op, outcome, ..
+                } = record
+                {
+                    apply_outcome(&mut run.state, addr, *op, outcome);
+                }
+            }
+            if !written {
+                stopped = true;
+                break;
+            }
+            run.observer.rollback_started(&what);
+            running[u] = Some((what, op, journal_step));
+            tasks.spawn(run_job(u, job));
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let Ok(done) = joined else {
+            // A panicked call: its undo is reported as never finished below.
+            continue;
+        };
+        let u = done.step;
+        let Some((mut what, op, journal_step)) = running[u].take() else {
+            continue;
+        };
+        let result = JournalRecord::Result {
+            step: journal_step,
+            addr: what.addr.clone(),
+            op,
+            outcome: done.outcome.clone(),
+            at: util::now(),
+        };
+        if let Err(e) = journal.append(&result).await {
+            run.diagnostics.push(Diagnostic::error(format!(
+                "cannot write the apply journal during the rollback: {e}; the rollback stopped"
+            )));
+            stopped = true;
+        }
+        apply_outcome(&mut run.state, &what.addr, op, &done.outcome);
+        if let Outcome::Failed { message, .. } = &done.outcome {
+            what.error = Some(message.clone());
+        } else {
+            for &v in &after[u] {
+                remaining[v] -= 1;
+                if remaining[v] == 0 {
+                    ready.push_back(v);
+                }
+            }
+        }
+        run.observer.rollback_finished(&what);
+        report.push(what);
+    }
+    for (u, x) in undo.iter().enumerate() {
+        if started[u] && running[u].is_none() {
+            continue;
+        }
+        let addr = run.action(x.step()).addr.clone();
+        report.push(RolledBack {
+            addr,
+            op: match x {
+                Undo::Created { .. } => RollbackOp::Delete,
+                Undo::Updated { .. } => RollbackOp::Revert,
+            },
+            id: match x {
+                Undo::Created { id, .. } => id.clone(),
+                Undo::Updated { prior, .. } => prior.id.clone(),
+            },
+            error: Some(if started[u] {
+                "the rollback call did not return (it panicked); run `kiln refresh` to see what exists".into()
+            } else if stopped {
+                "not rolled back: the rollback stopped first".into()
+            } else {
+                "not rolled back: undoing something that depends on it failed".into()
+            }),
+        });
+    }
+    report
+}
+
+/// One undo, ready to run: journal records to write first (the restore of
+/// a superseded object, then the call's intent), and the call.
+struct UndoCall {
+    restore: Option<JournalRecord>,
+    intent: JournalRecord,
+    job: Job,
+    what: RolledBack,
+    op: JournalOp,
+    journal_step: usize,
+}
+
 /// The coordinator's bookkeeping.
 struct Run<'a> {
     plan: &'a Plan,
@@ -348,6 +579,42 @@ struct Run<'a> {
     ready: VecDeque<usize>,
     sensitive: HashMap<String, Arc<[String]>>,
     created_any: bool,
+    /// Creates and updates not finished yet; deletes wait for zero.
+    moves_left: usize,
+    /// Delete steps ready but waiting for the creates and updates.
+    held: Vec<usize>,
+    /// A create or update failed: the apply rolls back.
+    move_failed: bool,
+    /// What succeeded that a rollback would undo, in completion order.
+    undo: Vec<Undo>,
+}
+
+/// A finished create or update, as a rollback needs it.
+enum Undo {
+    /// Step `step` made object `id` (current, or deposed if the step failed
+    /// after making it); it superseded object `replaced`, now deposed.
+    Created {
+        step: usize,
+        id: String,
+        replaced: Option<String>,
+    },
+    /// Step `step` updated the object in place; `prior` is what it was.
+    Updated {
+        step: usize,
+        prior: Box<ResourceState>,
+    },
+}
+
+impl Undo {
+    fn step(&self) -> usize {
+        match self {
+            Undo::Created { step, .. } | Undo::Updated { step, .. } => *step,
+        }
+    }
+}
+
+fn is_move(op: StepOp) -> bool {
+    matches!(op, StepOp::Create | StepOp::Update)
 }
 
 impl Run<'_> {
@@ -378,6 +645,7 @@ impl Run<'_> {
                     "step {} refers to action {}, which the plan does not have; plan again",
                     self.plan.steps[i].id, self.plan.steps[i].action
                 )));
+                self.settled(i, true);
                 self.skip_dependents(i);
             } else {
                 self.fail(
@@ -607,6 +875,31 @@ impl Run<'_> {
         let i = done.step;
         let step = &self.plan.steps[i];
         let addr = self.action(i).addr.clone();
+        // What a rollback would need, read before the outcome changes the state.
+        match &done.outcome {
+            Outcome::Created { resource } => self.undo.push(Undo::Created {
+                step: i,
+                id: resource.id.clone(),
+                replaced: self.state.resources.get(&addr).map(|r| r.id.clone()),
+            }),
+            Outcome::Failed {
+                created: Some(resource),
+                ..
+            } => self.undo.push(Undo::Created {
+                step: i,
+                id: resource.id.clone(),
+                replaced: None,
+            }),
+            Outcome::Updated { .. } => {
+                if let Some(prior) = self.state.resources.get(&addr) {
+                    self.undo.push(Undo::Updated {
+                        step: i,
+                        prior: Box::new(prior.clone()),
+                    });
+                }
+            }
+            _ => {}
+        }
         apply_outcome(&mut self.state, &addr, journal_op(step.op), &done.outcome);
         match done.outcome {
             Outcome::Failed { message, .. } => self.fail(i, message, done.elapsed),
@@ -618,7 +911,7 @@ impl Run<'_> {
                     }
                     Outcome::Updated { resource } => Some(resource.id),
                     Outcome::Deleted { id } => Some(id),
-                    Outcome::Failed { .. } => None,
+                    Outcome::Failed { .. } | Outcome::Restored { .. } => None,
                 };
                 self.status[i] = Status::Succeeded;
                 self.observer.step_finished(
@@ -639,7 +932,150 @@ impl Run<'_> {
                         self.ready.push_back(d);
                     }
                 }
+                self.settled(i, false);
             }
+        }
+    }
+
+    /// The call that undoes `undo`, or `None` if there is nothing left to
+    /// undo.
+    fn prepare_undo(
+        &mut self,
+        undo: &Undo,
+        fresh_id: &mut impl FnMut() -> usize,
+    ) -> Result<Option<UndoCall>, String> {
+        let action = &self.plan.actions[self.plan.steps[undo.step()].action];
+        let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
+        let intent = |step: usize, op: JournalOp, object: &ResourceState| JournalRecord::Intent {
+            step,
+            addr: action.addr.clone(),
+            op,
+            type_name: object.type_name.clone(),
+            provider: object.provider.clone(),
+            id: Some(object.id.clone()),
+            idempotency_key: object.idempotency_key.clone(),
+            generation: object.generation,
+            at: util::now(),
+        };
+        match undo {
+            Undo::Created { id, replaced, .. } => {
+                let current = self
+                    .state
+                    .resources
+                    .get(&action.addr)
+                    .filter(|r| &r.id == id);
+                let deposed = || {
+                    self.state
+                        .deposed
+                        .iter()
+                        .find(|d| d.addr == action.addr && &d.id == id)
+                };
+                let Some(object) = current.or_else(deposed) else {
+                    return Ok(None);
+                };
+                // The superseded object becomes current again first; the
+                // new one is then deleted as deposed.
+                let restore = match replaced {
+                    Some(old) if current.is_some() => Some(JournalRecord::Result {
+                        step: fresh_id(),
+                        addr: action.addr.clone(),
+                        op: JournalOp::DeleteDeposed,
+                        outcome: Outcome::Restored { id: old.clone() },
+                        at: util::now(),
+                    }),
+                    _ => None,
+                };
+                let op = if current.is_some() && restore.is_none() {
+                    JournalOp::Delete
+                } else {
+                    JournalOp::DeleteDeposed
+                };
+                let journal_step = fresh_id();
+                let req = DeleteRequest {
+                    type_name: object.type_name.clone(),
+                    id: object.id.clone(),
+                    state: object.attributes.clone().into_unmarked(),
+                    context: self.context(action, object.generation),
+                };
+                Ok(Some(UndoCall {
+                    restore,
+                    intent: intent(journal_step, op, object),
+                    job: Job::Delete { provider, req },
+                    what: RolledBack {
+                        addr: action.addr.clone(),
+                        op: RollbackOp::Delete,
+                        id: id.clone(),
+                        error: None,
+                    },
+                    op,
+                    journal_step,
+                }))
+            }
+            Undo::Updated { prior, .. } => {
+                let Some(current) = self
+                    .state
+                    .resources
+                    .get(&action.addr)
+                    .filter(|r| r.id == prior.id)
+                else {
+                    return Ok(None);
+                };
+                let now = current.attributes.clone().into_unmarked();
+                // The whole prior object: an attribute the update added is
+                // set back to null.
+                let mut planned = prior.attributes.clone().into_unmarked();
+                if let (Some(now), Value::Map(planned)) = (now.as_map(), &mut planned) {
+                    for k in now.keys() {
+                        planned.entry(k.clone()).or_insert(Value::Null);
+                    }
+                }
+                let changed = changed_keys(&now, &planned);
+                if changed.is_empty() {
+                    return Ok(None);
+                }
+                let journal_step = fresh_id();
+                let intent = intent(journal_step, JournalOp::Update, current);
+                let req = UpdateRequest {
+                    type_name: current.type_name.clone(),
+                    id: current.id.clone(),
+                    prior: now,
+                    planned,
+                    changed,
+                    context: self.context(action, current.generation),
+                };
+                let sensitive = self.sensitive_for(&action.type_name);
+                Ok(Some(UndoCall {
+                    restore: None,
+                    intent,
+                    job: Job::Update {
+                        provider,
+                        req,
+                        record: ResourceRecord::from(&**prior),
+                        sensitive,
+                    },
+                    what: RolledBack {
+                        addr: action.addr.clone(),
+                        op: RollbackOp::Revert,
+                        id: prior.id.clone(),
+                        error: None,
+                    },
+                    op: JournalOp::Update,
+                    journal_step,
+                }))
+            }
+        }
+    }
+
+    /// Step `i` is done (succeeded, failed or skipped): once no create or
+    /// update is left, the held deletes may run — unless one failed.
+    fn settled(&mut self, i: usize, failed: bool) {
+        if !is_move(self.plan.steps[i].op) {
+            return;
+        }
+        self.move_failed |= failed;
+        self.moves_left -= 1;
+        if self.moves_left == 0 && !self.move_failed {
+            self.ready.extend(self.held.drain(..));
         }
     }
 
@@ -647,6 +1083,7 @@ impl Run<'_> {
         let step = &self.plan.steps[i];
         let addr = self.action(i).addr.clone();
         self.status[i] = Status::Failed;
+        self.settled(i, true);
         let report = StepReport {
             addr: addr.clone(),
             op: step.op,
@@ -671,6 +1108,7 @@ impl Run<'_> {
                 let d = self.dependents[s][k];
                 if self.status[d] == Status::Pending {
                     self.status[d] = Status::Skipped;
+                    self.settled(d, false);
                     let step = &self.plan.steps[d];
                     self.skipped
                         .push((self.plan.actions[step.action].addr.clone(), step.op));

@@ -9,6 +9,14 @@
 //! what exists. The engine never writes the state to a store: its caller does,
 //! then drops the journal.
 //!
+//! Deletes wait until every create and update of the apply has succeeded
+//! (the old generation stays whole until the new one is healthy and serving).
+//! If a create, a health check or an update fails, no new step starts and
+//! the apply rolls back: updates made in place are set back (traffic returns
+//! to the old generation), then every object the apply created is deleted,
+//! dependents first, each call journaled like a step; a replaced object is
+//! made current again before its replacement is deleted.
+//!
 //! [`refresh`] reads every resource back through its provider in batches.
 //! [`recover`] replays the journal of an interrupted apply onto the state and
 //! resolves the calls that were in flight when it died (adopting what a
@@ -70,6 +78,37 @@ pub trait Observer: Send + Sync {
     fn step_finished(&self, plan: &Plan, step: &Step, outcome: &StepReport) {
         let _ = (plan, step, outcome);
     }
+
+    /// A rollback call is about to run (after a failed create or update).
+    fn rollback_started(&self, undo: &RolledBack) {
+        let _ = undo;
+    }
+
+    /// A rollback call returned (`undo.error` says if it failed).
+    fn rollback_finished(&self, undo: &RolledBack) {
+        let _ = undo;
+    }
+}
+
+/// What a rollback undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackOp {
+    /// Deletes an object this apply created.
+    Delete,
+    /// Sets an object this apply updated in place back to what it was (a
+    /// traffic switch back onto the old generation, say).
+    Revert,
+}
+
+/// One call of a rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolledBack {
+    pub addr: InstanceAddr,
+    pub op: RollbackOp,
+    /// The object's id.
+    pub id: String,
+    /// Why the call failed (the object is then still recorded as it is).
+    pub error: Option<String>,
 }
 
 /// An observer that ignores everything.
@@ -115,6 +154,18 @@ pub struct ApplyReport {
     /// Problems that are not one step's: the journal could not be opened,
     /// outputs could not be evaluated, the step graph is inconsistent.
     pub diagnostics: Diagnostics,
+    /// After a failed create or update: the calls that undid what the apply
+    /// had done, in the order they finished (empty if nothing was undone).
+    pub rolled_back: Vec<RolledBack>,
+}
+
+impl ApplyReport {
+    /// True if a rollback ran and every call of it succeeded: what exists is
+    /// what existed before the apply (less what a failed create could not
+    /// delete, recorded as deposed).
+    pub fn rolled_back_cleanly(&self) -> bool {
+        !self.rolled_back.is_empty() && self.rolled_back.iter().all(|r| r.error.is_none())
+    }
 }
 
 impl ApplyReport {

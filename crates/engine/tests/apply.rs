@@ -8,7 +8,7 @@ use common::*;
 use kiln_engine::{ApplyOptions, ApplyReport, NoopObserver, Observer, StepReport, apply};
 use kiln_model::Value;
 use kiln_plan::{ActionKind, Plan, Step, StepOp};
-use kiln_state::journal::{Outcome, compact};
+use kiln_state::journal::compact;
 use kiln_state::{JournalRecord, State};
 
 async fn run(
@@ -168,9 +168,13 @@ async fn steps_start_as_soon_as_their_inputs_are_ready() {
 }
 
 #[tokio::test]
-async fn a_failure_skips_dependents_and_finishes_independent_branches() {
+async fn a_failed_create_rolls_back_everything_the_apply_created() {
     let fake = Fake::new();
     fake.fail_create("fake_thing.b");
+    fake.delays
+        .lock()
+        .unwrap()
+        .insert("fake_thing.b".into(), Duration::from_millis(60));
     let mut b = PlanBuilder::new(1);
     let a = b.create("fake_thing.a", &[]);
     let bb = b.create("fake_thing.b", &[a]);
@@ -189,25 +193,191 @@ async fn a_failure_skips_dependents_and_finishes_independent_branches() {
             .message
             .contains("injected create failure")
     );
+    // a, e and f were created while b was failing; all three are gone again,
+    // f (which refers to a and e) first.
+    let calls = fake.calls();
+    let ops: Vec<(&str, &str)> = calls.iter().map(|c| (c.op, c.addr.as_str())).collect();
+    let at = |op: &str, a: &str| {
+        ops.iter()
+            .position(|&(o, x)| o == op && x == a)
+            .unwrap_or_else(|| panic!("no {op} of {a} in {ops:?}"))
+    };
+    for x in ["fake_thing.a", "fake_thing.e", "fake_thing.f"] {
+        assert!(at("create", x) < at("delete", x), "{ops:?}");
+    }
+    assert!(at("delete", "fake_thing.f") < at("delete", "fake_thing.a"));
+    assert!(at("delete", "fake_thing.f") < at("delete", "fake_thing.e"));
+    assert!(report.state.is_empty(), "{:?}", report.state.resources);
+    assert!(fake.object_ids().is_empty());
+    assert_eq!(report.rolled_back.len(), 3);
+    assert!(report.rolled_back_cleanly(), "{:?}", report.rolled_back);
     let mut skipped: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
     skipped.sort();
     assert_eq!(skipped, ["fake_thing.c", "fake_thing.d"]);
-    let have: Vec<String> = report
-        .state
-        .resources
-        .keys()
-        .map(|a| a.to_string())
-        .collect();
-    assert_eq!(have, ["fake_thing.a", "fake_thing.e", "fake_thing.f"]);
-    assert_eq!(state_ids(&report.state), fake.object_ids());
     assert!(!report.is_success());
-    assert!(records.iter().any(|r| matches!(
-        r,
-        JournalRecord::Result {
-            outcome: Outcome::Failed { .. },
-            ..
-        }
-    )));
+    assert_journal_compacts(&start, &records, &report);
+}
+
+#[tokio::test]
+async fn a_failure_mid_cut_over_returns_traffic_and_restores_the_old_object() {
+    // x is replaced and the switch moved onto x'; then the independent y
+    // fails. The switch goes back to its old setting, x' is destroyed and
+    // x is current again: the infrastructure is as it was.
+    let fake = Fake::new();
+    let mut start = state_with(&fake, &["fake_thing.x", "fake_thing.switch"]);
+    let old_x = start.resources[&addr("fake_thing.x")].id.clone();
+    let switch_id = start.resources[&addr("fake_thing.switch")].id.clone();
+    let switch_before = Value::map([
+        ("id", Value::from(switch_id.clone())),
+        ("name", Value::from("fake_thing.switch")),
+        ("labels", Value::from("to x1")),
+    ]);
+    fake.objects
+        .lock()
+        .unwrap()
+        .get_mut(&switch_id)
+        .unwrap()
+        .attrs = switch_before.clone();
+    start
+        .resources
+        .get_mut(&addr("fake_thing.switch"))
+        .unwrap()
+        .attributes = switch_before.clone();
+    fake.fail_create("fake_thing.y");
+    fake.delays
+        .lock()
+        .unwrap()
+        .insert("fake_thing.y".into(), Duration::from_millis(80));
+    let mut b = PlanBuilder::new(2);
+    let x = b.action("fake_thing.x", ActionKind::Replace, Some(attrs("x2")), &[]);
+    let create_x = b.step(x, StepOp::Create, None, &[]);
+    let after = Value::map([
+        ("name", Value::from("fake_thing.switch")),
+        ("labels", Value::from("to x2")),
+    ]);
+    let sw = b.action("fake_thing.switch", ActionKind::Update, Some(after), &[]);
+    let cut_over = b.step(sw, StepOp::Update, Some(&switch_id), &[create_x]);
+    b.step(x, StepOp::DeleteDeposed, Some(&old_x), &[cut_over]);
+    b.create("fake_thing.y", &[]);
+    let plan = b.build();
+    let (report, records) = run(&plan, start.clone(), &fake, 4).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].addr, addr("fake_thing.y"));
+    let ops: Vec<(&str, String)> = fake
+        .calls()
+        .iter()
+        .map(|c| (c.op, c.addr.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("create", "fake_thing.x".to_string()),
+            ("update", "fake_thing.switch".to_string()),
+            ("create", "fake_thing.y".to_string()),
+            ("update", "fake_thing.switch".to_string()),
+            ("delete", "fake_thing.x".to_string()),
+        ],
+        "the old x is never deleted; the switch is set back before x' goes"
+    );
+    let x_now = &report.state.resources[&addr("fake_thing.x")];
+    assert_eq!(x_now.id, old_x, "the old object is current again");
+    assert!(report.state.deposed.is_empty());
+    let switch_now = &report.state.resources[&addr("fake_thing.switch")];
+    assert_eq!(switch_now.id, switch_id);
+    assert_eq!(
+        switch_now.attributes.get("labels"),
+        Some(&Value::from("to x1"))
+    );
+    assert_eq!(
+        fake.objects.lock().unwrap()[&switch_id].attrs.get("labels"),
+        Some(&Value::from("to x1")),
+        "the real switch is back on the old generation"
+    );
+    assert_eq!(state_ids(&report.state), fake.object_ids());
+    assert_eq!(state_ids(&report.state), state_ids(&start));
+    assert!(report.rolled_back_cleanly(), "{:?}", report.rolled_back);
+    assert_eq!(
+        report.skipped,
+        vec![(addr("fake_thing.x"), StepOp::DeleteDeposed)]
+    );
+    assert_journal_compacts(&start, &records, &report);
+
+    // Killed while x' was being deleted (its result never written): the
+    // restore was journaled first, so recovery finds the old x current and
+    // resolves the in-flight delete of x' (gone) — nothing is orphaned and
+    // the live old object is never marked for deletion.
+    let cut = records
+        .iter()
+        .rposition(|r| matches!(r, JournalRecord::Result { .. }))
+        .unwrap();
+    let recovered = kiln_engine::recover(start.clone(), &records[..cut], &fake.registry()).await;
+    assert!(
+        !recovered.diagnostics.has_errors(),
+        "{}",
+        recovered.diagnostics
+    );
+    assert_eq!(recovered.state.resources[&addr("fake_thing.x")].id, old_x);
+    assert!(
+        recovered.state.deposed.iter().all(|d| d.id != old_x),
+        "the old object is not deposed"
+    );
+    assert_eq!(state_ids(&recovered.state), fake.object_ids());
+}
+
+#[tokio::test]
+async fn deletes_wait_for_every_create_and_update() {
+    let fake = Fake::new();
+    let start = state_with(&fake, &["fake_thing.old"]);
+    let old_id = start.resources[&addr("fake_thing.old")].id.clone();
+    fake.delays
+        .lock()
+        .unwrap()
+        .insert("fake_thing.slow".into(), Duration::from_millis(50));
+    let mut b = PlanBuilder::new(2);
+    let slow = b.create("fake_thing.slow", &[]);
+    let g = b.action("fake_thing.old", ActionKind::Delete, None, &[]);
+    let delete = b.step(g, StepOp::Delete, Some(&old_id), &[]);
+    let plan = b.build();
+    let (report, records) = run(&plan, start.clone(), &fake, 0).await;
+    assert!(report.is_success(), "{:?}", report.failures);
+    assert!(
+        pos(&records, slow, true) < pos(&records, delete, false),
+        "an unrelated delete still waits for the new generation"
+    );
+    assert_journal_compacts(&start, &records, &report);
+}
+
+#[tokio::test]
+async fn a_rollback_that_cannot_delete_keeps_the_object_recorded() {
+    let fake = Fake::new();
+    fake.fail_create("fake_thing.b");
+    fake.fail_delete
+        .lock()
+        .unwrap()
+        .insert("fake_thing.a".into());
+    let mut b = PlanBuilder::new(1);
+    let a = b.create("fake_thing.a", &[]);
+    b.create("fake_thing.b", &[a]);
+    let plan = b.build();
+    let start = State::new("test", LINEAGE);
+    let (report, records) = run(&plan, start.clone(), &fake, 1).await;
+    assert_eq!(report.failures.len(), 1);
+    assert!(!report.rolled_back_cleanly());
+    assert_eq!(report.rolled_back.len(), 1);
+    assert!(
+        report.rolled_back[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("injected delete failure")),
+        "{:?}",
+        report.rolled_back
+    );
+    assert!(report.state.resources.contains_key(&addr("fake_thing.a")));
+    assert_eq!(
+        state_ids(&report.state),
+        fake.object_ids(),
+        "nothing is orphaned"
+    );
     assert_journal_compacts(&start, &records, &report);
 }
 

@@ -45,6 +45,14 @@ pub enum Outcome {
         message: String,
         created: Option<ResourceRecord>,
     },
+    /// A rollback made the deposed object with this id (the one a failed
+    /// apply's replacement superseded) current again; the current object at
+    /// the address, the replacement, becomes deposed until its delete.
+    /// Recorded before that delete, so a crash in between leaves the state
+    /// right: the old object current, the new one deposed.
+    Restored {
+        id: String,
+    },
 }
 
 /// The serialized form of a [`ResourceState`].
@@ -198,6 +206,18 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
             // Something exists that the apply did not want: keep it recorded
             // as deposed so the next plan deletes it.
             state.deposed.push(resource.clone().into());
+        }
+        (_, Outcome::Restored { id }) => {
+            if let Some(i) = state
+                .deposed
+                .iter()
+                .position(|d| &d.addr == addr && &d.id == id)
+            {
+                let old = state.deposed.remove(i);
+                if let Some(new) = state.resources.insert(addr.clone(), old) {
+                    state.deposed.push(new);
+                }
+            }
         }
         _ => {}
     }
