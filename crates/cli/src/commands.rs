@@ -468,7 +468,7 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
             }
             out.print(&render::plan_human(out, &plan));
             if !plan.has_changes() {
-                return Ok(0);
+                return extend_ttl(&project, state, version, &cmd.run, out).await;
             }
             execute(&project, &plan, None, state, version, &cmd.run, out).await
         })
@@ -481,8 +481,8 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
         let plan = make_plan(&project, &loaded, &cmd.flags, false, &mut state, out).await?;
         out.print(&render::plan_human(out, &plan));
         if !plan.has_changes() {
-            free_at_exit((state, plan, loaded));
-            return Ok(0);
+            free_at_exit((plan, loaded));
+            return extend_ttl(&project, state, version, &cmd.run, out).await;
         }
         confirm(out, &cmd.run, "Apply these changes?")?;
         let code = execute(
@@ -499,6 +499,37 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
         code
     })
     .await
+}
+
+/// An apply with nothing to change still renews `--ttl`: an ephemeral
+/// environment that is applied again (a pull request pushed to) must not
+/// expire under its users.
+async fn extend_ttl(
+    project: &Project,
+    mut state: State,
+    version: Option<Version>,
+    run: &RunFlags,
+    out: &Output,
+) -> Result<u8> {
+    let (Some(ttl), Some(version)) = (run.ttl, version) else {
+        free_at_exit(state);
+        return Ok(0);
+    };
+    state.expires_at = Some(kiln_store::unix_now() + ttl.as_secs());
+    state.serial += 1;
+    let summary = format!("expiry set to {} from now", humantime::format_duration(ttl));
+    project
+        .store
+        .write(&project.env, &state, Some(&version), &summary)
+        .await
+        .context("cannot write the new expiry; nothing else changed")?;
+    out.status(&format!(
+        "No changes; environment {:?} now expires {} from now.",
+        project.env,
+        humantime::format_duration(ttl)
+    ));
+    free_at_exit(state);
+    Ok(0)
 }
 
 async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result<u8> {

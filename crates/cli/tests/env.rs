@@ -158,3 +158,26 @@ fn gc_with_a_store_that_cannot_be_listed_is_a_clear_error() {
         assert!(r.stderr.contains("Not a directory"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn applying_again_without_changes_renews_the_ttl() {
+    let (p, k) = project(MAIN);
+    k.run(&["apply", "--yes", "--env", "pr-3", "--ttl", "1s"])
+        .success();
+    let first = p.state_json("pr-3").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Pushed to again: nothing changes but the expiry.
+    let r = k.run(&["apply", "--yes", "--env", "pr-3", "--ttl", "1h"]);
+    r.success();
+    assert!(r.stderr.contains("now expires 1h from now"), "{}", r.all());
+    let s = p.state_json("pr-3").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(s["expires_at"].as_u64().unwrap() > now + 3_000, "{s}");
+    assert_eq!(s["resources"], first["resources"], "nothing else changed");
+    let r = k.run(&["env", "gc", "--dry-run"]);
+    r.success();
+    assert!(!r.stdout.contains("pr-3"), "{}", r.stdout);
+}

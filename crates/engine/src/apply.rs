@@ -426,19 +426,7 @@ async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) ->
             let prepared = match run.prepare_undo(&undo[u], &mut fresh_id) {
                 Ok(p) => p,
                 Err(message) => {
-                    let action = run.action(undo[u].step());
-                    let done = RolledBack {
-                        addr: action.addr.clone(),
-                        op: match undo[u] {
-                            Undo::Created { .. } => RollbackOp::Delete,
-                            Undo::Updated { .. } => RollbackOp::Revert,
-                        },
-                        id: match &undo[u] {
-                            Undo::Created { id, .. } => id.clone(),
-                            Undo::Updated { prior, .. } => prior.id.clone(),
-                        },
-                        error: Some(message),
-                    };
+                    let done = undo[u].report(run.action(undo[u].step()), Some(message));
                     run.observer.rollback_finished(&done);
                     report.push(done);
                     continue;
@@ -529,25 +517,14 @@ async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) ->
         if started[u] && running[u].is_none() {
             continue;
         }
-        let addr = run.action(x.step()).addr.clone();
-        report.push(RolledBack {
-            addr,
-            op: match x {
-                Undo::Created { .. } => RollbackOp::Delete,
-                Undo::Updated { .. } => RollbackOp::Revert,
-            },
-            id: match x {
-                Undo::Created { id, .. } => id.clone(),
-                Undo::Updated { prior, .. } => prior.id.clone(),
-            },
-            error: Some(if started[u] {
-                "the rollback call did not return (it panicked); run `kiln refresh` to see what exists".into()
-            } else if stopped {
-                "not rolled back: the rollback stopped first".into()
-            } else {
-                "not rolled back: undoing something that depends on it failed".into()
-            }),
-        });
+        let why = if started[u] {
+            "the rollback call did not return (it panicked); run `kiln refresh` to see what exists"
+        } else if stopped {
+            "not rolled back: the rollback stopped first"
+        } else {
+            "not rolled back: undoing something that depends on it failed"
+        };
+        report.push(x.report(run.action(x.step()), Some(why.to_string())));
     }
     report
 }
@@ -609,6 +586,20 @@ impl Undo {
     fn step(&self) -> usize {
         match self {
             Undo::Created { step, .. } | Undo::Updated { step, .. } => *step,
+        }
+    }
+
+    /// How undoing it went, for the report.
+    fn report(&self, action: &Action, error: Option<String>) -> RolledBack {
+        let (op, id) = match self {
+            Undo::Created { id, .. } => (RollbackOp::Delete, id.clone()),
+            Undo::Updated { prior, .. } => (RollbackOp::Revert, prior.id.clone()),
+        };
+        RolledBack {
+            addr: action.addr.clone(),
+            op,
+            id,
+            error,
         }
     }
 }
@@ -1001,12 +992,7 @@ impl Run<'_> {
                     restore,
                     intent: intent(journal_step, op, object),
                     job: Job::Delete { provider, req },
-                    what: RolledBack {
-                        addr: action.addr.clone(),
-                        op: RollbackOp::Delete,
-                        id: id.clone(),
-                        error: None,
-                    },
+                    what: undo.report(action, None),
                     op,
                     journal_step,
                 }))
@@ -1053,12 +1039,7 @@ impl Run<'_> {
                         record: ResourceRecord::from(&**prior),
                         sensitive,
                     },
-                    what: RolledBack {
-                        addr: action.addr.clone(),
-                        op: RollbackOp::Revert,
-                        id: prior.id.clone(),
-                        error: None,
-                    },
+                    what: undo.report(action, None),
                     op: JournalOp::Update,
                     journal_step,
                 }))
