@@ -295,6 +295,25 @@ fn command_figures(sizes: &[usize], runs: usize) -> Vec<Figure> {
             target: None,
             spread: None,
         });
+        // A new generation of everything (`--rebuild`): N creates, then N
+        // deletes of the old objects once all are up.
+        let rebuild = [
+            "apply",
+            "--yes",
+            "--refresh=false",
+            "--parallelism",
+            "0",
+            "--rebuild",
+        ];
+        let r = kiln_runs(dir.path(), &rebuild, runs, || {});
+        figures.push(
+            Figure::time(
+                format!("kiln apply --rebuild {n} (replace every resource)"),
+                r.median,
+                None,
+            )
+            .with_spread(&r),
+        );
         let state_bytes = std::fs::metadata(datadir.join("default/state.json"))
             .expect("the apply wrote the state")
             .len();

@@ -15,6 +15,7 @@ fn every_benchmark_scenario_runs_at_small_size() {
         "kiln plan 300, fresh: peak memory",
         "kiln apply 300 zero-delay null resources",
         "kiln apply 300: peak memory",
+        "kiln apply --rebuild 300 (replace every resource)",
         "state file of 300: size per resource",
         "kiln plan 300, no changes",
         "kiln plan 300, no changes: peak memory",

@@ -355,7 +355,7 @@ fn finish_generations(
         }) => {
             let previous = Previous {
                 generation: *previous,
-                resources: Vec::new(),
+                resources: Default::default(),
                 switches: switches.iter().cloned().collect(),
                 source: prior_source,
                 outputs: prior_outputs,
@@ -846,12 +846,10 @@ impl Run<'_> {
             .filter(|r| step.object_id.as_ref().is_none_or(|id| *id == r.id));
         let deposed = || {
             let id = step.object_id.as_ref()?;
-            let previous = self.state.previous.iter().flat_map(|p| &p.resources);
             self.state
                 .deposed
-                .iter()
-                .chain(previous)
-                .find(|d| &d.addr == addr && &d.id == id)
+                .get(addr, id)
+                .or_else(|| self.state.previous.as_ref()?.resources.get(addr, id))
         };
         match step.op {
             StepOp::DeleteDeposed => {
@@ -955,12 +953,7 @@ impl Run<'_> {
                     .resources
                     .get(&action.addr)
                     .filter(|r| &r.id == id);
-                let deposed = || {
-                    self.state
-                        .deposed
-                        .iter()
-                        .find(|d| d.addr == action.addr && &d.id == id)
-                };
+                let deposed = || self.state.deposed.get(&action.addr, id);
                 let Some(object) = current.or_else(deposed) else {
                     return Ok(None);
                 };

@@ -219,14 +219,8 @@ fn find<'a>(state: &'a State, addr: &InstanceAddr, id: &str) -> Option<&'a Resou
         .resources
         .get(addr)
         .filter(|r| r.id == id)
-        .or_else(|| state.deposed.iter().find(|d| &d.addr == addr && d.id == id))
-        .or_else(|| {
-            state
-                .previous
-                .iter()
-                .flat_map(|p| &p.resources)
-                .find(|d| &d.addr == addr && d.id == id)
-        })
+        .or_else(|| state.deposed.get(addr, id))
+        .or_else(|| state.previous.as_ref()?.resources.get(addr, id))
 }
 
 fn find_mut<'a>(
@@ -237,28 +231,16 @@ fn find_mut<'a>(
     if state.resources.get(addr).is_some_and(|r| r.id == id) {
         return state.resources.get_mut(addr);
     }
-    if state.deposed.iter().any(|d| &d.addr == addr && d.id == id) {
-        return state
-            .deposed
-            .iter_mut()
-            .find(|d| &d.addr == addr && d.id == id);
+    if state.deposed.contains(addr, id) {
+        return state.deposed.get_mut(addr, id);
     }
-    state
-        .previous
-        .iter_mut()
-        .flat_map(|p| &mut p.resources)
-        .find(|d| &d.addr == addr && d.id == id)
+    state.previous.as_mut()?.resources.get_mut(addr, id)
 }
 
 fn remove(state: &mut State, addr: &InstanceAddr, id: &str) {
     if state.resources.get(addr).is_some_and(|r| r.id == id) {
         state.resources.remove(addr);
-    } else if let Some(i) = state
-        .deposed
-        .iter()
-        .position(|d| &d.addr == addr && d.id == id)
-    {
-        state.deposed.remove(i);
+    } else if state.deposed.remove(addr, id).is_some() {
     } else {
         // A delete of the previous generation's object: the journal's
         // outcome handling removes it from there.

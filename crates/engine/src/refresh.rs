@@ -32,8 +32,8 @@ pub struct RefreshReport {
 #[derive(Debug, Clone)]
 enum Target {
     Current(InstanceAddr),
-    /// Index into `state.deposed`.
-    Deposed(usize),
+    /// A deposed object: its address and id.
+    Deposed(InstanceAddr, String),
 }
 
 /// One `read` call to make.
@@ -65,8 +65,7 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
     let deposed = state
         .deposed
         .iter()
-        .enumerate()
-        .map(|(i, r)| (Target::Deposed(i), r));
+        .map(|r| (Target::Deposed(r.addr.clone(), r.id.clone()), r));
     for (target, r) in current.chain(deposed) {
         groups
             .entry((r.provider.clone(), r.type_name.clone()))
@@ -110,7 +109,6 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
     let mut out = state.clone();
     let mut drifted = BTreeMap::new();
     let mut gone = Vec::new();
-    let mut gone_deposed = Vec::new();
     let mut tasks: JoinSet<Answer> = JoinSet::new();
     let mut batches = batches.into_iter();
     loop {
@@ -162,7 +160,7 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
         for ((target, id), result) in targets.into_iter().zip(ids).zip(resp.results) {
             let addr = match &target {
                 Target::Current(a) => a.clone(),
-                Target::Deposed(i) => out.deposed[*i].addr.clone(),
+                Target::Deposed(a, _) => a.clone(),
             };
             if result.diagnostics.has_errors() {
                 diagnostics.extend(
@@ -184,8 +182,8 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
                     out.resources.remove(&a);
                     gone.push(a);
                 }
-                (None, Target::Deposed(i)) => {
-                    gone_deposed.push(i);
+                (None, Target::Deposed(a, id)) => {
+                    out.deposed.remove(&a, &id);
                     gone.push(addr);
                 }
                 (Some(v), Target::Current(a)) => {
@@ -196,16 +194,13 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
                         drifted.insert(a, why);
                     }
                 }
-                (Some(v), Target::Deposed(i)) => {
-                    out.deposed[i].attributes = mark_sensitive(v, &sensitive);
+                (Some(v), Target::Deposed(a, id)) => {
+                    if let Some(r) = out.deposed.get_mut(&a, &id) {
+                        r.attributes = mark_sensitive(v, &sensitive);
+                    }
                 }
             }
         }
-    }
-    // Drop gone deposed objects last, so indexes stay valid while reading.
-    gone_deposed.sort_unstable();
-    for i in gone_deposed.into_iter().rev() {
-        out.deposed.remove(i);
     }
     gone.sort();
     RefreshReport {

@@ -88,7 +88,7 @@ async fn recover_adopts_an_in_flight_create_by_its_key() {
         "the old object stays current"
     );
     assert_eq!(s.deposed.len(), 1);
-    assert_eq!(s.deposed[0].id, repl_id);
+    assert_eq!(s.deposed.iter().next().unwrap().id, repl_id);
     assert_eq!(report.adopted.len(), 2);
     assert!(report.adopted.iter().any(|a| a.id == lost_id && !a.deposed));
     assert!(report.adopted.iter().any(|a| a.id == repl_id && a.deposed));

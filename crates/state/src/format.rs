@@ -375,7 +375,7 @@ mod tests {
         s.source = Some(source(2));
         s.previous = Some(Previous {
             generation: 1,
-            resources: vec![object("null_resource.a", "a1", 1)],
+            resources: [object("null_resource.a", "a1", 1)].into_iter().collect(),
             switches: BTreeMap::from([(
                 "null_resource.lb".parse().unwrap(),
                 Value::map([("labels", Value::from("one"))]),
@@ -415,7 +415,7 @@ mod tests {
         let one = BTreeMap::from([(lb.clone(), Value::from("to-1"))]);
         let keep = Previous {
             generation: 1,
-            resources: Vec::new(),
+            resources: Default::default(),
             switches: one.clone(),
             source: None,
             outputs: BTreeMap::new(),
@@ -423,13 +423,29 @@ mod tests {
         s.keep_previous(keep, &[(a.clone(), "a1".into())]);
         assert!(s.deposed.is_empty());
         assert_eq!(s.previous.as_ref().unwrap().generation, 1);
-        assert_eq!(s.previous.as_ref().unwrap().resources[0].id, "a1");
+        assert_eq!(
+            s.previous
+                .as_ref()
+                .unwrap()
+                .resources
+                .iter()
+                .next()
+                .unwrap()
+                .id,
+            "a1"
+        );
 
         let two = BTreeMap::from([(lb.clone(), Value::from("to-2"))]);
         s.swap_previous(two.clone());
         assert_eq!(s.resources[&a].id, "a1");
         let prev = s.previous.clone().unwrap();
-        assert_eq!((prev.generation, prev.resources[0].id.as_str()), (2, "a2"));
+        assert_eq!(
+            (
+                prev.generation,
+                prev.resources.iter().next().unwrap().id.as_str()
+            ),
+            (2, "a2")
+        );
         assert_eq!(prev.switches, two);
         assert_eq!(s.generation, 2, "the generation counter never goes back");
 

@@ -178,22 +178,12 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
         (_, Outcome::Deleted { id }) => {
             if state.resources.get(addr).is_some_and(|r| &r.id == id) {
                 state.resources.remove(addr);
-            } else if let Some(i) = state
-                .deposed
-                .iter()
-                .position(|d| &d.addr == addr && &d.id == id)
-            {
-                state.deposed.remove(i);
+            } else if state.deposed.remove(addr, id).is_some() {
             } else if let Some(prev) = state.previous.as_mut()
-                && let Some(i) = prev
-                    .resources
-                    .iter()
-                    .position(|d| &d.addr == addr && &d.id == id)
+                && prev.resources.remove(addr, id).is_some()
+                && prev.resources.is_empty()
             {
-                prev.resources.remove(i);
-                if prev.resources.is_empty() {
-                    state.previous = None;
-                }
+                state.previous = None;
             }
         }
         (
@@ -208,15 +198,10 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
             state.deposed.push(resource.clone().into());
         }
         (_, Outcome::Restored { id }) => {
-            if let Some(i) = state
-                .deposed
-                .iter()
-                .position(|d| &d.addr == addr && &d.id == id)
+            if let Some(old) = state.deposed.remove(addr, id)
+                && let Some(new) = state.resources.insert(addr.clone(), old)
             {
-                let old = state.deposed.remove(i);
-                if let Some(new) = state.resources.insert(addr.clone(), old) {
-                    state.deposed.push(new);
-                }
+                state.deposed.push(new);
             }
         }
         _ => {}

@@ -219,7 +219,7 @@ pub fn apply(plan: &Plan, state: &mut State, schemas: &Schemas) -> Result<(), Di
         }) => {
             let previous = kiln_state::Previous {
                 generation: *previous,
-                resources: Vec::new(),
+                resources: Default::default(),
                 switches: switches.iter().cloned().collect(),
                 source: None,
                 outputs: state.outputs.clone(),
