@@ -479,10 +479,106 @@ async fn describe_listeners(
     }
 }
 
+/// Where a listener's actions send traffic: target group ARN → weight (a
+/// single target group, or one without a weight, counts as weight 1).
+fn forwarding(actions: &[Action]) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for a in actions {
+        let groups = a
+            .forward_config()
+            .map(|f| f.target_groups())
+            .unwrap_or_default();
+        if groups.is_empty()
+            && let Some(arn) = a.target_group_arn()
+        {
+            out.insert(arn.to_string(), 1);
+        }
+        for g in groups {
+            if let Some(arn) = g.target_group_arn() {
+                out.insert(arn.to_string(), g.weight().map_or(1, i64::from));
+            }
+        }
+    }
+    out
+}
+
+/// The same for a listener's `default_action` as kiln recorded it.
+fn forwarding_recorded(state: &Value) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for a in objects(state, "default_action") {
+        let groups = a
+            .get("forward")
+            .map(|f| objects(f, "target_group"))
+            .unwrap_or_default();
+        if groups.is_empty()
+            && let Some(arn) = string(a, "target_group_arn")
+        {
+            out.insert(arn, 1);
+        }
+        for g in groups {
+            if let Some(arn) = string(g, "arn") {
+                out.insert(arn, number(g, "weight").unwrap_or(1));
+            }
+        }
+    }
+    out
+}
+
+/// `default_action` as the configuration would write `forwarding`.
+fn default_action_of(forwarding: &BTreeMap<String, i64>) -> Value {
+    let action = match forwarding.iter().next() {
+        Some((arn, 1)) if forwarding.len() == 1 => Value::map([
+            ("type", s("forward")),
+            ("target_group_arn", s(arn.as_str())),
+            ("forward", Value::Null),
+        ]),
+        _ => Value::map([
+            ("type", s("forward")),
+            ("target_group_arn", Value::Null),
+            (
+                "forward",
+                Value::map([(
+                    "target_group",
+                    Value::List(
+                        forwarding
+                            .iter()
+                            .map(|(arn, w)| {
+                                Value::map([
+                                    ("arn", s(arn.as_str())),
+                                    ("weight", crate::values::n(*w)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                )]),
+            ),
+        ]),
+    };
+    Value::List(vec![action])
+}
+
+fn show_forwarding(f: &BTreeMap<String, i64>) -> String {
+    if f.is_empty() {
+        return "nothing".into();
+    }
+    f.iter()
+        .map(|(arn, w)| {
+            // arn:aws:elasticloadbalancing:…:targetgroup/NAME/ID → NAME
+            let name = arn.split('/').nth(1).unwrap_or(arn);
+            format!("{name} (weight {w})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads listeners back. A listener whose traffic was moved outside kiln
+/// is drift: its state takes the real forwarding (so the plan sets it back
+/// in place, a listener being a traffic switch) and the answer says where
+/// the traffic goes instead.
 pub async fn read_listeners(
     c: &Clients,
     items: &[(&str, &Value)],
-) -> Result<Vec<Option<Value>>, Error> {
+) -> Result<Vec<(Option<Value>, Option<String>)>, Error> {
     let arns: Vec<String> = items.iter().map(|(id, _)| id.to_string()).collect();
     let found: BTreeMap<String, Listener> =
         describe_arns(&arns, |a| describe_listeners(c, a, None))
@@ -493,9 +589,20 @@ pub async fn read_listeners(
     Ok(items
         .iter()
         .map(|(id, prior)| {
-            found
-                .get(*id)
-                .map(|l| refreshed(prior, listener_computed(l)))
+            let Some(l) = found.get(*id) else {
+                return (None, None);
+            };
+            let mut fields = listener_computed(l);
+            let (real, recorded) = (forwarding(l.default_actions()), forwarding_recorded(prior));
+            let drift = (real != recorded).then(|| {
+                fields.push(("default_action", default_action_of(&real)));
+                format!(
+                    "it forwards to {} instead of {}",
+                    show_forwarding(&real),
+                    show_forwarding(&recorded)
+                )
+            });
+            (Some(refreshed(prior, fields)), drift)
         })
         .collect())
 }

@@ -308,6 +308,7 @@ impl Provider for AwsProvider {
         }
         let mut results: Vec<ReadResult> = vec![ReadResult::default(); req.items.len()];
         for (type_name, idx) in by_type {
+            let mut listener_drift = Vec::new();
             let items: Vec<(&str, &Value)> = idx
                 .iter()
                 .map(|&i| (req.items[i].id.as_str(), &req.items[i].state))
@@ -325,12 +326,17 @@ impl Provider for AwsProvider {
                 "aws_autoscaling_group" => asg::read(clients, &items).await,
                 "aws_lb" => elb::read_lbs(clients, &items).await,
                 "aws_lb_target_group" => elb::read_target_groups(clients, &items).await,
-                "aws_lb_listener" => elb::read_listeners(clients, &items).await,
+                "aws_lb_listener" => elb::read_listeners(clients, &items).await.map(|rows| {
+                    let (states, drift) = rows.into_iter().unzip();
+                    listener_drift = drift;
+                    states
+                }),
                 "aws_s3_bucket" => s3::read(clients, &items).await,
                 other => Err(Error::unsupported(other)),
             };
             let drift = match (type_name, &answers) {
                 ("aws_security_group", Ok(_)) => ec2::security_group_drift(clients, &items).await,
+                ("aws_lb_listener", Ok(_)) => Ok(std::mem::take(&mut listener_drift)),
                 _ => Ok(Vec::new()),
             };
             match answers.and_then(|a| drift.map(|d| (a, d))) {

@@ -622,3 +622,117 @@ resource "aws_security_group" "web" {
     run(&["destroy", "--yes"]).success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_listener_moved_by_hand_is_drift_set_back_in_place() {
+    let c = common::clients().await;
+    let env = common::unique("switch");
+    let (p, k) = common::project(
+        r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.50.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.50.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_subnet" "b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.50.2.0/24"
+  availability_zone = "us-east-1b"
+}
+resource "aws_lb" "front" {
+  load_balancer_type = "application"
+  subnets            = [aws_subnet.a.id, aws_subnet.b.id]
+}
+resource "aws_lb_target_group" "blue" {
+  name_prefix = "blue"
+  port        = 80
+  protocol    = "HTTP"
+  vpc_id      = aws_vpc.main.id
+}
+resource "aws_lb_target_group" "green" {
+  name_prefix = "green"
+  port        = 80
+  protocol    = "HTTP"
+  vpc_id      = aws_vpc.main.id
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.front.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.blue.arn
+  }
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    run(&["apply", "--yes"]).success();
+    // Nothing moved: a plan is quiet.
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    // The objects, from kiln's state.
+    let state = p.state_json(&env).unwrap();
+    let id_of = |addr: &str| {
+        state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["addr"] == addr)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let listener_arn = id_of("aws_lb_listener.http");
+    let blue = id_of("aws_lb_target_group.blue");
+    let green = id_of("aws_lb_target_group.green");
+    assert_eq!(
+        listener_targets(&c, &listener_arn).await,
+        std::slice::from_ref(&blue)
+    );
+    // Someone moves the traffic by hand.
+    c.elb
+        .modify_listener()
+        .listener_arn(&listener_arn)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .target_group_arn(&green)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    let all = plan.all();
+    let drift = all
+        .lines()
+        .find(|l| l.contains("traffic switch aws_lb_listener.http drifted: it forwards to"))
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(
+        drift.contains("-green-") && drift.contains("instead of") && drift.contains("-blue-"),
+        "{drift}"
+    );
+    assert!(
+        all.contains("aws_lb_listener.http will be updated in place"),
+        "{all}"
+    );
+    assert!(!all.contains("will be replaced"), "{all}");
+    run(&["apply", "--yes"]).success();
+    assert_eq!(
+        listener_targets(&c, &listener_arn).await,
+        [blue],
+        "set back"
+    );
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    run(&["destroy", "--yes"]).success();
+}
