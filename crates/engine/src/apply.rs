@@ -738,6 +738,8 @@ impl Run<'_> {
             idempotency_key: key,
             generation,
             at: util::now(),
+            config: None,
+            dependencies: Vec::new(),
         };
         match step.op {
             StepOp::Create => {
@@ -761,6 +763,16 @@ impl Run<'_> {
                     idempotency_key: key.clone(),
                     context: self.context(action, action.generation),
                 };
+                let mut intent = intent(key, None, action.generation);
+                if let JournalRecord::Intent {
+                    config,
+                    dependencies,
+                    ..
+                } = &mut intent
+                {
+                    *config = Some(req.config.clone());
+                    dependencies.clone_from(&action.dependencies);
+                }
                 Ok((
                     Job::Create {
                         provider,
@@ -769,7 +781,7 @@ impl Run<'_> {
                         record,
                         sensitive,
                     },
-                    intent(key, None, action.generation),
+                    intent,
                 ))
             }
             StepOp::Update => {
@@ -945,6 +957,8 @@ impl Run<'_> {
             idempotency_key: object.idempotency_key.clone(),
             generation: object.generation,
             at: util::now(),
+            config: None,
+            dependencies: Vec::new(),
         };
         match undo {
             Undo::Created { id, replaced, .. } => {

@@ -1,12 +1,12 @@
 //! Recovering from an interrupted apply.
 
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::InstanceAddr;
+use kiln_model::{InstanceAddr, Presence, ResourceSchema, Value};
 use kiln_provider::{CallContext, FindRequest, ReadItem, ReadRequest, Registry};
 use kiln_state::journal::{ResourceRecord, compact, in_flight};
 use kiln_state::{JournalRecord, ResourceState, State, StepOp};
 
-use crate::util::{errors, provider_for};
+use crate::util::{errors, mark_sensitive, provider_for, sensitive_attrs};
 
 /// An object an interrupted create made, found by its idempotency key and
 /// recorded in the state.
@@ -79,6 +79,8 @@ pub async fn recover(
             id,
             idempotency_key,
             generation,
+            config,
+            dependencies,
             ..
         } = rec
         else {
@@ -121,18 +123,29 @@ pub async fn recover(
                         .push(format!("{addr}: the interrupted create made nothing"));
                     continue;
                 };
-                let stateful = registry
-                    .schemas()
-                    .resource(type_name)
-                    .is_some_and(|(_, s)| s.stateful);
+                let schema = registry.schemas().resource(type_name).map(|(_, s)| s);
+                let stateful = schema.is_some_and(|s| s.stateful);
+                let attributes = match (config, schema) {
+                    (Some(config), Some(schema)) => {
+                        let merged = as_created(config, attributes, schema);
+                        mark_sensitive(merged, &sensitive_attrs(registry, type_name))
+                    }
+                    _ => attributes,
+                };
                 let previous = report.state.resources.get(addr);
+                let dependencies = if config.is_some() {
+                    dependencies.clone()
+                } else {
+                    // A journal written before intents carried them.
+                    previous.map(|r| r.dependencies.clone()).unwrap_or_default()
+                };
                 let record = ResourceRecord {
                     addr: addr.clone(),
                     type_name: type_name.clone(),
                     provider: provider.clone(),
                     id: found_id.clone(),
                     attributes,
-                    dependencies: previous.map(|r| r.dependencies.clone()).unwrap_or_default(),
+                    dependencies,
                     generation: *generation,
                     stateful,
                     idempotency_key: idempotency_key.clone(),
@@ -251,4 +264,29 @@ fn remove(state: &mut State, addr: &InstanceAddr, id: &str) {
             &kiln_state::Outcome::Deleted { id: id.to_string() },
         );
     }
+}
+
+/// What a create would have recorded for an object that recovery found by
+/// its key: the configuration it was sent, with what the provider reports
+/// for the attributes only the provider sets (computed ones, and optional
+/// ones the configuration left out). A provider's lookup may not report
+/// every configured attribute the way the configuration writes it; taking
+/// those from the configuration keeps the next plan from seeing changes
+/// (and replacing the object) where there are none.
+fn as_created(config: &Value, found: Value, schema: &ResourceSchema) -> Value {
+    let (Value::Map(config), Value::Map(found)) = (config.unmarked(), &found) else {
+        return found;
+    };
+    let mut out = config.clone();
+    for (k, v) in found {
+        let provider_set = match schema.attributes.get(k).map(|a| a.presence) {
+            Some(Presence::Computed) | None => true,
+            Some(Presence::OptionalComputed) => out.get(k).is_none_or(Value::is_null),
+            Some(Presence::Required | Presence::Optional) => false,
+        };
+        if provider_set && !v.is_null() {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Map(out)
 }

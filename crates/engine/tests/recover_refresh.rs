@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use kiln_engine::{idempotency_key, recover, refresh};
+use kiln_model::Value;
 use kiln_state::journal::{Outcome, ResourceRecord};
 use kiln_state::{JournalRecord, State, StepOp};
 
@@ -28,6 +29,8 @@ fn create_intent(step: usize, a: &str, key: &str) -> JournalRecord {
         idempotency_key: key.into(),
         generation: 2,
         at: 1,
+        config: None,
+        dependencies: Vec::new(),
     }
 }
 
@@ -113,6 +116,8 @@ async fn recover_drops_what_an_in_flight_delete_removed() {
         idempotency_key: String::new(),
         generation: 1,
         at: 1,
+        config: None,
+        dependencies: Vec::new(),
     };
     let records = vec![
         begin(),
@@ -180,4 +185,45 @@ async fn refresh_reads_in_batches_and_reports_gone_and_drift() {
         Some(&kiln_model::Value::from("fake_thing.r9"))
     );
     assert_eq!(report.state.resources.len(), 249);
+}
+
+#[tokio::test]
+async fn an_adopted_object_is_recorded_as_its_create_would_have() {
+    // The provider's lookup reports less than the configuration said (no
+    // labels, a different spelling of the name) and the computed id.
+    let fake = Fake::new();
+    let key = idempotency_key(LINEAGE, &addr("fake_thing.lost"), 2);
+    let id = fake.insert(
+        "fake_thing.lost",
+        &key,
+        Value::map([("name", Value::from("LOST"))]),
+    );
+    let config = Value::map([
+        ("name", Value::from("lost")),
+        ("labels", Value::from("blue")),
+        ("secret", Value::from("hunter2")),
+    ]);
+    let mut intent = create_intent(0, "fake_thing.lost", &key);
+    if let JournalRecord::Intent {
+        config: c,
+        dependencies,
+        ..
+    } = &mut intent
+    {
+        *c = Some(config);
+        *dependencies = vec![addr("fake_thing.base")];
+    }
+    let start = State::new("test", LINEAGE);
+    let report = recover(start, &[begin(), intent], &fake.registry()).await;
+    assert!(report.diagnostics.is_empty(), "{}", report.diagnostics);
+    let r = &report.state.resources[&addr("fake_thing.lost")];
+    assert_eq!(r.id, id);
+    assert_eq!(r.attributes.get("id"), Some(&Value::from(id.as_str())));
+    assert_eq!(r.attributes.get("name"), Some(&Value::from("lost")));
+    assert_eq!(r.attributes.get("labels"), Some(&Value::from("blue")));
+    assert!(
+        r.attributes.get("secret").unwrap().contains_sensitive(),
+        "sensitive attributes are marked as a create marks them"
+    );
+    assert_eq!(r.dependencies, vec![addr("fake_thing.base")]);
 }

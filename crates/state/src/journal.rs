@@ -131,6 +131,13 @@ pub enum JournalRecord {
         idempotency_key: String,
         generation: u64,
         at: u64,
+        /// For a create: the configuration sent and what the object refers
+        /// to, so that recovery records an object the create made (found by
+        /// its idempotency key) exactly as the create would have.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependencies: Vec<InstanceAddr>,
     },
     /// The provider call returned.
     Result {
