@@ -778,6 +778,20 @@ pub(crate) async fn execute(
             }
         })
     };
+    // A lock whose lease is lost (taken over, or not renewed in time) stops
+    // the apply like Ctrl-C: no new step starts; the state write at the end
+    // is still conditional, so nothing another run wrote is overwritten.
+    let lock_lost = project.store.lock_lost(&project.env).map(|lost| {
+        let cancel = cancel.clone();
+        let out = out.clone();
+        tokio::spawn(async move {
+            lost.cancelled().await;
+            out.warn(
+                "lost the lock on the state (its lease was taken over or could not be renewed in time): no new steps will start",
+            );
+            cancel.cancel();
+        })
+    });
     let options = kiln_engine::ApplyOptions {
         parallelism: run.parallelism,
         cancel: cancel.clone(),
@@ -801,6 +815,9 @@ pub(crate) async fn execute(
     )
     .await;
     ctrl_c.abort();
+    if let Some(watch) = &lock_lost {
+        watch.abort();
+    }
     journal.sync().await?;
     let (success, clean_rollback) = (report.is_success(), report.rolled_back_cleanly());
     let mut new_state = report.state;

@@ -318,3 +318,46 @@ fn bad_backends_are_clear_errors() {
     assert!(r.stderr.contains("did you mean \"bucket\""), "{}", r.stderr);
     assert!(r.stderr.contains("backend.hcl:3:5"), "{}", r.stderr);
 }
+
+#[test]
+fn an_apply_that_loses_its_lock_starts_nothing_new() {
+    let (_p, k) = s3_project(&kiln_testkit::generate::chain(8, Some("400ms")), "lost");
+    let k = k
+        .env("KILN_BACKEND", "s3://lost/x")
+        .env("KILN_LOCK_LEASE_SECS", "3");
+    let holder = k
+        .command(&["apply", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the apply's journal", || {
+        Moto::shared()
+            .s3("GET", "/lost?list-type=2&prefix=x/default/journal/", "")
+            .1
+            .contains("<Key>")
+    });
+    // Someone breaks the lock while the apply runs; its next renewal finds
+    // the lease gone.
+    let (code, _) = Moto::shared().s3("DELETE", "/lost/x/default/lock.json", "");
+    assert!((200..300).contains(&code), "DELETE answered {code}");
+    let out = holder.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("lost the lock on the state"), "{stderr}");
+    let done = state("lost", "x/default/state.json")["resources"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        (1..8).contains(&done),
+        "the chain stopped part-way ({done} of 8 done)"
+    );
+    // What it did is recorded: the next apply finishes the rest.
+    k.run(&["apply", "--yes"]).success();
+    let all = state("lost", "x/default/state.json")["resources"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(all, 8);
+}

@@ -188,6 +188,15 @@ pub trait StateStore: Send + Sync {
     /// Releases a lock this process holds (by id).
     async fn unlock(&self, env: &str, id: &str) -> Result<(), StoreError>;
 
+    /// For a lock this process holds on `env` that it can lose while holding
+    /// it (a lease someone took over, or could not renew before it ran out):
+    /// a token cancelled when that happens. `None` for locks that are held
+    /// until released (the local store's).
+    fn lock_lost(&self, env: &str) -> Option<tokio_util::sync::CancellationToken> {
+        let _ = env;
+        None
+    }
+
     /// Who holds the lock, if anyone.
     async fn lock_holder(&self, env: &str) -> Result<Option<LockInfo>, StoreError>;
 

@@ -98,6 +98,8 @@ pub struct S3Store {
 struct Renewal {
     id: String,
     task: tokio::task::JoinHandle<()>,
+    /// Cancelled when the lease is lost.
+    lost: tokio_util::sync::CancellationToken,
 }
 
 const STATE: &str = "state.json";
@@ -343,11 +345,16 @@ impl S3Store {
         let bucket = self.options.bucket.clone();
         let encryption = self.options.encryption.clone();
         let id = info.id.clone();
+        let lost = tokio_util::sync::CancellationToken::new();
+        let lose = lost.clone();
         let task = tokio::spawn(async move {
             let mut info = info;
             let mut etag = etag;
             loop {
                 tokio::time::sleep(lease / 3).await;
+                // The lease as last written: once it has run out unrenewed,
+                // anyone may take the lock.
+                let held_until = info.expires.unwrap_or(0);
                 info.expires = Some(crate::unix_now() + lease.as_secs().max(1));
                 let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
                 let mut req = client
@@ -370,21 +377,29 @@ impl S3Store {
                         tracing::warn!(
                             "the lock s3://{bucket}/{key} was removed or taken over by someone else; its lease is no longer renewed"
                         );
+                        lose.cancel();
                         return;
                     }
                     // A transient failure: try again at the next tick, while
-                    // the lease still runs.
-                    Err(e) => tracing::warn!(
-                        "renewing the lease of s3://{bucket}/{key}: {}",
-                        DisplayErrorContext(&e)
-                    ),
+                    // the lease still runs; once it has run out, it is lost.
+                    Err(e) => {
+                        tracing::warn!(
+                            "renewing the lease of s3://{bucket}/{key}: {}",
+                            DisplayErrorContext(&e)
+                        );
+                        info.expires = Some(held_until);
+                        if crate::unix_now() >= held_until {
+                            lose.cancel();
+                            return;
+                        }
+                    }
                 }
             }
         });
         let old = self
             .renewals
             .lock()
-            .map(|mut m| m.insert(env.to_string(), Renewal { id, task }));
+            .map(|mut m| m.insert(env.to_string(), Renewal { id, task, lost }));
         if let Ok(Some(old)) = old {
             old.task.abort();
         }
@@ -797,6 +812,11 @@ impl StateStore for S3Store {
                 })
             }
         }
+    }
+
+    fn lock_lost(&self, env: &str) -> Option<tokio_util::sync::CancellationToken> {
+        let renewals = self.renewals.lock().ok()?;
+        renewals.get(env).map(|r| r.lost.clone())
     }
 
     async fn unlock(&self, env: &str, id: &str) -> Result<(), StoreError> {
