@@ -167,6 +167,12 @@ pub struct ResourceSchema {
     /// from one generation to the next (and back, on rollback).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub traffic_switch: bool,
+    /// Sets of attributes whose values two live objects of this type cannot
+    /// share (a subnet's `vpc_id` with its `cidr_block`): a replacement that
+    /// keeps all of one set could not be created beside the object it
+    /// replaces, so the planner refuses it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusive: Vec<Vec<String>>,
     #[serde(default)]
     pub description: String,
 }
@@ -178,12 +184,20 @@ impl ResourceSchema {
             stateful: false,
             health_check: false,
             traffic_switch: false,
+            exclusive: Vec::new(),
             description: String::new(),
         }
     }
 
     pub fn attr(mut self, name: &str, a: AttributeSchema) -> ResourceSchema {
         self.attributes.insert(name.to_string(), a);
+        self
+    }
+
+    /// Declares attributes two live objects of this type cannot share.
+    pub fn exclusive(mut self, names: &[&str]) -> ResourceSchema {
+        self.exclusive
+            .push(names.iter().map(|n| n.to_string()).collect());
         self
     }
 }

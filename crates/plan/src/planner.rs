@@ -1104,6 +1104,28 @@ impl<'a> Planner<'a> {
             ActionKind::Replace => new_object(value, schema),
             _ => kept_object(&prior.attributes, &value, schema),
         });
+        if kind == ActionKind::Replace
+            && let Some(after) = &action.after
+            && let Some(shared) = shared_exclusive(schema, &prior.attributes, after)
+        {
+            let (names, values): (Vec<&str>, Vec<String>) = shared
+                .iter()
+                .map(|(n, v)| (n.as_str(), format!("{n} = {v}")))
+                .unzip();
+            self.diags.push(
+                res.loc
+                    .error(format!(
+                        "{addr} would be replaced, but the new object would keep {} ({}), which two {} objects cannot share: it could not be created before the old one is destroyed",
+                        names.join(" and "),
+                        values.join(", "),
+                        action.type_name
+                    ))
+                    .with_detail(format!(
+                        "kiln creates the replacement first and never destroys first; change {} so both can exist during the cut-over, or replace what it belongs to as well (--replace, or --rebuild)",
+                        names.last().copied().unwrap_or_default()
+                    )),
+            );
+        }
         if kind != ActionKind::Replace {
             action.generation = prior.generation;
         }
@@ -1279,4 +1301,24 @@ pub(crate) fn check_conditions(
         return Err(diags);
     }
     Ok(())
+}
+
+/// The first of the schema's exclusive attribute sets whose values the
+/// replacement `after` keeps from `before` (all known and set), with them.
+fn shared_exclusive<'s>(
+    schema: &'s ResourceSchema,
+    before: &Value,
+    after: &Value,
+) -> Option<Vec<(&'s String, Value)>> {
+    schema.exclusive.iter().find_map(|set| {
+        let mut shared = Vec::new();
+        for name in set {
+            let new = after.get(name)?.unmarked();
+            if !new.is_known() || new.is_null() || before.get(name)?.unmarked() != new {
+                return None;
+            }
+            shared.push((name, new.clone()));
+        }
+        (!shared.is_empty()).then_some(shared)
+    })
 }

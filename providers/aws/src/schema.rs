@@ -98,7 +98,9 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
             .attr("availability_zone", opt_computed(str_t()))
             .attr("map_public_ip_on_launch", A::optional(bool_t()))
             .attr("owner_id", A::computed(str_t()))
-            .attr("tags", tags()),
+            .attr("tags", tags())
+            // A range exists once per VPC.
+            .exclusive(&["vpc_id", "cidr_block"]),
     );
     r.insert(
         "aws_internet_gateway".into(),
@@ -126,7 +128,9 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
         ResourceSchema::new()
             .attr("id", A::computed(str_t()))
             .attr("subnet_id", A::required(str_t()))
-            .attr("route_table_id", A::required(str_t())),
+            .attr("route_table_id", A::required(str_t()))
+            // A subnet has one route table association.
+            .exclusive(&["subnet_id"]),
     );
     r.insert(
         "aws_security_group".into(),

@@ -141,3 +141,49 @@ fn renaming_a_bucket_is_refused_naming_the_flag() {
     )
     .success();
 }
+
+#[test]
+fn a_replacement_that_would_collide_is_refused_at_plan_time() {
+    let main = |az: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.60.0.0/16"
+}}
+
+resource "aws_subnet" "a" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.60.1.0/24"
+  availability_zone = "{az}"
+}}
+"#
+        )
+    };
+    let (p, k) = common::project(&main("us-east-1a"));
+    let env = common::unique("collide");
+    run(&k, &env, &["apply", "--yes"]).success();
+    let subnet = common::state_addrs(&p, &env);
+    // Another zone forces a new subnet, but with the same range it could
+    // not be created beside the old one: the plan says so, nothing runs.
+    p.write("main.hcl", &main("us-east-1b"));
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(
+        all.contains(
+            "aws_subnet.a would be replaced, but the new object would keep vpc_id and cidr_block"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("cidr_block = \"10.60.1.0/24\""), "{all}");
+    assert!(all.contains("main.hcl:"), "{all}");
+    assert!(!all.contains("creating"), "nothing was started: {all}");
+    assert_eq!(common::state_addrs(&p, &env), subnet);
+    // With a new range too, the replacement goes through.
+    p.write(
+        "main.hcl",
+        &main("us-east-1b").replace("10.60.1.0/24", "10.60.2.0/24"),
+    );
+    run(&k, &env, &["apply", "--yes"]).success();
+    run(&k, &env, &["destroy", "--yes"]).success();
+}
