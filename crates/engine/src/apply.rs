@@ -22,8 +22,11 @@ use kiln_plan::{Action, ActionKind, ApplyEvaluator, GenerationChange, Plan, Reas
 use kiln_provider::{
     CallContext, CreateRequest, DeleteRequest, HealthRequest, Provider, Registry, UpdateRequest,
 };
-use kiln_state::journal::{Outcome, ResourceRecord, StepOp as JournalOp, apply_outcome};
-use kiln_state::{AppliedSource, JournalRecord, OutputState, Previous, ResourceState, State};
+use kiln_state::journal::{
+    Finish, KeepRecord, Outcome, OutputRecord, ResourceRecord, SourceRecord, StepOp as JournalOp,
+    apply_finish, apply_outcome,
+};
+use kiln_state::{AppliedSource, JournalRecord, OutputState, ResourceState, State};
 use kiln_store::Journal;
 use tokio::task::JoinSet;
 
@@ -81,8 +84,6 @@ pub async fn apply(
     observer: &dyn Observer,
     options: &ApplyOptions,
 ) -> ApplyReport {
-    let prior_source = state.source.clone();
-    let prior_outputs = state.outputs.clone();
     let mut run = Run {
         plan,
         registry,
@@ -284,14 +285,17 @@ pub async fn apply(
     }
 
     let swap = matches!(plan.generations, Some(GenerationChange::Swap { .. }));
-    let outputs = match evaluator.as_mut() {
-        // A rollback keeps the outputs; the swap below restores the
-        // previous generation's.
-        Some(_) if swap => BTreeMap::new(),
+    let (outputs, new_outputs) = match evaluator.as_mut() {
+        // A rollback keeps the outputs; the swap restores the previous
+        // generation's.
+        Some(_) if swap => (BTreeMap::new(), None),
         // Rolled back: the outputs are still the old generation's.
-        Some(_) if !rolled_back.is_empty() => BTreeMap::new(),
-        Some(ev) => run.outputs(ev),
-        None => BTreeMap::new(),
+        Some(_) if !rolled_back.is_empty() => (BTreeMap::new(), None),
+        Some(ev) => match run.outputs(ev) {
+            Some((values, states)) => (values, Some(states)),
+            None => (BTreeMap::new(), None),
+        },
+        None => (BTreeMap::new(), None),
     };
     let success = run.failures.is_empty()
         && run.skipped.is_empty()
@@ -302,7 +306,18 @@ pub async fn apply(
         state.generation = state.generation.max(plan.generation);
     }
     if success {
-        finish_generations(plan, &mut state, prior_source, prior_outputs);
+        let finish = finish_record(plan, state.source.as_ref(), new_outputs);
+        let record = JournalRecord::Finish(finish);
+        if let Err(e) = journal.append(&record).await {
+            run.diagnostics.push(Diagnostic::warning(format!(
+                "cannot write the end of the apply to its journal: {e}; the state written next is right, but a crash before it would lose the generation bookkeeping"
+            )));
+        }
+        if let JournalRecord::Finish(finish) = &record {
+            apply_finish(&mut state, finish);
+        }
+    } else if let Some(outputs) = new_outputs {
+        state.outputs = outputs;
     }
     let now = util::now();
     if state.created_at == 0 {
@@ -320,15 +335,16 @@ pub async fn apply(
     }
 }
 
-/// After a successful apply: keeps the replaced objects as the previous
-/// generation, or swaps back to it (a rollback), and records the
-/// configuration the current generation was applied from.
-fn finish_generations(
+/// What a successful apply does beyond its steps: keeps the replaced
+/// objects as the previous generation, or swaps back to it (a rollback),
+/// records the configuration the current generation was applied from, and
+/// the outputs. Journaled, then applied with
+/// [`kiln_state::journal::apply_finish`].
+fn finish_record(
     plan: &Plan,
-    state: &mut State,
-    prior_source: Option<AppliedSource>,
-    prior_outputs: BTreeMap<String, OutputState>,
-) {
+    prior_source: Option<&AppliedSource>,
+    outputs: Option<BTreeMap<String, OutputState>>,
+) -> Finish {
     let destroy = plan
         .actions
         .iter()
@@ -339,40 +355,49 @@ fn finish_generations(
         .actions
         .iter()
         .any(|a| matches!(a.kind, ActionKind::Create | ActionKind::Replace));
-    let generation = match &prior_source {
+    let generation = match prior_source {
         Some(s) if !creates => s.generation,
         _ => plan.generation,
     };
-    match &plan.generations {
-        Some(GenerationChange::Swap { switches, .. }) => {
-            state.swap_previous(switches.iter().cloned().collect());
-            return;
-        }
+    let (swap, keep) = match &plan.generations {
+        Some(GenerationChange::Swap { switches, .. }) => (Some(switches.clone()), None),
         Some(GenerationChange::Keep {
             previous,
             kept,
             switches,
-        }) => {
-            let previous = Previous {
-                generation: *previous,
-                resources: Default::default(),
-                switches: switches.iter().cloned().collect(),
-                source: prior_source,
-                outputs: prior_outputs,
-            };
-            state.keep_previous(previous, kept);
-        }
-        None => {}
-    }
-    state.source = if destroy || plan.source.files.is_empty() {
-        None
-    } else {
-        Some(AppliedSource {
-            generation,
-            files: plan.source.files.clone(),
-            variables: plan.source.variables.clone(),
-        })
+        }) => (
+            None,
+            Some(KeepRecord {
+                previous: *previous,
+                kept: kept.clone(),
+                switches: switches.clone(),
+            }),
+        ),
+        None => (None, None),
     };
+    let source = (!destroy && !plan.source.files.is_empty()).then(|| SourceRecord {
+        generation,
+        files: plan.source.files.clone(),
+        variables: plan.source.variables.clone(),
+    });
+    Finish {
+        swap,
+        keep,
+        source,
+        outputs: outputs.map(|o| {
+            o.into_iter()
+                .map(|(k, o)| {
+                    (
+                        k,
+                        OutputRecord {
+                            value: o.value,
+                            sensitive: o.sensitive,
+                        },
+                    )
+                })
+                .collect()
+        }),
+    }
 }
 
 /// Undoes what a failed apply did. Each finished create or update is undone
@@ -1106,19 +1131,22 @@ impl Run<'_> {
         }
     }
 
-    /// Evaluates the outputs into the state (keeping the old ones if that
-    /// fails).
-    fn outputs(&mut self, ev: &mut ApplyEvaluator<'_>) -> BTreeMap<String, Value> {
+    /// Evaluates the outputs: their values, and as the state records them
+    /// (`None`, with the errors in the diagnostics, if that fails).
+    fn outputs(
+        &mut self,
+        ev: &mut ApplyEvaluator<'_>,
+    ) -> Option<(BTreeMap<String, Value>, BTreeMap<String, OutputState>)> {
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
         let values = match ev.outputs(&applied) {
             Ok(v) => v,
             Err(d) => {
                 self.diagnostics.extend(d);
-                return BTreeMap::new();
+                return None;
             }
         };
-        self.state.outputs = values
+        let states = values
             .iter()
             .map(|(name, value)| {
                 let sensitive = self.plan.outputs.get(name).is_some_and(|o| o.sensitive);
@@ -1130,7 +1158,7 @@ impl Run<'_> {
                 (name.clone(), OutputState { value, sensitive })
             })
             .collect();
-        values
+        Some((values, states))
     }
 }
 

@@ -62,6 +62,9 @@ fn assert_journal_compacts(start: &State, records: &[JournalRecord], report: &Ap
         "journal compaction differs from the final state"
     );
     assert_eq!(s.deposed, report.state.deposed);
+    assert_eq!(s.previous, report.state.previous);
+    assert_eq!(s.source, report.state.source);
+    assert_eq!(s.outputs, report.state.outputs);
 }
 
 #[tokio::test]
@@ -322,6 +325,39 @@ async fn a_failure_mid_cut_over_returns_traffic_and_restores_the_old_object() {
         "the old object is not deposed"
     );
     assert_eq!(state_ids(&recovered.state), fake.object_ids());
+}
+
+#[tokio::test]
+async fn the_kept_generation_is_in_the_journal() {
+    // --keep-previous: the replaced x stays, as generation 1, and the state
+    // records the configuration. All of it is journaled, so a crash after
+    // the last step and before the state write loses none of it.
+    let fake = Fake::new();
+    let start = state_with(&fake, &["fake_thing.x"]);
+    let old_id = start.resources[&addr("fake_thing.x")].id.clone();
+    let mut b = PlanBuilder::new(2);
+    let x = b.action("fake_thing.x", ActionKind::Replace, Some(attrs("x2")), &[]);
+    b.step(x, StepOp::Create, None, &[]);
+    let mut plan = b.build();
+    plan.actions[x].kept = true;
+    plan.generations = Some(kiln_plan::GenerationChange::Keep {
+        previous: 1,
+        kept: vec![(addr("fake_thing.x"), old_id.clone())],
+        switches: vec![],
+    });
+    let (report, records) = run(&plan, start.clone(), &fake, 4).await;
+    assert!(report.is_success(), "{:?}", report.failures);
+    let previous = report.state.previous.as_ref().expect("a kept generation");
+    assert_eq!(previous.generation, 1);
+    assert!(previous.resources.contains(&addr("fake_thing.x"), &old_id));
+    assert!(report.state.source.is_some());
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, JournalRecord::Finish(_))),
+        "{records:?}"
+    );
+    assert_journal_compacts(&start, &records, &report);
 }
 
 #[tokio::test]
@@ -618,7 +654,8 @@ async fn ten_thousand_instant_creates_apply_quickly() {
     let elapsed = started.elapsed();
     assert!(report.is_success());
     assert_eq!(report.state.resources.len(), 10_000);
-    assert_eq!(records.len(), 1 + 2 * 10_000);
+    // Begin, an intent and a result per step, and the finish.
+    assert_eq!(records.len(), 1 + 2 * 10_000 + 1);
     // The target is under 2 s in a release build; this debug-build bound
     // only catches quadratic bookkeeping.
     assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");

@@ -9,7 +9,9 @@
 use kiln_model::{InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::{ResourceState, State};
+use std::collections::BTreeMap;
+
+use crate::{AppliedSource, OutputState, Previous, ResourceState, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,8 +150,93 @@ pub enum JournalRecord {
         outcome: Outcome,
         at: u64,
     },
+    /// Every step succeeded: what the apply does to the state beyond its
+    /// steps, written before the state so a crash in between loses none of it.
+    Finish(Finish),
     /// The apply finished and its state was written; the journal may be dropped.
     End { at: u64 },
+}
+
+/// The end of a successful apply: the generations kept or swapped, the
+/// configuration the current generation was applied from, the outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finish {
+    /// `kiln rollback`: the previous generation becomes current; these are
+    /// the switch settings that point at the generation that becomes previous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<Vec<(InstanceAddr, Value)>>,
+    /// `--keep-previous`: the replaced objects `kept` (address, id) become
+    /// generation `previous`, reachable through `switches`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<KeepRecord>,
+    /// The configuration the current generation was applied from (`None`
+    /// clears it: a destroy). Ignored with `swap`.
+    #[serde(default)]
+    pub source: Option<SourceRecord>,
+    /// The outputs' new values, if they were evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<BTreeMap<String, OutputRecord>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeepRecord {
+    pub previous: u64,
+    pub kept: Vec<(InstanceAddr, String)>,
+    pub switches: Vec<(InstanceAddr, Value)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub generation: u64,
+    pub files: Vec<(String, String)>,
+    pub variables: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub value: Value,
+    pub sensitive: bool,
+}
+
+/// Applies a [`Finish`] to the state (the engine and [`compact`] both use
+/// it, so the journal replays to the state the apply wrote).
+pub fn apply_finish(state: &mut State, finish: &Finish) {
+    let prior_outputs = match &finish.outputs {
+        Some(o) => std::mem::replace(
+            &mut state.outputs,
+            o.iter()
+                .map(|(k, o)| {
+                    (
+                        k.clone(),
+                        OutputState {
+                            value: o.value.clone(),
+                            sensitive: o.sensitive,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        None => state.outputs.clone(),
+    };
+    if let Some(switches) = &finish.swap {
+        state.swap_previous(switches.iter().cloned().collect());
+        return;
+    }
+    if let Some(k) = &finish.keep {
+        let previous = Previous {
+            generation: k.previous,
+            resources: Default::default(),
+            switches: k.switches.iter().cloned().collect(),
+            source: state.source.clone(),
+            outputs: prior_outputs,
+        };
+        state.keep_previous(previous, &k.kept);
+    }
+    state.source = finish.source.as_ref().map(|s| AppliedSource {
+        generation: s.generation,
+        files: s.files.clone(),
+        variables: s.variables.clone(),
+    });
 }
 
 /// Applies journal results onto `state`, in order: the state that exactly
@@ -157,13 +244,13 @@ pub enum JournalRecord {
 /// are left for [`in_flight`].
 pub fn compact(state: &mut State, records: &[JournalRecord]) {
     for rec in records {
-        let JournalRecord::Result {
-            addr, op, outcome, ..
-        } = rec
-        else {
-            continue;
-        };
-        apply_outcome(state, addr, *op, outcome);
+        match rec {
+            JournalRecord::Result {
+                addr, op, outcome, ..
+            } => apply_outcome(state, addr, *op, outcome),
+            JournalRecord::Finish(finish) => apply_finish(state, finish),
+            _ => {}
+        }
     }
 }
 
