@@ -179,7 +179,15 @@ pub(crate) async fn plan_config(
             ));
         }
         for (addr, why) in &report.drifted {
-            out.warn(&format!("{addr} has drifted: {why}"));
+            // The planner explains drift of a traffic switch or a stateful
+            // resource itself, at its block (it is not replaced).
+            let explained = registry
+                .schemas()
+                .resource(&addr.resource.ty)
+                .is_some_and(|(_, s)| s.traffic_switch || s.stateful);
+            if !explained {
+                out.warn(&format!("{addr} has drifted: {why}"));
+            }
         }
         options.drifted = report.drifted.clone();
         *state = report.state;
