@@ -1362,6 +1362,54 @@ pub async fn delete_volume(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
 // ---------------------------------------------------------------------------
 // Tags, changed in place on any EC2 object.
 
+/// Routes change in place: removed destinations are deleted, new ones
+/// created, and a destination whose gateway changed is replaced (traffic
+/// to it never stops being routed).
+pub async fn update_route_table(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+    if req.changed.iter().any(|c| c == "route") {
+        let routes = |v: &Value| -> BTreeMap<String, Option<String>> {
+            objects(v, "route")
+                .into_iter()
+                .filter_map(|r| Some((string(r, "cidr_block")?, string(r, "gateway_id"))))
+                .collect()
+        };
+        let (old, new) = (routes(&req.prior), routes(&req.planned));
+        let ec2 = &ctx.c.ec2;
+        for (cidr, gateway) in &new {
+            match old.get(cidr) {
+                None => ec2
+                    .create_route()
+                    .route_table_id(&req.id)
+                    .destination_cidr_block(cidr)
+                    .set_gateway_id(gateway.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(api("CreateRoute"))?,
+                Some(g) if g != gateway => ec2
+                    .replace_route()
+                    .route_table_id(&req.id)
+                    .destination_cidr_block(cidr)
+                    .set_gateway_id(gateway.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(api("ReplaceRoute"))?,
+                Some(_) => {}
+            }
+        }
+        for cidr in old.keys().filter(|c| !new.contains_key(*c)) {
+            ec2.delete_route()
+                .route_table_id(&req.id)
+                .destination_cidr_block(cidr)
+                .send()
+                .await
+                .map_err(api("DeleteRoute"))?;
+        }
+    }
+    update_tags(ctx, req).await
+}
+
 pub async fn update_tags(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
     if !req.changed.iter().any(|c| c == "tags") {
         return Ok(());

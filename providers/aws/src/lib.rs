@@ -390,6 +390,7 @@ impl Provider for AwsProvider {
             "aws_lb" | "aws_lb_target_group" => elb::update_tags(&ctx, &req).await,
             "aws_s3_bucket" => s3::update(&ctx, &req).await,
             "aws_ebs_volume" => ec2::update_volume(&ctx, &req).await,
+            "aws_route_table" => ec2::update_route_table(&ctx, &req).await,
             "aws_route_table_association" => Ok(()),
             t if t.starts_with("aws_") => ec2::update_tags(&ctx, &req).await,
             other => Err(Error::unsupported(other)),

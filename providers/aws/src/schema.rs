@@ -118,7 +118,9 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
                 A::optional(Type::List(Box::new(obj(&[
                     ("cidr_block", str_t()),
                     ("gateway_id", str_t()),
-                ])))),
+                ]))))
+                .runtime()
+                .describe("routes are changed in place (a new table would have to take over every subnet's association)"),
             )
             .attr("owner_id", A::computed(str_t()))
             .attr("tags", tags()),

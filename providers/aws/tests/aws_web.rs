@@ -736,3 +736,107 @@ resource "aws_lb_listener" "http" {
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
     run(&["destroy", "--yes"]).success();
 }
+
+#[tokio::test]
+async fn routes_change_in_place_and_the_subnet_keeps_its_association() {
+    let c = common::clients().await;
+    let env = common::unique("routes");
+    let main = |extra: &str| {
+        format!(
+            r#"
+resource "aws_vpc" "main" {{
+  cidr_block = "10.70.0.0/16"
+}}
+resource "aws_internet_gateway" "gw" {{
+  vpc_id = aws_vpc.main.id
+}}
+resource "aws_subnet" "a" {{
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.70.1.0/24"
+}}
+resource "aws_route_table" "public" {{
+  vpc_id = aws_vpc.main.id
+  route {{
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.gw.id
+  }}
+  {extra}
+}}
+resource "aws_route_table_association" "a" {{
+  subnet_id      = aws_subnet.a.id
+  route_table_id = aws_route_table.public.id
+}}
+"#
+        )
+    };
+    let (p, k) = common::project(&main(""));
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    run(&["apply", "--yes"]).success();
+    let id_of = |addr: &str| {
+        let state = p.state_json(&env).unwrap();
+        state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["addr"] == addr)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (table, association) = (
+        id_of("aws_route_table.public"),
+        id_of("aws_route_table_association.a"),
+    );
+    let routes = || {
+        let c = c.clone();
+        let table = table.clone();
+        async move {
+            let out = c
+                .ec2
+                .describe_route_tables()
+                .route_table_ids(&table)
+                .send()
+                .await
+                .unwrap();
+            let mut v: Vec<String> = out.route_tables()[0]
+                .routes()
+                .iter()
+                .filter_map(|r| r.destination_cidr_block().map(str::to_string))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert!(routes().await.contains(&"0.0.0.0/0".to_string()));
+
+    // One more route: the table changes in place, nothing is replaced.
+    p.write(
+        "main.hcl",
+        &main("route {\n    cidr_block = \"192.0.2.0/24\"\n    gateway_id = aws_internet_gateway.gw.id\n  }"),
+    );
+    let plan = run(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout
+            .contains("aws_route_table.public will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("replaced"), "{}", plan.stdout);
+    run(&["apply", "--yes"]).success();
+    assert!(routes().await.contains(&"192.0.2.0/24".to_string()));
+    assert_eq!(id_of("aws_route_table.public"), table);
+    assert_eq!(id_of("aws_route_table_association.a"), association);
+
+    // And away again.
+    p.write("main.hcl", &main(""));
+    run(&["apply", "--yes"]).success();
+    assert!(!routes().await.contains(&"192.0.2.0/24".to_string()));
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    run(&["destroy", "--yes"]).success();
+}
