@@ -679,18 +679,7 @@ resource "aws_lb_listener" "http" {
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
 
     // The objects, from kiln's state.
-    let state = p.state_json(&env).unwrap();
-    let id_of = |addr: &str| {
-        state["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["addr"] == addr)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let id_of = |addr: &str| common::state_id(&p, &env, addr);
     let listener_arn = id_of("aws_lb_listener.http");
     let blue = id_of("aws_lb_target_group.blue");
     let green = id_of("aws_lb_target_group.green");
@@ -776,18 +765,7 @@ resource "aws_route_table_association" "a" {{
         k.run(&a)
     };
     run(&["apply", "--yes"]).success();
-    let id_of = |addr: &str| {
-        let state = p.state_json(&env).unwrap();
-        state["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["addr"] == addr)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let id_of = |addr: &str| common::state_id(&p, &env, addr);
     let (table, association) = (
         id_of("aws_route_table.public"),
         id_of("aws_route_table_association.a"),

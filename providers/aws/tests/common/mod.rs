@@ -117,3 +117,14 @@ pub fn state_addrs(p: &TempProject, env: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The id kiln recorded for `addr` in an environment's state file.
+pub fn state_id(p: &TempProject, env: &str, addr: &str) -> String {
+    let s = p.state_json(env).expect("a state file");
+    s["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["addr"] == addr))
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("{addr} is not in the state of {env}"))
+        .to_string()
+}
