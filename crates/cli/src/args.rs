@@ -55,8 +55,12 @@ pub enum Command {
     /// Inspect the state.
     #[command(subcommand)]
     State(StateCmd),
-    /// Remove a lock left by a dead process, after showing who held it.
+    /// Remove a lock, after showing who holds it (a lock whose holder may
+    /// still run needs --force).
     Unlock(UnlockCmd),
+    /// Finish recording an interrupted apply: read its journal back, adopt
+    /// what it made, write the state (every locking command does this first).
+    Recover(RecoverCmd),
     /// Environments: list them, destroy one, destroy the expired ones.
     #[command(subcommand)]
     Env(EnvCmd),
@@ -284,6 +288,18 @@ pub struct RollbackCmd {
 pub struct UnlockCmd {
     /// The lock id, as printed by the error that reported the lock.
     pub id: String,
+    /// Remove it even though its holder may still be running (a fresh
+    /// lease, a live process, or another host): that run's further writes
+    /// then fail, and what it was doing is left to recovery.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverCmd {
+    /// If the environment is locked, wait this long for the lock.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{
     ApplyCmd, Cli, Command, DestroyCmd, Global, GraphCmd, GraphFormat, OutputCmd, PlanCmd,
-    PlanFlags, PlanFormat, RunFlags, ShowCmd, StateCmd, UnlockCmd,
+    PlanFlags, PlanFormat, RecoverCmd, RunFlags, ShowCmd, StateCmd, UnlockCmd,
 };
 use crate::output::{Output, Style};
 use crate::project::Project;
@@ -40,6 +40,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         }
         Command::State(cmd) => state_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
+        Command::Recover(cmd) => recover_cmd(&Project::open(g, None, &g.env)?, cmd, out).await,
         Command::Env(cmd) => crate::envs::run(g, cmd, out).await,
         Command::Rollback(cmd) => {
             crate::rollback::run(&Project::open(g, None, &g.env)?, cmd, out).await
@@ -304,7 +305,13 @@ async fn read_data_sources(
 }
 
 async fn plan_cmd(project: &Project, cmd: PlanCmd, out: &Output) -> Result<u8> {
-    let ((mut state, _), loaded) = with_config(project, read_state(project)).await?;
+    let ((mut state, recovering), loaded) =
+        with_config(project, state_as_recovered(project, out)).await?;
+    if recovering && cmd.out.is_some() {
+        bail!(
+            "an interrupted apply is still to be recovered, so a saved plan would be stale at once; run `kiln recover` (or `kiln apply`), then plan again"
+        );
+    }
     let plan = make_plan(project, &loaded, &cmd.flags, cmd.destroy, &mut state, out).await?;
     let format = if cmd.json {
         PlanFormat::Json
@@ -394,6 +401,7 @@ pub(crate) async fn with_lock<T>(
     project: &Project,
     command: &str,
     timeout: std::time::Duration,
+    out: &Output,
     f: impl AsyncFnOnce() -> Result<T>,
 ) -> Result<T> {
     let info = LockInfo::for_current_process(command);
@@ -401,7 +409,15 @@ pub(crate) async fn with_lock<T>(
     let mut pause = std::time::Duration::from_millis(250);
     loop {
         match project.store.lock(&project.env, &info).await {
-            Ok(()) => break,
+            Ok(acquired) => {
+                if let Some((holder, why)) = acquired.taken_over {
+                    out.warn(&format!(
+                        "took over the lock on {:?} held by {holder}: {why}",
+                        project.env
+                    ));
+                }
+                break;
+            }
             Err(kiln_store::StoreError::Locked { .. }) if Instant::now() < deadline => {
                 tracing::debug!("{} is locked; waiting", project.env);
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
@@ -418,30 +434,11 @@ pub(crate) async fn with_lock<T>(
     result
 }
 
-/// A lock error, saying so when the holder looks dead.
+/// A lock error. A lock whose holder is provably gone was taken over
+/// already; one that is still here is held by a process that may be
+/// running, which the error names.
 fn lock_error(e: kiln_store::StoreError) -> anyhow::Error {
-    let stale = match &e {
-        kiln_store::StoreError::Locked { holder, .. } if holder.looks_stale() => {
-            Some(match holder.expires {
-                Some(expires) => format!(
-                    "the lock looks stale: its lease ran out at {} without being renewed, so its holder is probably gone",
-                    humantime::format_rfc3339_seconds(
-                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires)
-                    )
-                ),
-                None => format!(
-                    "the lock looks stale: its holder (pid {} on this host) is no longer running",
-                    holder.pid
-                ),
-            })
-        }
-        _ => None,
-    };
-    let e = anyhow::Error::new(e);
-    match stale {
-        Some(why) => e.context(why),
-        None => e,
-    }
+    anyhow::Error::new(e)
 }
 
 async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
@@ -464,9 +461,18 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
             Some(_) => Project::open(g, None, env)?,
             None => Project::open(g, Some(Path::new(&plan.source.root_dir)), env)?,
         };
-        return with_lock(&project, "apply", cmd.run.lock_timeout, async || {
+        return with_lock(&project, "apply", cmd.run.lock_timeout, out, async || {
             let (state, version) = recover_if_needed(&project, out).await?;
-            if state.lineage != plan.prior_lineage || state.serial != plan.prior_serial {
+            if state.lineage != plan.prior_lineage {
+                bail!(
+                    "the saved plan {} was made against another state (lineage {}), not the state of {:?} here (lineage {}): it was planned in another directory or backend; run `kiln plan --out` here",
+                    t.display(),
+                    if plan.prior_lineage.is_empty() { "none yet" } else { &plan.prior_lineage },
+                    project.env,
+                    if state.lineage.is_empty() { "none yet" } else { &state.lineage },
+                );
+            }
+            if state.serial != plan.prior_serial {
                 bail!(
                     "the saved plan {} is stale: the state changed since it was made (it was planned against serial {}, the state is now at serial {}); run `kiln plan --out` again",
                     t.display(),
@@ -483,7 +489,7 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
         .await;
     }
     let project = Project::open(g, cmd.target.as_deref(), env)?;
-    with_lock(&project, "apply", cmd.run.lock_timeout, async || {
+    with_lock(&project, "apply", cmd.run.lock_timeout, out, async || {
         let ((mut state, version), loaded) =
             with_config(&project, recover_if_needed(&project, out)).await?;
         let plan = make_plan(&project, &loaded, &cmd.flags, false, &mut state, out).await?;
@@ -541,7 +547,7 @@ async fn extend_ttl(
 }
 
 async fn destroy_cmd(project: &Project, cmd: DestroyCmd, out: &Output) -> Result<u8> {
-    with_lock(project, "destroy", cmd.run.lock_timeout, async || {
+    with_lock(project, "destroy", cmd.run.lock_timeout, out, async || {
         let (mut state, version) = recover_if_needed(project, out).await?;
         if state.is_empty() {
             out.line("Nothing to destroy: the state is empty.");
@@ -585,23 +591,33 @@ pub(crate) fn confirm(out: &Output, run: &RunFlags, question: &str) -> Result<()
 }
 
 /// Reads the state; if the last apply died part-way, recovers from its
-/// journal first and writes the recovered state.
+/// journal first and writes the recovered state. A journal whose apply
+/// already wrote its state (only its clean-up was lost) is removed, never
+/// replayed.
 pub(crate) async fn recover_if_needed(
     project: &Project,
     out: &Output,
 ) -> Result<(State, Option<Version>)> {
     let (state, version) = read_state(project).await?;
     let records = project.store.read_journal(&project.env).await?;
-    if records.is_empty() {
-        return Ok((state, version));
-    }
-    out.warn("the previous apply did not finish; recovering what it did from its journal");
-    let registry = project.registry(None, None, Some(&state)).await?;
-    let state = if state.lineage.is_empty() {
+    let state = if state.lineage.is_empty() && !records.is_empty() {
         fresh_state(project, &records)
     } else {
         state
     };
+    match kiln_state::journal::standing(&state, &records) {
+        kiln_state::Standing::Empty => return Ok((state, version)),
+        kiln_state::Standing::Folded => {
+            out.warn(
+                "removing the journal of an earlier apply whose state was already written (its clean-up was interrupted); nothing is replayed",
+            );
+            clear_journal(project, out).await;
+            return Ok((state, version));
+        }
+        kiln_state::Standing::Pending(_) | kiln_state::Standing::OtherLineage { .. } => {}
+    }
+    out.warn("the previous apply did not finish; recovering what it did from its journal");
+    let registry = project.registry(None, None, Some(&state)).await?;
     let report = kiln_engine::recover(state, &records, &registry).await;
     for m in &report.messages {
         out.status(&format!("  {m}"));
@@ -623,8 +639,55 @@ pub(crate) async fn recover_if_needed(
             "recovered an interrupted apply",
         )
         .await?;
-    project.store.clear_journal(&project.env).await?;
+    kiln_store::faults::crash_point("recover:state-written");
+    clear_journal(project, out).await;
     Ok((state, Some(version)))
+}
+
+/// Removes the journal of an apply whose state is written. A failure is a
+/// warning, not an error: the work is done and recorded, and the next
+/// command sees that the journal is folded into the state and discards it.
+async fn clear_journal(project: &Project, out: &Output) {
+    if let Err(e) = project.store.clear_journal(&project.env).await {
+        out.warn(&format!(
+            "the state is written, but its journal could not be removed ({e}); the next kiln command removes it, replaying nothing"
+        ));
+    }
+}
+
+/// The state as the next locked command will start from: the stored one
+/// with a pending journal recovered in memory (providers are asked to find
+/// and read only; nothing is written). `kiln plan` uses it so that it never
+/// proposes to create what an interrupted apply already made.
+async fn state_as_recovered(project: &Project, out: &Output) -> Result<(State, bool)> {
+    let (state, _) = read_state(project).await?;
+    let records = project.store.read_journal(&project.env).await?;
+    let state = if state.lineage.is_empty() && !records.is_empty() {
+        fresh_state(project, &records)
+    } else {
+        state
+    };
+    if !matches!(
+        kiln_state::journal::standing(&state, &records),
+        kiln_state::Standing::Pending(_) | kiln_state::Standing::OtherLineage { .. }
+    ) {
+        return Ok((state, false));
+    }
+    out.warn(
+        "the previous apply did not finish: this plan reads its journal as recovery would; the next apply or destroy records the recovery",
+    );
+    let registry = project.registry(None, None, Some(&state)).await?;
+    let report = kiln_engine::recover(state, &records, &registry).await;
+    for m in &report.messages {
+        out.status(&format!("  {m}"));
+    }
+    out.diagnostics(&report.diagnostics);
+    if report.diagnostics.has_errors() {
+        bail!(
+            "the interrupted apply's journal cannot be read back (errors above); fix them and plan again, or run `kiln apply`, which recovers first"
+        );
+    }
+    Ok((report.state, true))
 }
 
 /// A new state for an environment that has none, keeping the lineage an
@@ -846,7 +909,9 @@ pub(crate) async fn execute(
         .write(&project.env, &new_state, version.as_ref(), &summary)
         .await
         .context("the apply finished but its state could not be written; the journal keeps what was done, and the next kiln command recovers it")?;
-    project.store.clear_journal(&project.env).await?;
+    kiln_store::faults::crash_point("apply:state-written");
+    clear_journal(project, out).await;
+    kiln_store::faults::crash_point("apply:journal-cleared");
     let elapsed = started.elapsed();
     out.diagnostics(&report.diagnostics);
     if report.failures.is_empty() && !report.cancelled && !report.diagnostics.has_errors() {
@@ -857,6 +922,11 @@ pub(crate) async fn execute(
         print_outputs(out, &new_state);
         return Ok(0);
     }
+    let (what, again) = if plan.destroy {
+        ("destroy", "kiln destroy")
+    } else {
+        ("apply", "kiln apply")
+    };
     for f in &report.failures {
         out.error(&format!(
             "{} ({}): {}",
@@ -866,7 +936,10 @@ pub(crate) async fn execute(
         ));
     }
     if !report.skipped.is_empty() && report.rolled_back.is_empty() {
-        let names: Vec<String> = report.skipped.iter().map(|(a, _)| a.to_string()).collect();
+        // One name per address (a replacement has a create and a delete).
+        let names: std::collections::BTreeSet<String> =
+            report.skipped.iter().map(|(a, _)| a.to_string()).collect();
+        let names: Vec<String> = names.into_iter().collect();
         out.warn(&format!(
             "skipped because something they depend on failed: {}",
             names.join(", ")
@@ -880,7 +953,7 @@ pub(crate) async fn execute(
             .count();
         let reverted = report.rolled_back.len() - deleted;
         bail!(
-            "apply failed and was rolled back: the {deleted} object(s) it created were destroyed and {reverted} in-place update(s) set back, so everything is as it was before (traffic stays on the old generation); fix the cause above and apply again"
+            "{what} failed and was rolled back: the {deleted} object(s) it created were destroyed and {reverted} in-place update(s) set back, so everything is as it was before (traffic stays on the old generation); fix the cause above and run {again} again"
         );
     }
     if !report.rolled_back.is_empty() {
@@ -893,21 +966,21 @@ pub(crate) async fn execute(
             ));
         }
         bail!(
-            "apply failed and its rollback did not finish; the state records exactly what exists (what could not be rolled back is listed above): fix the cause and run kiln apply again"
+            "{what} failed and its rollback did not finish; the state records exactly what exists (what could not be rolled back is listed above): fix the cause and run {again} again"
         );
     }
     if report.cancelled {
         bail!(
-            "apply interrupted; the state records exactly what was done; run kiln apply again to finish"
+            "{what} interrupted; the state records exactly what was done; run {again} again to finish"
         );
     }
     if report.failures.is_empty() {
         bail!(
-            "apply failed; the state records exactly what exists; fix the errors above and run kiln apply again"
+            "{what} failed; the state records exactly what exists; fix the errors above and run {again} again"
         );
     }
     bail!(
-        "apply failed: {} step(s) failed; the state records exactly what exists; fix the cause and run kiln apply again",
+        "{what} failed: {} step(s) failed; the state records exactly what exists; fix the cause and run {again} again",
         report.failures.len()
     )
 }
@@ -1122,7 +1195,7 @@ async fn state_push(
             file.display()
         )
     })?;
-    with_lock(project, "state push", lock_timeout, async || {
+    with_lock(project, "state push", lock_timeout, out, async || {
         let current = project.store.read(&project.env).await?;
         if let Some(current) = &current {
             let cur = &current.state;
@@ -1177,18 +1250,71 @@ async fn state_push(
 }
 
 async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u8> {
-    match project.store.lock_holder(&project.env).await? {
-        Some(holder) => {
-            out.line(&format!(
-                "The lock on {:?} is held by {holder}.",
-                project.env
-            ));
-            project.store.unlock(&project.env, &cmd.id).await?;
-            out.line("Lock removed.");
-            Ok(0)
-        }
-        None => bail!("environment {:?} is not locked", project.env),
+    let Some(holder) = project.store.lock_holder(&project.env).await? else {
+        bail!("environment {:?} is not locked", project.env);
+    };
+    out.line(&format!(
+        "The lock on {:?} is held by {holder}.",
+        project.env
+    ));
+    if holder.id != cmd.id {
+        bail!(
+            "the lock's id is {}, not {}: it was released and taken again since; nothing was removed",
+            holder.id,
+            cmd.id
+        );
     }
+    match holder.holder_gone() {
+        Some(why) => out.line(&format!("Its holder is gone: {why}.")),
+        None if !cmd.force => {
+            let fresh = match holder.expires {
+                Some(expires) => {
+                    let now = kiln_store::unix_now();
+                    let renewed = expires.saturating_sub(lease_secs()).max(holder.since);
+                    format!(
+                        "its lease was renewed {}s ago and runs {}s more",
+                        now.saturating_sub(renewed),
+                        expires.saturating_sub(now)
+                    )
+                }
+                None => "kiln cannot tell that its process has ended".to_string(),
+            };
+            bail!(
+                "refusing to remove a lock whose holder may still be running ({fresh}); removing it lets two runs change the environment at once. Wait for it, or pass --force if you are sure it is gone"
+            );
+        }
+        None => out.warn("removing a lock whose holder may still be running (--force)"),
+    }
+    project.store.unlock(&project.env, &cmd.id).await?;
+    out.line("Lock removed.");
+    Ok(0)
+}
+
+/// How long a lease lasts (what its holder renews it for), as far as a
+/// reader can tell: the configured lease, `KILN_LOCK_LEASE_SECS` or 60 s.
+fn lease_secs() -> u64 {
+    std::env::var("KILN_LOCK_LEASE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
+}
+
+/// `kiln recover`: recovers an interrupted apply under the lock.
+async fn recover_cmd(project: &Project, cmd: RecoverCmd, out: &Output) -> Result<u8> {
+    with_lock(project, "recover", cmd.lock_timeout, out, async || {
+        let records = project.store.read_journal(&project.env).await?;
+        if records.is_empty() {
+            out.line("Nothing to recover: the last apply finished.");
+            return Ok(0);
+        }
+        let (state, _) = recover_if_needed(project, out).await?;
+        out.status(&format!(
+            "Recovered: the state of {:?} records what the interrupted apply did (serial {}).",
+            project.env, state.serial
+        ));
+        Ok(0)
+    })
+    .await
 }
 
 /// On a terminal, asks for each required variable that has no value yet

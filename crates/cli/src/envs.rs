@@ -98,7 +98,7 @@ async fn destroy(
     missing_ok: bool,
     out: &Output,
 ) -> Result<u8> {
-    with_lock(project, "env destroy", run.lock_timeout, async || {
+    with_lock(project, "env destroy", run.lock_timeout, out, async || {
         destroy_locked(project, run, allow_destroy, missing_ok, out).await
     })
     .await

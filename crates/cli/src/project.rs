@@ -225,7 +225,7 @@ impl Project {
         files.extend(auto);
         files.extend(args.var_files.iter().cloned());
         for path in files {
-            let text = std::fs::read_to_string(&path).with_context(|| {
+            let text = read_source(&path).with_context(|| {
                 format!(
                     "cannot read variable file {}; check the --var-file path",
                     path.display()
@@ -529,12 +529,32 @@ fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
     names
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text = read_source(&path)?;
             Ok(SourceFile {
                 name: display_path(&path),
                 text,
             })
         })
         .collect()
+}
+
+/// A configuration or variable file's text. A file that is not UTF-8 is an
+/// error at the first invalid byte (`file:line:column`), as HCL requires.
+pub(crate) fn read_source(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        anyhow::anyhow!(
+            "{}:{line}:{}: the file is not valid UTF-8 (byte 0x{:02x}); HCL files must be UTF-8: re-save it as UTF-8",
+            path.display(),
+            at - line_start + 1,
+            bytes[at]
+        )
+    })
 }

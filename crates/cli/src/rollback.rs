@@ -21,7 +21,7 @@ use crate::project::Project;
 use crate::render;
 
 pub async fn run(project: &Project, cmd: RollbackCmd, out: &Output) -> Result<u8> {
-    with_lock(project, "rollback", cmd.run.lock_timeout, async || {
+    with_lock(project, "rollback", cmd.run.lock_timeout, out, async || {
         let (state, version) = recover_if_needed(project, out).await?;
         if state.resources.is_empty() {
             bail!(

@@ -9,11 +9,21 @@ use crate::convert::convert;
 use crate::parse::{constant, convert_body, parse_expr, syntax_error};
 use crate::{SourceFile, VarValues};
 
-/// A `--var NAME=VALUE` or `KILN_VAR_NAME` value: a string for string (or
-/// untyped) variables, otherwise parsed as an HCL expression.
+/// A `--var NAME=VALUE` or `KILN_VAR_NAME` value, as Terraform reads `-var`
+/// and `TF_VAR_`: for untyped and primitive (string, number, bool)
+/// variables the text itself, converted to the type (`n=abc` for a number
+/// is "a number is required"); for collections and structures, an HCL
+/// expression.
 pub fn parse_var_value(raw: &str, ty: Option<&Type>) -> Result<Value, Diagnostic> {
     let ty = match ty {
         None | Some(Type::String) => return Ok(Value::from(raw)),
+        Some(t @ (Type::Number | Type::Bool)) => {
+            return convert(Value::from(raw), t).map_err(|e| {
+                Diagnostic::error(format!(
+                    "invalid value {raw:?} for a variable of type {t}: {e}"
+                ))
+            });
+        }
         Some(t) => t,
     };
     let first = |d: Diagnostics| {

@@ -188,6 +188,7 @@ pub async fn apply(
                 journal_broken = true;
                 break;
             }
+            kiln_store::faults::crash_point("step:intent-journaled");
             run.status[i] = Status::Running;
             observer.step_started(plan, &plan.steps[i]);
             let handle = tasks.spawn(run_job(i, job));
@@ -227,6 +228,7 @@ pub async fn apply(
             }
             None => break,
         };
+        kiln_store::faults::crash_point("step:called");
         let mut done = done;
         if let Some(ev) = evaluator.as_mut() {
             run.postconditions(&mut done, ev);
@@ -313,6 +315,7 @@ pub async fn apply(
                 "cannot write the end of the apply to its journal: {e}; the state written next is right, but a crash before it would lose the generation bookkeeping"
             )));
         }
+        kiln_store::faults::crash_point("apply:finish-journaled");
         if let JournalRecord::Finish(finish) = &record {
             apply_finish(&mut state, finish);
         }
@@ -496,6 +499,7 @@ async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) ->
                 stopped = true;
                 break;
             }
+            kiln_store::faults::crash_point("rollback:intent-journaled");
             run.observer.rollback_started(&what);
             running[u] = Some((what, op, journal_step));
             tasks.spawn(run_job(u, job));

@@ -3,7 +3,7 @@
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{InstanceAddr, Presence, ResourceSchema, Value};
 use kiln_provider::{CallContext, FindRequest, ReadItem, ReadRequest, Registry};
-use kiln_state::journal::{ResourceRecord, compact, in_flight};
+use kiln_state::journal::{ResourceRecord, Standing, compact, in_flight, standing};
 use kiln_state::{JournalRecord, ResourceState, State, StepOp};
 
 use crate::util::{errors, mark_sensitive, provider_for, sensitive_attrs};
@@ -31,6 +31,11 @@ pub struct RecoverReport {
     /// Calls that could not be resolved (the provider failed to answer);
     /// their objects may exist untracked until recovery runs again.
     pub diagnostics: Diagnostics,
+    /// The journal was already folded into the state (its apply's state was
+    /// written, only the journal's clean-up was lost): nothing was
+    /// replayed, the state is returned as it was, and the journal is only
+    /// to be removed.
+    pub folded: bool,
 }
 
 /// Compacts `records` (the journal of an interrupted apply) onto `state`,
@@ -38,8 +43,13 @@ pub struct RecoverReport {
 /// idempotency key and adopted if found; a delete or update reads the object
 /// back and drops it from the state if it is gone.
 ///
-/// A journal of another lineage is refused (the state is returned unchanged,
-/// with an error).
+/// Only what the state does not reflect yet is replayed
+/// ([`kiln_state::journal::standing`]): a journal whose apply already wrote
+/// its state is discarded ([`RecoverReport::folded`]), never compacted a
+/// second time. A journal of another lineage is refused (the state is
+/// returned unchanged, with an error). Nothing is created or deleted:
+/// providers are only asked to find and read, so a plan may recover in
+/// memory to see what an apply will start from.
 pub async fn recover(
     state: State,
     records: &[JournalRecord],
@@ -50,25 +60,40 @@ pub async fn recover(
         adopted: Vec::new(),
         messages: Vec::new(),
         diagnostics: Diagnostics::new(),
+        folded: false,
     };
-    let begin = records.iter().find_map(|r| match r {
-        JournalRecord::Begin { lineage, .. } => Some(lineage),
-        _ => None,
-    });
-    if let Some(lineage) = begin
-        && *lineage != report.state.lineage
-    {
-        report.diagnostics.push(
-            Diagnostic::error(format!(
-                "the journal belongs to lineage {lineage}, not the state's {}; it was not applied",
-                report.state.lineage
-            ))
-            .with_detail("remove the journal only if you are sure it is not this environment's"),
-        );
-        return report;
-    }
+    let records = match standing(&report.state, records) {
+        Standing::Empty => return report,
+        Standing::Folded => {
+            report.folded = true;
+            report.messages.push(
+                "the journal left behind belongs to an apply whose state was already written; it was discarded, not replayed".into(),
+            );
+            return report;
+        }
+        Standing::OtherLineage { journal } => {
+            report.diagnostics.push(
+                Diagnostic::error(format!(
+                    "the journal belongs to lineage {journal}, not the state's {}; it was not applied",
+                    report.state.lineage
+                ))
+                .with_detail("remove the journal only if you are sure it is not this environment's"),
+            );
+            return report;
+        }
+        Standing::Pending(records) => records,
+    };
     let env = report.state.env.clone();
     compact(&mut report.state, records);
+    // The interrupted apply's generation is used up, whatever it made: the
+    // next apply takes a new one, so its idempotency keys (and the objects
+    // they name) can never be those of an object recovered below as
+    // deposed, which that apply then deletes.
+    for rec in records {
+        if let JournalRecord::Begin { generation, .. } = rec {
+            report.state.generation = report.state.generation.max(*generation);
+        }
+    }
 
     for rec in in_flight(records) {
         let JournalRecord::Intent {
@@ -109,6 +134,7 @@ pub async fn recover(
                         type_name: type_name.clone(),
                         idempotency_key: idempotency_key.clone(),
                         context,
+                        config: config.clone(),
                     })
                     .await;
                 if let Some(e) = errors(&resp.diagnostics) {

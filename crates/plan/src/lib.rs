@@ -115,6 +115,10 @@ pub struct Plan {
     /// the next one: keep the replaced objects, or swap back to them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generations: Option<GenerationChange>,
+    /// A plan of `kiln destroy` (or `kiln plan --destroy`), so that what it
+    /// says after a failure names the command to run again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destroy: bool,
 }
 
 impl Plan {

@@ -141,6 +141,7 @@ pub fn plan(
         },
         warnings,
         generations,
+        destroy: options.destroy,
     })
 }
 

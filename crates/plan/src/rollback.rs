@@ -94,5 +94,6 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
             to: prev.generation,
             switches: now,
         }),
+        destroy: false,
     })
 }

@@ -154,6 +154,12 @@ pub struct FindRequest {
     pub type_name: String,
     pub idempotency_key: String,
     pub context: CallContext,
+    /// The configuration the interrupted create was sent, where the journal
+    /// has it (`null` otherwise), so that a provider that cannot search by
+    /// key (a local file) can look where the create would have made the
+    /// object.
+    #[serde(default)]
+    pub config: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -32,10 +32,18 @@ use crate::{AppliedSource, OutputState, Previous, State};
 
 pub const FORMAT_VERSION: u32 = 2;
 
+impl From<serde_json::Error> for FormatError {
+    fn from(e: serde_json::Error) -> FormatError {
+        FormatError::Corrupt(e)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
+    /// Not a `source`: the message says it already, and an error chain
+    /// printed with its causes would repeat it.
     #[error("state is not valid JSON or not a kiln state: {0}")]
-    Corrupt(#[from] serde_json::Error),
+    Corrupt(serde_json::Error),
     #[error(
         "state has format version {found}, this kiln reads up to {FORMAT_VERSION}; upgrade kiln"
     )]

@@ -302,6 +302,68 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
     }
 }
 
+/// Where a journal stands against the stored state it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standing<'a> {
+    /// No records: nothing to recover.
+    Empty,
+    /// Every apply the journal records is already in the state: its state
+    /// was written and only the journal's clean-up was lost (a crash between
+    /// the two, or a failed delete on S3). It must be discarded, never
+    /// replayed: compacting it again would record every object it created
+    /// twice, once current and once deposed, and the next plan would delete
+    /// the live ones.
+    Folded,
+    /// Records of an apply the state does not reflect yet, from its
+    /// `Begin` on: replay these (compact, then resolve what was in flight).
+    Pending(&'a [JournalRecord]),
+    /// The journal was written against another lineage.
+    OtherLineage { journal: String },
+}
+
+/// Decides what to do with `records`, the journal found next to `state`.
+///
+/// An apply journals `Begin` with the serial of the state it started from,
+/// and every state write raises the serial, so a `Begin` whose serial is
+/// older than the state's belongs to an apply whose state is written. A
+/// journal may hold several applies (a clean-up that failed, then another
+/// apply appending after it): the first `Begin` at or after the state's
+/// serial starts what is pending. A journal with no `Begin` at all is
+/// pending (nothing in it can be folded).
+///
+/// A state with no lineage yet (an environment whose first apply never
+/// wrote its state) takes any journal as pending.
+pub fn standing<'a>(state: &State, records: &'a [JournalRecord]) -> Standing<'a> {
+    if records.is_empty() {
+        return Standing::Empty;
+    }
+    let mut other_lineage = None;
+    let mut ours = false;
+    for (i, rec) in records.iter().enumerate() {
+        let JournalRecord::Begin {
+            lineage, serial, ..
+        } = rec
+        else {
+            continue;
+        };
+        if !state.lineage.is_empty() && *lineage != state.lineage {
+            other_lineage.get_or_insert(lineage);
+            continue;
+        }
+        ours = true;
+        if state.lineage.is_empty() || *serial >= state.serial {
+            return Standing::Pending(&records[i..]);
+        }
+    }
+    match (ours, other_lineage) {
+        (false, Some(journal)) => Standing::OtherLineage {
+            journal: journal.clone(),
+        },
+        (false, None) => Standing::Pending(records),
+        (true, _) => Standing::Folded,
+    }
+}
+
 /// Intents that have no matching result: calls that may or may not have taken
 /// effect when the process died.
 pub fn in_flight(records: &[JournalRecord]) -> Vec<&JournalRecord> {
@@ -316,4 +378,77 @@ pub fn in_flight(records: &[JournalRecord]) -> Vec<&JournalRecord> {
         .iter()
         .filter(|r| matches!(r, JournalRecord::Intent { step, .. } if !done.contains(step)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn begin(lineage: &str, serial: u64) -> JournalRecord {
+        JournalRecord::Begin {
+            lineage: lineage.into(),
+            serial,
+            generation: 1,
+            at: 0,
+            command: "apply".into(),
+        }
+    }
+
+    fn end() -> JournalRecord {
+        JournalRecord::End { at: 0 }
+    }
+
+    fn state(lineage: &str, serial: u64) -> State {
+        let mut s = State::new("default", lineage);
+        s.serial = serial;
+        s
+    }
+
+    #[test]
+    fn a_journal_the_state_already_reflects_is_folded_never_pending() {
+        let records = [begin("L", 3), end()];
+        assert_eq!(standing(&state("L", 4), &records), Standing::Folded);
+        assert_eq!(standing(&state("L", 9), &records), Standing::Folded);
+    }
+
+    #[test]
+    fn a_journal_begun_at_the_state_serial_is_pending_whole() {
+        let records = [begin("L", 3), end()];
+        assert_eq!(
+            standing(&state("L", 3), &records),
+            Standing::Pending(&records[..])
+        );
+    }
+
+    #[test]
+    fn only_the_applies_after_the_state_are_pending() {
+        // A clean-up that failed, then another apply appended after it.
+        let records = [begin("L", 3), end(), begin("L", 4), end()];
+        assert_eq!(
+            standing(&state("L", 4), &records),
+            Standing::Pending(&records[2..])
+        );
+        assert_eq!(standing(&state("L", 5), &records), Standing::Folded);
+    }
+
+    #[test]
+    fn a_first_apply_whose_state_was_never_written_is_pending() {
+        let records = [begin("L", 0), end()];
+        assert_eq!(
+            standing(&state("", 0), &records),
+            Standing::Pending(&records[..])
+        );
+    }
+
+    #[test]
+    fn another_lineage_is_refused_and_an_empty_journal_is_nothing() {
+        let records = [begin("M", 0)];
+        assert_eq!(
+            standing(&state("L", 0), &records),
+            Standing::OtherLineage {
+                journal: "M".into()
+            }
+        );
+        assert_eq!(standing(&state("L", 0), &[]), Standing::Empty);
+    }
 }

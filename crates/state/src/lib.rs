@@ -15,7 +15,7 @@ pub mod format;
 pub mod journal;
 
 pub use format::{FORMAT_VERSION, FormatError};
-pub use journal::{JournalRecord, Outcome, StepOp};
+pub use journal::{JournalRecord, Outcome, Standing, StepOp};
 
 /// The state of one environment.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,9 @@
 //! ordinary `#[tokio::test]` (see `tests/conformance_local.rs`, which runs
 //! it against [`LocalStore`](crate::LocalStore) in a temporary directory).
 //!
-//! [`journal_torn_tail`] needs a way to tear the journal that only the
-//! implementation knows, so it is not part of [`run_all`].
+//! [`journal_torn_tail`] needs a way to tear the journal, and
+//! [`lock_takeover`] a way to leave a dead holder's lock behind, that only
+//! the implementation knows, so they are not part of [`run_all`].
 
 use kiln_model::{InstanceAddr, Value};
 use kiln_state::journal::{Outcome, ResourceRecord, StepOp};
@@ -217,6 +218,44 @@ pub async fn lock_unlock<S: StateStore>(store: &S) {
     store.unlock("dev", &b.id).await.expect("unlock");
 }
 
+/// A lock whose holder is provably gone (a process of this machine that no
+/// longer runs) is taken over, and reported; one whose holder may run (on
+/// another host, with no lease that ran out) is not. `plant` stores a lock
+/// as its holder would have, on environment `dev`, with no process behind it.
+pub async fn lock_takeover<S: StateStore>(store: &S, plant: impl AsyncFn(&LockInfo)) {
+    let mut dead = LockInfo::for_current_process("apply");
+    dead.id = format!("{}-dead", dead.id);
+    // No process has this pid (above Linux's pid_max).
+    dead.pid = 4_194_305;
+    plant(&dead).await;
+    let ours = LockInfo::for_current_process("apply");
+    let acquired = store
+        .lock("dev", &ours)
+        .await
+        .expect("a lock whose holder is gone is taken over");
+    let (was, why) = acquired
+        .taken_over
+        .expect("a taken-over lock is reported with its holder");
+    assert_eq!(was.id, dead.id);
+    assert!(why.contains("no longer running"), "{why}");
+    let holder = store.lock_holder("dev").await.expect("holder");
+    assert!(
+        holder.is_some_and(|h| same_holder(&h, &ours)),
+        "the lock is ours now"
+    );
+    store.unlock("dev", &ours.id).await.expect("unlock");
+
+    let mut elsewhere = LockInfo::for_current_process("apply");
+    elsewhere.id = format!("{}-elsewhere", elsewhere.id);
+    elsewhere.host = "another-host".into();
+    elsewhere.pid = 4_194_305;
+    plant(&elsewhere).await;
+    match store.lock("dev", &ours).await {
+        Err(StoreError::Locked { holder, .. }) => assert_eq!(holder.id, elsewhere.id),
+        other => panic!("another host's lock is never taken over by its pid, got {other:?}"),
+    }
+}
+
 /// Ten lock attempts at once: exactly one wins, every other one fails naming
 /// the winner.
 pub async fn lock_race<S: StateStore + 'static>(store: std::sync::Arc<S>) {
@@ -234,7 +273,7 @@ pub async fn lock_race<S: StateStore + 'static>(store: std::sync::Arc<S>) {
     let mut losers = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined.expect("lock task") {
-            (info, Ok(())) => winners.push(info),
+            (info, Ok(_)) => winners.push(info),
             (_, Err(StoreError::Locked { holder, .. })) => losers.push(*holder),
             (_, Err(e)) => panic!("a lost race must be Locked, got {e:?}"),
         }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use kiln_state::{JournalRecord, State};
 
 pub mod conformance;
+pub mod faults;
 mod local;
 #[cfg(feature = "s3")]
 mod s3;
@@ -32,6 +33,25 @@ pub struct LockInfo {
     /// When the lease ends unless renewed (Unix seconds); `None` for locks
     /// that are held until released (local files, checked by pid).
     pub expires: Option<u64>,
+    /// The holder process's start time (clock ticks since boot, field 22 of
+    /// Linux's `/proc/PID/stat`), so that a pid reused by another process
+    /// is not taken for the holder. `None` where there is no `/proc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
+    /// The boot and pid namespace the pid belongs to (Linux's
+    /// `/proc/sys/kernel/random/boot_id` and `/proc/self/ns/pid`): a pid says
+    /// something only where both match, never across containers that share a
+    /// host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+}
+
+/// A lock taken by [`StateStore::lock`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Acquired {
+    /// The lock that was there and was taken over because its holder is
+    /// provably gone ([`LockInfo::holder_gone`]), with why; the caller says so.
+    pub taken_over: Option<(LockInfo, String)>,
 }
 
 impl LockInfo {
@@ -49,6 +69,8 @@ impl LockInfo {
             command: command.to_string(),
             since: now,
             expires: None,
+            started: process_start(pid),
+            machine: machine_id(),
         }
     }
 }
@@ -64,25 +86,81 @@ impl LockInfo {
             command: "unknown".into(),
             since: 0,
             expires: None,
+            started: None,
+            machine: None,
         }
     }
 
-    /// True if the lock looks abandoned: its lease has expired, or it was
-    /// taken on this host by a process that no longer runs. A stale lock is
-    /// still a lock (stores never break one on their own); the message to the
-    /// user can say it looks stale, and `kiln unlock` breaks it.
-    pub fn looks_stale(&self) -> bool {
-        if let Some(expires) = self.expires {
-            return expires < unix_now();
+    /// Why the holder of this lock is provably gone, or `None` if it may
+    /// still run. Provably gone: its lease ran out unrenewed, or it was
+    /// taken on this machine (same host, boot and pid namespace) by a
+    /// process that no longer runs, or whose pid now belongs to a process
+    /// started at another time. Stores take such a lock over by themselves
+    /// (and the caller says so), as Terraform's local lock dies with its
+    /// process.
+    pub fn holder_gone(&self) -> Option<String> {
+        if let Some(expires) = self.expires
+            && expires < unix_now()
+        {
+            return Some(format!(
+                "its lease ran out {} ago without being renewed",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    unix_now().saturating_sub(expires)
+                ))
+            ));
         }
         let this_host = gethostname::gethostname().to_string_lossy().into_owned();
         if self.host != this_host || self.pid == 0 {
-            return false;
+            return None;
         }
-        // Linux only: elsewhere a local lock is never judged stale.
+        let here = machine_id();
+        match (&self.machine, &here) {
+            (Some(a), Some(b)) if a != b => return None,
+            // A lock written by a kiln that did not record the machine: a
+            // lease says nothing about the pid; a local lock's pid on this
+            // host is all there is.
+            (None, _) if self.expires.is_some() => return None,
+            _ => {}
+        }
+        // Linux only: elsewhere a holder is never judged gone by its pid.
         let proc = std::path::Path::new("/proc");
-        proc.is_dir() && !proc.join(self.pid.to_string()).exists()
+        if !proc.is_dir() {
+            return None;
+        }
+        match process_start(self.pid) {
+            None => Some(format!(
+                "its process (pid {}) is no longer running",
+                self.pid
+            )),
+            Some(now) if self.started.is_some_and(|s| s != now) => Some(format!(
+                "its process (pid {}) ended; the pid now belongs to another process",
+                self.pid
+            )),
+            Some(_) => None,
+        }
     }
+
+    /// True if the lock looks abandoned ([`LockInfo::holder_gone`]).
+    pub fn looks_stale(&self) -> bool {
+        self.holder_gone().is_some()
+    }
+}
+
+/// A process's start time in clock ticks since boot (Linux), `None` if it
+/// does not run or there is no `/proc`.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so
+    // the fields are counted from the last ')'. starttime is field 22.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This boot and pid namespace (Linux), `None` where they cannot be read.
+fn machine_id() -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    Some(format!("{}/{}", boot.trim(), ns.display()))
 }
 
 impl std::fmt::Display for LockInfo {
@@ -129,12 +207,14 @@ pub enum StoreError {
         found: String,
     },
     #[error(
-        "state of {env:?} at {location} is unreadable: {source}; restore it from `kiln state history` or fix the file"
+        "state of {env:?} at {location} is unreadable: {error}; restore it from `kiln state history` or fix the file"
     )]
     Corrupt {
         env: String,
         location: String,
-        source: kiln_state::FormatError,
+        /// Not `source`: the message already says it, and an error chain
+        /// printed with its causes would repeat it.
+        error: kiln_state::FormatError,
     },
     #[error(
         "state of {env:?} belongs to lineage {found}, not {expected}; refusing to overwrite another environment's state"
@@ -182,8 +262,11 @@ pub trait StateStore: Send + Sync {
         summary: &str,
     ) -> Result<Version, StoreError>;
 
-    /// Takes the environment's lock or fails at once with the holder.
-    async fn lock(&self, env: &str, info: &LockInfo) -> Result<(), StoreError>;
+    /// Takes the environment's lock or fails at once with the holder. A
+    /// lock whose holder is provably gone ([`LockInfo::holder_gone`]) is
+    /// taken over atomically (no two takers both win) and reported in
+    /// [`Acquired::taken_over`].
+    async fn lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError>;
 
     /// Releases a lock this process holds (by id).
     async fn unlock(&self, env: &str, id: &str) -> Result<(), StoreError>;

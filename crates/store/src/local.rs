@@ -6,7 +6,9 @@
 //! <root>/<env>/state.meta.json     who wrote it, when, and why
 //! <root>/<env>/history/<serial>.json       an earlier version
 //! <root>/<env>/history/<serial>.meta.json  its metadata
-//! <root>/<env>/lock.json           the lock, while held
+//! <root>/<env>/lock.json           the lock, while held: who holds it
+//! <root>/<env>/lock.held           the operating system's lock on it, which
+//!                                  dies with its holder's process
 //! <root>/<env>/journal.jsonl       the journal of an unfinished apply
 //! <root>/<env>/journal.last.jsonl  the journal of the last finished apply
 //! ```
@@ -21,20 +23,25 @@
 //! `max(state.serial, previous serial + 1)` (1 for the first write), so
 //! serials only grow; the serial is the [`Version`].
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kiln_state::{FormatError, JournalRecord, State};
 use serde::{Deserialize, Serialize};
 
-use crate::{HistoryEntry, Journal, LockInfo, StateStore, StoreError, Version, Versioned};
+use crate::{
+    Acquired, HistoryEntry, Journal, LockInfo, StateStore, StoreError, Version, Versioned,
+};
 
 const STATE_FILE: &str = "state.json";
 const META_FILE: &str = "state.meta.json";
 const LOCK_FILE: &str = "lock.json";
+const HELD_FILE: &str = "lock.held";
 const JOURNAL_FILE: &str = "journal.jsonl";
 const LAST_JOURNAL_FILE: &str = "journal.last.jsonl";
 const HISTORY_DIR: &str = "history";
@@ -43,6 +50,9 @@ const HISTORY_DIR: &str = "history";
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     pub root: PathBuf,
+    /// The operating-system locks this store holds, by environment (shared
+    /// by its clones, which run its blocking work).
+    held: Arc<Mutex<HashMap<String, fs::File>>>,
 }
 
 /// The metadata kept next to every version.
@@ -56,7 +66,10 @@ struct Meta {
 
 impl LocalStore {
     pub fn new(root: PathBuf) -> LocalStore {
-        LocalStore { root }
+        LocalStore {
+            root,
+            held: Arc::default(),
+        }
     }
 
     fn env_dir(&self, env: &str) -> Result<PathBuf, StoreError> {
@@ -143,6 +156,7 @@ impl LocalStore {
         let mut new = state.clone();
         new.serial = state.serial.max(prev_serial + 1);
         write_atomic(&path, &kiln_state::format::to_json(&new))?;
+        crate::faults::crash_point("store:state-written");
         let meta = Meta {
             serial: new.serial,
             written_at: crate::unix_now(),
@@ -156,52 +170,92 @@ impl LocalStore {
         Ok(Version(new.serial.to_string()))
     }
 
-    fn lock_sync(&self, env: &str, info: &LockInfo) -> Result<(), StoreError> {
+    fn lock_sync(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
         let dir = self.env_dir(env)?;
         create_dir(&self.root)?;
         create_dir(&dir)?;
         let path = dir.join(LOCK_FILE);
         let body = serde_json::to_vec_pretty(info).unwrap_or_default();
-        // The lock is written whole to a temporary file and then linked into
-        // place, which fails if the lock exists (like `O_EXCL`) and never
-        // leaves a half-written lock behind.
-        let tmp = temp_path(&path);
-        write_file(&tmp, &body)?;
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                sync_dir(&dir)?;
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Locked {
-                env: env.to_string(),
-                holder: Box::new(
-                    self.lock_holder_sync(env)?
-                        .unwrap_or_else(LockInfo::unknown),
-                ),
-            }),
-            Err(_) => {
-                // No hard links on this file system: fall back to O_EXCL.
-                let mut f = match open_options().write(true).create_new(true).open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return Err(StoreError::Locked {
-                            env: env.to_string(),
-                            holder: Box::new(
-                                self.lock_holder_sync(env)?
-                                    .unwrap_or_else(LockInfo::unknown),
-                            ),
-                        });
-                    }
-                    Err(e) => return Err(io_err(format!("creating {}", path.display()), e)),
+        // `lock.json` says who holds the lock; the operating system's lock
+        // on `lock.held`, taken right after, dies with its holder's process
+        // (kill -9 included). A taker that finds `lock.json` and gets the
+        // operating system's lock knows the holder is not running here, and
+        // only one taker at a time can get it, so only one can take over.
+        let acquired = match link_new(&path, &body)? {
+            true => Acquired::default(),
+            false => {
+                let Some(held) = self.os_lock(&dir, OsLock::Try)? else {
+                    return Err(self.locked(env)?);
                 };
-                f.write_all(&body)
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| io_err(format!("writing {}", path.display()), e))?;
-                sync_dir(&dir)
+                let holder = self
+                    .lock_holder_sync(env)?
+                    .unwrap_or_else(LockInfo::unknown);
+                let gone = if held.is_some() {
+                    holder.holder_gone()
+                } else {
+                    None
+                };
+                let Some(why) = gone else {
+                    return Err(StoreError::Locked {
+                        env: env.to_string(),
+                        holder: Box::new(holder),
+                    });
+                };
+                write_atomic(&path, &body)?;
+                self.keep_os_lock(env, held);
+                return Ok(Acquired {
+                    taken_over: Some((holder, why)),
+                });
             }
+        };
+        // A taker may hold the operating system's lock for a moment (it
+        // sees this process alive and lets go): wait for it.
+        if let Some(held) = self.os_lock(&dir, OsLock::Wait)? {
+            self.keep_os_lock(env, held);
         }
+        Ok(acquired)
+    }
+
+    /// The operating system's lock on `<env>/lock.held`: `Ok(None)` if
+    /// another process holds it (`Try` only), `Ok(Some(None))` if the file
+    /// system has no such locks, `Ok(Some(Some(file)))` held until the file
+    /// is closed.
+    fn os_lock(&self, dir: &Path, how: OsLock) -> Result<Option<Option<fs::File>>, StoreError> {
+        let held_path = dir.join(HELD_FILE);
+        let held = open_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&held_path)
+            .map_err(|e| io_err(format!("opening {}", held_path.display()), e))?;
+        let taken = match how {
+            OsLock::Try => match held.try_lock() {
+                Ok(()) => Ok(()),
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => Err(e),
+            },
+            OsLock::Wait => held.lock(),
+        };
+        Ok(Some(taken.ok().map(|()| held)))
+    }
+
+    fn keep_os_lock(&self, env: &str, held: Option<fs::File>) {
+        if let Some(held) = held
+            && let Ok(mut m) = self.held.lock()
+        {
+            m.insert(env.to_string(), held);
+        }
+    }
+
+    fn locked(&self, env: &str) -> Result<StoreError, StoreError> {
+        Ok(StoreError::Locked {
+            env: env.to_string(),
+            holder: Box::new(
+                self.lock_holder_sync(env)?
+                    .unwrap_or_else(LockInfo::unknown),
+            ),
+        })
     }
 
     fn lock_holder_sync(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
@@ -217,7 +271,13 @@ impl LocalStore {
                 let path = dir.join(LOCK_FILE);
                 fs::remove_file(&path)
                     .map_err(|e| io_err(format!("removing {}", path.display()), e))?;
-                sync_dir(&dir)
+                sync_dir(&dir)?;
+                // Then the operating system's lock, if this store holds it
+                // (closing the file releases it).
+                if let Ok(mut m) = self.held.lock() {
+                    m.remove(env);
+                }
+                Ok(())
             }
             _ => Err(StoreError::NotLocked {
                 env: env.to_string(),
@@ -340,7 +400,7 @@ impl LocalStore {
                     return Err(StoreError::Corrupt {
                         env: env.to_string(),
                         location: format!("{}:{}", path.display(), i + 1),
-                        source: FormatError::Corrupt(e),
+                        error: FormatError::Corrupt(e),
                     });
                 }
             }
@@ -389,7 +449,7 @@ impl StateStore for LocalStore {
             .await
     }
 
-    async fn lock(&self, env: &str, info: &LockInfo) -> Result<(), StoreError> {
+    async fn lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
         let (env, info) = (env.to_string(), info.clone());
         self.blocking(move |s| s.lock_sync(&env, &info)).await
     }
@@ -485,10 +545,10 @@ pub(crate) fn check_env_name(env: &str) -> Result<(), StoreError> {
 }
 
 fn parse_state(env: &str, path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
-    kiln_state::format::from_json(bytes).map_err(|source| StoreError::Corrupt {
+    kiln_state::format::from_json(bytes).map_err(|error| StoreError::Corrupt {
         env: env.to_string(),
         location: path.display().to_string(),
-        source,
+        error,
     })
 }
 
@@ -537,6 +597,42 @@ fn temp_path(target: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     target.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// How to take the operating system's lock.
+#[derive(Clone, Copy)]
+enum OsLock {
+    Try,
+    Wait,
+}
+
+/// Creates `path` with `bytes` whole, or returns `false` if it exists: a
+/// temporary file is written and then linked into place, which fails if
+/// the target exists (like `O_EXCL`) and never leaves a half-written file.
+/// Where the file system has no hard links, `O_EXCL` itself.
+fn link_new(path: &Path, bytes: &[u8]) -> Result<bool, StoreError> {
+    let tmp = temp_path(path);
+    write_file(&tmp, bytes)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(_) => {
+            let mut f = match open_options().write(true).create_new(true).open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) => return Err(io_err(format!("creating {}", path.display()), e)),
+            };
+            f.write_all(bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_err(format!("writing {}", path.display()), e))?;
+        }
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(true)
 }
 
 /// Creates `path` (which must not exist) with `bytes`, fsynced.

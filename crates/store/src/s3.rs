@@ -42,7 +42,9 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use kiln_state::{FormatError, JournalRecord, State};
 use tokio::sync::OnceCell;
 
-use crate::{HistoryEntry, Journal, LockInfo, StateStore, StoreError, Version, Versioned};
+use crate::{
+    Acquired, HistoryEntry, Journal, LockInfo, StateStore, StoreError, Version, Versioned,
+};
 
 /// Server-side encryption requested on every write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -191,10 +193,10 @@ impl S3Store {
                 "{what}: access to s3://{bucket} was denied ({}); check the AWS credentials and their permissions on the bucket",
                 e.code().unwrap_or("403")
             )),
-            _ => StoreError::Other(format!(
-                "{what} (s3://{bucket}): {}",
-                DisplayErrorContext(e)
-            )),
+            _ => {
+                tracing::debug!("{what} (s3://{bucket}): {}", DisplayErrorContext(e));
+                StoreError::Other(format!("{what} (s3://{bucket}): {}", short_error(e)))
+            }
         }
     }
 
@@ -322,10 +324,10 @@ impl S3Store {
     }
 
     fn parse_state(&self, env: &str, key: &str, bytes: &[u8]) -> Result<State, StoreError> {
-        kiln_state::format::from_json(bytes).map_err(|source| StoreError::Corrupt {
+        kiln_state::format::from_json(bytes).map_err(|error| StoreError::Corrupt {
             env: env.to_string(),
             location: self.url(key),
-            source,
+            error,
         })
     }
 
@@ -614,6 +616,32 @@ enum PutOutcome {
     ConditionFailed,
 }
 
+/// One line for an SDK error: the service's code and message with the HTTP
+/// status, or the innermost cause of a failure to reach it (the whole chain
+/// goes to the debug log).
+fn short_error<E>(e: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (e.code(), e.message(), status(e)) {
+        (Some(code), Some(message), Some(s)) => format!("{code}: {message} (HTTP {s})"),
+        (Some(code), _, Some(s)) => format!("{code} (HTTP {s})"),
+        (None, _, Some(s)) => format!("HTTP {s}"),
+        _ => {
+            let mut cause: &dyn std::error::Error = e;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            let text = cause.to_string();
+            match e {
+                SdkError::TimeoutError(_) => format!("timed out ({text})"),
+                SdkError::DispatchFailure(_) => format!("could not reach S3 ({text})"),
+                _ => text,
+            }
+        }
+    }
+}
+
 fn status<E>(e: &SdkError<E>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
@@ -775,7 +803,10 @@ impl StateStore for S3Store {
             )
             .await?
         {
-            PutOutcome::Written(etag) => Ok(Version(format!("{}:{etag}", new.serial))),
+            PutOutcome::Written(etag) => {
+                crate::faults::crash_point("store:state-written");
+                Ok(Version(format!("{}:{etag}", new.serial)))
+            }
             PutOutcome::ConditionFailed => {
                 // Someone wrote between our read and our write.
                 let found = match self.get(&key).await? {
@@ -789,27 +820,48 @@ impl StateStore for S3Store {
         }
     }
 
-    async fn lock(&self, env: &str, info: &LockInfo) -> Result<(), StoreError> {
+    async fn lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
         let key = format!("{}{LOCK}", self.env_key(env)?);
         let mut info = info.clone();
         info.expires = Some(crate::unix_now() + self.options.lease.as_secs().max(1));
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        match self.put(&key, body, Condition::Absent, None).await? {
+        if let PutOutcome::Written(etag) = self
+            .put(&key, body.clone(), Condition::Absent, None)
+            .await?
+        {
+            self.start_renewal(env, key, info, etag);
+            return Ok(Acquired::default());
+        }
+        let locked = |holder: LockInfo| StoreError::Locked {
+            env: env.to_string(),
+            holder: Box::new(holder),
+        };
+        let Some((holder, etag)) = self.read_lock(env).await? else {
+            // Released in the meantime: still, someone else held it when we
+            // asked; the caller may try again.
+            return Err(locked(LockInfo::unknown()));
+        };
+        let Some(why) = holder.holder_gone() else {
+            return Err(locked(holder));
+        };
+        // Taken over with `If-Match` on the lock as read: of two takers, or a
+        // taker and a holder renewing after all, exactly one write wins.
+        match self
+            .put(&key, body, Condition::Matches(&etag), None)
+            .await?
+        {
             PutOutcome::Written(etag) => {
                 self.start_renewal(env, key, info, etag);
-                Ok(())
+                Ok(Acquired {
+                    taken_over: Some((holder, why)),
+                })
             }
             PutOutcome::ConditionFailed => {
-                let holder = match self.read_lock(env).await? {
-                    Some((holder, _)) => holder,
-                    // Released in the meantime: still, someone else held it
-                    // when we asked; the caller may try again.
-                    None => LockInfo::unknown(),
-                };
-                Err(StoreError::Locked {
-                    env: env.to_string(),
-                    holder: Box::new(holder),
-                })
+                let holder = self
+                    .read_lock(env)
+                    .await?
+                    .map_or_else(LockInfo::unknown, |(h, _)| h);
+                Err(locked(holder))
             }
         }
     }
@@ -940,6 +992,13 @@ impl StateStore for S3Store {
             .filter_map(|k| journal_seq(k, &prefix))
             .max()
             .map_or(0, |n| n + 1);
+        let lease = self.renewals.lock().ok().and_then(|m| {
+            m.get(env).map(|r| LeaseCheck {
+                env: env.to_string(),
+                id: r.id.clone(),
+                lost: r.lost.clone(),
+            })
+        });
         Ok(Box::new(S3Journal {
             store: S3Store {
                 options: self.options.clone(),
@@ -948,6 +1007,7 @@ impl StateStore for S3Store {
             },
             prefix,
             next,
+            lease,
         }))
     }
 
@@ -970,7 +1030,7 @@ impl StateStore for S3Store {
             let record = serde_json::from_slice(&obj.body).map_err(|e| StoreError::Corrupt {
                 env: env.to_string(),
                 location: self.url(&key),
-                source: FormatError::Corrupt(e),
+                error: FormatError::Corrupt(e),
             })?;
             out.push(record);
         }
@@ -1004,11 +1064,59 @@ struct S3Journal {
     store: S3Store,
     prefix: String,
     next: u64,
+    /// The lock this store holds on the environment, checked before every
+    /// intent: a lease broken or taken over between two renewals stops the
+    /// apply before its next provider call, not up to a renewal later.
+    lease: Option<LeaseCheck>,
+}
+
+#[derive(Debug)]
+struct LeaseCheck {
+    env: String,
+    id: String,
+    lost: tokio_util::sync::CancellationToken,
+}
+
+impl S3Journal {
+    /// Fails (and marks the lock lost) unless the lock object is still this
+    /// store's lock with a lease that has not run out.
+    async fn check_lease(&self) -> Result<(), StoreError> {
+        let Some(lease) = &self.lease else {
+            return Ok(());
+        };
+        let why = if lease.lost.is_cancelled() {
+            Some("it was lost earlier".to_string())
+        } else {
+            match self.store.read_lock(&lease.env).await? {
+                None => Some("it was removed (`kiln unlock`?)".to_string()),
+                Some((holder, _)) if holder.id != lease.id => {
+                    Some(format!("it is now held by {holder}"))
+                }
+                Some((holder, _)) if holder.expires.is_some_and(|e| e < crate::unix_now()) => {
+                    Some("its lease ran out before it could be renewed".to_string())
+                }
+                Some(_) => None,
+            }
+        };
+        match why {
+            None => Ok(()),
+            Some(why) => {
+                lease.lost.cancel();
+                Err(StoreError::Other(format!(
+                    "this run no longer holds the lock on {:?}: {why}",
+                    lease.env
+                )))
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl Journal for S3Journal {
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
+        if matches!(record, JournalRecord::Intent { .. }) {
+            self.check_lease().await?;
+        }
         let body = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
         // Zero-padded, so that keys list in record order.

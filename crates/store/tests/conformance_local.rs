@@ -105,3 +105,45 @@ async fn invalid_env_names_are_refused() {
         assert!(store.read(env).await.is_err(), "{env:?}");
     }
 }
+
+#[tokio::test]
+async fn a_dead_holders_lock_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let store = LocalStore::new(root.clone());
+    conformance::lock_takeover(&store, async |info| {
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        std::fs::write(
+            root.join("dev").join("lock.json"),
+            serde_json::to_vec(info).unwrap(),
+        )
+        .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_live_holder_on_this_machine_keeps_its_lock() {
+    // The operating system's lock says the holder runs, whatever lock.json
+    // says: another store (another process's, in effect) cannot take it.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let holder = LocalStore::new(root.clone());
+    let other = LocalStore::new(root.clone());
+    let a = kiln_store::LockInfo::for_current_process("apply");
+    holder.lock("dev", &a).await.unwrap();
+    let mut forged = a.clone();
+    forged.pid = 4_194_305;
+    std::fs::write(
+        root.join("dev").join("lock.json"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let b = kiln_store::LockInfo::for_current_process("apply");
+    assert!(matches!(
+        other.lock("dev", &b).await,
+        Err(StoreError::Locked { .. })
+    ));
+    holder.unlock("dev", &a.id).await.unwrap();
+    other.lock("dev", &b).await.unwrap();
+}

@@ -137,30 +137,61 @@ async fn the_lease_is_renewed_while_held_and_stops_at_unlock() {
 }
 
 #[tokio::test]
-async fn an_unrenewed_lease_looks_stale_and_is_still_a_lock() {
+async fn an_unrenewed_lease_is_taken_over_and_a_fresh_one_is_not() {
     let c = bucket("stale", false).await;
-    let mut dead = LockInfo::for_current_process("apply");
-    dead.host = "another-host".into();
-    dead.expires = Some(kiln_store::unix_now() - 5);
-    c.put_object()
-        .bucket("stale")
-        .key("p/dev/lock.json")
-        .body(ByteStream::from(serde_json::to_vec(&dead).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let put = async |info: &LockInfo| {
+        c.put_object()
+            .bucket("stale")
+            .key("p/dev/lock.json")
+            .body(ByteStream::from(serde_json::to_vec(info).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    };
     let s = store(&c, "stale", "p");
+    let mut fresh = LockInfo::for_current_process("apply");
+    fresh.host = "another-host".into();
+    fresh.expires = Some(kiln_store::unix_now() + 60);
+    put(&fresh).await;
     match s.lock("dev", &LockInfo::for_current_process("apply")).await {
         Err(StoreError::Locked { holder, .. }) => {
-            assert_eq!(holder.id, dead.id);
-            assert!(holder.looks_stale());
+            assert_eq!(holder.id, fresh.id);
+            assert!(!holder.looks_stale());
         }
-        other => panic!("an expired lease is still a lock until unlocked: {other:?}"),
+        other => panic!("a fresh lease of another host is a lock: {other:?}"),
     }
-    s.unlock("dev", &dead.id).await.unwrap();
-    s.lock("dev", &LockInfo::for_current_process("apply"))
+
+    let mut dead = fresh.clone();
+    dead.id = format!("{}-expired", fresh.id);
+    dead.expires = Some(kiln_store::unix_now() - 5);
+    put(&dead).await;
+    let ours = LockInfo::for_current_process("apply");
+    let acquired = s
+        .lock("dev", &ours)
         .await
-        .unwrap();
+        .expect("an expired lease is taken over");
+    let (was, why) = acquired.taken_over.expect("reported");
+    assert_eq!(was.id, dead.id);
+    assert!(why.contains("lease ran out"), "{why}");
+    s.unlock("dev", &ours.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_holders_lease_on_this_machine_is_taken_over() {
+    let c = bucket("dead-holder", false).await;
+    let s = store(&c, "dead-holder", "p");
+    conformance::lock_takeover(&s, async |info| {
+        let mut info = info.clone();
+        info.expires = Some(kiln_store::unix_now() + 60);
+        c.put_object()
+            .bucket("dead-holder")
+            .key("p/dev/lock.json")
+            .body(ByteStream::from(serde_json::to_vec(&info).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 }
 
 async fn sse(

@@ -293,6 +293,7 @@ impl Ctx<'_> {
             &self.call.env,
             prefix.unwrap_or(&resource),
             self.call.generation,
+            &self.call.lineage,
             max,
         )
     }
@@ -318,11 +319,15 @@ pub fn resource_name(address: &str) -> String {
     if out.is_empty() { "r".into() } else { out }
 }
 
-/// `{env}-{base}-g{generation}`, with only letters, digits and hyphens (what
-/// ELBv2 allows; EC2 and Auto Scaling allow more), at most `max` characters:
-/// a longer name keeps its start and ends with a hash of the whole, so it
-/// stays unique per environment, base and generation.
-pub fn physical_name(env: &str, base: &str, generation: u64, max: usize) -> String {
+/// `{env}-{base}-g{generation}-{project}`, with only letters, digits and
+/// hyphens (what ELBv2 allows; EC2 and Auto Scaling allow more), at most
+/// `max` characters. `{project}` is six hex digits of a hash of the state's
+/// lineage, so two projects (two directories, two teams) with the same
+/// environment name never collide in one account; a lineage-less call (no
+/// state yet known) leaves it out. A longer name keeps its start and ends
+/// with a hash of the whole, so it stays unique per environment, base,
+/// generation and project.
+pub fn physical_name(env: &str, base: &str, generation: u64, lineage: &str, max: usize) -> String {
     let mut raw = String::new();
     for part in [env, base] {
         for c in part.chars() {
@@ -336,7 +341,10 @@ pub fn physical_name(env: &str, base: &str, generation: u64, max: usize) -> Stri
             raw.push('-');
         }
     }
-    let raw = format!("{}g{generation}", raw.trim_start_matches('-'));
+    let mut raw = format!("{}g{generation}", raw.trim_start_matches('-'));
+    if !lineage.is_empty() {
+        raw.push_str(&format!("-{:06x}", fnv1a(lineage.as_bytes()) & 0xff_ffff));
+    }
     if raw.len() <= max {
         return raw;
     }
@@ -384,20 +392,29 @@ mod tests {
 
     #[test]
     fn names_fit_and_stay_unique() {
-        assert_eq!(physical_name("pr-42", "web", 3, 32), "pr-42-web-g3");
+        assert_eq!(physical_name("pr-42", "web", 3, "", 32), "pr-42-web-g3");
+        let ours = physical_name("pr-42", "web", 3, "lineage-a", 32);
+        let theirs = physical_name("pr-42", "web", 3, "lineage-b", 32);
+        assert!(
+            ours.starts_with("pr-42-web-g3-") && ours.len() == 19,
+            "{ours}"
+        );
+        assert_ne!(ours, theirs, "two projects' pr-42 never meet");
         assert_eq!(resource_name("module.m.aws_lb.front[0]"), "front-0");
         assert_eq!(resource_name("aws_lb.front[\"a b\"]"), "front-a-b");
         let long = physical_name(
             "a-very-long-environment-name",
             "ami-0123456789abcdef0",
             12,
+            "lineage-a",
             32,
         );
         assert_eq!(long.len(), 32, "{long}");
         let other = physical_name(
             "a-very-long-environment-name",
-            "ami-0123456789abcdef1",
+            "ami-0123456789abcdef0",
             12,
+            "lineage-b",
             32,
         );
         assert_ne!(long, other);

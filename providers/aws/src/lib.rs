@@ -7,8 +7,10 @@
 //! replace*:
 //!
 //! - Physical names are derived, never chosen: `{env}-{name_prefix or the
-//!   resource name}-g{generation}` (shortened with a hash where AWS limits the
-//!   length), so the old and the new generation coexist. `name` is computed.
+//!   resource name}-g{generation}-{project}` (`{project}`: six hex digits of
+//!   the state's lineage; shortened with a hash where AWS limits the
+//!   length), so the old and the new generation coexist, and two projects'
+//!   environments of the same name never collide. `name` is computed.
 //! - Only run-time attributes change in place (tags, an Auto Scaling group's
 //!   capacity and target groups, a listener's actions, a bucket's
 //!   `force_destroy`); everything else replaces. Buckets and volumes are

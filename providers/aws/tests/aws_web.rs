@@ -474,7 +474,7 @@ async fn aws_web_applies_replaces_updates_and_destroys() {
         .find_map(|s| s.strip_prefix("autoscaling-group "))
         .unwrap();
     assert!(
-        new_group.ends_with("-g2"),
+        new_group.contains("-g2-"),
         "named by generation: {new_group}"
     );
     let groups = c

@@ -51,6 +51,7 @@ async fn find(p: &AwsProvider, env: &str, ty: &str, key: &str) -> Option<String>
             type_name: ty.into(),
             idempotency_key: key.into(),
             context: context(env, &format!("{ty}.r")),
+            config: None,
         })
         .await;
     assert!(!resp.diagnostics.has_errors(), "{ty}: {}", resp.diagnostics);

@@ -154,6 +154,34 @@ pub(crate) fn create(
     Ok((id, state))
 }
 
+/// The file a create with this key made, if it made one: the configured
+/// path, owned by the key's token (a file there owned by another object,
+/// or by nobody, is not this create's).
+pub(crate) fn find(
+    config: &Value,
+    idempotency_key: &str,
+    ctx: &CallContext,
+) -> Option<(String, Value)> {
+    let path = absolute(&context_workdir(ctx), str_attr(config, "path")?);
+    let tok = token(idempotency_key);
+    let owner = std::fs::read_to_string(owner_record(&context_datadir(ctx), &path)).ok()?;
+    if owner.trim() != tok {
+        return None;
+    }
+    let content = std::fs::read(&path).ok()?;
+    let mode = std::fs::metadata(&path).ok()?.permissions().mode() & 0o7777;
+    let id = format!("{}@{tok}", path.to_string_lossy());
+    let state = merge(
+        config,
+        [
+            ("mode", Value::string(format!("{mode:04o}"))),
+            ("id", Value::string(&id)),
+            ("checksum", Value::string(sha256_hex(&content))),
+        ],
+    );
+    Some((id, state))
+}
+
 pub(crate) fn read(id: &str, state: &Value) -> ReadResult {
     let (id, _) = split_id(id);
     let path = Path::new(id);

@@ -334,6 +334,10 @@ impl Provider for LocalProvider {
         let found = match req.type_name.as_str() {
             "local_service" => service::find(&req.idempotency_key, &req.context),
             "local_balancer" => balancer::find(&req.idempotency_key, &req.context),
+            "local_file" => req
+                .config
+                .as_ref()
+                .and_then(|c| file::find(c, &req.idempotency_key, &req.context)),
             _ => None,
         };
         FindResponse {

@@ -7,6 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+pub mod crash;
+
 pub use kiln_testkit::{Kiln, TempProject};
 
 /// A project with `main.hcl` and a runner for the real binary in it.

@@ -353,6 +353,7 @@ impl PlanBuilder {
                 },
                 warnings: Default::default(),
                 generations: None,
+                destroy: false,
             },
             source: String::new(),
             blocks: BTreeSet::new(),
