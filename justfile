@@ -13,6 +13,14 @@ test:
 bench:
     cargo bench -p kiln-cli --bench kiln
 
+# The crash and fault harness (docs/reliability.md): every named crash point
+# of every command on the local store and on S3 (moto), then KILLS applies
+# killed with kill -9 at random moments; each followed by the next command,
+# which must finish with no manual step, an exact state and an empty plan.
+faults KILLS="100":
+    cargo test -p kiln-cli --test crash --test s3 -- --nocapture crash
+    KILN_FAULT_KILLS={{KILLS}} cargo test -p kiln-cli --test crash -- --nocapture random_kills
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check

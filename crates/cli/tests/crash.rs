@@ -12,7 +12,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::crash::{MAIN, SCENARIOS, check_files, crash_and_check, pull};
+use common::crash::{
+    Crash, MAIN, SCENARIOS, check_files, crash_and_check, crash_and_check_with, pull,
+};
 use common::{Kiln, TempProject};
 
 /// Every scenario at every crash point on the local store.
@@ -154,10 +156,53 @@ fn a_live_holder_keeps_its_lock_and_unlock_needs_force() {
     assert!(lock.exists(), "the lock is still there");
     holder.kill().unwrap();
     holder.wait().unwrap();
+    // The slow create never finished; its next attempt need not be slow.
+    p.write(
+        "main.hcl",
+        "resource \"null_resource\" \"slow\" {\n  delay = \"1ms\"\n}\n",
+    );
     // Killed: the next apply takes the lock over and recovers.
     let r = k.run(&["apply", "--yes"]);
     r.success();
     assert!(r.stderr.contains("took over the lock"), "{}", r.stderr);
     assert!(r.stderr.contains("no longer running"), "{}", r.stderr);
     k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
+
+/// `kill -9` at random moments of random scenarios: `KILN_FAULT_KILLS` runs
+/// (5 here; `just faults` runs 100), from `KILN_FAULT_SEED` (printed, so a
+/// failure can be replayed) or the clock.
+#[test]
+#[allow(clippy::print_stderr)] // The seed and the figures are the harness's report.
+fn random_kills_recover_exactly_on_the_local_store() {
+    let kills: u64 = std::env::var("KILN_FAULT_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut seed: u64 = std::env::var("KILN_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("random kills: KILN_FAULT_SEED={seed} KILN_FAULT_KILLS={kills}");
+    let mut next = move || {
+        // xorshift64*: enough to spread kills; not for anything else.
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut crashed = 0;
+    for _ in 0..kills {
+        let scenario = &SCENARIOS[(next() % SCENARIOS.len() as u64) as usize];
+        let delay = std::time::Duration::from_millis(next() % 80);
+        if crash_and_check_with(scenario, Crash::After(delay), &[], &[]) {
+            crashed += 1;
+        }
+    }
+    eprintln!("random kills: {crashed} of {kills} runs were killed before they finished");
 }

@@ -18,9 +18,9 @@ pub fn parse_var_value(raw: &str, ty: Option<&Type>) -> Result<Value, Diagnostic
     let ty = match ty {
         None | Some(Type::String) => return Ok(Value::from(raw)),
         Some(t @ (Type::Number | Type::Bool)) => {
-            return convert(Value::from(raw), t).map_err(|e| {
+            return convert(Value::from(raw), t).map_err(|_| {
                 Diagnostic::error(format!(
-                    "invalid value {raw:?} for a variable of type {t}: {e}"
+                    "invalid value {raw:?} for a variable of type {t}: a {t} is required"
                 ))
             });
         }

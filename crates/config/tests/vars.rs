@@ -26,21 +26,29 @@ fn values() {
             ("|hello", "\"hello\""),
             ("string|[1, 2]", "\"[1, 2]\""),
             ("number|42", "42"),
-            ("number|\"42\"", "42"),
+            // As Terraform reads `-var`: a primitive's text is the value,
+            // converted (Terraform 1.11: `-var 'n="42"'` and `n=abc` both
+            // fail with "a number is required").
+            ("number|1e3", "1000"),
             ("bool|true", "true"),
+            ("bool|false", "false"),
             ("list(number)|[1, \"2\"]", "[1, 2]"),
             ("map(string)|{a = 1}", "{a = \"1\"}"),
             (
+                "list(number)|[var.x]",
+                "! invalid value for a variable of type list(number): a variable's value must be a constant @1:2",
+            ),
+            (
+                "number|\"42\"",
+                "! invalid value \"\\\"42\\\"\" for a variable of type number: a number is required",
+            ),
+            (
                 "number|abc",
-                "! invalid value for a variable of type number: unknown name \"abc\" @1:1",
+                "! invalid value \"abc\" for a variable of type number: a number is required",
             ),
             (
-                "number|var.x",
-                "! invalid value for a variable of type number: a variable's value must be a constant @1:1",
-            ),
-            (
-                "number|\"x\"",
-                "! invalid value for a variable of type number: expected number, got string \"x\" @1:1",
+                "bool|yes",
+                "! invalid value \"yes\" for a variable of type bool: a bool is required",
             ),
             (
                 "list(number)|[1,",

@@ -125,13 +125,19 @@ pub(crate) fn create(
     };
     let mode_s = str_attr(config, "mode").unwrap_or(DEFAULT_MODE);
     let mode = parse_mode(mode_s)?;
+    let tok = token(idempotency_key);
+    let record = owner_record(&context_datadir(ctx), &path);
+    keep_predecessor(&record, &path, &tok).map_err(|e| {
+        Diagnostic::error(format!(
+            "local_file: cannot keep the file {} it replaces: {e}",
+            path.display()
+        ))
+    })?;
     write_atomic(&path, &content)
         .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
         .map_err(|e| {
             Diagnostic::error(format!("local_file: cannot write {}: {e}", path.display()))
         })?;
-    let tok = token(idempotency_key);
-    let record = owner_record(&context_datadir(ctx), &path);
     record
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
@@ -234,8 +240,12 @@ pub(crate) fn delete(id: &str, ctx: &CallContext) -> Result<(), Diagnostic> {
     let record = owner_record(&context_datadir(ctx), Path::new(path));
     if let Some(tok) = tok {
         match std::fs::read_to_string(&record) {
-            // A newer object owns the path now: its file stays.
-            Ok(owner) if owner.trim() != tok => return Ok(()),
+            // A newer object owns the path now: its file stays, and this
+            // object's kept content is no longer needed.
+            Ok(owner) if owner.trim() != tok => {
+                let _ = std::fs::remove_file(backup_path(&record, tok));
+                return Ok(());
+            }
             _ => {
                 let _ = std::fs::remove_file(&record);
             }
@@ -243,10 +253,73 @@ pub(crate) fn delete(id: &str, ctx: &CallContext) -> Result<(), Diagnostic> {
     }
     let id = path;
     match std::fs::remove_file(id) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Diagnostic::error(format!(
-            "local_file: cannot remove {id}: {e}"
-        ))),
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Diagnostic::error(format!(
+                "local_file: cannot remove {id}: {e}"
+            )));
+        }
     }
+    // The object this one replaced at the same path still exists (a
+    // rollback, or recovery of a create that was never recorded): its file
+    // comes back, as it was.
+    restore_predecessor(&record, Path::new(id)).map_err(|e| {
+        Diagnostic::error(format!(
+            "local_file: cannot restore the file {id} this object replaced: {e}"
+        ))
+    })
+}
+
+/// Where the content of the object owning a path is kept while a newer
+/// object at the same path owns it: `<owner record>.<token>`.
+fn backup_path(record: &Path, tok: &str) -> PathBuf {
+    let mut name = record.as_os_str().to_owned();
+    name.push(".");
+    name.push(tok);
+    PathBuf::from(name)
+}
+
+/// Before a new object (`tok`) writes `path`, keeps the file of the object
+/// that owns it (a hard link to its content), so that deleting the new
+/// object, not the old one, puts the old file back.
+fn keep_predecessor(record: &Path, path: &Path, tok: &str) -> std::io::Result<()> {
+    let Ok(owner) = std::fs::read_to_string(record) else {
+        return Ok(());
+    };
+    let owner = owner.trim();
+    if owner == tok || !path.exists() {
+        return Ok(());
+    }
+    let backup = backup_path(record, owner);
+    let _ = std::fs::remove_file(&backup);
+    std::fs::hard_link(path, &backup).or_else(|_| std::fs::copy(path, &backup).map(|_| ()))
+}
+
+/// After the owner of `path` deleted its file: the newest kept predecessor
+/// (see [`keep_predecessor`]) becomes the file and its owner again.
+fn restore_predecessor(record: &Path, path: &Path) -> std::io::Result<()> {
+    let (Some(dir), Some(stem)) = (record.parent(), record.file_name()) else {
+        return Ok(());
+    };
+    let prefix = format!("{}.", stem.to_string_lossy());
+    let mut kept: Vec<(std::time::SystemTime, PathBuf, String)> = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(tok) = name.strip_prefix(&prefix) {
+            let at = entry.metadata()?.modified()?;
+            kept.push((at, entry.path(), tok.to_string()));
+        }
+    }
+    let Some((_, backup, tok)) = kept.into_iter().max_by_key(|(at, _, _)| *at) else {
+        return Ok(());
+    };
+    std::fs::rename(&backup, path)?;
+    std::fs::write(record, tok)
 }

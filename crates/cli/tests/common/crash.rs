@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Kiln, TempProject};
+use kiln_testkit::Run;
 
 /// Two files and a null resource between them; `v` names the first file,
 /// so a replacement writes a new file beside the old one, and the second
@@ -122,6 +123,15 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// Where the crashed command is stopped.
+#[derive(Debug, Clone, Copy)]
+pub enum Crash<'a> {
+    /// At a named crash point (`KILN_CRASH_AT`).
+    At(&'a str),
+    /// By `kill -9` this long after it started (the random harness).
+    After(std::time::Duration),
+}
+
 /// Runs `scenario` crashed at `point` in a new project whose commands get
 /// `extra` (a backend) and `env`; checks everything the module doc says.
 /// Returns false if the crashed command never reached the point (it then
@@ -129,6 +139,16 @@ pub const SCENARIOS: &[Scenario] = &[
 pub fn crash_and_check(
     scenario: &Scenario,
     point: &str,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> bool {
+    crash_and_check_with(scenario, Crash::At(point), extra, env)
+}
+
+/// [`crash_and_check`], stopped either way.
+pub fn crash_and_check_with(
+    scenario: &Scenario,
+    crash: Crash<'_>,
     extra: &[&str],
     env: &[(String, String)],
 ) -> bool {
@@ -143,20 +163,43 @@ pub fn crash_and_check(
         all.extend_from_slice(extra);
         k.run(&all)
     };
-    let context = format!("{} crashed at {point}", scenario.name);
+    let context = format!("{} crashed at {crash:?}", scenario.name);
     for args in scenario.setup {
         let r = run(&k, args);
         assert_eq!(r.code, 0, "{context}: setup {args:?}\n{}", r.all());
     }
-    let mut crashing =
-        Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path()).env(kiln_store::faults::CRASH_ENV, point);
+    let mut crashing = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    if let Crash::At(point) = crash {
+        crashing = crashing.env(kiln_store::faults::CRASH_ENV, point);
+    }
     for (key, value) in env {
         crashing = crashing.env(key, value);
     }
     for (key, value) in scenario.crash_env {
         crashing = crashing.env(key, value);
     }
-    let r = run(&crashing, scenario.crash);
+    let r = match crash {
+        Crash::At(_) => run(&crashing, scenario.crash),
+        Crash::After(delay) => {
+            let mut all: Vec<&str> = scenario.crash.to_vec();
+            all.extend_from_slice(extra);
+            let mut child = crashing
+                .command(&all)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start kiln");
+            // The kill's moment is the experiment: a timer, not a wait.
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let status = child.wait().expect("wait for kiln");
+            Run {
+                code: status.code().unwrap_or(-1),
+                stdout: String::new(),
+                stderr: String::new(),
+            }
+        }
+    };
     let crashed = r.code == -1;
     if !crashed {
         let failing = !scenario.crash_env.is_empty();
