@@ -199,7 +199,7 @@ fn random_kills_recover_exactly_on_the_local_store() {
     let mut crashed = 0;
     for _ in 0..kills {
         let scenario = &SCENARIOS[(next() % SCENARIOS.len() as u64) as usize];
-        let delay = std::time::Duration::from_millis(next() % 80);
+        let delay = std::time::Duration::from_millis(next() % 30);
         if crash_and_check_with(scenario, Crash::After(delay), &[], &[]) {
             crashed += 1;
         }

@@ -818,3 +818,38 @@ resource "aws_route_table_association" "a" {{
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
     run(&["destroy", "--yes"]).success();
 }
+
+/// Two copies of the example in two directories, both environment `pr-N`,
+/// one account: every physical name carries its project's lineage, so
+/// neither collides with the other (target groups, launch templates, load
+/// balancers and groups are unique by name in an account).
+#[tokio::test]
+async fn two_projects_with_one_environment_name_apply_side_by_side() {
+    let env = common::unique("twins");
+    let (p1, k1) = common::project(&example());
+    let (p2, k2) = common::project(&example());
+    for k in [&k1, &k2] {
+        let r = k.run(&["apply", "--yes", "--env", &env]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+    let name = |p: &common::TempProject, addr: &str| -> String {
+        let s = p.state_json(&env).unwrap();
+        s["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["addr"] == addr)
+            .and_then(|r| r["attributes"]["name"].as_str())
+            .unwrap_or_else(|| panic!("{addr} has a name"))
+            .to_string()
+    };
+    for addr in ["aws_lb_target_group.web", "aws_launch_template.web"] {
+        let (a, b) = (name(&p1, addr), name(&p2, addr));
+        assert_ne!(a, b, "{addr}: two projects, two names");
+        assert!(a.starts_with(&format!("{env}-")), "{a}");
+    }
+    for k in [&k1, &k2] {
+        let r = k.run(&["destroy", "--yes", "--env", &env]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+}

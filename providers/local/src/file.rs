@@ -9,7 +9,8 @@ use kiln_model::{AttributeSchema, Presence, ResourceSchema, Type, Value};
 use kiln_provider::{CallContext, ReadResult};
 
 use crate::{
-    absolute, context_datadir, context_workdir, merge, sha256_hex, str_attr, write_atomic,
+    absolute, context_datadir, context_workdir, merge, remove_torn_writes, sha256_hex, str_attr,
+    write_atomic,
 };
 
 const DEFAULT_MODE: &str = "0644";
@@ -169,6 +170,9 @@ pub(crate) fn find(
     ctx: &CallContext,
 ) -> Option<(String, Value)> {
     let path = absolute(&context_workdir(ctx), str_attr(config, "path")?);
+    // The interrupted create may have died writing the file: its temporary
+    // file is debris, whatever is found.
+    remove_torn_writes(&path);
     let tok = token(idempotency_key);
     let owner = std::fs::read_to_string(owner_record(&context_datadir(ctx), &path)).ok()?;
     if owner.trim() != tok {

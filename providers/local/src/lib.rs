@@ -165,8 +165,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        "{}{}-{}",
+        temp_prefix(path),
+        std::process::id(),
         rand::random::<u32>()
     ));
     let mut f = std::fs::File::create(&tmp)?;
@@ -174,6 +175,46 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
+}
+
+/// The start of the temporary files [`write_atomic`] writes beside `path`:
+/// `.NAME.tmp-` then the writer's pid and a random number.
+fn temp_prefix(path: &Path) -> String {
+    format!(
+        ".{}.tmp-",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    )
+}
+
+/// Removes what a [`write_atomic`] of `path` killed half-way left behind:
+/// its temporary files whose writer no longer runs (Linux; elsewhere
+/// nothing is removed). Returns how many.
+pub(crate) fn remove_torn_writes(path: &Path) -> usize {
+    let (Some(dir), prefix) = (path.parent(), temp_prefix(path)) else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return 0;
+    }
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('-').next())
+            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if !proc.join(pid).exists() && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The attributes of `config` with the computed ones of `computed` set.
