@@ -424,7 +424,7 @@ pub(crate) async fn with_lock<T>(
                     .await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(5));
             }
-            Err(e) => return Err(lock_error(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     let result = f().await;
@@ -432,13 +432,6 @@ pub(crate) async fn with_lock<T>(
         tracing::warn!("could not release the lock: {e}");
     }
     result
-}
-
-/// A lock error. A lock whose holder is provably gone was taken over
-/// already; one that is still here is held by a process that may be
-/// running, which the error names.
-fn lock_error(e: kiln_store::StoreError) -> anyhow::Error {
-    anyhow::Error::new(e)
 }
 
 async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
@@ -598,13 +591,7 @@ pub(crate) async fn recover_if_needed(
     project: &Project,
     out: &Output,
 ) -> Result<(State, Option<Version>)> {
-    let (state, version) = read_state(project).await?;
-    let records = project.store.read_journal(&project.env).await?;
-    let state = if state.lineage.is_empty() && !records.is_empty() {
-        fresh_state(project, &records)
-    } else {
-        state
-    };
+    let (state, version, records) = state_and_journal(project).await?;
     match kiln_state::journal::standing(&state, &records) {
         kiln_state::Standing::Empty => return Ok((state, version)),
         kiln_state::Standing::Folded => {
@@ -617,18 +604,14 @@ pub(crate) async fn recover_if_needed(
         kiln_state::Standing::Pending(_) | kiln_state::Standing::OtherLineage { .. } => {}
     }
     out.warn("the previous apply did not finish; recovering what it did from its journal");
-    let registry = project.registry(None, None, Some(&state)).await?;
-    let report = kiln_engine::recover(state, &records, &registry).await;
-    for m in &report.messages {
-        out.status(&format!("  {m}"));
-    }
-    out.diagnostics(&report.diagnostics);
-    if report.diagnostics.has_errors() {
-        bail!(
-            "recovery of the interrupted apply failed; the journal is kept: fix the errors above and run the command again"
-        );
-    }
-    let mut state = report.state;
+    let mut state = replay(
+        project,
+        out,
+        state,
+        &records,
+        "recovery of the interrupted apply failed; the journal is kept: fix the errors above and run the command again",
+    )
+    .await?;
     state.serial += 1;
     let version = project
         .store
@@ -644,6 +627,43 @@ pub(crate) async fn recover_if_needed(
     Ok((state, Some(version)))
 }
 
+/// The stored state (a new one with the journal's lineage if there is none
+/// yet) and the journal found beside it.
+async fn state_and_journal(
+    project: &Project,
+) -> Result<(State, Option<Version>, Vec<kiln_state::JournalRecord>)> {
+    let (state, version) = read_state(project).await?;
+    let records = project.store.read_journal(&project.env).await?;
+    let state = if state.lineage.is_empty() && !records.is_empty() {
+        fresh_state(project, &records)
+    } else {
+        state
+    };
+    Ok((state, version, records))
+}
+
+/// Replays a pending journal onto `state` in memory (providers are asked
+/// to find and read only) and reports what was found; fails with `failed`
+/// if a call in flight could not be resolved.
+async fn replay(
+    project: &Project,
+    out: &Output,
+    state: State,
+    records: &[kiln_state::JournalRecord],
+    failed: &str,
+) -> Result<State> {
+    let registry = project.registry(None, None, Some(&state)).await?;
+    let report = kiln_engine::recover(state, records, &registry).await;
+    for m in &report.messages {
+        out.status(&format!("  {m}"));
+    }
+    out.diagnostics(&report.diagnostics);
+    if report.diagnostics.has_errors() {
+        bail!("{failed}");
+    }
+    Ok(report.state)
+}
+
 /// Removes the journal of an apply whose state is written. A failure is a
 /// warning, not an error: the work is done and recorded, and the next
 /// command sees that the journal is folded into the state and discards it.
@@ -656,17 +676,11 @@ async fn clear_journal(project: &Project, out: &Output) {
 }
 
 /// The state as the next locked command will start from: the stored one
-/// with a pending journal recovered in memory (providers are asked to find
-/// and read only; nothing is written). `kiln plan` uses it so that it never
-/// proposes to create what an interrupted apply already made.
+/// with a pending journal recovered in memory (nothing is written). `kiln
+/// plan` uses it so that it never proposes to create what an interrupted
+/// apply already made. The flag says a recovery is pending.
 async fn state_as_recovered(project: &Project, out: &Output) -> Result<(State, bool)> {
-    let (state, _) = read_state(project).await?;
-    let records = project.store.read_journal(&project.env).await?;
-    let state = if state.lineage.is_empty() && !records.is_empty() {
-        fresh_state(project, &records)
-    } else {
-        state
-    };
+    let (state, _, records) = state_and_journal(project).await?;
     if !matches!(
         kiln_state::journal::standing(&state, &records),
         kiln_state::Standing::Pending(_) | kiln_state::Standing::OtherLineage { .. }
@@ -676,18 +690,15 @@ async fn state_as_recovered(project: &Project, out: &Output) -> Result<(State, b
     out.warn(
         "the previous apply did not finish: this plan reads its journal as recovery would; the next apply or destroy records the recovery",
     );
-    let registry = project.registry(None, None, Some(&state)).await?;
-    let report = kiln_engine::recover(state, &records, &registry).await;
-    for m in &report.messages {
-        out.status(&format!("  {m}"));
-    }
-    out.diagnostics(&report.diagnostics);
-    if report.diagnostics.has_errors() {
-        bail!(
-            "the interrupted apply's journal cannot be read back (errors above); fix them and plan again, or run `kiln apply`, which recovers first"
-        );
-    }
-    Ok((report.state, true))
+    let state = replay(
+        project,
+        out,
+        state,
+        &records,
+        "the interrupted apply's journal cannot be read back (errors above); fix them and plan again, or run `kiln apply`, which recovers first",
+    )
+    .await?;
+    Ok((state, true))
 }
 
 /// A new state for an environment that has none, keeping the lineage an
