@@ -235,7 +235,26 @@ impl LocalStore {
                 Err(fs::TryLockError::WouldBlock) => return Ok(None),
                 Err(fs::TryLockError::Error(e)) => Err(e),
             },
-            OsLock::Wait => held.lock(),
+            // A taker holds it for a moment at most. Only a run whose
+            // `lock.json` was removed by `kiln unlock --force` holds it for
+            // longer; this lock then goes on without it rather than hang.
+            OsLock::Wait => {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                loop {
+                    match held.try_lock() {
+                        Ok(()) => break Ok(()),
+                        Err(fs::TryLockError::WouldBlock)
+                            if std::time::Instant::now() < deadline =>
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(10));
+                        }
+                        Err(fs::TryLockError::WouldBlock) => {
+                            break Err(io::Error::from(io::ErrorKind::WouldBlock));
+                        }
+                        Err(fs::TryLockError::Error(e)) => break Err(e),
+                    }
+                }
+            }
         };
         Ok(Some(taken.ok().map(|()| held)))
     }
