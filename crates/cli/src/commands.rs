@@ -1278,16 +1278,13 @@ async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u
     match holder.holder_gone() {
         Some(why) => out.line(&format!("Its holder is gone: {why}.")),
         None if !cmd.force => {
+            // The lease as written by its holder's last renewal; how long
+            // a lease lasts is the holder's setting, not this process's.
             let fresh = match holder.expires {
-                Some(expires) => {
-                    let now = kiln_store::unix_now();
-                    let renewed = expires.saturating_sub(lease_secs()).max(holder.since);
-                    format!(
-                        "its lease was renewed {}s ago and runs {}s more",
-                        now.saturating_sub(renewed),
-                        expires.saturating_sub(now)
-                    )
-                }
+                Some(expires) => format!(
+                    "its lease runs {}s more",
+                    expires.saturating_sub(kiln_store::unix_now())
+                ),
                 None => "kiln cannot tell that its process has ended".to_string(),
             };
             bail!(
@@ -1299,15 +1296,6 @@ async fn unlock_cmd(project: &Project, cmd: UnlockCmd, out: &Output) -> Result<u
     project.store.unlock(&project.env, &cmd.id).await?;
     out.line("Lock removed.");
     Ok(0)
-}
-
-/// How long a lease lasts (what its holder renews it for), as far as a
-/// reader can tell: the configured lease, `KILN_LOCK_LEASE_SECS` or 60 s.
-fn lease_secs() -> u64 {
-    std::env::var("KILN_LOCK_LEASE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
 }
 
 /// `kiln recover`: recovers an interrupted apply under the lock.

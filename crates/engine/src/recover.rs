@@ -31,11 +31,6 @@ pub struct RecoverReport {
     /// Calls that could not be resolved (the provider failed to answer);
     /// their objects may exist untracked until recovery runs again.
     pub diagnostics: Diagnostics,
-    /// The journal was already folded into the state (its apply's state was
-    /// written, only the journal's clean-up was lost): nothing was
-    /// replayed, the state is returned as it was, and the journal is only
-    /// to be removed.
-    pub folded: bool,
 }
 
 /// Compacts `records` (the journal of an interrupted apply) onto `state`,
@@ -45,8 +40,8 @@ pub struct RecoverReport {
 ///
 /// Only what the state does not reflect yet is replayed
 /// ([`kiln_state::journal::standing`]): a journal whose apply already wrote
-/// its state is discarded ([`RecoverReport::folded`]), never compacted a
-/// second time. A journal of another lineage is refused (the state is
+/// its state is returned as it is, with a message, never compacted a
+/// second time (the caller removes the journal). A journal of another lineage is refused (the state is
 /// returned unchanged, with an error). Nothing is created or deleted:
 /// providers are only asked to find and read, so a plan may recover in
 /// memory to see what an apply will start from.
@@ -60,12 +55,10 @@ pub async fn recover(
         adopted: Vec::new(),
         messages: Vec::new(),
         diagnostics: Diagnostics::new(),
-        folded: false,
     };
     let records = match standing(&report.state, records) {
         Standing::Empty => return report,
         Standing::Folded => {
-            report.folded = true;
             report.messages.push(
                 "the journal left behind belongs to an apply whose state was already written; it was discarded, not replayed".into(),
             );

@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use kiln_provider_aws::api::Clients;
 
 fn env_filter(env: &str) -> Filter {
@@ -136,15 +137,20 @@ async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
         .load_balancers()
     {
         let arn = lb.load_balancer_arn().unwrap().to_string();
-        for l in c
+        // Tests run side by side on one emulator: another test's balancer
+        // may be deleted between the two calls (it is not this env's).
+        let listeners = match c
             .elb
             .describe_listeners()
             .load_balancer_arn(&arn)
             .send()
             .await
-            .unwrap()
-            .listeners()
         {
+            Ok(out) => out,
+            Err(e) if gone(&e) => continue,
+            Err(e) => panic!("{e:?}"),
+        };
+        for l in listeners.listeners() {
             arns.push(("listener", l.listener_arn().unwrap().to_string()));
         }
         arns.push(("load-balancer", arn));
@@ -160,13 +166,11 @@ async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
         arns.push(("target-group", tg.target_group_arn().unwrap().to_string()));
     }
     for (kind, arn) in arns {
-        let tags = c
-            .elb
-            .describe_tags()
-            .resource_arns(&arn)
-            .send()
-            .await
-            .unwrap();
+        let tags = match c.elb.describe_tags().resource_arns(&arn).send().await {
+            Ok(out) => out,
+            Err(e) if gone(&e) => continue,
+            Err(e) => panic!("{e:?}"),
+        };
         let mine = tags.tag_descriptions().iter().any(|d| {
             d.tags()
                 .iter()
@@ -177,6 +181,11 @@ async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// An ELBv2 answer that the object asked about no longer exists.
+fn gone<E: ProvideErrorMetadata>(e: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> bool {
+    e.code().is_some_and(|c| c.ends_with("NotFound"))
 }
 
 fn count(set: &BTreeSet<String>, kind: &str) -> usize {

@@ -149,16 +149,22 @@ pub(crate) fn create(
                 path.display()
             ))
         })?;
+    Ok(recorded(config, &path, &tok, mode_s, &content))
+}
+
+/// The id (`PATH@TOKEN`) and attributes of the object at `path` owned by
+/// `tok`: what a create records, and what recovery finds.
+fn recorded(config: &Value, path: &Path, tok: &str, mode: &str, content: &[u8]) -> (String, Value) {
     let id = format!("{}@{tok}", path.to_string_lossy());
     let state = merge(
         config,
         [
-            ("mode", Value::string(mode_s)),
+            ("mode", Value::string(mode)),
             ("id", Value::string(&id)),
-            ("checksum", Value::string(sha256_hex(&content))),
+            ("checksum", Value::string(sha256_hex(content))),
         ],
     );
-    Ok((id, state))
+    (id, state)
 }
 
 /// The file a create with this key made, if it made one: the configured
@@ -180,16 +186,13 @@ pub(crate) fn find(
     }
     let content = std::fs::read(&path).ok()?;
     let mode = std::fs::metadata(&path).ok()?.permissions().mode() & 0o7777;
-    let id = format!("{}@{tok}", path.to_string_lossy());
-    let state = merge(
+    Some(recorded(
         config,
-        [
-            ("mode", Value::string(format!("{mode:04o}"))),
-            ("id", Value::string(&id)),
-            ("checksum", Value::string(sha256_hex(&content))),
-        ],
-    );
-    Some((id, state))
+        &path,
+        &tok,
+        &format!("{mode:04o}"),
+        &content,
+    ))
 }
 
 pub(crate) fn read(id: &str, state: &Value) -> ReadResult {
