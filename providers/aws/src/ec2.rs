@@ -17,7 +17,8 @@ use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{
-    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, retry_while_in_use, wait_for,
+    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
+    retry_while_in_use, wait_for,
 };
 use crate::values::{
     boolean, n, number, objects, opt_s, refreshed, s, state, string, strings, tags,
@@ -48,6 +49,21 @@ fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
 
 fn key_filter(key: &str) -> Filter {
     filter(&format!("tag:{TAG_KEY}"), [key.to_string()])
+}
+
+/// The first object a Describe finds tagged with this create's key: what an
+/// earlier try of the create made (none without a key).
+async fn made_by<T, Fut>(
+    ctx: &Ctx<'_>,
+    describe: impl FnOnce(Filter) -> Fut,
+) -> Result<Option<T>, Error>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, Error>>,
+{
+    if ctx.key.is_empty() {
+        return Ok(None);
+    }
+    Ok(describe(key_filter(ctx.key)).await?.into_iter().next())
 }
 
 /// The user's tags of an object read back (kiln's own left out).
@@ -112,17 +128,26 @@ fn arn(c: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Value {
 
 pub async fn create_vpc(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
-    let mut req = ec2
-        .create_vpc()
-        .set_cidr_block(string(config, "cidr_block"))
-        .tag_specifications(tag_spec(ResourceType::Vpc, &ctx.tags(&tags(config))));
-    if let Some(t) = string(config, "instance_tenancy") {
-        req = req.instance_tenancy(Tenancy::from(t.as_str()));
-    }
-    let out = req.send().await.map_err(api("CreateVpc"))?;
-    let vpc = out
-        .vpc()
-        .ok_or_else(|| Error::new("CreateVpc returned no VPC"))?;
+    let tags = ctx.tags(&tags(config));
+    let vpc = create_once(
+        || async {
+            let mut req = ctx
+                .c
+                .ec2_once
+                .create_vpc()
+                .set_cidr_block(string(config, "cidr_block"))
+                .tag_specifications(tag_spec(ResourceType::Vpc, &tags));
+            if let Some(t) = string(config, "instance_tenancy") {
+                req = req.instance_tenancy(Tenancy::from(t.as_str()));
+            }
+            let out = req.send().await.map_err(api("CreateVpc"))?;
+            out.vpc()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateVpc returned no VPC"))
+        },
+        || made_by(ctx, |f| describe_vpcs(ctx.c, f)),
+    )
+    .await?;
     let id = vpc.vpc_id().unwrap_or_default().to_string();
     let owner = vpc.owner_id().map(str::to_string);
     let partial = state(config, [("id", s(&id))]);
@@ -242,18 +267,27 @@ pub async fn delete_vpc(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
 
 pub async fn create_subnet(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
-    let out = ec2
-        .create_subnet()
-        .set_vpc_id(string(config, "vpc_id"))
-        .set_cidr_block(string(config, "cidr_block"))
-        .set_availability_zone(string(config, "availability_zone"))
-        .tag_specifications(tag_spec(ResourceType::Subnet, &ctx.tags(&tags(config))))
-        .send()
-        .await
-        .map_err(api("CreateSubnet"))?;
-    let sn = out
-        .subnet()
-        .ok_or_else(|| Error::new("CreateSubnet returned no subnet"))?;
+    let tags = ctx.tags(&tags(config));
+    let sn = &create_once(
+        || async {
+            let out = ctx
+                .c
+                .ec2_once
+                .create_subnet()
+                .set_vpc_id(string(config, "vpc_id"))
+                .set_cidr_block(string(config, "cidr_block"))
+                .set_availability_zone(string(config, "availability_zone"))
+                .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                .send()
+                .await
+                .map_err(api("CreateSubnet"))?;
+            out.subnet()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateSubnet returned no subnet"))
+        },
+        || made_by(ctx, |f| describe_subnets(ctx.c, f)),
+    )
+    .await?;
     let id = sn.subnet_id().unwrap_or_default().to_string();
     let computed = [
         ("id", s(&id)),
@@ -355,18 +389,24 @@ pub async fn delete_subnet(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
 
 pub async fn create_igw(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
-    let out = ec2
-        .create_internet_gateway()
-        .tag_specifications(tag_spec(
-            ResourceType::InternetGateway,
-            &ctx.tags(&tags(config)),
-        ))
-        .send()
-        .await
-        .map_err(api("CreateInternetGateway"))?;
-    let igw = out
-        .internet_gateway()
-        .ok_or_else(|| Error::new("CreateInternetGateway returned no gateway"))?;
+    let tags = ctx.tags(&tags(config));
+    let igw = &create_once(
+        || async {
+            let out = ctx
+                .c
+                .ec2_once
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, &tags))
+                .send()
+                .await
+                .map_err(api("CreateInternetGateway"))?;
+            out.internet_gateway()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateInternetGateway returned no gateway"))
+        },
+        || made_by(ctx, |f| describe_igws(ctx.c, f)),
+    )
+    .await?;
     let id = igw.internet_gateway_id().unwrap_or_default().to_string();
     let st = state(
         config,
@@ -376,14 +416,38 @@ pub async fn create_igw(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value)
             ("owner_id", opt_s(igw.owner_id())),
         ],
     );
-    if let Some(vpc) = string(config, "vpc_id") {
-        ec2.attach_internet_gateway()
+    let attached_to = |vpc: &str| {
+        igw.attachments()
+            .iter()
+            .any(|a| a.vpc_id() == Some(vpc))
+    };
+    if let Some(vpc) = string(config, "vpc_id")
+        && !attached_to(&vpc)
+    {
+        let attached = ec2
+            .attach_internet_gateway()
             .internet_gateway_id(&id)
-            .vpc_id(vpc)
+            .vpc_id(&vpc)
             .send()
             .await
-            .map_err(api("AttachInternetGateway"))
-            .map_err(|e| e.after_creating(&id, st.clone()))?;
+            .map_err(api("AttachInternetGateway"));
+        match attached {
+            Ok(_) => {}
+            // A retried attach whose first try ran (its answer lost).
+            Err(e) if e.code() == "Resource.AlreadyAssociated" => {
+                let now = describe_igws(ctx.c, filter("internet-gateway-id", [id.clone()]))
+                    .await
+                    .map_err(|e| e.after_creating(&id, st.clone()))?;
+                let ours = now
+                    .iter()
+                    .flat_map(|g| g.attachments())
+                    .any(|a| a.vpc_id() == Some(vpc.as_str()));
+                if !ours {
+                    return Err(e.after_creating(&id, st));
+                }
+            }
+            Err(e) => return Err(e.after_creating(&id, st)),
+        }
     }
     Ok((id, st))
 }
@@ -469,16 +533,25 @@ pub async fn delete_igw(ctx: &Ctx<'_>, id: &str, st: &Value) -> Result<(), Error
 
 pub async fn create_route_table(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
-    let out = ec2
-        .create_route_table()
-        .set_vpc_id(string(config, "vpc_id"))
-        .tag_specifications(tag_spec(ResourceType::RouteTable, &ctx.tags(&tags(config))))
-        .send()
-        .await
-        .map_err(api("CreateRouteTable"))?;
-    let rt = out
-        .route_table()
-        .ok_or_else(|| Error::new("CreateRouteTable returned no route table"))?;
+    let tags = ctx.tags(&tags(config));
+    let rt = &create_once(
+        || async {
+            let out = ctx
+                .c
+                .ec2_once
+                .create_route_table()
+                .set_vpc_id(string(config, "vpc_id"))
+                .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
+                .send()
+                .await
+                .map_err(api("CreateRouteTable"))?;
+            out.route_table()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateRouteTable returned no route table"))
+        },
+        || made_by(ctx, |f| describe_route_tables(ctx.c, f)),
+    )
+    .await?;
     let id = rt.route_table_id().unwrap_or_default().to_string();
     let st = state(
         config,
@@ -489,14 +562,21 @@ pub async fn create_route_table(ctx: &Ctx<'_>, config: &Value) -> Result<(String
         ],
     );
     for route in objects(config, "route") {
-        ec2.create_route()
+        let made = ec2
+            .create_route()
             .route_table_id(&id)
             .set_destination_cidr_block(string(route, "cidr_block"))
             .set_gateway_id(string(route, "gateway_id"))
             .send()
             .await
-            .map_err(api("CreateRoute"))
-            .map_err(|e| e.after_creating(&id, st.clone()))?;
+            .map_err(api("CreateRoute"));
+        match made {
+            Ok(_) => {}
+            // The table is new: the route is this create's own (an earlier
+            // try whose answer was lost, or an adopted table's).
+            Err(e) if e.code() == "RouteAlreadyExists" => {}
+            Err(e) => return Err(e.after_creating(&id, st)),
+        }
     }
     Ok((id, st))
 }
@@ -566,16 +646,40 @@ pub async fn delete_route_table(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
 }
 
 pub async fn create_association(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let out = ctx
-        .c
-        .ec2
-        .associate_route_table()
-        .set_route_table_id(string(config, "route_table_id"))
-        .set_subnet_id(string(config, "subnet_id"))
-        .send()
-        .await
-        .map_err(api("AssociateRouteTable"))?;
-    let id = out.association_id().unwrap_or_default().to_string();
+    let table = string(config, "route_table_id");
+    let subnet = string(config, "subnet_id");
+    let id = create_once(
+        || async {
+            let out = ctx
+                .c
+                .ec2_once
+                .associate_route_table()
+                .set_route_table_id(table.clone())
+                .set_subnet_id(subnet.clone())
+                .send()
+                .await
+                .map_err(api("AssociateRouteTable"))?;
+            Ok(out.association_id().unwrap_or_default().to_string())
+        },
+        // Associations carry no tags: an earlier try's is the one between
+        // this very subnet and table (a subnet has at most one).
+        || async {
+            let (Some(table), Some(subnet)) = (&table, &subnet) else {
+                return Ok(None);
+            };
+            let f = filter("association.subnet-id", [subnet.clone()]);
+            Ok(describe_route_tables(ctx.c, f)
+                .await?
+                .iter()
+                .flat_map(|rt| rt.associations())
+                .find(|a| {
+                    a.subnet_id() == Some(subnet.as_str())
+                        && a.route_table_id() == Some(table.as_str())
+                })
+                .and_then(|a| a.route_table_association_id().map(str::to_string)))
+        },
+    )
+    .await?;
     Ok((id.clone(), state(config, [("id", s(id))])))
 }
 
@@ -651,19 +755,30 @@ pub async fn create_security_group(
 ) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
     let name = ctx.name(string(config, "name_prefix").as_deref(), 255);
-    let out = ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(string(config, "description").unwrap_or_else(|| "Managed by kiln".into()))
-        .set_vpc_id(string(config, "vpc_id"))
-        .tag_specifications(tag_spec(
-            ResourceType::SecurityGroup,
-            &ctx.tags(&tags(config)),
-        ))
-        .send()
-        .await
-        .map_err(api("CreateSecurityGroup"))?;
-    let id = out.group_id().unwrap_or_default().to_string();
+    let tags = ctx.tags(&tags(config));
+    let id = create_once(
+        || async {
+            let out = ctx
+                .c
+                .ec2_once
+                .create_security_group()
+                .group_name(&name)
+                .description(
+                    string(config, "description").unwrap_or_else(|| "Managed by kiln".into()),
+                )
+                .set_vpc_id(string(config, "vpc_id"))
+                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
+                .send()
+                .await
+                .map_err(api("CreateSecurityGroup"))?;
+            Ok(out.group_id().unwrap_or_default().to_string())
+        },
+        || async {
+            let found = made_by(ctx, |f| describe_sgs(ctx.c, f)).await?;
+            Ok(found.and_then(|g| g.group_id().map(str::to_string)))
+        },
+    )
+    .await?;
     let st = state(
         config,
         [
@@ -679,13 +794,19 @@ pub async fn create_security_group(
         .map(permission)
         .collect();
     if !ingress.is_empty() {
-        ec2.authorize_security_group_ingress()
+        let authorized = ec2
+            .authorize_security_group_ingress()
             .group_id(&id)
             .set_ip_permissions(Some(ingress))
             .send()
             .await
-            .map_err(api("AuthorizeSecurityGroupIngress"))
-            .map_err(fail)?;
+            .map_err(api("AuthorizeSecurityGroupIngress"));
+        // The group is new: a rule already there is an earlier try's.
+        if let Err(e) = authorized
+            && e.code() != "InvalidPermission.Duplicate"
+        {
+            return Err(fail(e));
+        }
     }
     if config.get("egress").is_some_and(|v| !v.is_null()) {
         // Configured egress replaces AWS's default "all traffic out" rule.
@@ -710,13 +831,18 @@ pub async fn create_security_group(
             .map(permission)
             .collect();
         if !egress.is_empty() {
-            ec2.authorize_security_group_egress()
+            let authorized = ec2
+                .authorize_security_group_egress()
                 .group_id(&id)
                 .set_ip_permissions(Some(egress))
                 .send()
                 .await
-                .map_err(api("AuthorizeSecurityGroupEgress"))
-                .map_err(fail)?;
+                .map_err(api("AuthorizeSecurityGroupEgress"));
+            if let Err(e) = authorized
+                && e.code() != "InvalidPermission.Duplicate"
+            {
+                return Err(fail(e));
+            }
         }
     }
     let owner = describe_sgs(ctx.c, filter("group-id", [id.clone()]))

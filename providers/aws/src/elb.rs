@@ -18,7 +18,8 @@ use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{
-    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, retry_while_in_use, wait_for,
+    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
+    retry_while_in_use, wait_for,
 };
 use crate::values::{boolean, number, objects, opt_s, refreshed, s, state, string, strings, tags};
 
@@ -152,27 +153,49 @@ pub async fn create_lb(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value),
         LoadBalancerSchemeEnum::InternetFacing
     };
     let sgs = strings(config, "security_groups");
-    let out = ctx
-        .c
-        .elb
-        .create_load_balancer()
-        .name(&name)
-        .set_subnets(Some(strings(config, "subnets")))
-        .set_security_groups((!sgs.is_empty()).then_some(sgs))
-        .scheme(scheme)
-        .r#type(LoadBalancerTypeEnum::from(
-            string(config, "load_balancer_type")
-                .as_deref()
-                .unwrap_or("application"),
-        ))
-        .set_tags(Some(elb_tags(&ctx.tags(&tags(config)))))
-        .send()
-        .await
-        .map_err(api("CreateLoadBalancer"))?;
-    let lb = out
-        .load_balancers()
-        .first()
-        .ok_or_else(|| Error::new("CreateLoadBalancer returned no load balancer"))?;
+    let tags = elb_tags(&ctx.tags(&tags(config)));
+    let lb = &create_once(
+        || async {
+            let out = ctx
+                .c
+                .elb_once
+                .create_load_balancer()
+                .name(&name)
+                .set_subnets(Some(strings(config, "subnets")))
+                .set_security_groups((!sgs.is_empty()).then(|| sgs.clone()))
+                .scheme(scheme.clone())
+                .r#type(LoadBalancerTypeEnum::from(
+                    string(config, "load_balancer_type")
+                        .as_deref()
+                        .unwrap_or("application"),
+                ))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(api("CreateLoadBalancer"))?;
+            out.load_balancers()
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateLoadBalancer returned no load balancer"))
+        },
+        || async {
+            let out = ctx
+                .c
+                .elb
+                .describe_load_balancers()
+                .names(&name)
+                .send()
+                .await
+                .map_err(api("DescribeLoadBalancers"));
+            let lbs = match out {
+                Ok(out) => out.load_balancers().to_vec(),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            mine(ctx, lbs, |lb| lb.load_balancer_arn()).await
+        },
+    )
+    .await?;
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     let partial = state(config, lb_computed(lb));
     // Wait until it is active (moto answers "active" at once).
@@ -296,11 +319,56 @@ async fn describe_tgs(c: &Clients, arns: Vec<String>) -> Result<Vec<TargetGroup>
 
 pub async fn create_target_group(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let name = ctx.name(string(config, "name_prefix").as_deref(), NAME_MAX);
+    let tg = &create_once(
+        || send_create_target_group(ctx, config, &name),
+        || async {
+            let out = ctx
+                .c
+                .elb
+                .describe_target_groups()
+                .names(&name)
+                .send()
+                .await
+                .map_err(api("DescribeTargetGroups"));
+            let tgs = match out {
+                Ok(out) => out.target_groups().to_vec(),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            mine(ctx, tgs, |tg| tg.target_group_arn()).await
+        },
+    )
+    .await?;
+    let arn = tg.target_group_arn().unwrap_or_default().to_string();
+    Ok((arn, state(config, tg_computed(tg))))
+}
+
+/// The object among `found` tagged with this create's key (an earlier try's).
+async fn mine<T>(
+    ctx: &Ctx<'_>,
+    found: Vec<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+) -> Result<Option<T>, Error> {
+    if ctx.key.is_empty() {
+        return Ok(None);
+    }
+    let arns: Vec<String> = found.iter().filter_map(|x| arn(x).map(str::to_string)).collect();
+    let Some((ours, _)) = find_tagged(ctx.c, arns, ctx.key).await? else {
+        return Ok(None);
+    };
+    Ok(found.into_iter().find(|x| arn(x) == Some(ours.as_str())))
+}
+
+async fn send_create_target_group(
+    ctx: &Ctx<'_>,
+    config: &Value,
+    name: &str,
+) -> Result<TargetGroup, Error> {
     let mut req = ctx
         .c
-        .elb
+        .elb_once
         .create_target_group()
-        .name(&name)
+        .name(name)
         .set_port(number(config, "port").map(|x| x as i32))
         .set_protocol(string(config, "protocol").map(|p| ProtocolEnum::from(p.as_str())))
         .set_vpc_id(string(config, "vpc_id"))
@@ -324,12 +392,10 @@ pub async fn create_target_group(ctx: &Ctx<'_>, config: &Value) -> Result<(Strin
             .set_unhealthy_threshold_count(number(hc, "unhealthy_threshold").map(|x| x as i32));
     }
     let out = req.send().await.map_err(api("CreateTargetGroup"))?;
-    let tg = out
-        .target_groups()
+    out.target_groups()
         .first()
-        .ok_or_else(|| Error::new("CreateTargetGroup returned no target group"))?;
-    let arn = tg.target_group_arn().unwrap_or_default().to_string();
-    Ok((arn, state(config, tg_computed(tg))))
+        .cloned()
+        .ok_or_else(|| Error::new("CreateTargetGroup returned no target group"))
 }
 
 pub async fn read_target_groups(

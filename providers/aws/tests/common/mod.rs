@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_provider_aws::AwsOptions;
@@ -127,4 +131,241 @@ pub fn state_id(p: &TempProject, env: &str, addr: &str) -> String {
         .and_then(|r| r["id"].as_str())
         .unwrap_or_else(|| panic!("{addr} is not in the state of {env}"))
         .to_string()
+}
+
+pub fn env_filter(env: &str) -> Filter {
+    Filter::builder().name("tag:kiln:env").values(env).build()
+}
+
+/// Everything tagged `kiln:env = env`, as `type id`, every resource type
+/// listed through the SDK.
+pub async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let ec2 = &c.ec2;
+    for v in ec2
+        .describe_vpcs()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
+        out.insert(format!("vpc {}", v.vpc_id().unwrap()));
+    }
+    for s in ec2
+        .describe_subnets()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
+        out.insert(format!("subnet {}", s.subnet_id().unwrap()));
+    }
+    for g in ec2
+        .describe_security_groups()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        out.insert(format!("security-group {}", g.group_id().unwrap()));
+    }
+    for g in ec2
+        .describe_internet_gateways()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
+        out.insert(format!(
+            "internet-gateway {}",
+            g.internet_gateway_id().unwrap()
+        ));
+    }
+    for t in ec2
+        .describe_route_tables()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        out.insert(format!("route-table {}", t.route_table_id().unwrap()));
+    }
+    for t in ec2
+        .describe_launch_templates()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+    {
+        out.insert(format!(
+            "launch-template {}",
+            t.launch_template_name().unwrap()
+        ));
+    }
+    for r in ec2
+        .describe_instances()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+    {
+        for i in r.instances() {
+            if i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated) {
+                out.insert(format!("instance {}", i.instance_id().unwrap()));
+            }
+        }
+    }
+    for v in ec2
+        .describe_volumes()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .volumes()
+    {
+        out.insert(format!("volume {}", v.volume_id().unwrap()));
+    }
+    for g in c
+        .asg
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+    {
+        if g.tags()
+            .iter()
+            .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        {
+            out.insert(format!(
+                "autoscaling-group {}",
+                g.auto_scaling_group_name().unwrap()
+            ));
+        }
+    }
+    let mut arns = Vec::new();
+    for lb in c
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+    {
+        let arn = lb.load_balancer_arn().unwrap().to_string();
+        // Tests run side by side on one emulator: another test's balancer
+        // may be deleted between the two calls (it is not this env's).
+        let listeners = match c
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if gone(&e) => continue,
+            Err(e) => panic!("{e:?}"),
+        };
+        for l in listeners.listeners() {
+            arns.push(("listener", l.listener_arn().unwrap().to_string()));
+        }
+        arns.push(("load-balancer", arn));
+    }
+    for tg in c
+        .elb
+        .describe_target_groups()
+        .send()
+        .await
+        .unwrap()
+        .target_groups()
+    {
+        arns.push(("target-group", tg.target_group_arn().unwrap().to_string()));
+    }
+    for (kind, arn) in arns {
+        let tags = match c.elb.describe_tags().resource_arns(&arn).send().await {
+            Ok(out) => out,
+            Err(e) if gone(&e) => continue,
+            Err(e) => panic!("{e:?}"),
+        };
+        let mine = tags.tag_descriptions().iter().any(|d| {
+            d.tags()
+                .iter()
+                .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+        });
+        if mine {
+            out.insert(format!("{kind} {arn}"));
+        }
+    }
+    out
+}
+
+/// An ELBv2 answer that the object asked about no longer exists.
+pub fn gone<E: ProvideErrorMetadata>(e: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> bool {
+    e.code().is_some_and(|c| c.ends_with("NotFound"))
+}
+
+pub fn count(set: &BTreeSet<String>, kind: &str) -> usize {
+    set.iter()
+        .filter(|s| s.starts_with(&format!("{kind} ")))
+        .count()
+}
+
+pub fn example() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/aws-web/main.hcl"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+
+/// The kind [`tagged`] lists a resource type under.
+pub fn kind_of(type_name: &str) -> Option<&'static str> {
+    Some(match type_name {
+        "aws_vpc" => "vpc",
+        "aws_subnet" => "subnet",
+        "aws_security_group" => "security-group",
+        "aws_internet_gateway" => "internet-gateway",
+        "aws_route_table" => "route-table",
+        "aws_launch_template" => "launch-template",
+        "aws_instance" => "instance",
+        "aws_ebs_volume" => "volume",
+        "aws_autoscaling_group" => "autoscaling-group",
+        "aws_lb" => "load-balancer",
+        "aws_lb_target_group" => "target-group",
+        "aws_lb_listener" => "listener",
+        _ => return None,
+    })
+}
+
+/// Every object the state of `env` records (current, deposed and a kept
+/// previous generation), as `kind id` the way [`tagged`] lists them (a
+/// launch template by its name).
+pub fn recorded(p: &TempProject, env: &str) -> BTreeSet<String> {
+    let Some(s) = p.state_json(env) else {
+        return BTreeSet::new();
+    };
+    let mut objects: Vec<&serde_json::Value> = Vec::new();
+    for list in [&s["resources"], &s["deposed"], &s["previous"]["resources"]] {
+        objects.extend(list.as_array().into_iter().flatten());
+    }
+    objects
+        .into_iter()
+        .filter_map(|r| {
+            let kind = kind_of(r["type"].as_str()?)?;
+            let id = if kind == "launch-template" {
+                r["attributes"]["name"].as_str()?
+            } else {
+                r["id"].as_str()?
+            };
+            Some(format!("{kind} {id}"))
+        })
+        .collect()
 }
