@@ -99,6 +99,7 @@ pub async fn recover(
             generation,
             config,
             dependencies,
+            at,
             ..
         } = rec
         else {
@@ -128,6 +129,7 @@ pub async fn recover(
                         idempotency_key: idempotency_key.clone(),
                         context,
                         config: config.clone(),
+                        intent_at: Some(*at),
                     })
                     .await;
                 if let Some(e) = errors(&resp.diagnostics) {

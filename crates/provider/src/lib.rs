@@ -160,6 +160,12 @@ pub struct FindRequest {
     /// object.
     #[serde(default)]
     pub config: Option<Value>,
+    /// When the interrupted create was sent (its journaled intent; Unix
+    /// seconds), where known. A remote API may finish a create after its
+    /// caller died; a provider of one waits until the call has had time to
+    /// finish before it concludes the create made nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -43,6 +43,9 @@ pub struct FaultPlan {
     /// The SigV4 service names that get faults (`ec2`, `autoscaling`,
     /// `elasticloadbalancing`, `s3`); the others pass untouched.
     pub services: Vec<String>,
+    /// When set, only requests whose request line contains it get faults
+    /// (`"?delete"`: S3's DeleteObjects, `POST /BUCKET?delete`).
+    pub only: Option<String>,
 }
 
 impl FaultPlan {
@@ -58,6 +61,7 @@ impl FaultPlan {
             services: ["ec2", "autoscaling", "elasticloadbalancing"]
                 .map(String::from)
                 .to_vec(),
+            only: None,
         }
     }
 }
@@ -184,12 +188,21 @@ fn next(state: &mut u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn draw(plan: &Mutex<(FaultPlan, u64)>, service: &str) -> (Fault, Option<Duration>) {
+fn draw(
+    plan: &Mutex<(FaultPlan, u64)>,
+    service: &str,
+    request_line: &str,
+) -> (Fault, Option<Duration>) {
     let Ok(mut guard) = plan.lock() else {
         return (Fault::Pass, None);
     };
     let (plan, state) = &mut *guard;
-    if !plan.services.iter().any(|s| s == service) {
+    if !plan.services.iter().any(|s| s == service)
+        || plan
+            .only
+            .as_ref()
+            .is_some_and(|o| !request_line.contains(o.as_str()))
+    {
         return (Fault::Pass, None);
     }
     let r = next(state);
@@ -247,11 +260,9 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
             let mut size_line = String::new();
             r.read_line(&mut size_line)?;
             body.extend_from_slice(size_line.as_bytes());
-            let size = usize::from_str_radix(
-                size_line.trim().split(';').next().unwrap_or("0").trim(),
-                16,
-            )
-            .unwrap_or(0);
+            let size =
+                usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0").trim(), 16)
+                    .unwrap_or(0);
             let mut chunk = vec![0; size + 2];
             r.read_exact(&mut chunk)?;
             body.extend_from_slice(&chunk);
@@ -291,7 +302,8 @@ fn serve(
     let mut client = client;
     stats.requests.fetch_add(1, Ordering::SeqCst);
     let service = service(&req.head);
-    let (fault, delay) = draw(plan, &service);
+    let line = req.head.first().map(String::as_str).unwrap_or("");
+    let (fault, delay) = draw(plan, &service, line);
     if let Some(d) = delay {
         stats.delayed.fetch_add(1, Ordering::SeqCst);
         thread::sleep(d);
@@ -440,15 +452,31 @@ mod tests {
         plan.lost_answer = 0.3;
         plan.throttle = 0.1;
         let m = Mutex::new((plan.clone(), plan.seed));
-        let first: Vec<Fault> = (0..2000).map(|_| draw(&m, "ec2").0).collect();
+        let first: Vec<Fault> = (0..2000)
+            .map(|_| draw(&m, "ec2", "POST / HTTP/1.1").0)
+            .collect();
         let lost = first.iter().filter(|f| **f == Fault::LostAnswer).count();
         let throttled = first.iter().filter(|f| **f == Fault::Throttle).count();
         assert!((500..700).contains(&lost), "{lost} lost answers of 2000");
         assert!((140..260).contains(&throttled), "{throttled} throttled");
         let again = Mutex::new((plan.clone(), plan.seed));
-        let second: Vec<Fault> = (0..2000).map(|_| draw(&again, "ec2").0).collect();
+        let second: Vec<Fault> = (0..2000)
+            .map(|_| draw(&again, "ec2", "POST / HTTP/1.1").0)
+            .collect();
         assert_eq!(first, second, "one seed, one sequence");
-        assert_eq!(draw(&m, "sts").0, Fault::Pass, "other services pass");
+        assert_eq!(
+            draw(&m, "sts", "POST /").0,
+            Fault::Pass,
+            "other services pass"
+        );
+        plan.only = Some("?delete".into());
+        plan.throttle = 1.0;
+        let only = Mutex::new((plan.clone(), plan.seed));
+        assert_eq!(
+            draw(&only, "ec2", "POST /b?delete HTTP/1.1").0,
+            Fault::Throttle
+        );
+        assert_eq!(draw(&only, "ec2", "PUT /b/k HTTP/1.1").0, Fault::Pass);
     }
 
     #[test]

@@ -40,9 +40,10 @@ pub struct Clients {
     pub ec2_once: aws_sdk_ec2::Client,
     pub asg: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
-    /// ELBv2 with the SDK's retries off, for CreateLoadBalancer and
-    /// CreateTargetGroup: AWS makes them idempotent by name, but an emulator
-    /// may not (moto makes a second load balancer of the same name).
+    /// ELBv2 with the SDK's retries off, for CreateLoadBalancer,
+    /// CreateTargetGroup and CreateListener: AWS makes them idempotent (by
+    /// name, by port), but an emulator may not (moto makes a second load
+    /// balancer of the same name, a second listener on the same port).
     pub elb_once: aws_sdk_elasticloadbalancingv2::Client,
     pub s3: aws_sdk_s3::Client,
     pub region: String,
@@ -242,9 +243,9 @@ where
         let code = e.code().map(str::to_string);
         let status = e.raw_response().map_or(0, |r| r.status().as_u16());
         let retryable = match &e {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-                true
-            }
+            SdkError::DispatchFailure(_)
+            | SdkError::TimeoutError(_)
+            | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => {
                 status >= 500 || e.code().is_some_and(|c| THROTTLING.contains(&c))
             }
@@ -579,12 +580,20 @@ mod tests {
         let (r, _, _) = scripted(vec![Err(lost("InvalidSubnet.Conflict"))], 99).await;
         assert_eq!(r.unwrap_err().code(), "InvalidSubnet.Conflict");
         let (r, sent, looked) = scripted(vec![Err(lost("InvalidParameterValue"))], 1).await;
-        assert_eq!((r.unwrap_err().code(), sent, looked), ("InvalidParameterValue", 1, 0));
+        assert_eq!(
+            (r.unwrap_err().code(), sent, looked),
+            ("InvalidParameterValue", 1, 0)
+        );
         // Every try fails: the last failure is looked up too, then reported.
-        let all: Vec<_> = (0..MAX_ATTEMPTS).map(|_| Err(lost("InternalError"))).collect();
+        let all: Vec<_> = (0..MAX_ATTEMPTS)
+            .map(|_| Err(lost("InternalError")))
+            .collect();
         let (r, sent, looked) = scripted(all, 99).await;
         assert_eq!(r.unwrap_err().code(), "InternalError");
-        assert_eq!((sent, looked), (MAX_ATTEMPTS as usize, MAX_ATTEMPTS as usize));
+        assert_eq!(
+            (sent, looked),
+            (MAX_ATTEMPTS as usize, MAX_ATTEMPTS as usize)
+        );
     }
 
     #[test]

@@ -416,11 +416,7 @@ pub async fn create_igw(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value)
             ("owner_id", opt_s(igw.owner_id())),
         ],
     );
-    let attached_to = |vpc: &str| {
-        igw.attachments()
-            .iter()
-            .any(|a| a.vpc_id() == Some(vpc))
-    };
+    let attached_to = |vpc: &str| igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc));
     if let Some(vpc) = string(config, "vpc_id")
         && !attached_to(&vpc)
     {

@@ -352,7 +352,10 @@ async fn mine<T>(
     if ctx.key.is_empty() {
         return Ok(None);
     }
-    let arns: Vec<String> = found.iter().filter_map(|x| arn(x).map(str::to_string)).collect();
+    let arns: Vec<String> = found
+        .iter()
+        .filter_map(|x| arn(x).map(str::to_string))
+        .collect();
     let Some((ours, _)) = find_tagged(ctx.c, arns, ctx.key).await? else {
         return Ok(None);
     };
@@ -500,22 +503,35 @@ fn listener_computed(l: &Listener) -> Vec<(&'static str, Value)> {
 }
 
 pub async fn create_listener(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let out = ctx
-        .c
-        .elb
-        .create_listener()
-        .set_load_balancer_arn(string(config, "load_balancer_arn"))
-        .set_port(number(config, "port").map(|x| x as i32))
-        .set_protocol(string(config, "protocol").map(|p| ProtocolEnum::from(p.as_str())))
-        .set_default_actions(Some(actions(config)))
-        .set_tags(Some(elb_tags(&ctx.tags(&tags(config)))))
-        .send()
-        .await
-        .map_err(api("CreateListener"))?;
-    let l = out
-        .listeners()
-        .first()
-        .ok_or_else(|| Error::new("CreateListener returned no listener"))?;
+    let lb = string(config, "load_balancer_arn");
+    let tags = elb_tags(&ctx.tags(&tags(config)));
+    let l = &create_once(
+        || async {
+            let out = ctx
+                .c
+                .elb_once
+                .create_listener()
+                .set_load_balancer_arn(lb.clone())
+                .set_port(number(config, "port").map(|x| x as i32))
+                .set_protocol(string(config, "protocol").map(|p| ProtocolEnum::from(p.as_str())))
+                .set_default_actions(Some(actions(config)))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(api("CreateListener"))?;
+            out.listeners()
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::new("CreateListener returned no listener"))
+        },
+        // An earlier try's listener is on this very load balancer.
+        || async {
+            let Some(lb) = &lb else { return Ok(None) };
+            let on_lb = describe_listeners(ctx.c, Vec::new(), Some(lb)).await?;
+            mine(ctx, on_lb, |l| l.listener_arn()).await
+        },
+    )
+    .await?;
     let arn = l.listener_arn().unwrap_or_default().to_string();
     Ok((arn, state(config, listener_computed(l))))
 }

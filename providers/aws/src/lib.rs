@@ -155,6 +155,11 @@ fn adopt(type_name: &str, config: &Value, found: &Value) -> Value {
     Value::Map(m)
 }
 
+/// How long after an interrupted create's call it may still finish in AWS
+/// (the caller died; AWS keeps processing the request it received). A
+/// look-up by key sooner than this could miss the object and orphan it.
+const IN_FLIGHT_SETTLE: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// The types whose creates look for an earlier try's object first.
 const LOOK_BEFORE_CREATE: &[&str] = &[
     "aws_vpc",
@@ -449,6 +454,18 @@ impl Provider for AwsProvider {
     async fn find_by_key(&self, req: FindRequest) -> FindResponse {
         let clients = self.clients().await;
         let key = req.idempotency_key.as_str();
+        // A create sent just before its caller died may still be running in
+        // AWS: give it time to finish before looking.
+        if let Some(at) = req.intent_at {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            // `at` is whole seconds: count from the end of its second.
+            let ready = at + 1 + IN_FLIGHT_SETTLE.as_secs();
+            if now < ready {
+                tokio::time::sleep(std::time::Duration::from_secs(ready - now)).await;
+            }
+        }
         let result = self.find(clients, &req.type_name, key).await;
         match result {
             Ok(found) => FindResponse {

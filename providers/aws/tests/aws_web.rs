@@ -6,9 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{Filter, InstanceStateName};
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
-use common::{count, example, gone, tagged};
+use common::{count, env_filter, example, tagged};
 use kiln_provider_aws::api::Clients;
 
 /// The listener's forward target groups, by ARN.
@@ -39,21 +37,6 @@ async fn listener_targets(c: &Clients, listener: &str) -> Vec<String> {
         .into_iter()
         .collect()
 }
-
-/// What the example makes, by kind (instances: the group's two).
-const EXPECTED: &[(&str, usize)] = &[
-    ("vpc", 1),
-    ("subnet", 2),
-    ("security-group", 1),
-    ("internet-gateway", 1),
-    ("route-table", 1),
-    ("launch-template", 1),
-    ("autoscaling-group", 1),
-    ("load-balancer", 1),
-    ("target-group", 1),
-    ("listener", 1),
-    ("instance", 2),
-];
 
 #[tokio::test]
 async fn aws_web_applies_replaces_updates_and_destroys() {

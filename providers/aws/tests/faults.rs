@@ -22,6 +22,21 @@ use std::time::Duration;
 use common::{count, example, tagged};
 use kiln_testkit::faults::{FaultPlan, FaultProxy};
 
+/// What examples/aws-web makes, by kind (instances: the group's two).
+const EXPECTED: &[(&str, usize)] = &[
+    ("vpc", 1),
+    ("subnet", 2),
+    ("security-group", 1),
+    ("internet-gateway", 1),
+    ("route-table", 1),
+    ("launch-template", 1),
+    ("autoscaling-group", 1),
+    ("load-balancer", 1),
+    ("target-group", 1),
+    ("listener", 1),
+    ("instance", 2),
+];
+
 fn seed() -> u64 {
     std::env::var("KILN_FAULT_SEED")
         .ok()
@@ -71,14 +86,15 @@ async fn check_exact(p: &common::TempProject, env: &str, when: &str, log: &str) 
 }
 
 /// Runs `apply`; a failed one must have rolled back to an exact state, and
-/// is run again (at most `tries` times in all) until it succeeds.
+/// is run again (at most `tries` times in all) until it succeeds. Returns
+/// the log and how many runs failed first.
 async fn apply_until_done(
     p: &common::TempProject,
     k: &common::Kiln,
     env: &str,
     extra: &[&str],
     tries: usize,
-) -> String {
+) -> (String, usize) {
     let mut args = vec!["apply", "--yes", "--env", env];
     args.extend_from_slice(extra);
     let mut log = String::new();
@@ -91,7 +107,7 @@ async fn apply_until_done(
         ));
         check_exact(p, env, &format!("after apply attempt {attempt}"), &log).await;
         if r.code == 0 {
-            return log;
+            return (log, attempt - 1);
         }
     }
     panic!("apply did not finish in {tries} tries:\n{log}");
@@ -102,10 +118,10 @@ async fn web_tier_under(plan: FaultPlan) {
     let env = common::unique("faults");
     let (p, k) = common::project(&example());
     let k = k.env("AWS_ENDPOINT_URL", &proxy.endpoint());
-    let mut log = apply_until_done(&p, &k, &env, &[], 3).await;
+    let (mut log, mut failed) = apply_until_done(&p, &k, &env, &[], 3).await;
     let made = tagged(&common::clients().await, &env).await;
-    for (kind, n) in [("vpc", 1), ("subnet", 2), ("autoscaling-group", 1), ("listener", 1)] {
-        assert_eq!(count(&made, kind), n, "{kind}s: {made:#?}\n{log}");
+    for (kind, n) in EXPECTED {
+        assert_eq!(count(&made, kind), *n, "{kind}s: {made:#?}\n{log}");
     }
     let again = k.run(&["plan", "--env", &env]);
     assert!(
@@ -114,9 +130,15 @@ async fn web_tier_under(plan: FaultPlan) {
         again.all()
     );
     // A new image: replaced first, under the same faults.
-    log.push_str(&apply_until_done(&p, &k, &env, &["--var", "ami=ami-35e92e4c"], 3).await);
+    let replaced = apply_until_done(&p, &k, &env, &["--var", "ami=ami-35e92e4c"], 3).await;
+    log.push_str(&replaced.0);
+    failed += replaced.1;
     let destroy = k.run(&["destroy", "--yes", "--env", &env]);
-    log.push_str(&format!("--- destroy: exit {}\n{}", destroy.code, destroy.all()));
+    log.push_str(&format!(
+        "--- destroy: exit {}\n{}",
+        destroy.code,
+        destroy.all()
+    ));
     assert_eq!(destroy.code, 0, "destroy under faults\n{log}");
     let left = inventory(&env).await;
     assert!(left.is_empty(), "left after destroy: {left:#?}\n{log}");
@@ -127,7 +149,11 @@ async fn web_tier_under(plan: FaultPlan) {
     );
     #[allow(clippy::print_stderr, reason = "the figures of a fault run")]
     {
-        eprintln!("seed {}: {}", plan.seed, proxy.stats.summary());
+        eprintln!(
+            "seed {}: {}; {failed} of the applies failed (rolled back exactly) and were run again",
+            plan.seed,
+            proxy.stats.summary()
+        );
     }
 }
 
@@ -207,7 +233,11 @@ async fn kill_9_at_random_moments_on_the_emulator_then_the_next_command_finishes
         }
         // The same command again: no unlock, no manual step.
         let r = k.run(&args);
-        log.push_str(&format!("--- the next command: exit {}\n{}", r.code, r.all()));
+        log.push_str(&format!(
+            "--- the next command: exit {}\n{}",
+            r.code,
+            r.all()
+        ));
         assert_eq!(r.code, 0, "{log}");
         check_exact(&p, &env, "after the next command", &log).await;
         if matches!(what, Killed::Destroy) {
@@ -216,13 +246,41 @@ async fn kill_9_at_random_moments_on_the_emulator_then_the_next_command_finishes
             let mut plan = vec!["plan", "--env", &env];
             plan.extend_from_slice(&args[4..]);
             let again = k.run(&plan);
-            assert!(again.stdout.contains("No changes"), "{}\n{log}", again.all());
+            assert!(
+                again.stdout.contains("No changes"),
+                "{}\n{log}",
+                again.all()
+            );
             let made = tagged(&common::clients().await, &env).await;
-            assert_eq!(count(&made, "instance"), 2, "{made:#?}\n{log}");
+            for (kind, n) in EXPECTED {
+                assert_eq!(count(&made, kind), *n, "{kind}s: {made:#?}\n{log}");
+            }
             let d = k.run(&["destroy", "--yes", "--env", &env]);
             assert_eq!(d.code, 0, "{}\n{log}", d.all());
             assert!(inventory(&env).await.is_empty(), "{log}");
         }
     }
     assert!(landed > 0, "no kill landed while its command ran");
+}
+
+/// The reproduction on AWS: a journal already folded into the state
+/// (what a kill between the state write and the journal's removal leaves)
+/// is discarded, never replayed — the next apply deletes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_already_in_the_state_is_never_replayed_on_aws() {
+    let env = common::unique("folded");
+    let (p, k) = common::project(&example());
+    let r = k.run(&["apply", "--yes", "--env", &env]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let before = inventory(&env).await;
+    let dir = p.path().join(".kiln").join(&env);
+    std::fs::copy(dir.join("journal.last.jsonl"), dir.join("journal.jsonl")).unwrap();
+    let again = k.run(&["apply", "--yes", "--env", &env]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(!again.all().contains("destroy"), "{}", again.all());
+    assert_eq!(inventory(&env).await, before, "{}", again.all());
+    check_exact(&p, &env, "after the second apply", &again.all()).await;
+    let d = k.run(&["destroy", "--yes", "--env", &env]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    assert!(inventory(&env).await.is_empty());
 }

@@ -52,6 +52,7 @@ async fn find(p: &AwsProvider, env: &str, ty: &str, key: &str) -> Option<String>
             idempotency_key: key.into(),
             context: context(env, &format!("{ty}.r")),
             config: None,
+            intent_at: None,
         })
         .await;
     assert!(!resp.diagnostics.has_errors(), "{ty}: {}", resp.diagnostics);

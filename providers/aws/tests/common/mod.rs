@@ -307,7 +307,9 @@ pub async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
 }
 
 /// An ELBv2 answer that the object asked about no longer exists.
-pub fn gone<E: ProvideErrorMetadata>(e: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> bool {
+pub fn gone<E: ProvideErrorMetadata>(
+    e: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>,
+) -> bool {
     e.code().is_some_and(|c| c.ends_with("NotFound"))
 }
 
@@ -324,7 +326,6 @@ pub fn example() -> String {
     );
     std::fs::read_to_string(path).unwrap()
 }
-
 
 /// The kind [`tagged`] lists a resource type under.
 pub fn kind_of(type_name: &str) -> Option<&'static str> {
