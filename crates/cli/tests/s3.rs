@@ -502,3 +502,46 @@ fn random_kills_recover_exactly_on_s3() {
     }
     eprintln!("random kills on S3: {crashed} of {kills} runs were killed before they finished");
 }
+
+/// The state store behind a proxy that loses 30% of S3's answers (the call
+/// runs, the client sees a 500): the SDK's retry of a conditional write
+/// whose first try landed is refused (`412`), and the store must know the
+/// object as its own — the lock, every journal record, the state — instead
+/// of failing the apply or waiting on its own lock.
+#[test]
+fn lost_s3_answers_are_ridden_out_by_the_state_store() {
+    use kiln_testkit::faults::{FaultPlan, FaultProxy};
+    let mut plan = FaultPlan::none(18);
+    plan.services = vec!["s3".into()];
+    plan.lost_answer = 0.3;
+    let proxy = FaultProxy::start(Moto::shared().port, plan).unwrap();
+    let (_p, k) = s3_project(TRIGGERED, "lossy");
+    let k = k.env("AWS_ENDPOINT_URL", &proxy.endpoint());
+    let backend = format!("s3://lossy/{}", std::process::id());
+    for n in 1..=4 {
+        let v = format!("n={n}");
+        let r = k.run(&["apply", "--yes", "--backend", &backend, "--var", &v]);
+        assert_eq!(
+            r.code,
+            0,
+            "apply {n}: {}\n{}",
+            proxy.stats.summary(),
+            r.all()
+        );
+    }
+    let again = k.run(&["plan", "--backend", &backend, "--var", "n=4"]);
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+    let lost = proxy
+        .stats
+        .lost_answers
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(lost >= 5, "too few answers lost: {}", proxy.stats.summary());
+    let s = state(
+        "lossy",
+        &format!("{}/default/state.json", std::process::id()),
+    );
+    assert_eq!(
+        s["resources"][0]["attributes"]["triggers"]["n"], "4",
+        "{s:#}"
+    );
+}

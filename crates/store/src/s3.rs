@@ -248,7 +248,7 @@ impl S3Store {
             .bucket(&self.options.bucket)
             .key(key)
             .content_type("application/json")
-            .body(ByteStream::from(body))
+            .body(ByteStream::from(body.clone()))
             .set_metadata(metadata);
         req = match condition {
             Condition::None => req,
@@ -266,7 +266,13 @@ impl S3Store {
             Ok(out) => Ok(PutOutcome::Written(
                 out.e_tag().unwrap_or_default().to_string(),
             )),
-            Err(e) if condition_failed(&e) => Ok(PutOutcome::ConditionFailed),
+            Err(e) if condition_failed(&e) => {
+                let client = self.client().await;
+                match already_written(client, &self.options.bucket, key, &body).await {
+                    Some(etag) => Ok(PutOutcome::Written(etag)),
+                    None => Ok(PutOutcome::ConditionFailed),
+                }
+            }
             Err(e) => Err(self.sdk_err(&format!("writing {}", self.url(key)), &e)),
         }
     }
@@ -365,7 +371,7 @@ impl S3Store {
                     .key(&key)
                     .content_type("application/json")
                     .if_match(&etag)
-                    .body(ByteStream::from(body));
+                    .body(ByteStream::from(body.clone()));
                 req = match &encryption {
                     Encryption::None => req,
                     Encryption::Aes256 => req.server_side_encryption(ServerSideEncryption::Aes256),
@@ -375,6 +381,13 @@ impl S3Store {
                 };
                 match req.send().await {
                     Ok(out) => etag = out.e_tag().unwrap_or_default().to_string(),
+                    Err(e)
+                        if condition_failed(&e)
+                            && let Some(ours) =
+                                already_written(&client, &bucket, &key, &body).await =>
+                    {
+                        etag = ours;
+                    }
                     Err(e) if condition_failed(&e) || is_not_found(&e) => {
                         tracing::warn!(
                             "the lock s3://{bucket}/{key} was removed or taken over by someone else; its lease is no longer renewed"
@@ -651,6 +664,30 @@ fn is_not_found<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
         || (status(e) == Some(404) && e.code() != Some("NoSuchBucket"))
 }
 
+/// After a conditional write was refused: whether the object now holds
+/// exactly `body` — this very write, whose first try succeeded but whose
+/// answer was lost, so the SDK's retry found its own object (AWS documents
+/// that a request can succeed although the client saw an error). Its ETag
+/// if so. A lock, journal record or state body names its writer (a lock
+/// id, a serial, timestamps), so another writer's object never matches.
+async fn already_written(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> Option<String> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    let stored = out.body.collect().await.ok()?.into_bytes();
+    (stored.as_ref() == body).then_some(etag)
+}
+
 /// The write's condition did not hold: `412 Precondition Failed`, or `409
 /// ConditionalRequestConflict` (S3 lost a race between two conditional
 /// writes to the same key, which means the same to us).
@@ -895,7 +932,10 @@ impl StateStore for S3Store {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) || is_not_found(&e) => Err(not_locked()),
+            // The lock was ours a moment ago: gone now is what was asked
+            // (a retried delete whose first try's answer was lost).
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(not_locked()),
             Err(e) => Err(self.sdk_err(&format!("removing {}", self.url(&key)), &e)),
         }
     }

@@ -281,10 +281,25 @@ where
 ///   earlier try's object ([`Error::is_conflict`]), the object is looked up
 ///   by kiln's key (`find`) and adopted if it is there;
 /// - otherwise a retryable error is tried again, up to [`MAX_ATTEMPTS`]
-///   with exponential backoff (100 ms doubling, at most 5 s);
+///   with exponential backoff (200 ms doubling, at most 5 s);
 /// - the look-up also follows the last failed try, so a create that
 ///   finally failed leaves no object behind unrecorded.
-pub async fn create_once<T, S, SF, F, FF>(mut send: S, mut find: F) -> Result<T, Error>
+pub async fn create_once<T, S, SF, F, FF>(send: S, find: F) -> Result<T, Error>
+where
+    S: FnMut() -> SF,
+    SF: Future<Output = Result<T, Error>>,
+    F: FnMut() -> FF,
+    FF: Future<Output = Result<Option<T>, Error>>,
+{
+    create_once_with(Duration::from_millis(100), send, find).await
+}
+
+/// [`create_once`] with the first backoff `base` (doubling, at most 5 s).
+async fn create_once_with<T, S, SF, F, FF>(
+    base: Duration,
+    mut send: S,
+    mut find: F,
+) -> Result<T, Error>
 where
     S: FnMut() -> SF,
     SF: Future<Output = Result<T, Error>>,
@@ -304,7 +319,7 @@ where
         if !e.retryable || attempt >= MAX_ATTEMPTS {
             return Err(e);
         }
-        let backoff = Duration::from_millis(100 << attempt.min(6)).min(Duration::from_secs(5));
+        let backoff = (base * (1 << attempt.min(6))).min(Duration::from_secs(5));
         tokio::time::sleep(backoff).await;
         attempt += 1;
     }
@@ -542,7 +557,8 @@ mod tests {
         let sent = std::cell::Cell::new(0);
         let looked = std::cell::Cell::new(0);
         let answers = std::cell::RefCell::new(answers.into_iter());
-        let r = create_once(
+        let r = create_once_with(
+            Duration::ZERO,
             || {
                 sent.set(sent.get() + 1);
                 let next = answers.borrow_mut().next().expect("a scripted answer");
@@ -558,7 +574,7 @@ mod tests {
         (r, sent.get(), looked.get())
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_create_whose_answer_was_lost_adopts_the_object_it_made() {
         // The first try ran (its answer replaced by a 500): found, not redone.
         let (r, sent, looked) = scripted(vec![Err(lost("InternalError"))], 1).await;
