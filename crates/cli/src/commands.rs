@@ -1033,10 +1033,31 @@ async fn show_cmd(project: &Project, cmd: ShowCmd, out: &Output) -> Result<u8> {
     Ok(0)
 }
 
+/// The state as `show --json` prints it: every sensitive value — of
+/// current, deposed and kept objects, outputs and recorded variables —
+/// replaced by its mark.
 fn redact_state(state: &State) -> State {
     let mut s = state.clone();
     for r in s.resources.values_mut() {
         r.attributes = r.attributes.redacted();
+    }
+    for r in s.deposed.iter_mut() {
+        r.attributes = r.attributes.redacted();
+    }
+    let mut sources: Vec<&mut kiln_state::AppliedSource> = s.source.iter_mut().collect();
+    if let Some(previous) = &mut s.previous {
+        for r in previous.resources.iter_mut() {
+            r.attributes = r.attributes.redacted();
+        }
+        for o in previous.outputs.values_mut() {
+            o.value = o.value.redacted();
+        }
+        sources.extend(previous.source.iter_mut());
+    }
+    for source in sources {
+        for v in source.variables.values_mut() {
+            *v = v.redacted();
+        }
     }
     for o in s.outputs.values_mut() {
         o.value = o.value.redacted();

@@ -255,10 +255,26 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
     s
 }
 
+/// An action's before and after values as they may be shown: each side
+/// marked sensitive wherever the other is, so neither the old value of a
+/// now-sensitive attribute nor the new value of a formerly sensitive one
+/// is printed (Terraform hides both sides of such a change).
+fn shown(a: &Action) -> (Option<Value>, Option<Value>) {
+    match (&a.before, &a.after) {
+        (Some(b), Some(f)) => {
+            let b = b.clone().mark_like(f);
+            let f = f.clone().mark_like(&b);
+            (Some(b), Some(f))
+        }
+        (b, f) => (b.clone(), f.clone()),
+    }
+}
+
 fn attributes(out: &Output, s: &mut String, a: &Action) {
     let empty = BTreeMap::new();
-    let before = a.before.as_ref().and_then(Value::as_map).unwrap_or(&empty);
-    let after = a.after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    let (before, after) = shown(a);
+    let before = before.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    let after = after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
     let forcing: Vec<&str> = a
         .reasons
         .iter()
@@ -388,6 +404,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         .iter()
         .filter(|a| a.kind != ActionKind::NoOp)
         .map(|a| {
+            let (before, after) = shown(a);
             json!({
                 "address": a.addr.to_string(),
                 "type": a.type_name,
@@ -398,8 +415,8 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                 "kept_for_rollback": a.kept,
                 "reasons": a.reasons.iter().map(reason_json).collect::<Vec<_>>(),
                 "reason_text": a.reasons.iter().map(reason_text_redacted).collect::<Vec<_>>(),
-                "before": a.before.as_ref().map(Value::redacted),
-                "after": a.after.as_ref().map(Value::redacted),
+                "before": before.as_ref().map(Value::redacted),
+                "after": after.as_ref().map(Value::redacted),
                 "depends_on": a.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })
         })

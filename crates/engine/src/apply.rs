@@ -51,12 +51,16 @@ enum Job {
         /// The record of the new object, less its id and attributes.
         record: ResourceRecord,
         sensitive: Arc<[String]>,
+        /// The planned value with its sensitive marks, laid over what the
+        /// provider returns (see [`Value::mark_like`]).
+        marks: Value,
     },
     Update {
         provider: Arc<dyn Provider>,
         req: UpdateRequest,
         record: ResourceRecord,
         sensitive: Arc<[String]>,
+        marks: Value,
     },
     Delete {
         provider: Arc<dyn Provider>,
@@ -772,7 +776,8 @@ impl Run<'_> {
         };
         match step.op {
             StepOp::Create => {
-                let config = self.final_attributes(i, ev)?.into_unmarked();
+                let marks = self.final_attributes(i, ev)?;
+                let config = marks.clone().into_unmarked();
                 let key =
                     util::idempotency_key(&self.state.lineage, &action.addr, action.generation);
                 let record = ResourceRecord {
@@ -799,7 +804,9 @@ impl Run<'_> {
                     ..
                 } = &mut intent
                 {
-                    *config = Some(req.config.clone());
+                    // With its marks: recovery records what it finds as
+                    // sensitive as the create would have.
+                    *config = Some(marks.clone());
                     dependencies.clone_from(&action.dependencies);
                 }
                 Ok((
@@ -809,6 +816,7 @@ impl Run<'_> {
                         health_check: action.health_check,
                         record,
                         sensitive,
+                        marks,
                     },
                     intent,
                 ))
@@ -822,7 +830,8 @@ impl Run<'_> {
                     .ok_or_else(|| {
                         format!("{} is not in the state any more; plan again", action.addr)
                     })?;
-                let planned = self.final_attributes(i, ev)?.into_unmarked();
+                let marks = self.final_attributes(i, ev)?;
+                let planned = marks.clone().into_unmarked();
                 let prior = current.attributes.clone().into_unmarked();
                 let changed = changed_keys(&prior, &planned);
                 let mut record = ResourceRecord::from(current);
@@ -846,6 +855,7 @@ impl Run<'_> {
                         req,
                         record,
                         sensitive,
+                        marks,
                     },
                     intent,
                 ))
@@ -1074,6 +1084,7 @@ impl Run<'_> {
                         req,
                         record: ResourceRecord::from(&**prior),
                         sensitive,
+                        marks: prior.attributes.clone(),
                     },
                     what: undo.report(action, None),
                     op: JournalOp::Update,
@@ -1191,12 +1202,24 @@ async fn run_job(step: usize, job: Job) -> Done {
             health_check,
             record,
             sensitive,
-        } => create(provider.as_ref(), req, health_check, record, &sensitive).await,
+            marks,
+        } => {
+            create(
+                provider.as_ref(),
+                req,
+                health_check,
+                record,
+                &sensitive,
+                &marks,
+            )
+            .await
+        }
         Job::Update {
             provider,
             req,
             mut record,
             sensitive,
+            marks,
         } => {
             let resp = provider.update(req).await;
             match errors(&resp.diagnostics) {
@@ -1205,7 +1228,7 @@ async fn run_job(step: usize, job: Job) -> Done {
                     created: None,
                 },
                 None => {
-                    record.attributes = mark_sensitive(resp.state, &sensitive);
+                    record.attributes = mark_sensitive(resp.state, &sensitive).mark_like(&marks);
                     Outcome::Updated { resource: record }
                 }
             }
@@ -1237,6 +1260,7 @@ async fn create(
     health_check: bool,
     mut record: ResourceRecord,
     sensitive: &[String],
+    marks: &Value,
 ) -> Outcome {
     let type_name = req.type_name.clone();
     let context = req.context.clone();
@@ -1249,7 +1273,7 @@ async fn create(
         };
     };
     record.id = id.clone();
-    record.attributes = mark_sensitive(resp.state, sensitive);
+    record.attributes = mark_sensitive(resp.state, sensitive).mark_like(marks);
     if let Some(message) = error {
         // It failed after making something: keep it recorded.
         return Outcome::Failed {

@@ -128,7 +128,7 @@ pub async fn recover(
                         type_name: type_name.clone(),
                         idempotency_key: idempotency_key.clone(),
                         context,
-                        config: config.clone(),
+                        config: config.clone().map(Value::into_unmarked),
                         intent_at: Some(*at),
                     })
                     .await;
@@ -150,6 +150,7 @@ pub async fn recover(
                     (Some(config), Some(schema)) => {
                         let merged = as_created(config, attributes, schema);
                         mark_sensitive(merged, &sensitive_attrs(registry, type_name))
+                            .mark_like(config)
                     }
                     _ => attributes,
                 };

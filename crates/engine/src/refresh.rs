@@ -188,7 +188,8 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
                 }
                 (Some(v), Target::Current(a)) => {
                     if let Some(r) = out.resources.get_mut(&a) {
-                        r.attributes = mark_sensitive(v, &sensitive);
+                        // What was sensitive stays so: a read carries no marks.
+                        r.attributes = mark_sensitive(v, &sensitive).mark_like(&r.attributes);
                     }
                     if let Some(why) = result.drift {
                         drifted.insert(a, why);
@@ -196,7 +197,7 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
                 }
                 (Some(v), Target::Deposed(a, id)) => {
                     if let Some(r) = out.deposed.get_mut(&a, &id) {
-                        r.attributes = mark_sensitive(v, &sensitive);
+                        r.attributes = mark_sensitive(v, &sensitive).mark_like(&r.attributes);
                     }
                 }
             }

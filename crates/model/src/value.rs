@@ -144,6 +144,42 @@ impl Value {
         }
     }
 
+    /// This value with every part marked sensitive that is sensitive at the
+    /// same path in `marks` (map keys and list indexes matched; a sensitive
+    /// `marks` marks the whole). What a provider returns carries no marks:
+    /// the engine lays the planned value's marks over it, so a value that
+    /// came from a `sensitive` variable stays hidden in the state and in
+    /// every later plan. A renderer marks each side of a change with the
+    /// other's marks, so the old value of a now-sensitive attribute is
+    /// hidden too (Terraform shows both sides as sensitive).
+    pub fn mark_like(self, marks: &Value) -> Value {
+        match (self, marks) {
+            (v @ Value::Sensitive(_), _) => v,
+            (v, Value::Sensitive(_)) => v.sensitive(),
+            (Value::Map(mut m), Value::Map(mk)) => {
+                for (k, mark) in mk {
+                    if mark.contains_sensitive()
+                        && let Some(v) = m.remove(k)
+                    {
+                        m.insert(k.clone(), v.mark_like(mark));
+                    }
+                }
+                Value::Map(m)
+            }
+            (Value::List(items), Value::List(mk)) => Value::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match mk.get(i) {
+                        Some(mark) => v.mark_like(mark),
+                        None => v,
+                    })
+                    .collect(),
+            ),
+            (v, _) => v,
+        }
+    }
+
     /// The value under any sensitive mark at the top level.
     pub fn unmarked(&self) -> &Value {
         match self {
@@ -516,6 +552,47 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marks_are_laid_over_by_path() {
+        let state = Value::map([
+            ("id", Value::from("1")),
+            (
+                "triggers",
+                Value::map([("pw", Value::from("s3cret")), ("n", Value::from("1"))]),
+            ),
+            (
+                "list",
+                Value::List(vec![Value::from("a"), Value::from("b")]),
+            ),
+        ]);
+        let planned = Value::map([
+            ("id", Value::Unknown),
+            (
+                "triggers",
+                Value::map([
+                    ("pw", Value::from("s3cret").sensitive()),
+                    ("n", Value::from("1")),
+                ]),
+            ),
+            (
+                "list",
+                Value::List(vec![Value::from("a"), Value::from("b").sensitive()]),
+            ),
+        ]);
+        let marked = state.mark_like(&planned);
+        assert_eq!(marked.get("id"), Some(&Value::from("1")));
+        let triggers = marked.get("triggers").unwrap();
+        assert_eq!(triggers.get("pw"), Some(&Value::from("s3cret").sensitive()));
+        assert_eq!(triggers.get("n"), Some(&Value::from("1")));
+        let list = marked.get("list").unwrap().as_list().unwrap();
+        assert_eq!(list[1], Value::from("b").sensitive());
+        assert_eq!(list[0], Value::from("a"));
+        assert!(!marked.redacted().to_string().contains("s3cret"));
+        // A wholly sensitive mark marks the whole.
+        let whole = Value::map([("x", Value::from(1))]).mark_like(&Value::Null.sensitive());
+        assert!(matches!(whole, Value::Sensitive(_)));
+    }
 
     #[test]
     fn tagged_json_round_trips_marks() {

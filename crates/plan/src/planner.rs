@@ -134,7 +134,20 @@ pub fn plan(
         outputs,
         source: PlanSource {
             files: expand::all_files(config),
-            variables: options.variables.clone(),
+            // Recorded marked where declared sensitive, so a saved plan and
+            // the state's record of the applied source never show them.
+            variables: options
+                .variables
+                .iter()
+                .map(|(name, v)| {
+                    let sensitive = config
+                        .variables
+                        .iter()
+                        .any(|d| &d.name == name && d.sensitive);
+                    let v = v.clone();
+                    (name.clone(), if sensitive { v.sensitive() } else { v })
+                })
+                .collect(),
             root_dir: options.root_dir.clone(),
             file_reads: files.into_reads(),
             data: options.data.clone(),

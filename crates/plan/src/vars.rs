@@ -41,7 +41,9 @@ pub(crate) fn variable_values(
         // A given null stands for itself if the variable is nullable, and
         // for the default otherwise.
         let value = match (user, &var.default) {
-            (Some(v), _) if !v.is_null() || var.nullable => v.clone(),
+            // A recorded value may carry the mark the plan gave it; the
+            // declaration decides sensitivity.
+            (Some(v), _) if !v.is_null() || var.nullable => v.clone().into_unmarked(),
             (_, Some(d)) => d.clone(),
             (Some(_), None) => Value::Null,
             (None, None) => {

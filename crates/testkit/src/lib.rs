@@ -102,6 +102,7 @@ impl Run {
 }
 
 /// Runs the real `kiln` binary in a project directory.
+#[derive(Debug, Clone)]
 pub struct Kiln {
     bin: PathBuf,
     dir: PathBuf,

@@ -39,6 +39,10 @@ pub struct Clients {
     /// for the first try's object between tries.
     pub ec2_once: aws_sdk_ec2::Client,
     pub asg: aws_sdk_autoscaling::Client,
+    /// Auto Scaling with the SDK's retries off, for CreateAutoScalingGroup:
+    /// a retry after a lost answer is refused (`AlreadyExists`) on AWS, but
+    /// moto launches the retried group's instances before it refuses.
+    pub asg_once: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// ELBv2 with the SDK's retries off, for CreateLoadBalancer,
     /// CreateTargetGroup and CreateListener: AWS makes them idempotent (by
@@ -125,6 +129,10 @@ impl Clients {
         let asg_config = aws_sdk_autoscaling::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let asg_once = asg_config
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -136,6 +144,7 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
             ec2_once: aws_sdk_ec2::Client::from_conf(ec2_once),
             asg: aws_sdk_autoscaling::Client::from_conf(asg_config),
+            asg_once: aws_sdk_autoscaling::Client::from_conf(asg_once),
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_config),
             elb_once: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_once),
             s3: aws_sdk_s3::Client::from_conf(s3_config),

@@ -24,7 +24,9 @@ use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
-use crate::api::{Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, wait_for};
+use crate::api::{
+    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once, wait_for,
+};
 use crate::values::{boolean, n, number, objects, opt_s, refreshed, s, state, string, strings};
 
 /// Auto Scaling's limit of names per DescribeAutoScalingGroups call.
@@ -114,37 +116,40 @@ pub async fn create(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Er
     let zones = strings(config, "vpc_zone_identifier");
     let azs = strings(config, "availability_zones");
     let tgs = strings(config, "target_group_arns");
-    let sent = ctx
-        .c
-        .asg
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(&name)
-        .set_launch_template(lt)
-        .set_min_size(number(config, "min_size").map(|x| x as i32))
-        .set_max_size(number(config, "max_size").map(|x| x as i32))
-        .set_desired_capacity(number(config, "desired_capacity").map(|x| x as i32))
-        .set_vpc_zone_identifier((!zones.is_empty()).then(|| zones.join(",")))
-        .set_availability_zones((!azs.is_empty()).then_some(azs))
-        .set_target_group_arns((!tgs.is_empty()).then_some(tgs))
-        .set_health_check_type(string(config, "health_check_type"))
-        .set_health_check_grace_period(
-            number(config, "health_check_grace_period").map(|x| x as i32),
-        )
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(api("CreateAutoScalingGroup"));
-    match sent {
-        Ok(_) => {}
-        // A retried create: adopt the group if it is the one this key made.
-        Err(e) if e.code() == "AlreadyExists" => {
-            match describe(ctx.c, vec![name.clone()]).await?.pop() {
-                Some(g) if tag(&g, TAG_KEY) == Some(ctx.key) => {}
-                _ => return Err(e),
-            }
-        }
-        Err(e) => return Err(e),
-    }
+    // Made once: an earlier try's group (its answer lost, or a create
+    // interrupted before) is the one of this name carrying this key.
+    create_once(
+        || async {
+            ctx.c
+                .asg_once
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(&name)
+                .set_launch_template(lt.clone())
+                .set_min_size(number(config, "min_size").map(|x| x as i32))
+                .set_max_size(number(config, "max_size").map(|x| x as i32))
+                .set_desired_capacity(number(config, "desired_capacity").map(|x| x as i32))
+                .set_vpc_zone_identifier((!zones.is_empty()).then(|| zones.join(",")))
+                .set_availability_zones((!azs.is_empty()).then(|| azs.clone()))
+                .set_target_group_arns((!tgs.is_empty()).then(|| tgs.clone()))
+                .set_health_check_type(string(config, "health_check_type"))
+                .set_health_check_grace_period(
+                    number(config, "health_check_grace_period").map(|x| x as i32),
+                )
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("CreateAutoScalingGroup"))
+        },
+        || async {
+            let ours = describe(ctx.c, vec![name.clone()])
+                .await?
+                .into_iter()
+                .any(|g| !ctx.key.is_empty() && tag(&g, TAG_KEY) == Some(ctx.key));
+            Ok(ours.then_some(()))
+        },
+    )
+    .await?;
     let g = describe(ctx.c, vec![name.clone()])
         .await?
         .pop()
