@@ -350,10 +350,14 @@ fn free_at_exit<T>(values: T) {
     std::mem::forget(values);
 }
 
-/// The saved plan file: JSON, mode 0600 (it may hold sensitive values).
+/// The saved plan file: JSON, mode 0600 (it may hold sensitive values),
+/// sealed when encryption is on.
 fn save_plan(path: &Path, plan: &Plan) -> Result<()> {
     let doc = serde_json::json!({ "kiln_saved_plan": 1, "plan": plan });
-    let bytes = serde_json::to_vec(&doc)?;
+    let mut bytes = serde_json::to_vec(&doc)?;
+    if let Some(sealer) = crate::project::sealer()? {
+        bytes = sealer.seal(&bytes);
+    }
     write_private(path, &bytes)
         .with_context(|| format!("cannot write the plan to {}", path.display()))
 }
@@ -374,6 +378,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn load_plan(path: &Path) -> Result<Plan> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the plan file {}", path.display()))?;
+    let bytes = kiln_store::seal::Sealer::open(
+        crate::project::sealer()?.as_deref(),
+        &bytes,
+        &format!("the plan file {}", path.display()),
+    )?;
     #[derive(serde::Deserialize)]
     struct Saved {
         kiln_saved_plan: u32,
@@ -1221,6 +1230,12 @@ async fn state_push(
 ) -> Result<u8> {
     let bytes = std::fs::read(file)
         .with_context(|| format!("cannot read the state file {}", file.display()))?;
+    // A state file copied out of an encrypted store opens with its key.
+    let bytes = kiln_store::seal::Sealer::open(
+        crate::project::sealer()?.as_deref(),
+        &bytes,
+        &format!("the state file {}", file.display()),
+    )?;
     let mut pushed = kiln_state::format::from_json(&bytes).with_context(|| {
         format!(
             "{} is not a kiln state; push a file written by `kiln state pull`",

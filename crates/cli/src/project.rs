@@ -57,6 +57,8 @@ impl Project {
             store: Box::new(LocalStore::new(datadir)),
             registry: std::sync::Mutex::new(None),
         };
+        // The passphrase is checked before anything is read.
+        sealer()?;
         project.store = project.choose_store(g.backend.as_deref())?;
         Ok(project)
     }
@@ -66,7 +68,10 @@ impl Project {
     /// encryption) come from the configuration's s3 backend, if it has one.
     fn choose_store(&self, flag: Option<&str>) -> Result<Box<dyn StateStore>> {
         let configured = self.configured_backend(flag.is_none())?;
-        let local = || -> Box<dyn StateStore> { Box::new(LocalStore::new(self.datadir.clone())) };
+        let sealer = sealer()?;
+        let local = || -> Box<dyn StateStore> {
+            Box::new(LocalStore::new(self.datadir.clone()).with_sealer(sealer.clone()))
+        };
         let from_config = match configured.map(|b| b.kind) {
             Some(kiln_config::BackendKind::S3(s3)) => Some(s3),
             _ => None,
@@ -111,7 +116,9 @@ impl Project {
             // For tests and slow links: how long a lock lasts unrenewed.
             options.lease = std::time::Duration::from_secs(secs.max(1));
         }
-        Ok(Box::new(kiln_store::S3Store::new(options)))
+        Ok(Box::new(
+            kiln_store::S3Store::new(options).with_sealer(sealer.clone()),
+        ))
     }
 
     /// The configuration's backend block, if any. With `strict`, a
@@ -557,4 +564,17 @@ pub(crate) fn read_source(path: &Path) -> Result<String> {
             bytes[at]
         )
     })
+}
+
+/// The sealer of this process: encryption of the state, its history, the
+/// journal and saved plans, on when `KILN_STATE_PASSPHRASE` is set (see
+/// `kiln_store::seal`). One per process, so a key is derived once.
+pub fn sealer() -> Result<Option<Arc<kiln_store::seal::Sealer>>> {
+    static SEALER: std::sync::OnceLock<Option<Arc<kiln_store::seal::Sealer>>> =
+        std::sync::OnceLock::new();
+    if let Some(s) = SEALER.get() {
+        return Ok(s.clone());
+    }
+    let made = kiln_store::seal::Sealer::from_env()?.map(Arc::new);
+    Ok(SEALER.get_or_init(|| made).clone())
 }

@@ -545,3 +545,51 @@ fn lost_s3_answers_are_ridden_out_by_the_state_store() {
         "{s:#}"
     );
 }
+
+/// With a passphrase, the state in S3 — every version of it — and the
+/// journal records are sealed: the secret is in no object kiln writes.
+#[test]
+fn with_a_passphrase_no_s3_object_holds_the_secret() {
+    let main = "variable \"pw\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { pw = var.pw }\n}\n";
+    let (_p, k) = s3_project(main, "sealed");
+    let prefix = format!("p{}", std::process::id());
+    let backend = format!("s3://sealed/{prefix}");
+    for secret in ["S3SECRET-ONE", "S3SECRET-TWO"] {
+        k.clone()
+            .env("KILN_STATE_PASSPHRASE", "an s3 passphrase")
+            .env("KILN_VAR_pw", secret)
+            .run(&["apply", "--yes", "--backend", &backend])
+            .success();
+    }
+    let (status, listing) = Moto::shared().s3("GET", "/sealed?versions", "");
+    assert_eq!(status, 200, "{listing}");
+    let mut seen = 0;
+    for part in listing.split("<Version>").skip(1) {
+        let field = |name: &str| {
+            part.split(&format!("<{name}>"))
+                .nth(1)
+                .and_then(|r| r.split(&format!("</{name}>")).next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let key = field("Key");
+        if !key.starts_with(&prefix) || key.ends_with("lock.json") {
+            continue;
+        }
+        let (_, body) = Moto::shared().s3(
+            "GET",
+            &format!("/sealed/{key}?versionId={}", field("VersionId")),
+            "",
+        );
+        assert!(body.starts_with("{\"kiln_sealed\":"), "{key}: {body}");
+        assert!(!body.contains("S3SECRET"), "{key} holds the secret");
+        seen += 1;
+    }
+    assert!(seen >= 2, "too few objects seen: {listing}");
+    let none = k.run(&["plan", "--backend", &backend]);
+    assert!(
+        none.stderr.contains("KILN_STATE_PASSPHRASE"),
+        "{}",
+        none.all()
+    );
+}

@@ -123,3 +123,112 @@ fn a_sensitive_value_is_printed_only_where_asked_for() {
         clean(&k, &new, *level, &["destroy", "--yes"], &both);
     }
 }
+
+/// Every file under a directory, with its bytes.
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn with_a_passphrase_no_file_kiln_writes_holds_the_secret() {
+    let p = TempProject::new();
+    // The secret goes only into a null resource: a local_file would write
+    // it to disk on purpose.
+    p.write(
+        "main.hcl",
+        "variable \"pw\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { pw = var.pw }\n}\n\noutput \"pw\" {\n  value     = var.pw\n  sensitive = true\n}\n",
+    );
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let with = |pass: &str, secret: &str| {
+        k.clone()
+            .env("KILN_STATE_PASSPHRASE", pass)
+            .env("KILN_VAR_pw", secret)
+    };
+    with("first passphrase", "SEALED-ONE")
+        .run(&["apply", "--yes"])
+        .success();
+    with("first passphrase", "SEALED-TWO")
+        .run(&["apply", "--yes"])
+        .success();
+    with("first passphrase", "SEALED-THREE")
+        .run(&["plan", "--out", "saved.plan"])
+        .success();
+    let mut written = files(&p.path().join(".kiln"));
+    written.push((
+        p.path().join("saved.plan"),
+        std::fs::read(p.path().join("saved.plan")).unwrap(),
+    ));
+    assert!(written.len() >= 4, "{written:?}");
+    for (path, bytes) in &written {
+        for secret in ["SEALED-ONE", "SEALED-TWO", "SEALED-THREE"] {
+            assert!(
+                !contains(bytes, secret),
+                "{} holds {secret}",
+                path.display()
+            );
+        }
+    }
+    let state = p.path().join(".kiln/default/state.json");
+    assert!(contains(&std::fs::read(&state).unwrap(), "kiln_sealed"));
+    // The saved plan applies with the key.
+    with("first passphrase", "SEALED-THREE")
+        .run(&["apply", "saved.plan"])
+        .success();
+    let before = std::fs::read(&state).unwrap();
+
+    // No key, or another one: a clear error, and nothing written.
+    let none = k.clone().env("KILN_VAR_pw", "x").run(&["plan"]);
+    assert_ne!(none.code, 0);
+    assert!(
+        none.stderr.contains("is encrypted") && none.stderr.contains("KILN_STATE_PASSPHRASE"),
+        "{}",
+        none.stderr
+    );
+    let wrong = with("not the passphrase", "x").run(&["apply", "--yes"]);
+    assert_ne!(wrong.code, 0);
+    assert!(
+        wrong.stderr.contains("another passphrase"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "a failed read changed the state"
+    );
+
+    // The value, on request and with the key only.
+    let out = with("first passphrase", "SEALED-THREE").run(&["output", "pw"]);
+    assert!(out.stdout.contains("SEALED-THREE"), "{}", out.all());
+    let pulled = with("first passphrase", "SEALED-THREE").run(&["state", "pull"]);
+    assert!(pulled.stdout.contains("\"serial\""), "{}", pulled.all());
+    assert_ne!(k.run(&["state", "pull"]).code, 0);
+
+    // Rotation: read with the old key, written with the new.
+    let rotating = with("second passphrase", "SEALED-FOUR")
+        .env("KILN_STATE_PASSPHRASE_PREVIOUS", "first passphrase");
+    rotating.run(&["apply", "--yes"]).success();
+    with("second passphrase", "SEALED-FOUR")
+        .run(&["plan"])
+        .success();
+    let old = with("first passphrase", "SEALED-FOUR").run(&["plan"]);
+    assert!(old.stderr.contains("another passphrase"), "{}", old.all());
+}

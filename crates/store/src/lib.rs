@@ -13,6 +13,7 @@ pub mod faults;
 mod local;
 #[cfg(feature = "s3")]
 mod s3;
+pub mod seal;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
@@ -231,6 +232,10 @@ pub enum StoreError {
         what: String,
         source: std::io::Error,
     },
+    /// An encrypted object that cannot be opened (no, or another,
+    /// passphrase; damaged), or a bad passphrase setting.
+    #[error("{0}")]
+    Sealed(#[from] seal::SealError),
     #[error("{0}")]
     Other(String),
 }

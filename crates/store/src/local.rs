@@ -23,6 +23,7 @@
 //! `max(state.serial, previous serial + 1)` (1 for the first write), so
 //! serials only grow; the serial is the [`Version`].
 
+use crate::seal::Sealer;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -53,6 +54,8 @@ pub struct LocalStore {
     /// The operating-system locks this store holds, by environment (shared
     /// by its clones, which run its blocking work).
     held: Arc<Mutex<HashMap<String, fs::File>>>,
+    /// Seals the state, its history and the journal when encryption is on.
+    sealer: Option<Arc<Sealer>>,
 }
 
 /// The metadata kept next to every version.
@@ -69,6 +72,21 @@ impl LocalStore {
         LocalStore {
             root,
             held: Arc::default(),
+            sealer: None,
+        }
+    }
+
+    /// This store, sealing what it writes (and opening what it reads) with
+    /// `sealer` (see [`crate::seal`]).
+    pub fn with_sealer(mut self, sealer: Option<Arc<Sealer>>) -> LocalStore {
+        self.sealer = sealer;
+        self
+    }
+
+    fn sealed(&self, plain: Vec<u8>) -> Vec<u8> {
+        match &self.sealer {
+            Some(s) => s.seal(&plain),
+            None => plain,
         }
     }
 
@@ -94,7 +112,7 @@ impl LocalStore {
         let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
         };
-        let state = parse_state(env, &path, &bytes)?;
+        let state = parse_state(self.sealer.as_deref(), env, &path, &bytes)?;
         Ok(Some(Versioned {
             version: Version(state.serial.to_string()),
             state,
@@ -111,7 +129,10 @@ impl LocalStore {
         let dir = self.env_dir(env)?;
         let path = dir.join(STATE_FILE);
         let current = match read_if_exists(&path)? {
-            Some(bytes) => Some((parse_state(env, &path, &bytes)?, bytes)),
+            Some(bytes) => Some((
+                parse_state(self.sealer.as_deref(), env, &path, &bytes)?,
+                bytes,
+            )),
             None => None,
         };
         let found = current.as_ref().map(|(s, _)| s.serial.to_string());
@@ -155,7 +176,7 @@ impl LocalStore {
 
         let mut new = state.clone();
         new.serial = state.serial.max(prev_serial + 1);
-        write_atomic(&path, &kiln_state::format::to_json(&new))?;
+        write_atomic(&path, &self.sealed(kiln_state::format::to_json(&new)))?;
         crate::faults::crash_point("store:state-written");
         let meta = Meta {
             serial: new.serial,
@@ -350,7 +371,7 @@ impl LocalStore {
             .join(HISTORY_DIR)
             .join(format!("{serial}.json"));
         match read_if_exists(&path)? {
-            Some(bytes) => parse_state(env, &path, &bytes),
+            Some(bytes) => parse_state(self.sealer.as_deref(), env, &path, &bytes),
             None => Err(StoreError::Other(format!(
                 "no version {serial} of {env:?} is kept; see `kiln state history`"
             ))),
@@ -396,7 +417,11 @@ impl LocalStore {
             .open(&path)
             .map_err(|e| io_err(format!("opening {}", path.display()), e))?;
         sync_dir(&dir)?;
-        Ok(LocalJournal { file, path })
+        Ok(LocalJournal {
+            file,
+            path,
+            sealer: self.sealer.clone(),
+        })
     }
 
     fn read_journal_sync(&self, env: &str) -> Result<Vec<JournalRecord>, StoreError> {
@@ -410,15 +435,27 @@ impl LocalStore {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<JournalRecord>(line) {
+            let last = i + 1 == lines.len();
+            let where_ = format!("{}:{}", path.display(), i + 1);
+            let plain = match Sealer::open(
+                self.sealer.as_deref(),
+                line,
+                &format!("journal record {where_}"),
+            ) {
+                Ok(plain) => plain,
+                // A torn sealed record (see below).
+                Err(crate::seal::SealError::Malformed { .. }) if last => continue,
+                Err(e) => return Err(e.into()),
+            };
+            match serde_json::from_slice::<JournalRecord>(&plain) {
                 Ok(r) => out.push(r),
                 // The last line without a newline is a record whose write was
                 // torn by a crash: it was never acknowledged, so it is dropped.
-                Err(_) if i + 1 == lines.len() => {}
+                Err(_) if last => {}
                 Err(e) => {
                     return Err(StoreError::Corrupt {
                         env: env.to_string(),
-                        location: format!("{}:{}", path.display(), i + 1),
+                        location: where_,
                         error: FormatError::Corrupt(e),
                     });
                 }
@@ -525,13 +562,18 @@ impl StateStore for LocalStore {
 struct LocalJournal {
     file: fs::File,
     path: PathBuf,
+    sealer: Option<Arc<Sealer>>,
 }
 
 #[async_trait]
 impl Journal for LocalJournal {
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(record)
+        let plain = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
+        let mut line = match &self.sealer {
+            Some(s) => s.seal(&plain),
+            None => plain,
+        };
         line.push(b'\n');
         // One write of a small buffer to the page cache: done in place rather
         // than on the blocking pool, which would cost more than the write.
@@ -563,7 +605,13 @@ pub(crate) fn check_env_name(env: &str) -> Result<(), StoreError> {
     }
 }
 
-fn parse_state(env: &str, path: &Path, bytes: &[u8]) -> Result<State, StoreError> {
+fn parse_state(
+    sealer: Option<&Sealer>,
+    env: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<State, StoreError> {
+    let bytes = &Sealer::open(sealer, bytes, &format!("the state {}", path.display()))?;
     kiln_state::format::from_json(bytes).map_err(|error| StoreError::Corrupt {
         env: env.to_string(),
         location: path.display().to_string(),

@@ -94,6 +94,8 @@ pub struct S3Store {
     client: OnceCell<Client>,
     /// Lease renewals of the locks this store took, by environment.
     renewals: Arc<Mutex<HashMap<String, Renewal>>>,
+    /// Seals the state (every version) and the journal when encryption is on.
+    sealer: Option<Arc<crate::seal::Sealer>>,
 }
 
 #[derive(Debug)]
@@ -119,6 +121,7 @@ impl S3Store {
             options,
             client: OnceCell::new(),
             renewals: Arc::default(),
+            sealer: None,
         }
     }
 
@@ -129,6 +132,7 @@ impl S3Store {
             options,
             client: OnceCell::new_with(Some(client)),
             renewals: Arc::default(),
+            sealer: None,
         }
     }
 
@@ -329,7 +333,23 @@ impl S3Store {
         Ok(())
     }
 
+    /// This store, sealing what it writes (and opening what it reads) with
+    /// `sealer` (see [`crate::seal`]).
+    pub fn with_sealer(mut self, sealer: Option<Arc<crate::seal::Sealer>>) -> S3Store {
+        self.sealer = sealer;
+        self
+    }
+
+    fn sealed(&self, plain: Vec<u8>) -> Vec<u8> {
+        match &self.sealer {
+            Some(s) => s.seal(&plain),
+            None => plain,
+        }
+    }
+
     fn parse_state(&self, env: &str, key: &str, bytes: &[u8]) -> Result<State, StoreError> {
+        let what = format!("the state {}", self.url(key));
+        let bytes = &crate::seal::Sealer::open(self.sealer.as_deref(), bytes, &what)?;
         kiln_state::format::from_json(bytes).map_err(|error| StoreError::Corrupt {
             env: env.to_string(),
             location: self.url(key),
@@ -834,7 +854,7 @@ impl StateStore for S3Store {
         match self
             .put(
                 &key,
-                kiln_state::format::to_json(&new),
+                self.sealed(kiln_state::format::to_json(&new)),
                 condition,
                 Some(meta),
             )
@@ -1044,6 +1064,7 @@ impl StateStore for S3Store {
                 options: self.options.clone(),
                 client: OnceCell::new_with(Some(self.client().await.clone())),
                 renewals: Arc::default(),
+                sealer: self.sealer.clone(),
             },
             prefix,
             next,
@@ -1067,7 +1088,9 @@ impl StateStore for S3Store {
             let Some(obj) = self.get(&key).await? else {
                 continue;
             };
-            let record = serde_json::from_slice(&obj.body).map_err(|e| StoreError::Corrupt {
+            let what = format!("journal record {}", self.url(&key));
+            let body = crate::seal::Sealer::open(self.sealer.as_deref(), &obj.body, &what)?;
+            let record = serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt {
                 env: env.to_string(),
                 location: self.url(&key),
                 error: FormatError::Corrupt(e),
@@ -1159,6 +1182,7 @@ impl Journal for S3Journal {
         }
         let body = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
+        let body = self.store.sealed(body);
         // Zero-padded, so that keys list in record order.
         let key = format!("{}{:012}.json", self.prefix, self.next);
         match self.store.put(&key, body, Condition::Absent, None).await? {

@@ -17,6 +17,31 @@ async fn local_store_conforms() {
     .await;
 }
 
+/// The same suite with encryption on: every object sealed, every read
+/// opened, nothing else changes.
+#[tokio::test]
+async fn a_sealed_local_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    let sealer = std::sync::Arc::new(kiln_store::seal::Sealer::new("conformance", None).unwrap());
+    conformance::run_all(|| {
+        let i = n.fetch_add(1, Ordering::Relaxed);
+        LocalStore::new(dir.path().join(format!("root{i}")).join(".kiln"))
+            .with_sealer(Some(sealer.clone()))
+    })
+    .await;
+    let root = dir.path().join("root1").join(".kiln");
+    let mut sealed = 0;
+    for env in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let state = env.path().join("state.json");
+        if let Ok(bytes) = std::fs::read(&state) {
+            assert!(kiln_store::seal::is_sealed(&bytes), "{}", state.display());
+            sealed += 1;
+        }
+    }
+    assert!(sealed > 0, "no state written under {}", root.display());
+}
+
 #[tokio::test]
 async fn torn_journal_line_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
