@@ -73,10 +73,13 @@ struct Envelope {
     ciphertext: String,
 }
 
+/// A key derivation's inputs besides the passphrase: salt and iterations.
+type Derivation = (Vec<u8>, u32);
+
 /// One passphrase, with the keys derived from it so far (one per salt).
 struct Passphrase {
     secret: String,
-    keys: Mutex<HashMap<(Vec<u8>, u32), [u8; 32]>>,
+    keys: Mutex<HashMap<Derivation, [u8; 32]>>,
 }
 
 impl Passphrase {
