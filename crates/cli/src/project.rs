@@ -57,8 +57,6 @@ impl Project {
             store: Box::new(LocalStore::new(datadir)),
             registry: std::sync::Mutex::new(None),
         };
-        // The passphrase is checked before anything is read.
-        sealer()?;
         project.store = project.choose_store(g.backend.as_deref())?;
         Ok(project)
     }
@@ -67,8 +65,9 @@ impl Project {
     /// else the local store. Settings the flag cannot carry (region,
     /// encryption) come from the configuration's s3 backend, if it has one.
     fn choose_store(&self, flag: Option<&str>) -> Result<Box<dyn StateStore>> {
-        let configured = self.configured_backend(flag.is_none())?;
-        let sealer = sealer()?;
+        let (configured, encryption) = self.configured_settings(flag.is_none())?;
+        // The passphrase is checked before anything is read.
+        let sealer = install_sealer(encryption.as_ref())?;
         let local = || -> Box<dyn StateStore> {
             Box::new(LocalStore::new(self.datadir.clone()).with_sealer(sealer.clone()))
         };
@@ -121,10 +120,17 @@ impl Project {
         ))
     }
 
-    /// The configuration's backend block, if any. With `strict`, a
-    /// configuration that does not parse is an error here already: kiln must
-    /// not fall back to another store because the block could not be read.
-    fn configured_backend(&self, strict: bool) -> Result<Option<kiln_config::Backend>> {
+    /// The configuration's backend and encryption blocks, if any. With
+    /// `strict`, a configuration that does not parse is an error here
+    /// already: kiln must not fall back to another store because the block
+    /// could not be read.
+    fn configured_settings(
+        &self,
+        strict: bool,
+    ) -> Result<(
+        Option<kiln_config::Backend>,
+        Option<kiln_config::StateEncryption>,
+    )> {
         let has_config = std::fs::read_dir(&self.dir)
             .map(|entries| {
                 entries.filter_map(|e| e.ok()).any(|e| {
@@ -136,27 +142,27 @@ impl Project {
             })
             .unwrap_or(false);
         if !has_config {
-            return Ok(None);
+            return Ok((None, None));
         }
-        // A backend block needs the word `backend`: only the files that
-        // hold it are parsed here (the whole configuration is parsed once,
-        // later, while the state is read).
+        // The blocks need their words: only the files that hold them are
+        // parsed here (the whole configuration is parsed once, later, while
+        // the state is read).
         let sources: Vec<SourceFile> = self
             .read_sources()?
             .into_iter()
-            .filter(|f| f.text.contains("backend"))
+            .filter(|f| f.text.contains("backend") || f.text.contains("encryption"))
             .collect();
         if sources.is_empty() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let (config, diags) = kiln_config::parse(sources);
         if diags.has_errors() {
             if strict {
                 return Err(diags.into());
             }
-            return Ok(None);
+            return Ok((None, None));
         }
-        Ok(config.backend)
+        Ok((config.backend, config.encryption))
     }
 
     /// The directory's files, as the file functions read them.
@@ -566,15 +572,43 @@ pub(crate) fn read_source(path: &Path) -> Result<String> {
     })
 }
 
+type SharedSealer = Option<Arc<kiln_store::seal::Sealer>>;
+
+static SEALER: std::sync::OnceLock<SharedSealer> = std::sync::OnceLock::new();
+
 /// The sealer of this process: encryption of the state, its history, the
-/// journal and saved plans, on when `KILN_STATE_PASSPHRASE` is set (see
-/// `kiln_store::seal`). One per process, so a key is derived once.
-pub fn sealer() -> Result<Option<Arc<kiln_store::seal::Sealer>>> {
-    static SEALER: std::sync::OnceLock<Option<Arc<kiln_store::seal::Sealer>>> =
-        std::sync::OnceLock::new();
+/// journal and saved plans (see `kiln_store::seal`), as the project's
+/// `kiln { encryption }` block or, without one, `KILN_STATE_PASSPHRASE`
+/// asks. One per process, so a key is derived once.
+pub fn sealer() -> Result<SharedSealer> {
     if let Some(s) = SEALER.get() {
         return Ok(s.clone());
     }
     let made = kiln_store::seal::Sealer::from_env()?.map(Arc::new);
     Ok(SEALER.get_or_init(|| made).clone())
+}
+
+/// Makes the sealer the configuration asks for this process's (the first
+/// project opened decides). A configuration that requires encryption and a
+/// passphrase that is not set is an error, never a plaintext write.
+fn install_sealer(encryption: Option<&kiln_config::StateEncryption>) -> Result<SharedSealer> {
+    let Some(e) = encryption else {
+        return sealer();
+    };
+    if let Some(s) = SEALER.get() {
+        return Ok(s.clone());
+    }
+    let Some(passphrase) = std::env::var(&e.passphrase_env)
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        bail!(
+            "the configuration requires the state to be encrypted (the encryption block at {}), and {} is not set: set it to the passphrase (from your secret store), or remove the block",
+            e.loc.span(),
+            e.passphrase_env
+        );
+    };
+    let previous = std::env::var(&e.previous_passphrase_env).ok();
+    let made = kiln_store::seal::Sealer::new(&passphrase, previous.as_deref())?;
+    Ok(SEALER.get_or_init(|| Some(Arc::new(made))).clone())
 }

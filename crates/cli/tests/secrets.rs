@@ -232,3 +232,47 @@ fn with_a_passphrase_no_file_kiln_writes_holds_the_secret() {
     let old = with("first passphrase", "SEALED-FOUR").run(&["plan"]);
     assert!(old.stderr.contains("another passphrase"), "{}", old.all());
 }
+
+#[test]
+fn an_encryption_block_requires_its_passphrase_and_names_where_it_is_read() {
+    let p = TempProject::new();
+    p.write(
+        "main.hcl",
+        "kiln {\n  encryption {\n    passphrase_env = \"TEAM_STATE_KEY\"\n  }\n}\n\nresource \"null_resource\" \"a\" {}\n",
+    );
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    // Without it: refused before anything is written, naming the block.
+    let r = k.run(&["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("TEAM_STATE_KEY is not set") && r.stderr.contains("main.hcl:2:3"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.exists(".kiln/default/state.json"));
+    // KILN_STATE_PASSPHRASE is not the variable this configuration names.
+    let other = k
+        .clone()
+        .env("KILN_STATE_PASSPHRASE", "x")
+        .run(&["apply", "--yes"]);
+    assert_ne!(other.code, 0, "{}", other.all());
+    k.clone()
+        .env("TEAM_STATE_KEY", "team passphrase")
+        .run(&["apply", "--yes"])
+        .success();
+    assert!(
+        p.read(".kiln/default/state.json")
+            .starts_with("{\"kiln_sealed\":")
+    );
+    // A key written into the file is refused with its place.
+    p.write(
+        "main.hcl",
+        "kiln {\n  encryption {\n    passphrase = \"hunter2\"\n  }\n}\n",
+    );
+    let r = k.clone().env("TEAM_STATE_KEY", "x").run(&["plan"]);
+    assert!(
+        r.stderr.contains("a key never belongs in a file") && r.stderr.contains("main.hcl:3:5"),
+        "{}",
+        r.stderr
+    );
+}

@@ -77,12 +77,30 @@ pub struct Config {
     pub providers: Vec<ProviderBlock>,
     /// Where state is kept, if the configuration says (`kiln { backend ... }`).
     pub backend: Option<Backend>,
+    /// Client-side encryption of the state, if the configuration requires
+    /// it (`kiln { encryption { ... } }`).
+    pub encryption: Option<StateEncryption>,
     /// `module "NAME" { source = "./dir" ... }` calls, with their modules'
     /// configurations once [`parse_tree`] has loaded them.
     pub modules: Vec<ModuleCall>,
     /// The module's directory relative to the root module's (`""` for the
     /// root, `modules/web` for a child), with `/` separators.
     pub dir: String,
+}
+
+/// `kiln { encryption { passphrase_env, previous_passphrase_env } }`: the
+/// state, its history, the journal and saved plans are sealed with a
+/// passphrase read from an environment variable (never from a file), and a
+/// command with no passphrase set refuses instead of writing plaintext.
+#[derive(Debug, Clone)]
+pub struct StateEncryption {
+    /// The variable holding the passphrase (`KILN_STATE_PASSPHRASE`).
+    pub passphrase_env: String,
+    /// The variable holding the previous passphrase during a rotation
+    /// (`KILN_STATE_PASSPHRASE_PREVIOUS`).
+    pub previous_passphrase_env: String,
+    /// The `encryption` block.
+    pub loc: Loc,
 }
 
 /// `kiln { backend "TYPE" { ... } }` (`terraform { backend ... }` is read

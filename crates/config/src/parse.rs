@@ -21,8 +21,8 @@ use crate::suggest;
 use crate::typeexpr::{Shape, parse_type};
 use crate::{
     Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall,
-    Output, ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, Subject, Validation,
-    Variable,
+    Output, ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, StateEncryption,
+    Subject, Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -376,9 +376,17 @@ impl Parser {
                 // Settings blocks: only `backend` is read; the rest
                 // (`required_providers`, `required_version`) is accepted.
                 "kiln" | "terraform" => {
+                    let kiln = b.ident.as_str() == "kiln";
                     let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
                     for nested in body.blocks.iter().filter(|n| n.ty == "backend") {
                         self.backend(nested);
+                    }
+                    // OpenTofu's `terraform { encryption }` is another
+                    // language (key providers, methods): only kiln's is read.
+                    if kiln {
+                        for nested in body.blocks.iter().filter(|n| n.ty == "encryption") {
+                            self.encryption(nested);
+                        }
                     }
                 }
                 "module" => {
@@ -528,6 +536,55 @@ impl Parser {
     }
 
     /// `backend "TYPE" { ... }` inside a `kiln` or `terraform` block.
+    fn encryption(&mut self, b: &Block) {
+        const ALLOWED: &[&str] = &["passphrase_env", "previous_passphrase_env"];
+        if let Some(first) = &self.config.encryption {
+            self.diags.push(b.loc.error(format!(
+                "duplicate encryption block; the first is at {}",
+                first.loc.span()
+            )));
+            return;
+        }
+        for nested in &b.body.blocks {
+            self.diags.push(
+                nested
+                    .loc
+                    .error(format!("unexpected block \"{}\" in encryption", nested.ty)),
+            );
+        }
+        let mut enc = StateEncryption {
+            passphrase_env: "KILN_STATE_PASSPHRASE".into(),
+            previous_passphrase_env: "KILN_STATE_PASSPHRASE_PREVIOUS".into(),
+            loc: b.loc.clone(),
+        };
+        for a in &b.body.attributes {
+            let what = format!("encryption.{}", a.name);
+            let result = match a.name.as_str() {
+                "passphrase_env" => constant_string(&a.expr, &what).map(|v| enc.passphrase_env = v),
+                "previous_passphrase_env" => {
+                    constant_string(&a.expr, &what).map(|v| enc.previous_passphrase_env = v)
+                }
+                "passphrase" | "key" => Err(a
+                    .loc
+                    .error(format!("encryption takes no \"{}\": a key never belongs in a file", a.name))
+                    .with_detail("name the environment variable that holds it: passphrase_env = \"KILN_STATE_PASSPHRASE\"")
+                    .into()),
+                other => {
+                    let hint = suggest::hint(other, ALLOWED.iter().copied());
+                    Err(a
+                        .loc
+                        .error(format!("unknown attribute \"{other}\" in encryption{hint}"))
+                        .with_detail(format!("encryption takes {}", list_names(ALLOWED.iter().copied())))
+                        .into())
+                }
+            };
+            if let Err(d) = result {
+                self.diags.extend(d);
+            }
+        }
+        self.config.encryption = Some(enc);
+    }
+
     fn backend(&mut self, b: &Block) {
         const KINDS: &[&str] = &["local", "s3"];
         const S3: &[&str] = &["bucket", "prefix", "region", "encrypt", "kms_key_id"];
