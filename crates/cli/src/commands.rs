@@ -375,6 +375,25 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// A saved plan holds no ephemeral variable's value: each is taken again
+/// from this command's `--var NAME=VALUE` or `KILN_VAR_NAME` (converted to
+/// its type when the configuration is evaluated; one not given is reported
+/// there as missing).
+fn ephemeral_again(plan: &mut Plan, args: &crate::args::VarArgs) {
+    for name in &plan.ephemeral_variables {
+        let from_flag = args.vars.iter().rev().find_map(|raw| {
+            raw.split_once('=')
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.to_string())
+        });
+        let raw = from_flag.or_else(|| std::env::var(format!("KILN_VAR_{name}")).ok());
+        if let Some(raw) = raw {
+            plan.ephemeral
+                .insert(name.clone(), kiln_model::Value::from(raw));
+        }
+    }
+}
+
 fn load_plan(path: &Path) -> Result<Plan> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the plan file {}", path.display()))?;
@@ -450,7 +469,35 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
         .as_ref()
         .map(|t| chdir.map_or_else(|| t.clone(), |c| c.join(t)));
     if let Some(t) = target.as_ref().filter(|t| t.is_file()) {
-        let plan = load_plan(t)?;
+        let mut plan = load_plan(t)?;
+        ephemeral_again(&mut plan, &cmd.flags.vars);
+        let missing: Vec<&String> = plan
+            .ephemeral_variables
+            .iter()
+            .filter(|n| !plan.ephemeral.contains_key(*n))
+            .collect();
+        if !missing.is_empty() {
+            let (config, _) = kiln_config::parse_embedded(&plan.source.files);
+            let required: Vec<&str> = missing
+                .iter()
+                .filter(|n| {
+                    config
+                        .variables
+                        .iter()
+                        .any(|v| &v.name == **n && v.default.is_none())
+                })
+                .map(|n| n.as_str())
+                .collect();
+            if let Some(first) = required.first() {
+                bail!(
+                    "the saved plan {} holds no value for the ephemeral variable{} {}: ephemeral values are never saved; give {} again, with --var {first}=VALUE or KILN_VAR_{first}",
+                    t.display(),
+                    if required.len() == 1 { "" } else { "s" },
+                    required.join(", "),
+                    if required.len() == 1 { "it" } else { "them" },
+                );
+            }
+        }
         if plan.env != env {
             bail!(
                 "the plan in {} is for environment {:?}, not {env:?}; pass --env {}",
@@ -849,7 +896,7 @@ pub(crate) async fn execute(
         }
     };
     let registry = project
-        .registry(Some(&config), Some(&plan.source.variables), Some(&state))
+        .registry(Some(&config), Some(&plan.variables()), Some(&state))
         .await?;
     let mut state = state;
     if state.lineage.is_empty() {

@@ -276,3 +276,151 @@ fn an_encryption_block_requires_its_passphrase_and_names_where_it_is_read() {
         r.stderr
     );
 }
+
+const EPHEMERAL: &str = r#"variable "db_password" {
+  type      = string
+  ephemeral = true
+}
+
+locals {
+  dsn = "postgres://app:${var.db_password}@db"
+}
+
+resource "local_artifact" "app" {
+  source_dir = "${path.module}/app"
+}
+
+resource "local_service" "api" {
+  artifact = local_artifact.app.path
+  command  = "sh"
+  args     = ["-c", "echo \"$DSN\" > \"$SEEN\"; exec sleep 600"]
+  env      = { SEEN = "${abspath(path.module)}/seen-${var.generation_label}.txt" }
+  env_wo   = { DSN = local.dsn }
+}
+
+variable "generation_label" {
+  type    = string
+  default = "a"
+}
+"#;
+
+/// Waits for the service to write what it saw (it starts asynchronously).
+fn seen(p: &TempProject, label: &str) -> String {
+    let path = p.path().join(format!("seen-{label}.txt"));
+    for _ in 0..200 {
+        if let Ok(s) = std::fs::read_to_string(&path)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the service never wrote {}", path.display());
+}
+
+#[test]
+fn an_ephemeral_value_reaches_a_write_only_argument_and_nothing_else() {
+    let p = TempProject::new();
+    p.write("main.hcl", EPHEMERAL);
+    p.write("app/README", "an artifact");
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let with = |secret: &str| k.clone().env("KILN_VAR_db_password", secret);
+    with("EPHEMERAL-ONE").run(&["apply", "--yes"]).success();
+    // The process got it...
+    assert_eq!(seen(&p, "a").trim(), "postgres://app:EPHEMERAL-ONE@db");
+    // ...and no plan, state, journal or provider file holds it.
+    let plan = with("EPHEMERAL-TWO").run(&["plan", "--json"]);
+    plan.success();
+    assert!(!plan.all().contains("EPHEMERAL"), "{}", plan.all());
+    let replan = with("EPHEMERAL-TWO").run(&["plan"]);
+    assert!(
+        replan.stdout.contains("No changes"),
+        "a write-only change alone changes nothing: {}",
+        replan.all()
+    );
+    with("EPHEMERAL-THREE")
+        .run(&["plan", "--out", "saved.plan", "--var", "generation_label=b"])
+        .success();
+    let mut written = files(&p.path().join(".kiln"));
+    written.push((
+        p.path().join("saved.plan"),
+        std::fs::read(p.path().join("saved.plan")).unwrap(),
+    ));
+    for (path, bytes) in &written {
+        assert!(
+            !contains(bytes, "EPHEMERAL"),
+            "{} holds the ephemeral value",
+            path.display()
+        );
+    }
+    // A saved plan needs it again, and says so before doing anything.
+    let without = k.run(&["apply", "saved.plan"]);
+    assert_ne!(without.code, 0);
+    assert!(
+        without.stderr.contains("ephemeral variable db_password")
+            && without.stderr.contains("KILN_VAR_db_password"),
+        "{}",
+        without.stderr
+    );
+    k.run(&[
+        "apply",
+        "saved.plan",
+        "--var",
+        "db_password=EPHEMERAL-THREE",
+    ])
+    .success();
+    assert_eq!(seen(&p, "b").trim(), "postgres://app:EPHEMERAL-THREE@db");
+    for (path, bytes) in files(&p.path().join(".kiln")) {
+        assert!(
+            !contains(&bytes, "EPHEMERAL"),
+            "{} holds the ephemeral value",
+            path.display()
+        );
+    }
+    with("x")
+        .run(&["destroy", "--yes", "--var", "generation_label=b"])
+        .success();
+}
+
+#[test]
+fn an_ephemeral_value_where_it_would_be_stored_is_an_error_at_its_use() {
+    let cases = [
+        (
+            "resource \"null_resource\" \"a\" {\n  triggers = { pw = local.derived }\n}\n",
+            "local.derived is ephemeral and cannot be used in argument \"triggers\" of null_resource.a",
+            "main.hcl:12:21",
+        ),
+        (
+            "resource \"null_resource\" \"a\" {\n  count = length(var.pw)\n}\n",
+            "var.pw is ephemeral and cannot be used in the count of null_resource.a",
+            "main.hcl:12:18",
+        ),
+        (
+            "output \"pw\" {\n  value = var.pw\n}\n",
+            "var.pw is ephemeral and cannot be used in output \"pw\"",
+            "main.hcl:12:11",
+        ),
+        (
+            "output \"pw\" {\n  value     = var.pw\n  ephemeral = true\n}\n",
+            "output \"pw\" cannot be ephemeral: the root module's outputs are stored in the state",
+            "main.hcl:11:1",
+        ),
+    ];
+    for (body, message, place) in cases {
+        let p = TempProject::new();
+        p.write(
+            "main.hcl",
+            &format!(
+                "variable \"pw\" {{\n  type      = string\n  ephemeral = true\n  default   = \"x\"\n}}\n\nlocals {{\n  derived = \"p-${{var.pw}}\"\n}}\n\n{body}"
+            ),
+        );
+        let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+        let r = k.run(&["plan"]);
+        assert_ne!(r.code, 0, "{body}");
+        assert!(
+            r.stderr.contains(message) && r.stderr.contains(place),
+            "{body}\nwanted {message:?} at {place}, got:\n{}",
+            r.stderr
+        );
+    }
+}

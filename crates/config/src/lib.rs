@@ -166,6 +166,11 @@ pub struct Variable {
     pub default: Option<Value>,
     pub description: String,
     pub sensitive: bool,
+    /// `ephemeral = true` (Terraform 1.10): the value is never stored in a
+    /// plan or the state; it may be used only where nothing is stored — a
+    /// write-only argument, a provider block, a local value, an ephemeral
+    /// output — and must be given again to apply a saved plan.
+    pub ephemeral: bool,
     /// `nullable = false`: a null value is replaced by the default, or is an
     /// error without one.
     pub nullable: bool,
@@ -196,6 +201,9 @@ pub struct Output {
     pub name: String,
     pub expr: Expr,
     pub sensitive: bool,
+    /// `ephemeral = true` (Terraform 1.10): the value is never stored in a
+    /// plan or the state; only a child module's output may be ephemeral.
+    pub ephemeral: bool,
     pub description: String,
     pub loc: Loc,
 }

@@ -870,7 +870,14 @@ impl Parser {
     }
 
     fn variable(&mut self, name: String, body: Body, h: Loc) -> Variable {
-        const ALLOWED: &[&str] = &["type", "default", "description", "sensitive", "nullable"];
+        const ALLOWED: &[&str] = &[
+            "type",
+            "default",
+            "description",
+            "sensitive",
+            "ephemeral",
+            "nullable",
+        ];
         let mut v = Variable {
             name,
             ty: None,
@@ -878,6 +885,7 @@ impl Parser {
             default: None,
             description: String::new(),
             sensitive: false,
+            ephemeral: false,
             nullable: true,
             validations: Vec::new(),
             loc: h,
@@ -912,6 +920,10 @@ impl Parser {
                 },
                 "sensitive" => match constant_bool(&a.expr, "sensitive") {
                     Ok(b) => v.sensitive = b,
+                    Err(d) => self.diags.extend(d),
+                },
+                "ephemeral" => match constant_bool(&a.expr, "ephemeral") {
+                    Ok(b) => v.ephemeral = b,
                     Err(d) => self.diags.extend(d),
                 },
                 "nullable" => match constant_bool(&a.expr, "nullable") {
@@ -1057,7 +1069,13 @@ impl Parser {
     }
 
     fn output(&mut self, name: String, body: Body, h: Loc) -> Option<Output> {
-        const ALLOWED: &[&str] = &["value", "description", "sensitive", "depends_on"];
+        const ALLOWED: &[&str] = &[
+            "value",
+            "description",
+            "sensitive",
+            "ephemeral",
+            "depends_on",
+        ];
         for b in &body.blocks {
             self.diags.push(
                 b.loc
@@ -1067,6 +1085,7 @@ impl Parser {
         let mut value = None;
         let mut description = String::new();
         let mut sensitive = false;
+        let mut ephemeral = false;
         for a in body.attributes {
             match a.name.as_str() {
                 "value" => value = Some(a.expr),
@@ -1076,6 +1095,10 @@ impl Parser {
                 },
                 "sensitive" => match constant_bool(&a.expr, "sensitive") {
                     Ok(b) => sensitive = b,
+                    Err(d) => self.diags.extend(d),
+                },
+                "ephemeral" => match constant_bool(&a.expr, "ephemeral") {
+                    Ok(b) => ephemeral = b,
                     Err(d) => self.diags.extend(d),
                 },
                 // Outputs wait for everything they refer to anyway.
@@ -1104,6 +1127,7 @@ impl Parser {
             name,
             expr,
             sensitive,
+            ephemeral,
             description,
             loc: h,
         })

@@ -54,6 +54,8 @@ enum Job {
         /// The planned value with its sensitive marks, laid over what the
         /// provider returns (see [`Value::mark_like`]).
         marks: Value,
+        /// Write-only attributes: sent, never recorded.
+        write_only: Arc<[String]>,
     },
     Update {
         provider: Arc<dyn Provider>,
@@ -61,6 +63,7 @@ enum Job {
         record: ResourceRecord,
         sensitive: Arc<[String]>,
         marks: Value,
+        write_only: Arc<[String]>,
     },
     Delete {
         provider: Arc<dyn Provider>,
@@ -761,6 +764,7 @@ impl Run<'_> {
         let action = &plan.actions[step.action];
         let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
         let sensitive = self.sensitive_for(&action.type_name);
+        let write_only = util::write_only_attrs(self.registry, &action.type_name);
         let intent = |key: String, id: Option<String>, generation: u64| JournalRecord::Intent {
             step: step.id,
             addr: action.addr.clone(),
@@ -805,8 +809,9 @@ impl Run<'_> {
                 } = &mut intent
                 {
                     // With its marks: recovery records what it finds as
-                    // sensitive as the create would have.
-                    *config = Some(marks.clone());
+                    // sensitive as the create would have; never a
+                    // write-only value.
+                    *config = Some(util::without_write_only(marks.clone(), &write_only));
                     dependencies.clone_from(&action.dependencies);
                 }
                 Ok((
@@ -817,6 +822,7 @@ impl Run<'_> {
                         record,
                         sensitive,
                         marks,
+                        write_only,
                     },
                     intent,
                 ))
@@ -856,6 +862,7 @@ impl Run<'_> {
                         record,
                         sensitive,
                         marks,
+                        write_only,
                     },
                     intent,
                 ))
@@ -1085,6 +1092,7 @@ impl Run<'_> {
                         record: ResourceRecord::from(&**prior),
                         sensitive,
                         marks: prior.attributes.clone(),
+                        write_only: util::write_only_attrs(self.registry, &action.type_name),
                     },
                     what: undo.report(action, None),
                     op: JournalOp::Update,
@@ -1203,14 +1211,14 @@ async fn run_job(step: usize, job: Job) -> Done {
             record,
             sensitive,
             marks,
+            write_only,
         } => {
             create(
                 provider.as_ref(),
                 req,
                 health_check,
                 record,
-                &sensitive,
-                &marks,
+                (&sensitive, &marks, &write_only),
             )
             .await
         }
@@ -1220,6 +1228,7 @@ async fn run_job(step: usize, job: Job) -> Done {
             mut record,
             sensitive,
             marks,
+            write_only,
         } => {
             let resp = provider.update(req).await;
             match errors(&resp.diagnostics) {
@@ -1228,7 +1237,10 @@ async fn run_job(step: usize, job: Job) -> Done {
                     created: None,
                 },
                 None => {
-                    record.attributes = mark_sensitive(resp.state, &sensitive).mark_like(&marks);
+                    record.attributes = util::without_write_only(
+                        mark_sensitive(resp.state, &sensitive).mark_like(&marks),
+                        &write_only,
+                    );
                     Outcome::Updated { resource: record }
                 }
             }
@@ -1259,8 +1271,7 @@ async fn create(
     req: CreateRequest,
     health_check: bool,
     mut record: ResourceRecord,
-    sensitive: &[String],
-    marks: &Value,
+    (sensitive, marks, write_only): (&[String], &Value, &[String]),
 ) -> Outcome {
     let type_name = req.type_name.clone();
     let context = req.context.clone();
@@ -1273,7 +1284,10 @@ async fn create(
         };
     };
     record.id = id.clone();
-    record.attributes = mark_sensitive(resp.state, sensitive).mark_like(marks);
+    record.attributes = util::without_write_only(
+        mark_sensitive(resp.state, sensitive).mark_like(marks),
+        write_only,
+    );
     if let Some(message) = error {
         // It failed after making something: keep it recorded.
         return Outcome::Failed {

@@ -85,6 +85,37 @@ pub(crate) fn sensitive_attrs(registry: &Registry, type_name: &str) -> Arc<[Stri
         .unwrap_or_else(|| Arc::from(Vec::new()))
 }
 
+/// The names of a resource type's write-only attributes.
+pub(crate) fn write_only_attrs(registry: &Registry, type_name: &str) -> Arc<[String]> {
+    registry
+        .schemas()
+        .resource(type_name)
+        .map(|(_, s)| {
+            s.attributes
+                .iter()
+                .filter(|(_, a)| a.write_only)
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_else(|| Arc::from(Vec::new()))
+}
+
+/// `v` with its write-only attributes null: what may be journaled or
+/// stored (a write-only value reaches the provider and nothing else).
+pub(crate) fn without_write_only(v: Value, names: &[String]) -> Value {
+    match v {
+        Value::Map(mut m) if !names.is_empty() => {
+            for n in names {
+                if let Some(x) = m.get_mut(n) {
+                    *x = Value::Null;
+                }
+            }
+            Value::Map(m)
+        }
+        other => other,
+    }
+}
+
 /// Marks the top-level attributes the schema calls sensitive, so the state
 /// never shows them.
 pub(crate) fn mark_sensitive(v: Value, names: &[String]) -> Value {

@@ -93,6 +93,12 @@ pub struct AttributeSchema {
     pub sensitive: bool,
     #[serde(default)]
     pub description: String,
+    /// A write-only argument (Terraform 1.11's `password_wo` kind): its
+    /// value reaches the provider at create and update, and is never written
+    /// to a plan or the state (it reads back as null); a change of it alone
+    /// changes nothing. It may take an ephemeral value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_only: bool,
 }
 
 impl AttributeSchema {
@@ -103,6 +109,7 @@ impl AttributeSchema {
             change: ChangeBehaviour::Replace,
             sensitive: false,
             description: String::new(),
+            write_only: false,
         }
     }
 
@@ -130,6 +137,15 @@ impl AttributeSchema {
 
     pub fn sensitive(mut self) -> AttributeSchema {
         self.sensitive = true;
+        self
+    }
+
+    /// A write-only argument (see [`AttributeSchema::write_only`]); it is
+    /// sensitive too.
+    pub fn write_only(mut self) -> AttributeSchema {
+        self.write_only = true;
+        self.sensitive = true;
+        self.change = ChangeBehaviour::Runtime;
         self
     }
 

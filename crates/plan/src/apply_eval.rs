@@ -130,7 +130,7 @@ impl<'p> ApplyEvaluator<'p> {
                 (Arc::new(config), diags)
             }
         };
-        ev.vars = vars::variable_values(&config, &plan.source.variables, &mut diags);
+        ev.vars = vars::variable_values(&config, &plan.variables(), &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
@@ -272,6 +272,10 @@ impl<'p> ApplyEvaluator<'p> {
             let null = Value::Null;
             let planned = planned.as_map().into_iter().flatten();
             for (k, p) in planned {
+                // A write-only argument is planned as null and sent as given.
+                if schema.attributes.get(k).is_some_and(|a| a.write_only) {
+                    continue;
+                }
                 if let Some(path) = first_inconsistency(k, p, got.get(k).unwrap_or(&null)) {
                     return Err(inconsistent(&a.addr, &path, planned_at(p, k, &path)).into());
                 }

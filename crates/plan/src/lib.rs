@@ -17,6 +17,7 @@ use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
+mod ephemeral;
 mod expand;
 mod files;
 mod fxhash;
@@ -119,9 +120,26 @@ pub struct Plan {
     /// says after a failure names the command to run again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destroy: bool,
+    /// The ephemeral variables the plan was made with: their names only —
+    /// their values are never saved, and are given again to apply a saved
+    /// plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ephemeral_variables: Vec<String>,
+    /// Their values, for an apply in the same process (or given again for a
+    /// saved plan). Never serialized.
+    #[serde(skip)]
+    pub ephemeral: BTreeMap<String, Value>,
 }
 
 impl Plan {
+    /// Every variable value the plan's configuration is evaluated with: the
+    /// recorded ones and the ephemeral ones.
+    pub fn variables(&self) -> BTreeMap<String, Value> {
+        let mut all = self.source.variables.clone();
+        all.extend(self.ephemeral.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
     /// True if applying would change anything (resources, outputs, or which
     /// generation is current).
     pub fn has_changes(&self) -> bool {

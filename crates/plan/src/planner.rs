@@ -47,6 +47,7 @@ pub fn plan(
         plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
     } else {
         let vars = vars::variable_values(config, &options.variables, &mut diags);
+        crate::ephemeral::check(config, schemas, &mut diags);
         if diags.has_errors() {
             return Err(diags);
         }
@@ -123,6 +124,12 @@ pub fn plan(
         state.generation
     };
     let steps = steps::build(&actions, state)?;
+    let ephemeral_names: std::collections::BTreeSet<&String> = config
+        .variables
+        .iter()
+        .filter(|v| v.ephemeral)
+        .map(|v| &v.name)
+        .collect();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         env: options.env.clone(),
@@ -135,10 +142,12 @@ pub fn plan(
         source: PlanSource {
             files: expand::all_files(config),
             // Recorded marked where declared sensitive, so a saved plan and
-            // the state's record of the applied source never show them.
+            // the state's record of the applied source never show them;
+            // ephemeral ones are not recorded at all.
             variables: options
                 .variables
                 .iter()
+                .filter(|(name, _)| !ephemeral_names.contains(name))
                 .map(|(name, v)| {
                     let sensitive = config
                         .variables
@@ -155,6 +164,13 @@ pub fn plan(
         warnings,
         generations,
         destroy: options.destroy,
+        ephemeral: options
+            .variables
+            .iter()
+            .filter(|(name, _)| ephemeral_names.contains(name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ephemeral_variables: ephemeral_names.into_iter().cloned().collect(),
     })
 }
 
@@ -445,6 +461,20 @@ pub(crate) fn kept_object(prior: &Value, config_value: &Value, schema: &Resource
             && let Some(x) = m.get_mut(name)
         {
             *x = mark_sensitive(std::mem::take(x));
+        }
+    }
+    Value::Map(m)
+}
+
+/// A planned value without its write-only arguments: they are never in a
+/// plan (the apply evaluates them again for the provider).
+pub(crate) fn without_write_only(v: Value, schema: &ResourceSchema) -> Value {
+    let Value::Map(mut m) = v else { return v };
+    for (name, a) in &schema.attributes {
+        if a.write_only
+            && let Some(x) = m.get_mut(name)
+        {
+            *x = Value::Null;
         }
     }
     Value::Map(m)
@@ -955,7 +985,7 @@ impl<'a> Planner<'a> {
             kept: false,
         };
         let Some(prior) = prior else {
-            action.after = Some(new_object(value, schema));
+            action.after = Some(without_write_only(new_object(value, schema), schema));
             action.reasons.push(Reason::NotInState);
             return action;
         };
@@ -970,7 +1000,9 @@ impl<'a> Planner<'a> {
         let mut changes: Vec<(Change, &str, ChangeBehaviour)> = Vec::new();
         let mut leaves = Vec::new();
         for (name, a) in &schema.attributes {
-            if !a.is_settable() {
+            // A write-only argument is never compared: the state does not
+            // hold it (Terraform: change a `_wo_version` to send it again).
+            if !a.is_settable() || a.write_only {
                 continue;
             }
             let after = cfg.and_then(|m| m.get(name)).unwrap_or(&NULL);
@@ -1114,10 +1146,13 @@ impl<'a> Planner<'a> {
             prior.attributes.clone(),
             Some(schema),
         ));
-        action.after = Some(match kind {
-            ActionKind::Replace => new_object(value, schema),
-            _ => kept_object(&prior.attributes, &value, schema),
-        });
+        action.after = Some(without_write_only(
+            match kind {
+                ActionKind::Replace => new_object(value, schema),
+                _ => kept_object(&prior.attributes, &value, schema),
+            },
+            schema,
+        ));
         if kind == ActionKind::Replace
             && let Some(after) = &action.after
             && let Some(shared) = shared_exclusive(schema, &prior.attributes, after)

@@ -95,5 +95,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
             switches: now,
         }),
         destroy: false,
+        ephemeral_variables: Vec::new(),
+        ephemeral: BTreeMap::new(),
     })
 }

@@ -51,6 +51,12 @@ pub(crate) fn schema() -> ResourceSchema {
                 .describe("environment variables, besides PORT"),
         )
         .attr(
+            "env_wo",
+            AttributeSchema::optional(Type::Map(Box::new(Type::String)))
+                .write_only()
+                .describe("environment variables never stored (secrets): write-only, so an ephemeral variable may set them; a change alone restarts nothing"),
+        )
+        .attr(
             "replicas",
             AttributeSchema::new(Type::Number, Presence::OptionalComputed)
                 .runtime()
@@ -220,15 +226,15 @@ fn launch(config: &Value, id: &str, ctx: &CallContext) -> Result<Launch, Diagnos
         .iter()
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
-    let env = config
-        .get("env")
-        .and_then(Value::as_map)
-        .map(|m| {
+    // `env`, then the write-only `env_wo` (which wins on a clash).
+    let env = ["env", "env_wo"]
+        .iter()
+        .filter_map(|name| config.get(name).and_then(Value::as_map))
+        .flat_map(|m| {
             m.iter()
                 .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
         })
-        .unwrap_or_default();
+        .collect();
     Ok(Launch {
         dir,
         program,
@@ -301,6 +307,18 @@ async fn start_replicas(l: &Launch, from: usize, to: usize) -> Result<Vec<(u32, 
     Ok(started)
 }
 
+/// The state as returned and kept: a write-only value (`env_wo`) reached the
+/// processes and is held nowhere else — not in kiln's state, not here.
+fn without_write_only(state: Value) -> Value {
+    match state {
+        Value::Map(mut m) => {
+            m.insert("env_wo".into(), Value::Null);
+            Value::Map(m)
+        }
+        other => other,
+    }
+}
+
 fn save(service_dir: &Path, state: &Value) {
     if let Ok(bytes) = serde_json::to_vec_pretty(state) {
         let _ = write_atomic(&service_dir.join("state.json"), &bytes);
@@ -325,7 +343,7 @@ pub(crate) async fn create(
     let started = start_replicas(&l, 1, n + 1).await?;
     let ports: Vec<u32> = started.iter().map(|(p, _)| *p).collect();
     let pids: Vec<u32> = started.iter().map(|(_, p)| *p).collect();
-    let state = merge(
+    let state = without_write_only(merge(
         config,
         [
             ("replicas", Value::from(n as i64)),
@@ -333,7 +351,7 @@ pub(crate) async fn create(
             ("ports", number_list(&ports)),
             ("pids", number_list(&pids)),
         ],
-    );
+    ));
     save(&l.service_dir, &state);
     Ok((id, state))
 }
@@ -395,7 +413,7 @@ pub(crate) async fn update(req: &UpdateRequest) -> Result<Value, Diagnostic> {
             )));
         }
     }
-    let state = merge(
+    let state = without_write_only(merge(
         &req.planned,
         [
             ("replicas", Value::from(want as i64)),
@@ -403,7 +421,7 @@ pub(crate) async fn update(req: &UpdateRequest) -> Result<Value, Diagnostic> {
             ("ports", number_list(&ports)),
             ("pids", number_list(&pids)),
         ],
-    );
+    ));
     save(&l.service_dir, &state);
     Ok(state)
 }

@@ -354,6 +354,8 @@ impl PlanBuilder {
                 warnings: Default::default(),
                 generations: None,
                 destroy: false,
+                ephemeral_variables: vec![],
+                ephemeral: BTreeMap::new(),
             },
             source: String::new(),
             blocks: BTreeSet::new(),
