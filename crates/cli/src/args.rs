@@ -246,11 +246,16 @@ pub enum StateCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Write the current state document (all of it, sensitive values
-    /// included) to FILE, or to stdout.
+    /// Write the current state document to FILE (all of it, sensitive
+    /// values included, mode 0600), or to stdout with every sensitive value
+    /// replaced by `{"$kiln": "redacted"}` unless --show-sensitive.
     Pull {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Print sensitive values on stdout too (the document can then be
+        /// pushed back).
+        #[arg(long)]
+        show_sensitive: bool,
     },
     /// Replace the state with the document in FILE (a `kiln state pull`,
     /// edited or from another store). Refuses a state of another lineage or

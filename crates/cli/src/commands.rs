@@ -1234,7 +1234,10 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
                 }
             }
         }
-        StateCmd::Pull { file } => {
+        StateCmd::Pull {
+            file,
+            show_sensitive,
+        } => {
             let Some(current) = project.store.read(&project.env).await? else {
                 bail!(
                     "environment {:?} has no state in {}",
@@ -1254,7 +1257,17 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
                         path.display()
                     ));
                 }
-                None => out.print(&String::from_utf8_lossy(&bytes)),
+                None if show_sensitive => out.print(&String::from_utf8_lossy(&bytes)),
+                None => {
+                    let mut doc: serde_json::Value = serde_json::from_slice(&bytes)?;
+                    let hidden = redact_json(&mut doc);
+                    out.print(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+                    if hidden > 0 {
+                        out.status(&format!(
+                            "{hidden} sensitive value(s) shown as {{\"$kiln\": \"redacted\"}}; pull to a FILE, or with --show-sensitive, for a document `kiln state push` accepts"
+                        ));
+                    }
+                }
             }
         }
         StateCmd::Push {
@@ -1264,6 +1277,34 @@ async fn state_cmd(project: &Project, cmd: StateCmd, out: &Output) -> Result<u8>
         } => return state_push(project, &file, force, lock_timeout, out).await,
     }
     Ok(0)
+}
+
+/// Replaces every sensitive value of a state document
+/// (`{"$kiln": "sensitive", ...}`) by `{"$kiln": "redacted"}`; how many.
+fn redact_json(v: &mut serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("$kiln").and_then(|t| t.as_str()) == Some("sensitive") {
+                *v = serde_json::json!({"$kiln": "redacted"});
+                return 1;
+            }
+            m.values_mut().map(redact_json).sum()
+        }
+        serde_json::Value::Array(items) => items.iter_mut().map(redact_json).sum(),
+        _ => 0,
+    }
+}
+
+/// Whether a state document holds a value `kiln state pull` redacted.
+fn has_redacted(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.get("$kiln").and_then(|t| t.as_str()) == Some("redacted")
+                || m.values().any(has_redacted)
+        }
+        serde_json::Value::Array(items) => items.iter().any(has_redacted),
+        _ => false,
+    }
 }
 
 /// `kiln state push FILE`: replaces the state, under the lock, refusing a
@@ -1283,6 +1324,12 @@ async fn state_push(
         &bytes,
         &format!("the state file {}", file.display()),
     )?;
+    if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|d| has_redacted(&d)) {
+        bail!(
+            "{} holds redacted values (it was pulled to the terminal without --show-sensitive): pushing it would lose them; pull with `kiln state pull FILE` or `--show-sensitive` and push that",
+            file.display()
+        );
+    }
     let mut pushed = kiln_state::format::from_json(&bytes).with_context(|| {
         format!(
             "{} is not a kiln state; push a file written by `kiln state pull`",

@@ -99,6 +99,7 @@ fn a_sensitive_value_is_printed_only_where_asked_for() {
             &["state", "show", "local_file.f"],
             &["state", "list"],
             &["state", "history"],
+            &["state", "pull"],
             &["output"],
             &["output", "label"],
             &["validate"],
@@ -108,6 +109,32 @@ fn a_sensitive_value_is_printed_only_where_asked_for() {
             clean(&k, &new, *level, args, &both);
         }
         // Only on request.
+        let pulled = k.run(&["state", "pull", "--show-sensitive"]);
+        assert!(pulled.stdout.contains(&new), "{}", pulled.all());
+        // A redacted pull cannot be pushed back (its secrets would be lost);
+        // a pull to a file can.
+        let redacted = k.run(&["state", "pull"]);
+        assert!(
+            redacted.stdout.contains("\"redacted\""),
+            "{}",
+            redacted.all()
+        );
+        p.write("redacted.json", &redacted.stdout);
+        let refused = k.run(&["state", "push", "redacted.json"]);
+        assert_ne!(refused.code, 0);
+        assert!(
+            refused.stderr.contains("redacted values"),
+            "{}",
+            refused.all()
+        );
+        clean(&k, &new, *level, &["state", "pull", "full.json"], &both);
+        clean(
+            &k,
+            &new,
+            *level,
+            &["state", "push", "full.json", "--force"],
+            &both,
+        );
         let asked = k.clone().env("KILN_VAR_pw", &new).run(&["output", "pw"]);
         assert!(asked.stdout.contains(&new), "{}", asked.all());
         let asked = k

@@ -607,6 +607,17 @@ fn check_state(
             );
         }
         let want = config.get(name).unwrap_or(&Value::Null);
+        if a.write_only {
+            // Sent, never returned: it would reach the state.
+            if !got.is_null() {
+                report.fail(
+                    subject,
+                    step,
+                    format!("write-only attribute {name} came back in the state; return null"),
+                );
+            }
+            continue;
+        }
         if a.is_settable() && !want.is_null() && want.is_known() && got != want {
             report.fail(
                 subject,

@@ -211,6 +211,8 @@ pub fn web_service(version: &str, replicas: i64, extra_env: &[(&str, &str)]) -> 
         ("command", Value::from(TEST_WEB)),
         ("args", Value::Null),
         ("env", string_map(&env)),
+        // Write-only: the conformance suite checks it never comes back.
+        ("env_wo", string_map(&[("SECRET", "s3cret")])),
         ("replicas", Value::from(replicas)),
         (
             "health_check",
