@@ -356,7 +356,7 @@ fn save_plan(path: &Path, plan: &Plan) -> Result<()> {
     let doc = serde_json::json!({ "kiln_saved_plan": 1, "plan": plan });
     let mut bytes = serde_json::to_vec(&doc)?;
     if let Some(sealer) = crate::project::sealer()? {
-        bytes = sealer.seal(&bytes);
+        bytes = sealer.seal(&bytes)?;
     }
     write_private(path, &bytes)
         .with_context(|| format!("cannot write the plan to {}", path.display()))

@@ -598,6 +598,11 @@ fn install_sealer(encryption: Option<&kiln_config::StateEncryption>) -> Result<S
     if let Some(s) = SEALER.get() {
         return Ok(s.clone());
     }
+    let previous = std::env::var(&e.previous_passphrase_env).ok();
+    if let Some(key) = &e.kms_key_id {
+        let made = kiln_store::seal::Sealer::kms(key, previous.as_deref());
+        return Ok(SEALER.get_or_init(|| Some(Arc::new(made))).clone());
+    }
     let Some(passphrase) = std::env::var(&e.passphrase_env)
         .ok()
         .filter(|p| !p.is_empty())
@@ -608,7 +613,6 @@ fn install_sealer(encryption: Option<&kiln_config::StateEncryption>) -> Result<S
             e.passphrase_env
         );
     };
-    let previous = std::env::var(&e.previous_passphrase_env).ok();
     let made = kiln_store::seal::Sealer::new(&passphrase, previous.as_deref())?;
     Ok(SEALER.get_or_init(|| Some(Arc::new(made))).clone())
 }

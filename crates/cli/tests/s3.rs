@@ -593,3 +593,49 @@ fn with_a_passphrase_no_s3_object_holds_the_secret() {
         none.all()
     );
 }
+
+/// AWS KMS envelope encryption (on the emulator): each object carries its
+/// data key encrypted by KMS; the secret is in no object, and the state
+/// opens only through KMS. A move from a passphrase to KMS reads the old
+/// objects with the previous passphrase.
+#[test]
+fn with_a_kms_key_the_state_is_sealed_with_envelope_keys() {
+    let moto = Moto::shared();
+    let key = moto.kms_create_key();
+    let main = format!(
+        "kiln {{\n  encryption {{\n    kms_key_id = \"{key}\"\n  }}\n}}\n\nvariable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\n\nresource \"null_resource\" \"a\" {{\n  triggers = {{ pw = var.pw }}\n}}\n"
+    );
+    let (p, k) = s3_project(
+        "resource \"null_resource\" \"a\" {\n  triggers = { pw = \"first\" }\n}\n",
+        "kms",
+    );
+    let prefix = format!("k{}", std::process::id());
+    let backend = format!("s3://kms/{prefix}");
+    // First with a passphrase...
+    k.clone()
+        .env("KILN_STATE_PASSPHRASE", "the old passphrase")
+        .run(&["apply", "--yes", "--backend", &backend])
+        .success();
+    // ...then moved to KMS, reading the old state with the old passphrase.
+    p.write("main.hcl", &main);
+    k.clone()
+        .env("KILN_STATE_PASSPHRASE_PREVIOUS", "the old passphrase")
+        .env("KILN_VAR_pw", "KMS-SECRET")
+        .run(&["apply", "--yes", "--backend", &backend])
+        .success();
+    let body = object("kms", &format!("{prefix}/default/state.json")).unwrap();
+    assert!(body.contains("\"kdf\":\"aws-kms\""), "{body}");
+    assert!(body.contains("\"encrypted_key\""), "{body}");
+    assert!(!body.contains("KMS-SECRET"));
+    // KMS alone reads it now.
+    let r = k
+        .clone()
+        .env("KILN_VAR_pw", "KMS-SECRET")
+        .run(&["plan", "--backend", &backend]);
+    assert!(r.stdout.contains("No changes"), "{}", r.all());
+    // Without KMS configured: a clear error naming the key.
+    p.write("main.hcl", "resource \"null_resource\" \"a\" {}\n");
+    let none = k.run(&["plan", "--backend", &backend]);
+    assert_ne!(none.code, 0);
+    assert!(none.stderr.contains("AWS KMS key"), "{}", none.all());
+}

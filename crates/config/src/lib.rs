@@ -88,10 +88,11 @@ pub struct Config {
     pub dir: String,
 }
 
-/// `kiln { encryption { passphrase_env, previous_passphrase_env } }`: the
-/// state, its history, the journal and saved plans are sealed with a
-/// passphrase read from an environment variable (never from a file), and a
-/// command with no passphrase set refuses instead of writing plaintext.
+/// `kiln { encryption { passphrase_env, previous_passphrase_env,
+/// kms_key_id } }`: the state, its history, the journal and saved plans are
+/// sealed with a passphrase read from an environment variable (never from a
+/// file), or with AWS KMS envelope keys; a command with no key refuses
+/// instead of writing plaintext.
 #[derive(Debug, Clone)]
 pub struct StateEncryption {
     /// The variable holding the passphrase (`KILN_STATE_PASSPHRASE`).
@@ -99,6 +100,10 @@ pub struct StateEncryption {
     /// The variable holding the previous passphrase during a rotation
     /// (`KILN_STATE_PASSPHRASE_PREVIOUS`).
     pub previous_passphrase_env: String,
+    /// An AWS KMS key (id, ARN or `alias/NAME`): envelope encryption with
+    /// its data keys instead of a passphrase (the previous passphrase is
+    /// still read, for a move to KMS).
+    pub kms_key_id: Option<String>,
     /// The `encryption` block.
     pub loc: Loc,
 }

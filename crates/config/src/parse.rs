@@ -537,7 +537,7 @@ impl Parser {
 
     /// `backend "TYPE" { ... }` inside a `kiln` or `terraform` block.
     fn encryption(&mut self, b: &Block) {
-        const ALLOWED: &[&str] = &["passphrase_env", "previous_passphrase_env"];
+        const ALLOWED: &[&str] = &["passphrase_env", "previous_passphrase_env", "kms_key_id"];
         if let Some(first) = &self.config.encryption {
             self.diags.push(b.loc.error(format!(
                 "duplicate encryption block; the first is at {}",
@@ -555,6 +555,7 @@ impl Parser {
         let mut enc = StateEncryption {
             passphrase_env: "KILN_STATE_PASSPHRASE".into(),
             previous_passphrase_env: "KILN_STATE_PASSPHRASE_PREVIOUS".into(),
+            kms_key_id: None,
             loc: b.loc.clone(),
         };
         for a in &b.body.attributes {
@@ -564,6 +565,7 @@ impl Parser {
                 "previous_passphrase_env" => {
                     constant_string(&a.expr, &what).map(|v| enc.previous_passphrase_env = v)
                 }
+                "kms_key_id" => constant_string(&a.expr, &what).map(|v| enc.kms_key_id = Some(v)),
                 "passphrase" | "key" => Err(a
                     .loc
                     .error(format!("encryption takes no \"{}\": a key never belongs in a file", a.name))

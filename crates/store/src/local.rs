@@ -83,10 +83,10 @@ impl LocalStore {
         self
     }
 
-    fn sealed(&self, plain: Vec<u8>) -> Vec<u8> {
+    fn sealed(&self, plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         match &self.sealer {
-            Some(s) => s.seal(&plain),
-            None => plain,
+            Some(s) => Ok(s.seal(&plain)?),
+            None => Ok(plain),
         }
     }
 
@@ -176,7 +176,7 @@ impl LocalStore {
 
         let mut new = state.clone();
         new.serial = state.serial.max(prev_serial + 1);
-        write_atomic(&path, &self.sealed(kiln_state::format::to_json(&new)))?;
+        write_atomic(&path, &self.sealed(kiln_state::format::to_json(&new))?)?;
         crate::faults::crash_point("store:state-written");
         let meta = Meta {
             serial: new.serial,
@@ -571,7 +571,7 @@ impl Journal for LocalJournal {
         let plain = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
         let mut line = match &self.sealer {
-            Some(s) => s.seal(&plain),
+            Some(s) => s.seal(&plain)?,
             None => plain,
         };
         line.push(b'\n');

@@ -340,10 +340,10 @@ impl S3Store {
         self
     }
 
-    fn sealed(&self, plain: Vec<u8>) -> Vec<u8> {
+    fn sealed(&self, plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         match &self.sealer {
-            Some(s) => s.seal(&plain),
-            None => plain,
+            Some(s) => Ok(s.seal(&plain)?),
+            None => Ok(plain),
         }
     }
 
@@ -854,7 +854,7 @@ impl StateStore for S3Store {
         match self
             .put(
                 &key,
-                self.sealed(kiln_state::format::to_json(&new)),
+                self.sealed(kiln_state::format::to_json(&new))?,
                 condition,
                 Some(meta),
             )
@@ -1182,7 +1182,7 @@ impl Journal for S3Journal {
         }
         let body = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
-        let body = self.store.sealed(body);
+        let body = self.store.sealed(body)?;
         // Zero-padded, so that keys list in record order.
         let key = format!("{}{:012}.json", self.prefix, self.next);
         match self.store.put(&key, body, Condition::Absent, None).await? {

@@ -12,6 +12,10 @@
 //!  "salt":"…","key_id":"…","cipher":"aes-256-gcm","nonce":"…","ciphertext":"…"}
 //! ```
 //!
+//! With AWS KMS instead of a passphrase (`kdf: "aws-kms"`), the key is a
+//! data key from GenerateDataKey, stored KMS-encrypted in `encrypted_key`
+//! and opened with Decrypt; `key_id` is then the KMS key's ARN.
+//!
 //! `key_id` (16 hex digits of SHA-256 over the key) tells a wrong passphrase
 //! from a damaged object. Rotation: a [`Sealer`] reads with its current key
 //! or its previous one, and always writes with the current one. An object
@@ -34,6 +38,10 @@ pub const PASSPHRASE_ENV: &str = "KILN_STATE_PASSPHRASE";
 /// The environment variable holding the previous passphrase, during a
 /// rotation: objects sealed with it are still read.
 pub const PREVIOUS_PASSPHRASE_ENV: &str = "KILN_STATE_PASSPHRASE_PREVIOUS";
+
+/// The environment variable naming an AWS KMS key: encryption with KMS
+/// envelope keys instead of a passphrase.
+pub const KMS_KEY_ENV: &str = "KILN_STATE_KMS_KEY_ID";
 
 const ITERATIONS: u32 = 600_000;
 const AAD: &[u8] = b"kiln-sealed-v1";
@@ -59,6 +67,18 @@ pub enum SealError {
     Malformed { what: String, why: String },
     #[error("the passphrase in {0} is empty; use a long random one")]
     EmptyPassphrase(&'static str),
+    #[error(
+        "{what} is encrypted with the AWS KMS key {key_id}: set kms_key_id in the encryption block (or {KMS_KEY_ENV}) to read it"
+    )]
+    KmsNotSet { what: String, key_id: String },
+    #[error(
+        "AWS KMS could not {action} for {what}: {why}; check the key, its policy and the AWS credentials"
+    )]
+    Kms {
+        action: &'static str,
+        what: String,
+        why: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,6 +91,9 @@ struct Envelope {
     cipher: String,
     nonce: String,
     ciphertext: String,
+    /// With KMS: the data key, encrypted by KMS.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    encrypted_key: String,
 }
 
 /// A key derivation's inputs besides the passphrase: salt and iterations.
@@ -120,11 +143,21 @@ fn key_id(key: &[u8; 32]) -> String {
         .collect()
 }
 
-/// Seals and opens objects with a passphrase (and, during a rotation, reads
-/// with the previous one too).
+/// Where a sealer's keys come from.
+enum Source {
+    Passphrase(Passphrase),
+    /// AWS KMS envelope encryption: one data key per process from
+    /// GenerateDataKey, stored encrypted beside each object and opened with
+    /// Decrypt.
+    #[cfg(feature = "s3")]
+    Kms(kms::Kms),
+}
+
+/// Seals and opens objects with a passphrase or an AWS KMS key (and, during
+/// a rotation, reads with the previous one too).
 pub struct Sealer {
-    current: Passphrase,
-    previous: Option<Passphrase>,
+    current: Source,
+    previous: Option<Source>,
     /// The salt writes use: the first one a read derived a key for (so a
     /// command derives one key, not two), else a new random one.
     write_salt: Mutex<Option<Vec<u8>>>,
@@ -145,38 +178,79 @@ impl Sealer {
             return Err(SealError::EmptyPassphrase(PASSPHRASE_ENV));
         }
         Ok(Sealer {
-            current: Passphrase::new(passphrase.to_string()),
+            current: Source::Passphrase(Passphrase::new(passphrase.to_string())),
             previous: previous
                 .filter(|p| !p.is_empty())
-                .map(|p| Passphrase::new(p.to_string())),
+                .map(|p| Source::Passphrase(Passphrase::new(p.to_string()))),
             write_salt: Mutex::new(None),
             rng: SystemRandom::new(),
         })
     }
 
+    /// A sealer with AWS KMS key `key_id` (an id, ARN or `alias/NAME`; the
+    /// credentials, region and endpoint of the standard AWS chain), reading
+    /// objects sealed with `previous_passphrase` too (a move from a
+    /// passphrase to KMS).
+    #[cfg(feature = "s3")]
+    pub fn kms(key_id: &str, previous_passphrase: Option<&str>) -> Sealer {
+        Sealer {
+            current: Source::Kms(kms::Kms::new(key_id)),
+            previous: previous_passphrase
+                .filter(|p| !p.is_empty())
+                .map(|p| Source::Passphrase(Passphrase::new(p.to_string()))),
+            write_salt: Mutex::new(None),
+            rng: SystemRandom::new(),
+        }
+    }
+
     /// The sealer the environment asks for: `None` unless
-    /// [`PASSPHRASE_ENV`] is set.
+    /// [`KMS_KEY_ENV`] or [`PASSPHRASE_ENV`] is set.
     pub fn from_env() -> Result<Option<Sealer>, SealError> {
+        let previous = std::env::var(PREVIOUS_PASSPHRASE_ENV).ok();
+        #[cfg(feature = "s3")]
+        if let Ok(key) = std::env::var(KMS_KEY_ENV)
+            && !key.is_empty()
+        {
+            return Ok(Some(Sealer::kms(&key, previous.as_deref())));
+        }
         let Ok(passphrase) = std::env::var(PASSPHRASE_ENV) else {
             return Ok(None);
         };
-        let previous = std::env::var(PREVIOUS_PASSPHRASE_ENV).ok();
         Sealer::new(&passphrase, previous.as_deref()).map(Some)
     }
 
-    /// `plaintext`, sealed: one line of JSON.
-    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
-        let salt = {
-            let mut guard = self.write_salt.lock().unwrap_or_else(|e| e.into_inner());
-            guard
-                .get_or_insert_with(|| {
-                    let mut salt = vec![0u8; 16];
-                    let _ = self.rng.fill(&mut salt);
-                    salt
-                })
-                .clone()
+    /// `plaintext`, sealed: one line of JSON. Fails only when a KMS data key
+    /// cannot be had.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        let (key, kdf, iterations, salt, key_id, encrypted_key) = match &self.current {
+            Source::Passphrase(passphrase) => {
+                let salt = {
+                    let mut guard = self.write_salt.lock().unwrap_or_else(|e| e.into_inner());
+                    guard
+                        .get_or_insert_with(|| {
+                            let mut salt = vec![0u8; 16];
+                            let _ = self.rng.fill(&mut salt);
+                            salt
+                        })
+                        .clone()
+                };
+                let key = passphrase.key(&salt, ITERATIONS);
+                let id = key_id(&key);
+                (
+                    key,
+                    "pbkdf2-hmac-sha256",
+                    ITERATIONS,
+                    B64.encode(&salt),
+                    id,
+                    String::new(),
+                )
+            }
+            #[cfg(feature = "s3")]
+            Source::Kms(kms) => {
+                let (key, blob, id) = kms.data_key()?;
+                (key, kms::KDF, 0, String::new(), id, B64.encode(blob))
+            }
         };
-        let key = self.current.key(&salt, ITERATIONS);
         let mut nonce = [0u8; 12];
         let _ = self.rng.fill(&mut nonce);
         let mut buf = plaintext.to_vec();
@@ -189,15 +263,16 @@ impl Sealer {
         );
         let envelope = Envelope {
             kiln_sealed: 1,
-            kdf: "pbkdf2-hmac-sha256".into(),
-            iterations: ITERATIONS,
-            salt: B64.encode(&salt),
-            key_id: key_id(&key),
+            kdf: kdf.into(),
+            iterations,
+            salt,
+            key_id,
             cipher: "aes-256-gcm".into(),
             nonce: B64.encode(nonce),
             ciphertext: B64.encode(&buf),
+            encrypted_key,
         };
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        Ok(serde_json::to_vec(&envelope).unwrap_or_default())
     }
 
     /// The plaintext of a sealed object (`what` names it in errors); an
@@ -212,14 +287,21 @@ impl Sealer {
                 why: e.to_string(),
             })?;
         let Some(sealer) = sealer else {
+            if envelope.kdf == "aws-kms" {
+                return Err(SealError::KmsNotSet {
+                    what: what.into(),
+                    key_id: envelope.key_id,
+                });
+            }
             return Err(SealError::NoKey { what: what.into() });
         };
         let malformed = |why: &str| SealError::Malformed {
             what: what.into(),
             why: why.into(),
         };
+        let kms_sealed = cfg!(feature = "s3") && envelope.kdf == "aws-kms";
         if envelope.kiln_sealed != 1
-            || envelope.kdf != "pbkdf2-hmac-sha256"
+            || (envelope.kdf != "pbkdf2-hmac-sha256" && !kms_sealed)
             || envelope.cipher != "aes-256-gcm"
         {
             return Err(malformed(&format!(
@@ -227,9 +309,6 @@ impl Sealer {
                 envelope.kiln_sealed, envelope.kdf, envelope.cipher
             )));
         }
-        let salt = B64
-            .decode(&envelope.salt)
-            .map_err(|_| malformed("its salt is not base64"))?;
         let nonce: [u8; 12] = B64
             .decode(&envelope.nonce)
             .ok()
@@ -238,11 +317,40 @@ impl Sealer {
         let mut buf = B64
             .decode(&envelope.ciphertext)
             .map_err(|_| malformed("its ciphertext is not base64"))?;
-        for (n, passphrase) in std::iter::once(&sealer.current)
+        let key = if kms_sealed {
+            Self::kms_key(sealer, &envelope, what)?
+        } else {
+            let salt = B64
+                .decode(&envelope.salt)
+                .map_err(|_| malformed("its salt is not base64"))?;
+            Self::passphrase_key(sealer, &envelope, &salt, what)?
+        };
+        let plain = aead_key(&key)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut buf,
+            )
+            .map_err(|_| SealError::Damaged { what: what.into() })?;
+        Ok(plain.to_vec())
+    }
+
+    /// The key of a passphrase-sealed object: the current or the previous
+    /// passphrase's, told apart by the key id.
+    fn passphrase_key(
+        sealer: &Sealer,
+        envelope: &Envelope,
+        salt: &[u8],
+        what: &str,
+    ) -> Result<[u8; 32], SealError> {
+        for (n, source) in std::iter::once(&sealer.current)
             .chain(sealer.previous.as_ref())
             .enumerate()
         {
-            let key = passphrase.key(&salt, envelope.iterations);
+            let Source::Passphrase(passphrase) = source else {
+                continue;
+            };
+            let key = passphrase.key(salt, envelope.iterations);
             if key_id(&key) != envelope.key_id {
                 continue;
             }
@@ -250,21 +358,44 @@ impl Sealer {
                 // Write with the salt just derived for: one key per command.
                 let mut guard = sealer.write_salt.lock().unwrap_or_else(|e| e.into_inner());
                 if guard.is_none() && envelope.iterations == ITERATIONS {
-                    *guard = Some(salt.clone());
+                    *guard = Some(salt.to_vec());
                 }
             }
-            let plain = aead_key(&key)
-                .open_in_place(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(AAD),
-                    &mut buf,
-                )
-                .map_err(|_| SealError::Damaged { what: what.into() })?;
-            return Ok(plain.to_vec());
+            return Ok(key);
         }
         Err(SealError::WrongKey {
             what: what.into(),
-            key_id: envelope.key_id,
+            key_id: envelope.key_id.clone(),
+        })
+    }
+
+    /// The data key of a KMS-sealed object, decrypted by KMS.
+    #[cfg(feature = "s3")]
+    fn kms_key(sealer: &Sealer, envelope: &Envelope, what: &str) -> Result<[u8; 32], SealError> {
+        let kms = std::iter::once(&sealer.current)
+            .chain(sealer.previous.as_ref())
+            .find_map(|s| match s {
+                Source::Kms(k) => Some(k),
+                Source::Passphrase(_) => None,
+            })
+            .ok_or_else(|| SealError::KmsNotSet {
+                what: what.into(),
+                key_id: envelope.key_id.clone(),
+            })?;
+        let blob = B64
+            .decode(&envelope.encrypted_key)
+            .map_err(|_| SealError::Malformed {
+                what: what.into(),
+                why: "its encrypted data key is not base64".into(),
+            })?;
+        kms.decrypt(&blob, what)
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn kms_key(_: &Sealer, envelope: &Envelope, what: &str) -> Result<[u8; 32], SealError> {
+        Err(SealError::KmsNotSet {
+            what: what.into(),
+            key_id: envelope.key_id.clone(),
         })
     }
 }
@@ -286,13 +417,13 @@ mod tests {
     fn sealed_objects_open_only_with_their_passphrase() {
         let a = Sealer::new("correct horse battery staple", None).unwrap();
         let secret = br#"{"triggers":{"pw":"TOPSECRET"}}"#;
-        let sealed = a.seal(secret);
+        let sealed = a.seal(secret).unwrap();
         assert!(is_sealed(&sealed));
         assert!(!String::from_utf8_lossy(&sealed).contains("TOPSECRET"));
         assert!(!sealed.contains(&b'\n'), "one line, for the journal");
         assert_eq!(Sealer::open(Some(&a), &sealed, "x").unwrap(), secret);
         // Two seals of one text differ (fresh nonce).
-        assert_ne!(a.seal(secret), sealed);
+        assert_ne!(a.seal(secret).unwrap(), sealed);
         // No passphrase, another passphrase, a damaged object: each its error.
         assert!(matches!(
             Sealer::open(None, &sealed, "the state"),
@@ -323,18 +454,170 @@ mod tests {
     #[test]
     fn a_rotation_reads_with_the_previous_passphrase_and_writes_with_the_new() {
         let old = Sealer::new("old passphrase", None).unwrap();
-        let sealed_old = old.seal(b"state v1");
+        let sealed_old = old.seal(b"state v1").unwrap();
         let rotating = Sealer::new("new passphrase", Some("old passphrase")).unwrap();
         assert_eq!(
             Sealer::open(Some(&rotating), &sealed_old, "x").unwrap(),
             b"state v1"
         );
-        let sealed_new = rotating.seal(b"state v2");
+        let sealed_new = rotating.seal(b"state v2").unwrap();
         let new_only = Sealer::new("new passphrase", None).unwrap();
         assert_eq!(
             Sealer::open(Some(&new_only), &sealed_new, "x").unwrap(),
             b"state v2"
         );
         assert!(Sealer::open(Some(&old), &sealed_new, "x").is_err());
+    }
+}
+
+/// AWS KMS envelope keys: GenerateDataKey once per process (AES-256), the
+/// plaintext data key kept in memory, its KMS-encrypted form stored in each
+/// envelope; Decrypt (cached per encrypted key) to open.
+///
+/// The seal interface is synchronous (stores call it from their blocking
+/// file work as well as from async code); the KMS calls are made on the
+/// running tokio runtime with `block_in_place`, which needs the
+/// multi-threaded runtime kiln runs on.
+#[cfg(feature = "s3")]
+mod kms {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::DataKeySpec;
+
+    use super::SealError;
+
+    pub(super) const KDF: &str = "aws-kms";
+
+    /// A data key: plaintext, KMS-encrypted, and the KMS key's ARN.
+    type DataKey = ([u8; 32], Vec<u8>, String);
+
+    pub(super) struct Kms {
+        key_id: String,
+        client: tokio::sync::OnceCell<aws_sdk_kms::Client>,
+        /// This process's data key.
+        data: Mutex<Option<DataKey>>,
+        opened: Mutex<HashMap<Vec<u8>, [u8; 32]>>,
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => Ok(tokio::task::block_in_place(|| h.block_on(f))),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(f))
+                .map_err(|e| format!("starting a runtime for AWS KMS: {e}")),
+        }
+    }
+
+    fn short<E>(e: &aws_sdk_kms::error::SdkError<E>) -> String
+    where
+        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_kms::error::ProvideErrorMetadata;
+        match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            _ => aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+        }
+    }
+
+    fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
+        bytes.try_into().ok()
+    }
+
+    impl Kms {
+        pub(super) fn new(key_id: &str) -> Kms {
+            Kms {
+                key_id: key_id.to_string(),
+                client: tokio::sync::OnceCell::new(),
+                data: Mutex::new(None),
+                opened: Mutex::new(HashMap::new()),
+            }
+        }
+
+        async fn client(&self) -> &aws_sdk_kms::Client {
+            self.client
+                .get_or_init(|| async {
+                    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                        .load()
+                        .await;
+                    aws_sdk_kms::Client::new(&config)
+                })
+                .await
+        }
+
+        /// The data key sealing uses: (plaintext, encrypted, key ARN).
+        pub(super) fn data_key(&self) -> Result<DataKey, SealError> {
+            let mut guard = self.data.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(d) = guard.as_ref() {
+                return Ok(d.clone());
+            }
+            let fail = |why: String| SealError::Kms {
+                action: "make a data key",
+                what: format!("key {}", self.key_id),
+                why,
+            };
+            let out = block_on(async {
+                self.client()
+                    .await
+                    .generate_data_key()
+                    .key_id(&self.key_id)
+                    .key_spec(DataKeySpec::Aes256)
+                    .send()
+                    .await
+            })
+            .map_err(fail)?
+            .map_err(|e| fail(short(&e)))?;
+            let plain = out
+                .plaintext()
+                .and_then(|b| key32(b.as_ref()))
+                .ok_or_else(|| fail("it returned no 256-bit key".into()))?;
+            let blob = out
+                .ciphertext_blob()
+                .map(|b| b.as_ref().to_vec())
+                .ok_or_else(|| fail("it returned no encrypted key".into()))?;
+            let arn = out.key_id().unwrap_or(&self.key_id).to_string();
+            if let Ok(mut opened) = self.opened.lock() {
+                opened.insert(blob.clone(), plain);
+            }
+            let d = (plain, blob, arn);
+            *guard = Some(d.clone());
+            Ok(d)
+        }
+
+        /// The plaintext of an encrypted data key.
+        pub(super) fn decrypt(&self, blob: &[u8], what: &str) -> Result<[u8; 32], SealError> {
+            if let Ok(opened) = self.opened.lock()
+                && let Some(k) = opened.get(blob)
+            {
+                return Ok(*k);
+            }
+            let fail = |why: String| SealError::Kms {
+                action: "decrypt the data key",
+                what: what.to_string(),
+                why,
+            };
+            let out = block_on(async {
+                self.client()
+                    .await
+                    .decrypt()
+                    .ciphertext_blob(Blob::new(blob.to_vec()))
+                    .send()
+                    .await
+            })
+            .map_err(fail)?
+            .map_err(|e| fail(short(&e)))?;
+            let plain = out
+                .plaintext()
+                .and_then(|b| key32(b.as_ref()))
+                .ok_or_else(|| fail("it returned no 256-bit key".into()))?;
+            if let Ok(mut opened) = self.opened.lock() {
+                opened.insert(blob.to_vec(), plain);
+            }
+            Ok(plain)
+        }
     }
 }

@@ -134,6 +134,20 @@ impl Moto {
         );
     }
 
+    /// Creates a symmetric AWS KMS key (KMS's JSON protocol, unsigned:
+    /// moto does not check signatures); its KeyId.
+    pub fn kms_create_key(&self) -> String {
+        let auth = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0\r\nX-Amz-Target: TrentService.CreateKey\r\nContent-Type: application/x-amz-json-1.1\r\n";
+        let answer = http_with(self.port, "POST", "/", auth, "{}").expect("a KMS request to moto");
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let doc: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("KMS CreateKey answered {answer:?}: {e}"));
+        doc["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("KMS CreateKey answered {answer:?}"))
+            .to_string()
+    }
+
     /// Forgets every resource the emulator holds.
     pub fn reset(&self) {
         http(self.port, "POST", "/moto-api/reset", "").expect("reset moto");
