@@ -386,7 +386,9 @@ fn ephemeral_again(plan: &mut Plan, args: &crate::args::VarArgs) {
                 .filter(|(n, _)| n == name)
                 .map(|(_, v)| v.to_string())
         });
-        let raw = from_flag.or_else(|| std::env::var(format!("KILN_VAR_{name}")).ok());
+        let raw = from_flag
+            .or_else(|| std::env::var(format!("KILN_VAR_{name}")).ok())
+            .or_else(|| std::env::var(format!("TF_VAR_{name}")).ok());
         if let Some(raw) = raw {
             plan.ephemeral
                 .insert(name.clone(), kiln_model::Value::from(raw));

@@ -71,10 +71,11 @@ fn collect(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
             if recursive && !hidden {
                 collect(&path, recursive, out)?;
             }
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("hcl" | "tf")
-        ) {
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(kiln_config::is_config_file)
+        {
             out.push(path);
         }
     }

@@ -134,10 +134,9 @@ impl Project {
         let has_config = std::fs::read_dir(&self.dir)
             .map(|entries| {
                 entries.filter_map(|e| e.ok()).any(|e| {
-                    matches!(
-                        e.path().extension().and_then(|x| x.to_str()),
-                        Some("hcl" | "tf")
-                    )
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(kiln_config::is_config_file)
                 })
             })
             .unwrap_or(false);
@@ -207,28 +206,34 @@ impl Project {
         Ok((config, diags))
     }
 
-    /// Variable values, lowest precedence first: `KILN_VAR_<name>` for declared
-    /// variables, `kiln.tfvars`, `*.auto.tfvars`, then `--var-file` and `--var`
-    /// in the order given.
+    /// Variable values, lowest precedence first (Terraform's order, with
+    /// kiln's names beside Terraform's): `TF_VAR_<name>` then
+    /// `KILN_VAR_<name>` for declared variables, `terraform.tfvars`,
+    /// `kiln.tfvars`, `*.auto.tfvars` in name order, then `--var-file` and
+    /// `--var` in the order given.
     pub fn variables(&self, config: &Config, args: &VarArgs) -> Result<VarValues> {
         let mut values = VarValues::new();
         let mut diags = Diagnostics::new();
-        for v in &config.variables {
-            if let Ok(raw) = std::env::var(format!("KILN_VAR_{}", v.name)) {
-                match kiln_config::parse_var_value(&raw, v.ty.as_ref()) {
-                    Ok(val) => {
-                        values.insert(v.name.clone(), val);
+        for prefix in ["TF_VAR_", "KILN_VAR_"] {
+            for v in &config.variables {
+                let env = format!("{prefix}{}", v.name);
+                if let Ok(raw) = std::env::var(&env) {
+                    match kiln_config::parse_var_value(&raw, v.ty.as_ref()) {
+                        Ok(val) => {
+                            values.insert(v.name.clone(), val);
+                        }
+                        Err(d) => diags
+                            .push(d.with_detail(format!("from the environment variable {env}"))),
                     }
-                    Err(d) => diags.push(
-                        d.with_detail(format!("from the environment variable KILN_VAR_{}", v.name)),
-                    ),
                 }
             }
         }
         let mut files: Vec<PathBuf> = Vec::new();
-        let default_file = self.dir.join("kiln.tfvars");
-        if default_file.is_file() {
-            files.push(default_file);
+        for name in ["terraform.tfvars", "kiln.tfvars"] {
+            let file = self.dir.join(name);
+            if file.is_file() {
+                files.push(file);
+            }
         }
         let mut auto: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -314,6 +319,7 @@ impl Project {
         let variables = variables.unwrap_or(&defaults);
         let mut registry = Registry::new();
         registry.register(Arc::new(kiln_provider_null::NullProvider::new()));
+        registry.register(Arc::new(kiln_provider_null::TerraformProvider::new()));
         registry.register(Arc::new(kiln_provider_local::LocalProvider::new(
             kiln_provider_local::LocalOptions::default(),
         )));
@@ -530,10 +536,10 @@ fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
         std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
-        let is_config = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("hcl" | "tf")
-        );
+        let is_config = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(kiln_config::is_config_file);
         if is_config && path.is_file() {
             names.push(path);
         }

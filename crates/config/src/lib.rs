@@ -41,6 +41,26 @@ pub use parse::{parse, parse_expr};
 pub use typeexpr::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 
+/// Whether a file of a configuration directory is configuration: `*.tf`
+/// and kiln's own `*.hcl`, except what Terraform ignores (names starting
+/// with `.` or `#`, or ending with `~`: editors' and tools' files such as
+/// `.terraform.lock.hcl` and `.tflint.hcl`) and other tools' HCL files
+/// (`terragrunt.hcl`, Packer's `*.pkr.hcl`, Nomad's `*.nomad.hcl`).
+/// (`*.tf.json`, Terraform's JSON syntax, is not read yet.)
+pub fn is_config_file(name: &str) -> bool {
+    if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') {
+        return false;
+    }
+    if name == "terragrunt.hcl"
+        || name.ends_with(".pkr.hcl")
+        || name.ends_with(".nomad.hcl")
+        || name.ends_with(".tfvars.hcl")
+    {
+        return false;
+    }
+    name.ends_with(".tf") || name.ends_with(".hcl")
+}
+
 /// One configuration file's name (as shown in messages) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {

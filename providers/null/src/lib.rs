@@ -241,6 +241,140 @@ impl Provider for NullProvider {
     }
 }
 
+/// Terraform's built-in provider (`terraform.io/builtin/terraform`), for
+/// its `terraform_data` resource, which configurations use where they once
+/// used `null_resource`: `input` (any value) is echoed as `output` once
+/// created; a change of `triggers_replace` (or, kiln's rule for a stateless
+/// resource, of `input`) replaces it. The id is a random UUID, as
+/// Terraform's. See
+/// <https://developer.hashicorp.com/terraform/language/resources/terraform-data>.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TerraformProvider;
+
+impl TerraformProvider {
+    pub fn new() -> TerraformProvider {
+        TerraformProvider
+    }
+}
+
+fn terraform_data_schema() -> ResourceSchema {
+    ResourceSchema::new()
+        .attr(
+            "input",
+            AttributeSchema::optional(Type::Any)
+                .describe("a value stored in the state and reflected in output after apply"),
+        )
+        .attr(
+            "output",
+            AttributeSchema::computed(Type::Any).describe("the input, once applied"),
+        )
+        .attr(
+            "triggers_replace",
+            AttributeSchema::optional(Type::Any)
+                .describe("a value whose change replaces the resource"),
+        )
+        .attr(
+            "id",
+            AttributeSchema::computed(Type::String).describe("a random UUID"),
+        )
+}
+
+/// A random (version 4) UUID.
+fn random_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[async_trait]
+impl Provider for TerraformProvider {
+    fn schema(&self) -> ProviderSchema {
+        ProviderSchema {
+            name: "terraform".into(),
+            config: ResourceSchema::new(),
+            resources: BTreeMap::from([("terraform_data".into(), terraform_data_schema())]),
+            data_sources: BTreeMap::new(),
+        }
+    }
+
+    async fn validate(&self, _req: ValidateRequest) -> ValidateResponse {
+        ValidateResponse {
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn create(&self, req: CreateRequest) -> CreateResponse {
+        if req.type_name != "terraform_data" {
+            return CreateResponse {
+                diagnostics: Diagnostic::error(format!(
+                    "resource type {:?} is not supported by the terraform provider",
+                    req.type_name
+                ))
+                .with_detail("the built-in terraform provider offers terraform_data")
+                .into(),
+                ..CreateResponse::default()
+            };
+        }
+        let id = random_uuid();
+        let mut m: BTreeMap<String, Value> = req.config.as_map().cloned().unwrap_or_default();
+        let input = m.get("input").cloned().unwrap_or(Value::Null);
+        m.insert("output".into(), input);
+        m.insert("id".into(), Value::string(&id));
+        CreateResponse {
+            state: Value::Map(m),
+            id: Some(id),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn read(&self, req: ReadRequest) -> ReadResponse {
+        ReadResponse {
+            results: req
+                .items
+                .into_iter()
+                .map(|item| ReadResult {
+                    state: Some(item.state),
+                    drift: None,
+                    diagnostics: Diagnostics::new(),
+                })
+                .collect(),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn update(&self, req: UpdateRequest) -> UpdateResponse {
+        // Every argument replaces: nothing is updated in place.
+        UpdateResponse {
+            state: req.prior,
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn delete(&self, _req: DeleteRequest) -> DeleteResponse {
+        DeleteResponse::default()
+    }
+
+    async fn read_data(&self, req: ReadDataRequest) -> ReadDataResponse {
+        ReadDataResponse {
+            state: Value::Null,
+            diagnostics: Diagnostic::error(format!(
+                "data source {:?} is not supported by the terraform provider",
+                req.type_name
+            ))
+            .into(),
+        }
+    }
+}
+
 fn unsupported(type_name: &str) -> Diagnostic {
     Diagnostic::error(format!(
         "resource type {type_name:?} is not supported by the null provider"

@@ -1,0 +1,107 @@
+//! A directory as Terraform users have it: `*.tf` files, a committed
+//! `.terraform.lock.hcl` and other tools' files beside them, values in
+//! `terraform.tfvars` and `TF_VAR_*`, and Terraform's built-in
+//! `terraform_data`. Expected values were recorded from Terraform 1.11.4
+//! on the same files (`terraform apply`, then `terraform output -json`).
+
+mod common;
+
+use common::{Kiln, TempProject};
+
+const MAIN_TF: &str = r#"variable "v" {
+  default = "one"
+}
+
+variable "only_env" {
+  type    = number
+  default = 0
+}
+
+resource "terraform_data" "a" {
+  input = { name = var.v, n = 2, tags = ["x", "y"] }
+}
+
+resource "terraform_data" "b" {
+  triggers_replace = [terraform_data.a.id]
+  input            = terraform_data.a.output.name
+}
+
+output "a" {
+  value = terraform_data.a.output
+}
+
+output "b" {
+  value = terraform_data.b.output
+}
+
+output "only_env" {
+  value = var.only_env + 1
+}
+"#;
+
+fn project() -> (TempProject, Kiln) {
+    let p = TempProject::new();
+    p.write("main.tf", MAIN_TF);
+    // What `terraform init` and other tools leave beside the configuration:
+    // none of it is configuration (each would fail to load if read as such).
+    p.write(
+        ".terraform.lock.hcl",
+        "provider \"registry.terraform.io/hashicorp/aws\" {\n  version = \"5.0.0\"\n  hashes  = [\"h1:x\"]\n}\n",
+    );
+    p.write(".tflint.hcl", "plugin \"aws\" {\n  enabled = true\n}\n");
+    p.write(
+        "terragrunt.hcl",
+        "include \"root\" {\n  path = find_in_parent_folders()\n}\n",
+    );
+    p.write("image.pkr.hcl", "source \"amazon-ebs\" \"x\" {}\n");
+    p.write("terraform.tfvars", "v = \"from-tfvars\"\n");
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    (p, k)
+}
+
+fn output(k: &Kiln, name: &str) -> serde_json::Value {
+    let r = k.run(&["output", "--json", name]);
+    r.success();
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+#[test]
+fn a_terraform_directory_loads_and_applies_as_terraform_does() {
+    let (_p, k) = project();
+    // terraform.tfvars outranks TF_VAR_ (Terraform's precedence).
+    let k = k.env("TF_VAR_v", "from-env").env("TF_VAR_only_env", "41");
+    let r = k.run(&["apply", "--yes"]);
+    r.success();
+    assert_eq!(
+        output(&k, "a"),
+        serde_json::json!({"n": 2, "name": "from-tfvars", "tags": ["x", "y"]})
+    );
+    assert_eq!(output(&k, "b"), serde_json::json!("from-tfvars"));
+    assert_eq!(output(&k, "only_env"), serde_json::json!(42));
+    let again = k.run(&["plan"]);
+    assert!(again.stdout.contains("No changes"), "{}", again.all());
+    // A --var outranks the file; a's new id replaces b (triggers_replace).
+    let r = k.run(&["plan", "--var", "v=two"]);
+    assert!(
+        r.stdout.contains("terraform_data.a will be replaced")
+            && r.stdout.contains("terraform_data.b will be replaced"),
+        "{}",
+        r.all()
+    );
+    k.run(&["apply", "--yes", "--var", "v=two"]).success();
+    assert_eq!(output(&k, "b"), serde_json::json!("two"));
+}
+
+#[test]
+fn terraform_data_ids_are_uuids() {
+    let (p, k) = project();
+    k.run(&["apply", "--yes"]).success();
+    let state: serde_json::Value =
+        serde_json::from_str(&p.read(".kiln/default/state.json")).unwrap();
+    for r in state["resources"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        let parts: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(r["provider"], "terraform");
+    }
+}
