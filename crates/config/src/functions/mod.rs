@@ -19,10 +19,12 @@ use kiln_model::{Number, Type, Value};
 use crate::FileSystem;
 use crate::convert::{convert, make_set};
 use crate::eval::{mark, unmark};
+use format::format;
 
 mod collections;
 mod encoding;
 mod files;
+mod format;
 mod hashing;
 mod net;
 mod numeric;
@@ -527,93 +529,6 @@ fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
     } else {
         Value::Unknown
     })
-}
-
-pub(super) fn format(args: Vec<Value>) -> Result<Value, FnError> {
-    let fmt = string_arg(&args, 0)?;
-    let mut out = String::new();
-    let mut next = 1;
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        // Optional precision for %f, like %.2f.
-        let mut precision = None;
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            let mut digits = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                digits.push(*d);
-                chars.next();
-            }
-            precision = digits.parse::<usize>().ok();
-        }
-        let Some(verb) = chars.next() else {
-            return Err(arg_err(0, "the format ends with a lone \"%\""));
-        };
-        if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        let Some(v) = args.get(next) else {
-            return Err(arg_err(
-                0,
-                format!("not enough arguments for the format: verb %{verb} has none"),
-            ));
-        };
-        let i = next;
-        next += 1;
-        match verb {
-            's' => out.push_str(&string_arg(&args, i)?),
-            'd' => {
-                let n = number_arg(&args, i)?;
-                if n.fract() != 0.0 {
-                    return Err(arg_err(i, format!("%d needs a whole number, got {n}")));
-                }
-                out.push_str(&Number(n).to_string());
-            }
-            'f' => {
-                let n = number_arg(&args, i)?;
-                out.push_str(&format!("{n:.*}", precision.unwrap_or(6)));
-            }
-            't' => match convert(v.clone(), &Type::Bool) {
-                Ok(Value::Bool(b)) => out.push_str(if b { "true" } else { "false" }),
-                _ => {
-                    return Err(arg_err(
-                        i,
-                        format!("%t needs a bool, got {}", v.type_name()),
-                    ));
-                }
-            },
-            'q' => out.push_str(&Value::String(string_arg(&args, i)?).to_string()),
-            'v' => match v {
-                Value::String(s) => out.push_str(s),
-                Value::Number(n) => out.push_str(&n.to_string()),
-                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                Value::Null => out.push_str("null"),
-                other => out.push_str(&json_string(other)),
-            },
-            other => {
-                return Err(arg_err(
-                    0,
-                    format!("unsupported format verb %{other}; use %s, %d, %f, %t, %q or %v"),
-                ));
-            }
-        }
-    }
-    if next < args.len() {
-        return Err(arg_err(
-            next,
-            format!(
-                "too many arguments: the format uses {}, got {}",
-                next - 1,
-                args.len() - 1
-            ),
-        ));
-    }
-    Ok(Value::String(out))
 }
 
 fn join(mut args: Vec<Value>) -> Result<Value, FnError> {

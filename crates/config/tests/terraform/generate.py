@@ -127,6 +127,20 @@ add("template",
  "\"${1.0}\"", "\"${1.50}\"", "\"${100000000000000000000}\"", "\"${0.1 + 0.2}\"", "\"${1/3}\"", "\"${true}\"",
  "\"${null}\"", "\"${[1]}\"", "\"%{for x in [1, 2] ~}\\n  ${x}\\n%{~ endfor}\"", "\"a\\n  %{~ if true }b%{ endif ~}  \\nc\"",
 )
+# format verbs in depth (appended: earlier ids stay)
+add("format",
+ "format(\"%g\", 1234567)", "format(\"%g\", 1e20)", "format(\"%g\", 0.0001)", "format(\"%.3g\", 1234.5)",
+ "format(\"%.3g\", 0.000012345)", "format(\"%e\", 0)", "format(\"%.0f\", 0.5)", "format(\"%.0f\", 1.5)",
+ "format(\"%.1f\", 0.25)", "format(\"%x\", -255)", "format(\"%5.1f|\", 3.14159)", "format(\"%-8.2e|\", 12345.678)",
+ "format(\"%+.2f\", 1)", "format(\"%08.3f\", -3.5)", "format(\"% d\", 5)", "format(\"%.2f\", 1e21)",
+ "format(\"%f\", 1/3)", "format(\"%.10f\", 0.1)", "format(\"%d\", 1e15)", "format(\"%b\", 0)",
+ "format(\"%o\", 64)", "format(\"%X\", 3735928559)", "format(\"%5s|%-5s|\", \"ab\", \"cd\")", "format(\"%.0s|\", \"abc\")",
+ "format(\"%q\", \"a\\nb\")", "format(\"%#v\", {b = 2, a = \"x\"})", "format(\"%v\", [1, \"a\"])", "format(\"%#v\", 1.5)",
+ "format(\"%[1]s%[1]s\", \"ab\")", "format(\"%[3]s\", \"a\", \"b\", \"c\")", "format(\"%[2]d %d\", 1, 2, 3)",
+ "format(\"%s %s\", \"a\")", "format(\"%s\", \"a\", \"b\")", "format(\"%z\", 1)", "format(\"%\")",
+ "format(\"%5t|\", true)", "format(\"%.2e\", 9.999)", "format(\"%.1e\", 0.05)", "format(\"%g\", 100000)", "format(\"%g\", 1000000)",
+ "formatlist(\"%02d\", [1, 10])", "formatlist(\"%s\", [])", "formatlist(\"%s=%s\", [\"a\"], [\"b\", \"c\"])",
+)
 seen = set()
 out = []
 for cat, e in cases:
