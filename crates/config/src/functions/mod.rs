@@ -208,6 +208,7 @@ static FUNCTIONS: &[Function] = &[
     ),
     fixed("indent", &["spaces", "str"], Deep, strings::indent),
     fixed("index", &["list", "value"], Deep, collections::index),
+    fixed("issensitive", &["value"], Raw, issensitive),
     fixed("join", &["separator", "list"], Deep, join),
     fixed("jsondecode", &["str"], Deep, jsondecode),
     fixed("jsonencode", &["val"], Deep, jsonencode),
@@ -223,6 +224,12 @@ static FUNCTIONS: &[Function] = &[
         lookup,
     ),
     fixed("lower", &["str"], Deep, lower),
+    fixed(
+        "matchkeys",
+        &["values", "keys", "searchset"],
+        Deep,
+        matchkeys,
+    ),
     func("max", &["numbers..."], 1, true, Deep, max),
     fixed("md5", &["str"], Deep, hashing::md5),
     func("merge", &["maps..."], 0, true, Shallow, merge),
@@ -449,11 +456,32 @@ fn abs(args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::Number(Number(number_arg(&args, 0)?.abs())))
 }
 
+/// The first argument that is neither null nor an empty string, converted
+/// to the arguments' common type as Terraform unifies them: primitives of
+/// different types meet at string (`coalesce(1, "a")` is `"1"`).
 fn coalesce(args: Vec<Value>) -> Result<Value, FnError> {
+    let kinds: std::collections::BTreeSet<&str> = args
+        .iter()
+        .filter(|a| !a.is_null())
+        .map(|a| a.unmarked().type_name())
+        .collect();
+    let to_string = kinds.len() > 1 && kinds.contains("string");
+    if kinds.len() > 1 && !to_string && kinds.iter().all(|k| matches!(*k, "number" | "bool")) {
+        return Err(FnError {
+            arg: None,
+            msg: "all arguments must have the same type".into(),
+        });
+    }
     for a in args {
         match a.unmarked() {
             Value::Null => {}
             Value::String(s) if s.is_empty() => {}
+            _ if to_string => {
+                return convert(a, &Type::String).map_err(|e| FnError {
+                    arg: None,
+                    msg: format!("cannot convert {} to string", e.got),
+                });
+            }
             _ => return Ok(a),
         }
     }
@@ -464,6 +492,12 @@ fn coalesce(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn concat(mut args: Vec<Value>) -> Result<Value, FnError> {
+    if args.is_empty() {
+        return Err(FnError {
+            arg: None,
+            msg: "concat needs at least one list".into(),
+        });
+    }
     let mut out = Vec::new();
     for i in 0..args.len() {
         out.extend(list_arg(&mut args, i)?);
@@ -552,10 +586,13 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
 
 pub(super) fn json_string(v: &Value) -> String {
     let s = serde_json::to_string(&v.to_plain_json()).unwrap_or_default();
-    // Like Terraform: HTML-significant characters are escaped.
+    // Like Terraform (Go's encoding/json): HTML-significant characters and
+    // the line and paragraph separators are escaped.
     s.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 fn jsonencode(args: Vec<Value>) -> Result<Value, FnError> {
@@ -607,12 +644,32 @@ fn lookup(mut args: Vec<Value>) -> Result<Value, FnError> {
     }
 }
 
+/// Per character, as Terraform (Go's `unicode.ToLower`): a character whose
+/// lower case is several characters (`İ`) takes the first.
 fn lower(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(string_arg(&args, 0)?.to_lowercase()))
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(
+        s.chars()
+            .map(|c| c.to_lowercase().next().unwrap_or(c))
+            .collect(),
+    ))
 }
 
+/// Per character, as Terraform (Go's `unicode.ToUpper`): a character whose
+/// upper case is several characters (`ß` → `SS`) stays as it is.
 fn upper(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(string_arg(&args, 0)?.to_uppercase()))
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(
+        s.chars()
+            .map(|c| {
+                let mut up = c.to_uppercase();
+                match (up.next(), up.next()) {
+                    (Some(u), None) => u,
+                    _ => c,
+                }
+            })
+            .collect(),
+    ))
 }
 
 fn max(args: Vec<Value>) -> Result<Value, FnError> {
@@ -650,12 +707,40 @@ fn sensitive(args: Vec<Value>) -> Result<Value, FnError> {
     Ok(first(args).sensitive())
 }
 
+/// `issensitive(value)`: whether the value is marked sensitive.
+fn issensitive(args: Vec<Value>) -> Result<Value, FnError> {
+    Ok(Value::Bool(matches!(first(args), Value::Sensitive(_))))
+}
+
+/// `matchkeys(values, keys, searchset)`: the values whose key (same index)
+/// is in the search set.
+fn matchkeys(mut args: Vec<Value>) -> Result<Value, FnError> {
+    let values = list_arg(&mut args, 0)?;
+    let keys = list_arg(&mut args, 1)?;
+    let search = list_arg(&mut args, 2)?;
+    if values.len() != keys.len() {
+        return Err(arg_err(
+            1,
+            "the values and keys lists must have the same length",
+        ));
+    }
+    Ok(Value::List(
+        values
+            .into_iter()
+            .zip(keys)
+            .filter(|(_, k)| search.contains(k))
+            .map(|(v, _)| v)
+            .collect(),
+    ))
+}
+
 fn range(args: Vec<Value>) -> Result<Value, FnError> {
     let nums: Vec<f64> = (0..args.len())
         .map(|i| number_arg(&args, i))
         .collect::<Result<_, _>>()?;
     let (start, limit, step) = match nums.as_slice() {
-        [limit] => (0.0, *limit, 1.0),
+        // The step defaults to -1 toward a lower limit (`range(-1)` is [0]).
+        [limit] => (0.0, *limit, if *limit >= 0.0 { 1.0 } else { -1.0 }),
         [start, limit] => (*start, *limit, if limit >= start { 1.0 } else { -1.0 }),
         [start, limit, step] => (*start, *limit, *step),
         _ => unreachable!("arity checked"),

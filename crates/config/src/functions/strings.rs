@@ -234,7 +234,14 @@ pub(super) fn replace(args: Vec<Value>) -> Result<Value, FnError> {
         return Ok(Value::String(re.replace_all(&s, to.as_str()).into_owned()));
     }
     if from.is_empty() {
-        return Ok(Value::String(s));
+        // Go's strings.Replace: the replacement before every character and
+        // at the end (`replace("abc", "", "-")` is "-a-b-c-").
+        let mut out = to.clone();
+        for c in s.chars() {
+            out.push(c);
+            out.push_str(&to);
+        }
+        return Ok(Value::String(out));
     }
     Ok(Value::String(s.replace(&from, &to)))
 }
