@@ -22,6 +22,7 @@ use crate::eval::{mark, unmark};
 use format::format;
 
 mod collections;
+mod dates;
 mod encoding;
 mod files;
 mod format;
@@ -198,6 +199,12 @@ static FUNCTIONS: &[Function] = &[
     fixed("flatten", &["list"], Shallow, flatten),
     fixed("floor", &["number"], Deep, numeric::floor),
     func("format", &["format", "args..."], 1, true, Deep, format),
+    fixed(
+        "formatdate",
+        &["spec", "timestamp"],
+        Deep,
+        dates::formatdate,
+    ),
     func(
         "formatlist",
         &["format", "args..."],
@@ -309,6 +316,13 @@ static FUNCTIONS: &[Function] = &[
         strings::substr,
     ),
     fixed("sum", &["list"], Deep, collections::sum),
+    fixed("timeadd", &["timestamp", "duration"], Deep, dates::timeadd),
+    fixed(
+        "timecmp",
+        &["timestamp_a", "timestamp_b"],
+        Deep,
+        dates::timecmp,
+    ),
     fixed("title", &["str"], Deep, strings::title),
     fixed("tobool", &["v"], Deep, tobool),
     fixed("tolist", &["v"], Shallow, tolist),
@@ -323,6 +337,7 @@ static FUNCTIONS: &[Function] = &[
     fixed("trimsuffix", &["str", "suffix"], Deep, strings::trimsuffix),
     fixed("upper", &["str"], Deep, upper),
     fixed("urlencode", &["str"], Deep, encoding::urlencode),
+    fixed("uuidv5", &["namespace", "name"], Deep, dates::uuidv5),
     fixed("values", &["map"], Shallow, values),
     fixed("yamldecode", &["str"], Deep, encoding::yamldecode),
     fixed("yamlencode", &["val"], Deep, encoding::yamlencode),
