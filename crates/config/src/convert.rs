@@ -80,6 +80,13 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
         },
         Type::List(elem) | Type::Set(elem) => match value {
             Value::List(items) => {
+                let unified;
+                let elem: &Type = if **elem == Type::Any {
+                    unified = unify(items.iter(), path, ty)?;
+                    &unified
+                } else {
+                    elem
+                };
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
                     out.push(with_path(path, &format!("[{i}]"), |p| {
@@ -112,6 +119,13 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
         },
         Type::Map(elem) => match value {
             Value::Map(m) => {
+                let unified;
+                let elem: &Type = if **elem == Type::Any {
+                    unified = unify(m.values(), path, ty)?;
+                    &unified
+                } else {
+                    elem
+                };
                 let mut out = BTreeMap::new();
                 for (k, v) in m {
                     let key = format!("[{}]", Value::String(k.clone()));
@@ -135,6 +149,45 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
             other => Err(mismatch(path, ty, other.type_name())),
         },
     }
+}
+
+/// The element type a collection of `any` takes (cty's unification, for
+/// primitives): one kind stays as it is; strings with numbers or bools
+/// make strings (`tolist([1, "a"])` is `["1", "a"]`); numbers with bools,
+/// or primitives with collections, have no common type.
+fn unify<'a>(
+    items: impl Iterator<Item = &'a Value>,
+    path: &str,
+    ty: &Type,
+) -> Result<Type, ConvertError> {
+    let kinds: std::collections::BTreeSet<&str> = items
+        .map(Value::unmarked)
+        .filter(|v| !v.is_null() && v.is_known())
+        .map(|v| match v {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            Value::List(_) => "list",
+            _ => "map",
+        })
+        .collect();
+    if kinds.len() <= 1 {
+        return Ok(Type::Any);
+    }
+    let primitive = kinds
+        .iter()
+        .all(|k| matches!(*k, "string" | "number" | "bool"));
+    if primitive && kinds.contains("string") {
+        return Ok(Type::String);
+    }
+    Err(mismatch(
+        path,
+        ty,
+        format!(
+            "elements of different types ({}) with no common type",
+            kinds.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    ))
 }
 
 /// Converts a value to a type constraint with optional attributes: checks

@@ -169,10 +169,34 @@ impl<'a> Cx<'a> {
                     Some(b) => b,
                     None => return Ok(mark(Value::Unknown, sensitive)),
                 };
-                let v = if cond {
-                    self.expr(&c.true_expr)?
+                let (chosen, other) = if cond {
+                    (&c.true_expr, &c.false_expr)
                 } else {
-                    self.expr(&c.false_expr)?
+                    (&c.false_expr, &c.true_expr)
+                };
+                let v = self.expr(chosen)?;
+                // The result has both branches' common type (cty): a number
+                // or bool meeting a string becomes a string
+                // (`true ? 1 : "a"` is "1"). The other branch is evaluated
+                // for its type only; its errors are not the result's.
+                let kind = |v: &Value| match v.unmarked() {
+                    Value::String(_) => Some("string"),
+                    Value::Number(_) => Some("number"),
+                    Value::Bool(_) => Some("bool"),
+                    _ => None,
+                };
+                let v = match (kind(&v), self.expr(other).ok().as_ref().and_then(kind)) {
+                    (Some(a), Some(b)) if a != b && (a == "string" || b == "string") => {
+                        crate::convert::convert(v, &kiln_model::Type::String)
+                            .unwrap_or(Value::Unknown)
+                    }
+                    (Some(a), Some(b)) if a != b => {
+                        return Err(self.error(
+                            e.span(),
+                            format!("the true and false results of a conditional have no common type ({a} and {b}): convert one, like tostring(...)"),
+                        ));
+                    }
+                    _ => v,
                 };
                 Ok(mark(v, sensitive))
             }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use kiln_model::{Number, Type, Value};
 
 use crate::FileSystem;
-use crate::convert::{convert, make_set};
+use crate::convert::convert;
 use crate::eval::{mark, unmark};
 use format::format;
 
@@ -822,14 +822,7 @@ fn tomap(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn toset(args: Vec<Value>) -> Result<Value, FnError> {
-    match first(args) {
-        Value::List(items) => Ok(Value::List(make_set(items))),
-        Value::Null => Ok(Value::Null),
-        other => Err(arg_err(
-            0,
-            format!("cannot convert to set: got {}", other.type_name()),
-        )),
-    }
+    to_type(args, &Type::Set(Box::new(Type::Any)))
 }
 
 fn trimspace(args: Vec<Value>) -> Result<Value, FnError> {

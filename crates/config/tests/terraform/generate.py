@@ -141,6 +141,12 @@ add("format",
  "format(\"%5t|\", true)", "format(\"%.2e\", 9.999)", "format(\"%.1e\", 0.05)", "format(\"%g\", 100000)", "format(\"%g\", 1000000)",
  "formatlist(\"%02d\", [1, 10])", "formatlist(\"%s\", [])", "formatlist(\"%s=%s\", [\"a\"], [\"b\", \"c\"])",
 )
+# type unification (appended)
+add("unify",
+ "true ? 1 : true", "false ? \"a\" : 2", "true ? \"a\" : false", "tolist([true, \"x\"])", "tomap({a = true, b = 1})",
+ "toset([1, 1, \"1\"])", "tolist([null, \"a\", 1])", "[for x in tolist([1, \"b\"]) : x]", "true ? null : \"s\"",
+ "length(toset([\"a\", 1, true]))",
+)
 seen = set()
 out = []
 for cat, e in cases:
