@@ -175,27 +175,9 @@ fn a_live_holder_keeps_its_lock_and_unlock_needs_force() {
 #[test]
 #[allow(clippy::print_stderr)] // The seed and the figures are the harness's report.
 fn random_kills_recover_exactly_on_the_local_store() {
-    let kills: u64 = std::env::var("KILN_FAULT_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let mut seed: u64 = std::env::var("KILN_FAULT_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let kills = common::crash::env_count("KILN_FAULT_KILLS", 5);
+    let (seed, mut next) = common::crash::seeded();
     eprintln!("random kills: KILN_FAULT_SEED={seed} KILN_FAULT_KILLS={kills}");
-    let mut next = move || {
-        // xorshift64*: enough to spread kills; not for anything else.
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
     let mut crashed = 0;
     for _ in 0..kills {
         let scenario = &SCENARIOS[(next() % SCENARIOS.len() as u64) as usize];

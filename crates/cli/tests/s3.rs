@@ -463,28 +463,9 @@ fn random_kills_recover_exactly_on_s3() {
     let moto = Moto::shared();
     moto.create_bucket("kills");
     let env = moto.env();
-    let kills: u64 = std::env::var("KILN_FAULT_S3_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let mut seed: u64 = std::env::var("KILN_FAULT_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        })
-        | 1;
+    let kills = common::crash::env_count("KILN_FAULT_S3_KILLS", 3);
+    let (seed, mut next) = common::crash::seeded();
     eprintln!("random kills on S3: KILN_FAULT_SEED={seed} KILN_FAULT_S3_KILLS={kills}");
-    let mut next = move || {
-        // xorshift64*: enough to spread kills; not for anything else.
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
     let mut crashed = 0;
     for n in 0..kills {
         let scenario = &SCENARIOS[(next() % SCENARIOS.len() as u64) as usize];

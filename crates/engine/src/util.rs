@@ -70,34 +70,33 @@ pub(crate) fn provider_for(
         })
 }
 
-/// The names of a resource type's sensitive attributes.
-pub(crate) fn sensitive_attrs(registry: &Registry, type_name: &str) -> Arc<[String]> {
+/// The names of a resource type's attributes that `pick` selects.
+fn attrs_where(
+    registry: &Registry,
+    type_name: &str,
+    pick: fn(&kiln_model::AttributeSchema) -> bool,
+) -> Arc<[String]> {
     registry
         .schemas()
         .resource(type_name)
         .map(|(_, s)| {
             s.attributes
                 .iter()
-                .filter(|(_, a)| a.sensitive)
+                .filter(|(_, a)| pick(a))
                 .map(|(n, _)| n.clone())
                 .collect()
         })
         .unwrap_or_else(|| Arc::from(Vec::new()))
 }
 
+/// The names of a resource type's sensitive attributes.
+pub(crate) fn sensitive_attrs(registry: &Registry, type_name: &str) -> Arc<[String]> {
+    attrs_where(registry, type_name, |a| a.sensitive)
+}
+
 /// The names of a resource type's write-only attributes.
 pub(crate) fn write_only_attrs(registry: &Registry, type_name: &str) -> Arc<[String]> {
-    registry
-        .schemas()
-        .resource(type_name)
-        .map(|(_, s)| {
-            s.attributes
-                .iter()
-                .filter(|(_, a)| a.write_only)
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_else(|| Arc::from(Vec::new()))
+    attrs_where(registry, type_name, |a| a.write_only)
 }
 
 /// `v` with its write-only attributes null: what may be journaled or

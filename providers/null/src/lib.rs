@@ -114,6 +114,22 @@ fn listed(list: &str, address: &str) -> bool {
         .any(|a| !a.is_empty() && a == address)
 }
 
+/// A read of objects that exist only in the state: each is as recorded.
+fn as_recorded(req: ReadRequest) -> ReadResponse {
+    ReadResponse {
+        results: req
+            .items
+            .into_iter()
+            .map(|item| ReadResult {
+                state: Some(item.state),
+                drift: None,
+                diagnostics: Diagnostics::new(),
+            })
+            .collect(),
+        diagnostics: Diagnostics::new(),
+    }
+}
+
 /// The attributes of `config` with `id` set.
 fn with_id(config: &Value, id: &str) -> Value {
     let mut m: BTreeMap<String, Value> = config.as_map().cloned().unwrap_or_default();
@@ -180,18 +196,7 @@ impl Provider for NullProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> ReadResponse {
-        ReadResponse {
-            results: req
-                .items
-                .into_iter()
-                .map(|item| ReadResult {
-                    state: Some(item.state),
-                    drift: None,
-                    diagnostics: Diagnostics::new(),
-                })
-                .collect(),
-            diagnostics: Diagnostics::new(),
-        }
+        as_recorded(req)
     }
 
     async fn update(&self, req: UpdateRequest) -> UpdateResponse {
@@ -337,18 +342,7 @@ impl Provider for TerraformProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> ReadResponse {
-        ReadResponse {
-            results: req
-                .items
-                .into_iter()
-                .map(|item| ReadResult {
-                    state: Some(item.state),
-                    drift: None,
-                    diagnostics: Diagnostics::new(),
-                })
-                .collect(),
-            diagnostics: Diagnostics::new(),
-        }
+        as_recorded(req)
     }
 
     async fn update(&self, req: UpdateRequest) -> UpdateResponse {

@@ -337,3 +337,34 @@ fn current_v(dir: &Path, state: &serde_json::Value) -> String {
         .trim_end_matches(".txt")
         .to_string()
 }
+
+/// How many runs `var` asks for (`default` without it).
+pub fn env_count(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `KILN_FAULT_SEED`, else one from the clock (printed by the caller, so a
+/// failure can be replayed), and an xorshift64* sequence from it: enough to
+/// spread kills, not for anything else.
+pub fn seeded() -> (u64, impl FnMut() -> u64) {
+    let seed: u64 = std::env::var("KILN_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+        | 1;
+    let mut state = seed;
+    (seed, move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
