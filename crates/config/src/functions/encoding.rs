@@ -128,6 +128,14 @@ pub(super) fn yamlencode(args: Vec<Value>) -> Result<Value, FnError> {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    // A document that is a plain scalar ends with YAML's document end
+    // marker, as Terraform writes it (`yamlencode(1)` is "1\n...\n").
+    if matches!(
+        args[0].unmarked(),
+        Value::Null | Value::Bool(_) | Value::Number(_)
+    ) {
+        out.push_str("...\n");
+    }
     Ok(Value::String(out))
 }
 

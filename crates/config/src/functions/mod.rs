@@ -629,7 +629,10 @@ fn keys(mut args: Vec<Value>) -> Result<Value, FnError> {
 
 fn length(args: Vec<Value>) -> Result<Value, FnError> {
     let n = match first(args) {
-        Value::String(s) => s.chars().count(),
+        // Characters as Terraform counts them: grapheme clusters.
+        Value::String(s) => {
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count()
+        }
         Value::List(l) => l.len(),
         Value::Map(m) => m.len(),
         other => {

@@ -1,10 +1,11 @@
-//! String functions. Terraform counts characters as grapheme clusters; kiln
-//! counts Unicode scalar values, which agrees for text without combining
-//! marks.
+//! String functions. Characters are grapheme clusters, as Terraform counts
+//! them (`length`, `substr` and `strrev` keep `e` + a combining accent, or
+//! an emoji with its modifiers, together).
 
 use std::collections::BTreeMap;
 
 use kiln_model::Value;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{FnError, arg_err, err, format, int_arg, string_arg};
 
@@ -32,7 +33,8 @@ pub(super) fn strcontains(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 pub(super) fn strrev(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(string_arg(&args, 0)?.chars().rev().collect()))
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(s.graphemes(true).rev().collect()))
 }
 
 pub(super) fn trim(args: Vec<Value>) -> Result<Value, FnError> {
@@ -97,7 +99,8 @@ pub(super) fn title(args: Vec<Value>) -> Result<Value, FnError> {
 /// `substr(str, offset, length)`: a negative offset counts from the end; a
 /// length of -1 takes the rest.
 pub(super) fn substr(args: Vec<Value>) -> Result<Value, FnError> {
-    let chars: Vec<char> = string_arg(&args, 0)?.chars().collect();
+    let s = string_arg(&args, 0)?;
+    let chars: Vec<&str> = s.graphemes(true).collect();
     let len = chars.len() as i64;
     let mut offset = int_arg(&args, 1)?;
     let length = int_arg(&args, 2)?;
@@ -124,9 +127,7 @@ pub(super) fn substr(args: Vec<Value>) -> Result<Value, FnError> {
     } else {
         (offset + length).min(len)
     };
-    Ok(Value::String(
-        chars[offset as usize..end as usize].iter().collect(),
-    ))
+    Ok(Value::String(chars[offset as usize..end as usize].concat()))
 }
 
 /// `formatlist(spec, args...)`: `format` over the elements of the list

@@ -147,6 +147,11 @@ add("unify",
  "toset([1, 1, \"1\"])", "tolist([null, \"a\", 1])", "[for x in tolist([1, \"b\"]) : x]", "true ? null : \"s\"",
  "length(toset([\"a\", 1, true]))",
 )
+# characters and YAML documents (appended)
+add("unicode",
+ "substr(\"e\\u0301xyz\", 0, 2)", "strrev(\"e\\u0301x\")", "length(\"👩‍👩‍👧\")", "length(\"👾🕹️\")",
+ "yamlencode(\"hi\")", "yamlencode(\"\")", "yamlencode(1)", "upper(\"ǆ\")", "lower(\"İ\")", "title(\"élan vital\")",
+)
 seen = set()
 out = []
 for cat, e in cases:
