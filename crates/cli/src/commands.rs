@@ -354,10 +354,10 @@ fn free_at_exit<T>(values: T) {
 /// sealed when encryption is on.
 fn save_plan(path: &Path, plan: &Plan) -> Result<()> {
     let doc = serde_json::json!({ "kiln_saved_plan": 1, "plan": plan });
-    let mut bytes = serde_json::to_vec(&doc)?;
-    if let Some(sealer) = crate::project::sealer()? {
-        bytes = sealer.seal(&bytes)?;
-    }
+    let bytes = kiln_store::seal::Sealer::seal_with(
+        crate::project::sealer()?.as_deref(),
+        serde_json::to_vec(&doc)?,
+    )?;
     write_private(path, &bytes)
         .with_context(|| format!("cannot write the plan to {}", path.display()))
 }

@@ -185,7 +185,13 @@ impl<'a> Cx<'a> {
                     Value::Bool(_) => Some("bool"),
                     _ => None,
                 };
-                let v = match (kind(&v), self.expr(other).ok().as_ref().and_then(kind)) {
+                // Only a primitive result can change type: the other
+                // branch is evaluated for that case alone.
+                let other_kind = match kind(&v) {
+                    Some(_) => self.expr(other).ok().as_ref().and_then(kind),
+                    None => None,
+                };
+                let v = match (kind(&v), other_kind) {
                     (Some(a), Some(b)) if a != b && (a == "string" || b == "string") => {
                         crate::convert::convert(v, &kiln_model::Type::String)
                             .unwrap_or(Value::Unknown)

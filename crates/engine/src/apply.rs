@@ -71,6 +71,9 @@ enum Job {
     },
 }
 
+/// A resource type's sensitive and write-only attribute names.
+type TypeAttrs = (Arc<[String]>, Arc<[String]>);
+
 /// What a task hands back.
 struct Done {
     step: usize,
@@ -104,7 +107,7 @@ pub async fn apply(
         dependents: vec![Vec::new(); plan.steps.len()],
         remaining: vec![0; plan.steps.len()],
         ready: VecDeque::new(),
-        sensitive: HashMap::new(),
+        attrs: HashMap::new(),
         created_any: false,
         moves_left: plan.steps.iter().filter(|s| is_move(s.op)).count(),
         held: Vec::new(),
@@ -590,7 +593,8 @@ struct Run<'a> {
     dependents: Vec<Vec<usize>>,
     remaining: Vec<usize>,
     ready: VecDeque<usize>,
-    sensitive: HashMap<String, Arc<[String]>>,
+    /// Per resource type: its sensitive and its write-only attribute names.
+    attrs: HashMap<String, TypeAttrs>,
     created_any: bool,
     /// Creates and updates not finished yet; deletes wait for zero.
     moves_left: usize,
@@ -705,13 +709,18 @@ impl Run<'_> {
         }
     }
 
-    fn sensitive_for(&mut self, type_name: &str) -> Arc<[String]> {
-        if let Some(s) = self.sensitive.get(type_name) {
-            return s.clone();
+    /// A type's sensitive and write-only attribute names, looked up once
+    /// per type (not per step).
+    fn attrs_for(&mut self, type_name: &str) -> TypeAttrs {
+        if let Some(a) = self.attrs.get(type_name) {
+            return a.clone();
         }
-        let s = sensitive_attrs(self.registry, type_name);
-        self.sensitive.insert(type_name.to_string(), s.clone());
-        s
+        let a = (
+            sensitive_attrs(self.registry, type_name),
+            util::write_only_attrs(self.registry, type_name),
+        );
+        self.attrs.insert(type_name.to_string(), a.clone());
+        a
     }
 
     /// Checks a created or updated object's postconditions; a failure fails
@@ -763,8 +772,7 @@ impl Run<'_> {
         let step = &plan.steps[i];
         let action = &plan.actions[step.action];
         let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
-        let sensitive = self.sensitive_for(&action.type_name);
-        let write_only = util::write_only_attrs(self.registry, &action.type_name);
+        let (sensitive, write_only) = self.attrs_for(&action.type_name);
         let intent = |key: String, id: Option<String>, generation: u64| JournalRecord::Intent {
             step: step.id,
             addr: action.addr.clone(),
@@ -1082,7 +1090,7 @@ impl Run<'_> {
                     changed,
                     context: self.context(action, current.generation),
                 };
-                let sensitive = self.sensitive_for(&action.type_name);
+                let (sensitive, write_only) = self.attrs_for(&action.type_name);
                 Ok(Some(UndoCall {
                     restore: None,
                     intent,
@@ -1092,7 +1100,7 @@ impl Run<'_> {
                         record: ResourceRecord::from(&**prior),
                         sensitive,
                         marks: prior.attributes.clone(),
-                        write_only: util::write_only_attrs(self.registry, &action.type_name),
+                        write_only,
                     },
                     what: undo.report(action, None),
                     op: JournalOp::Update,

@@ -84,10 +84,10 @@ impl LocalStore {
     }
 
     fn sealed(&self, plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-        match &self.sealer {
-            Some(s) => Ok(s.seal(&plain)?),
-            None => Ok(plain),
-        }
+        Ok(crate::seal::Sealer::seal_with(
+            self.sealer.as_deref(),
+            plain,
+        )?)
     }
 
     fn env_dir(&self, env: &str) -> Result<PathBuf, StoreError> {
@@ -570,10 +570,7 @@ impl Journal for LocalJournal {
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
         let plain = serde_json::to_vec(record)
             .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
-        let mut line = match &self.sealer {
-            Some(s) => s.seal(&plain)?,
-            None => plain,
-        };
+        let mut line = Sealer::seal_with(self.sealer.as_deref(), plain)?;
         line.push(b'\n');
         // One write of a small buffer to the page cache: done in place rather
         // than on the blocking pool, which would cost more than the write.

@@ -341,10 +341,10 @@ impl S3Store {
     }
 
     fn sealed(&self, plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-        match &self.sealer {
-            Some(s) => Ok(s.seal(&plain)?),
-            None => Ok(plain),
-        }
+        Ok(crate::seal::Sealer::seal_with(
+            self.sealer.as_deref(),
+            plain,
+        )?)
     }
 
     fn parse_state(&self, env: &str, key: &str, bytes: &[u8]) -> Result<State, StoreError> {

@@ -275,11 +275,24 @@ impl Sealer {
         Ok(serde_json::to_vec(&envelope).unwrap_or_default())
     }
 
+    /// `plain`, sealed if there is a sealer (encryption is on), else as it
+    /// is: what a store writes.
+    pub fn seal_with(sealer: Option<&Sealer>, plain: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        match sealer {
+            Some(s) => s.seal(&plain),
+            None => Ok(plain),
+        }
+    }
+
     /// The plaintext of a sealed object (`what` names it in errors); an
-    /// object that is not sealed is returned as it is.
-    pub fn open(sealer: Option<&Sealer>, bytes: &[u8], what: &str) -> Result<Vec<u8>, SealError> {
+    /// object that is not sealed is returned as it is, uncopied.
+    pub fn open<'a>(
+        sealer: Option<&Sealer>,
+        bytes: &'a [u8],
+        what: &str,
+    ) -> Result<std::borrow::Cow<'a, [u8]>, SealError> {
         if !is_sealed(bytes) {
-            return Ok(bytes.to_vec());
+            return Ok(std::borrow::Cow::Borrowed(bytes));
         }
         let envelope: Envelope =
             serde_json::from_slice(bytes).map_err(|e| SealError::Malformed {
@@ -332,7 +345,7 @@ impl Sealer {
                 &mut buf,
             )
             .map_err(|_| SealError::Damaged { what: what.into() })?;
-        Ok(plain.to_vec())
+        Ok(std::borrow::Cow::Owned(plain.to_vec()))
     }
 
     /// The key of a passphrase-sealed object: the current or the previous
@@ -421,7 +434,10 @@ mod tests {
         assert!(is_sealed(&sealed));
         assert!(!String::from_utf8_lossy(&sealed).contains("TOPSECRET"));
         assert!(!sealed.contains(&b'\n'), "one line, for the journal");
-        assert_eq!(Sealer::open(Some(&a), &sealed, "x").unwrap(), secret);
+        assert_eq!(
+            Sealer::open(Some(&a), &sealed, "x").unwrap().as_ref(),
+            &secret[..]
+        );
         // Two seals of one text differ (fresh nonce).
         assert_ne!(a.seal(secret).unwrap(), sealed);
         // No passphrase, another passphrase, a damaged object: each its error.
@@ -446,8 +462,10 @@ mod tests {
         ));
         // Plain objects pass through (turning encryption on needs no migration).
         assert_eq!(
-            Sealer::open(Some(&a), b"{\"serial\":1}", "x").unwrap(),
-            b"{\"serial\":1}"
+            Sealer::open(Some(&a), b"{\"serial\":1}", "x")
+                .unwrap()
+                .as_ref(),
+            &b"{\"serial\":1}"[..]
         );
     }
 
@@ -457,14 +475,18 @@ mod tests {
         let sealed_old = old.seal(b"state v1").unwrap();
         let rotating = Sealer::new("new passphrase", Some("old passphrase")).unwrap();
         assert_eq!(
-            Sealer::open(Some(&rotating), &sealed_old, "x").unwrap(),
-            b"state v1"
+            Sealer::open(Some(&rotating), &sealed_old, "x")
+                .unwrap()
+                .as_ref(),
+            &b"state v1"[..]
         );
         let sealed_new = rotating.seal(b"state v2").unwrap();
         let new_only = Sealer::new("new passphrase", None).unwrap();
         assert_eq!(
-            Sealer::open(Some(&new_only), &sealed_new, "x").unwrap(),
-            b"state v2"
+            Sealer::open(Some(&new_only), &sealed_new, "x")
+                .unwrap()
+                .as_ref(),
+            &b"state v2"[..]
         );
         assert!(Sealer::open(Some(&old), &sealed_new, "x").is_err());
     }
@@ -524,6 +546,17 @@ mod kms {
         }
     }
 
+    /// One KMS call, run to completion from synchronous code; its error
+    /// in one line.
+    fn call<T, E>(
+        f: impl std::future::Future<Output = Result<T, aws_sdk_kms::error::SdkError<E>>>,
+    ) -> Result<T, String>
+    where
+        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        block_on(f)?.map_err(|e| short(&e))
+    }
+
     fn key32(bytes: &[u8]) -> Option<[u8; 32]> {
         bytes.try_into().ok()
     }
@@ -560,7 +593,7 @@ mod kms {
                 what: format!("key {}", self.key_id),
                 why,
             };
-            let out = block_on(async {
+            let out = call(async {
                 self.client()
                     .await
                     .generate_data_key()
@@ -569,8 +602,7 @@ mod kms {
                     .send()
                     .await
             })
-            .map_err(fail)?
-            .map_err(|e| fail(short(&e)))?;
+            .map_err(fail)?;
             let plain = out
                 .plaintext()
                 .and_then(|b| key32(b.as_ref()))
@@ -600,7 +632,7 @@ mod kms {
                 what: what.to_string(),
                 why,
             };
-            let out = block_on(async {
+            let out = call(async {
                 self.client()
                     .await
                     .decrypt()
@@ -608,8 +640,7 @@ mod kms {
                     .send()
                     .await
             })
-            .map_err(fail)?
-            .map_err(|e| fail(short(&e)))?;
+            .map_err(fail)?;
             let plain = out
                 .plaintext()
                 .and_then(|b| key32(b.as_ref()))

@@ -89,20 +89,16 @@ async fn check_exact(p: &common::TempProject, env: &str, when: &str, log: &str) 
 /// exact state, and is run again (at most `tries` times in all) until it
 /// succeeds — never wedged. Returns the log and how many runs failed first
 /// (at 30% failed answers, one call in ~1,400 fails all of its 6 tries).
-async fn apply_until_done(
+async fn run_until_done(
     p: &common::TempProject,
     k: &common::Kiln,
     env: &str,
+    command: &str,
     extra: &[&str],
     tries: usize,
 ) -> (String, usize) {
-    let command = if extra.first() == Some(&"destroy") {
-        "destroy"
-    } else {
-        "apply"
-    };
     let mut args = vec![command, "--yes", "--env", env];
-    args.extend(extra.iter().filter(|a| **a != "destroy"));
+    args.extend_from_slice(extra);
     let mut log = String::new();
     for attempt in 1..=tries {
         let r = k.run(&args);
@@ -124,7 +120,7 @@ async fn web_tier_under(plan: FaultPlan) {
     let env = common::unique("faults");
     let (p, k) = common::project(&example());
     let k = k.env("AWS_ENDPOINT_URL", &proxy.endpoint());
-    let (mut log, mut failed) = apply_until_done(&p, &k, &env, &[], 3).await;
+    let (mut log, mut failed) = run_until_done(&p, &k, &env, "apply", &[], 3).await;
     let made = tagged(&common::clients().await, &env).await;
     for (kind, n) in EXPECTED {
         assert_eq!(count(&made, kind), *n, "{kind}s: {made:#?}\n{log}");
@@ -136,10 +132,10 @@ async fn web_tier_under(plan: FaultPlan) {
         again.all()
     );
     // A new image: replaced first, under the same faults.
-    let replaced = apply_until_done(&p, &k, &env, &["--var", "ami=ami-35e92e4c"], 3).await;
+    let replaced = run_until_done(&p, &k, &env, "apply", &["--var", "ami=ami-35e92e4c"], 3).await;
     log.push_str(&replaced.0);
     failed += replaced.1;
-    let destroyed = apply_until_done(&p, &k, &env, &["destroy"], 3).await;
+    let destroyed = run_until_done(&p, &k, &env, "destroy", &[], 3).await;
     log.push_str(&destroyed.0);
     failed += destroyed.1;
     let left = inventory(&env).await;
