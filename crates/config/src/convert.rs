@@ -9,7 +9,7 @@ use std::fmt;
 
 use kiln_model::{Number, Type, Value};
 
-use crate::typeexpr::Shape;
+use crate::shape::Shape;
 
 /// Why a value does not fit a type: where inside the value, and what was
 /// expected there.

@@ -23,7 +23,9 @@ use kiln_model::{AttributeSchema, Number, Presence, ResourceAddr, ResourceSchema
 
 use crate::convert::{convert, make_set};
 use crate::functions::{self, FnError};
+use crate::marks::{mark, unmark};
 use crate::suggest;
+use crate::syntax::syntax_error;
 use crate::{Body, Expr, Loc, NameKind, Reference, Scope, SourceFile, Subject};
 
 type R = Result<Value, Diagnostics>;
@@ -38,19 +40,6 @@ pub fn eval(expr: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostics> {
         template: false,
     };
     cx.expr(&expr.inner)
-}
-
-/// Removes top-level sensitive marks, saying whether there were any.
-pub(crate) fn unmark(v: Value) -> (Value, bool) {
-    match v {
-        Value::Sensitive(inner) => (unmark(*inner).0, true),
-        v => (v, false),
-    }
-}
-
-/// Marks `v` sensitive if `sensitive`.
-pub(crate) fn mark(v: Value, sensitive: bool) -> Value {
-    if sensitive { v.sensitive() } else { v }
 }
 
 /// The evaluation context of one expression.
@@ -1122,7 +1111,7 @@ impl<'a> Cx<'a> {
         })?;
         let file = Arc::new(SourceFile { name: path, text });
         let template = hcl_edit::parser::parse_template(&file.text)
-            .map_err(|e| Diagnostics::from(crate::parse::syntax_error(&file, &e)))?;
+            .map_err(|e| Diagnostics::from(syntax_error(&file, &e)))?;
         let mut cx = Cx {
             scope: self.scope,
             file: &file,
@@ -1579,4 +1568,32 @@ fn unknown_name(loc: &Loc, what: &str, name: &str, fields: Fields<'_>) -> Diagno
             list_names(names.into_iter())
         ))
     }
+}
+
+/// A scope with nothing in it, for constant expressions.
+struct Empty;
+
+impl Scope for Empty {
+    fn variable(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn local(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn resource(&self, _: &ResourceAddr) -> Option<Value> {
+        None
+    }
+}
+
+/// Evaluates an expression that must not refer to anything.
+pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
+    if let Some(r) = expr.references().into_iter().next() {
+        return Err(r
+            .loc
+            .error(format!(
+                "{what} must be a constant; references are not allowed here"
+            ))
+            .into());
+    }
+    eval(expr, &Empty)
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use kiln_diag::Diagnostics;
 
 use crate::SourceFile;
-use crate::parse::syntax_error;
+use crate::syntax::syntax_error;
 
 /// One source line, as the scanner saw it.
 struct Line {

@@ -26,9 +26,12 @@ mod convert;
 mod eval;
 mod format;
 mod functions;
+mod marks;
 mod modules;
 mod parse;
+mod shape;
 mod suggest;
+mod syntax;
 mod typeexpr;
 mod vars;
 
@@ -38,7 +41,7 @@ pub use format::format;
 pub use functions::function_names;
 pub use modules::{ModuleLoader, join_dir, module_dir, parse_embedded, parse_tree};
 pub use parse::{parse, parse_expr};
-pub use typeexpr::{AttrShape, Shape};
+pub use shape::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 
 /// Whether a file of a configuration directory is configuration: `*.tf`

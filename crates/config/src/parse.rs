@@ -12,17 +12,19 @@ use std::sync::Arc;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{BlockLabel, Structure};
-use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_diag::Diagnostics;
 use kiln_model::{ResourceAddr, Value};
 
 use crate::convert::convert_constraint;
-use crate::eval::{eval, list_names, subject_of};
+use crate::eval::{constant, list_names, subject_of};
+use crate::shape::Shape;
 use crate::suggest;
-use crate::typeexpr::{Shape, parse_type};
+use crate::syntax::syntax_error;
+use crate::typeexpr::parse_type;
 use crate::{
     Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall,
-    Output, ProviderBlock, Reference, Resource, S3Backend, Scope, SourceFile, StateEncryption,
-    Subject, Validation, Variable,
+    Output, ProviderBlock, Reference, Resource, S3Backend, SourceFile, StateEncryption, Subject,
+    Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -69,16 +71,6 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
         }
         Err(e) => Err(syntax_error(&file, &e).into()),
     }
-}
-
-pub(crate) fn syntax_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) -> Diagnostic {
-    let offset = e.location().offset();
-    let loc = Loc {
-        file: file.clone(),
-        range: offset..offset + 1,
-    };
-    let msg = e.message().trim();
-    loc.error(format!("syntax error: {msg}"))
 }
 
 #[derive(Default)]
@@ -171,34 +163,6 @@ pub(crate) fn convert_body(
         }
     }
     out
-}
-
-/// A scope with nothing in it, for constant expressions.
-struct Empty;
-
-impl Scope for Empty {
-    fn variable(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn local(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn resource(&self, _: &ResourceAddr) -> Option<Value> {
-        None
-    }
-}
-
-/// Evaluates an expression that must not refer to anything.
-pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
-    if let Some(r) = expr.references().into_iter().next() {
-        return Err(r
-            .loc
-            .error(format!(
-                "{what} must be a constant; references are not allowed here"
-            ))
-            .into());
-    }
-    eval(expr, &Empty)
 }
 
 fn constant_bool(expr: &Expr, what: &str) -> Result<bool, Diagnostics> {

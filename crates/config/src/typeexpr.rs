@@ -12,40 +12,12 @@ use std::collections::BTreeMap;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey};
 use kiln_diag::Diagnostic;
-use kiln_model::{Type, Value};
+use kiln_model::Type;
 
+use crate::shape::{AttrShape, Shape};
 use crate::{Expr, Loc};
 
 const EXPECTED: &str = "expected a type: string, number, bool, any, list(T), set(T), map(T), object({...}) or tuple([...])";
-
-/// Where a type constraint has optional object attributes (and defaults).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Shape {
-    /// Nothing optional inside.
-    #[default]
-    Plain,
-    /// An object type's attributes.
-    Object(BTreeMap<String, AttrShape>),
-    /// The element type of a list, set or map.
-    Elements(Box<Shape>),
-    /// A tuple's element types.
-    Tuple(Vec<Shape>),
-}
-
-/// One attribute of an object type constraint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttrShape {
-    pub optional: bool,
-    /// `optional(T, default)`'s default, converted to `T`.
-    pub default: Option<Value>,
-    pub shape: Shape,
-}
-
-impl Shape {
-    fn is_plain(&self) -> bool {
-        *self == Shape::Plain
-    }
-}
 
 /// Reads a type constraint expression.
 pub(crate) fn parse_type(expr: &Expr) -> Result<(Type, Shape), Diagnostic> {
@@ -194,7 +166,7 @@ fn read_attr(at: &Expr, e: &Expression) -> Result<(Type, AttrShape), Diagnostic>
                 },
             };
             let v =
-                crate::parse::constant(&expr, "an optional attribute's default").map_err(|d| {
+                crate::eval::constant(&expr, "an optional attribute's default").map_err(|d| {
                     d.into_iter()
                         .next()
                         .unwrap_or_else(|| err(e, "invalid default".into()))

@@ -6,7 +6,9 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{Type, Value};
 
 use crate::convert::convert;
-use crate::parse::{constant, convert_body, parse_expr, syntax_error};
+use crate::eval::constant;
+use crate::parse::{convert_body, parse_expr};
+use crate::syntax::syntax_error;
 use crate::{SourceFile, VarValues};
 
 /// A `--var NAME=VALUE` or `KILN_VAR_NAME` value, as Terraform reads `-var`

@@ -21,7 +21,8 @@ use kiln_model::{
 };
 
 use crate::files::FileReads;
-use crate::graph::{self, Analysis, Mode, Node, body_ref};
+use crate::graph::{self, Analysis, Node, body_ref};
+use crate::mode::Mode;
 use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};

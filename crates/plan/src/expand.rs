@@ -22,7 +22,7 @@ use kiln_config::{Config, Expr, Local, ModuleCall, Scope, Variable, eval};
 use kiln_diag::Diagnostics;
 use kiln_model::{InstanceKey, ModuleStep, ResourceAddr, Value};
 
-use crate::graph::Mode;
+use crate::mode::Mode;
 use crate::scope::{cannot_expand, count_of, for_each_keys};
 
 /// What a local of the flat configuration stands for.

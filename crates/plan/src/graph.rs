@@ -16,6 +16,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::expand::{LocalKind, Meta};
 use crate::fxhash::{FxHashMap, map_with_capacity};
+use crate::mode::Mode;
 use crate::names::did_you_mean;
 
 /// One node of the dependency graph (an index into the config's lists).
@@ -72,14 +73,6 @@ pub(crate) struct BodyRef {
     /// The only attributes read (`r.id`, `r[count.index].id`), or None for
     /// the whole object.
     pub attributes: Option<Vec<String>>,
-}
-
-/// How a resource block expands into instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Single,
-    Count,
-    ForEach,
 }
 
 /// The checked dependency graph of a configuration.

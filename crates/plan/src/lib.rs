@@ -22,6 +22,7 @@ mod expand;
 mod files;
 mod fxhash;
 mod graph;
+mod mode;
 mod names;
 mod planner;
 mod rollback;

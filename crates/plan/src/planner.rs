@@ -18,7 +18,8 @@ use kiln_model::{
 use kiln_state::{ResourceState, State};
 
 use crate::files::Recorder;
-use crate::graph::{self, Analysis, Mode, Node, attribute_references, body_ref, shape};
+use crate::graph::{self, Analysis, Node, attribute_references, body_ref, shape};
+use crate::mode::Mode;
 use crate::names::did_you_mean;
 use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};

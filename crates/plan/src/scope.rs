@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use kiln_diag::Diagnostic;
 use kiln_model::{InstanceKey, Value};
 
-use crate::graph::Mode;
+use crate::mode::Mode;
 
 /// The value of a resource whose instances (indexes of actions, in key
 /// order) are `instances`. With `pick`, the body refers to this resource only

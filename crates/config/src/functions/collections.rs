@@ -249,7 +249,7 @@ pub(super) fn zipmap(mut args: Vec<Value>) -> Result<Value, FnError> {
     }
     let mut out = BTreeMap::new();
     for (i, (k, v)) in keys.into_iter().zip(values).enumerate() {
-        let (k, s) = crate::eval::unmark(k);
+        let (k, s) = crate::marks::unmark(k);
         match convert(k, &Type::String) {
             Ok(Value::String(k)) if !s => {
                 out.insert(k, v);

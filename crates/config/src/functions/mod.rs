@@ -18,7 +18,7 @@ use kiln_model::{Number, Type, Value};
 
 use crate::FileSystem;
 use crate::convert::convert;
-use crate::eval::{mark, unmark};
+use crate::marks::{mark, unmark};
 use format::format;
 
 mod collections;
