@@ -338,3 +338,41 @@ pub enum EnvCmd {
         parallelism: usize,
     },
 }
+
+impl VarArgs {
+    /// The values as the operations take them.
+    pub fn inputs(&self) -> kiln_ops::VarInputs {
+        kiln_ops::VarInputs {
+            vars: self.vars.clone(),
+            var_files: self.var_files.clone(),
+        }
+    }
+}
+
+impl PlanFlags {
+    /// What to plan.
+    pub fn request(&self) -> kiln_ops::PlanRequest {
+        kiln_ops::PlanRequest {
+            vars: self.vars.inputs(),
+            refresh: self.refresh,
+            replace: self.replace.clone(),
+            rebuild: self.rebuild,
+            keep_previous: self.keep_previous,
+            allow_replace: self.allow_replace.clone(),
+            allow_destroy: self.allow_destroy.clone(),
+            destroy: false,
+        }
+    }
+}
+
+impl RunFlags {
+    /// How to apply: interrupted by Ctrl-C.
+    pub fn options(&self) -> kiln_ops::ApplyOptions {
+        kiln_ops::ApplyOptions {
+            parallelism: self.parallelism,
+            ttl: self.ttl,
+            lock_timeout: self.lock_timeout,
+            interrupt: Some(crate::report::ctrl_c()),
+        }
+    }
+}

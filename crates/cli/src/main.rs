@@ -1,6 +1,7 @@
 //! `kiln`: the command-line front end.
 //!
-//! Each command is a short function over library calls (see `commands`);
+//! Each command is a short function over one operation of `kiln_ops`
+//! (see `commands`);
 //! everything the user sees goes through `output`. Errors are `anyhow` and
 //! print with their whole cause chain; exit codes are 0 (success), 1 (error)
 //! and, with `--detailed-exitcode`, 2 (changes present).
@@ -8,11 +9,10 @@
 mod args;
 mod commands;
 mod envs;
-mod files;
 mod fmt;
 mod output;
-mod project;
 mod render;
+mod report;
 mod rollback;
 
 use std::process::ExitCode;

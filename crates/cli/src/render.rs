@@ -12,50 +12,6 @@ use serde_json::json;
 use crate::output::{Output, Style};
 
 /// Counts of actions by kind.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Summary {
-    pub create: usize,
-    pub update: usize,
-    pub replace: usize,
-    pub delete: usize,
-    pub no_op: usize,
-}
-
-impl Summary {
-    pub fn of(plan: &Plan) -> Summary {
-        let mut s = Summary::default();
-        for a in &plan.actions {
-            match a.kind {
-                ActionKind::Create => s.create += 1,
-                ActionKind::Update => s.update += 1,
-                ActionKind::Replace => s.replace += 1,
-                ActionKind::Delete => s.delete += 1,
-                ActionKind::NoOp => s.no_op += 1,
-            }
-        }
-        s
-    }
-
-    /// "2 created, 1 replaced" (for history and the apply summary).
-    pub fn past_tense(&self) -> String {
-        let parts: Vec<String> = [
-            (self.create, "created"),
-            (self.replace, "replaced"),
-            (self.update, "updated"),
-            (self.delete, "destroyed"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, w)| format!("{n} {w}"))
-        .collect();
-        if parts.is_empty() {
-            "no changes".into()
-        } else {
-            parts.join(", ")
-        }
-    }
-}
-
 fn symbol(kind: ActionKind) -> (&'static str, Style) {
     match kind {
         ActionKind::Create => ("+", Style::Green),
@@ -181,7 +137,7 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         .iter()
         .filter(|a| a.kind != ActionKind::NoOp)
         .collect();
-    let sum = Summary::of(plan);
+    let sum = plan.summary();
     if !plan.has_changes() {
         let _ = writeln!(
             s,
@@ -398,7 +354,7 @@ fn value_text(v: &Value, indent: usize) -> String {
 
 /// The JSON form of a plan (docs/plan-json.md); sensitive values are redacted.
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
-    let sum = Summary::of(plan);
+    let sum = plan.summary();
     let actions: Vec<serde_json::Value> = plan
         .actions
         .iter()
@@ -621,7 +577,7 @@ pub fn graph(plan: &Plan, mermaid: bool) -> String {
 
 /// A compact markdown summary for a pull-request comment.
 pub fn plan_markdown(plan: &Plan) -> String {
-    let sum = Summary::of(plan);
+    let sum = plan.summary();
     let mut s = String::new();
     let _ = writeln!(
         s,

@@ -148,6 +148,57 @@ impl Plan {
             || self.outputs.values().any(|o| o.changed)
             || matches!(self.generations, Some(GenerationChange::Swap { .. }))
     }
+
+    /// How many actions of each kind.
+    pub fn summary(&self) -> Summary {
+        Summary::of(self)
+    }
+}
+
+/// A plan's actions counted by kind.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+impl Summary {
+    /// Counts `plan`'s actions by kind.
+    pub fn of(plan: &Plan) -> Summary {
+        let mut s = Summary::default();
+        for a in &plan.actions {
+            match a.kind {
+                ActionKind::Create => s.create += 1,
+                ActionKind::Update => s.update += 1,
+                ActionKind::Replace => s.replace += 1,
+                ActionKind::Delete => s.delete += 1,
+                ActionKind::NoOp => s.no_op += 1,
+            }
+        }
+        s
+    }
+
+    /// "2 created, 1 replaced" (for history and the apply summary).
+    pub fn past_tense(&self) -> String {
+        let parts: Vec<String> = [
+            (self.create, "created"),
+            (self.replace, "replaced"),
+            (self.update, "updated"),
+            (self.delete, "destroyed"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+        if parts.is_empty() {
+            "no changes".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 /// What a successful apply of the plan does to the generations in state.

@@ -1,0 +1,187 @@
+//! The terminal side of an operation: [`Reporter`] is the
+//! [`kiln_ops::Observer`] that renders what an operation says through
+//! [`Output`], asks the user, and prints each step's progress.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_plan::{Plan, Step, StepOp};
+
+use crate::output::{Output, Style};
+use crate::render;
+
+/// Renders an operation's reports on the terminal.
+pub struct Reporter<'a> {
+    out: &'a Output,
+    /// `--yes`: confirmations are answered yes without asking.
+    yes: bool,
+    started: Mutex<HashMap<usize, Instant>>,
+}
+
+impl<'a> Reporter<'a> {
+    /// A reporter that asks before applying.
+    pub fn asking(out: &'a Output) -> Reporter<'a> {
+        Reporter {
+            out,
+            yes: false,
+            started: Mutex::default(),
+        }
+    }
+
+    /// A reporter whose confirmations are answered by `--yes`.
+    pub fn approved(out: &'a Output, yes: bool) -> Reporter<'a> {
+        Reporter {
+            yes,
+            ..Reporter::asking(out)
+        }
+    }
+}
+
+impl kiln_ops::Observer for Reporter<'_> {
+    fn status(&self, message: &str) {
+        self.out.status(message);
+    }
+
+    fn warn(&self, message: &str) {
+        self.out.warn(message);
+    }
+
+    fn error(&self, message: &str) {
+        self.out.error(message);
+    }
+
+    fn diagnostic(&self, diagnostic: &Diagnostic) {
+        self.out.diagnostic(diagnostic);
+    }
+
+    fn diagnostics(&self, diagnostics: &Diagnostics) {
+        self.out.diagnostics(diagnostics);
+    }
+
+    fn planned(&self, plan: &Plan) {
+        self.out.print(&render::plan_human(self.out, plan));
+    }
+
+    fn confirm(&self, question: &str) -> Result<()> {
+        use std::io::IsTerminal;
+        if self.yes {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "stdin is not a terminal, so kiln cannot ask for confirmation; pass --yes to apply without asking"
+            );
+        }
+        if !self.out.confirm(question)? {
+            bail!("cancelled: nothing was changed");
+        }
+        Ok(())
+    }
+
+    fn ask(&self, question: &str) -> Result<Option<String>> {
+        use std::io::IsTerminal as _;
+        if !std::io::stdin().is_terminal() {
+            return Ok(None);
+        }
+        let raw = self.out.prompt(question)?;
+        Ok(Some(raw).filter(|r| !r.is_empty()))
+    }
+}
+
+impl kiln_engine::Observer for Reporter<'_> {
+    fn step_started(&self, plan: &Plan, step: &Step) {
+        if let Ok(mut m) = self.started.lock() {
+            m.insert(step.id, Instant::now());
+        }
+        let a = &plan.actions[step.action];
+        self.out
+            .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
+    }
+
+    fn step_finished(&self, plan: &Plan, step: &Step, report: &kiln_engine::StepReport) {
+        let elapsed = self
+            .started
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&step.id).map(|t| t.elapsed()))
+            .unwrap_or_default();
+        let a = &plan.actions[step.action];
+        match &report.error {
+            None => self.out.status(&format!(
+                "{}: {} ({:.1?})",
+                a.addr,
+                verb(step.op, true),
+                elapsed
+            )),
+            Some(e) => self.out.status_styled(
+                Style::Red,
+                &format!("{}: {} failed: {e}", a.addr, verb(step.op, false)),
+            ),
+        }
+    }
+
+    fn rollback_started(&self, undo: &kiln_engine::RolledBack) {
+        self.out.status(&format!(
+            "{}: rolling back: {} {}...",
+            undo.addr,
+            rollback_verb(undo.op, false),
+            undo.id
+        ));
+    }
+
+    fn rollback_finished(&self, undo: &kiln_engine::RolledBack) {
+        match &undo.error {
+            None => self.out.status(&format!(
+                "{}: rolled back: {} {}",
+                undo.addr,
+                rollback_verb(undo.op, true),
+                undo.id
+            )),
+            Some(e) => self.out.status_styled(
+                Style::Red,
+                &format!(
+                    "{}: rolling back ({} {}) failed: {e}",
+                    undo.addr,
+                    rollback_verb(undo.op, false),
+                    undo.id
+                ),
+            ),
+        }
+    }
+}
+
+fn rollback_verb(op: kiln_engine::RollbackOp, done: bool) -> &'static str {
+    match (op, done) {
+        (kiln_engine::RollbackOp::Delete, false) => "destroying the new object",
+        (kiln_engine::RollbackOp::Delete, true) => "destroyed the new object",
+        (kiln_engine::RollbackOp::Revert, false) => "setting back",
+        (kiln_engine::RollbackOp::Revert, true) => "set back",
+    }
+}
+
+fn verb(op: StepOp, done: bool) -> &'static str {
+    use StepOp::*;
+    match (op, done) {
+        (Create, false) => "creating",
+        (Create, true) => "created",
+        (Update, false) => "updating",
+        (Update, true) => "updated",
+        (Delete, false) | (DeleteDeposed, false) => "destroying",
+        (Delete, true) | (DeleteDeposed, true) => "destroyed",
+    }
+}
+
+/// Ctrl-C as the interrupt of an apply.
+pub fn ctrl_c() -> kiln_ops::Interrupt {
+    kiln_ops::Interrupt(std::sync::Arc::new(|| {
+        Box::pin(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No signal handler: nothing can interrupt.
+                std::future::pending::<()>().await;
+            }
+        })
+    }))
+}

@@ -1,0 +1,356 @@
+//! Planning: variables, refresh, data sources, the planner, and the
+//! providers' own checks of what the plan would send them.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use kiln_config::Config;
+use kiln_diag::Diagnostics;
+use kiln_model::{InstanceAddr, Value};
+use kiln_plan::{Plan, PlanOptions};
+use kiln_provider::Registry;
+use kiln_state::State;
+
+use crate::recover::state_as_recovered;
+use crate::{Observer, VarInputs, Workspace};
+
+/// What to plan: the flags `plan`, `apply` and `destroy` share.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub vars: VarInputs,
+    /// Read every object back through its provider first (drift, gone
+    /// objects); Terraform's `-refresh`.
+    pub refresh: bool,
+    /// Addresses to replace although nothing changed (`--replace`).
+    pub replace: Vec<String>,
+    /// Replace every stateless resource: a new generation (`--rebuild`).
+    pub rebuild: bool,
+    /// Keep the replaced generation running for `kiln rollback`.
+    pub keep_previous: bool,
+    /// Stateful resources the user allows to be replaced / destroyed.
+    pub allow_replace: Vec<String>,
+    pub allow_destroy: Vec<String>,
+    /// Plan the destruction of everything in the state.
+    pub destroy: bool,
+}
+
+impl Default for PlanRequest {
+    fn default() -> Self {
+        PlanRequest {
+            vars: VarInputs::default(),
+            refresh: true,
+            replace: Vec::new(),
+            rebuild: false,
+            keep_previous: false,
+            allow_replace: Vec::new(),
+            allow_destroy: Vec::new(),
+            destroy: false,
+        }
+    }
+}
+
+/// A parsed configuration and its warnings.
+pub(crate) type Loaded = (Config, Diagnostics);
+
+/// A plan made by [`plan`].
+pub struct Planned {
+    pub plan: Plan,
+    /// An interrupted apply's journal was read as recovery would read it:
+    /// the next locked command records the recovery, so a plan saved now
+    /// would be stale at once.
+    pub recovery_pending: bool,
+}
+
+/// `kiln validate`: checks types, references and cycles of the
+/// configuration for every value its unset variables could take, without
+/// reading state or calling a provider beyond its schema. The number of
+/// resource blocks.
+pub async fn validate(ws: &Workspace, obs: &dyn Observer) -> Result<usize> {
+    let (config, warnings) = ws.load_config()?;
+    obs.diagnostics(&warnings);
+    let mut variables = ws.variables(&config, &VarInputs::default())?;
+    let registry = ws.registry(Some(&config), Some(&variables), None).await?;
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables.entry(v.name.clone()).or_insert(Value::Unknown);
+        }
+    }
+    let options = PlanOptions {
+        env: ws.env.clone(),
+        variables,
+        root_dir: ws.abs_dir.display().to_string(),
+        files: ws.files(),
+        data_unknown: true,
+        ..Default::default()
+    };
+    kiln_plan::plan(
+        &config,
+        &State::new(&ws.env, ""),
+        registry.schemas(),
+        &options,
+    )?;
+    Ok(config.resources.len())
+}
+
+/// `kiln plan`: the plan against the state as the next apply will find it
+/// (an interrupted apply's journal read as recovery would, nothing
+/// written). Takes no lock.
+pub async fn plan(ws: &Workspace, request: &PlanRequest, obs: &dyn Observer) -> Result<Planned> {
+    let ((mut state, recovery_pending), loaded) =
+        with_config(ws, state_as_recovered(ws, obs)).await?;
+    let plan = make_plan(ws, &loaded, request, &mut state, obs).await?;
+    ws.release((state, loaded));
+    Ok(Planned {
+        plan,
+        recovery_pending,
+    })
+}
+
+/// Runs `read` (a read of the state) while the configuration is parsed:
+/// the local store reads on a blocking thread, and at 100,000 resources
+/// parsing each takes a few hundred milliseconds. The read's error comes
+/// first, as when the two ran one after the other.
+pub(crate) async fn with_config<T>(
+    ws: &Workspace,
+    read: impl Future<Output = Result<T>>,
+) -> Result<(T, Loaded)> {
+    // `join!` polls `read` first, so the store's blocking read has started
+    // before the parse takes this thread.
+    let (read, loaded) = tokio::join!(read, async { ws.load_config() });
+    Ok((read?, loaded?))
+}
+
+/// Variables (asking on a terminal for missing ones), refresh and plan for
+/// a loaded configuration.
+pub(crate) async fn make_plan(
+    ws: &Workspace,
+    (config, warnings): &Loaded,
+    request: &PlanRequest,
+    state: &mut State,
+    obs: &dyn Observer,
+) -> Result<Plan> {
+    obs.diagnostics(warnings);
+    let mut variables = ws.variables(config, &request.vars)?;
+    ask_for_missing_variables(config, &mut variables, obs)?;
+    plan_config(ws, config, variables, request, state, obs).await
+}
+
+/// Refreshes `state` (with `request.refresh`), reads the data sources and
+/// plans a configuration with its variable values; the providers then check
+/// what the plan would send them.
+pub async fn plan_config(
+    ws: &Workspace,
+    config: &Config,
+    variables: BTreeMap<String, Value>,
+    request: &PlanRequest,
+    state: &mut State,
+    obs: &dyn Observer,
+) -> Result<Plan> {
+    let registry = ws
+        .registry(Some(config), Some(&variables), Some(&*state))
+        .await?;
+    let mut options = PlanOptions {
+        env: ws.env.clone(),
+        variables,
+        replace: parse_addrs(&request.replace, "--replace")?,
+        rebuild: request.rebuild,
+        keep_previous: request.keep_previous,
+        allow_replace: parse_addrs(&request.allow_replace, "--allow-replace")?,
+        allow_destroy: parse_addrs(&request.allow_destroy, "--allow-destroy")?,
+        destroy: request.destroy,
+        drifted: Default::default(),
+        root_dir: ws.abs_dir.display().to_string(),
+        files: ws.files(),
+        data: Default::default(),
+        data_unknown: false,
+    };
+    if request.refresh && !state.resources.is_empty() {
+        refresh(state, &registry, &mut options, obs).await?;
+    }
+    if !request.destroy && has_data_sources(config) {
+        read_data_sources(config, state, &registry, &mut options).await?;
+    }
+    let plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
+    for w in &plan.warnings {
+        obs.diagnostic(w);
+    }
+    validate_planned(&plan, &registry, config).await?;
+    Ok(plan)
+}
+
+/// Reads every object of `state` back, reports objects gone and drifted,
+/// and records the drift for the planner.
+async fn refresh(
+    state: &mut State,
+    registry: &Registry,
+    options: &mut PlanOptions,
+    obs: &dyn Observer,
+) -> Result<()> {
+    let started = Instant::now();
+    let report = kiln_engine::refresh(state, registry, 10).await;
+    obs.diagnostics(&report.diagnostics);
+    if report.diagnostics.has_errors() {
+        bail!(
+            "refresh failed; fix the errors above, or plan without reading the real objects with --refresh=false"
+        );
+    }
+    for addr in &report.gone {
+        obs.warn(&format!(
+            "{addr} no longer exists outside kiln; it will be created again"
+        ));
+    }
+    for (addr, why) in &report.drifted {
+        // The planner explains drift of a traffic switch or a stateful
+        // resource itself, at its block (it is not replaced).
+        let explained = registry
+            .schemas()
+            .resource(&addr.resource.ty)
+            .is_some_and(|(_, s)| s.traffic_switch || s.stateful);
+        if !explained {
+            obs.warn(&format!("{addr} has drifted: {why}"));
+        }
+    }
+    options.drifted = report.drifted.clone();
+    *state = report.state;
+    tracing::debug!(elapsed = ?started.elapsed(), "refreshed");
+    Ok(())
+}
+
+fn parse_addrs(list: &[String], flag: &str) -> Result<Vec<InstanceAddr>> {
+    list.iter()
+        .map(|s| {
+            s.parse::<InstanceAddr>()
+                .with_context(|| format!("in {flag}"))
+        })
+        .collect()
+}
+
+/// Asks each provider to check what the plan would send it beyond the
+/// schema (a CIDR that does not parse, say), so such mistakes stop the plan
+/// rather than an apply half-way. Errors are located at the resource block.
+async fn validate_planned(plan: &Plan, registry: &Registry, config: &Config) -> Result<()> {
+    let mut diags = Diagnostics::new();
+    for a in &plan.actions {
+        let Some(after) = &a.after else { continue };
+        if a.kind == kiln_plan::ActionKind::NoOp {
+            continue;
+        }
+        let Some(p) = registry.get(&a.provider) else {
+            continue;
+        };
+        let resp = p
+            .validate(kiln_provider::ValidateRequest {
+                type_name: a.type_name.clone(),
+                config: after.clone().into_unmarked(),
+            })
+            .await;
+        if resp.diagnostics.is_empty() {
+            continue;
+        }
+        // Only a resource with something to say is looked up: a scan per
+        // action would make planning quadratic.
+        let block = config
+            .resources
+            .iter()
+            .find(|r| r.addr.ty == a.type_name && r.addr.name == a.addr.resource.name);
+        for mut d in resp.diagnostics {
+            d.summary = format!("{}: {}", a.addr, d.summary);
+            if let Some(b) = block
+                && d.span.is_none()
+            {
+                d = d.with_span(b.loc.span());
+            }
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    Ok(())
+}
+
+/// Whether the configuration or a module it calls has a `data` block.
+fn has_data_sources(config: &Config) -> bool {
+    config
+        .resources
+        .iter()
+        .any(|r| r.addr.mode == kiln_model::ResourceMode::Data)
+        || config
+            .modules
+            .iter()
+            .filter_map(|m| m.config.as_deref())
+            .any(has_data_sources)
+}
+
+/// Reads every data source whose configuration is known before planning,
+/// round by round (a data source may use another's result), into
+/// `options.data`.
+async fn read_data_sources(
+    config: &Config,
+    state: &State,
+    registry: &Registry,
+    options: &mut PlanOptions,
+) -> Result<()> {
+    loop {
+        let reads = kiln_plan::data_reads(config, state, registry.schemas(), options)?;
+        if reads.is_empty() {
+            return Ok(());
+        }
+        for read in reads {
+            let Some(provider) = registry.get(&read.provider) else {
+                bail!(
+                    "no provider \"{}\" to read {} with",
+                    read.provider,
+                    read.addr
+                );
+            };
+            let resp = provider
+                .read_data(kiln_provider::ReadDataRequest {
+                    type_name: read.type_name.clone(),
+                    config: read.config.clone(),
+                })
+                .await;
+            if resp.diagnostics.has_errors() {
+                return Err(anyhow::Error::from(resp.diagnostics)
+                    .context(format!("reading {} failed", read.addr)));
+            }
+            options.data.insert(read.addr, resp.state);
+        }
+    }
+}
+
+/// Asks (through the observer) for each required variable that has no
+/// value yet; an unanswered one stays missing, which planning then reports
+/// with every other missing name.
+fn ask_for_missing_variables(
+    config: &Config,
+    values: &mut kiln_config::VarValues,
+    obs: &dyn Observer,
+) -> Result<()> {
+    for v in &config.variables {
+        if v.default.is_some() || values.contains_key(&v.name) {
+            continue;
+        }
+        let mut question = format!("var.{}\n", v.name);
+        if !v.description.is_empty() {
+            question.push_str(&format!("  {}\n", v.description));
+        }
+        question.push_str("\n  Enter a value: ");
+        let Some(raw) = obs.ask(&question)? else {
+            continue;
+        };
+        match kiln_config::parse_var_value(&raw, v.ty.as_ref()) {
+            Ok(val) => {
+                values.insert(v.name.clone(), val);
+            }
+            Err(d) => {
+                return Err(Diagnostics::from(
+                    d.with_detail(format!("the value typed for var.{}", v.name)),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
