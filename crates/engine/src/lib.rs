@@ -64,7 +64,7 @@ pub struct ApplyOptions {
     pub datadir: String,
     /// The plan's configuration, already parsed (it must be what the plan's
     /// `source.files` parse to); `None` parses it from the plan.
-    pub config: Option<std::sync::Arc<kiln_config::Config>>,
+    pub config: Option<std::sync::Arc<kiln_plan::Config>>,
 }
 
 /// Receives progress. Both methods do nothing by default. Steps skipped

@@ -33,6 +33,10 @@ mod vars;
 
 pub use apply_eval::ApplyEvaluator;
 pub use files::{FileAnswer, FileReads, SharedFiles};
+/// The parsed configuration a plan is made from, for crates that hand one
+/// to the planner or its evaluator without reading configuration
+/// themselves (the engine).
+pub use kiln_config::Config;
 pub use planner::{data_reads, plan};
 pub use rollback::rollback;
 

@@ -15,6 +15,7 @@ use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{ProviderSchema, Schemas, Value};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod protocol;
 
