@@ -15,6 +15,7 @@ use crate::args::{
 use crate::output::{Output, Style};
 use crate::render;
 use crate::report::Reporter;
+use crate::workspace::open;
 
 /// Runs a command; the exit code on success (0, or 2 for changes with
 /// `--detailed-exitcode`).
@@ -39,35 +40,6 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::Rollback(cmd) => crate::rollback::run(&here()?, cmd, out).await,
         Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
-}
-
-/// The workspace of `dir` (relative to `-C`) for environment `env`.
-pub fn open(g: &Global, dir: Option<&Path>, env: &str) -> Result<Workspace> {
-    let dir = match (g.chdir.as_deref(), dir) {
-        (Some(c), Some(d)) => c.join(d),
-        (Some(c), None) => c.to_path_buf(),
-        (None, Some(d)) => d.to_path_buf(),
-        (None, None) => std::path::PathBuf::from("."),
-    };
-    Workspace::open(&kiln_ops::OpenOptions {
-        dir,
-        env: env.to_string(),
-        backend: g.backend.clone(),
-        linked: linked_providers,
-        exit_after: true,
-    })
-}
-
-/// The providers linked into `kiln`: `null`, Terraform's built-in
-/// `terraform`, and `local` (the embedded default).
-fn linked_providers() -> Vec<std::sync::Arc<dyn kiln_provider::Provider>> {
-    vec![
-        std::sync::Arc::new(kiln_provider_null::NullProvider::new()),
-        std::sync::Arc::new(kiln_provider_null::TerraformProvider::new()),
-        std::sync::Arc::new(kiln_provider_local::LocalProvider::new(
-            kiln_provider_local::LocalOptions::default(),
-        )),
-    ]
 }
 
 async fn validate(ws: &Workspace, out: &Output) -> Result<u8> {

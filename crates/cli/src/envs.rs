@@ -4,9 +4,9 @@ use anyhow::Result;
 use kiln_ops::{EnvDestroyOptions, EnvDestroyed};
 
 use crate::args::{EnvCmd, Global};
-use crate::commands::open;
 use crate::output::Output;
 use crate::report::Reporter;
+use crate::workspace::open;
 
 pub async fn run(g: &Global, cmd: EnvCmd, out: &Output) -> Result<u8> {
     match cmd {

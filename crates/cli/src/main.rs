@@ -14,6 +14,7 @@ mod output;
 mod render;
 mod report;
 mod rollback;
+mod workspace;
 
 use std::process::ExitCode;
 

@@ -1,9 +1,10 @@
 //! State stores: where each environment's state, lock, history and journal live.
 //!
 //! [`StateStore`] is the one trait every store implements (the local file
-//! store, and the S3 store behind the default `s3` feature); `conformance` (behind the feature of that name, for tests)
-//! is the suite every implementation must pass. Writes are conditional: a store never overwrites a state that
-//! changed since it was read.
+//! store, and the S3 store behind the default `s3` feature); `conformance`
+//! (behind the feature of that name, which only tests enable) is the suite
+//! every implementation must pass. Writes are conditional: a store never
+//! overwrites a state that changed since it was read.
 
 use async_trait::async_trait;
 use kiln_state::{JournalRecord, State};

@@ -27,26 +27,12 @@ use kiln_provider::UpdateRequest;
 use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once, wait_for,
 };
-use crate::values::{boolean, n, number, objects, opt_s, refreshed, s, state, string, strings};
+use crate::values::{
+    boolean, n, number, objects, opt_s, parse_timeout, refreshed, s, state, string, strings,
+};
 
 /// Auto Scaling's limit of names per DescribeAutoScalingGroups call.
 const BATCH: usize = 50;
-
-/// Parses `wait_for_capacity_timeout`: "10m", "90s", "1h", "0".
-pub fn parse_timeout(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
-        _ => None,
-    }
-}
 
 fn asg_tags(
     name: &str,
@@ -264,7 +250,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
     ]);
     Ok(Some((
         name,
-        crate::ec2::adopted("aws_autoscaling_group", fields),
+        crate::schema::adopted("aws_autoscaling_group", fields),
     )))
 }
 

@@ -20,6 +20,7 @@ use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
     retry_while_in_use, wait_for,
 };
+use crate::schema::adopted;
 use crate::values::{
     boolean, n, number, objects, opt_s, refreshed, s, state, string, strings, tags,
 };
@@ -78,26 +79,6 @@ fn user_tags(tags: &[Tag]) -> Value {
     } else {
         Value::Map(m)
     }
-}
-
-/// The state of an object found by its key: every attribute of the type,
-/// those AWS reports filled in.
-pub fn adopted(type_name: &str, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
-    let schema = crate::schema::provider_schema();
-    let mut m: BTreeMap<String, Value> = schema
-        .resources
-        .get(type_name)
-        .map(|r| {
-            r.attributes
-                .keys()
-                .map(|k| (k.clone(), Value::Null))
-                .collect()
-        })
-        .unwrap_or_default();
-    for (k, v) in fields {
-        m.insert(k.to_string(), v);
-    }
-    Value::Map(m)
 }
 
 /// Answers a batch from `found` (id → fresh computed values).

@@ -266,7 +266,7 @@ pub async fn find_lb(c: &Clients, key: &str) -> Result<Option<(String, Value)>, 
         ),
         ("tags", user),
     ]);
-    Ok(Some((arn, crate::ec2::adopted("aws_lb", fields))))
+    Ok(Some((arn, crate::schema::adopted("aws_lb", fields))))
 }
 
 pub async fn delete_lb(ctx: &Ctx<'_>, arn: &str) -> Result<(), Error> {
@@ -445,7 +445,7 @@ pub async fn find_target_group(c: &Clients, key: &str) -> Result<Option<(String,
     ]);
     Ok(Some((
         arn,
-        crate::ec2::adopted("aws_lb_target_group", fields),
+        crate::schema::adopted("aws_lb_target_group", fields),
     )))
 }
 
@@ -717,7 +717,10 @@ pub async fn find_listener(c: &Clients, key: &str) -> Result<Option<(String, Val
         ("protocol", opt_s(l.protocol().map(|p| p.as_str()))),
         ("tags", user),
     ]);
-    Ok(Some((arn, crate::ec2::adopted("aws_lb_listener", fields))))
+    Ok(Some((
+        arn,
+        crate::schema::adopted("aws_lb_listener", fields),
+    )))
 }
 
 pub async fn update_listener(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {

@@ -135,7 +135,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
             ));
             return Ok(Some((
                 name.to_string(),
-                crate::ec2::adopted("aws_s3_bucket", fields),
+                crate::schema::adopted("aws_s3_bucket", fields),
             )));
         }
     }

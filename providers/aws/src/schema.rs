@@ -428,7 +428,7 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
                 ));
             }
             if let Some(t) = values::string(config, "wait_for_capacity_timeout")
-                && crate::asg::parse_timeout(&t).is_none()
+                && values::parse_timeout(&t).is_none()
             {
                 out.push(format!(
                     "wait_for_capacity_timeout {t:?} is not a duration like \"10m\" or \"0\""
@@ -471,4 +471,24 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
         _ => {}
     }
     out
+}
+
+/// The state of an object found by its key: every attribute of the type,
+/// those AWS reports filled in.
+pub fn adopted(type_name: &str, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    let schema = provider_schema();
+    let mut m: BTreeMap<String, Value> = schema
+        .resources
+        .get(type_name)
+        .map(|r| {
+            r.attributes
+                .keys()
+                .map(|k| (k.clone(), Value::Null))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, v) in fields {
+        m.insert(k.to_string(), v);
+    }
+    Value::Map(m)
 }

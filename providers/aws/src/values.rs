@@ -1,6 +1,7 @@
 //! Reading attributes out of a [`Value`] and building states.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kiln_model::Value;
 
@@ -135,6 +136,22 @@ pub fn base64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Parses `wait_for_capacity_timeout`: "10m", "90s", "1h", "0".
+pub fn parse_timeout(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
