@@ -177,20 +177,27 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         s.push('\n');
     }
     let mut out_lines = String::new();
-    for (name, o) in &plan.outputs {
-        if !o.changed {
-            continue;
-        }
-        let v = if o.sensitive {
+    // Display prints every sensitive part as (sensitive).
+    let shown = |v: &Value| v.to_string();
+    for (name, o) in plan.outputs.iter().filter(|(_, o)| o.changed) {
+        let new = if o.sensitive {
             "(sensitive)".to_string()
         } else {
-            o.value.to_string()
+            shown(&o.value)
         };
-        let _ = writeln!(
-            out_lines,
-            "  {} {name} = {v}",
-            out.paint(Style::Yellow, "~")
-        );
+        let line = match &o.prior {
+            None => format!("{} {name} = {new}", out.paint(Style::Green, "+")),
+            Some(old) => format!(
+                "{} {name} = {} -> {new}",
+                out.paint(Style::Yellow, "~"),
+                shown(old)
+            ),
+        };
+        let _ = writeln!(out_lines, "  {line}");
+    }
+    for (name, old) in &plan.removed_outputs {
+        let minus = out.paint(Style::Red, "-");
+        let _ = writeln!(out_lines, "  {minus} {name} = {}", shown(old));
     }
     if !out_lines.is_empty() {
         let _ = writeln!(s, "Changes to outputs:\n{out_lines}");
@@ -386,11 +393,19 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
             } else {
                 o.value.redacted()
             };
-            (
-                k.clone(),
-                json!({"value": value, "sensitive": o.sensitive, "changed": o.changed}),
-            )
+            let action = match (o.changed, &o.prior) {
+                (false, _) => "no_op",
+                (true, None) => "create",
+                (true, Some(_)) => "update",
+            };
+            let before = o.prior.as_ref().map(Value::redacted);
+            let doc = json!({"value": value, "sensitive": o.sensitive, "changed": o.changed, "action": action, "before": before});
+            (k.clone(), doc)
         })
+        .chain(plan.removed_outputs.iter().map(|(k, old)| {
+            let doc = json!({"value": null, "sensitive": old.contains_sensitive(), "changed": true, "action": "delete", "before": old.redacted()});
+            (k.clone(), doc)
+        }))
         .collect();
     json!({
         "format_version": kiln_plan::PLAN_FORMAT_VERSION,

@@ -422,3 +422,83 @@ resource "null_resource" "b" {
     assert_eq!(s["deposed"].as_array().map(Vec::len), Some(0), "{s}");
     assert_eq!(state_id(&p, "default", "null_resource.b").unwrap(), b2);
 }
+
+#[test]
+fn outputs_show_what_changes_added_changed_and_removed() {
+    let v1 = r#"
+variable "v" {
+  default = "1"
+}
+output "kept" { value = "same" }
+output "changed" { value = "v${var.v}" }
+output "removed" { value = "bye" }
+"#;
+    let (p, k) = project(v1);
+    k.run(&["apply", "--yes"]).success();
+    p.write(
+        "main.hcl",
+        &v1.replace(
+            "output \"removed\" { value = \"bye\" }",
+            "output \"added\" { value = 42 }",
+        ),
+    );
+    let r = k.run(&["plan", "--no-color", "--var", "v=2"]);
+    r.success();
+    assert!(
+        r.stdout.contains("~ changed = \"v1\" -> \"v2\""),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("+ added = 42"), "{}", r.stdout);
+    assert!(r.stdout.contains("- removed = \"bye\""), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("kept"),
+        "unchanged outputs are not listed: {}",
+        r.stdout
+    );
+    let json = k.run(&["plan", "--json", "--var", "v=2"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["outputs"]["removed"]["action"], "delete");
+    assert_eq!(doc["outputs"]["added"]["action"], "create");
+    assert_eq!(doc["outputs"]["changed"]["before"], "v1");
+    // Removing an output alone is a change: applying forgets it.
+    p.write(
+        "main.hcl",
+        &v1.replace("output \"removed\" { value = \"bye\" }", ""),
+    );
+    k.run(&["apply", "--yes"]).success();
+    let state = p.state_json("default").unwrap();
+    assert!(state["outputs"].get("removed").is_none(), "{state}");
+    let again = k.run(&["plan", "--detailed-exitcode"]);
+    again.expect_code(0);
+}
+
+#[test]
+fn destroy_says_destroy_complete() {
+    let (_p, k) = project(GRAPH);
+    k.run(&["apply", "--yes"]).success();
+    let r = k.run(&["destroy", "--yes", "--no-color"]);
+    r.success();
+    assert!(
+        r.stderr.contains("Destroy complete: 4 destroyed"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("Apply complete"), "{}", r.all());
+}
+
+#[test]
+fn output_after_a_failed_first_apply_says_there_are_none() {
+    let (_p, k) = project(GRAPH);
+    let k = k.env("KILN_NULL_FAIL", "null_resource.b");
+    k.run(&["apply", "--yes"]).expect_code(1);
+    let r = k.run(&["output", "--json"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout.is_empty(),
+        "nothing that reads as outputs: {}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("no outputs"), "{}", r.stderr);
+    assert!(r.stderr.contains("kiln apply"), "{}", r.stderr);
+}

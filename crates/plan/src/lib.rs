@@ -111,6 +111,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Planned output values (unknown where they depend on what apply makes).
     pub outputs: BTreeMap<String, PlannedOutput>,
+    /// Outputs the state records that the configuration no longer declares
+    /// (all of them, for a destroy), with their last value (marked
+    /// sensitive if it was): applying removes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub removed_outputs: BTreeMap<String, Value>,
     /// The configuration and variable values the plan was made from, so a
     /// saved plan re-evaluates identically at apply time.
     pub source: PlanSource,
@@ -150,6 +155,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.actions.iter().any(|a| a.kind != ActionKind::NoOp)
             || self.outputs.values().any(|o| o.changed)
+            || !self.removed_outputs.is_empty()
             || matches!(self.generations, Some(GenerationChange::Swap { .. }))
     }
 
@@ -247,6 +253,10 @@ pub struct PlannedOutput {
     pub sensitive: bool,
     /// Differs from the output recorded in state.
     pub changed: bool,
+    /// When `changed`: the value the state records (marked sensitive if it
+    /// was), or `None` for an output the state does not have yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

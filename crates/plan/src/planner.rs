@@ -125,6 +125,12 @@ pub fn plan(
         state.generation
     };
     let steps = steps::build(&actions, state)?;
+    let removed_outputs = state
+        .outputs
+        .iter()
+        .filter(|(name, _)| !outputs.contains_key(*name))
+        .map(|(name, o)| (name.clone(), recorded_output(o)))
+        .collect();
     let ephemeral_names: std::collections::BTreeSet<&String> = config
         .variables
         .iter()
@@ -140,6 +146,7 @@ pub fn plan(
         actions,
         steps,
         outputs,
+        removed_outputs,
         source: PlanSource {
             files: expand::all_files(config),
             // Recorded marked where declared sensitive, so a saved plan and
@@ -684,7 +691,8 @@ impl<'a> Planner<'a> {
         } else {
             value
         };
-        let changed = match self.state.outputs.get(&o.name) {
+        let prior = self.state.outputs.get(&o.name);
+        let changed = match prior {
             Some(prior) => prior.sensitive != o.sensitive || !same(&prior.value, &value),
             None => true,
         };
@@ -694,6 +702,7 @@ impl<'a> Planner<'a> {
                 value,
                 sensitive: o.sensitive,
                 changed,
+                prior: prior.filter(|_| changed).map(recorded_output),
             },
         );
         true
@@ -1371,4 +1380,14 @@ fn shared_exclusive<'s>(
         }
         (!shared.is_empty()).then_some(shared)
     })
+}
+
+/// An output's value as the state records it, marked sensitive if it was
+/// declared so.
+fn recorded_output(o: &kiln_state::OutputState) -> Value {
+    if o.sensitive {
+        o.value.clone().sensitive()
+    } else {
+        o.value.clone()
+    }
 }

@@ -88,6 +88,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         actions,
         steps,
         outputs: BTreeMap::new(),
+        removed_outputs: BTreeMap::new(),
         source: PlanSource::default(),
         warnings: Diagnostics::new(),
         generations: Some(GenerationChange::Swap {

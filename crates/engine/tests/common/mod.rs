@@ -344,6 +344,7 @@ impl PlanBuilder {
                 actions: vec![],
                 steps: vec![],
                 outputs: BTreeMap::new(),
+                removed_outputs: BTreeMap::new(),
                 source: PlanSource {
                     files: vec![],
                     variables: BTreeMap::new(),
