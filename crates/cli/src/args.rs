@@ -67,6 +67,12 @@ pub enum Command {
     /// Move traffic back to the previous generation (kept by
     /// `apply --keep-previous`), or recreate an earlier one with --to.
     Rollback(RollbackCmd),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell); for bash: `kiln completions bash > /etc/bash_completion.d/kiln`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Internal: run a local_balancer process.
     #[command(name = "__balancer", hide = true)]
     Balancer(BalancerCmd),

@@ -38,6 +38,13 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::Recover(cmd) => recover_cmd(&here()?, cmd, out).await,
         Command::Env(cmd) => crate::envs::run(g, cmd, out).await,
         Command::Rollback(cmd) => crate::rollback::run(&here()?, cmd, out).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "kiln", &mut script);
+            out.print(&String::from_utf8_lossy(&script));
+            Ok(0)
+        }
         Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! Results (plans, outputs, JSON) go to stdout; progress, warnings and errors
 //! to stderr. Colour is used only when the stream is a terminal and neither
-//! `--no-color` nor `NO_COLOR` is set.
+//! `--no-color` nor `NO_COLOR` is set. While an apply runs on a terminal
+//! (and `CI` is not set), a live status line under the progress lines says
+//! how many steps are done, in flight and left.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use kiln_diag::{Diagnostic, Diagnostics, Severity};
 
@@ -38,6 +43,11 @@ impl Style {
 pub struct Output {
     color_out: bool,
     color_err: bool,
+    /// stderr is a terminal and `CI` is not set: an apply shows a live
+    /// status line (else plain per-resource lines only).
+    live_ok: bool,
+    /// The live status line while one is shown; status lines print above it.
+    live: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 impl Output {
@@ -45,6 +55,38 @@ impl Output {
         Output {
             color_out: !no_color && io::stdout().is_terminal(),
             color_err: !no_color && io::stderr().is_terminal(),
+            live_ok: io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+            live: Arc::default(),
+        }
+    }
+
+    /// Shows the live status line (a terminal only, not in CI), with `msg`.
+    pub fn live_start(&self, msg: String) {
+        if !self.live_ok {
+            return;
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(msg);
+        if let Ok(mut live) = self.live.lock() {
+            *live = Some(bar);
+        }
+    }
+
+    /// Replaces the live status line's text, if one is shown.
+    pub fn live_update(&self, msg: String) {
+        if let Some(bar) = self.live.lock().ok().and_then(|l| l.clone()) {
+            bar.set_message(msg);
+        }
+    }
+
+    /// Removes the live status line, if one is shown.
+    pub fn live_stop(&self) {
+        if let Some(bar) = self.live.lock().ok().and_then(|mut l| l.take()) {
+            bar.finish_and_clear();
         }
     }
 
@@ -67,6 +109,10 @@ impl Output {
 
     /// A progress or status line on stderr.
     pub fn status(&self, text: &str) {
+        if let Some(bar) = self.live.lock().ok().and_then(|l| l.clone()) {
+            bar.println(text);
+            return;
+        }
         let mut err = io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }

@@ -19,6 +19,32 @@ pub struct Reporter<'a> {
     /// `--yes`: confirmations are answered yes without asking.
     yes: bool,
     started: Mutex<HashMap<usize, Instant>>,
+    /// Steps of the plan being applied, and how many finished.
+    steps: Mutex<Counts>,
+}
+
+/// What the live status line counts.
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    finished: usize,
+    live: bool,
+}
+
+impl Counts {
+    fn line(&self, in_flight: usize) -> String {
+        let left = self.total.saturating_sub(self.finished + in_flight);
+        format!(
+            "{} of {} steps done, {in_flight} in flight, {left} left",
+            self.finished, self.total
+        )
+    }
+}
+
+impl Drop for Reporter<'_> {
+    fn drop(&mut self) {
+        self.out.live_stop();
+    }
 }
 
 impl<'a> Reporter<'a> {
@@ -28,15 +54,15 @@ impl<'a> Reporter<'a> {
             out,
             yes: false,
             started: Mutex::default(),
+            steps: Mutex::default(),
         }
     }
 
     /// A reporter whose confirmations are answered by `--yes`.
     pub fn approved(out: &'a Output, yes: bool) -> Reporter<'a> {
-        Reporter {
-            yes,
-            ..Reporter::asking(out)
-        }
+        let mut r = Reporter::asking(out);
+        r.yes = yes;
+        r
     }
 }
 
@@ -93,8 +119,18 @@ impl kiln_ops::Observer for Reporter<'_> {
 
 impl kiln_engine::Observer for Reporter<'_> {
     fn step_started(&self, plan: &Plan, step: &Step) {
-        if let Ok(mut m) = self.started.lock() {
+        let in_flight = self.started.lock().map_or(0, |mut m| {
             m.insert(step.id, Instant::now());
+            m.len()
+        });
+        if let Ok(mut c) = self.steps.lock() {
+            if !c.live {
+                c.live = true;
+                c.total = plan.steps.len();
+                self.out.live_start(c.line(in_flight));
+            } else {
+                self.out.live_update(c.line(in_flight));
+            }
         }
         let a = &plan.actions[step.action];
         self.out
@@ -102,12 +138,21 @@ impl kiln_engine::Observer for Reporter<'_> {
     }
 
     fn step_finished(&self, plan: &Plan, step: &Step, report: &kiln_engine::StepReport) {
-        let elapsed = self
+        let (elapsed, in_flight) = self
             .started
             .lock()
-            .ok()
-            .and_then(|m| m.get(&step.id).map(|t| t.elapsed()))
-            .unwrap_or_default();
+            .map_or((Default::default(), 0), |mut m| {
+                let elapsed = m.remove(&step.id).map(|t| t.elapsed()).unwrap_or_default();
+                (elapsed, m.len())
+            });
+        if let Ok(mut c) = self.steps.lock() {
+            c.finished += 1;
+            if c.finished >= c.total {
+                self.out.live_stop();
+            } else {
+                self.out.live_update(c.line(in_flight));
+            }
+        }
         let a = &plan.actions[step.action];
         match &report.error {
             None => self.out.status(&format!(

@@ -502,3 +502,20 @@ fn output_after_a_failed_first_apply_says_there_are_none() {
     assert!(r.stderr.contains("no outputs"), "{}", r.stderr);
     assert!(r.stderr.contains("kiln apply"), "{}", r.stderr);
 }
+
+#[test]
+fn completions_cover_every_command() {
+    let (_p, k) = project(GRAPH);
+    for shell in ["bash", "zsh", "fish"] {
+        let r = k.run(&["completions", shell]);
+        r.success();
+        for command in ["apply", "destroy", "rollback", "env", "completions"] {
+            assert!(r.stdout.contains(command), "{shell}: no {command}");
+        }
+        assert!(
+            !r.stdout.contains("__balancer"),
+            "hidden commands stay hidden"
+        );
+    }
+    k.run(&["completions", "tcsh"]).expect_code(2);
+}
