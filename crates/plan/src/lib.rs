@@ -26,6 +26,7 @@ mod mode;
 mod names;
 mod planner;
 mod rollback;
+mod rules;
 mod scope;
 mod steps;
 mod values;

@@ -21,6 +21,7 @@ use crate::files::Recorder;
 use crate::graph::{self, Analysis, Node, attribute_references, body_ref, shape};
 use crate::mode::Mode;
 use crate::names::did_you_mean;
+use crate::rules::{DriftWarning, Facts, decide, forces_replacement};
 use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
@@ -1029,98 +1030,81 @@ impl<'a> Planner<'a> {
                 changes.push((c, name.as_str(), a.change));
             }
         }
-        let forces = |b: ChangeBehaviour| {
-            b == ChangeBehaviour::Replace || (b == ChangeBehaviour::Update && !stateful)
-        };
         let mut forcing: Vec<&str> = changes
             .iter()
-            .filter(|(_, _, b)| forces(*b))
+            .filter(|(_, _, b)| forces_replacement(*b, stateful))
             .map(|(_, n, _)| *n)
             .collect();
         forcing.dedup();
 
         let addr = &action.addr;
-        let mut forced = self.options.replace.iter().any(|p| addr.matches(p));
+        let replace_flag = self.options.replace.iter().any(|p| addr.matches(p));
         let drift = self.options.drifted.get(addr);
         let mut reasons = Vec::new();
-        if forced {
+        if replace_flag {
             reasons.push(Reason::Forced);
         }
-        if let Some((source, source_kind)) = triggered {
-            forced = true;
+        if let Some((source, source_kind)) = triggered.clone() {
             reasons.push(Reason::Triggered {
                 source,
                 source_kind,
             });
         }
-        let kind = if stateful {
-            if let Some(detail) = drift {
-                self.warnings.push(
+        let decision = decide(Facts {
+            in_state: true,
+            stateful,
+            traffic_switch: schema.traffic_switch,
+            forced: replace_flag || triggered.is_some(),
+            rebuild: self.options.rebuild,
+            drifted: drift.is_some(),
+            forcing: !forcing.is_empty(),
+            changed: !changes.is_empty(),
+            allow_replace: self.options.allow_replace.iter().any(|p| addr.matches(p)),
+        });
+        let kind = decision.kind;
+        if decision.rebuild_reason {
+            reasons.push(Reason::Rebuild);
+        }
+        if let Some(detail) = drift {
+            if decision.drift_reason {
+                reasons.push(Reason::Drift {
+                    detail: detail.clone(),
+                });
+            }
+            match decision.drift_warning {
+                Some(DriftWarning::Stateful) => self.warnings.push(
                     Diagnostic::warning(format!("stateful {addr} drifted: {detail}"))
                         .with_span(res.loc.span())
                         .with_detail("stateful resources are not replaced because of drift; pass --replace ADDR if that is what you want"),
-                );
+                ),
+                Some(DriftWarning::TrafficSwitch) => self.warnings.push(
+                    Diagnostic::warning(format!("traffic switch {addr} drifted: {detail}"))
+                        .with_span(res.loc.span())
+                        .with_detail("a traffic switch is not replaced because of drift: its run-time attributes are set again in place; pass --replace ADDR to replace it"),
+                ),
+                None => {}
             }
-            if forced {
-                ActionKind::Replace
-            } else if !forcing.is_empty() {
-                if !self.options.allow_replace.iter().any(|p| addr.matches(p)) {
-                    let loc = res
-                        .body
-                        .attributes
-                        .iter()
-                        .find(|a| a.name == forcing[0])
-                        .map_or(&res.loc, |a| &a.loc);
-                    let (noun, list) = if forcing.len() == 1 {
-                        ("attribute", forcing[0].to_string())
-                    } else {
-                        ("attributes", forcing.join(", "))
-                    };
-                    self.diags.push(
-                        loc.error(format!(
-                            "would replace stateful {addr} because {noun} {list} changed; pass --allow-replace {} to allow it",
-                            shell_addr(addr)
-                        ))
-                        .with_detail("replacing a stateful resource loses its data; undo the change, or allow the replacement"),
-                    );
-                }
-                ActionKind::Replace
-            } else if !changes.is_empty() {
-                ActionKind::Update
+        }
+        if decision.refused {
+            let loc = res
+                .body
+                .attributes
+                .iter()
+                .find(|a| a.name == forcing[0])
+                .map_or(&res.loc, |a| &a.loc);
+            let (noun, list) = if forcing.len() == 1 {
+                ("attribute", forcing[0].to_string())
             } else {
-                ActionKind::NoOp
-            }
-        } else {
-            // A traffic switch is kept across generations: a rebuild or drift
-            // does not replace it (a second one could not run beside it); its
-            // run-time attributes follow the new generation in place.
-            let switch = schema.traffic_switch;
-            let rebuild = self.options.rebuild && !switch;
-            if rebuild {
-                reasons.push(Reason::Rebuild);
-            }
-            if let Some(detail) = drift {
-                if switch {
-                    self.warnings.push(
-                        Diagnostic::warning(format!("traffic switch {addr} drifted: {detail}"))
-                            .with_span(res.loc.span())
-                            .with_detail("a traffic switch is not replaced because of drift: its run-time attributes are set again in place; pass --replace ADDR to replace it"),
-                    );
-                } else {
-                    reasons.push(Reason::Drift {
-                        detail: detail.clone(),
-                    });
-                }
-            }
-            let drift = drift.filter(|_| !switch);
-            if forced || rebuild || drift.is_some() || !forcing.is_empty() {
-                ActionKind::Replace
-            } else if !changes.is_empty() {
-                ActionKind::Update
-            } else {
-                ActionKind::NoOp
-            }
-        };
+                ("attributes", forcing.join(", "))
+            };
+            self.diags.push(
+                loc.error(format!(
+                    "would replace stateful {addr} because {noun} {list} changed; pass --allow-replace {} to allow it",
+                    shell_addr(addr)
+                ))
+                .with_detail("replacing a stateful resource loses its data; undo the change, or allow the replacement"),
+            );
+        }
         if kind == ActionKind::Replace && res.lifecycle.prevent_destroy {
             self.diags.push(
                 res.loc
