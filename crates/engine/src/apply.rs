@@ -12,7 +12,7 @@
 //! apply rolls back what it did ([`rollback`]), in reverse dependency order.
 //! A failed delete skips only its dependents.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,8 @@ use kiln_state::journal::{
 };
 use kiln_state::{AppliedSource, JournalRecord, OutputState, ResourceState, State};
 use kiln_store::Journal;
-use tokio::task::JoinSet;
 
+use crate::ready::{Ready, Walk, walk};
 use crate::util::{self, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs};
 use crate::{ApplyOptions, ApplyReport, Failure, Observer, RollbackOp, RolledBack, StepReport};
 
@@ -81,6 +81,131 @@ struct Done {
     elapsed: Duration,
 }
 
+/// Why an apply starts no new step, from least to most serious: a later
+/// reason replaces an earlier, less serious one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Halt {
+    /// Steps start as they become ready.
+    Running,
+    /// A create or update failed, or apply-time evaluation is unavailable:
+    /// the apply rolls back.
+    Failed,
+    /// The user interrupted (or the lock was lost): no rollback either.
+    Cancelled,
+    /// The journal cannot be written: nothing more may be called, not even
+    /// a rollback.
+    JournalBroken,
+}
+
+/// The forward walk of an apply: the plan's steps.
+struct Forward<'r, 'a, 'p> {
+    run: &'r mut Run<'a>,
+    evaluator: &'r mut Option<ApplyEvaluator<'p>>,
+    journal: &'r mut dyn Journal,
+    halt: Halt,
+}
+
+impl Walk for Forward<'_, '_, '_> {
+    type Job = Job;
+    type Done = Done;
+
+    fn stopped(&self) -> bool {
+        // A failed create or update: the apply rolls back, nothing new
+        // starts.
+        self.halt != Halt::Running || self.run.move_failed
+    }
+
+    fn cancel(&mut self) {
+        self.halt = self.halt.max(Halt::Cancelled);
+    }
+
+    fn next_ready(&mut self) -> Option<usize> {
+        let run = &mut *self.run;
+        while let Some(i) = run.graph.pop() {
+            if run.status[i] != Status::Pending {
+                continue;
+            }
+            if !is_move(run.plan.steps[i].op) && run.moves_left > 0 {
+                // The old generation stays whole until the new one is up.
+                run.held.push(i);
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    async fn start(&mut self, i: usize) -> Option<Job> {
+        let prepared = match self.evaluator.as_mut() {
+            Some(ev) => self.run.prepare(i, ev),
+            None => Err("apply-time evaluation is unavailable".to_string()),
+        };
+        let (job, intent) = match prepared {
+            Ok(x) => x,
+            Err(message) => {
+                self.run.fail(i, message, Duration::ZERO);
+                return None;
+            }
+        };
+        if let Err(e) = self.journal.append(&intent).await {
+            self.run.fail(
+                i,
+                format!("not started: cannot write the apply journal: {e}"),
+                Duration::ZERO,
+            );
+            self.halt = Halt::JournalBroken;
+            return None;
+        }
+        kiln_store::faults::crash_point("step:intent-journaled");
+        let plan = self.run.plan;
+        self.run.status[i] = Status::Running;
+        self.run.observer.step_started(plan, &plan.steps[i]);
+        Some(job)
+    }
+
+    fn run(i: usize, job: Job) -> impl Future<Output = Done> + Send + 'static {
+        run_job(i, job)
+    }
+
+    async fn finished(&mut self, mut done: Done) {
+        kiln_store::faults::crash_point("step:called");
+        if let Some(ev) = self.evaluator.as_mut() {
+            self.run.postconditions(&mut done, ev);
+        }
+        let plan = self.run.plan;
+        let step = &plan.steps[done.step];
+        let result = JournalRecord::Result {
+            step: step.id,
+            addr: plan.actions[step.action].addr.clone(),
+            op: journal_op(step.op),
+            outcome: done.outcome.clone(),
+            at: util::now(),
+        };
+        if let Err(e) = self.journal.append(&result).await {
+            // The state in memory is still right; only crash safety is lost.
+            self.run.diagnostics.push(Diagnostic::error(format!(
+                "cannot write the apply journal: {e}; no new steps were started"
+            )));
+            self.halt = Halt::JournalBroken;
+        }
+        self.run.finish(done);
+    }
+
+    async fn lost(&mut self, i: usize, error: tokio::task::JoinError) {
+        let done = Done {
+            step: i,
+            outcome: Outcome::Failed {
+                message: format!(
+                    "the provider call panicked ({error}); the object may exist: run `kiln refresh`"
+                ),
+                created: None,
+            },
+            elapsed: Duration::ZERO,
+        };
+        self.finished(done).await;
+    }
+}
+
 /// Applies `plan` to `state`, journaling every provider call, and returns
 /// the resulting state with what failed, what was skipped, and the outputs.
 ///
@@ -104,9 +229,7 @@ pub async fn apply(
         skipped: Vec::new(),
         diagnostics: Diagnostics::new(),
         status: vec![Status::Pending; plan.steps.len()],
-        dependents: vec![Vec::new(); plan.steps.len()],
-        remaining: vec![0; plan.steps.len()],
-        ready: VecDeque::new(),
+        graph: Ready::new(plan.steps.len()),
         attrs: HashMap::new(),
         created_any: false,
         moves_left: plan.steps.iter().filter(|s| is_move(s.op)).count(),
@@ -130,20 +253,16 @@ pub async fn apply(
         at: util::now(),
         command: options.command.clone(),
     };
-    let mut halted = false;
-    // The journal cannot be written: nothing more may be called, not even
-    // a rollback.
-    let mut journal_broken = false;
+    let mut halt = Halt::Running;
     if let Err(e) = journal.append(&begin).await {
         run.diagnostics.push(
             Diagnostic::error(format!("cannot write the apply journal: {e}"))
                 .with_detail("nothing was changed; fix the cause and apply again"),
         );
-        halted = true;
-        journal_broken = true;
+        halt = Halt::JournalBroken;
     }
     if evaluator.is_none() {
-        halted = true;
+        halt = halt.max(Halt::Failed);
     }
 
     run.build_graph();
@@ -153,129 +272,37 @@ pub async fn apply(
     } else {
         options.parallelism
     };
-    let mut tasks: JoinSet<Done> = JoinSet::new();
-    let mut task_steps: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut cancelled = false;
-    loop {
-        if !halted && options.cancel.is_cancelled() {
-            cancelled = true;
-            halted = true;
-        }
-        if run.move_failed {
-            // The apply rolls back: nothing new starts.
-            halted = true;
-        }
-        while !halted && tasks.len() < limit {
-            let Some(i) = run.ready.pop_front() else {
-                break;
-            };
-            if run.status[i] != Status::Pending {
-                continue;
-            }
-            if !is_move(plan.steps[i].op) && run.moves_left > 0 {
-                // The old generation stays whole until the new one is up.
-                run.held.push(i);
-                continue;
-            }
-            let job = match evaluator.as_mut() {
-                Some(ev) => run.prepare(i, ev),
-                None => Err("apply-time evaluation is unavailable".to_string()),
-            };
-            let (job, intent) = match job {
-                Ok(x) => x,
-                Err(message) => {
-                    run.fail(i, message, Duration::ZERO);
-                    continue;
-                }
-            };
-            if let Err(e) = journal.append(&intent).await {
-                run.fail(
-                    i,
-                    format!("not started: cannot write the apply journal: {e}"),
-                    Duration::ZERO,
-                );
-                halted = true;
-                journal_broken = true;
-                break;
-            }
-            kiln_store::faults::crash_point("step:intent-journaled");
-            run.status[i] = Status::Running;
-            observer.step_started(plan, &plan.steps[i]);
-            let handle = tasks.spawn(run_job(i, job));
-            task_steps.insert(handle.id(), i);
-        }
-        if tasks.is_empty() {
-            break;
-        }
-        let joined = tokio::select! {
-            biased;
-            joined = tasks.join_next_with_id() => joined,
-            () = options.cancel.cancelled(), if !halted => {
-                cancelled = true;
-                halted = true;
-                continue;
-            }
-        };
-        let done = match joined {
-            Some(Ok((id, done))) => {
-                task_steps.remove(&id);
-                done
-            }
-            Some(Err(e)) => {
-                let Some(step) = task_steps.remove(&e.id()) else {
-                    continue;
-                };
-                Done {
-                    step,
-                    outcome: Outcome::Failed {
-                        message: format!(
-                            "the provider call panicked ({e}); the object may exist: run `kiln refresh`"
-                        ),
-                        created: None,
-                    },
-                    elapsed: Duration::ZERO,
-                }
-            }
-            None => break,
-        };
-        kiln_store::faults::crash_point("step:called");
-        let mut done = done;
-        if let Some(ev) = evaluator.as_mut() {
-            run.postconditions(&mut done, ev);
-        }
-        let step = &plan.steps[done.step];
-        let addr = plan.actions[step.action].addr.clone();
-        let result = JournalRecord::Result {
-            step: step.id,
-            addr: addr.clone(),
-            op: journal_op(step.op),
-            outcome: done.outcome.clone(),
-            at: util::now(),
-        };
-        if let Err(e) = journal.append(&result).await {
-            // The state in memory is still right; only crash safety is lost.
-            run.diagnostics.push(Diagnostic::error(format!(
-                "cannot write the apply journal: {e}; no new steps were started"
-            )));
-            halted = true;
-            journal_broken = true;
-        }
-        run.finish(done);
-    }
+    let mut forward = Forward {
+        run: &mut run,
+        evaluator: &mut evaluator,
+        journal: &mut *journal,
+        halt,
+    };
+    walk(&mut forward, limit, &options.cancel).await;
+    let halt = forward.halt;
+    let halt = if run.move_failed {
+        halt.max(Halt::Failed)
+    } else {
+        halt
+    };
+    let cancelled = halt == Halt::Cancelled;
 
     let mut rolled_back = Vec::new();
     if run.move_failed && !run.undo.is_empty() {
-        if cancelled || journal_broken {
-            run.diagnostics.push(Diagnostic::warning(format!(
-                "the apply was not rolled back ({}): the objects it created are recorded in the state; apply again to finish, or fix the configuration and apply",
-                if cancelled {
-                    "it was interrupted"
-                } else {
-                    "the journal cannot be written"
-                }
-            )));
-        } else {
-            rolled_back = rollback(&mut run, journal, limit).await;
+        match halt {
+            Halt::Cancelled | Halt::JournalBroken => {
+                run.diagnostics.push(Diagnostic::warning(format!(
+                    "the apply was not rolled back ({}): the objects it created are recorded in the state; apply again to finish, or fix the configuration and apply",
+                    if cancelled {
+                        "it was interrupted"
+                    } else {
+                        "the journal cannot be written"
+                    }
+                )));
+            }
+            Halt::Running | Halt::Failed => {
+                rolled_back = rollback(&mut run, journal, limit).await;
+            }
         }
     }
 
@@ -287,7 +314,7 @@ pub async fn apply(
             let step = &plan.steps[i];
             run.skipped
                 .push((plan.actions[step.action].addr.clone(), step.op));
-            if !halted {
+            if halt == Halt::Running {
                 run.diagnostics.push(Diagnostic::error(format!(
                     "step {} ({}) never became ready: the plan's step graph has a cycle; plan again",
                     step.id, plan.actions[step.action].addr
@@ -431,127 +458,37 @@ async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) ->
         .enumerate()
         .map(|(u, x)| (x.step(), u))
         .collect();
-    // after[u]: the undos that may start once undo u is done (u's step
-    // depended on theirs).
-    let mut remaining = vec![0usize; n];
-    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // An undo waits for the undos of every step that depended on its step.
+    let mut graph = Ready::new(n);
     for (u, x) in undo.iter().enumerate() {
         for d in &plan.steps[x.step()].depends_on {
             if let Some(&v) = by_step.get(d) {
-                remaining[v] += 1;
-                after[u].push(v);
+                graph.wait(v, u);
             }
         }
     }
-    let mut ready: VecDeque<usize> = (0..n).rev().filter(|&u| remaining[u] == 0).collect();
-    let mut next_id = plan.steps.len();
-    let mut fresh_id = || {
-        next_id += 1;
-        next_id - 1
+    graph.queue_free((0..n).rev());
+    let cancel = run.options.cancel.clone();
+    let mut backward = Backward {
+        run: &mut *run,
+        journal,
+        graph,
+        next_id: plan.steps.len(),
+        started: vec![false; n],
+        running: vec![None; n],
+        report: Vec::new(),
+        stopped: false,
+        undo,
     };
-    let mut started = vec![false; n];
-    let mut running: Vec<Option<(RolledBack, JournalOp, usize)>> = vec![None; n];
-    let mut report = Vec::new();
-    let mut tasks: JoinSet<Done> = JoinSet::new();
-    let mut stopped = false;
-    loop {
-        if run.options.cancel.is_cancelled() {
-            stopped = true;
-        }
-        while !stopped && tasks.len() < limit {
-            let Some(u) = ready.pop_front() else { break };
-            started[u] = true;
-            let prepared = match run.prepare_undo(&undo[u], &mut fresh_id) {
-                Ok(p) => p,
-                Err(message) => {
-                    let done = undo[u].report(run.action(undo[u].step()), Some(message));
-                    run.observer.rollback_finished(&done);
-                    report.push(done);
-                    continue;
-                }
-            };
-            let Some(UndoCall {
-                restore,
-                intent,
-                job,
-                what,
-                op,
-                journal_step,
-            }) = prepared
-            else {
-                // Nothing left to undo (the object is already gone).
-                for &v in &after[u] {
-                    remaining[v] -= 1;
-                    if remaining[v] == 0 {
-                        ready.push_back(v);
-                    }
-                }
-                continue;
-            };
-            let records = restore.iter().chain(std::iter::once(&intent));
-            let mut written = true;
-            for record in records {
-                if let Err(e) = journal.append(record).await {
-                    run.diagnostics.push(Diagnostic::error(format!(
-                        "cannot write the apply journal during the rollback: {e}; the rollback stopped, the state records what exists"
-                    )));
-                    written = false;
-                    break;
-                }
-                if let JournalRecord::Result {
-                    addr, op, outcome, ..
-                } = record
-                {
-                    apply_outcome(&mut run.state, addr, *op, outcome);
-                }
-            }
-            if !written {
-                stopped = true;
-                break;
-            }
-            kiln_store::faults::crash_point("rollback:intent-journaled");
-            run.observer.rollback_started(&what);
-            running[u] = Some((what, op, journal_step));
-            tasks.spawn(run_job(u, job));
-        }
-        let Some(joined) = tasks.join_next().await else {
-            break;
-        };
-        let Ok(done) = joined else {
-            // A panicked call: its undo is reported as never finished below.
-            continue;
-        };
-        let u = done.step;
-        let Some((mut what, op, journal_step)) = running[u].take() else {
-            continue;
-        };
-        let result = JournalRecord::Result {
-            step: journal_step,
-            addr: what.addr.clone(),
-            op,
-            outcome: done.outcome.clone(),
-            at: util::now(),
-        };
-        if let Err(e) = journal.append(&result).await {
-            run.diagnostics.push(Diagnostic::error(format!(
-                "cannot write the apply journal during the rollback: {e}; the rollback stopped"
-            )));
-            stopped = true;
-        }
-        apply_outcome(&mut run.state, &what.addr, op, &done.outcome);
-        if let Outcome::Failed { message, .. } = &done.outcome {
-            what.error = Some(message.clone());
-        } else {
-            for &v in &after[u] {
-                remaining[v] -= 1;
-                if remaining[v] == 0 {
-                    ready.push_back(v);
-                }
-            }
-        }
-        run.observer.rollback_finished(&what);
-        report.push(what);
-    }
+    walk(&mut backward, limit, &cancel).await;
+    let Backward {
+        undo,
+        started,
+        running,
+        mut report,
+        stopped,
+        ..
+    } = backward;
     for (u, x) in undo.iter().enumerate() {
         if started[u] && running[u].is_none() {
             continue;
@@ -566,6 +503,126 @@ async fn rollback(run: &mut Run<'_>, journal: &mut dyn Journal, limit: usize) ->
         report.push(x.report(run.action(x.step()), Some(why.to_string())));
     }
     report
+}
+
+/// The backward walk of a rollback: the undos, dependents first.
+struct Backward<'r, 'a> {
+    run: &'r mut Run<'a>,
+    journal: &'r mut dyn Journal,
+    undo: Vec<Undo>,
+    graph: Ready,
+    /// The journal's next step number (after the plan's).
+    next_id: usize,
+    started: Vec<bool>,
+    /// Per undo, while its call runs: what it undoes and how it is
+    /// journaled.
+    running: Vec<Option<(RolledBack, JournalOp, usize)>>,
+    report: Vec<RolledBack>,
+    stopped: bool,
+}
+
+impl Walk for Backward<'_, '_> {
+    type Job = Job;
+    type Done = Done;
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn cancel(&mut self) {
+        self.stopped = true;
+    }
+
+    fn next_ready(&mut self) -> Option<usize> {
+        self.graph.pop()
+    }
+
+    async fn start(&mut self, u: usize) -> Option<Job> {
+        self.started[u] = true;
+        let next_id = &mut self.next_id;
+        let mut fresh_id = || {
+            *next_id += 1;
+            *next_id - 1
+        };
+        let prepared = match self.run.prepare_undo(&self.undo[u], &mut fresh_id) {
+            Ok(p) => p,
+            Err(message) => {
+                let step = self.undo[u].step();
+                let done = self.undo[u].report(self.run.action(step), Some(message));
+                self.run.observer.rollback_finished(&done);
+                self.report.push(done);
+                return None;
+            }
+        };
+        let Some(UndoCall {
+            restore,
+            intent,
+            job,
+            what,
+            op,
+            journal_step,
+        }) = prepared
+        else {
+            // Nothing left to undo (the object is already gone).
+            self.graph.done(u, |_| true);
+            return None;
+        };
+        for record in restore.iter().chain(std::iter::once(&intent)) {
+            if let Err(e) = self.journal.append(record).await {
+                self.run.diagnostics.push(Diagnostic::error(format!(
+                    "cannot write the apply journal during the rollback: {e}; the rollback stopped, the state records what exists"
+                )));
+                self.stopped = true;
+                return None;
+            }
+            if let JournalRecord::Result {
+                addr, op, outcome, ..
+            } = record
+            {
+                apply_outcome(&mut self.run.state, addr, *op, outcome);
+            }
+        }
+        kiln_store::faults::crash_point("rollback:intent-journaled");
+        self.run.observer.rollback_started(&what);
+        self.running[u] = Some((what, op, journal_step));
+        Some(job)
+    }
+
+    fn run(u: usize, job: Job) -> impl Future<Output = Done> + Send + 'static {
+        run_job(u, job)
+    }
+
+    async fn finished(&mut self, done: Done) {
+        let u = done.step;
+        let Some((mut what, op, journal_step)) = self.running[u].take() else {
+            return;
+        };
+        let result = JournalRecord::Result {
+            step: journal_step,
+            addr: what.addr.clone(),
+            op,
+            outcome: done.outcome.clone(),
+            at: util::now(),
+        };
+        if let Err(e) = self.journal.append(&result).await {
+            self.run.diagnostics.push(Diagnostic::error(format!(
+                "cannot write the apply journal during the rollback: {e}; the rollback stopped"
+            )));
+            self.stopped = true;
+        }
+        apply_outcome(&mut self.run.state, &what.addr, op, &done.outcome);
+        if let Outcome::Failed { message, .. } = &done.outcome {
+            what.error = Some(message.clone());
+        } else {
+            self.graph.done(u, |_| true);
+        }
+        self.run.observer.rollback_finished(&what);
+        self.report.push(what);
+    }
+
+    async fn lost(&mut self, _u: usize, _error: tokio::task::JoinError) {
+        // Its undo is reported as never finished, after the walk.
+    }
 }
 
 /// One undo, ready to run: journal records to write first (the restore of
@@ -590,9 +647,8 @@ struct Run<'a> {
     skipped: Vec<(InstanceAddr, StepOp)>,
     diagnostics: Diagnostics,
     status: Vec<Status>,
-    dependents: Vec<Vec<usize>>,
-    remaining: Vec<usize>,
-    ready: VecDeque<usize>,
+    /// Each step waits for the steps it depends on.
+    graph: Ready,
     /// Per resource type: its sensitive and its write-only attribute names.
     attrs: HashMap<String, TypeAttrs>,
     created_any: bool,
@@ -660,8 +716,7 @@ impl Run<'_> {
                 if d >= n || d == i {
                     invalid.push(i);
                 } else {
-                    self.remaining[i] += 1;
-                    self.dependents[d].push(i);
+                    self.graph.wait(i, d);
                 }
             }
         }
@@ -687,11 +742,9 @@ impl Run<'_> {
                 );
             }
         }
-        for i in 0..n {
-            if self.remaining[i] == 0 && self.status[i] == Status::Pending {
-                self.ready.push_back(i);
-            }
-        }
+        let status = &self.status;
+        self.graph
+            .queue_free((0..n).filter(|&i| status[i] == Status::Pending));
     }
 
     fn action(&self, step: usize) -> &Action {
@@ -980,13 +1033,8 @@ impl Run<'_> {
                         elapsed: done.elapsed,
                     },
                 );
-                for k in 0..self.dependents[i].len() {
-                    let d = self.dependents[i][k];
-                    self.remaining[d] -= 1;
-                    if self.remaining[d] == 0 && self.status[d] == Status::Pending {
-                        self.ready.push_back(d);
-                    }
-                }
+                let status = &self.status;
+                self.graph.done(i, |d| status[d] == Status::Pending);
                 self.settled(i, false);
             }
         }
@@ -1119,7 +1167,9 @@ impl Run<'_> {
         self.move_failed |= failed;
         self.moves_left -= 1;
         if self.moves_left == 0 && !self.move_failed {
-            self.ready.extend(self.held.drain(..));
+            for h in self.held.drain(..) {
+                self.graph.push(h);
+            }
         }
     }
 
@@ -1148,8 +1198,8 @@ impl Run<'_> {
     fn skip_dependents(&mut self, i: usize) {
         let mut stack = vec![i];
         while let Some(s) = stack.pop() {
-            for k in 0..self.dependents[s].len() {
-                let d = self.dependents[s][k];
+            for k in 0..self.graph.waiting_for(s).len() {
+                let d = self.graph.waiting_for(s)[k];
                 if self.status[d] == Status::Pending {
                     self.status[d] = Status::Skipped;
                     self.settled(d, false);

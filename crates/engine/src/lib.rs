@@ -39,6 +39,7 @@ use kiln_state::State;
 use tokio_util::sync::CancellationToken;
 
 mod apply;
+mod ready;
 mod recover;
 mod refresh;
 mod util;
