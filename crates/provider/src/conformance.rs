@@ -1,5 +1,6 @@
 //! The provider conformance suite: one set of checks every provider passes,
-//! in process and (later) through the plugin protocol.
+//! in process or through the plugin protocol (the AWS provider runs it as a
+//! plugin). Behind the `conformance` feature, which only tests enable.
 //!
 //! A provider's tests hand [`run`] the provider and a few
 //! [`ConformanceCase`]s (a resource type, a full configuration and optionally
