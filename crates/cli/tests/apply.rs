@@ -292,20 +292,21 @@ fn state_history_lists_every_apply() {
 #[test]
 fn interrupt_starts_no_new_step_and_keeps_the_state_exact() {
     let (p, k) = project(&kiln_testkit::generate::chain(6, Some("400ms")));
-    let child = k
+    let mut child = k
         .command(&["apply", "--yes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // Interrupted once the first step is done (and the second running).
+    let (mut stderr, mut rest) = wait_for_stderr(&mut child, ": created");
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    std::io::Read::read_to_string(&mut rest, &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let done = state_addrs(&p, "default");
     assert!(

@@ -186,11 +186,12 @@ fn a_killed_holders_lock_is_taken_over_and_the_next_apply_recovers() {
     let mut holder = k
         .command(&["apply", "--yes"])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Killed part-way through its chain of 500 ms steps.
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // Killed part-way through its chain of 500 ms steps: once the first is
+    // created.
+    let (_seen, _rest) = wait_for_stderr(&mut holder, ": created");
     holder.kill().unwrap();
     holder.wait().unwrap();
     assert!(

@@ -13,10 +13,15 @@ resource "null_resource" "b" {
 }
 "#;
 
+/// kiln run a minute from now: TTLs of less than a minute have run out.
+fn later(k: &kiln_testkit::Kiln) -> kiln_testkit::Kiln {
+    k.clone().env("KILN_CLOCK_OFFSET_SECS", "60")
+}
+
 #[test]
 fn expired_environments_are_collected_once_and_others_kept() {
     let (p, k) = project(MAIN);
-    k.run(&["apply", "--yes", "--env", "pr-1", "--ttl", "1s"])
+    k.run(&["apply", "--yes", "--env", "pr-1", "--ttl", "30s"])
         .success();
     k.run(&["apply", "--yes", "--env", "pr-2", "--ttl", "1h"])
         .success();
@@ -40,7 +45,11 @@ fn expired_environments_are_collected_once_and_others_kept() {
     assert_eq!(list[0]["resources"], 2);
     assert!(list[2]["expires_at"].is_null());
 
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // Nothing has expired yet; a minute from now pr-1 has.
+    let r = k.run(&["env", "gc", "--dry-run"]);
+    r.success();
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let k = later(&k);
     let r = k.run(&["env", "gc", "--dry-run"]);
     r.success();
     assert!(r.stdout.contains("would destroy \"pr-1\""), "{}", r.stdout);
@@ -79,9 +88,9 @@ fn concurrent_collectors_destroy_once() {
         "triggers = { env = kiln.env }",
         "triggers = { env = kiln.env }\n  delay = \"300ms\"",
     ));
-    k.run(&["apply", "--yes", "--env", "pr-9", "--ttl", "1s"])
+    k.run(&["apply", "--yes", "--env", "pr-9", "--ttl", "30s"])
         .success();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let k = later(&k);
     let spawn = || {
         k.command(&["env", "gc"])
             .stdout(std::process::Stdio::piped())
@@ -162,11 +171,12 @@ fn gc_with_a_store_that_cannot_be_listed_is_a_clear_error() {
 #[test]
 fn applying_again_without_changes_renews_the_ttl() {
     let (p, k) = project(MAIN);
-    k.run(&["apply", "--yes", "--env", "pr-3", "--ttl", "1s"])
+    k.run(&["apply", "--yes", "--env", "pr-3", "--ttl", "30s"])
         .success();
     let first = p.state_json("pr-3").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    // Pushed to again: nothing changes but the expiry.
+    // Pushed to again a minute later, when the first TTL has run out:
+    // nothing changes but the expiry.
+    let k = later(&k);
     let r = k.run(&["apply", "--yes", "--env", "pr-3", "--ttl", "1h"]);
     r.success();
     assert!(r.stderr.contains("now expires 1h from now"), "{}", r.all());

@@ -323,11 +323,28 @@ pub trait Journal: Send {
     async fn sync(&mut self) -> Result<(), StoreError>;
 }
 
-/// Seconds since the Unix epoch.
+/// The environment variable that moves kiln's clock: a signed number of
+/// seconds added to the system time wherever expiry is decided.
+pub const CLOCK_OFFSET_ENV: &str = "KILN_CLOCK_OFFSET_SECS";
+
+/// Seconds since the Unix epoch, as every TTL, lock lease and history
+/// timestamp reads them: the system clock moved by
+/// `KILN_CLOCK_OFFSET_SECS` when it is set (read once per process). With
+/// it, tests see a TTL run out or a lease expire without waiting, and
+/// `KILN_CLOCK_OFFSET_SECS=3600 kiln env gc --dry-run` lists what an hour
+/// from now would collect. A value that is not an integer is ignored.
 pub fn unix_now() -> u64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let offset = *OFFSET.get_or_init(|| {
+        std::env::var(CLOCK_OFFSET_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    });
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+        .saturating_add_signed(offset)
 }
 
 /// The user a write or a lock is recorded for.

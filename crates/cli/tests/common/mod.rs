@@ -158,3 +158,24 @@ impl Drop for Cleanup<'_> {
         let _ = self.0.run(&["destroy", "--yes", "--var", &self.1]);
     }
 }
+
+/// Reads `child`'s stderr until a line contains `signal` (a ready signal:
+/// the command reached the point a test acts at), and returns what it read
+/// with the rest of the stream to read on. Panics if the stream ends first.
+pub fn wait_for_stderr(
+    child: &mut std::process::Child,
+    signal: &str,
+) -> (String, std::io::BufReader<std::process::ChildStderr>) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).unwrap();
+        assert!(n > 0, "stderr ended before {signal:?}:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(signal) {
+            return (seen, reader);
+        }
+    }
+}
