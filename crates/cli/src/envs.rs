@@ -21,35 +21,36 @@ pub async fn run(g: &Global, cmd: EnvCmd, out: &Output) -> Result<u8> {
                 approved: run.yes,
                 apply: run.options(),
             };
-            let ws = open(g, None, &name)?;
             let reporter = Reporter::approved(out, run.yes);
+            let ws = open(g, None, &name)?;
             if kiln_ops::destroy_env(&ws, &options, &reporter).await? == EnvDestroyed::Removed {
                 out.line(&format!("Environment {name:?} destroyed and removed."));
             }
             Ok(0)
         }
         EnvCmd::Gc {
-            dry_run: true,
-            parallelism: _,
-        } => {
-            let ws = open(g, None, "default")?;
-            for s in kiln_ops::expired_envs(&ws).await? {
-                let (n, expired) = (s.resources.len(), when(s.expires_at.unwrap_or(0)));
-                out.line(&format!(
-                    "would destroy {:?} ({n} resources, expired {expired})",
-                    s.env
-                ));
-            }
-            Ok(0)
-        }
-        EnvCmd::Gc { parallelism, .. } => {
-            let ws = open(g, None, "default")?;
-            for env in kiln_ops::gc(&ws, parallelism, &Reporter::approved(out, true)).await? {
-                out.line(&format!("Environment {env:?} destroyed and removed."));
-            }
-            Ok(0)
-        }
+            dry_run,
+            parallelism,
+        } => gc(g, dry_run, parallelism, out).await,
     }
+}
+
+async fn gc(g: &Global, dry_run: bool, parallelism: usize, out: &Output) -> Result<u8> {
+    let ws = open(g, None, "default")?;
+    if dry_run {
+        for s in kiln_ops::expired_envs(&ws).await? {
+            let (n, expired) = (s.resources.len(), when(s.expires_at.unwrap_or(0)));
+            out.line(&format!(
+                "would destroy {:?} ({n} resources, expired {expired})",
+                s.env
+            ));
+        }
+        return Ok(0);
+    }
+    for env in kiln_ops::gc(&ws, parallelism, &Reporter::approved(out, true)).await? {
+        out.line(&format!("Environment {env:?} destroyed and removed."));
+    }
+    Ok(0)
 }
 
 /// A Unix time as RFC 3339, or `-` for none.
@@ -65,16 +66,7 @@ async fn list(g: &Global, json: bool, out: &Output) -> Result<u8> {
     let states = kiln_ops::list_envs(&open(g, None, "default")?).await?;
     let now = kiln_store::unix_now();
     if json {
-        let doc: Vec<serde_json::Value> = states
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "name": s.env, "generation": s.generation, "resources": s.resources.len(),
-                    "created_at": s.created_at, "updated_at": s.updated_at, "expires_at": s.expires_at,
-                    "expired": s.expires_at.is_some_and(|e| e <= now),
-                })
-            })
-            .collect();
+        let doc: Vec<serde_json::Value> = states.iter().map(|s| env_json(s, now)).collect();
         out.line(&serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
@@ -112,4 +104,13 @@ async fn list(g: &Global, json: bool, out: &Output) -> Result<u8> {
         ));
     }
     Ok(0)
+}
+
+/// One environment in `kiln env list --json`.
+fn env_json(s: &kiln_state::State, now: u64) -> serde_json::Value {
+    serde_json::json!({
+        "name": s.env, "generation": s.generation, "resources": s.resources.len(),
+        "created_at": s.created_at, "updated_at": s.updated_at, "expires_at": s.expires_at,
+        "expired": s.expires_at.is_some_and(|e| e <= now),
+    })
 }

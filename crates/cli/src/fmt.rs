@@ -18,28 +18,12 @@ pub fn run(chdir: Option<&Path>, cmd: FmtCmd, out: &Output) -> Result<u8> {
     };
     let mut files = Vec::new();
     collect(&dir, cmd.recursive, &mut files)?;
-    let mut unformatted = 0usize;
-    let mut failed = false;
+    let (mut unformatted, mut failed) = (0usize, false);
     for path in files {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let name = shown(&path);
-        let formatted = match kiln_config::format(&name, &text) {
-            Ok(f) => f,
-            Err(d) => {
-                out.diagnostics(&d);
-                failed = true;
-                continue;
-            }
-        };
-        if formatted == text {
-            continue;
-        }
-        unformatted += 1;
-        out.line(&name);
-        if !cmd.check {
-            std::fs::write(&path, formatted)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        match format_file(&path, cmd.check, out)? {
+            Some(true) => unformatted += 1,
+            Some(false) => {}
+            None => failed = true,
         }
     }
     if failed {
@@ -53,6 +37,31 @@ pub fn run(chdir: Option<&Path>, cmd: FmtCmd, out: &Output) -> Result<u8> {
         return Ok(1);
     }
     Ok(0)
+}
+
+/// Formats one file (rewriting it unless `check`), listing it if it was
+/// not formatted: whether it was not, or `None` if it does not parse (its
+/// errors reported).
+fn format_file(path: &Path, check: bool, out: &Output) -> Result<Option<bool>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = shown(path);
+    let formatted = match kiln_config::format(&name, &text) {
+        Ok(f) => f,
+        Err(d) => {
+            out.diagnostics(&d);
+            return Ok(None);
+        }
+    };
+    if formatted == text {
+        return Ok(Some(false));
+    }
+    out.line(&name);
+    if !check {
+        std::fs::write(path, formatted)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(Some(true))
 }
 
 /// The `*.hcl` and `*.tf` files of `dir` (and its subdirectories), sorted.

@@ -19,7 +19,7 @@ impl<'a> Cx<'a> {
 
     /// Renders template elements into `out`. `trim_first` / `trim_last` strip
     /// whitespace at the edges (the `~` of an enclosing directive).
-    pub(super) fn render(
+    fn render(
         &mut self,
         elements: &'a Template,
         out: &mut String,
@@ -140,7 +140,7 @@ impl<'a> Cx<'a> {
         Ok(())
     }
 
-    pub(super) fn push_str(
+    fn push_str(
         &self,
         v: Value,
         at: &Expression,
