@@ -30,7 +30,9 @@ use kiln_state::{AppliedSource, JournalRecord, OutputState, ResourceState, State
 use kiln_store::Journal;
 
 use crate::ready::{Ready, Walk, walk};
-use crate::util::{self, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs};
+use crate::util::{
+    self, StepError, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs,
+};
 use crate::{ApplyOptions, ApplyReport, Failure, Observer, RollbackOp, RolledBack, StepReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,12 +140,12 @@ impl Walk for Forward<'_, '_, '_> {
     async fn start(&mut self, i: usize) -> Option<Job> {
         let prepared = match self.evaluator.as_mut() {
             Some(ev) => self.run.prepare(i, ev),
-            None => Err("apply-time evaluation is unavailable".to_string()),
+            None => Err(StepError::NoEvaluator),
         };
         let (job, intent) = match prepared {
             Ok(x) => x,
-            Err(message) => {
-                self.run.fail(i, message, Duration::ZERO);
+            Err(e) => {
+                self.run.fail(i, e.to_string(), Duration::ZERO);
                 return None;
             }
         };
@@ -546,9 +548,9 @@ impl Walk for Backward<'_, '_> {
         };
         let prepared = match self.run.prepare_undo(&self.undo[u], &mut fresh_id) {
             Ok(p) => p,
-            Err(message) => {
+            Err(e) => {
                 let step = self.undo[u].step();
-                let done = self.undo[u].report(self.run.action(step), Some(message));
+                let done = self.undo[u].report(self.run.action(step), Some(e.to_string()));
                 self.run.observer.rollback_finished(&done);
                 self.report.push(done);
                 return None;
@@ -799,18 +801,19 @@ impl Run<'_> {
     }
 
     /// The final, fully known attributes of a create or update.
-    fn final_attributes(&self, step: usize, ev: &mut ApplyEvaluator<'_>) -> Result<Value, String> {
+    fn final_attributes(
+        &self,
+        step: usize,
+        ev: &mut ApplyEvaluator<'_>,
+    ) -> Result<Value, StepError> {
         let action_index = self.plan.steps[step].action;
         let state = &self.state;
         let applied = |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
         let value = ev
             .final_attributes(action_index, &applied)
-            .map_err(|d| errors(&d).unwrap_or_else(|| d.to_string()))?;
+            .map_err(|d| StepError::Evaluation(errors(&d).unwrap_or_else(|| d.to_string())))?;
         if !value.is_known() {
-            return Err(
-                "some attributes are still unknown after their dependencies were applied; plan again"
-                    .into(),
-            );
+            return Err(StepError::StillUnknown);
         }
         Ok(value)
     }
@@ -820,7 +823,7 @@ impl Run<'_> {
         &mut self,
         i: usize,
         ev: &mut ApplyEvaluator<'_>,
-    ) -> Result<(Job, JournalRecord), String> {
+    ) -> Result<(Job, JournalRecord), StepError> {
         let plan = self.plan;
         let step = &plan.steps[i];
         let action = &plan.actions[step.action];
@@ -894,8 +897,9 @@ impl Run<'_> {
                     .resources
                     .get(&action.addr)
                     .filter(|r| step.object_id.as_ref().is_none_or(|id| *id == r.id))
-                    .ok_or_else(|| {
-                        format!("{} is not in the state any more; plan again", action.addr)
+                    .ok_or_else(|| StepError::NotInState {
+                        addr: Box::new(action.addr.clone()),
+                        id: None,
                     })?;
                 let marks = self.final_attributes(i, ev)?;
                 let planned = marks.clone().into_unmarked();
@@ -929,13 +933,12 @@ impl Run<'_> {
                 ))
             }
             StepOp::Delete | StepOp::DeleteDeposed => {
-                let object = self.object_to_delete(i).ok_or_else(|| {
-                    format!(
-                        "{} (id {}) is not in the state; plan again",
-                        action.addr,
-                        step.object_id.as_deref().unwrap_or("unknown")
-                    )
-                })?;
+                let object = self
+                    .object_to_delete(i)
+                    .ok_or_else(|| StepError::NotInState {
+                        addr: Box::new(action.addr.clone()),
+                        id: Some(step.object_id.clone().unwrap_or_else(|| "unknown".into())),
+                    })?;
                 let req = DeleteRequest {
                     type_name: object.type_name.clone(),
                     id: object.id.clone(),
@@ -1046,7 +1049,7 @@ impl Run<'_> {
         &mut self,
         undo: &Undo,
         fresh_id: &mut impl FnMut() -> usize,
-    ) -> Result<Option<UndoCall>, String> {
+    ) -> Result<Option<UndoCall>, StepError> {
         let action = &self.plan.actions[self.plan.steps[undo.step()].action];
         let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
         let intent = |step: usize, op: JournalOp, object: &ResourceState| JournalRecord::Intent {

@@ -84,8 +84,8 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
     for ((provider_name, type_name), items) in groups {
         let provider = match provider_for(registry, &provider_name, &type_name) {
             Ok(p) => p,
-            Err(message) => {
-                diagnostics.push(Diagnostic::error(message));
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(e.to_string()));
                 continue;
             }
         };

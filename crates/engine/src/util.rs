@@ -53,20 +53,46 @@ pub(crate) fn errors(diags: &Diagnostics) -> Option<String> {
     (!msgs.is_empty()).then(|| msgs.join("; "))
 }
 
+/// Why a step, an undo or a recovery could not make its provider call; the
+/// message is what the user reads as the step's failure.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    #[error(
+        "provider {provider:?} (for {type_name}) is not available; check the provider's installation"
+    )]
+    NoProvider { provider: String, type_name: String },
+    /// The configuration could not be evaluated with what the apply made:
+    /// the evaluator's errors, joined.
+    #[error("{0}")]
+    Evaluation(String),
+    #[error("some attributes are still unknown after their dependencies were applied; plan again")]
+    StillUnknown,
+    /// The object the step acts on is no longer in the state (the state
+    /// changed since the plan).
+    #[error("{addr}{} is not in the state any more; plan again", id.as_ref().map(|i| format!(" (id {i})")).unwrap_or_default())]
+    NotInState {
+        addr: Box<kiln_model::InstanceAddr>,
+        id: Option<String>,
+    },
+    /// The plan's configuration could not be evaluated at all (reported
+    /// once, in the apply's diagnostics).
+    #[error("apply-time evaluation is unavailable")]
+    NoEvaluator,
+}
+
 /// The provider for a resource: by the name recorded with it, else by type.
 pub(crate) fn provider_for(
     registry: &Registry,
     provider: &str,
     type_name: &str,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<Arc<dyn Provider>, StepError> {
     registry
         .get(provider)
         .or_else(|| registry.for_resource(type_name).map(|(_, p)| p))
         .cloned()
-        .ok_or_else(|| {
-            format!(
-                "provider {provider:?} (for {type_name}) is not available; check the provider's installation"
-            )
+        .ok_or_else(|| StepError::NoProvider {
+            provider: provider.to_string(),
+            type_name: type_name.to_string(),
         })
 }
 
