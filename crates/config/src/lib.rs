@@ -299,6 +299,39 @@ pub struct Attribute {
     pub loc: Loc,
 }
 
+impl Body {
+    /// Every reference the body makes, nested blocks included, in source
+    /// order; a `dynamic` block's iterator is not a reference.
+    pub fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        eval::body_references(self, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// The blocks that set `name`: `name { ... }` and `dynamic "name" { ... }`.
+    pub fn blocks_setting<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b Block> + 'b {
+        self.blocks.iter().filter(move |b| b.sets() == name)
+    }
+}
+
+impl Block {
+    /// Every reference the block makes (see [`Body::references`]).
+    pub fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        eval::block_references(self, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// The attribute this block sets: its type, or for `dynamic "NAME"`,
+    /// NAME.
+    pub fn sets(&self) -> &str {
+        match (self.ty.as_str(), self.labels.first()) {
+            ("dynamic", Some(name)) => name,
+            (ty, _) => ty,
+        }
+    }
+}
+
 /// A nested block (`health_check { ... }`): in a resource body it sets the
 /// attribute of that name whose schema type is an object (or a list / set of
 /// objects, one element per block).

@@ -141,3 +141,85 @@ fn unknown_attribute_lists_the_valid_names() {
         )
     );
 }
+
+const EMPTY: &str =
+    "enabled = null, health_check = null, id = null, name = \"a\", password = null, ports = null";
+
+#[test]
+fn dynamic_blocks() {
+    let with = |rule: &str| format!("{{{EMPTY}, rule = {rule}, triggers = null, zones = null}}");
+    let cases = [
+        // One block per element: lists by index, maps by key; the iterator
+        // is the block's type unless named; written blocks come first.
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = var.list\n    content {\n      path = rule.value\n      interval = rule.key\n    }\n  }",
+            with("[{interval = 0, path = \"a\"}, {interval = 1, path = \"b\"}, {interval = 2, path = \"c\"}]"),
+        ),
+        (
+            "  name = \"a\"\n  rule {\n    path = \"/first\"\n  }\n  dynamic \"rule\" {\n    for_each = var.m\n    iterator = r\n    content {\n      path = r.key\n      interval = r.value\n    }\n  }",
+            with("[{interval = null, path = \"/first\"}, {interval = 1, path = \"a\"}, {interval = 2, path = \"b\"}]"),
+        ),
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = []\n    content {}\n  }",
+            with("[]"),
+        ),
+        // A single block (an object attribute) from a one-element list.
+        (
+            "  name = \"a\"\n  dynamic \"health_check\" {\n    for_each = [\"/h\"]\n    content {\n      path = health_check.value\n    }\n  }",
+            format!("{{enabled = null, health_check = {{interval = null, path = \"/h\"}}, id = null, name = \"a\", password = null, ports = null, rule = null, triggers = null, zones = null}}"),
+        ),
+        // Not known yet: the whole attribute is unknown.
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = var.unk\n    content {}\n  }",
+            with("unknown"),
+        ),
+        // Sensitive for_each: the blocks are sensitive.
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = sensitive([\"/s\"])\n    content {\n      path = rule.value\n    }\n  }",
+            with("sensitive([{interval = null, path = \"/s\"}])"),
+        ),
+        // Errors, located.
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    content {}\n  }",
+            "! a dynamic block needs for_each: the collection to make a block for each element of @3:3".to_string(),
+        ),
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = var.list\n  }",
+            "! a dynamic block needs a content block: the body of each block it makes @3:3".to_string(),
+        ),
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = 3\n    content {}\n  }",
+            "! invalid dynamic for_each value: cannot use a number value in for_each; an iterable collection is required @4:16".to_string(),
+        ),
+        (
+            "  name = \"a\"\n  dynamic \"rule\" {\n    for_each = var.list\n    content {\n      paht = rule.value\n    }\n  }",
+            "! unknown attribute \"paht\"; did you mean \"path\"? @6:7".to_string(),
+        ),
+        (
+            "  name = \"a\"\n  dynamic \"nope\" {\n    for_each = var.list\n    content {}\n  }",
+            "! unknown block type \"nope\" @3:3".to_string(),
+        ),
+    ];
+    for (body, expect) in cases {
+        assert_eq!(run(body), expect, "{body}");
+    }
+}
+
+#[test]
+fn a_dynamic_blocks_iterator_is_not_a_reference() {
+    let text = "resource \"test_thing\" \"x\" {\n  dynamic \"rule\" {\n    for_each = var.list\n    iterator = r\n    content {\n      path = \"${r.value}-${null_resource.a.id}\"\n    }\n  }\n}\n";
+    let (config, diags) = parse(vec![SourceFile {
+        name: "main.hcl".into(),
+        text: text.into(),
+    }]);
+    assert!(diags.is_empty(), "{}", show_diags(&diags));
+    let refs: Vec<String> = config.resources[0]
+        .body
+        .references()
+        .iter()
+        .map(|r| format!("{:?}", r.subject))
+        .collect();
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(refs[0].contains("list"), "{refs:?}");
+    assert!(refs[1].contains("null_resource"), "{refs:?}");
+}

@@ -144,14 +144,9 @@ pub(crate) fn body_ref(an: &Analysis, from: usize, to: usize) -> Option<&BodyRef
         .map(|i| &refs[i])
 }
 
-/// Every reference in a body, nested blocks included.
+/// Every reference in a body, nested and dynamic blocks included.
 pub(crate) fn body_references(body: &Body, out: &mut Vec<Reference>) {
-    for a in &body.attributes {
-        out.extend(a.expr.references());
-    }
-    for b in &body.blocks {
-        body_references(&b.body, out);
-    }
+    out.extend(body.references());
 }
 
 /// The references of the attribute (or nested blocks) named `name` in a body.
@@ -160,8 +155,8 @@ pub(crate) fn attribute_references(body: &Body, name: &str) -> Vec<Reference> {
     for a in body.attributes.iter().filter(|a| a.name == name) {
         out.extend(a.expr.references());
     }
-    for b in body.blocks.iter().filter(|b| b.ty == name) {
-        body_references(&b.body, &mut out);
+    for b in body.blocks_setting(name) {
+        out.extend(b.references());
     }
     out
 }

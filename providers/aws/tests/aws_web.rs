@@ -590,3 +590,79 @@ async fn two_projects_with_one_environment_name_apply_side_by_side() {
         assert_eq!(r.code, 0, "{}", r.all());
     }
 }
+
+/// `dynamic` blocks as registry modules write them: one ingress rule per
+/// element of a variable, an empty plan after, and a new port replaces the
+/// group (a stateless resource), with the new rule in place.
+#[tokio::test]
+async fn dynamic_ingress_rules_from_a_variable() {
+    let c = common::clients().await;
+    let env = common::unique("dyn");
+    let (_p, k) = common::project(
+        r#"
+variable "ports" {
+  type    = list(number)
+  default = [80, 443]
+}
+
+resource "aws_vpc" "main" {
+  cidr_block = "10.31.0.0/16"
+}
+
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+  dynamic "ingress" {
+    for_each = var.ports
+    iterator = port
+    content {
+      from_port   = port.value
+      to_port     = port.value
+      protocol    = "tcp"
+      cidr_blocks = [aws_vpc.main.cidr_block]
+    }
+  }
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    let open_ports = |c: &Clients| {
+        let c = c.clone();
+        let env = env.clone();
+        async move {
+            let groups = c
+                .ec2
+                .describe_security_groups()
+                .filters(env_filter(&env))
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .to_vec();
+            assert_eq!(groups.len(), 1, "{groups:?}");
+            let mut ports: Vec<i32> = groups[0]
+                .ip_permissions()
+                .iter()
+                .filter_map(|p| p.from_port())
+                .collect();
+            ports.sort();
+            ports
+        }
+    };
+    run(&["apply", "--yes"]).success();
+    assert_eq!(open_ports(&c).await, [80, 443]);
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let r = run(&["apply", "--yes", "--var", "ports=[80, 443, 8080]"]);
+    r.success();
+    assert!(
+        r.stdout.contains("aws_security_group.web will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(open_ports(&c).await, [80, 443, 8080]);
+    run(&["destroy", "--yes", "--var", "ports=[80, 443, 8080]"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

@@ -33,18 +33,30 @@ mod references;
 mod template;
 
 pub use body::eval_body;
-pub(crate) use references::{references, subject_of};
+pub(crate) use references::{
+    block_references, body_references, dynamic_iterator, references, subject_of,
+};
 use template::template_var_message;
 
 type R = Result<Value, Diagnostics>;
 
 /// Evaluates one expression.
 pub fn eval(expr: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostics> {
+    eval_bound(expr, scope, &[])
+}
+
+/// Evaluates one expression where `bindings` name values (a dynamic
+/// block's iterator), innermost last.
+pub(crate) fn eval_bound<'a>(
+    expr: &'a Expr,
+    scope: &'a dyn Scope,
+    bindings: &[(&'a str, Value)],
+) -> Result<Value, Diagnostics> {
     let mut cx = Cx {
         scope,
         file: &expr.loc.file,
         fallback: expr.loc.range.clone(),
-        bindings: Vec::new(),
+        bindings: bindings.to_vec(),
         template: false,
     };
     cx.expr(&expr.inner)

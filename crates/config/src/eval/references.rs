@@ -2,17 +2,76 @@
 //! evaluating it.
 
 use super::*;
+use crate::Block;
 
 /// Everything an expression refers to, in source order.
 pub(crate) fn references(expr: &Expr) -> Vec<Reference> {
+    references_bound(expr, &[])
+}
+
+/// Everything an expression refers to where the names `bound` are local
+/// (a dynamic block's iterator): those are not references.
+pub(crate) fn references_bound<'a>(expr: &'a Expr, bound: &[&'a str]) -> Vec<Reference> {
     let mut w = RefWalker {
         file: &expr.loc.file,
         fallback: &expr.loc.range,
-        bound: Vec::new(),
+        bound: bound.to_vec(),
         out: Vec::new(),
     };
     w.expr(&expr.inner);
     w.out
+}
+
+/// Every reference a body makes, nested blocks included; inside a
+/// `dynamic` block's `content`, its iterator is not a reference.
+pub(crate) fn body_references<'a>(
+    body: &'a Body,
+    bound: &mut Vec<&'a str>,
+    out: &mut Vec<Reference>,
+) {
+    for a in &body.attributes {
+        out.extend(references_bound(&a.expr, bound));
+    }
+    for b in &body.blocks {
+        block_references(b, bound, out);
+    }
+}
+
+/// Every reference a block makes (see [`body_references`]).
+pub(crate) fn block_references<'a>(
+    b: &'a Block,
+    bound: &mut Vec<&'a str>,
+    out: &mut Vec<Reference>,
+) {
+    let Some(iterator) = dynamic_iterator(b) else {
+        body_references(&b.body, bound, out);
+        return;
+    };
+    // for_each and labels are evaluated outside the iteration.
+    for a in &b.body.attributes {
+        if a.name != "iterator" {
+            out.extend(references_bound(&a.expr, bound));
+        }
+    }
+    let depth = bound.len();
+    bound.push(iterator);
+    for content in b.body.blocks.iter().filter(|c| c.ty == "content") {
+        body_references(&content.body, bound, out);
+    }
+    bound.truncate(depth);
+}
+
+/// A `dynamic "NAME"` block's iterator name: its `iterator` attribute (a
+/// bare name), else NAME. `None` for any other block.
+pub(crate) fn dynamic_iterator(b: &Block) -> Option<&str> {
+    if b.ty != "dynamic" {
+        return None;
+    }
+    let named = b.body.attributes.iter().find(|a| a.name == "iterator");
+    match named.map(|a| &a.expr.inner) {
+        Some(Expression::Variable(v)) => Some(v.as_str()),
+        _ => b.labels.first().map(String::as_str),
+    }
 }
 
 struct RefWalker<'a> {
