@@ -166,7 +166,7 @@ fn dynamic_blocks() {
         // A single block (an object attribute) from a one-element list.
         (
             "  name = \"a\"\n  dynamic \"health_check\" {\n    for_each = [\"/h\"]\n    content {\n      path = health_check.value\n    }\n  }",
-            format!("{{enabled = null, health_check = {{interval = null, path = \"/h\"}}, id = null, name = \"a\", password = null, ports = null, rule = null, triggers = null, zones = null}}"),
+            "{enabled = null, health_check = {interval = null, path = \"/h\"}, id = null, name = \"a\", password = null, ports = null, rule = null, triggers = null, zones = null}".to_string(),
         ),
         // Not known yet: the whole attribute is unknown.
         (
