@@ -105,3 +105,63 @@ fn terraform_data_ids_are_uuids() {
         assert_eq!(r["provider"], "terraform");
     }
 }
+
+/// Older spellings Terraform still accepts, and its path values. Expected
+/// values recorded from Terraform 1.11.4 on the same files (`terraform
+/// plan` in the directory): `count = "2"` makes two instances, a quoted
+/// `depends_on` entry is a reference with a deprecation warning,
+/// `path.root` is `.` and `path.module` is the module's directory relative
+/// to the root's.
+#[test]
+fn older_spellings_and_relative_paths() {
+    let p = TempProject::new();
+    p.write(
+        "main.tf",
+        r#"resource "terraform_data" "a" {
+  count = "2"
+  input = count.index
+}
+
+resource "terraform_data" "b" {
+  depends_on = ["terraform_data.a"]
+}
+
+module "m" {
+  source = "./mod"
+}
+
+output "paths" {
+  value = { root = path.root, module = path.module, m = module.m.paths }
+}
+"#,
+    );
+    p.write(
+        "mod/main.tf",
+        "output \"paths\" {\n  value = { module = path.module, root = path.root, here = fileexists(\"${path.module}/main.tf\") }\n}\n",
+    );
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let r = k.run(&["apply", "--yes", "--no-color"]);
+    r.success();
+    assert!(
+        r.stderr.contains("quoted references are deprecated"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.tf:7:17"), "{}", r.stderr);
+    assert!(r.stderr.contains("3 created"), "{}", r.all());
+    assert_eq!(
+        output(&k, "paths"),
+        serde_json::json!({"root": ".", "module": ".", "m": {"module": "mod", "root": ".", "here": true}})
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&p.read(".kiln/default/state.json")).unwrap();
+    let b = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addr"] == "terraform_data.b")
+        .unwrap()
+        .clone();
+    let deps = b["dependencies"].to_string();
+    assert!(deps.contains("terraform_data.a"), "{b}");
+}

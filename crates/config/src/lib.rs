@@ -87,6 +87,11 @@ impl Loc {
     pub fn error(&self, summary: impl Into<String>) -> Diagnostic {
         Diagnostic::error(summary).with_span(self.span())
     }
+
+    /// A warning located here.
+    pub fn warning(&self, summary: impl Into<String>) -> Diagnostic {
+        Diagnostic::warning(summary).with_span(self.span())
+    }
 }
 
 /// A whole configuration (the root module).

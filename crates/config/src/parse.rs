@@ -794,6 +794,27 @@ impl Parser {
                     Expression::Variable(root) => subject_of(root.as_str(), &t.operators),
                     _ => None,
                 },
+                // Terraform 0.11's quoted form, still accepted with a
+                // warning (Terraform: "Quoted references are deprecated").
+                Expression::String(s) => {
+                    let quoted = match hcl_edit::parser::parse_expr(s.value()) {
+                        Ok(Expression::Traversal(t)) => match &t.expr {
+                            Expression::Variable(root) => subject_of(root.as_str(), &t.operators),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if quoted.is_some() {
+                        self.diags.push(
+                            at.warning("quoted references are deprecated")
+                                .with_detail(format!(
+                                    "in this context, references are expected literally rather than in quotes; remove the quotes: {}",
+                                    s.value()
+                                )),
+                        );
+                    }
+                    quoted
+                }
                 _ => None,
             };
             match subject {

@@ -19,8 +19,8 @@ use kiln_config::{Scope, eval, parse_expr};
 use kiln_model::{ResourceAddr, Value};
 
 /// A root module with nothing declared, as the planner's scope answers for
-/// one in `/project` (kiln's paths are absolute; Terraform's are not — a
-/// listed gap), environment `default` (Terraform's workspace).
+/// one in `/project` (`path.root` and `path.module` are `.`, `path.cwd` the
+/// directory), environment `default` (Terraform's workspace).
 struct RootScope;
 
 impl Scope for RootScope {
@@ -33,8 +33,8 @@ impl Scope for RootScope {
     fn resource(&self, _: &ResourceAddr) -> Option<Value> {
         None
     }
-    fn path(&self, _which: &str) -> Option<String> {
-        Some("/project".into())
+    fn path(&self, which: &str) -> Option<String> {
+        Some(if which == "cwd" { "/project" } else { "." }.into())
     }
 }
 

@@ -561,11 +561,7 @@ impl Scope for ApplyScope<'_> {
     }
 
     fn path(&self, which: &str) -> Option<String> {
-        Some(if which == "module" {
-            self.an.meta.module_dir(&self.ev.root_dir, self.mi)
-        } else {
-            self.ev.root_dir.clone()
-        })
+        Some(self.an.meta.path_value(&self.ev.root_dir, which, self.mi))
     }
 
     fn env(&self) -> String {

@@ -128,11 +128,16 @@ impl Meta {
             .unwrap_or_default()
     }
 
-    /// `path.module` of instance `mi`.
-    pub(crate) fn module_dir(&self, root: &str, mi: usize) -> String {
-        match self.insts.get(mi) {
-            Some(i) if !i.dir.is_empty() => format!("{root}/{}", i.dir),
-            _ => root.to_string(),
+    /// `path.X` in instance `mi`: `module` is its directory relative to the
+    /// root module's (`.` for the root), `root` is `.` — Terraform's values
+    /// when run in the configuration directory, never a machine path, so
+    /// plans and states do not depend on where the configuration is checked
+    /// out — and `cwd` is the configuration directory, absolute (`root`).
+    pub(crate) fn path_value(&self, root: &str, which: &str, mi: usize) -> String {
+        match (which, self.insts.get(mi)) {
+            ("cwd", _) => root.to_string(),
+            ("module", Some(i)) if !i.dir.is_empty() => i.dir.clone(),
+            _ => ".".to_string(),
         }
     }
 
@@ -572,11 +577,7 @@ impl Scope for PreScope<'_, '_> {
     }
 
     fn path(&self, which: &str) -> Option<String> {
-        Some(if which == "module" {
-            self.x.meta.module_dir(self.x.root_dir, self.mi)
-        } else {
-            self.x.root_dir.to_string()
-        })
+        Some(self.x.meta.path_value(self.x.root_dir, which, self.mi))
     }
 }
 

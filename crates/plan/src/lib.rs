@@ -69,7 +69,8 @@ pub struct PlanOptions {
     /// Instances whose refreshed state differs from what was recorded
     /// (drift): stateless ones are replaced, with this as the reason.
     pub drifted: BTreeMap<InstanceAddr, String>,
-    /// `path.root` / `path.module` / `path.cwd`.
+    /// The configuration directory, absolute: `path.cwd`, and where a saved
+    /// plan applies (`path.root` and `path.module` are relative).
     pub root_dir: String,
     /// What the file functions (`file`, `templatefile`, ...) read; their
     /// answers are recorded in [`PlanSource::file_reads`].

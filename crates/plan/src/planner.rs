@@ -593,12 +593,12 @@ impl Scope for PlanScope<'_, '_> {
     }
 
     fn path(&self, which: &str) -> Option<String> {
-        let root = &self.p.options.root_dir;
-        Some(if which == "module" {
-            self.p.an.meta.module_dir(root, self.mi)
-        } else {
-            root.clone()
-        })
+        Some(
+            self.p
+                .an
+                .meta
+                .path_value(&self.p.options.root_dir, which, self.mi),
+        )
     }
 
     fn env(&self) -> String {

@@ -118,8 +118,14 @@ pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
 }
 
 /// The number of instances of a `count` value.
+///
+/// Converted to a number as Terraform converts it: `count = "2"` is 2.
 pub(crate) fn count_of(v: &Value) -> Result<u64, String> {
-    match v.unmarked() {
+    let converted = match v.unmarked() {
+        s @ Value::String(_) => kiln_config::convert(s.clone(), &kiln_model::Type::Number).ok(),
+        _ => None,
+    };
+    match converted.as_ref().unwrap_or(v.unmarked()) {
         Value::Unknown => Err(unknown_msg("count")),
         Value::Number(n) => match n.as_i64() {
             Some(i) if i >= 0 => Ok(i as u64),
