@@ -165,3 +165,38 @@ output "paths" {
     let deps = b["dependencies"].to_string();
     assert!(deps.contains("terraform_data.a"), "{b}");
 }
+
+/// JSON variable files beside HCL ones, in Terraform's order:
+/// `terraform.tfvars`, `terraform.tfvars.json`, then `*.auto.tfvars` and
+/// `*.auto.tfvars.json` by name; JSON strings are literal. Recorded from
+/// Terraform 1.11.4 on the same files.
+#[test]
+fn json_variable_files_load_in_terraforms_order() {
+    let p = TempProject::new();
+    p.write(
+        "main.tf",
+        "variable \"a\" {}\nvariable \"b\" {}\nvariable \"c\" {}\nvariable \"d\" { type = number }\nvariable \"e\" { type = map(number) }\noutput \"all\" { value = [var.a, var.b, var.c, var.d, var.e] }\n",
+    );
+    p.write(
+        "terraform.tfvars",
+        "a = \"tfvars\"\nb = \"tfvars\"\nc = \"tfvars\"\n",
+    );
+    p.write(
+        "terraform.tfvars.json",
+        r#"{"b": "tfvars.json", "c": "tfvars.json", "d": "7", "e": {"x": 1}}"#,
+    );
+    p.write("a.auto.tfvars", "c = \"a.auto\"\n");
+    p.write("b.auto.tfvars.json", r#"{"c": "b.auto.json ${x}"}"#);
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(
+        output(&k, "all"),
+        serde_json::json!(["tfvars", "tfvars.json", "b.auto.json ${x}", 7, {"x": 1}])
+    );
+    // A broken JSON file is located.
+    p.write("c.auto.tfvars.json", "{\"c\": \n  oops}");
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("c.auto.tfvars.json:2:3"), "{}", r.stderr);
+    assert!(r.stderr.contains("invalid JSON"), "{}", r.stderr);
+}

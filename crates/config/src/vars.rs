@@ -49,8 +49,14 @@ pub fn parse_var_value(raw: &str, ty: Option<&Type>) -> Result<Value, Diagnostic
     })
 }
 
-/// A `--var-file` (HCL attributes `name = value`).
+/// A variables file: HCL attributes `name = value`, or, for a file named
+/// `*.json` (`terraform.tfvars.json`, `*.auto.tfvars.json`), one JSON
+/// object whose properties are the values (strings taken literally, as
+/// Terraform reads them).
 pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
+    if file.name.ends_with(".json") {
+        return parse_var_file_json(file);
+    }
     let file = Arc::new(file);
     let mut diags = Diagnostics::new();
     let mut values = VarValues::new();
@@ -75,6 +81,46 @@ pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
             }
             Err(d) => diags.extend(d),
         }
+    }
+    (values, diags)
+}
+
+/// A JSON variables file: an object of values.
+fn parse_var_file_json(file: SourceFile) -> (VarValues, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut values = VarValues::new();
+    let at = |file: &Arc<SourceFile>, line: usize, column: usize| {
+        let start: usize = file
+            .text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum::<usize>()
+            + column.saturating_sub(1);
+        let start = start.min(file.text.len());
+        crate::Loc {
+            file: file.clone(),
+            range: start..(start + 1).min(file.text.len()).max(start),
+        }
+    };
+    let file = Arc::new(file);
+    match serde_json::from_str::<serde_json::Value>(&file.text) {
+        Ok(serde_json::Value::Object(m)) => {
+            for (name, v) in m {
+                values.insert(name, Value::from_plain_json(v));
+            }
+        }
+        Ok(other) => diags.push(at(&file, 1, 1).error(format!(
+            "a JSON variables file holds one object of values, like {{\"name\": \"value\"}}, not {}",
+            match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        ))),
+        Err(e) => diags.push(at(&file, e.line(), e.column()).error(format!("invalid JSON: {e}"))),
     }
     (values, diags)
 }

@@ -250,8 +250,9 @@ impl Workspace {
     /// Variable values, lowest precedence first (Terraform's order, with
     /// kiln's names beside Terraform's): `TF_VAR_<name>` then
     /// `KILN_VAR_<name>` for declared variables, `terraform.tfvars`,
-    /// `kiln.tfvars`, `*.auto.tfvars` in name order, then `--var-file` and
-    /// `--var` in the order given.
+    /// `terraform.tfvars.json`, `kiln.tfvars`, `*.auto.tfvars` and
+    /// `*.auto.tfvars.json` in name order, then `--var-file` (HCL, or JSON
+    /// when named `*.json`) and `--var` in the order given.
     pub fn variables(&self, config: &Config, args: &VarInputs) -> Result<VarValues> {
         let mut values = VarValues::new();
         let mut diags = Diagnostics::new();
@@ -270,7 +271,7 @@ impl Workspace {
             }
         }
         let mut files: Vec<PathBuf> = Vec::new();
-        for name in ["terraform.tfvars", "kiln.tfvars"] {
+        for name in ["terraform.tfvars", "terraform.tfvars.json", "kiln.tfvars"] {
             let file = self.dir.join(name);
             if file.is_file() {
                 files.push(file);
@@ -278,7 +279,11 @@ impl Workspace {
         }
         let mut auto: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".auto.tfvars")))
+            .filter(|p| {
+                p.to_str().is_some_and(|s| {
+                    s.ends_with(".auto.tfvars") || s.ends_with(".auto.tfvars.json")
+                })
+            })
             .collect();
         auto.sort();
         files.extend(auto);
