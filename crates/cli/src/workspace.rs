@@ -28,11 +28,12 @@ pub fn open(g: &Global, dir: Option<&Path>, env: &str) -> Result<Workspace> {
 }
 
 /// The providers linked into `kiln`: `null`, Terraform's built-in
-/// `terraform`, and `local` (the embedded default).
+/// `terraform`, HashiCorp's `random`, and `local` (the embedded default).
 fn linked_providers() -> Vec<Arc<dyn kiln_provider::Provider>> {
     vec![
         Arc::new(kiln_provider_null::NullProvider::new()),
         Arc::new(kiln_provider_null::TerraformProvider::new()),
+        Arc::new(kiln_provider_null::RandomProvider::new()),
         Arc::new(kiln_provider_local::LocalProvider::new(
             kiln_provider_local::LocalOptions::default(),
         )),

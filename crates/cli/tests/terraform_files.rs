@@ -200,3 +200,81 @@ fn json_variable_files_load_in_terraforms_order() {
     assert!(r.stderr.contains("c.auto.tfvars.json:2:3"), "{}", r.stderr);
     assert!(r.stderr.contains("invalid JSON"), "{}", r.stderr);
 }
+
+/// HashiCorp's random provider, embedded: values made once and kept until
+/// `keepers` change; a password's result never printed.
+#[test]
+fn random_values_are_kept_until_their_keepers_change() {
+    let p = TempProject::new();
+    p.write(
+        "main.tf",
+        r#"variable "ami" {
+  default = "ami-1"
+}
+
+resource "random_pet" "name" {
+  keepers = { ami = var.ami }
+}
+
+resource "random_password" "db" {
+  length  = 24
+  special = false
+}
+
+resource "random_id" "suffix" {
+  byte_length = 4
+}
+
+resource "terraform_data" "server" {
+  input = "${random_pet.name.id}-${random_id.suffix.hex}"
+}
+
+output "name" {
+  value = terraform_data.server.output
+}
+
+output "password" {
+  value     = random_password.db.result
+  sensitive = true
+}
+"#,
+    );
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let r = k.run(&["apply", "--yes", "--no-color"]);
+    r.success();
+    let first = output(&k, "name");
+    let name = first.as_str().unwrap().to_string();
+    let (pet, hex) = name.rsplit_once('-').unwrap();
+    assert_eq!(pet.split('-').count(), 2, "{name}");
+    assert_eq!(hex.len(), 8, "{name}");
+    let password = output(&k, "password");
+    let password = password.as_str().unwrap();
+    assert_eq!(password.len(), 24);
+    assert!(
+        password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    assert!(!r.all().contains(password), "the password is never printed");
+    // Nothing changes the values but their keepers.
+    let again = k.run(&["plan", "--detailed-exitcode"]);
+    again.expect_code(0);
+    let r = k.run(&["apply", "--yes", "--var", "ami=ami-2"]);
+    r.success();
+    assert!(
+        r.stdout.contains("random_pet.name will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("random_password.db will be"),
+        "{}",
+        r.stdout
+    );
+    let second = output(&k, "name");
+    assert_ne!(second, first, "a new pet for a new ami");
+    assert!(
+        second.as_str().unwrap().ends_with(hex),
+        "the id suffix is kept"
+    );
+    assert_eq!(output(&k, "password").as_str().unwrap(), password);
+}

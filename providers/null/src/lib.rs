@@ -9,9 +9,17 @@
 //!
 //! Failure injection for end-to-end tests of partial failures: a create whose
 //! address is listed in `KILN_NULL_FAIL` (comma-separated addresses) fails.
+//!
+//! Beside it, embedded the same way: Terraform's built-in `terraform`
+//! provider (`terraform_data`) and HashiCorp's `random` provider
+//! ([`RandomProvider`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+mod random;
+
+pub use random::RandomProvider;
 
 use async_trait::async_trait;
 use kiln_diag::{Diagnostic, Diagnostics};
@@ -285,7 +293,7 @@ fn terraform_data_schema() -> ResourceSchema {
 }
 
 /// A random (version 4) UUID.
-fn random_uuid() -> String {
+pub(crate) fn random_uuid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
