@@ -104,7 +104,7 @@ async fn random_resources_conform() {
             "random_password",
             &[("length", Value::from(20)), ("special", Value::Bool(false))],
         ),
-        config("random_pet", &[keepers.clone()]),
+        config("random_pet", std::slice::from_ref(&keepers)),
         config(
             "random_integer",
             &[("min", Value::from(1)), ("max", Value::from(6))],
