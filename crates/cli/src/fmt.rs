@@ -83,7 +83,8 @@ fn collect(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
         } else if path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(kiln_config::is_config_file)
+            // JSON syntax is not HCL's to lay out (as `terraform fmt`).
+            .is_some_and(|n| kiln_config::is_config_file(n) && !n.ends_with(".json"))
         {
             out.push(path);
         }

@@ -26,6 +26,7 @@ mod convert;
 mod eval;
 mod format;
 mod functions;
+mod json;
 mod marks;
 mod modules;
 mod parse;
@@ -44,12 +45,12 @@ pub use parse::{parse, parse_expr};
 pub use shape::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 
-/// Whether a file of a configuration directory is configuration: `*.tf`
-/// and kiln's own `*.hcl`, except what Terraform ignores (names starting
-/// with `.` or `#`, or ending with `~`: editors' and tools' files such as
-/// `.terraform.lock.hcl` and `.tflint.hcl`) and other tools' HCL files
-/// (`terragrunt.hcl`, Packer's `*.pkr.hcl`, Nomad's `*.nomad.hcl`).
-/// (`*.tf.json`, Terraform's JSON syntax, is not read yet.)
+/// Whether a file of a configuration directory is configuration: `*.tf`,
+/// `*.tf.json` (Terraform's JSON syntax) and kiln's own `*.hcl`, except
+/// what Terraform ignores (names starting with `.` or `#`, or ending with
+/// `~`: editors' and tools' files such as `.terraform.lock.hcl` and
+/// `.tflint.hcl`) and other tools' HCL files (`terragrunt.hcl`, Packer's
+/// `*.pkr.hcl`, Nomad's `*.nomad.hcl`).
 pub fn is_config_file(name: &str) -> bool {
     if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') {
         return false;
@@ -61,7 +62,18 @@ pub fn is_config_file(name: &str) -> bool {
     {
         return false;
     }
-    name.ends_with(".tf") || name.ends_with(".hcl")
+    name.ends_with(".tf") || name.ends_with(".tf.json") || name.ends_with(".hcl")
+}
+
+/// The byte offset of a 1-based line and column (in bytes) in `text`,
+/// clamped to its length.
+pub(crate) fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column.saturating_sub(1)).min(text.len())
 }
 
 /// One configuration file's name (as shown in messages) and text.

@@ -45,6 +45,26 @@ pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
     for f in files {
         let file = Arc::new(f);
         p.config.files.push(file.clone());
+        // JSON syntax: parsed as the native text it stands for.
+        let file = if file.name.ends_with(".tf.json") {
+            match crate::json::to_hcl(&file) {
+                Ok(text) => Arc::new(SourceFile {
+                    name: format!("{} (as HCL)", file.name),
+                    text,
+                }),
+                Err((message, line, column)) => {
+                    let start = crate::offset_of(&file.text, line, column);
+                    let loc = Loc {
+                        file: file.clone(),
+                        range: start..(start + 1).min(file.text.len()).max(start),
+                    };
+                    p.diags.push(loc.error(format!("invalid JSON: {message}")));
+                    continue;
+                }
+            }
+        } else {
+            file
+        };
         match hcl_edit::parser::parse_body(&file.text) {
             Ok(body) => p.file(&file, body),
             Err(e) => p.diags.push(syntax_error(&file, &e)),

@@ -90,14 +90,7 @@ fn parse_var_file_json(file: SourceFile) -> (VarValues, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut values = VarValues::new();
     let at = |file: &Arc<SourceFile>, line: usize, column: usize| {
-        let start: usize = file
-            .text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum::<usize>()
-            + column.saturating_sub(1);
-        let start = start.min(file.text.len());
+        let start = crate::offset_of(&file.text, line, column);
         crate::Loc {
             file: file.clone(),
             range: start..(start + 1).min(file.text.len()).max(start),

@@ -215,7 +215,7 @@ impl Workspace {
         let files = read_dir_sources(&self.dir)?;
         if files.is_empty() {
             bail!(
-                "no configuration files (*.hcl) in {}; pass the directory that holds them (kiln plan DIR, or -C DIR)",
+                "no configuration files (*.tf, *.tf.json or *.hcl) in {}; pass the directory that holds them (kiln plan DIR, or -C DIR)",
                 self.dir.display()
             );
         }
@@ -234,7 +234,7 @@ impl Workspace {
             let files = read_dir_sources(&path).map_err(|e| format!("{e:#}"))?;
             if files.is_empty() {
                 return Err(format!(
-                    "no configuration files (*.hcl) in {}",
+                    "no configuration files (*.tf, *.tf.json or *.hcl) in {}",
                     display_path(&path)
                 ));
             }
