@@ -78,6 +78,7 @@ pub fn plan(
         p.run();
         p.deletes();
         p.unmatched_flags();
+        p.duplicate_exclusive();
         actions = p.actions;
         outputs = p.outputs;
         diags = p.diags;
@@ -1257,6 +1258,70 @@ impl<'a> Planner<'a> {
                 stateful,
                 Reason::NotInConfig,
             ));
+        }
+    }
+
+    /// Refuses two objects of a type that would share an exclusive value
+    /// (two buckets named alike): the second create could not succeed, or
+    /// worse, would find the first's object.
+    fn duplicate_exclusive(&mut self) {
+        // Keyed by type, attribute names and the values' debug form (the
+        // values are unmarked and known).
+        let mut seen: std::collections::BTreeMap<(String, String), &InstanceAddr> =
+            std::collections::BTreeMap::new();
+        let mut found = Vec::new();
+        for a in &self.actions {
+            let Some(after) = a.after.as_ref().filter(|_| a.kind != ActionKind::Delete) else {
+                continue;
+            };
+            let Some((_, schema)) = self.schemas.resource(&a.type_name) else {
+                continue;
+            };
+            for set in &schema.exclusive {
+                let values: Option<Vec<Value>> = set
+                    .iter()
+                    .map(|n| {
+                        let v = after.get(n)?.unmarked();
+                        (v.is_known() && !v.is_null()).then(|| v.clone())
+                    })
+                    .collect();
+                let Some(values) = values else { continue };
+                let key = (
+                    format!("{}:{}", a.type_name, set.join(",")),
+                    format!("{values:?}"),
+                );
+                match seen.get(&key) {
+                    Some(first) if **first != a.addr => {
+                        let shown: Vec<String> = set
+                            .iter()
+                            .zip(&values)
+                            .map(|(n, v)| format!("{n} = {v}"))
+                            .collect();
+                        found.push((a.addr.clone(), (*first).clone(), shown.join(", ")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(key, &a.addr);
+                    }
+                }
+            }
+        }
+        for (second, first, shown) in found {
+            let loc = self
+                .config
+                .resources
+                .iter()
+                .find(|r| r.addr == second.resource)
+                .map(|r| r.loc.span());
+            let mut d = Diagnostic::error(format!(
+                "{second} and {first} would both have {shown}, which two {} objects cannot share",
+                second.resource.ty
+            ))
+            .with_detail("give each its own value");
+            if let Some(span) = loc {
+                d = d.with_span(span);
+            }
+            self.diags.push(d);
         }
     }
 

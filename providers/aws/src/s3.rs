@@ -41,8 +41,48 @@ fn computed(c: &Clients, bucket: &str) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Whether a bucket of that name exists, and whose it is. In us-east-1,
+/// CreateBucket answers success for a bucket the account already owns, so
+/// a create asks first: kiln never takes over a bucket it did not create.
+async fn existing(ctx: &Ctx<'_>, bucket: &str) -> Result<Option<Option<String>>, Error> {
+    match ctx
+        .c
+        .s3
+        .head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(api("HeadBucket"))
+    {
+        Ok(_) => Ok(Some(bucket_key(ctx.c, bucket).await)),
+        Err(e) if e.is_not_found() || e.message.contains("NotFound") => Ok(None),
+        Err(e) if e.code() == "Forbidden" || e.message.contains("403") => Err(Error::new(format!(
+            "bucket {bucket:?} exists and belongs to another account"
+        ))
+        .with_detail("bucket names are global: pick another")),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn create(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
     let bucket = string(config, "bucket").unwrap_or_default();
+    match existing(ctx, &bucket).await? {
+        None => {}
+        // This resource's own earlier try: adopted below.
+        Some(Some(key)) if key == ctx.key => {}
+        Some(owner) => {
+            let whose = match owner {
+                Some(_) => "kiln created it for another resource (its kiln:key tag is another's)",
+                None => "kiln did not create it (it has no kiln:key tag)",
+            };
+            return Err(Error::new(format!(
+                "bucket {bucket:?} already exists in this account and {whose}"
+            ))
+            .with_detail(
+                "kiln never takes over an object it did not create: choose another bucket name, or remove the bucket first",
+            ));
+        }
+    }
     let mut req = ctx.c.s3.create_bucket().bucket(&bucket);
     if ctx.c.region != "us-east-1" {
         req = req.create_bucket_configuration(

@@ -292,7 +292,8 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
         )
         .attr("bucket_domain_name", A::computed(str_t()))
         .attr("region", A::computed(str_t()))
-        .attr("tags", tags());
+        .attr("tags", tags())
+        .exclusive(&["bucket"]);
     bucket.stateful = true;
     r.insert("aws_s3_bucket".into(), bucket);
     let mut volume = ids(ResourceSchema::new())

@@ -187,3 +187,62 @@ resource "aws_subnet" "a" {{
     run(&k, &env, &["apply", "--yes"]).success();
     run(&k, &env, &["destroy", "--yes"]).success();
 }
+
+/// A bucket that exists already — in us-east-1, CreateBucket answers
+/// success for one the account owns — is refused, never taken over: its
+/// tags are untouched and nothing is recorded. Two resources naming one
+/// bucket are refused at plan time.
+#[tokio::test]
+async fn a_bucket_kiln_did_not_create_is_never_taken_over() {
+    let c = common::clients().await;
+    let name = common::unique("someones").to_lowercase();
+    c.s3.create_bucket().bucket(&name).send().await.unwrap();
+    c.s3.put_bucket_tagging()
+        .bucket(&name)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("owner")
+                        .value("someone")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (p, k) = common::project(&format!(
+        "{PROVIDER}\nresource \"aws_s3_bucket\" \"data\" {{\n  bucket = \"{name}\"\n}}\n"
+    ));
+    let env = common::unique("owned");
+    let r = run(&k, &env, &["apply", "--yes"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(all.contains("already exists in this account"), "{all}");
+    assert!(all.contains("kiln did not create it"), "{all}");
+    assert!(common::state_addrs(&p, &env).is_empty(), "nothing recorded");
+    let tags =
+        c.s3.get_bucket_tagging()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
+    let keys: Vec<&str> = tags.tag_set().iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["owner"], "the bucket's tags are untouched");
+
+    let twice = common::unique("twice").to_lowercase();
+    let (_p, k) = common::project(&format!(
+        "{PROVIDER}\nresource \"aws_s3_bucket\" \"a\" {{\n  bucket = \"{twice}\"\n}}\nresource \"aws_s3_bucket\" \"b\" {{\n  bucket = \"{twice}\"\n}}\n"
+    ));
+    let r = run(&k, &env, &["plan"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(
+        all.contains("aws_s3_bucket.b and aws_s3_bucket.a would both have bucket"),
+        "{all}"
+    );
+    assert!(all.contains("main.hcl:"), "located: {all}");
+}
