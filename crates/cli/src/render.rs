@@ -111,6 +111,14 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Rollback { generation } => {
             format!("rollback: traffic moves back to generation {generation}")
         }
+        Reason::PhysicalName {
+            attribute,
+            written,
+            physical,
+            holder,
+        } => format!(
+            "{attribute} {written:?} is held by {holder} until it is destroyed, so the new object is named {physical:?} (the next replacement takes {written:?} back)"
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod value;
 
 pub use address::{AddrError, InstanceAddr, InstanceKey, ModuleStep, ResourceAddr, ResourceMode};
 pub use schema::{
-    AttributeSchema, ChangeBehaviour, Presence, ProviderSchema, ResourceSchema, Schemas, Type,
+    AttributeSchema, ChangeBehaviour, PhysicalName, Presence, ProviderSchema, ResourceSchema,
+    Schemas, Type,
 };
 pub use value::{Number, Value};

@@ -189,8 +189,31 @@ pub struct ResourceSchema {
     /// replaces, so the planner refuses it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclusive: Vec<Vec<String>>,
+    /// The argument holding the object's physical name (`name` of a load
+    /// balancer), which two live objects of this type cannot share. The
+    /// first object gets the name as written; a replacement while the
+    /// written name is held by a live object gets a derived name (see
+    /// [`PhysicalName`]), which the plan shows with why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_name: Option<PhysicalName>,
     #[serde(default)]
     pub description: String,
+}
+
+/// A name argument that is the object's physical name.
+///
+/// The derived name of a replacement in generation `g` is the written name
+/// with `-g{g}` appended, cut to `max_len` characters by keeping its start
+/// and ending in a hash of the whole (`-` and 8 hex digits); the next
+/// replacement, once the written name is free again, takes the written
+/// name back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhysicalName {
+    /// The argument (`name`).
+    pub attribute: String,
+    /// The longest name the cloud accepts (32 for ELBv2 load balancers and
+    /// target groups).
+    pub max_len: usize,
 }
 
 impl ResourceSchema {
@@ -201,6 +224,7 @@ impl ResourceSchema {
             health_check: false,
             traffic_switch: false,
             exclusive: Vec::new(),
+            physical_name: None,
             description: String::new(),
         }
     }
@@ -214,6 +238,16 @@ impl ResourceSchema {
     pub fn exclusive(mut self, names: &[&str]) -> ResourceSchema {
         self.exclusive
             .push(names.iter().map(|n| n.to_string()).collect());
+        self
+    }
+
+    /// Declares `attribute` the object's physical name, at most `max_len`
+    /// characters (see [`PhysicalName`]).
+    pub fn physical_name(mut self, attribute: &str, max_len: usize) -> ResourceSchema {
+        self.physical_name = Some(PhysicalName {
+            attribute: attribute.to_string(),
+            max_len,
+        });
         self
     }
 }
@@ -279,5 +313,31 @@ impl Schemas {
     /// All managed resource type names, for "did you mean" messages.
     pub fn resource_types(&self) -> impl Iterator<Item = &str> {
         self.resource_index.keys().map(String::as_str)
+    }
+}
+
+impl PhysicalName {
+    /// The name a replacement in `generation` takes while `written` is held.
+    pub fn derived(&self, written: &str, generation: u64) -> String {
+        let raw = format!("{written}-g{generation}");
+        if raw.len() <= self.max_len {
+            return raw;
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in raw.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let hash = format!("{:08x}", h as u32);
+        let mut keep = self.max_len.saturating_sub(hash.len() + 1);
+        while !raw.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        format!("{}-{hash}", raw[..keep].trim_end_matches('-'))
+    }
+
+    /// Whether `physical` is `written` or the name it derives to in
+    /// `generation`.
+    pub fn is_form_of(&self, physical: &str, written: &str, generation: u64) -> bool {
+        physical == written || physical == self.derived(written, generation)
     }
 }

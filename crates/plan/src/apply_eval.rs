@@ -264,7 +264,22 @@ impl<'p> ApplyEvaluator<'p> {
             each,
             self_value: None,
         };
-        let value = eval_body(&res.body, schema, &scope)?;
+        let mut value = eval_body(&res.body, schema, &scope)?;
+        // The physical name is the plan's choice (the written one, or the
+        // name derived from it for this generation).
+        if let (Some(rule), Some(Value::Map(m)), Some(planned)) = (
+            &schema.physical_name,
+            Some(&mut value),
+            a.after
+                .as_ref()
+                .and_then(|p| p.get(&schema.physical_name.as_ref()?.attribute)),
+        ) && let (Value::String(p), Some(Value::String(w))) = (
+            planned.unmarked(),
+            m.get(&rule.attribute).map(Value::unmarked),
+        ) && rule.is_form_of(p, w, a.generation)
+        {
+            m.insert(rule.attribute.clone(), Value::String(p.clone()));
+        }
         let value = match a.kind {
             ActionKind::Create | ActionKind::Replace => final_new_object(value, schema),
             _ => kept_object(a.before.as_ref().unwrap_or(&Value::Null), &value, schema),

@@ -353,6 +353,15 @@ pub enum Reason {
     Rollback {
         generation: u64,
     },
+    /// The physical name as written is held by a live object (`holder`),
+    /// so the new object takes a derived one (see
+    /// [`kiln_model::PhysicalName`]).
+    PhysicalName {
+        attribute: String,
+        written: String,
+        physical: String,
+        holder: InstanceAddr,
+    },
 }
 
 impl Action {

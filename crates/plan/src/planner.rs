@@ -74,6 +74,7 @@ pub fn plan(
             diags,
             warnings,
             generation: state.generation + 1,
+            names: Default::default(),
         };
         p.run();
         p.deletes();
@@ -229,6 +230,7 @@ pub fn data_reads(
         diags,
         warnings: Diagnostics::new(),
         generation: state.generation + 1,
+        names: Default::default(),
     };
     p.run();
     Ok(p.reads.unwrap_or_default())
@@ -516,6 +518,9 @@ struct Planner<'a> {
     warnings: Diagnostics,
     /// The generation of objects this plan creates.
     generation: u64,
+    /// Which live object holds each physical name, by type (built on first
+    /// use: only plans that create or replace a named object need it).
+    names: std::cell::OnceCell<HashMap<(String, String), InstanceAddr>>,
 }
 
 /// What an expression sees while planning.
@@ -996,11 +1001,16 @@ impl<'a> Planner<'a> {
             health_check: schema.health_check,
             kept: false,
         };
+        let written = physical_name_of(&value, schema);
         let Some(prior) = prior else {
             action.after = Some(without_write_only(new_object(value, schema), schema));
             action.reasons.push(Reason::NotInState);
+            self.assign_physical_name(&mut action, written, schema);
             return action;
         };
+        // A name the object got from the written one (itself, or derived
+        // in its generation) is no change.
+        let value = keep_physical_name(value, prior, schema);
         // `ignore_changes`: the configuration's value of these attributes
         // is replaced by the object's.
         let value = ignore_changes(value, &prior.attributes, &res.lifecycle, schema);
@@ -1175,7 +1185,55 @@ impl<'a> Planner<'a> {
         }
         action.kind = kind;
         action.reasons = reasons;
+        if kind == ActionKind::Replace {
+            self.assign_physical_name(&mut action, written, schema);
+        }
         action
+    }
+
+    /// A new object's physical name: as written, unless a live object of
+    /// the type holds it, then derived (and the plan says why).
+    fn assign_physical_name(
+        &mut self,
+        action: &mut Action,
+        written: Option<String>,
+        schema: &ResourceSchema,
+    ) {
+        let (Some(rule), Some(written)) = (&schema.physical_name, written) else {
+            return;
+        };
+        let held = |names: &HashMap<(String, String), InstanceAddr>, n: &str| {
+            names
+                .get(&(action.type_name.clone(), n.to_string()))
+                .cloned()
+        };
+        let names = self
+            .names
+            .get_or_init(|| held_names(self.state, self.schemas));
+        let Some(holder) = held(names, &written) else {
+            set_attr(&mut action.after, &rule.attribute, Value::String(written));
+            return;
+        };
+        let physical = rule.derived(&written, self.generation);
+        if let Some(other) = held(names, &physical) {
+            self.diags.push(Diagnostic::error(format!(
+                "{} needs a new {} while both {written:?} and {physical:?} are held ({holder} and {other})",
+                action.addr, rule.attribute
+            ))
+            .with_detail("apply once more after the older object is destroyed, or change the name"));
+            return;
+        }
+        set_attr(
+            &mut action.after,
+            &rule.attribute,
+            Value::String(physical.clone()),
+        );
+        action.reasons.push(Reason::PhysicalName {
+            attribute: rule.attribute.clone(),
+            written,
+            physical,
+            holder,
+        });
     }
 
     /// The first instance named by `lifecycle.replace_triggered_by` of an
@@ -1277,11 +1335,29 @@ impl<'a> Planner<'a> {
             let Some((_, schema)) = self.schemas.resource(&a.type_name) else {
                 continue;
             };
-            for set in &schema.exclusive {
+            let named = schema
+                .physical_name
+                .iter()
+                .map(|p| vec![p.attribute.clone()]);
+            for set in schema.exclusive.iter().cloned().chain(named) {
+                let set = &set;
+                // A physical name is compared as written (a derived one
+                // is this plan's way around the live object, not a value
+                // of its own).
+                let written = |n: &String| {
+                    a.reasons.iter().find_map(|r| match r {
+                        Reason::PhysicalName {
+                            attribute, written, ..
+                        } if attribute == n => Some(Value::String(written.clone())),
+                        _ => None,
+                    })
+                };
                 let values: Option<Vec<Value>> = set
                     .iter()
                     .map(|n| {
-                        let v = after.get(n)?.unmarked();
+                        let v =
+                            written(n).unwrap_or_else(|| after.get(n).cloned().unwrap_or_default());
+                        let v = v.unmarked();
                         (v.is_known() && !v.is_null()).then(|| v.clone())
                     })
                     .collect();
@@ -1439,4 +1515,74 @@ fn recorded_output(o: &kiln_state::OutputState) -> Value {
     } else {
         o.value.clone()
     }
+}
+
+/// The physical name written in a configuration value, if the type has one
+/// and it is known.
+fn physical_name_of(value: &Value, schema: &ResourceSchema) -> Option<String> {
+    let rule = schema.physical_name.as_ref()?;
+    match value.get(&rule.attribute)?.unmarked() {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The configuration value with the physical name the object already has,
+/// when it has it from the written one (the name itself, or derived in the
+/// object's generation): that is no change.
+fn keep_physical_name(
+    value: Value,
+    prior: &kiln_state::ResourceState,
+    schema: &ResourceSchema,
+) -> Value {
+    let (Some(rule), Some(written)) = (&schema.physical_name, physical_name_of(&value, schema))
+    else {
+        return value;
+    };
+    let Some(Value::String(held)) = prior.attributes.get(&rule.attribute).map(Value::unmarked)
+    else {
+        return value;
+    };
+    if !rule.is_form_of(held, &written, prior.generation) {
+        return value;
+    }
+    let held = held.clone();
+    match value {
+        Value::Map(mut m) => {
+            m.insert(rule.attribute.clone(), Value::String(held));
+            Value::Map(m)
+        }
+        other => other,
+    }
+}
+
+/// Sets one attribute of an action's planned value.
+fn set_attr(after: &mut Option<Value>, name: &str, v: Value) {
+    if let Some(Value::Map(m)) = after {
+        m.insert(name.to_string(), v);
+    }
+}
+
+/// Which live object (current, deposed, or of the kept previous
+/// generation) holds each physical name, by type.
+fn held_names(state: &State, schemas: &Schemas) -> HashMap<(String, String), InstanceAddr> {
+    let mut out = HashMap::new();
+    let previous = state.previous.iter().flat_map(|p| p.resources.iter());
+    for r in state
+        .resources
+        .values()
+        .chain(&state.deposed)
+        .chain(previous)
+    {
+        let Some((_, schema)) = schemas.resource(&r.type_name) else {
+            continue;
+        };
+        let Some(rule) = &schema.physical_name else {
+            continue;
+        };
+        if let Some(Value::String(n)) = r.attributes.get(&rule.attribute).map(Value::unmarked) {
+            out.insert((r.type_name.clone(), n.clone()), r.addr.clone());
+        }
+    }
+    out
 }

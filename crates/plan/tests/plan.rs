@@ -39,6 +39,7 @@ cases!(
     modules,
     data_sources,
     lifecycle,
+    names,
 );
 
 /// A configuration of `n` resources, each referring to the previous one.

@@ -444,16 +444,46 @@ impl Ctx<'_> {
         tags
     }
 
-    /// The physical name of a new object (see [`physical_name`]).
-    pub fn name(&self, prefix: Option<&str>, max: usize) -> String {
-        let resource = resource_name(&self.call.address);
-        physical_name(
-            &self.call.env,
-            prefix.unwrap_or(&resource),
-            self.call.generation,
-            &self.call.lineage,
-            max,
-        )
+    /// The physical name of a new object: `name` as the plan decided it,
+    /// else one beginning with `name_prefix` (Terraform's meaning), else
+    /// kiln's default (see [`physical_name`]); at most `max` characters.
+    pub fn name(&self, config: &kiln_model::Value, max: usize) -> String {
+        if let Some(kiln_model::Value::String(n)) =
+            config.get("name").map(kiln_model::Value::unmarked)
+        {
+            return n.clone();
+        }
+        let prefix = match config.get("name_prefix").map(kiln_model::Value::unmarked) {
+            Some(kiln_model::Value::String(p)) => Some(p.clone()),
+            _ => None,
+        };
+        match prefix {
+            Some(prefix) => {
+                let rest = physical_name(
+                    &self.call.env,
+                    "",
+                    self.call.generation,
+                    &self.call.lineage,
+                    max.saturating_sub(prefix.len()).max(12),
+                );
+                let full = format!("{prefix}{rest}");
+                if full.len() <= max {
+                    return full;
+                }
+                // Cut, ending in a hash of the whole so that generations and
+                // projects stay apart.
+                let hash = format!("{:08x}", fnv1a(full.as_bytes()) as u32);
+                let head: String = full.chars().take(max.saturating_sub(9)).collect();
+                format!("{}-{hash}", head.trim_end_matches('-'))
+            }
+            None => physical_name(
+                &self.call.env,
+                &resource_name(&self.call.address),
+                self.call.generation,
+                &self.call.lineage,
+                max,
+            ),
+        }
     }
 
     /// A client token for the creates that accept one: the idempotency key.

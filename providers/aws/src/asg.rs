@@ -86,7 +86,7 @@ fn refreshed_fields(g: &AutoScalingGroup) -> Vec<(&'static str, Value)> {
 }
 
 pub async fn create(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let name = ctx.name(string(config, "name_prefix").as_deref(), 255);
+    let name = ctx.name(config, 255);
     let (own, propagate) = tag_blocks(config);
     let tags = asg_tags(&name, &ctx.tags(&own), &propagate);
     let lt = objects(config, "launch_template")

@@ -731,7 +731,7 @@ pub async fn create_security_group(
     config: &Value,
 ) -> Result<(String, Value), Error> {
     let ec2 = &ctx.c.ec2;
-    let name = ctx.name(string(config, "name_prefix").as_deref(), 255);
+    let name = ctx.name(config, 255);
     let tags = ctx.tags(&tags(config));
     let id = create_once(
         || async {
@@ -1031,7 +1031,7 @@ pub async fn create_launch_template(
     if let Some(image) = string(config, "image_id") {
         check_image(ctx.c, "image_id", &image).await?;
     }
-    let name = ctx.name(string(config, "name_prefix").as_deref(), 128);
+    let name = ctx.name(config, 128);
     let all_tags = ctx.tags(&tags(config));
     let mut data = RequestLaunchTemplateData::builder()
         .set_image_id(string(config, "image_id"))

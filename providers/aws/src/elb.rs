@@ -146,7 +146,7 @@ async fn describe_lbs(c: &Clients, arns: Vec<String>) -> Result<Vec<LoadBalancer
 }
 
 pub async fn create_lb(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let name = ctx.name(string(config, "name_prefix").as_deref(), NAME_MAX);
+    let name = ctx.name(config, NAME_MAX);
     let scheme = if boolean(config, "internal") == Some(true) {
         LoadBalancerSchemeEnum::Internal
     } else {
@@ -318,7 +318,7 @@ async fn describe_tgs(c: &Clients, arns: Vec<String>) -> Result<Vec<TargetGroup>
 }
 
 pub async fn create_target_group(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let name = ctx.name(string(config, "name_prefix").as_deref(), NAME_MAX);
+    let name = ctx.name(config, NAME_MAX);
     let tg = &create_once(
         || send_create_target_group(ctx, config, &name),
         || async {

@@ -48,17 +48,24 @@ fn ids(r: ResourceSchema) -> ResourceSchema {
         .attr("arn", A::computed(str_t()))
 }
 
-/// `name` (computed from the environment, the prefix and the generation)
-/// and `name_prefix`.
-fn named(r: ResourceSchema) -> ResourceSchema {
+/// `name` and `name_prefix`, Terraform's: `name` is the physical name as
+/// written (a replacement while the live object holds it takes a derived
+/// one, see [`kiln_model::PhysicalName`]); `name_prefix` makes a name that
+/// begins with it, `{prefix}{env}-g{generation}-{project}`; with neither,
+/// `{env}-{resource name}-g{generation}-{project}`. At most `max`
+/// characters (AWS's limit for the type).
+fn named(r: ResourceSchema, max: usize) -> ResourceSchema {
     r.attr(
         "name",
-        A::computed(str_t()).describe("{env}-{name_prefix or the resource name}-g{generation}"),
+        A::new(str_t(), kiln_model::Presence::OptionalComputed).describe(
+            "the physical name (default: made from name_prefix, or from the environment, the resource name and the generation)",
+        ),
     )
     .attr(
         "name_prefix",
-        A::optional(str_t()).describe("the base of the physical name (default: the resource name)"),
+        A::optional(str_t()).describe("the physical name begins with it (conflicts with name)"),
     )
+    .physical_name("name", max)
 }
 
 fn rule_t() -> Type {
@@ -136,7 +143,7 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
     );
     r.insert(
         "aws_security_group".into(),
-        named(ids(ResourceSchema::new()))
+        named(ids(ResourceSchema::new()), 255)
             .attr("description", A::optional(str_t()))
             .attr("vpc_id", A::optional(str_t()))
             .attr("ingress", A::optional(Type::List(Box::new(rule_t()))))
@@ -150,7 +157,7 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
     );
     r.insert(
         "aws_launch_template".into(),
-        named(ids(ResourceSchema::new()))
+        named(ids(ResourceSchema::new()), 128)
             .attr("description", A::optional(str_t()))
             .attr("image_id", A::optional(str_t()))
             .attr("instance_type", A::optional(str_t()))
@@ -182,7 +189,7 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
             .attr("instance_state", A::computed(str_t()))
             .attr("tags", tags()),
     );
-    let mut asg = named(ids(ResourceSchema::new()))
+    let mut asg = named(ids(ResourceSchema::new()), 255)
         .attr(
             "launch_template",
             A::optional(obj(&[
@@ -218,7 +225,7 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
     r.insert("aws_autoscaling_group".into(), asg);
     r.insert(
         "aws_lb".into(),
-        named(ids(ResourceSchema::new()))
+        named(ids(ResourceSchema::new()), 32)
             .attr("internal", A::optional(bool_t()))
             .attr("load_balancer_type", A::optional(str_t()))
             .attr("security_groups", A::optional(strs_t()))
@@ -230,7 +237,7 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
     );
     r.insert(
         "aws_lb_target_group".into(),
-        named(ids(ResourceSchema::new()))
+        named(ids(ResourceSchema::new()), 32)
             .attr("port", A::optional(num_t()))
             .attr("protocol", A::optional(str_t()))
             .attr("vpc_id", A::optional(str_t()))
@@ -379,6 +386,23 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
             ));
         }
     };
+    if let Some(rule) = provider_schema()
+        .resources
+        .get(type_name)
+        .and_then(|r| r.physical_name.clone())
+    {
+        let name = values::string(config, "name");
+        if name.is_some() && values::string(config, "name_prefix").is_some() {
+            out.push("name and name_prefix conflict: set one of them".into());
+        }
+        if let Some(n) = name.filter(|n| n.len() > rule.max_len) {
+            out.push(format!(
+                "name {n:?} is {} characters long; AWS allows at most {} for {type_name}",
+                n.len(),
+                rule.max_len
+            ));
+        }
+    }
     match type_name {
         "aws_vpc" | "aws_subnet" => cidr("cidr_block", &mut out),
         "aws_route_table" => {

@@ -444,8 +444,9 @@ resource "aws_lb_listener" "http" {
         .lines()
         .find(|l| l.contains("traffic switch aws_lb_listener.http drifted: it forwards to"))
         .unwrap_or_else(|| panic!("{all}"));
+    // name_prefix, as in Terraform: the names begin with it.
     assert!(
-        drift.contains("-green-") && drift.contains("instead of") && drift.contains("-blue-"),
+        drift.contains("forwards to green") && drift.contains("instead of blue"),
         "{drift}"
     );
     assert!(
@@ -580,10 +581,15 @@ async fn two_projects_with_one_environment_name_apply_side_by_side() {
             .unwrap_or_else(|| panic!("{addr} has a name"))
             .to_string()
     };
-    for addr in ["aws_lb_target_group.web", "aws_launch_template.web"] {
+    // The target group's name begins with its name_prefix (Terraform's
+    // meaning); the template, with none, is named after the environment.
+    for (addr, start) in [
+        ("aws_lb_target_group.web", "web-ami-".to_string()),
+        ("aws_launch_template.web", format!("{env}-")),
+    ] {
         let (a, b) = (name(&p1, addr), name(&p2, addr));
         assert_ne!(a, b, "{addr}: two projects, two names");
-        assert!(a.starts_with(&format!("{env}-")), "{a}");
+        assert!(a.starts_with(&start), "{a}");
     }
     for k in [&k1, &k2] {
         let r = k.run(&["destroy", "--yes", "--env", &env]);
@@ -665,4 +671,88 @@ resource "aws_security_group" "web" {
     assert_eq!(open_ports(&c).await, [80, 443, 8080]);
     run(&["destroy", "--yes", "--var", "ports=[80, 443, 8080]"]).success();
     assert!(tagged(&c, &env).await.is_empty());
+}
+
+/// `name` as Terraform users write it: the first target group gets the
+/// name as written; a replacement while the live group holds it gets a
+/// derived name, which the plan shows with why; the next replacement takes
+/// the written name back. A second plan is empty each time.
+#[tokio::test]
+async fn a_written_name_never_collides_on_replacement() {
+    let c = common::clients().await;
+    let env = common::unique("names");
+    let (_p, k) = common::project(
+        r#"
+variable "port" {
+  default = 80
+}
+
+resource "aws_vpc" "main" {
+  cidr_block = "10.32.0.0/16"
+}
+
+resource "aws_lb_target_group" "web" {
+  name     = "tg-${kiln.env}"
+  port     = var.port
+  protocol = "HTTP"
+  vpc_id   = aws_vpc.main.id
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    let names = |c: &Clients| {
+        let c = c.clone();
+        let env = env.clone();
+        async move {
+            let mut names: Vec<String> = c
+                .elb
+                .describe_target_groups()
+                .send()
+                .await
+                .unwrap()
+                .target_groups()
+                .iter()
+                .filter_map(|g| g.target_group_name())
+                .filter(|n| n.contains(env.as_str()))
+                .map(str::to_string)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let written = format!("tg-{env}");
+    run(&["apply", "--yes"]).success();
+    assert_eq!(names(&c).await, std::slice::from_ref(&written));
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    let r = run(&["apply", "--yes", "--var", "port=8080"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_lb_target_group.web will be replaced"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "name \"{written}\" is held by aws_lb_target_group.web"
+        )),
+        "the plan says why the name differs: {}",
+        r.stdout
+    );
+    assert_eq!(names(&c).await, [format!("{written}-g2")]);
+    run(&["plan", "--detailed-exitcode", "--var", "port=8080"]).expect_code(0);
+
+    run(&["apply", "--yes", "--var", "port=9090"]).success();
+    assert_eq!(
+        names(&c).await,
+        std::slice::from_ref(&written),
+        "the written name back"
+    );
+    run(&["destroy", "--yes", "--var", "port=9090"]).success();
+    assert!(names(&c).await.is_empty());
 }

@@ -39,7 +39,8 @@ use kiln_plan::{ActionKind, ApplyEvaluator, GenerationChange, Plan, PlanOptions,
 use kiln_state::{OutputState, ResourceState, State};
 
 /// `null_resource`, the stateful `test_volume`, the health-checked
-/// `test_service` and the traffic switch `test_switch`.
+/// `test_service` (whose `name` is its physical name, at most 12
+/// characters) and the traffic switch `test_switch`.
 pub fn schemas() -> Schemas {
     let str_map = || Type::Map(Box::new(Type::String));
     let null = ProviderSchema {
@@ -78,8 +79,13 @@ pub fn schemas() -> Schemas {
     let mut service = ResourceSchema::new()
         .attr("image", AttributeSchema::required(Type::String))
         .attr("volume", AttributeSchema::optional(Type::String))
+        .attr(
+            "name",
+            AttributeSchema::new(Type::String, Presence::OptionalComputed),
+        )
         .attr("id", AttributeSchema::computed(Type::String))
-        .attr("url", AttributeSchema::computed(Type::String));
+        .attr("url", AttributeSchema::computed(Type::String))
+        .physical_name("name", 12);
     service.health_check = true;
     let mut switch = ResourceSchema::new()
         .attr("listen", AttributeSchema::required(Type::String))
@@ -438,6 +444,12 @@ fn reason(r: &Reason) -> String {
             format!("previous generation {generation}'s object {id}")
         }
         Reason::Rollback { generation } => format!("rollback to generation {generation}"),
+        Reason::PhysicalName {
+            attribute,
+            written,
+            physical,
+            holder,
+        } => format!("{attribute} {written:?} held by {holder}: named {physical:?}"),
     }
 }
 
