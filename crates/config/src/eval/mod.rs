@@ -194,16 +194,25 @@ impl<'a> Cx<'a> {
                     Value::Bool(_) => Some("bool"),
                     _ => None,
                 };
-                // Only a primitive result can change type: the other
-                // branch is evaluated for that case alone.
-                let other_kind = match kind(&v) {
-                    Some(_) => self.expr(other).ok().as_ref().and_then(kind),
+                // Only a primitive result, or a collection of primitives,
+                // can change type: the other branch is evaluated for those
+                // cases alone.
+                let collection = |v: &Value| match v.unmarked() {
+                    Value::List(items) => items.iter().all(|i| kind(i).is_some()),
+                    Value::Map(m) => m.values().all(|i| kind(i).is_some()),
+                    _ => false,
+                };
+                let other_value = match kind(&v) {
+                    Some(_) => self.expr(other).ok(),
+                    None if collection(&v) => self.expr(other).ok().filter(collection),
                     None => None,
                 };
-                let v = match (kind(&v), other_kind) {
+                let to_string = |v: Value| {
+                    crate::convert::convert(v, &kiln_model::Type::String).unwrap_or(Value::Unknown)
+                };
+                let v = match (kind(&v), other_value.as_ref().and_then(kind)) {
                     (Some(a), Some(b)) if a != b && (a == "string" || b == "string") => {
-                        crate::convert::convert(v, &kiln_model::Type::String)
-                            .unwrap_or(Value::Unknown)
+                        to_string(v)
                     }
                     (Some(a), Some(b)) if a != b => {
                         return Err(self.error(
@@ -211,6 +220,10 @@ impl<'a> Cx<'a> {
                             format!("the true and false results of a conditional have no common type ({a} and {b}): convert one, like tostring(...)"),
                         ));
                     }
+                    (None, None) => match other_value {
+                        Some(o) => unify_collections(v, &o, &kind, &to_string),
+                        None => v,
+                    },
                     _ => v,
                 };
                 Ok(mark(v, sensitive))
@@ -349,7 +362,9 @@ impl<'a> Cx<'a> {
             B::Plus => Value::Number(Number(l + r)),
             B::Minus => Value::Number(Number(l - r)),
             B::Mul => Value::Number(Number(l * r)),
-            B::Div | B::Mod if r == 0.0 => {
+            // cty's modulo by zero is the dividend (Terraform: `5 % 0` is 5).
+            B::Mod if r == 0.0 => Value::Number(Number(l)),
+            B::Div if r == 0.0 => {
                 let range = match (lhs.span(), rhs.span()) {
                     (Some(a), Some(b)) => Some(a.start..b.end),
                     _ => None,
@@ -972,4 +987,61 @@ pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
             .into());
     }
     eval(expr, &Empty)
+}
+
+/// cty's unification of two collections of primitives (a conditional's
+/// results): element by element when both have the same shape (same
+/// length, same keys), else every element to one type; where a string
+/// meets a number or a bool, the chosen value's elements become strings.
+fn unify_collections(
+    v: Value,
+    other: &Value,
+    kind: &dyn Fn(&Value) -> Option<&'static str>,
+    to_string: &dyn Fn(Value) -> Value,
+) -> Value {
+    let stringy =
+        |kinds: &[&str]| kinds.contains(&"string") && kinds.iter().any(|k| *k != "string");
+    match (v, other.unmarked()) {
+        (Value::List(items), Value::List(others)) => {
+            if items.len() == others.len() {
+                let items = items
+                    .into_iter()
+                    .zip(others)
+                    .map(|(i, o)| match (kind(&i), kind(o)) {
+                        (Some(a), Some(b)) if stringy(&[a, b]) => to_string(i),
+                        _ => i,
+                    })
+                    .collect();
+                return Value::List(items);
+            }
+            let kinds: Vec<&str> = items.iter().chain(others).filter_map(kind).collect();
+            if stringy(&kinds) {
+                Value::List(items.into_iter().map(to_string).collect())
+            } else {
+                Value::List(items)
+            }
+        }
+        (Value::Map(m), Value::Map(others)) => {
+            if m.keys().eq(others.keys()) {
+                let m = m
+                    .into_iter()
+                    .map(|(k, i)| {
+                        let i = match (kind(&i), others.get(&k).and_then(kind)) {
+                            (Some(a), Some(b)) if stringy(&[a, b]) => to_string(i),
+                            _ => i,
+                        };
+                        (k, i)
+                    })
+                    .collect();
+                return Value::Map(m);
+            }
+            let kinds: Vec<&str> = m.values().chain(others.values()).filter_map(kind).collect();
+            if stringy(&kinds) {
+                Value::Map(m.into_iter().map(|(k, i)| (k, to_string(i))).collect())
+            } else {
+                Value::Map(m)
+            }
+        }
+        (v, _) => v,
+    }
 }

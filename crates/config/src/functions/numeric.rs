@@ -35,6 +35,10 @@ pub(super) fn pow(args: Vec<Value>) -> Result<Value, FnError> {
 
 pub(super) fn signum(args: Vec<Value>) -> Result<Value, FnError> {
     let n = number_arg(&args, 0)?;
+    // Terraform reads the argument as a whole number.
+    if n.fract() != 0.0 {
+        return Err(arg_err(0, "value must be a whole number"));
+    }
     Ok(num(if n > 0.0 {
         1.0
     } else if n < 0.0 {

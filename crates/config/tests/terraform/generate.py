@@ -152,6 +152,71 @@ add("unicode",
  "substr(\"e\\u0301xyz\", 0, 2)", "strrev(\"e\\u0301x\")", "length(\"👩‍👩‍👧\")", "length(\"👾🕹️\")",
  "yamlencode(\"hi\")", "yamlencode(\"\")", "yamlencode(1)", "upper(\"ǆ\")", "lower(\"İ\")", "title(\"élan vital\")",
 )
+# networks (appended)
+add("network",
+ "cidrhost(\"10.12.112.0/20\", 16)", "cidrhost(\"10.12.112.0/20\", 268)", "cidrhost(\"10.0.0.0/24\", -1)", "cidrhost(\"10.0.0.0/30\", 9)",
+ "cidrhost(\"fd00:fd12:3456:7890::/56\", 16)", "cidrnetmask(\"172.16.0.0/12\")", "cidrnetmask(\"10.0.0.0/32\")",
+ "cidrsubnet(\"172.16.0.0/12\", 4, 2)", "cidrsubnet(\"10.1.2.0/24\", 4, 15)", "cidrsubnet(\"10.1.2.0/24\", 4, 16)",
+ "cidrsubnet(\"fd00:fd12:3456:7890::/56\", 16, 162)", "cidrsubnets(\"10.1.0.0/16\", 4, 4, 8, 4)", "cidrsubnets(\"10.0.0.0/8\")",
+ "cidrsubnet(\"10.0.0.0/8\", 25, 0)", "cidrhost(\"not-a-cidr\", 1)", "cidrsubnet(\"10.0.0.0/16\", 8, 0)",
+)
+# more collections (appended)
+add("collection",
+ "setproduct([\"a\", \"b\"], [1, 2])", "setproduct([], [1])", "setunion([\"a\", \"b\"], [\"b\", \"c\"])",
+ "setintersection([\"a\", \"b\"], [\"b\", \"c\"], [\"b\", \"d\"])", "setsubtract([\"a\", \"b\", \"c\"], [\"a\", \"c\"])",
+ "transpose({a = [\"1\", \"2\"], b = [\"2\", \"3\"]})", "zipmap([\"a\", \"b\"], [1, 2])", "zipmap([\"a\"], [1, 2])",
+ "chunklist([1, 2, 3, 4, 5], 2)", "chunklist([1, 2], 0)", "coalescelist([], [1, 2])", "coalescelist([], [])",
+ "alltrue([true, true])", "alltrue([])", "anytrue([false, true])", "anytrue([])", "one([])", "one([\"x\"])", "one([1, 2])",
+ "compact([\"a\", \"\", \"b\", null])", "keys({})", "values({})", "tomap({})", "length(null)", "length(\"\")",
+ "contains([], 1)", "index([1, 2, 3], 2)", "reverse([])", "sort([])", "distinct([])", "flatten([[[]]])",
+ "slice([1, 2, 3], 2, 1)", "slice([1, 2, 3], 3, 3)", "range(0)", "range(5, 1, -2)", "range(1, 2, 0)", "range(1, 10, 3)",
+ "merge({a = {x = 1}}, {a = {y = 2}})", "lookup({}, \"a\", null)", "matchkeys([\"a\", \"b\"], [1, 2], [2])",
+ "[for k, v in {a = 1, b = 2} : \"${k}${v}\" if v > 1]", "{for s in [\"a\", \"bb\", \"cc\"] : length(s) => s...}",
+ "{for s in [\"a\", \"b\"] : s => upper(s)}", "{for s in [\"a\", \"a\"] : s => s}", "[for i, v in [\"x\", \"y\"] : i]",
+ "[for v in [] : v]", "[1, 2, 3][1]", "[1, 2, 3][5]", "{a = 1}[\"a\"]", "{a = 1}.b", "[{a = 1}, {a = 2}][*].a",
+ "[{a = {b = 1}}][*].a.b", "null[*]", "\"x\"[*]", "{a = 1}[*]", "tolist(toset([\"b\", \"a\", \"c\"]))",
+)
+# conversions and conditionals (appended)
+add("convert",
+ "tobool(\"true\")", "tobool(\"false\")", "tobool(\"yes\")", "tobool(null)", "tostring(true)", "tostring(null)",
+ "tonumber(true)", "tonumber(\"1_000\")", "tonumber(\"-0.5\")", "tostring([1])", "tolist(\"a\")", "tomap([1])",
+ "true ? [1] : [\"a\"]", "false ? [1] : [\"a\", 2]", "true ? {a = 1} : null", "null == null", "null != \"\"",
+ "1 == \"1\"", "[1] == [1]", "{a = 1} == {a = 1}", "true ? 1 : error_func()", "can(regex(\"[\", \"x\"))",
+ "try(tonumber(\"x\"), 0)", "try(local.nope, \"fallback\")", "can(1 + 1)", "try()", "\"5\" + 5", "\"a\" + 1",
+ "!null", "-\"3\"", "1 < \"2\"", "true == \"true\"",
+)
+# encodings and hashes (appended)
+add("encoding",
+ "urlencode(\"a b&c=d/é\")", "base64encode(\"héllo\")", "base64decode(\"aGVsbG8=\")", "base64decode(\"!!\")",
+ "jsondecode(\"{\\\"a\\\": [1, 2.5, null, true]}\")", "jsondecode(\"1e3\")", "jsondecode(\"[\")", "jsonencode({b = [1, \"x\"], a = null})",
+ "jsonencode(\"<>&\")", "jsonencode(1.5)", "jsonencode(tolist([]))", "jsonencode({})", "csvdecode(\"a,b\\n1,2\\n3,4\")",
+ "csvdecode(\"a,b\\n1\")", "md5(\"hello\")", "sha1(\"hello\")", "sha256(\"hello\")", "sha512(\"hi\")",
+ "base64sha256(\"hello\")", "base64sha512(\"hi\")", "yamldecode(\"- 1\\n- two\\n- 3.5\")", "yamldecode(\"a:\\n  b: c\")",
+ "yamldecode(\"~\")", "yamlencode({a = [1, \"b\"], c = {d = true}})", "yamlencode([])", "yamlencode(null)",
+)
+# dates (appended)
+add("date",
+ "formatdate(\"YYYY-MM-DD\", \"2024-02-29T10:00:00Z\")", "formatdate(\"EEEE, DD-MMM-YY hh:mm:ss ZZZ\", \"2018-01-02T23:12:01Z\")",
+ "formatdate(\"h:mm AA\", \"2020-01-01T15:04:05Z\")", "formatdate(\"'Day' D\", \"2020-01-05T00:00:00Z\")",
+ "formatdate(\"YYYY\", \"not-a-date\")", "timeadd(\"2024-01-31T00:00:00Z\", \"24h\")", "timeadd(\"2024-01-01T00:00:00Z\", \"-1.5h\")",
+ "timeadd(\"2024-01-01T00:00:00Z\", \"1d\")", "timecmp(\"2024-01-01T00:00:00Z\", \"2024-01-01T01:00:00+01:00\")",
+ "timecmp(\"2024-01-02T00:00:00Z\", \"2024-01-01T00:00:00Z\")",
+)
+# strings again (appended)
+add("string",
+ "split(\"\", \"abc\")", "join(\",\", [1, 2])", "upper(\"\")", "substr(\"abc\", 5, 1)", "substr(\"abc\", 1, -1)",
+ "trim(\"  x  \", \" \")", "trimspace(\"\")", "indent(4, \"\")", "title(\"a-b c_d\")", "format(\"%s\", null)",
+ "format(\"%d\", \"12\")", "format(\"%.0f\", 2.5)", "format(\"%.0f\", 3.5)", "format(\"%6.2f|\", 3.14159)",
+ "format(\"%x\", \"ab\")", "strcontains(\"\", \"\")", "startswith(\"\", \"\")", "regexall(\"(a)(b)?\", \"ab a\")",
+ "replace(\"hello\", \"/(l)(l)/\", \"$2$1\")", "replace(\"a.b\", \".\", \"-\")", "replace(\"abc\", \"/b/\", \"$0$0\")",
+ "\"${[for x in [1, 2] : x * 2]}\"", "\"a\\\\b\"", "\"%{if false}x%{endif}\"", "\"${\"nested ${1 + 1}\"}\"",
+)
+# numbers again (appended)
+add("number",
+ "floor(-0.5)", "ceil(0.0001)", "abs(-0)", "min(3)", "max(1.5, \"2\")", "pow(0, 0)", "pow(-8, 1/3)",
+ "log(1, 10)", "log(0, 10)", "parseint(\"12\", 10)", "parseint(\"12\", 1)", "parseint(\"1.5\", 10)",
+ "signum(-0.25)", "5 % 0", "7.5 % 2", "-7.5 % 2", "2 - 0.1", "1e3", "0.5 + 0.25", "3 * 0.1",
+)
 seen = set()
 out = []
 for cat, e in cases:
