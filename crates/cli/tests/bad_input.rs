@@ -231,3 +231,49 @@ fn validate_checks_types_without_variable_values_or_state() {
     assert!(r.stderr.contains("main.hcl:4:12"), "{}", r.stderr);
     assert!(p.state_json("default").is_none());
 }
+
+/// `kiln validate` as Terraform's: a `count` or `for_each` it cannot know
+/// yet (from a data source) stands for one instance whose body is still
+/// checked, and every independent mistake is reported in one run, once
+/// (not once per module instance).
+#[test]
+fn validate_checks_through_unknown_counts_and_reports_every_mistake() {
+    let (p, k) = project(
+        r#"data "null_data_source" "ids" {
+  inputs = { a = "1" }
+}
+resource "null_resource" "x" {
+  count    = length(data.null_data_source.ids.outputs)
+  triggers = { i = count.index, bad = var.nope }
+}
+resource "null_resource" "each" {
+  for_each = data.null_data_source.ids.outputs
+  triggers = { k = each.key, v = local.nope }
+}
+module "m" {
+  source = "./m"
+  count  = length(data.null_data_source.ids.outputs)
+}
+"#,
+    );
+    p.write(
+        "m/main.hcl",
+        "resource \"null_resource\" \"y\" {\n  triggers = { z = var.zz }\n}\n",
+    );
+    let r = k.run(&["validate", "--no-color"]);
+    r.expect_code(1);
+    for mistake in [
+        "undeclared variable \"var.nope\"",
+        "undeclared local value \"local.nope\"",
+        "undeclared variable \"var.zz\"",
+    ] {
+        assert_eq!(
+            r.stderr.matches(mistake).count(),
+            1,
+            "{mistake}: {}",
+            r.stderr
+        );
+    }
+    assert!(r.stderr.contains("3 errors"), "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot be determined"), "{}", r.stderr);
+}

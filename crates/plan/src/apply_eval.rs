@@ -135,7 +135,12 @@ impl<'p> ApplyEvaluator<'p> {
         if diags.has_errors() {
             return Err(diags);
         }
-        let (flat, meta) = expand::expand(&config, &ev.vars, &plan.source.root_dir)?;
+        let (flat, meta) = expand::expand(
+            &config,
+            &ev.vars,
+            &plan.source.root_dir,
+            crate::mode::Unknowns::Refuse,
+        )?;
         let config = match flat {
             Cow::Owned(flat) => Arc::new(flat),
             Cow::Borrowed(_) => config.clone(),

@@ -22,7 +22,7 @@ use kiln_config::{Config, Expr, Local, ModuleCall, Scope, Variable, eval};
 use kiln_diag::Diagnostics;
 use kiln_model::{InstanceKey, ModuleStep, ResourceAddr, Value};
 
-use crate::mode::Mode;
+use crate::mode::{Mode, Unknowns};
 use crate::scope::{cannot_expand, count_of, for_each_keys};
 
 /// What a local of the flat configuration stands for.
@@ -273,6 +273,7 @@ pub(crate) fn expand<'c>(
     config: &'c Config,
     vars: &[Value],
     root_dir: &str,
+    unknowns: Unknowns,
 ) -> Result<(Cow<'c, Config>, Meta), Diagnostics> {
     if config.modules.is_empty() {
         return Ok((Cow::Borrowed(config), Meta::default()));
@@ -284,6 +285,7 @@ pub(crate) fn expand<'c>(
         meta: Meta::default(),
         vars,
         root_dir,
+        unknowns,
         diags: Diagnostics::new(),
     };
     let root = ModInst {
@@ -322,6 +324,7 @@ struct Expander<'v> {
     meta: Meta,
     vars: &'v [Value],
     root_dir: &'v str,
+    unknowns: Unknowns,
     diags: Diagnostics,
 }
 
@@ -364,8 +367,14 @@ impl Expander<'_> {
             each: None,
             depth: Cell::new(0),
         };
+        let stand_in = |mode| Some((mode, vec![Unknowns::stand_in(mode)]));
         if let Some(expr) = &call.count {
             let v = eval(expr, &scope);
+            if self.unknowns == Unknowns::OneInstance
+                && v.as_ref().is_ok_and(|v| !v.unmarked().is_known())
+            {
+                return stand_in(Mode::Count);
+            }
             return match v.map(|v| count_of(&v).map_err(|e| cannot_expand(expr, e))) {
                 Ok(Ok(n)) => Some((
                     Mode::Count,
@@ -383,6 +392,9 @@ impl Expander<'_> {
         }
         if let Some(expr) = &call.for_each {
             let v = eval(expr, &scope);
+            if self.unknowns == Unknowns::OneInstance && v.as_ref().is_ok_and(|v| !v.is_known()) {
+                return stand_in(Mode::ForEach);
+            }
             return match v.map(|v| for_each_keys(&v).map_err(|e| cannot_expand(expr, e))) {
                 Ok(Ok(keys)) => Some((
                     Mode::ForEach,

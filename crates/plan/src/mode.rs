@@ -9,3 +9,31 @@ pub(crate) enum Mode {
     Count,
     ForEach,
 }
+
+/// What a `count` or `for_each` that is not known yet means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unknowns {
+    /// Planning: an error (instances must be known to plan them).
+    Refuse,
+    /// `kiln validate`: one instance whose `count.index` / `each` are
+    /// unknown, so its body is still checked (Terraform's validate).
+    OneInstance,
+}
+
+impl Unknowns {
+    /// The one stand-in instance of a block expanded by an unknown value.
+    pub(crate) fn stand_in(
+        mode: Mode,
+    ) -> (
+        kiln_model::InstanceKey,
+        Option<(kiln_model::Value, kiln_model::Value)>,
+    ) {
+        match mode {
+            Mode::ForEach => (
+                kiln_model::InstanceKey::Str(String::new()),
+                Some((kiln_model::Value::Unknown, kiln_model::Value::Unknown)),
+            ),
+            _ => (kiln_model::InstanceKey::Int(0), None),
+        }
+    }
+}

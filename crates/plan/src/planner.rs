@@ -19,7 +19,7 @@ use kiln_state::{ResourceState, State};
 
 use crate::files::Recorder;
 use crate::graph::{self, Analysis, Node, attribute_references, body_ref, shape};
-use crate::mode::Mode;
+use crate::mode::{Mode, Unknowns};
 use crate::names::did_you_mean;
 use crate::rules::{DriftWarning, Facts, decide, forces_replacement};
 use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
@@ -53,7 +53,7 @@ pub fn plan(
         if diags.has_errors() {
             return Err(diags);
         }
-        let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+        let (flat, meta) = expand::expand(config, &vars, &options.root_dir, unknowns(options))?;
         let config: &Config = &flat;
         let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
@@ -209,7 +209,7 @@ pub fn data_reads(
     if diags.has_errors() {
         return Err(diags);
     }
-    let (flat, meta) = expand::expand(config, &vars, &options.root_dir)?;
+    let (flat, meta) = expand::expand(config, &vars, &options.root_dir, unknowns(options))?;
     let config: &Config = &flat;
     let analysis = graph::analyze(config, meta)?;
     let mut p = Planner {
@@ -854,6 +854,9 @@ impl<'a> Planner<'a> {
             Mode::Count => {
                 let expr = res.count.as_ref()?;
                 let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                if unknowns(self.options) == Unknowns::OneInstance && !v.unmarked().is_known() {
+                    return Some(vec![Unknowns::stand_in(Mode::Count)]);
+                }
                 match count_of(&v) {
                     Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
                     Err(e) => {
@@ -865,6 +868,9 @@ impl<'a> Planner<'a> {
             Mode::ForEach => {
                 let expr = res.for_each.as_ref()?;
                 let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                if unknowns(self.options) == Unknowns::OneInstance && !v.is_known() {
+                    return Some(vec![Unknowns::stand_in(Mode::ForEach)]);
+                }
                 match for_each_keys(&v) {
                     Ok(keys) => keys
                         .into_iter()
@@ -1585,4 +1591,14 @@ fn held_names(state: &State, schemas: &Schemas) -> HashMap<(String, String), Ins
         }
     }
     out
+}
+
+/// What an unknown `count` / `for_each` means for these options: in
+/// `kiln validate` (data sources unknown), one stand-in instance.
+fn unknowns(options: &PlanOptions) -> Unknowns {
+    if options.data_unknown {
+        Unknowns::OneInstance
+    } else {
+        Unknowns::Refuse
+    }
 }
