@@ -42,7 +42,7 @@ pub struct VarInputs {
 pub struct Workspace {
     /// As the user gave it (for messages).
     pub dir: PathBuf,
-    /// Absolute (for `path.root` and saved plans).
+    /// Absolute (for `path.cwd` and saved plans).
     pub abs_dir: PathBuf,
     pub datadir: PathBuf,
     pub env: String,

@@ -232,6 +232,9 @@ impl std::fmt::Debug for PluginProvider {
     }
 }
 
+/// Linux's "text file busy" (errno 26).
+const ETXTBSY: i32 = 26;
+
 impl PluginProvider {
     /// Starts the executable at `path` and completes the handshake. Calls
     /// that get no answer within `call_timeout` fail, naming the provider.
@@ -240,17 +243,32 @@ impl PluginProvider {
         path: &Path,
         call_timeout: Duration,
     ) -> Result<PluginProvider, PluginError> {
-        let mut child = Command::new(path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| PluginError::Spawn {
-                name: name.into(),
-                path: path.display().to_string(),
-                source,
-            })?;
+        // An executable written a moment ago can be "busy" (ETXTBSY) while
+        // a process forked meanwhile, elsewhere in this program, still holds
+        // it open for writing until it execs: that passes within
+        // milliseconds, so a few tries ride it out.
+        let mut tries = 0;
+        let mut child = loop {
+            let spawned = Command::new(path)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn();
+            match spawned {
+                Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => {
+                    break other.map_err(|source| PluginError::Spawn {
+                        name: name.into(),
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+        };
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let pending: Pending = Arc::default();
