@@ -108,7 +108,7 @@ impl AwsProvider {
         type_name: &str,
         key: &str,
     ) -> Result<Option<(String, Value)>, Error> {
-        match type_name {
+        match schema::canonical(type_name) {
             "aws_vpc" => ec2::find_vpc(clients, key).await,
             "aws_subnet" => ec2::find_subnet(clients, key).await,
             "aws_internet_gateway" => ec2::find_igw(clients, key).await,
@@ -244,7 +244,7 @@ impl Provider for AwsProvider {
                 ..CreateResponse::default()
             };
         }
-        let result = match req.type_name.as_str() {
+        let result = match schema::canonical(&req.type_name) {
             // Objects without a unique name are looked up by key first: a
             // retried create adopts what the first try made. (RunInstances
             // and CreateVolume also take the key as client token; the look-up
@@ -311,7 +311,10 @@ impl Provider for AwsProvider {
         // Describe calls as AWS allows.
         let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, item) in req.items.iter().enumerate() {
-            by_type.entry(item.type_name.as_str()).or_default().push(i);
+            by_type
+                .entry(schema::canonical(&item.type_name))
+                .or_default()
+                .push(i);
         }
         let mut results: Vec<ReadResult> = vec![ReadResult::default(); req.items.len()];
         for (type_name, idx) in by_type {
@@ -391,7 +394,7 @@ impl Provider for AwsProvider {
                 diagnostics: Diagnostic::error(format!("{who}: {first}")).into(),
             };
         }
-        let result = match req.type_name.as_str() {
+        let result = match schema::canonical(&req.type_name) {
             "aws_autoscaling_group" => asg::update(&ctx, &req).await,
             "aws_lb_listener" => elb::update_listener(&ctx, &req).await,
             "aws_lb" | "aws_lb_target_group" => elb::update_tags(&ctx, &req).await,
@@ -426,7 +429,7 @@ impl Provider for AwsProvider {
         let who = subject(&req.context.address, &req.type_name, &req.id);
         let id = req.id.as_str();
         let s = &req.state;
-        let result = match req.type_name.as_str() {
+        let result = match schema::canonical(&req.type_name) {
             "aws_vpc" => ec2::delete_vpc(&ctx, id).await,
             "aws_subnet" => ec2::delete_subnet(&ctx, id).await,
             "aws_internet_gateway" => ec2::delete_igw(&ctx, id, s).await,
@@ -481,7 +484,7 @@ impl Provider for AwsProvider {
 
     async fn check_health(&self, req: HealthRequest) -> HealthResponse {
         let clients = self.clients().await;
-        match req.type_name.as_str() {
+        match schema::canonical(&req.type_name) {
             "aws_autoscaling_group" => {
                 match asg::wait_for_capacity(clients, &req.id, &req.state).await {
                     Ok(message) => HealthResponse {

@@ -359,6 +359,22 @@ fn data_sources() -> BTreeMap<String, ResourceSchema> {
     d
 }
 
+/// Terraform's older names for the ELBv2 types, served as the types they
+/// stand for (the AWS provider documents `aws_alb*` as aliases).
+pub const ALIASES: &[(&str, &str)] = &[
+    ("aws_alb", "aws_lb"),
+    ("aws_alb_target_group", "aws_lb_target_group"),
+    ("aws_alb_listener", "aws_lb_listener"),
+];
+
+/// The type a type name is served as: itself, or what its alias stands for.
+pub fn canonical(type_name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == type_name)
+        .map_or(type_name, |(_, real)| real)
+}
+
 pub fn provider_schema() -> ProviderSchema {
     ProviderSchema {
         name: "aws".into(),
@@ -369,13 +385,24 @@ pub fn provider_schema() -> ProviderSchema {
                 A::optional(obj(&[("tags", map_t())]))
                     .describe("tags added to every taggable resource"),
             ),
-        resources: resources(),
+        resources: with_aliases(resources()),
         data_sources: data_sources(),
     }
 }
 
+/// The resource schemas with each alias beside the type it stands for.
+fn with_aliases(mut r: BTreeMap<String, ResourceSchema>) -> BTreeMap<String, ResourceSchema> {
+    for (alias, real) in ALIASES {
+        if let Some(s) = r.get(*real).cloned() {
+            r.insert((*alias).to_string(), s);
+        }
+    }
+    r
+}
+
 /// The problems of a configuration beyond its types (unknown values pass).
 pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
+    let type_name = canonical(type_name);
     let mut out = Vec::new();
     let cidr = |name: &str, out: &mut Vec<String>| {
         if let Some(c) = values::string(config, name)

@@ -756,3 +756,69 @@ resource "aws_lb_target_group" "web" {
     run(&["destroy", "--yes", "--var", "port=9090"]).success();
     assert!(names(&c).await.is_empty());
 }
+
+/// Terraform's older `aws_alb*` names are the ELBv2 types they stand for:
+/// applied, re-planned empty, the listener moved in place, destroyed.
+#[tokio::test]
+async fn the_aws_alb_aliases_work_as_the_lb_types() {
+    let c = common::clients().await;
+    let env = common::unique("alb");
+    let (_p, k) = common::project(
+        r#"
+variable "live" {
+  default = "blue"
+}
+resource "aws_vpc" "main" {
+  cidr_block = "10.51.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.51.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_subnet" "b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.51.2.0/24"
+  availability_zone = "us-east-1b"
+}
+resource "aws_alb" "front" {
+  load_balancer_type = "application"
+  subnets            = [aws_subnet.a.id, aws_subnet.b.id]
+}
+resource "aws_alb_target_group" "tg" {
+  for_each = toset(["blue", "green"])
+  name     = "${each.key}-${kiln.env}"
+  port     = 80
+  protocol = "HTTP"
+  vpc_id   = aws_vpc.main.id
+}
+resource "aws_alb_listener" "http" {
+  load_balancer_arn = aws_alb.front.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_alb_target_group.tg[var.live].arn
+  }
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--env", env.as_str()]);
+        k.run(&a)
+    };
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let r = run(&["plan", "--var", "live=green"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_alb_listener.http will be updated in place"),
+        "a traffic switch, as aws_lb_listener: {}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "live=green"]).success();
+    run(&["destroy", "--yes", "--var", "live=green"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}
