@@ -312,3 +312,41 @@ fn json_configuration_files_apply_as_terraform_does() {
     assert!(r.stderr.contains("broken.tf.json:2:15"), "{}", r.stderr);
     assert!(r.stderr.contains("invalid JSON"), "{}", r.stderr);
 }
+
+/// `for_each` over a list or a tuple is Terraform's error (only a map or a
+/// set of strings keys instances); `toset(...)` and a map work.
+#[test]
+fn for_each_over_a_list_is_refused_as_terraform_refuses_it() {
+    let p = TempProject::new();
+    let refused = [
+        "for_each = [\"a\", \"b\"]",
+        "for_each = var.names",
+        "for_each = [for n in var.names : n]",
+    ];
+    for case in refused {
+        p.write(
+            "main.tf",
+            &format!(
+                "variable \"names\" {{\n  type    = list(string)\n  default = [\"a\", \"b\"]\n}}\nresource \"terraform_data\" \"x\" {{\n  {case}\n}}\n"
+            ),
+        );
+        let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+        let r = k.run(&["plan"]);
+        r.expect_code(1);
+        assert!(
+            r.stderr
+                .contains("for_each takes a map or a set of strings"),
+            "{case}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("main.tf:6:14"), "{case}: {}", r.stderr);
+    }
+    p.write(
+        "main.tf",
+        "variable \"names\" {\n  type    = list(string)\n  default = [\"a\", \"b\"]\n}\nresource \"terraform_data\" \"set\" {\n  for_each = toset(var.names)\n}\nresource \"terraform_data\" \"map\" {\n  for_each = { for n in var.names : n => n }\n}\n",
+    );
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    let r = k.run(&["plan"]);
+    r.success();
+    assert!(r.stdout.contains("4 to create"), "{}", r.stdout);
+}

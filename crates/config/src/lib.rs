@@ -376,6 +376,33 @@ impl Expr {
     pub fn span(&self) -> Span {
         self.loc.span()
     }
+
+    /// Whether the expression, as written, makes a tuple: a `[...]` literal
+    /// or a `[for ...]` expression (Terraform refuses one as `for_each`).
+    pub fn is_tuple_constructor(&self) -> bool {
+        matches!(
+            self.inner,
+            hcl_edit::expr::Expression::Array(_) | hcl_edit::expr::Expression::ForExpr(_)
+        ) && !matches!(&self.inner, hcl_edit::expr::Expression::ForExpr(f) if f.key_expr.is_some())
+    }
+
+    /// The variable an expression is exactly (`var.NAME`), if it is one.
+    pub fn as_variable(&self) -> Option<&str> {
+        use hcl_edit::expr::{Expression, TraversalOperator};
+        let Expression::Traversal(t) = &self.inner else {
+            return None;
+        };
+        let Expression::Variable(root) = &t.expr else {
+            return None;
+        };
+        match t.operators.as_slice() {
+            [op] if root.as_str() == "var" => match op.value() {
+                TraversalOperator::GetAttr(name) => Some(name.as_str()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// Something an expression refers to.

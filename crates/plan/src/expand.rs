@@ -23,7 +23,7 @@ use kiln_diag::Diagnostics;
 use kiln_model::{InstanceKey, ModuleStep, ResourceAddr, Value};
 
 use crate::mode::{Mode, Unknowns};
-use crate::scope::{cannot_expand, count_of, for_each_keys};
+use crate::scope::{cannot_expand, count_of, for_each_keys, list_for_each};
 
 /// What a local of the flat configuration stands for.
 #[derive(Debug, Clone)]
@@ -391,6 +391,11 @@ impl Expander<'_> {
             };
         }
         if let Some(expr) = &call.for_each {
+            let root = (mi == 0).then_some(self.flat.variables.as_slice());
+            if let Some(d) = list_for_each(expr, root) {
+                self.diags.push(d);
+                return None;
+            }
             let v = eval(expr, &scope);
             if self.unknowns == Unknowns::OneInstance && v.as_ref().is_ok_and(|v| !v.is_known()) {
                 return stand_in(Mode::ForEach);

@@ -22,7 +22,9 @@ use crate::graph::{self, Analysis, Node, attribute_references, body_ref, shape};
 use crate::mode::{Mode, Unknowns};
 use crate::names::did_you_mean;
 use crate::rules::{DriftWarning, Facts, decide, forces_replacement};
-use crate::scope::{cannot_expand, count_of, for_each_keys, project, resource_value};
+use crate::scope::{
+    cannot_expand, count_of, for_each_keys, list_for_each, project, resource_value,
+};
 use crate::values::{Change, diff, mark_sensitive, same};
 use crate::{
     Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, PlanOptions, PlanSource,
@@ -867,7 +869,13 @@ impl<'a> Planner<'a> {
             }
             Mode::ForEach => {
                 let expr = res.for_each.as_ref()?;
-                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                let mi = self.an.meta.resource_mi(ri);
+                let root = (mi == 0).then_some(self.config.variables.as_slice());
+                if let Some(d) = list_for_each(expr, root) {
+                    self.diags.push(d);
+                    return None;
+                }
+                let v = self.eval_plain(mi, expr)?;
                 if unknowns(self.options) == Unknowns::OneInstance && !v.is_known() {
                     return Some(vec![Unknowns::stand_in(Mode::ForEach)]);
                 }

@@ -153,3 +153,30 @@ pub(crate) fn cannot_expand(expr: &kiln_config::Expr, msg: String) -> Diagnostic
         d
     }
 }
+
+/// Terraform refuses a list or a tuple as `for_each` (only a map or a set
+/// of strings); kiln's values do not tell a list from a set, so the
+/// expression is read as written: a `[...]` or `[for ...]` constructor, or
+/// a root variable declared as a list or tuple. The error, or `None`.
+pub(crate) fn list_for_each(
+    expr: &kiln_config::Expr,
+    root_variables: Option<&[kiln_config::Variable]>,
+) -> Option<Diagnostic> {
+    let ty = if expr.is_tuple_constructor() {
+        "tuple".to_string()
+    } else {
+        let name = expr.as_variable()?;
+        let v = root_variables?.iter().find(|v| v.name == name)?;
+        match v.ty.as_ref()? {
+            t @ (kiln_model::Type::List(_) | kiln_model::Type::Tuple(_)) => t.to_string(),
+            _ => return None,
+        }
+    };
+    Some(
+        expr.loc
+            .error(format!(
+                "for_each takes a map or a set of strings, and this is a {ty}"
+            ))
+            .with_detail("convert it with toset(...), as Terraform requires (instances are keyed by the strings, so their order does not matter)"),
+    )
+}
