@@ -27,6 +27,82 @@ pub(super) fn base64decode(args: Vec<Value>) -> Result<Value, FnError> {
     })
 }
 
+/// The character encodings `textencodebase64` / `textdecodebase64` know,
+/// by Terraform's (IANA) names, case-insensitive: UTF-8, UTF-16 in either
+/// byte order, and ISO-8859-1.
+#[derive(Clone, Copy)]
+enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Latin1,
+}
+
+fn text_encoding(name: &str, arg: usize) -> Result<TextEncoding, FnError> {
+    match name.to_ascii_uppercase().replace('_', "-").as_str() {
+        "UTF-8" | "UTF8" => Ok(TextEncoding::Utf8),
+        "UTF-16LE" => Ok(TextEncoding::Utf16Le),
+        "UTF-16BE" | "UTF-16" => Ok(TextEncoding::Utf16Be),
+        "ISO-8859-1" | "LATIN1" | "ISO8859-1" => Ok(TextEncoding::Latin1),
+        _ => Err(arg_err(
+            arg,
+            format!(
+                "{name:?} is not a character encoding kiln supports; use UTF-8, UTF-16LE, UTF-16BE or ISO-8859-1"
+            ),
+        )),
+    }
+}
+
+/// `textencodebase64(string, encoding)`: the string in that encoding,
+/// base64-encoded.
+pub(super) fn textencodebase64(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    let bytes: Vec<u8> = match text_encoding(&string_arg(&args, 1)?, 1)? {
+        TextEncoding::Utf8 => s.into_bytes(),
+        TextEncoding::Utf16Le => s.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        TextEncoding::Utf16Be => s.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        TextEncoding::Latin1 => s
+            .chars()
+            .map(|c| {
+                u8::try_from(u32::from(c)).map_err(|_| {
+                    arg_err(
+                        0,
+                        format!("the character {c:?} cannot be encoded in ISO-8859-1"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Value::String(STANDARD.encode(bytes)))
+}
+
+/// `textdecodebase64(string, encoding)`: base64 data in that encoding,
+/// decoded to a string.
+pub(super) fn textdecodebase64(args: Vec<Value>) -> Result<Value, FnError> {
+    let data = string_arg(&args, 0)?;
+    let encoding = text_encoding(&string_arg(&args, 1)?, 1)?;
+    let bytes = STANDARD.decode(data.as_bytes()).map_err(|e| {
+        arg_err(
+            0,
+            format!("the given value has an invalid base64 symbol: {e}"),
+        )
+    })?;
+    let units = |pair: fn([u8; 2]) -> u16| -> Result<Vec<u16>, FnError> {
+        if bytes.len() % 2 != 0 {
+            return Err(arg_err(0, "the data is not whole UTF-16 code units"));
+        }
+        Ok(bytes.chunks(2).map(|c| pair([c[0], c[1]])).collect())
+    };
+    let text = match encoding {
+        TextEncoding::Utf8 => String::from_utf8(bytes.clone()).ok(),
+        TextEncoding::Utf16Le => String::from_utf16(&units(u16::from_le_bytes)?).ok(),
+        TextEncoding::Utf16Be => String::from_utf16(&units(u16::from_be_bytes)?).ok(),
+        TextEncoding::Latin1 => Some(bytes.iter().map(|b| char::from(*b)).collect()),
+    };
+    text.map(Value::String)
+        .ok_or_else(|| arg_err(0, "the data is not valid text in that encoding"))
+}
+
 /// Go's `url.QueryEscape`: spaces become `+`, everything but letters,
 /// digits and `-_.~` is percent-encoded.
 pub(super) fn urlencode(args: Vec<Value>) -> Result<Value, FnError> {

@@ -316,6 +316,18 @@ static FUNCTIONS: &[Function] = &[
         strings::substr,
     ),
     fixed("sum", &["list"], Deep, collections::sum),
+    fixed(
+        "textdecodebase64",
+        &["source", "encoding"],
+        Deep,
+        encoding::textdecodebase64,
+    ),
+    fixed(
+        "textencodebase64",
+        &["string", "encoding"],
+        Deep,
+        encoding::textencodebase64,
+    ),
     fixed("timeadd", &["timestamp", "duration"], Deep, dates::timeadd),
     fixed(
         "timecmp",
