@@ -830,6 +830,7 @@ impl<'a> Cx<'a> {
         match name {
             "try" => return self.call_try(&args, whole),
             "templatefile" => return self.call_templatefile(&args, whole),
+            "templatestring" => return self.call_templatestring(&args, whole),
             "can" => {
                 if args.len() != 1 {
                     return Err(self.error(

@@ -217,25 +217,9 @@ impl<'a> Cx<'a> {
                 ));
             }
         };
-        let vars = match vars {
-            Value::Map(m) => m,
-            Value::Unknown => return Ok(mark(Value::Unknown, sensitive)),
-            other => {
-                return Err(self.error(
-                    args[1].span(),
-                    format!(
-                        "templatefile(): vars must be an object or a map, got {}",
-                        other.type_name()
-                    ),
-                ));
-            }
+        let Some(vars) = self.template_vars(vars, args[1], "templatefile")? else {
+            return Ok(mark(Value::Unknown, sensitive));
         };
-        if let Some(bad) = vars.keys().find(|k| !is_identifier(k)) {
-            return Err(self.error(
-                args[1].span(),
-                format!("templatefile(): invalid template variable name \"{bad}\": must start with a letter, followed by letters, digits, underscores or dashes"),
-            ));
-        }
         let bytes = self
             .scope
             .files()
@@ -250,7 +234,94 @@ impl<'a> Cx<'a> {
                 ),
             )
         })?;
-        let file = Arc::new(SourceFile { name: path, text });
+        let v = self.render_text(path, text, &vars)?;
+        Ok(mark(v, sensitive))
+    }
+
+    /// `templatestring(ref, vars)` (Terraform 1.9): a string obtained at
+    /// run time (`local.template`, a data source's body) rendered as a
+    /// template whose only names are `vars`. The template must be a
+    /// reference: a literal string is already a template, so Terraform
+    /// refuses one.
+    pub(super) fn call_templatestring(
+        &mut self,
+        args: &[&'a Expression],
+        whole: &'a Expression,
+    ) -> R {
+        if args.len() != 2 {
+            return Err(self.error(
+                whole.span(),
+                format!(
+                    "function \"templatestring\" takes 2 arguments (template, vars), got {}",
+                    args.len()
+                ),
+            ));
+        }
+        if !matches!(args[0], Expression::Traversal(_) | Expression::Variable(_)) {
+            return Err(self.error(
+                args[0].span(),
+                "templatestring(): the template must be a reference to a string obtained at run time (local.template, or a data source's attribute): a literal string is a template already; render it directly",
+            ));
+        }
+        let template = self.expr(args[0])?;
+        let vars = self.expr(args[1])?;
+        let (template, s1) = unmark(template);
+        let (vars, s2) = unmark(vars);
+        let sensitive = s1 || s2;
+        let text = match template {
+            Value::String(t) => t,
+            Value::Unknown => return Ok(mark(Value::Unknown, sensitive)),
+            other => {
+                return Err(self.error(
+                    args[0].span(),
+                    format!(
+                        "templatestring(): the template must be a string, got {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+        };
+        let Some(vars) = self.template_vars(vars, args[1], "templatestring")? else {
+            return Ok(mark(Value::Unknown, sensitive));
+        };
+        let v = self.render_text("<templatestring>".into(), text, &vars)?;
+        Ok(mark(v, sensitive))
+    }
+
+    /// A template function's `vars`: a map or an object of values named
+    /// like identifiers; `None` when not known yet.
+    fn template_vars(
+        &self,
+        vars: Value,
+        at: &Expression,
+        function: &str,
+    ) -> Result<Option<BTreeMap<String, Value>>, Diagnostics> {
+        let vars = match vars {
+            Value::Map(m) => m,
+            Value::Unknown => return Ok(None),
+            other => {
+                return Err(self.error(
+                    at.span(),
+                    format!(
+                        "{function}(): vars must be an object or a map, got {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+        };
+        if let Some(bad) = vars.keys().find(|k| !is_identifier(k)) {
+            return Err(self.error(
+                at.span(),
+                format!("{function}(): invalid template variable name \"{bad}\": must start with a letter, followed by letters, digits, underscores or dashes"),
+            ));
+        }
+        Ok(Some(vars))
+    }
+
+    /// Parses `text` (named `name` in messages) as a template and renders
+    /// it with `vars` as its only names.
+    fn render_text(&self, name: String, text: String, vars: &BTreeMap<String, Value>) -> R {
+        let file = Arc::new(SourceFile { name, text });
         let template = hcl_edit::parser::parse_template(&file.text)
             .map_err(|e| Diagnostics::from(syntax_error(&file, &e)))?;
         let mut cx = Cx {
@@ -260,8 +331,7 @@ impl<'a> Cx<'a> {
             bindings: vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
             template: true,
         };
-        let v = cx.template_elements(&template)?;
-        Ok(mark(v, sensitive))
+        cx.template_elements(&template)
     }
 }
 

@@ -363,14 +363,14 @@ pub(crate) fn find(name: &str) -> Option<&'static Function> {
         .map(|i| &FUNCTIONS[i])
 }
 
-/// The names of every function of the library (plus `try`, `can` and
-/// `templatefile`, which the evaluator implements), for completion and "did
-/// you mean" hints.
+/// The names of every function of the library (plus `try`, `can`,
+/// `templatefile` and `templatestring`, which the evaluator implements),
+/// for completion and "did you mean" hints.
 pub fn function_names() -> impl Iterator<Item = &'static str> {
     FUNCTIONS
         .iter()
         .map(|f| f.name)
-        .chain(["can", "templatefile", "try"])
+        .chain(["can", "templatefile", "templatestring", "try"])
 }
 
 /// Calls `f`, applying its mark rule.

@@ -174,7 +174,10 @@ impl TestScope {
             ("mixed", list(&[s("a"), Value::Unknown])),
             ("secret_list", list(&[s("a"), s("b").sensitive()])),
         ];
-        let locals = [("greeting", s("hello"))];
+        let locals = [
+            ("greeting", s("hello")),
+            ("tpl", s("Hi ${who}%{ for n in nums }[${n}]%{ endfor }")),
+        ];
         let resources = [
             (
                 ResourceAddr::managed("null_resource", "a"),
