@@ -33,4 +33,4 @@ pub use recover::{read_state, recover, recover_if_needed};
 pub use rollback::{RollbackOptions, RolledBack, rollback};
 pub use saved::{SavedPlan, load_plan, save_plan, write_private};
 pub use state::{push_state, unlock};
-pub use workspace::{OpenOptions, VarInputs, Workspace, read_source, sealer, validate_env_name};
+pub use workspace::{OpenOptions, VarInputs, Workspace};

@@ -552,7 +552,7 @@ impl kiln_config::Scope for ProviderScope<'_> {
 }
 
 /// Environment names become directory names and resource name prefixes.
-pub fn validate_env_name(env: &str) -> Result<()> {
+pub(crate) fn validate_env_name(env: &str) -> Result<()> {
     let ok = !env.is_empty()
         && env.len() <= 63
         && env
@@ -603,7 +603,7 @@ fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
 
 /// A configuration or variable file's text. A file that is not UTF-8 is an
 /// error at the first invalid byte (`file:line:column`), as HCL requires.
-pub fn read_source(path: &Path) -> Result<String> {
+pub(crate) fn read_source(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
@@ -630,7 +630,7 @@ static SEALER: std::sync::OnceLock<SharedSealer> = std::sync::OnceLock::new();
 /// journal and saved plans (see `kiln_store::seal`), as the project's
 /// `kiln { encryption }` block or, without one, `KILN_STATE_PASSPHRASE`
 /// asks. One per process, so a key is derived once.
-pub fn sealer() -> Result<SharedSealer> {
+pub(crate) fn sealer() -> Result<SharedSealer> {
     if let Some(s) = SEALER.get() {
         return Ok(s.clone());
     }

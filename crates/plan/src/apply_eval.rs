@@ -272,18 +272,17 @@ impl<'p> ApplyEvaluator<'p> {
         let mut value = eval_body(&res.body, schema, &scope)?;
         // The physical name is the plan's choice (the written one, or the
         // name derived from it for this generation).
-        if let (Some(rule), Some(Value::Map(m)), Some(planned)) = (
-            &schema.physical_name,
-            Some(&mut value),
-            a.after
+        if let Some(rule) = &schema.physical_name
+            && let Some(Value::String(planned)) = a
+                .after
                 .as_ref()
-                .and_then(|p| p.get(&schema.physical_name.as_ref()?.attribute)),
-        ) && let (Value::String(p), Some(Value::String(w))) = (
-            planned.unmarked(),
-            m.get(&rule.attribute).map(Value::unmarked),
-        ) && rule.is_form_of(p, w, a.generation)
+                .and_then(|p| p.get(&rule.attribute))
+                .map(Value::unmarked)
+            && let Value::Map(m) = &mut value
+            && let Some(Value::String(written)) = m.get(&rule.attribute).map(Value::unmarked)
+            && rule.is_form_of(planned, written, a.generation)
         {
-            m.insert(rule.attribute.clone(), Value::String(p.clone()));
+            m.insert(rule.attribute.clone(), Value::String(planned.clone()));
         }
         let value = match a.kind {
             ActionKind::Create | ActionKind::Replace => final_new_object(value, schema),

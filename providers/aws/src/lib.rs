@@ -190,7 +190,7 @@ fn subject(address: &str, type_name: &str, id: &str) -> String {
 #[async_trait]
 impl Provider for AwsProvider {
     fn schema(&self) -> ProviderSchema {
-        schema::provider_schema()
+        schema::provider_schema().clone()
     }
 
     async fn configure(&self, req: ConfigureRequest) -> ConfigureResponse {

@@ -375,7 +375,14 @@ pub fn canonical(type_name: &str) -> &str {
         .map_or(type_name, |(_, real)| real)
 }
 
-pub fn provider_schema() -> ProviderSchema {
+/// The provider's schema, built once per process (validation and adoption
+/// look attributes up per resource).
+pub fn provider_schema() -> &'static ProviderSchema {
+    static SCHEMA: std::sync::OnceLock<ProviderSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(build_schema)
+}
+
+fn build_schema() -> ProviderSchema {
     ProviderSchema {
         name: "aws".into(),
         config: ResourceSchema::new()
@@ -416,7 +423,7 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
     if let Some(rule) = provider_schema()
         .resources
         .get(type_name)
-        .and_then(|r| r.physical_name.clone())
+        .and_then(|r| r.physical_name.as_ref())
     {
         let name = values::string(config, "name");
         if name.is_some() && values::string(config, "name_prefix").is_some() {

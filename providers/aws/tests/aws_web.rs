@@ -297,11 +297,8 @@ resource "aws_security_group" "web" {
 }
 "#,
     );
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     run(&["apply", "--yes"]).success();
     let groups = |c: &Clients| {
         let c = c.clone();
@@ -406,11 +403,8 @@ resource "aws_lb_listener" "http" {
 }
 "#,
     );
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     run(&["apply", "--yes"]).success();
     // Nothing moved: a plan is quiet.
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
@@ -497,11 +491,8 @@ resource "aws_route_table_association" "a" {{
         )
     };
     let (p, k) = common::project(&main(""));
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     run(&["apply", "--yes"]).success();
     let id_of = |addr: &str| common::state_id(&p, &env, addr);
     let (table, association) = (
@@ -630,11 +621,8 @@ resource "aws_security_group" "web" {
 }
 "#,
     );
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     let open_ports = |c: &Clients| {
         let c = c.clone();
         let env = env.clone();
@@ -699,11 +687,8 @@ resource "aws_lb_target_group" "web" {
 }
 "#,
     );
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     let names = |c: &Clients| {
         let c = c.clone();
         let env = env.clone();
@@ -803,11 +788,8 @@ resource "aws_alb_listener" "http" {
 }
 "#,
     );
-    let run = |args: &[&str]| {
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--env", env.as_str()]);
-        k.run(&a)
-    };
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
     run(&["apply", "--yes"]).success();
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
     let r = run(&["plan", "--var", "live=green"]);
