@@ -270,6 +270,96 @@ pub struct ProviderSchema {
     pub data_sources: BTreeMap<String, ResourceSchema>,
 }
 
+impl ProviderSchema {
+    /// The provider's reference as Markdown: every resource type and data
+    /// source with its arguments (type, required or optional, what a change
+    /// means) and its computed attributes. Generated from the schema, so a
+    /// document made from it cannot drift from what the provider accepts.
+    pub fn reference_markdown(&self) -> String {
+        let mut out = String::new();
+        for (name, r) in &self.resources {
+            out.push_str(&format!("### `{name}`\n\n"));
+            let mut traits = Vec::new();
+            if r.stateful {
+                traits.push("stateful (never replaced unless named)".to_string());
+            }
+            if r.health_check {
+                traits.push("health-checked before cut-over".to_string());
+            }
+            if r.traffic_switch {
+                traits.push("traffic switch (moved in place on a rebuild)".to_string());
+            }
+            if let Some(p) = &r.physical_name {
+                traits.push(format!(
+                    "physical name `{}` (at most {} characters)",
+                    p.attribute, p.max_len
+                ));
+            }
+            for set in &r.exclusive {
+                traits.push(format!("`{}` unique among resources", set.join("` + `")));
+            }
+            if !traits.is_empty() {
+                out.push_str(&format!("{}.\n\n", traits.join("; ")));
+            }
+            reference_table(&mut out, r, true);
+        }
+        if !self.data_sources.is_empty() {
+            out.push_str("### Data sources\n\n");
+            for (name, d) in &self.data_sources {
+                out.push_str(&format!("#### `data.{name}`\n\n"));
+                reference_table(&mut out, d, false);
+            }
+        }
+        out
+    }
+}
+
+/// One type's arguments as a Markdown table, then its computed attributes.
+fn reference_table(out: &mut String, r: &ResourceSchema, changes: bool) {
+    let args: Vec<_> = r
+        .attributes
+        .iter()
+        .filter(|(_, a)| a.is_settable())
+        .collect();
+    if !args.is_empty() {
+        out.push_str(if changes {
+            "| argument | type | | a change | |\n|---|---|---|---|---|\n"
+        } else {
+            "| argument | type | | |\n|---|---|---|---|\n"
+        });
+        for (k, a) in args {
+            let presence = match a.presence {
+                Presence::Required => "required",
+                _ => "optional",
+            };
+            let change = match a.change {
+                ChangeBehaviour::Replace => "replaces",
+                ChangeBehaviour::Runtime => "in place",
+                ChangeBehaviour::Update => "in place (stateful)",
+            };
+            let note = a.description.replace('|', "\\|");
+            let ty = a.ty.to_string().replace('|', "\\|");
+            if changes {
+                out.push_str(&format!(
+                    "| `{k}` | `{ty}` | {presence} | {change} | {note} |\n"
+                ));
+            } else {
+                out.push_str(&format!("| `{k}` | `{ty}` | {presence} | {note} |\n"));
+            }
+        }
+        out.push('\n');
+    }
+    let computed: Vec<String> = r
+        .attributes
+        .iter()
+        .filter(|(_, a)| a.presence == Presence::Computed)
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if !computed.is_empty() {
+        out.push_str(&format!("Computed: {}.\n\n", computed.join(", ")));
+    }
+}
+
 /// The schemas of every configured provider, looked up by resource type.
 #[derive(Debug, Clone, Default)]
 pub struct Schemas {

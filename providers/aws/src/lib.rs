@@ -6,11 +6,13 @@
 //! differences all come from kiln's rule, *don't update, version and
 //! replace*:
 //!
-//! - Physical names are derived, never chosen: `{env}-{name_prefix or the
-//!   resource name}-g{generation}-{project}` (`{project}`: six hex digits of
-//!   the state's lineage; shortened with a hash where AWS limits the
-//!   length), so the old and the new generation coexist, and two projects'
-//!   environments of the same name never collide. `name` is computed.
+//! - Physical names never collide: `name` is used as written for the first
+//!   object, and a replacement while the live object holds it gets
+//!   `{name}-g{generation}` (cut to AWS's limit); `name_prefix` and the
+//!   default make `{prefix or env-resource name}-g{generation}-{project}`
+//!   (`{project}`: six hex digits of the state's lineage; shortened with a
+//!   hash where AWS limits the length), so the old and the new generation
+//!   coexist, and two projects' environments never collide.
 //! - Only run-time attributes change in place (tags, an Auto Scaling group's
 //!   capacity and target groups, a listener's actions, a bucket's
 //!   `force_destroy`); everything else replaces. Buckets and volumes are
@@ -28,9 +30,17 @@
 //! wait has a timeout whose message says what was awaited.
 //!
 //! The module layout: [`api`] (clients, errors, waits, tags, names),
-//! `values` (reading attributes out of a [`Value`]), one module per AWS
-//! service family, `schema` (every type's attributes) and `data` (data
-//! sources).
+//! `values` (reading attributes out of a [`Value`]), `resource` (the
+//! [`resource::Resource`] trait and the table of types), one module per
+//! resource type grouped by service family (`ec2/vpc.rs`, `elb/lb.rs`,
+//! ...), `schema` (the provider schema built from the table, shared
+//! attribute shapes, aliases) and `data` (data sources).
+//!
+//! Adding a resource type is one file and one line: a module with a unit
+//! struct implementing [`resource::Resource`] (its schema with Terraform's
+//! argument names, create, batched read, update, delete, find by key), and
+//! its line in [`resource::TYPES`]. The conformance suite and the generated
+//! list of supported types pick it up from there.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -47,16 +57,18 @@ use kiln_provider::{
 use tokio::sync::OnceCell;
 
 pub mod api;
-mod asg;
+mod autoscaling_group;
 mod data;
 mod ec2;
 mod elb;
-mod s3;
+mod resource;
+mod s3_bucket;
 mod schema;
 mod values;
 
 pub use api::AwsOptions;
 use api::{Clients, Ctx, Error, Settings};
+use resource::Resource;
 
 /// The `aws` provider. Clients are built on first use, from the settings of
 /// `configure` (or the defaults if it was never called).
@@ -100,34 +112,9 @@ impl AwsProvider {
     }
 }
 
-impl AwsProvider {
-    /// What a create with this idempotency key made, if anything.
-    async fn find(
-        &self,
-        clients: &Clients,
-        type_name: &str,
-        key: &str,
-    ) -> Result<Option<(String, Value)>, Error> {
-        match schema::canonical(type_name) {
-            "aws_vpc" => ec2::find_vpc(clients, key).await,
-            "aws_subnet" => ec2::find_subnet(clients, key).await,
-            "aws_internet_gateway" => ec2::find_igw(clients, key).await,
-            "aws_route_table" => ec2::find_route_table(clients, key).await,
-            "aws_security_group" => ec2::find_security_group(clients, key).await,
-            "aws_launch_template" => ec2::find_launch_template(clients, key).await,
-            "aws_instance" => ec2::find_instance(clients, key).await,
-            "aws_ebs_volume" => ec2::find_volume(clients, key).await,
-            "aws_autoscaling_group" => asg::find(clients, key).await,
-            "aws_lb" => elb::find_lb(clients, key).await,
-            "aws_lb_target_group" => elb::find_target_group(clients, key).await,
-            "aws_lb_listener" => elb::find_listener(clients, key).await,
-            "aws_s3_bucket" => s3::find(clients, key).await,
-            // Associations carry no tags; an interrupted one is found by the
-            // route table's read and the next plan recreates it.
-            "aws_route_table_association" => Ok(None),
-            other => Err(Error::unsupported(other)),
-        }
-    }
+/// The type serving a type name, or the error that it is not supported.
+fn resource(type_name: &str) -> Result<&'static dyn Resource, Error> {
+    resource::lookup(type_name).ok_or_else(|| Error::unsupported(type_name))
 }
 
 /// The state of an adopted object for a create: the configuration, with the
@@ -159,16 +146,6 @@ fn adopt(type_name: &str, config: &Value, found: &Value) -> Value {
 /// (the caller died; AWS keeps processing the request it received). A
 /// look-up by key sooner than this could miss the object and orphan it.
 const IN_FLIGHT_SETTLE: std::time::Duration = std::time::Duration::from_secs(4);
-
-/// The types whose creates look for an earlier try's object first.
-const LOOK_BEFORE_CREATE: &[&str] = &[
-    "aws_vpc",
-    "aws_subnet",
-    "aws_internet_gateway",
-    "aws_route_table",
-    "aws_instance",
-    "aws_ebs_volume",
-];
 
 fn error_diag(subject: &str, e: &Error) -> Diagnostics {
     let mut d = Diagnostic::error(format!("{subject}: {}", e.message));
@@ -244,42 +221,33 @@ impl Provider for AwsProvider {
                 ..CreateResponse::default()
             };
         }
-        let result = match schema::canonical(&req.type_name) {
+        let result = match resource(&req.type_name) {
+            Err(e) => Err(e),
             // Objects without a unique name are looked up by key first: a
             // retried create adopts what the first try made. (RunInstances
             // and CreateVolume also take the key as client token; the look-up
             // covers the other creates, and emulators that ignore tokens.)
-            t if LOOK_BEFORE_CREATE.contains(&t)
-                && !req.idempotency_key.is_empty()
-                && let Ok(Some((id, found))) =
-                    self.find(clients, t, &req.idempotency_key).await =>
+            Ok(t)
+                if t.look_before_create()
+                    && !req.idempotency_key.is_empty()
+                    && let Ok(Some((id, found))) = t.find(clients, &req.idempotency_key).await =>
             {
-                Ok((id, adopt(t, &req.config, &found)))
+                Ok((id, adopt(t.name(), &req.config, &found)))
             }
-            "aws_instance" => ec2::create_instance(&ctx, &req.config).await,
-            "aws_vpc" => ec2::create_vpc(&ctx, &req.config).await,
-            "aws_subnet" => ec2::create_subnet(&ctx, &req.config).await,
-            "aws_internet_gateway" => ec2::create_igw(&ctx, &req.config).await,
-            "aws_route_table" => ec2::create_route_table(&ctx, &req.config).await,
-            "aws_route_table_association" => ec2::create_association(&ctx, &req.config).await,
-            "aws_security_group" => ec2::create_security_group(&ctx, &req.config).await,
-            "aws_launch_template" => ec2::create_launch_template(&ctx, &req.config).await,
-            "aws_ebs_volume" => ec2::create_volume(&ctx, &req.config).await,
-            "aws_autoscaling_group" => asg::create(&ctx, &req.config).await,
-            "aws_lb" => elb::create_lb(&ctx, &req.config).await,
-            "aws_lb_target_group" => elb::create_target_group(&ctx, &req.config).await,
-            "aws_lb_listener" => elb::create_listener(&ctx, &req.config).await,
-            "aws_s3_bucket" => s3::create(&ctx, &req.config).await,
-            other => Err(Error::unsupported(other)),
+            Ok(t) => t.create(&ctx, &req.config).await,
         };
         // A retried create whose first try made the object: adopt it.
         let result = match result {
             Err(e) if e.is_duplicate() && !req.idempotency_key.is_empty() => {
-                match self
-                    .find(clients, &req.type_name, &req.idempotency_key)
-                    .await
-                {
-                    Ok(Some((id, found))) => Ok((id, adopt(&req.type_name, &req.config, &found))),
+                let found = match resource(&req.type_name) {
+                    Ok(t) => t.find(clients, &req.idempotency_key).await,
+                    Err(e) => Err(e),
+                };
+                match found {
+                    Ok(Some((id, found))) => Ok((
+                        id,
+                        adopt(schema::canonical(&req.type_name), &req.config, &found),
+                    )),
                     _ => Err(e),
                 }
             }
@@ -318,47 +286,19 @@ impl Provider for AwsProvider {
         }
         let mut results: Vec<ReadResult> = vec![ReadResult::default(); req.items.len()];
         for (type_name, idx) in by_type {
-            let mut listener_drift = Vec::new();
             let items: Vec<(&str, &Value)> = idx
                 .iter()
                 .map(|&i| (req.items[i].id.as_str(), &req.items[i].state))
                 .collect();
-            let answers = match type_name {
-                "aws_vpc" => ec2::read_vpcs(clients, &items).await,
-                "aws_subnet" => ec2::read_subnets(clients, &items).await,
-                "aws_internet_gateway" => ec2::read_igws(clients, &items).await,
-                "aws_route_table" => ec2::read_route_tables(clients, &items).await,
-                "aws_route_table_association" => ec2::read_associations(clients, &items).await,
-                "aws_security_group" => ec2::read_security_groups(clients, &items).await,
-                "aws_launch_template" => ec2::read_launch_templates(clients, &items).await,
-                "aws_instance" => ec2::read_instances(clients, &items).await,
-                "aws_ebs_volume" => ec2::read_volumes(clients, &items).await,
-                "aws_autoscaling_group" => asg::read(clients, &items).await,
-                "aws_lb" => elb::read_lbs(clients, &items).await,
-                "aws_lb_target_group" => elb::read_target_groups(clients, &items).await,
-                "aws_lb_listener" => elb::read_listeners(clients, &items).await.map(|rows| {
-                    let (states, drift) = rows.into_iter().unzip();
-                    listener_drift = drift;
-                    states
-                }),
-                "aws_s3_bucket" => s3::read(clients, &items).await,
-                other => Err(Error::unsupported(other)),
+            let answers = match resource(type_name) {
+                Ok(t) => t.read(clients, &items).await,
+                Err(e) => Err(e),
             };
-            let drift = match (type_name, &answers) {
-                ("aws_security_group", Ok(_)) => ec2::security_group_drift(clients, &items).await,
-                ("aws_lb_listener", Ok(_)) => Ok(std::mem::take(&mut listener_drift)),
-                _ => Ok(Vec::new()),
-            };
-            match answers.and_then(|a| drift.map(|d| (a, d))) {
-                Ok((states, drift)) => {
-                    for (n, (&i, state)) in idx.iter().zip(states).enumerate() {
-                        results[i].drift = drift.get(n).cloned().flatten().or_else(|| {
-                            // A stopped instance is replaced, not restarted.
-                            let s = state.as_ref()?.get("instance_state")?.as_str()?;
-                            (type_name == "aws_instance" && s != "running" && s != "pending")
-                                .then(|| format!("the instance is {s}"))
-                        });
-                        results[i].state = state;
+            match answers {
+                Ok(answers) => {
+                    for (&i, seen) in idx.iter().zip(answers) {
+                        results[i].state = seen.state;
+                        results[i].drift = seen.drift;
                     }
                 }
                 Err(e) => {
@@ -394,16 +334,9 @@ impl Provider for AwsProvider {
                 diagnostics: Diagnostic::error(format!("{who}: {first}")).into(),
             };
         }
-        let result = match schema::canonical(&req.type_name) {
-            "aws_autoscaling_group" => asg::update(&ctx, &req).await,
-            "aws_lb_listener" => elb::update_listener(&ctx, &req).await,
-            "aws_lb" | "aws_lb_target_group" => elb::update_tags(&ctx, &req).await,
-            "aws_s3_bucket" => s3::update(&ctx, &req).await,
-            "aws_ebs_volume" => ec2::update_volume(&ctx, &req).await,
-            "aws_route_table" => ec2::update_route_table(&ctx, &req).await,
-            "aws_route_table_association" => Ok(()),
-            t if t.starts_with("aws_") => ec2::update_tags(&ctx, &req).await,
-            other => Err(Error::unsupported(other)),
+        let result = match resource(&req.type_name) {
+            Ok(t) => t.update(&ctx, &req).await,
+            Err(e) => Err(e),
         };
         match result {
             Ok(()) => UpdateResponse {
@@ -427,24 +360,9 @@ impl Provider for AwsProvider {
             key: "",
         };
         let who = subject(&req.context.address, &req.type_name, &req.id);
-        let id = req.id.as_str();
-        let s = &req.state;
-        let result = match schema::canonical(&req.type_name) {
-            "aws_vpc" => ec2::delete_vpc(&ctx, id).await,
-            "aws_subnet" => ec2::delete_subnet(&ctx, id).await,
-            "aws_internet_gateway" => ec2::delete_igw(&ctx, id, s).await,
-            "aws_route_table" => ec2::delete_route_table(&ctx, id).await,
-            "aws_route_table_association" => ec2::delete_association(&ctx, id).await,
-            "aws_security_group" => ec2::delete_security_group(&ctx, id).await,
-            "aws_launch_template" => ec2::delete_launch_template(&ctx, id).await,
-            "aws_instance" => ec2::delete_instance(&ctx, id).await,
-            "aws_ebs_volume" => ec2::delete_volume(&ctx, id).await,
-            "aws_autoscaling_group" => asg::delete(&ctx, id).await,
-            "aws_lb" => elb::delete_lb(&ctx, id).await,
-            "aws_lb_target_group" => elb::delete_target_group(&ctx, id).await,
-            "aws_lb_listener" => elb::delete_listener(&ctx, id).await,
-            "aws_s3_bucket" => s3::delete(&ctx, id, s).await,
-            other => Err(Error::unsupported(other)),
+        let result = match resource(&req.type_name) {
+            Ok(t) => t.delete(&ctx, &req.id, &req.state).await,
+            Err(e) => Err(e),
         };
         DeleteResponse {
             diagnostics: match result {
@@ -469,7 +387,10 @@ impl Provider for AwsProvider {
                 tokio::time::sleep(std::time::Duration::from_secs(ready - now)).await;
             }
         }
-        let result = self.find(clients, &req.type_name, key).await;
+        let result = match resource(&req.type_name) {
+            Ok(t) => t.find(clients, key).await,
+            Err(e) => Err(e),
+        };
         match result {
             Ok(found) => FindResponse {
                 found,
@@ -484,26 +405,19 @@ impl Provider for AwsProvider {
 
     async fn check_health(&self, req: HealthRequest) -> HealthResponse {
         let clients = self.clients().await;
-        match schema::canonical(&req.type_name) {
-            "aws_autoscaling_group" => {
-                match asg::wait_for_capacity(clients, &req.id, &req.state).await {
-                    Ok(message) => HealthResponse {
-                        healthy: true,
-                        message,
-                        diagnostics: Diagnostics::new(),
-                    },
-                    Err(e) => HealthResponse {
-                        healthy: false,
-                        message: e.message.clone(),
-                        diagnostics: Diagnostics::new(),
-                    },
-                }
-            }
-            _ => HealthResponse {
-                healthy: true,
-                message: "no health check".into(),
-                diagnostics: Diagnostics::new(),
-            },
+        let checked = match resource::lookup(&req.type_name) {
+            Some(t) => t.health(clients, &req.id, &req.state).await,
+            None => None,
+        };
+        let (healthy, message) = match checked {
+            None => (true, "no health check".to_string()),
+            Some(Ok(message)) => (true, message),
+            Some(Err(e)) => (false, e.message),
+        };
+        HealthResponse {
+            healthy,
+            message,
+            diagnostics: Diagnostics::new(),
         }
     }
 

@@ -17,15 +17,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup, LaunchTemplateSpecification, LifecycleState, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
-use kiln_model::Value;
+use kiln_model::{Type, Value};
 use kiln_provider::UpdateRequest;
 
 use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once, wait_for,
+};
+use crate::resource::{Observed, Resource, observed};
+use crate::schema::{
+    A, ResourceSchema, bool_t, ids, named, num_t, obj, opt_computed, str_t, strs_t,
 };
 use crate::values::{
     boolean, n, number, objects, opt_s, parse_timeout, refreshed, s, state, string, strings,
@@ -446,4 +451,108 @@ pub async fn wait_for_capacity(c: &Clients, name: &str, st: &Value) -> Result<St
     .await;
     let last = last.lock().map(|l| l.clone()).unwrap_or_default();
     result.map_err(|e| Error::new(format!("{} (last seen: {last})", e.message)))
+}
+
+/// `aws_autoscaling_group`.
+pub struct AutoscalingGroup;
+
+#[async_trait]
+impl Resource for AutoscalingGroup {
+    fn name(&self) -> &'static str {
+        "aws_autoscaling_group"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let mut asg = named(ids(ResourceSchema::new()), 255)
+            .attr(
+                "launch_template",
+                A::optional(obj(&[
+                    ("id", str_t()),
+                    ("name", str_t()),
+                    ("version", str_t()),
+                ])),
+            )
+            .attr("min_size", A::required(num_t()).runtime())
+            .attr("max_size", A::required(num_t()).runtime())
+            .attr("desired_capacity", opt_computed(num_t()).runtime())
+            .attr("vpc_zone_identifier", A::optional(strs_t()))
+            .attr("availability_zones", A::optional(strs_t()))
+            .attr("target_group_arns", A::optional(strs_t()).runtime())
+            .attr("health_check_type", A::optional(str_t()).runtime())
+            .attr("health_check_grace_period", A::optional(num_t()).runtime())
+            .attr(
+                "wait_for_capacity_timeout",
+                A::optional(str_t())
+                    .runtime()
+                    .describe("how long to wait for the instances to be InService and healthy (default \"10m\"; \"0\" skips)"),
+            )
+            .attr(
+                "tag",
+                A::optional(Type::List(Box::new(obj(&[
+                    ("key", str_t()),
+                    ("value", str_t()),
+                    ("propagate_at_launch", bool_t()),
+                ]))))
+                .runtime(),
+            );
+        asg.health_check = true;
+        asg
+    }
+
+    fn validate(&self, config: &Value, out: &mut Vec<String>) {
+        let min = number(config, "min_size");
+        let max = number(config, "max_size");
+        let desired = number(config, "desired_capacity");
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            out.push(format!("min_size {min} is greater than max_size {max}"));
+        }
+        if let (Some(d), Some(min), Some(max)) = (desired, min, max)
+            && !(min..=max).contains(&d)
+        {
+            out.push(format!(
+                "desired_capacity {d} is outside min_size {min} .. max_size {max}"
+            ));
+        }
+        if let Some(t) = string(config, "wait_for_capacity_timeout")
+            && parse_timeout(&t).is_none()
+        {
+            out.push(format!(
+                "wait_for_capacity_timeout {t:?} is not a duration like \"10m\" or \"0\""
+            ));
+        }
+        if let Some(t) = string(config, "health_check_type")
+            && t != "EC2"
+            && t != "ELB"
+        {
+            out.push(format!(
+                "health_check_type {t:?} must be \"EC2\" or \"ELB\""
+            ));
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
+        create(ctx, config).await
+    }
+
+    async fn read(&self, c: &Clients, items: &[(&str, &Value)]) -> Result<Vec<Observed>, Error> {
+        read(c, items).await.map(observed)
+    }
+
+    async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+        update(ctx, req).await
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, id: &str, _state: &Value) -> Result<(), Error> {
+        delete(ctx, id).await
+    }
+
+    async fn find(&self, c: &Clients, key: &str) -> Result<Option<(String, Value)>, Error> {
+        find(c, key).await
+    }
+
+    async fn health(&self, c: &Clients, id: &str, state: &Value) -> Option<Result<String, Error>> {
+        Some(wait_for_capacity(c, id, state).await)
+    }
 }

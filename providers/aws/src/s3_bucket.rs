@@ -5,11 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tag, Tagging};
 use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error, TAG_KEY, api};
+use crate::resource::{Observed, Resource, observed};
+use crate::schema::{A, ResourceSchema, bool_t, str_t, tags as tags_attr};
 use crate::values::{boolean, refreshed, s, state, string, tags};
 
 fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, Error> {
@@ -246,5 +249,69 @@ pub async fn delete(ctx: &Ctx<'_>, bucket: &str, st: &Value) -> Result<(), Error
             "the bucket still holds objects: empty it, or set force_destroy = true and apply before destroying",
         )),
         Err(e) => Err(e),
+    }
+}
+
+/// `aws_s3_bucket`.
+pub struct S3Bucket;
+
+#[async_trait]
+impl Resource for S3Bucket {
+    fn name(&self) -> &'static str {
+        "aws_s3_bucket"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let mut bucket = ResourceSchema::new()
+            .attr("id", A::computed(str_t()))
+            .attr("arn", A::computed(str_t()))
+            .attr("bucket", A::required(str_t()))
+            .attr(
+                "force_destroy",
+                A::optional(bool_t())
+                    .runtime()
+                    .describe("delete every object with the bucket"),
+            )
+            .attr("bucket_domain_name", A::computed(str_t()))
+            .attr("region", A::computed(str_t()))
+            .attr("tags", tags_attr())
+            .exclusive(&["bucket"]);
+        bucket.stateful = true;
+        bucket
+    }
+
+    fn validate(&self, config: &Value, out: &mut Vec<String>) {
+        if let Some(b) = string(config, "bucket") {
+            let ok = (3..=63).contains(&b.len())
+                && b.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+            if !ok {
+                out.push(format!(
+                    "bucket {b:?} is not a valid bucket name: 3 to 63 lowercase letters, digits, '-' or '.'"
+                ));
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
+        create(ctx, config).await
+    }
+
+    async fn read(&self, c: &Clients, items: &[(&str, &Value)]) -> Result<Vec<Observed>, Error> {
+        read(c, items).await.map(observed)
+    }
+
+    async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+        update(ctx, req).await
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, id: &str, state: &Value) -> Result<(), Error> {
+        delete(ctx, id, state).await
+    }
+
+    async fn find(&self, c: &Clients, key: &str) -> Result<Option<(String, Value)>, Error> {
+        find(c, key).await
     }
 }

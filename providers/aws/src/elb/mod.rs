@@ -1,0 +1,174 @@
+//! ELBv2: `aws_lb`, `aws_lb_target_group` and `aws_lb_listener`. The
+//! listener's `default_action` (forward, with weighted target groups) is
+//! run-time configuration: the cut-over switch, changed in place with
+//! ModifyListener. Load balancers and target groups are named by
+//! generation (32 characters at most, as ELBv2 requires).
+//!
+//! Reads pass ARN lists (20 per call, ELBv2's limit for load balancers);
+//! when one ARN is gone the whole call fails, so kiln then asks one by one.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, LoadBalancer, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, Matcher, ProtocolEnum, Tag, TargetGroup, TargetGroupTuple,
+    TargetTypeEnum,
+};
+use kiln_model::{Type, Value};
+use kiln_provider::UpdateRequest;
+
+use crate::api::{
+    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
+    retry_while_in_use, wait_for,
+};
+use crate::resource::{Observed, Resource, observed};
+use crate::schema::{
+    A, ResourceSchema, bool_t, ids, named, num_t, obj, str_t, strs_t, tags as tags_attr,
+};
+use crate::values::{boolean, number, objects, opt_s, refreshed, s, state, string, strings, tags};
+
+pub mod lb;
+pub mod listener;
+pub mod target_group;
+
+const BATCH: usize = 20;
+/// ELBv2's limit on load balancer and target group names.
+const NAME_MAX: usize = 32;
+
+fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn arn_suffix(arn: &str) -> Value {
+    // arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID → app/NAME/ID
+    arn.split_once(':')
+        .and_then(|_| arn.rsplit(':').next())
+        .map(|tail| {
+            let tail = tail.strip_prefix("loadbalancer/").unwrap_or(tail);
+            s(tail)
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// Describes ARNs in chunks; when a chunk fails because an ARN is gone,
+/// asks one by one and leaves the gone ones out.
+async fn describe_arns<T, F, Fut>(arns: &[String], mut call: F) -> Result<Vec<T>, Error>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, Error>>,
+{
+    let mut out = Vec::new();
+    for chunk in chunks(arns, BATCH) {
+        match call(chunk.to_vec()).await {
+            Ok(v) => out.extend(v),
+            Err(e) if e.is_not_found() => {
+                for arn in chunk {
+                    match call(vec![arn.clone()]).await {
+                        Ok(v) => out.extend(v),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The ARN among `arns` tagged with `kiln:key = key`, with its user tags.
+async fn find_tagged(
+    c: &Clients,
+    arns: Vec<String>,
+    key: &str,
+) -> Result<Option<(String, Value)>, Error> {
+    for chunk in chunks(&arns, BATCH) {
+        let out = c
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("DescribeTags"))?;
+        for d in out.tag_descriptions() {
+            if d.tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_KEY) && t.value() == Some(key))
+            {
+                let user: BTreeMap<String, Value> = d
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), s(t.value().unwrap_or_default()))))
+                    .filter(|(k, _)| !k.starts_with("kiln:"))
+                    .collect();
+                let user = if user.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Map(user)
+                };
+                return Ok(Some((
+                    d.resource_arn().unwrap_or_default().to_string(),
+                    user,
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Tags of any ELBv2 object, changed in place.
+pub async fn update_tags(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+    if !req.changed.iter().any(|c| c == "tags") {
+        return Ok(());
+    }
+    let old = ctx.user_tags(&tags(&req.prior));
+    let new = ctx.user_tags(&tags(&req.planned));
+    let removed: Vec<String> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
+    if !removed.is_empty() {
+        ctx.c
+            .elb
+            .remove_tags()
+            .resource_arns(&req.id)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(api("RemoveTags"))?;
+    }
+    if !new.is_empty() {
+        ctx.c
+            .elb
+            .add_tags()
+            .resource_arns(&req.id)
+            .set_tags(Some(elb_tags(&new)))
+            .send()
+            .await
+            .map_err(api("AddTags"))?;
+    }
+    Ok(())
+}
+
+/// The object among `found` tagged with this create's key (an earlier try's).
+async fn mine<T>(
+    ctx: &Ctx<'_>,
+    found: Vec<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+) -> Result<Option<T>, Error> {
+    if ctx.key.is_empty() {
+        return Ok(None);
+    }
+    let arns: Vec<String> = found
+        .iter()
+        .filter_map(|x| arn(x).map(str::to_string))
+        .collect();
+    let Some((ours, _)) = find_tagged(ctx.c, arns, ctx.key).await? else {
+        return Ok(None);
+    };
+    Ok(found.into_iter().find(|x| arn(x) == Some(ours.as_str())))
+}
