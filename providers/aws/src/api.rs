@@ -385,6 +385,7 @@ where
                         | "ResourceInUse"
                         | "ResourceInUseFault"
                         | "InvalidGroup.InUse"
+                        | "InvalidIPAddress.InUse"
                 ) =>
             {
                 if started.elapsed() >= timeout {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::{count, env_filter, example, tagged};
 use kiln_provider_aws::api::Clients;
@@ -802,5 +802,141 @@ resource "aws_alb_listener" "http" {
     );
     run(&["apply", "--yes", "--var", "live=green"]).success();
     run(&["destroy", "--yes", "--var", "live=green"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}
+
+/// Private subnets with NAT egress as Terraform users write it: an Elastic
+/// IP and a NAT gateway in the public subnet, the private table's default
+/// route to it (a `route` block) and a standalone `aws_route`. Applied,
+/// re-planned empty; moving the standalone route's target from the NAT
+/// gateway to the internet gateway is an in-place update that AWS then
+/// reports; destroyed, nothing kiln made is left.
+#[tokio::test]
+async fn nat_egress_for_private_subnets() {
+    let c = common::clients().await;
+    let env = common::unique("nat");
+    let (p, k) = common::project(
+        r#"
+variable "via" {
+  default = "nat"
+}
+resource "aws_vpc" "main" {
+  cidr_block = "10.52.0.0/16"
+}
+resource "aws_subnet" "public" {
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = "10.52.1.0/24"
+  map_public_ip_on_launch = true
+}
+resource "aws_subnet" "private" {
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.52.2.0/24"
+}
+resource "aws_internet_gateway" "gw" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_eip" "nat" {
+  domain = "vpc"
+  tags   = { Name = "nat" }
+  depends_on = [aws_internet_gateway.gw]
+}
+resource "aws_nat_gateway" "nat" {
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.public.id
+  tags          = { Name = "nat" }
+}
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.main.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.gw.id
+  }
+}
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.main.id
+  route {
+    cidr_block     = "0.0.0.0/0"
+    nat_gateway_id = aws_nat_gateway.nat.id
+  }
+}
+resource "aws_route" "partner" {
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "192.168.0.0/16"
+  nat_gateway_id         = var.via == "nat" ? aws_nat_gateway.nat.id : null
+  gateway_id             = var.via == "igw" ? aws_internet_gateway.gw.id : null
+}
+resource "aws_route_table_association" "public" {
+  subnet_id      = aws_subnet.public.id
+  route_table_id = aws_route_table.public.id
+}
+resource "aws_route_table_association" "private" {
+  subnet_id      = aws_subnet.private.id
+  route_table_id = aws_route_table.private.id
+}
+output "nat_ip" {
+  value = aws_nat_gateway.nat.public_ip
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let made = tagged(&c, &env).await;
+    assert_eq!(common::count(&made, "nat-gateway"), 1, "{made:?}");
+    assert_eq!(common::count(&made, "elastic-ip"), 1, "{made:?}");
+    let eip = common::state_id(&p, &env, "aws_eip.nat");
+    let addr = c
+        .ec2
+        .describe_addresses()
+        .allocation_ids(&eip)
+        .send()
+        .await
+        .unwrap();
+    let public_ip = addr.addresses()[0].public_ip().unwrap().to_string();
+    let out = run(&["output", "nat_ip"]);
+    assert!(
+        out.stdout.contains(&public_ip),
+        "the NAT gateway's address is the Elastic IP's: {} vs {public_ip}",
+        out.stdout
+    );
+    let private = common::state_id(&p, &env, "aws_route_table.private");
+    let nat = common::state_id(&p, &env, "aws_nat_gateway.nat");
+    let routes = |c: Clients, table: String| async move {
+        let t = c
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+            .unwrap();
+        t.route_tables()[0]
+            .routes()
+            .iter()
+            .filter_map(|r| {
+                let to = r.nat_gateway_id().or(r.gateway_id())?;
+                Some((r.destination_cidr_block()?.to_string(), to.to_string()))
+            })
+            .collect::<BTreeMap<String, String>>()
+    };
+    let before = routes(c.clone(), private.clone()).await;
+    assert_eq!(before.get("0.0.0.0/0"), Some(&nat), "{before:?}");
+    assert_eq!(before.get("192.168.0.0/16"), Some(&nat), "{before:?}");
+    let r = run(&["plan", "--var", "via=igw"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_route.partner will be updated in place")
+            && !r.stdout.contains("replaced"),
+        "a route's target moves in place: {}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "via=igw"]).success();
+    let igw = common::state_id(&p, &env, "aws_internet_gateway.gw");
+    let after = routes(c.clone(), private).await;
+    assert_eq!(after.get("192.168.0.0/16"), Some(&igw), "{after:?}");
+    assert_eq!(after.get("0.0.0.0/0"), Some(&nat), "{after:?}");
+    run(&["plan", "--detailed-exitcode", "--var", "via=igw"]).expect_code(0);
+    run(&["destroy", "--yes", "--var", "via=igw"]).success();
     assert!(tagged(&c, &env).await.is_empty());
 }

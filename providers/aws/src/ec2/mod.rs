@@ -28,9 +28,12 @@ use crate::schema::{
 };
 
 pub mod ebs_volume;
+pub mod eip;
 pub mod instance;
 pub mod internet_gateway;
 pub mod launch_template;
+pub mod nat_gateway;
+pub mod route;
 pub mod route_table;
 pub mod route_table_association;
 pub mod security_group;
@@ -67,9 +70,46 @@ fn key_filter(key: &str) -> Filter {
     filter(&format!("tag:{TAG_KEY}"), [key.to_string()])
 }
 
+/// An EC2 object that carries tags.
+pub(crate) trait Tagged {
+    fn tag_list(&self) -> &[Tag];
+
+    /// Whether it is tagged `kiln:key = key`. Checked on every object a
+    /// tag filter returns: an emulator may ignore a filter it does not
+    /// know (moto's DescribeNatGateways ignores `tag:` filters), and taking
+    /// another object for this create's would adopt what kiln did not make.
+    fn has_key(&self, key: &str) -> bool {
+        self.tag_list()
+            .iter()
+            .any(|t| t.key() == Some(TAG_KEY) && t.value() == Some(key))
+    }
+}
+
+macro_rules! tagged_types {
+    ($($t:ident),*) => {$(
+        impl Tagged for aws_sdk_ec2::types::$t {
+            fn tag_list(&self) -> &[Tag] {
+                self.tags()
+            }
+        }
+    )*};
+}
+tagged_types!(
+    Vpc,
+    Subnet,
+    InternetGateway,
+    RouteTable,
+    SecurityGroup,
+    LaunchTemplate,
+    Instance,
+    Volume,
+    Address,
+    NatGateway
+);
+
 /// The first object a Describe finds tagged with this create's key: what an
 /// earlier try of the create made (none without a key).
-async fn made_by<T, Fut>(
+async fn made_by<T: Tagged, Fut>(
     ctx: &Ctx<'_>,
     describe: impl FnOnce(Filter) -> Fut,
 ) -> Result<Option<T>, Error>
@@ -79,7 +119,7 @@ where
     if ctx.key.is_empty() {
         return Ok(None);
     }
-    Ok(describe(key_filter(ctx.key)).await?.into_iter().next())
+    tagged(ctx.key, describe).await
 }
 
 /// The user's tags of an object read back (kiln's own left out).
@@ -227,10 +267,13 @@ where
 }
 
 /// The object tagged `kiln:key = key`, if a Describe finds one.
-async fn tagged<T, F, Fut>(key: &str, describe: F) -> Result<Option<T>, Error>
+async fn tagged<T: Tagged, F, Fut>(key: &str, describe: F) -> Result<Option<T>, Error>
 where
     F: FnOnce(Filter) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, Error>>,
 {
-    Ok(describe(key_filter(key)).await?.into_iter().next())
+    Ok(describe(key_filter(key))
+        .await?
+        .into_iter()
+        .find(|x| x.has_key(key)))
 }

@@ -1,9 +1,9 @@
 //! `aws_route_table`: routes are run-time configuration, changed in place.
 
+use super::route;
 use super::*;
 
 pub async fn create_route_table(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {
-    let ec2 = &ctx.c.ec2;
     let tags = ctx.tags(&tags(config));
     let rt = &create_once(
         || async {
@@ -32,21 +32,14 @@ pub async fn create_route_table(ctx: &Ctx<'_>, config: &Value) -> Result<(String
             ("owner_id", opt_s(rt.owner_id())),
         ],
     );
-    for route in objects(config, "route") {
-        let made = ec2
-            .create_route()
-            .route_table_id(&id)
-            .set_destination_cidr_block(string(route, "cidr_block"))
-            .set_gateway_id(string(route, "gateway_id"))
-            .send()
-            .await
-            .map_err(api("CreateRoute"));
-        match made {
-            Ok(_) => {}
-            // The table is new: the route is this create's own (an earlier
-            // try whose answer was lost, or an adopted table's).
-            Err(e) if e.code() == "RouteAlreadyExists" => {}
-            Err(e) => return Err(e.after_creating(&id, st)),
+    for r in objects(config, "route") {
+        let Some(cidr) = string(r, "cidr_block") else {
+            continue;
+        };
+        // The table is new: a route already there to the same target is
+        // this create's own (an earlier try whose answer was lost).
+        if let Err(e) = route::create(ctx.c, &id, &cidr, &route::target(r)).await {
+            return Err(e.after_creating(&id, st));
         }
     }
     Ok((id, st))
@@ -120,47 +113,32 @@ pub async fn delete_route_table(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
 /// to it never stops being routed).
 pub async fn update_route_table(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
     if req.changed.iter().any(|c| c == "route") {
-        let routes = |v: &Value| -> BTreeMap<String, Option<String>> {
+        let routes = |v: &Value| -> BTreeMap<String, route::Target> {
             objects(v, "route")
                 .into_iter()
-                .filter_map(|r| Some((string(r, "cidr_block")?, string(r, "gateway_id"))))
+                .filter_map(|r| Some((string(r, "cidr_block")?, route::target(r))))
                 .collect()
         };
         let (old, new) = (routes(&req.prior), routes(&req.planned));
-        let ec2 = &ctx.c.ec2;
-        for (cidr, gateway) in &new {
+        for (cidr, to) in &new {
             match old.get(cidr) {
-                None => ec2
-                    .create_route()
-                    .route_table_id(&req.id)
-                    .destination_cidr_block(cidr)
-                    .set_gateway_id(gateway.clone())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("CreateRoute"))?,
-                Some(g) if g != gateway => ec2
-                    .replace_route()
-                    .route_table_id(&req.id)
-                    .destination_cidr_block(cidr)
-                    .set_gateway_id(gateway.clone())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("ReplaceRoute"))?,
+                None => route::create(ctx.c, &req.id, cidr, to).await?,
+                Some(was) if was != to => route::replace(ctx.c, &req.id, cidr, to).await?,
                 Some(_) => {}
             }
         }
         for cidr in old.keys().filter(|c| !new.contains_key(*c)) {
-            ec2.delete_route()
-                .route_table_id(&req.id)
-                .destination_cidr_block(cidr)
-                .send()
-                .await
-                .map_err(api("DeleteRoute"))?;
+            route::delete(ctx.c, &req.id, cidr).await?;
         }
     }
     update_tags(ctx, req).await
+}
+
+/// A `route` block: a destination and one of Terraform's targets.
+fn route_block_t() -> Type {
+    let mut fields = vec![("cidr_block", str_t())];
+    fields.extend(route::TARGETS.iter().map(|t| (*t, str_t())));
+    obj(&fields)
 }
 
 /// `aws_route_table`.
@@ -177,10 +155,7 @@ impl Resource for RouteTable {
             .attr("vpc_id", A::required(str_t()))
             .attr(
                 "route",
-                A::optional(Type::List(Box::new(obj(&[
-                    ("cidr_block", str_t()),
-                    ("gateway_id", str_t()),
-                ]))))
+                A::optional(Type::List(Box::new(route_block_t())))
                 .runtime()
                 .describe("routes are changed in place (a new table would have to take over every subnet's association)"),
             )
@@ -197,6 +172,7 @@ impl Resource for RouteTable {
                     "route cidr_block {c:?} is not a valid IPv4 CIDR block"
                 ));
             }
+            route::check_targets(r, "a route block", out);
         }
     }
 

@@ -232,6 +232,34 @@ pub async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
     {
         out.insert(format!("volume {}", v.volume_id().unwrap()));
     }
+    for a in ec2
+        .describe_addresses()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+    {
+        out.insert(format!("elastic-ip {}", a.allocation_id().unwrap()));
+    }
+    // The emulator ignores tag filters on NAT gateways: the tags are
+    // checked here; a deleted gateway is gone.
+    for n in ec2
+        .describe_nat_gateways()
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+    {
+        let mine = n
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env));
+        let deleted = n.state() == Some(&aws_sdk_ec2::types::NatGatewayState::Deleted);
+        if mine && !deleted {
+            out.insert(format!("nat-gateway {}", n.nat_gateway_id().unwrap()));
+        }
+    }
     for g in c
         .asg
         .describe_auto_scaling_groups()
@@ -338,6 +366,8 @@ pub fn kind_of(type_name: &str) -> Option<&'static str> {
         "aws_launch_template" => "launch-template",
         "aws_instance" => "instance",
         "aws_ebs_volume" => "volume",
+        "aws_eip" => "elastic-ip",
+        "aws_nat_gateway" => "nat-gateway",
         "aws_autoscaling_group" => "autoscaling-group",
         "aws_lb" => "load-balancer",
         "aws_lb_target_group" => "target-group",
