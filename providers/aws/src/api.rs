@@ -50,6 +50,7 @@ pub struct Clients {
     /// balancer of the same name, a second listener on the same port).
     pub elb_once: aws_sdk_elasticloadbalancingv2::Client,
     pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
     pub region: String,
 }
 
@@ -133,6 +134,9 @@ impl Clients {
             .to_builder()
             .retry_config(RetryConfig::disabled())
             .build();
+        let iam_config = aws_sdk_iam::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -148,6 +152,7 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_config),
             elb_once: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_once),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            iam: aws_sdk_iam::Client::from_conf(iam_config),
             region,
         }
     }
@@ -386,6 +391,7 @@ where
                         | "ResourceInUseFault"
                         | "InvalidGroup.InUse"
                         | "InvalidIPAddress.InUse"
+                        | "DeleteConflict"
                 ) =>
             {
                 if started.elapsed() >= timeout {

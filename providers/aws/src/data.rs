@@ -1,6 +1,7 @@
 //! Data sources: `aws_ami` (owners, filters, most_recent), `aws_vpc` (the
 //! default one, or by id or filters), `aws_subnets` (ids by filters) and
-//! `aws_availability_zones`.
+//! `aws_availability_zones`, and `aws_iam_policy_document` (computed
+//! locally, `policy_document`).
 
 use aws_sdk_ec2::types::Filter;
 use kiln_model::Value;
@@ -26,6 +27,7 @@ pub async fn read(c: &Clients, type_name: &str, config: &Value) -> Result<Value,
         "aws_vpc" => vpc(c, config).await,
         "aws_subnets" => subnets(c, config).await,
         "aws_availability_zones" => zones(c, config).await,
+        "aws_iam_policy_document" => crate::policy_document::read(config),
         other => Err(Error::new(format!(
             "data source {other:?} is not supported by the aws provider"
         ))),

@@ -61,6 +61,8 @@ mod autoscaling_group;
 mod data;
 mod ec2;
 mod elb;
+mod iam;
+mod policy_document;
 mod resource;
 mod s3_bucket;
 mod schema;

@@ -9,7 +9,7 @@ use kiln_model::{ResourceSchema, Value};
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error};
-use crate::{autoscaling_group, ec2, elb, s3_bucket};
+use crate::{autoscaling_group, ec2, elb, iam, s3_bucket};
 
 /// One resource type of the Terraform AWS provider, as kiln serves it.
 ///
@@ -112,6 +112,11 @@ pub static TYPES: &[&dyn Resource] = &[
     &elb::lb::Lb,
     &elb::target_group::LbTargetGroup,
     &elb::listener::LbListener,
+    &iam::role::IamRole,
+    &iam::instance_profile::IamInstanceProfile,
+    &iam::policy::IamPolicy,
+    &iam::role_policy::IamRolePolicy,
+    &iam::role_policy_attachment::IamRolePolicyAttachment,
     &s3_bucket::S3Bucket,
 ];
 

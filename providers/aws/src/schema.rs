@@ -83,6 +83,42 @@ fn resources() -> BTreeMap<String, ResourceSchema> {
 
 fn data_sources() -> BTreeMap<String, ResourceSchema> {
     let mut d = BTreeMap::new();
+    let principals_t = Type::List(Box::new(obj(&[
+        ("type", str_t()),
+        ("identifiers", strs_t()),
+    ])));
+    d.insert(
+        "aws_iam_policy_document".into(),
+        ResourceSchema::new()
+            .attr("version", A::optional(str_t()))
+            .attr("policy_id", A::optional(str_t()))
+            .attr("source_policy_documents", A::optional(strs_t()))
+            .attr("override_policy_documents", A::optional(strs_t()))
+            .attr(
+                "statement",
+                A::optional(Type::List(Box::new(obj(&[
+                    ("sid", str_t()),
+                    ("effect", str_t()),
+                    ("actions", strs_t()),
+                    ("not_actions", strs_t()),
+                    ("resources", strs_t()),
+                    ("not_resources", strs_t()),
+                    ("principals", principals_t.clone()),
+                    ("not_principals", principals_t),
+                    (
+                        "condition",
+                        Type::List(Box::new(obj(&[
+                            ("test", str_t()),
+                            ("variable", str_t()),
+                            ("values", strs_t()),
+                        ]))),
+                    ),
+                ])))),
+            )
+            .attr("id", A::computed(str_t()))
+            .attr("json", A::computed(str_t()))
+            .attr("minified_json", A::computed(str_t())),
+    );
     d.insert(
         "aws_ami".into(),
         ResourceSchema::new()

@@ -940,3 +940,147 @@ output "nat_ip" {
     run(&["destroy", "--yes", "--var", "via=igw"]).success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// Instance roles as Terraform users write them: a trust policy from an
+/// `aws_iam_policy_document`, a role, a managed policy attached, an inline
+/// policy, an instance profile named on the launch template. Applied,
+/// re-planned empty; a new trust policy is a new role (and profile and
+/// template) beside the old one, under a name that does not collide;
+/// destroyed, nothing kiln made is left.
+#[tokio::test]
+async fn instance_roles_from_policy_documents() {
+    let c = common::clients().await;
+    let env = common::unique("iam");
+    let (p, k) = common::project(
+        r#"
+variable "trusted" {
+  default = "ec2.amazonaws.com"
+}
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [var.trusted]
+    }
+  }
+}
+data "aws_iam_policy_document" "read" {
+  statement {
+    sid       = "Read"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = ["*"]
+  }
+}
+resource "aws_iam_role" "web" {
+  name               = "web-${kiln.env}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = { tier = "web" }
+}
+resource "aws_iam_policy" "read" {
+  name_prefix = "read-"
+  policy      = data.aws_iam_policy_document.read.json
+}
+resource "aws_iam_role_policy_attachment" "read" {
+  role       = aws_iam_role.web.name
+  policy_arn = aws_iam_policy.read.arn
+}
+resource "aws_iam_role_policy" "logs" {
+  name = "logs"
+  role = aws_iam_role.web.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "logs:PutLogEvents", Resource = "*" }]
+  })
+}
+resource "aws_iam_instance_profile" "web" {
+  name = "web-${kiln.env}"
+  role = aws_iam_role.web.name
+}
+resource "aws_launch_template" "web" {
+  name_prefix   = "web-"
+  image_id      = "ami-1e749f67"
+  instance_type = "t3.micro"
+  iam_instance_profile {
+    name = aws_iam_instance_profile.web.name
+  }
+}
+output "trust" {
+  value = data.aws_iam_policy_document.assume.minified_json
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let out = run(&["output", "trust"]);
+    assert!(
+        out.stdout.contains(
+            r#"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"}}]}"#
+        ),
+        "the document as the Terraform AWS provider writes it: {}",
+        out.stdout
+    );
+    let role = common::state_id(&p, &env, "aws_iam_role.web");
+    assert_eq!(role, format!("web-{env}"), "the name as written");
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.attached_policies().len(), 1);
+    let template = common::state_id(&p, &env, "aws_launch_template.web");
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&template)
+        .send()
+        .await
+        .unwrap();
+    let profile = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .and_then(|d| d.iam_instance_profile())
+        .and_then(|p| p.name())
+        .map(str::to_string);
+    assert_eq!(profile, Some(format!("web-{env}")));
+    let made = tagged(&c, &env).await;
+    assert_eq!(common::count(&made, "iam-role"), 1, "{made:?}");
+    assert_eq!(common::count(&made, "iam-instance-profile"), 1, "{made:?}");
+    assert_eq!(common::count(&made, "iam-policy"), 1, "{made:?}");
+
+    // A new trust policy: a new role beside the live one, which holds the
+    // written name, so the new one takes a derived name.
+    let r = run(&["plan", "--var", "trusted=ecs-tasks.amazonaws.com"]);
+    r.success();
+    assert!(
+        r.stdout.contains("aws_iam_role.web will be replaced")
+            && r.stdout.contains(&format!("web-{env}-g2")),
+        "{}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "trusted=ecs-tasks.amazonaws.com"]).success();
+    let role2 = common::state_id(&p, &env, "aws_iam_role.web");
+    assert_eq!(role2, format!("web-{env}-g2"));
+    assert!(
+        c.iam.get_role().role_name(&role).send().await.is_err(),
+        "the old role is deleted after the new one took over"
+    );
+    run(&[
+        "plan",
+        "--detailed-exitcode",
+        "--var",
+        "trusted=ecs-tasks.amazonaws.com",
+    ])
+    .expect_code(0);
+    run(&[
+        "destroy",
+        "--yes",
+        "--var",
+        "trusted=ecs-tasks.amazonaws.com",
+    ])
+    .success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

@@ -284,6 +284,27 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
+    let permissions = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let role = prerequisite(
+        &p,
+        &env,
+        "aws_iam_role",
+        &[("assume_role_policy", Value::from(trust))],
+    )
+    .await;
+    let managed = prerequisite(
+        &p,
+        &env,
+        "aws_iam_policy",
+        &[("policy", Value::from(permissions))],
+    )
+    .await;
+    let iam = |type_name: &str, set: &[(&str, Value)], team: &str| {
+        let mut set = set.to_vec();
+        set.push(("tags", tags(team)));
+        full(type_name, &set)
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -395,6 +416,65 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new(
+            "aws_iam_role",
+            iam(
+                "aws_iam_role",
+                &[("assume_role_policy", Value::from(trust))],
+                "a",
+            ),
+        )
+        .with_update(iam(
+            "aws_iam_role",
+            &[("assume_role_policy", Value::from(trust))],
+            "b",
+        )),
+        ConformanceCase::new(
+            "aws_iam_instance_profile",
+            iam(
+                "aws_iam_instance_profile",
+                &[("role", Value::from(role.as_str()))],
+                "a",
+            ),
+        )
+        .with_update(iam(
+            "aws_iam_instance_profile",
+            &[("role", Value::from(role.as_str()))],
+            "b",
+        )),
+        ConformanceCase::new(
+            "aws_iam_policy",
+            iam(
+                "aws_iam_policy",
+                &[("policy", Value::from(permissions))],
+                "a",
+            ),
+        )
+        .with_update(iam(
+            "aws_iam_policy",
+            &[("policy", Value::from(permissions))],
+            "b",
+        )),
+        ConformanceCase::new(
+            "aws_iam_role_policy",
+            full(
+                "aws_iam_role_policy",
+                &[
+                    ("role", Value::from(role.as_str())),
+                    ("policy", Value::from(permissions)),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_iam_role_policy_attachment",
+            full(
+                "aws_iam_role_policy_attachment",
+                &[
+                    ("role", Value::from(role.as_str())),
+                    ("policy_arn", Value::from(managed.as_str())),
+                ],
+            ),
+        ),
         ConformanceCase::new(
             "aws_internet_gateway",
             full("aws_internet_gateway", &[("tags", tags("a"))]),

@@ -66,6 +66,11 @@ pub async fn create_instance(ctx: &Ctx<'_>, config: &Value) -> Result<(String, V
         .set_subnet_id(string(config, "subnet_id"))
         .set_security_group_ids((!sgs.is_empty()).then_some(sgs))
         .set_key_name(string(config, "key_name"))
+        .set_iam_instance_profile(string(config, "iam_instance_profile").map(|p| {
+            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                .name(p)
+                .build()
+        }))
         .set_user_data(string(config, "user_data").map(|u| crate::values::base64(u.as_bytes())))
         .set_client_token(ctx.client_token())
         .tag_specifications(tag_spec(ResourceType::Instance, &all_tags))
@@ -188,6 +193,10 @@ impl Resource for Instance {
             .attr("subnet_id", opt_computed(str_t()))
             .attr("vpc_security_group_ids", A::optional(strs_t()))
             .attr("key_name", A::optional(str_t()))
+            .attr(
+                "iam_instance_profile",
+                A::optional(str_t()).describe("the name of the instance profile it runs as"),
+            )
             .attr(
                 "user_data",
                 A::optional(str_t()).describe("plain text; kiln base64-encodes it"),

@@ -28,6 +28,14 @@ pub async fn create_launch_template(
     if !sgs.is_empty() {
         data = data.set_security_group_ids(Some(sgs));
     }
+    if let Some(p) = config.get("iam_instance_profile").filter(|v| !v.is_null()) {
+        data = data.iam_instance_profile(
+            aws_sdk_ec2::types::LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                .set_arn(string(p, "arn"))
+                .set_name(string(p, "name"))
+                .build(),
+        );
+    }
     let out = ctx
         .c
         .ec2
@@ -159,9 +167,23 @@ impl Resource for LaunchTemplate {
                 A::optional(str_t()).describe("base64-encoded, as in Terraform (filebase64)"),
             )
             .attr("vpc_security_group_ids", A::optional(strs_t()))
+            .attr(
+                "iam_instance_profile",
+                A::optional(obj(&[("arn", str_t()), ("name", str_t())]))
+                    .describe("the instance profile the instances run as, by arn or name"),
+            )
             .attr("latest_version", A::computed(num_t()))
             .attr("default_version", A::computed(num_t()))
             .attr("tags", tags_attr())
+    }
+
+    fn validate(&self, config: &Value, out: &mut Vec<String>) {
+        if let Some(p) = config.get("iam_instance_profile")
+            && string(p, "arn").is_some()
+            && string(p, "name").is_some()
+        {
+            out.push("iam_instance_profile: arn and name conflict; set one of them".into());
+        }
     }
 
     async fn create(&self, ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Error> {

@@ -260,6 +260,54 @@ pub async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
             out.insert(format!("nat-gateway {}", n.nat_gateway_id().unwrap()));
         }
     }
+    let has_env = |tags: &[aws_sdk_iam::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == "kiln:env" && t.value() == env)
+    };
+    for r in c.iam.list_roles().send().await.unwrap().roles() {
+        let name = r.role_name();
+        if let Ok(tags) = c.iam.list_role_tags().role_name(name).send().await
+            && has_env(tags.tags())
+        {
+            out.insert(format!("iam-role {name}"));
+        }
+    }
+    for p in c
+        .iam
+        .list_instance_profiles()
+        .send()
+        .await
+        .unwrap()
+        .instance_profiles()
+    {
+        let name = p.instance_profile_name();
+        if let Ok(got) = c
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            && got.instance_profile().is_some_and(|p| has_env(p.tags()))
+        {
+            out.insert(format!("iam-instance-profile {name}"));
+        }
+    }
+    for p in c
+        .iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap()
+        .policies()
+    {
+        let arn = p.arn().unwrap_or_default();
+        if let Ok(tags) = c.iam.list_policy_tags().policy_arn(arn).send().await
+            && has_env(tags.tags())
+        {
+            out.insert(format!("iam-policy {arn}"));
+        }
+    }
     for g in c
         .asg
         .describe_auto_scaling_groups()
@@ -368,6 +416,9 @@ pub fn kind_of(type_name: &str) -> Option<&'static str> {
         "aws_ebs_volume" => "volume",
         "aws_eip" => "elastic-ip",
         "aws_nat_gateway" => "nat-gateway",
+        "aws_iam_role" => "iam-role",
+        "aws_iam_instance_profile" => "iam-instance-profile",
+        "aws_iam_policy" => "iam-policy",
         "aws_autoscaling_group" => "autoscaling-group",
         "aws_lb" => "load-balancer",
         "aws_lb_target_group" => "target-group",
