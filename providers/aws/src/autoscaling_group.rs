@@ -116,6 +116,18 @@ pub async fn create(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Er
                 .create_auto_scaling_group()
                 .auto_scaling_group_name(&name)
                 .set_launch_template(lt.clone())
+                .set_launch_configuration_name(string(config, "launch_configuration"))
+                .set_termination_policies(
+                    Some(strings(config, "termination_policies")).filter(|p| !p.is_empty()),
+                )
+                .set_default_cooldown(number(config, "default_cooldown").map(|x| x as i32))
+                .set_new_instances_protected_from_scale_in(boolean(config, "protect_from_scale_in"))
+                .set_max_instance_lifetime(
+                    number(config, "max_instance_lifetime").map(|x| x as i32),
+                )
+                .set_capacity_rebalance(boolean(config, "capacity_rebalance"))
+                .set_service_linked_role_arn(string(config, "service_linked_role_arn"))
+                .set_placement_group(string(config, "placement_group"))
                 .set_min_size(number(config, "min_size").map(|x| x as i32))
                 .set_max_size(number(config, "max_size").map(|x| x as i32))
                 .set_desired_capacity(number(config, "desired_capacity").map(|x| x as i32))
@@ -141,6 +153,14 @@ pub async fn create(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value), Er
         },
     )
     .await?;
+    let metrics = strings(config, "enabled_metrics");
+    if !metrics.is_empty() {
+        enable_metrics(ctx, &name, config, metrics)
+            .await
+            .map_err(|e| {
+                e.after_creating(&name, state(config, [("id", s(&name)), ("name", s(&name))]))
+            })?;
+    }
     let g = describe(ctx.c, vec![name.clone()])
         .await?
         .pop()
@@ -259,6 +279,26 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
     )))
 }
 
+/// Turns on group metrics collection (`enabled_metrics`, at
+/// `metrics_granularity`, "1Minute" by default).
+async fn enable_metrics(
+    ctx: &Ctx<'_>,
+    name: &str,
+    config: &Value,
+    metrics: Vec<String>,
+) -> Result<(), Error> {
+    ctx.c
+        .asg
+        .enable_metrics_collection()
+        .auto_scaling_group_name(name)
+        .granularity(string(config, "metrics_granularity").unwrap_or_else(|| "1Minute".into()))
+        .set_metrics(Some(metrics))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(api("EnableMetricsCollection"))
+}
+
 pub async fn update(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
     let changed = |a: &str| req.changed.iter().any(|c| c == a);
     let p = &req.planned;
@@ -269,6 +309,11 @@ pub async fn update(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
         "desired_capacity",
         "health_check_type",
         "health_check_grace_period",
+        "termination_policies",
+        "default_cooldown",
+        "protect_from_scale_in",
+        "max_instance_lifetime",
+        "capacity_rebalance",
     ]
     .iter()
     .any(|a| changed(a))
@@ -280,9 +325,31 @@ pub async fn update(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
             .set_desired_capacity(number(p, "desired_capacity").map(|x| x as i32))
             .set_health_check_type(string(p, "health_check_type"))
             .set_health_check_grace_period(number(p, "health_check_grace_period").map(|x| x as i32))
+            .set_termination_policies(
+                Some(strings(p, "termination_policies")).filter(|p| !p.is_empty()),
+            )
+            .set_default_cooldown(number(p, "default_cooldown").map(|x| x as i32))
+            .set_new_instances_protected_from_scale_in(boolean(p, "protect_from_scale_in"))
+            .set_max_instance_lifetime(number(p, "max_instance_lifetime").map(|x| x as i32))
+            .set_capacity_rebalance(boolean(p, "capacity_rebalance"))
             .send()
             .await
             .map_err(api("UpdateAutoScalingGroup"))?;
+    }
+    if changed("enabled_metrics") || changed("metrics_granularity") {
+        let old = strings(&req.prior, "enabled_metrics");
+        if !old.is_empty() {
+            asg.disable_metrics_collection()
+                .auto_scaling_group_name(&req.id)
+                .set_metrics(Some(old))
+                .send()
+                .await
+                .map_err(api("DisableMetricsCollection"))?;
+        }
+        let new = strings(p, "enabled_metrics");
+        if !new.is_empty() {
+            enable_metrics(ctx, &req.id, p, new).await?;
+        }
     }
     if changed("target_group_arns") {
         let old: BTreeSet<String> = strings(&req.prior, "target_group_arns")
@@ -419,6 +486,12 @@ pub async fn wait_for_capacity(c: &Clients, name: &str, st: &Value) -> Result<St
                 if (in_service.len() as i32) < want {
                     return Ok(None);
                 }
+                // min_elb_capacity / wait_for_elb_capacity: how many targets
+                // must be healthy in each target group (default: the
+                // group's capacity).
+                let elb_want = number(st, "wait_for_elb_capacity")
+                    .or_else(|| number(st, "min_elb_capacity"))
+                    .map_or(want, |n| n as i32);
                 for tg in g.target_group_arns() {
                     let health = c
                         .elb
@@ -436,11 +509,11 @@ pub async fn wait_for_capacity(c: &Clients, name: &str, st: &Value) -> Result<St
                         })
                         .count();
                     msg = format!(
-                        "{} of {want} instances InService, {healthy} healthy in target group {tg}",
+                        "{} of {want} instances InService, {healthy} of {elb_want} healthy in target group {tg}",
                         in_service.len()
                     );
                     seen(msg.clone());
-                    if (healthy as i32) < want {
+                    if (healthy as i32) < elb_want {
                         return Ok(None);
                     }
                 }
@@ -472,7 +545,11 @@ impl Resource for AutoscalingGroup {
                     ("version", str_t()),
                 ])),
             )
-            .attr("min_size", A::required(num_t()).runtime())
+            .attr(
+            "launch_configuration",
+            A::optional(str_t()).describe("the name of an aws_launch_configuration"),
+        )
+        .attr("min_size", A::required(num_t()).runtime())
             .attr("max_size", A::required(num_t()).runtime())
             .attr("desired_capacity", opt_computed(num_t()).runtime())
             .attr("vpc_zone_identifier", A::optional(strs_t()))
@@ -480,6 +557,33 @@ impl Resource for AutoscalingGroup {
             .attr("target_group_arns", A::optional(strs_t()).runtime())
             .attr("health_check_type", A::optional(str_t()).runtime())
             .attr("health_check_grace_period", A::optional(num_t()).runtime())
+            .attr("termination_policies", A::optional(strs_t()).runtime())
+            .attr("default_cooldown", A::optional(num_t()).runtime())
+            .attr("protect_from_scale_in", A::optional(bool_t()).runtime())
+            .attr("max_instance_lifetime", A::optional(num_t()).runtime())
+            .attr("capacity_rebalance", A::optional(bool_t()).runtime())
+            .attr("enabled_metrics", A::optional(strs_t()).runtime())
+            .attr("metrics_granularity", A::optional(str_t()).runtime())
+            .attr("service_linked_role_arn", A::optional(str_t()))
+            .attr("placement_group", A::optional(str_t()))
+            .attr(
+                "min_elb_capacity",
+                A::optional(num_t())
+                    .runtime()
+                    .describe("targets that must be healthy in each target group before traffic moves"),
+            )
+            .attr(
+                "wait_for_elb_capacity",
+                A::optional(num_t())
+                    .runtime()
+                    .describe("as min_elb_capacity, and takes precedence over it"),
+            )
+            .attr(
+                "force_delete",
+                A::optional(bool_t())
+                    .runtime()
+                    .describe("kiln deletes a group with its instances either way: an old generation must go"),
+            )
             .attr(
                 "wait_for_capacity_timeout",
                 A::optional(str_t())
@@ -500,6 +604,17 @@ impl Resource for AutoscalingGroup {
     }
 
     fn validate(&self, config: &Value, out: &mut Vec<String>) {
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
+        match (set("launch_template"), set("launch_configuration")) {
+            (true, true) => out.push(
+                "launch_template and launch_configuration conflict: set one of them".into(),
+            ),
+            (false, false) => out.push(
+                "set launch_template or launch_configuration: the group needs to know what to launch"
+                    .into(),
+            ),
+            _ => {}
+        }
         let min = number(config, "min_size");
         let max = number(config, "max_size");
         let desired = number(config, "desired_capacity");

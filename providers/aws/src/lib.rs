@@ -57,11 +57,13 @@ use kiln_provider::{
 use tokio::sync::OnceCell;
 
 pub mod api;
+mod autoscaling_attachment;
 mod autoscaling_group;
 mod data;
 mod ec2;
 mod elb;
 mod iam;
+mod launch_configuration;
 mod policy_document;
 mod resource;
 mod s3_bucket;

@@ -9,7 +9,9 @@ use kiln_model::{ResourceSchema, Value};
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error};
-use crate::{autoscaling_group, ec2, elb, iam, s3_bucket};
+use crate::{
+    autoscaling_attachment, autoscaling_group, ec2, elb, iam, launch_configuration, s3_bucket,
+};
 
 /// One resource type of the Terraform AWS provider, as kiln serves it.
 ///
@@ -108,10 +110,13 @@ pub static TYPES: &[&dyn Resource] = &[
     &ec2::launch_template::LaunchTemplate,
     &ec2::instance::Instance,
     &ec2::ebs_volume::EbsVolume,
+    &launch_configuration::LaunchConfigurationType,
     &autoscaling_group::AutoscalingGroup,
+    &autoscaling_attachment::AutoscalingAttachment,
     &elb::lb::Lb,
     &elb::target_group::LbTargetGroup,
     &elb::listener::LbListener,
+    &elb::target_group_attachment::LbTargetGroupAttachment,
     &iam::role::IamRole,
     &iam::instance_profile::IamInstanceProfile,
     &iam::policy::IamPolicy,

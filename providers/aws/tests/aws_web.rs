@@ -1084,3 +1084,133 @@ output "trust" {
     .success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// The older web tier: a launch configuration, a group using it, attached
+/// to a target group by `aws_autoscaling_attachment` and waiting for
+/// `min_elb_capacity` healthy targets, behind an ALB. Applied, re-planned
+/// empty; a new image replaces the configuration and the group (and its
+/// attachment) under names that do not collide with the live ones; both
+/// generations never share a name; destroyed, nothing is left.
+#[tokio::test]
+async fn launch_configurations_and_attachments() {
+    let c = common::clients().await;
+    let env = common::unique("lc");
+    let (p, k) = common::project(
+        r#"
+variable "ami" {
+  default = "ami-1e749f67"
+}
+resource "aws_vpc" "main" {
+  cidr_block = "10.53.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.53.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_subnet" "b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.53.2.0/24"
+  availability_zone = "us-east-1b"
+}
+resource "aws_launch_configuration" "web" {
+  name_prefix   = "web-"
+  image_id      = var.ami
+  instance_type = "t3.micro"
+  user_data     = "echo hello"
+  root_block_device {
+    volume_size = 8
+  }
+}
+resource "aws_autoscaling_group" "web" {
+  name                 = "web-${kiln.env}"
+  launch_configuration = aws_launch_configuration.web.name
+  min_size             = 1
+  max_size             = 2
+  min_elb_capacity     = 1
+  vpc_zone_identifier  = [aws_subnet.a.id, aws_subnet.b.id]
+  termination_policies = ["OldestInstance"]
+}
+resource "aws_lb" "web" {
+  name_prefix = "web-"
+  subnets     = [aws_subnet.a.id, aws_subnet.b.id]
+}
+resource "aws_lb_target_group" "web" {
+  name_prefix = "web-"
+  port        = 80
+  protocol    = "HTTP"
+  vpc_id      = aws_vpc.main.id
+}
+resource "aws_autoscaling_attachment" "web" {
+  autoscaling_group_name = aws_autoscaling_group.web.id
+  lb_target_group_arn    = aws_lb_target_group.web.arn
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.web.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.web.arn
+  }
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let group = common::state_id(&p, &env, "aws_autoscaling_group.web");
+    assert_eq!(group, format!("web-{env}"));
+    let tg = common::state_id(&p, &env, "aws_lb_target_group.web");
+    let described = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    let g = &described.auto_scaling_groups()[0];
+    assert_eq!(
+        g.target_group_arns(),
+        std::slice::from_ref(&tg),
+        "attached by the attachment"
+    );
+    assert!(
+        g.launch_configuration_name()
+            .is_some_and(|n| n.starts_with("web-"))
+    );
+
+    let r = run(&["plan", "--var", "ami=ami-35e92e4c"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_launch_configuration.web will be replaced")
+            && r.stdout
+                .contains("aws_autoscaling_group.web will be replaced")
+            && r.stdout.contains(&format!("web-{env}-g2")),
+        "{}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    let group2 = common::state_id(&p, &env, "aws_autoscaling_group.web");
+    assert_eq!(group2, format!("web-{env}-g2"));
+    let described = c
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.auto_scaling_groups()[0].target_group_arns(), [tg]);
+    run(&["plan", "--detailed-exitcode", "--var", "ami=ami-35e92e4c"]).expect_code(0);
+    run(&["destroy", "--yes", "--var", "ami=ami-35e92e4c"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+    let left = c.asg.describe_launch_configurations().send().await.unwrap();
+    assert!(
+        !left.launch_configurations().iter().any(|lc| lc
+            .launch_configuration_name()
+            .is_some_and(|n| n.contains(&env))),
+        "no launch configuration of the environment is left"
+    );
+}

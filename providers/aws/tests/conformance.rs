@@ -305,6 +305,29 @@ async fn aws_conforms_in_process() {
         set.push(("tags", tags(team)));
         full(type_name, &set)
     };
+    let lc = prerequisite(
+        &p,
+        &env,
+        "aws_launch_configuration",
+        &[
+            ("image_id", Value::from("ami-1e749f67")),
+            ("instance_type", Value::from("t3.micro")),
+        ],
+    )
+    .await;
+    let attach_group = prerequisite(
+        &p,
+        &env,
+        "aws_autoscaling_group",
+        &[
+            ("min_size", Value::from(0i64)),
+            ("max_size", Value::from(1i64)),
+            ("desired_capacity", Value::from(0i64)),
+            ("vpc_zone_identifier", strs(&[&subnet])),
+            ("launch_configuration", Value::from(lc.as_str())),
+        ],
+    )
+    .await;
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -416,6 +439,38 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new(
+            "aws_launch_configuration",
+            full(
+                "aws_launch_configuration",
+                &[
+                    ("image_id", Value::from("ami-1e749f67")),
+                    ("instance_type", Value::from("t3.micro")),
+                    ("user_data", Value::from("#!/bin/sh\necho hi\n")),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_autoscaling_attachment",
+            full(
+                "aws_autoscaling_attachment",
+                &[
+                    ("autoscaling_group_name", Value::from(attach_group.as_str())),
+                    ("lb_target_group_arn", Value::from(blue.as_str())),
+                ],
+            ),
+        ),
+        ConformanceCase::new(
+            "aws_lb_target_group_attachment",
+            full(
+                "aws_lb_target_group_attachment",
+                &[
+                    ("target_group_arn", Value::from(green.as_str())),
+                    ("target_id", Value::from(host.as_str())),
+                    ("port", Value::from(8080i64)),
+                ],
+            ),
+        ),
         ConformanceCase::new(
             "aws_iam_role",
             iam(

@@ -31,6 +31,7 @@ use crate::values::{boolean, number, objects, opt_s, refreshed, s, state, string
 pub mod lb;
 pub mod listener;
 pub mod target_group;
+pub mod target_group_attachment;
 
 const BATCH: usize = 20;
 /// ELBv2's limit on load balancer and target group names.
