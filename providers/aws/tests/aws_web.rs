@@ -1214,3 +1214,87 @@ resource "aws_lb_listener" "http" {
         "no launch configuration of the environment is left"
     );
 }
+
+/// A launch template's blocks as Terraform users write them
+/// (`network_interfaces`, `block_device_mappings` with `ebs`,
+/// `tag_specifications`, `monitoring`, `metadata_options`) reach AWS as
+/// written, with kiln's tags added to the launched instances' tags.
+#[tokio::test]
+async fn launch_template_blocks_as_terraform_writes_them() {
+    let c = common::clients().await;
+    let env = common::unique("ltb");
+    let (p, k) = common::project(
+        r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.54.0.0/16"
+}
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_launch_template" "web" {
+  name_prefix   = "web-"
+  image_id      = "ami-1e749f67"
+  instance_type = "t3.micro"
+  ebs_optimized = true
+  network_interfaces {
+    associate_public_ip_address = true
+    delete_on_termination       = true
+    security_groups             = [aws_security_group.web.id]
+  }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 20
+      volume_type = "gp3"
+      encrypted   = true
+    }
+  }
+  monitoring {
+    enabled = true
+  }
+  metadata_options {
+    http_tokens = "required"
+  }
+  tag_specifications {
+    resource_type = "instance"
+    tags          = { Name = "web" }
+  }
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let id = common::state_id(&p, &env, "aws_launch_template.web");
+    let sg = common::state_id(&p, &env, "aws_security_group.web");
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let nic = &data.network_interfaces()[0];
+    assert_eq!(nic.associate_public_ip_address(), Some(true));
+    assert_eq!(nic.groups(), std::slice::from_ref(&sg));
+    let ebs = data.block_device_mappings()[0].ebs().unwrap();
+    assert_eq!(ebs.volume_size(), Some(20));
+    assert_eq!(ebs.encrypted(), Some(true));
+    assert_eq!(data.monitoring().and_then(|m| m.enabled()), Some(true));
+    assert_eq!(data.ebs_optimized(), Some(true));
+    let instance_tags: BTreeMap<&str, &str> = data
+        .tag_specifications()
+        .iter()
+        .filter(|s| s.resource_type().map(|r| r.as_str()) == Some("instance"))
+        .flat_map(|s| s.tags())
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    assert_eq!(instance_tags.get("Name"), Some(&"web"));
+    assert_eq!(instance_tags.get("kiln:env"), Some(&env.as_str()));
+    run(&["destroy", "--yes"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

@@ -15,14 +15,55 @@ pub async fn create_launch_template(
         .set_image_id(string(config, "image_id"))
         .set_key_name(string(config, "key_name"))
         .set_user_data(string(config, "user_data"))
-        .tag_specifications(
-            LaunchTemplateTagSpecificationRequest::builder()
-                .resource_type(ResourceType::Instance)
-                .set_tags(Some(ec2_tags(&all_tags)))
-                .build(),
-        );
+        .set_ebs_optimized(flag(config, "ebs_optimized"))
+        .set_disable_api_termination(boolean(config, "disable_api_termination"))
+        .set_instance_initiated_shutdown_behavior(
+            string(config, "instance_initiated_shutdown_behavior")
+                .map(|b| aws_sdk_ec2::types::ShutdownBehavior::from(b.as_str())),
+        )
+        .set_tag_specifications(Some(tag_specifications(config, &all_tags)));
     if let Some(t) = string(config, "instance_type") {
         data = data.instance_type(InstanceType::from(t.as_str()));
+    }
+    if let Some(m) = objects(config, "monitoring").first() {
+        data = data.monitoring(
+            aws_sdk_ec2::types::LaunchTemplatesMonitoringRequest::builder()
+                .set_enabled(boolean(m, "enabled"))
+                .build(),
+        );
+    }
+    if let Some(m) = objects(config, "metadata_options").first() {
+        use aws_sdk_ec2::types::{
+            LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataEndpointState,
+            LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceMetadataTagsState,
+        };
+        data = data.metadata_options(
+            LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .set_http_endpoint(
+                    string(m, "http_endpoint")
+                        .map(|v| LaunchTemplateInstanceMetadataEndpointState::from(v.as_str())),
+                )
+                .set_http_tokens(
+                    string(m, "http_tokens")
+                        .map(|v| LaunchTemplateHttpTokensState::from(v.as_str())),
+                )
+                .set_http_put_response_hop_limit(
+                    number(m, "http_put_response_hop_limit").map(|n| n as i32),
+                )
+                .set_instance_metadata_tags(
+                    string(m, "instance_metadata_tags")
+                        .map(|v| LaunchTemplateInstanceMetadataTagsState::from(v.as_str())),
+                )
+                .build(),
+        );
+    }
+    let devices = block_device_mappings(config);
+    if !devices.is_empty() {
+        data = data.set_block_device_mappings(Some(devices));
+    }
+    let interfaces = network_interfaces(config);
+    if !interfaces.is_empty() {
+        data = data.set_network_interfaces(Some(interfaces));
     }
     let sgs = strings(config, "vpc_security_group_ids");
     if !sgs.is_empty() {
@@ -53,6 +94,97 @@ pub async fn create_launch_template(
         .ok_or_else(|| Error::new("CreateLaunchTemplate returned no template"))?;
     let id = lt.launch_template_id().unwrap_or_default().to_string();
     Ok((id.clone(), state(config, lt_computed(ctx.c, lt))))
+}
+
+/// Terraform writes some of the template's booleans as strings ("true",
+/// "false", or unset): a bool or such a string, read as a bool.
+fn flag(v: &Value, attr: &str) -> Option<bool> {
+    boolean(v, attr).or_else(|| match string(v, attr)?.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    })
+}
+
+/// The instances' and volumes' tags: each `tag_specifications` block's tags
+/// with the resource's own and kiln's (kiln's win), and kiln's for the
+/// instance and its volumes even without a block.
+fn tag_specifications(
+    config: &Value,
+    all_tags: &BTreeMap<String, String>,
+) -> Vec<LaunchTemplateTagSpecificationRequest> {
+    let mut by_type: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for kind in ["instance", "volume"] {
+        by_type.insert(kind.to_string(), BTreeMap::new());
+    }
+    for spec in objects(config, "tag_specifications") {
+        let kind = string(spec, "resource_type").unwrap_or_else(|| "instance".into());
+        by_type.entry(kind).or_default().extend(tags(spec));
+    }
+    by_type
+        .into_iter()
+        .map(|(kind, own)| {
+            let mut merged = own;
+            merged.extend(all_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(ResourceType::from(kind.as_str()))
+                .set_tags(Some(ec2_tags(&merged)))
+                .build()
+        })
+        .collect()
+}
+
+fn block_device_mappings(
+    config: &Value,
+) -> Vec<aws_sdk_ec2::types::LaunchTemplateBlockDeviceMappingRequest> {
+    use aws_sdk_ec2::types::{
+        LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    };
+    objects(config, "block_device_mappings")
+        .into_iter()
+        .map(|d| {
+            let ebs = objects(d, "ebs").first().map(|e| {
+                LaunchTemplateEbsBlockDeviceRequest::builder()
+                    .set_volume_size(number(e, "volume_size").map(|n| n as i32))
+                    .set_volume_type(string(e, "volume_type").map(|t| VolumeType::from(t.as_str())))
+                    .set_iops(number(e, "iops").map(|n| n as i32))
+                    .set_throughput(number(e, "throughput").map(|n| n as i32))
+                    .set_encrypted(flag(e, "encrypted"))
+                    .set_delete_on_termination(flag(e, "delete_on_termination"))
+                    .set_kms_key_id(string(e, "kms_key_id"))
+                    .set_snapshot_id(string(e, "snapshot_id"))
+                    .build()
+            });
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .set_device_name(string(d, "device_name"))
+                .set_virtual_name(string(d, "virtual_name"))
+                .set_no_device(string(d, "no_device"))
+                .set_ebs(ebs)
+                .build()
+        })
+        .collect()
+}
+
+fn network_interfaces(
+    config: &Value,
+) -> Vec<aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest> {
+    use aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest as Nic;
+    objects(config, "network_interfaces")
+        .into_iter()
+        .map(|n| {
+            let groups = strings(n, "security_groups");
+            Nic::builder()
+                .set_associate_public_ip_address(flag(n, "associate_public_ip_address"))
+                .set_delete_on_termination(flag(n, "delete_on_termination"))
+                .set_description(string(n, "description"))
+                .set_device_index(number(n, "device_index").map(|i| i as i32))
+                .set_groups((!groups.is_empty()).then_some(groups))
+                .set_subnet_id(string(n, "subnet_id"))
+                .set_network_interface_id(string(n, "network_interface_id"))
+                .set_private_ip_address(string(n, "private_ip_address"))
+                .build()
+        })
+        .collect()
 }
 
 fn lt_computed(c: &Clients, lt: &aws_sdk_ec2::types::LaunchTemplate) -> Vec<(&'static str, Value)> {
@@ -171,6 +303,66 @@ impl Resource for LaunchTemplate {
                 "iam_instance_profile",
                 A::optional(obj(&[("arn", str_t()), ("name", str_t())]))
                     .describe("the instance profile the instances run as, by arn or name"),
+            )
+            .attr("ebs_optimized", A::optional(str_t()))
+            .attr("disable_api_termination", A::optional(bool_t()))
+            .attr("instance_initiated_shutdown_behavior", A::optional(str_t()))
+            .attr("monitoring", A::optional(obj(&[("enabled", bool_t())])))
+            .attr(
+                "metadata_options",
+                A::optional(obj(&[
+                    ("http_endpoint", str_t()),
+                    ("http_tokens", str_t()),
+                    ("http_put_response_hop_limit", num_t()),
+                    ("instance_metadata_tags", str_t()),
+                ])),
+            )
+            .attr(
+                "tag_specifications",
+                A::optional(Type::List(Box::new(obj(&[
+                    ("resource_type", str_t()),
+                    ("tags", map_t()),
+                ]))))
+                .describe("tags of the instances and volumes launched (kiln adds its own)"),
+            )
+            .attr(
+                "block_device_mappings",
+                A::optional(Type::List(Box::new(obj(&[
+                    ("device_name", str_t()),
+                    ("no_device", str_t()),
+                    ("virtual_name", str_t()),
+                    (
+                        "ebs",
+                        obj(&[
+                            ("volume_size", num_t()),
+                            ("volume_type", str_t()),
+                            ("iops", num_t()),
+                            ("throughput", num_t()),
+                            ("encrypted", str_t()),
+                            ("delete_on_termination", str_t()),
+                            ("kms_key_id", str_t()),
+                            ("snapshot_id", str_t()),
+                        ]),
+                    ),
+                ])))),
+            )
+            .attr(
+                "network_interfaces",
+                A::optional(Type::List(Box::new(obj(&[
+                    ("associate_public_ip_address", str_t()),
+                    ("delete_on_termination", str_t()),
+                    ("description", str_t()),
+                    ("device_index", num_t()),
+                    ("security_groups", strs_t()),
+                    ("subnet_id", str_t()),
+                    ("network_interface_id", str_t()),
+                    ("private_ip_address", str_t()),
+                ])))),
+            )
+            .attr(
+                "update_default_version",
+                A::optional(bool_t())
+                    .describe("accepted for Terraform's sake: a kiln template has one version"),
             )
             .attr("latest_version", A::computed(num_t()))
             .attr("default_version", A::computed(num_t()))

@@ -23,7 +23,7 @@ use crate::api::{
 };
 use crate::resource::{Observed, Resource, observed};
 use crate::schema::{
-    A, ResourceSchema, adopted, bool_t, ids, named, num_t, obj, opt_computed, str_t, strs_t,
+    A, ResourceSchema, adopted, bool_t, ids, map_t, named, num_t, obj, opt_computed, str_t, strs_t,
     tags as tags_attr,
 };
 
