@@ -455,12 +455,21 @@ impl Ctx<'_> {
     /// else one beginning with `name_prefix` (Terraform's meaning), else
     /// kiln's default (see [`physical_name`]); at most `max` characters.
     pub fn name(&self, config: &kiln_model::Value, max: usize) -> String {
+        self.name_from(config, "name", max)
+    }
+
+    /// As [`Ctx::name`], for a type whose name argument is `attr` (with
+    /// `{attr}_prefix`): `key_name` and `key_name_prefix` of a key pair.
+    pub fn name_from(&self, config: &kiln_model::Value, attr: &str, max: usize) -> String {
         if let Some(kiln_model::Value::String(n)) =
-            config.get("name").map(kiln_model::Value::unmarked)
+            config.get(attr).map(kiln_model::Value::unmarked)
         {
             return n.clone();
         }
-        let prefix = match config.get("name_prefix").map(kiln_model::Value::unmarked) {
+        let prefix = match config
+            .get(&format!("{attr}_prefix"))
+            .map(kiln_model::Value::unmarked)
+        {
             Some(kiln_model::Value::String(p)) => Some(p.clone()),
             _ => None,
         };

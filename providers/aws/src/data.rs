@@ -1,6 +1,6 @@
 //! Data sources: `aws_ami` (owners, filters, most_recent), `aws_vpc` (the
 //! default one, or by id or filters), `aws_subnets` (ids by filters) and
-//! `aws_availability_zones`, and `aws_iam_policy_document` (computed
+//! `aws_availability_zones`, `aws_key_pair`, and `aws_iam_policy_document` (computed
 //! locally, `policy_document`).
 
 use aws_sdk_ec2::types::Filter;
@@ -28,6 +28,7 @@ pub async fn read(c: &Clients, type_name: &str, config: &Value) -> Result<Value,
         "aws_subnets" => subnets(c, config).await,
         "aws_availability_zones" => zones(c, config).await,
         "aws_iam_policy_document" => crate::policy_document::read(config),
+        "aws_key_pair" => key_pair(c, config).await,
         other => Err(Error::new(format!(
             "data source {other:?} is not supported by the aws provider"
         ))),
@@ -162,6 +163,57 @@ async fn zones(c: &Clients, config: &Value) -> Result<Value, Error> {
             ("id", s(&c.region)),
             ("names", list(names)),
             ("zone_ids", list(ids)),
+        ],
+    ))
+}
+
+async fn key_pair(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut fs = filters(config);
+    if let Some(name) = string(config, "key_name") {
+        fs.push(Filter::builder().name("key-name").values(name).build());
+    }
+    if let Some(id) = string(config, "key_pair_id") {
+        fs.push(Filter::builder().name("key-pair-id").values(id).build());
+    }
+    let out = c
+        .ec2
+        .describe_key_pairs()
+        .set_filters((!fs.is_empty()).then_some(fs))
+        .set_include_public_key(boolean(config, "include_public_key"))
+        .send()
+        .await
+        .map_err(api("DescribeKeyPairs"));
+    let out = match out {
+        Err(e) if e.is_not_found() => {
+            return Err(Error::new("no key pair matches")
+                .with_detail("check key_name, key_pair_id and the region"));
+        }
+        other => other?,
+    };
+    let keys = out.key_pairs();
+    let [k] = keys else {
+        return Err(Error::new(format!(
+            "{} key pairs match; exactly one must (set key_name, key_pair_id or filters)",
+            keys.len()
+        )));
+    };
+    let id = k.key_pair_id().unwrap_or_default();
+    Ok(with(
+        config,
+        [
+            ("id", s(id)),
+            ("key_pair_id", s(id)),
+            ("key_name", opt_s(k.key_name())),
+            ("fingerprint", opt_s(k.key_fingerprint())),
+            ("key_type", opt_s(k.key_type().map(|t| t.as_str()))),
+            ("public_key", opt_s(k.public_key())),
+            (
+                "arn",
+                s(format!(
+                    "arn:aws:ec2:{}:000000000000:key-pair/{id}",
+                    c.region
+                )),
+            ),
         ],
     ))
 }

@@ -202,7 +202,7 @@ impl Provider for AwsProvider {
 
     async fn validate(&self, req: ValidateRequest) -> ValidateResponse {
         let mut diagnostics = Diagnostics::new();
-        for msg in schema::validate(&req.type_name, &req.config) {
+        for msg in schema::validate_config(&req.type_name, &req.config) {
             diagnostics.push(Diagnostic::error(msg));
         }
         ValidateResponse { diagnostics }

@@ -108,6 +108,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &ec2::route_table_association::RouteTableAssociation,
     &ec2::security_group::SecurityGroup,
     &ec2::launch_template::LaunchTemplate,
+    &ec2::key_pair::KeyPair,
     &ec2::instance::Instance,
     &ec2::ebs_volume::EbsVolume,
     &launch_configuration::LaunchConfigurationType,

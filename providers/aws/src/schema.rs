@@ -134,6 +134,19 @@ fn data_sources() -> BTreeMap<String, ResourceSchema> {
             .attr("creation_date", A::computed(str_t())),
     );
     d.insert(
+        "aws_key_pair".into(),
+        ResourceSchema::new()
+            .attr("key_name", opt_computed(str_t()))
+            .attr("key_pair_id", opt_computed(str_t()))
+            .attr("include_public_key", A::optional(bool_t()))
+            .attr("filter", A::optional(filter_t()))
+            .attr("id", A::computed(str_t()))
+            .attr("arn", A::computed(str_t()))
+            .attr("fingerprint", A::computed(str_t()))
+            .attr("key_type", A::computed(str_t()))
+            .attr("public_key", A::computed(str_t())),
+    );
+    d.insert(
         "aws_vpc".into(),
         ResourceSchema::new()
             .attr("default", A::optional(bool_t()))
@@ -208,6 +221,29 @@ fn with_aliases(mut r: BTreeMap<String, ResourceSchema>) -> BTreeMap<String, Res
     r
 }
 
+/// The problems of a configuration as written, before planning: those of
+/// [`validate`], and a name set together with its prefix (after planning,
+/// the state carries both: the name made from the prefix).
+pub fn validate_config(type_name: &str, config: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rule) = provider_schema()
+        .resources
+        .get(canonical(type_name))
+        .and_then(|r| r.physical_name.as_ref())
+    {
+        let attr = rule.attribute.as_str();
+        if values::string(config, attr).is_some()
+            && values::string(config, &format!("{attr}_prefix")).is_some()
+        {
+            out.push(format!(
+                "{attr} and {attr}_prefix conflict: set one of them"
+            ));
+        }
+    }
+    out.extend(validate(type_name, config));
+    out
+}
+
 /// The problems of a configuration beyond its types (unknown values pass).
 pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
     let type_name = canonical(type_name);
@@ -217,13 +253,11 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
         .get(type_name)
         .and_then(|r| r.physical_name.as_ref())
     {
-        let name = values::string(config, "name");
-        if name.is_some() && values::string(config, "name_prefix").is_some() {
-            out.push("name and name_prefix conflict: set one of them".into());
-        }
+        let attr = rule.attribute.as_str();
+        let name = values::string(config, attr);
         if let Some(n) = name.filter(|n| n.len() > rule.max_len) {
             out.push(format!(
-                "name {n:?} is {} characters long; AWS allows at most {} for {type_name}",
+                "{attr} {n:?} is {} characters long; AWS allows at most {} for {type_name}",
                 n.len(),
                 rule.max_len
             ));

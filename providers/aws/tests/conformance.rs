@@ -12,6 +12,10 @@ use kiln_provider::protocol::PluginProvider;
 use kiln_provider::{CallContext, CreateRequest, Provider};
 use kiln_provider_aws::AwsProvider;
 
+/// An RSA public key (OpenSSH format) for key pairs; its private half was
+/// thrown away.
+const PUBLIC_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC6zG70fCIX0+JPBS+IRrUBTv1avMbHdN8DAEKkdg0/IQPLRfe1wYKOiPQ2jjdQcgQQCu4KVjSwEeqc1TwjHkvltPHDqmcXo2IL6hvI1sdkv3oQRK5EUa7KeGkjcAia/AQDUonSJer+nE1k6AmMIfDofC1f5GOqk9J/vRgNknA9oM676LYiV2Wra3fN9TEozZBv6PBntX2BFonWw2GHMR1InWq/zDnTOYD5XEIcn2vBXBsMHoIyzBQau3MOzyxA1rvKlRuM7XnQKWtgb4T0ILr9bDxNA/q7KFqAGI+pmphAtRTLxZEmnCdCQzVoo6PE8OikoGTJ6Y0gY5AHMMq+S8B/ kiln-test";
+
 /// A full configuration of `type_name`: every attribute of the schema, the
 /// given ones set, the others null.
 fn full(type_name: &str, set: &[(&str, Value)]) -> Value {
@@ -439,6 +443,25 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new(
+            "aws_key_pair",
+            full(
+                "aws_key_pair",
+                &[
+                    ("key_name_prefix", Value::from("deploy-")),
+                    ("public_key", Value::from(PUBLIC_KEY)),
+                    ("tags", tags("a")),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_key_pair",
+            &[
+                ("key_name_prefix", Value::from("deploy-")),
+                ("public_key", Value::from(PUBLIC_KEY)),
+                ("tags", tags("b")),
+            ],
+        )),
         ConformanceCase::new(
             "aws_launch_configuration",
             full(

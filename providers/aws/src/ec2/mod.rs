@@ -31,6 +31,7 @@ pub mod ebs_volume;
 pub mod eip;
 pub mod instance;
 pub mod internet_gateway;
+pub mod key_pair;
 pub mod launch_template;
 pub mod nat_gateway;
 pub mod route;
