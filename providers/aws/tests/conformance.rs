@@ -332,6 +332,41 @@ async fn aws_conforms_in_process() {
         ],
     )
     .await;
+    let rules_group = prerequisite(
+        &p,
+        &env,
+        "aws_security_group",
+        &[("vpc_id", Value::from(vpc.as_str()))],
+    )
+    .await;
+    let sg_rule = |cidrs: &[&str], description: &str| {
+        full(
+            "aws_security_group_rule",
+            &[
+                ("type", Value::from("ingress")),
+                ("security_group_id", Value::from(rules_group.as_str())),
+                ("from_port", Value::from(443i64)),
+                ("to_port", Value::from(443i64)),
+                ("protocol", Value::from("tcp")),
+                ("cidr_blocks", strs(cidrs)),
+                ("description", Value::from(description)),
+            ],
+        )
+    };
+    let vpc_rule = |ty: &str, port: i64, description: &str, team: &str| {
+        full(
+            ty,
+            &[
+                ("security_group_id", Value::from(rules_group.as_str())),
+                ("ip_protocol", Value::from("tcp")),
+                ("from_port", Value::from(port)),
+                ("to_port", Value::from(port)),
+                ("cidr_ipv4", Value::from("172.16.0.0/12")),
+                ("description", Value::from(description)),
+                ("tags", tags(team)),
+            ],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -443,6 +478,29 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        // Sources and description change in place.
+        ConformanceCase::new("aws_security_group_rule", sg_rule(&["10.0.0.0/8"], "https"))
+            .with_update(sg_rule(&["10.0.0.0/8", "192.168.0.0/16"], "https in")),
+        ConformanceCase::new(
+            "aws_vpc_security_group_ingress_rule",
+            vpc_rule("aws_vpc_security_group_ingress_rule", 8443, "in", "a"),
+        )
+        .with_update(vpc_rule(
+            "aws_vpc_security_group_ingress_rule",
+            8443,
+            "in too",
+            "b",
+        )),
+        ConformanceCase::new(
+            "aws_vpc_security_group_egress_rule",
+            vpc_rule("aws_vpc_security_group_egress_rule", 5432, "out", "a"),
+        )
+        .with_update(vpc_rule(
+            "aws_vpc_security_group_egress_rule",
+            5432,
+            "out too",
+            "b",
+        )),
         ConformanceCase::new(
             "aws_key_pair",
             full(

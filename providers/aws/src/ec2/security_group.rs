@@ -1,8 +1,14 @@
-//! `aws_security_group`: rules changed outside kiln are drift, which replaces the group.
+//! `aws_security_group`: rules changed outside kiln are drift, which
+//! replaces the group. `ingress` / `egress` left unset leave the group's
+//! rules to the rule resources (`security_group_rule`).
 
 use super::*;
 
-fn permission(rule: &Value) -> IpPermission {
+/// A rule as AWS takes it, from an `ingress` / `egress` block or an
+/// `aws_security_group_rule`: its sources are `cidr_blocks`,
+/// `ipv6_cidr_blocks`, `prefix_list_ids`, `security_groups` or
+/// `source_security_group_id`, and `self` (the group `own` itself).
+pub(super) fn permission(rule: &Value, own: &str) -> IpPermission {
     let protocol = match string(rule, "protocol").as_deref() {
         None | Some("all") | Some("-1") => "-1".to_string(),
         Some(p) => p.to_string(),
@@ -17,9 +23,37 @@ fn permission(rule: &Value) -> IpPermission {
                 .build()
         })
         .collect();
-    let groups: Vec<UserIdGroupPair> = strings(rule, "security_groups")
+    let ranges6: Vec<aws_sdk_ec2::types::Ipv6Range> = strings(rule, "ipv6_cidr_blocks")
         .into_iter()
-        .map(|g| UserIdGroupPair::builder().group_id(g).build())
+        .map(|c| {
+            aws_sdk_ec2::types::Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .set_description(description.clone())
+                .build()
+        })
+        .collect();
+    let lists: Vec<aws_sdk_ec2::types::PrefixListId> = strings(rule, "prefix_list_ids")
+        .into_iter()
+        .map(|id| {
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(id)
+                .set_description(description.clone())
+                .build()
+        })
+        .collect();
+    let mut sources = strings(rule, "security_groups");
+    sources.extend(string(rule, "source_security_group_id"));
+    if boolean(rule, "self") == Some(true) && !own.is_empty() {
+        sources.push(own.to_string());
+    }
+    let groups: Vec<UserIdGroupPair> = sources
+        .into_iter()
+        .map(|g| {
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(description.clone())
+                .build()
+        })
         .collect();
     let mut p = IpPermission::builder().ip_protocol(&protocol);
     if protocol != "-1" {
@@ -28,6 +62,8 @@ fn permission(rule: &Value) -> IpPermission {
             .set_to_port(number(rule, "to_port").map(|x| x as i32));
     }
     p.set_ip_ranges((!ranges.is_empty()).then_some(ranges))
+        .set_ipv6_ranges((!ranges6.is_empty()).then_some(ranges6))
+        .set_prefix_list_ids((!lists.is_empty()).then_some(lists))
         .set_user_id_group_pairs((!groups.is_empty()).then_some(groups))
         .build()
 }
@@ -74,7 +110,7 @@ pub async fn create_security_group(
     let fail = |e: Error| e.after_creating(&id, st.clone());
     let ingress: Vec<IpPermission> = objects(config, "ingress")
         .into_iter()
-        .map(permission)
+        .map(|r| permission(r, &id))
         .collect();
     if !ingress.is_empty() {
         let authorized = ec2
@@ -111,7 +147,7 @@ pub async fn create_security_group(
         }
         let egress: Vec<IpPermission> = objects(config, "egress")
             .into_iter()
-            .map(permission)
+            .map(|r| permission(r, &id))
             .collect();
         if !egress.is_empty() {
             let authorized = ec2
@@ -143,7 +179,7 @@ pub async fn create_security_group(
     Ok((id, st))
 }
 
-async fn describe_sgs(
+pub(super) async fn describe_sgs(
     c: &Clients,
     f: Filter,
 ) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>, Error> {
@@ -184,23 +220,29 @@ async fn read_security_groups(
 
 /// How a group's rules differ from the recorded ones, said as a reason.
 fn rules_drift(prior: &Value, g: &aws_sdk_ec2::types::SecurityGroup) -> Option<String> {
+    let own = g.group_id().unwrap_or_default();
     let mut changes = Vec::new();
-    let want: Vec<IpPermission> = objects(prior, "ingress")
-        .into_iter()
-        .map(permission)
-        .collect();
-    let (want, got) = (rule_set(&want), rule_set(g.ip_permissions()));
-    if want != got {
-        changes.push(format!(
-            "ingress is {} instead of {}",
-            show_rules(&got),
-            show_rules(&want)
-        ));
+    // Unset `ingress` (or `egress`) leaves the rules to
+    // `aws_security_group_rule` and `aws_vpc_security_group_*_rule`
+    // resources, as in Terraform; `ingress = []` says "none".
+    if prior.get("ingress").is_some_and(|v| !v.is_null()) {
+        let want: Vec<IpPermission> = objects(prior, "ingress")
+            .into_iter()
+            .map(|r| permission(r, own))
+            .collect();
+        let (want, got) = (rule_set(&want), rule_set(g.ip_permissions()));
+        if want != got {
+            changes.push(format!(
+                "ingress is {} instead of {}",
+                show_rules(&got),
+                show_rules(&want)
+            ));
+        }
     }
     if prior.get("egress").is_some_and(|v| !v.is_null()) {
         let want: Vec<IpPermission> = objects(prior, "egress")
             .into_iter()
-            .map(permission)
+            .map(|r| permission(r, own))
             .collect();
         let (want, got) = (rule_set(&want), rule_set(g.ip_permissions_egress()));
         if want != got {
@@ -263,6 +305,9 @@ fn rule_t() -> Type {
         ("protocol", str_t()),
         ("cidr_blocks", strs_t()),
         ("security_groups", strs_t()),
+        ("ipv6_cidr_blocks", strs_t()),
+        ("prefix_list_ids", strs_t()),
+        ("self", bool_t()),
         ("description", str_t()),
     ])
 }
@@ -329,7 +374,9 @@ impl Resource for SecurityGroup {
     }
 }
 /// Rules as comparable tuples: (protocol, from, to, source).
-fn rule_set(perms: &[IpPermission]) -> std::collections::BTreeSet<(String, i32, i32, String)> {
+pub(super) fn rule_set(
+    perms: &[IpPermission],
+) -> std::collections::BTreeSet<(String, i32, i32, String)> {
     let mut out = std::collections::BTreeSet::new();
     for p in perms {
         let proto = p.ip_protocol().unwrap_or("-1").to_string();
@@ -344,6 +391,22 @@ fn rule_set(perms: &[IpPermission]) -> std::collections::BTreeSet<(String, i32, 
                 from,
                 to,
                 r.cidr_ip().unwrap_or_default().to_string(),
+            ));
+        }
+        for r in p.ipv6_ranges() {
+            out.insert((
+                proto.clone(),
+                from,
+                to,
+                r.cidr_ipv6().unwrap_or_default().to_string(),
+            ));
+        }
+        for l in p.prefix_list_ids() {
+            out.insert((
+                proto.clone(),
+                from,
+                to,
+                l.prefix_list_id().unwrap_or_default().to_string(),
             ));
         }
         for g in p.user_id_group_pairs() {
