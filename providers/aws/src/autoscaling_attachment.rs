@@ -8,8 +8,8 @@ use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error, api};
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{A, ResourceSchema, str_t};
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{A, ResourceSchema, str_t};
 use crate::values::{refreshed, s, state, string};
 
 fn split(id: &str) -> (&str, &str) {

@@ -28,8 +28,8 @@ use kiln_provider::UpdateRequest;
 use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once, wait_for,
 };
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{
     A, ResourceSchema, bool_t, ids, named, num_t, obj, opt_computed, str_t, strs_t,
 };
 use crate::values::{
@@ -275,7 +275,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
     ]);
     Ok(Some((
         name,
-        crate::schema::adopted("aws_autoscaling_group", fields),
+        crate::shape::adopted(&AutoscalingGroup.schema(), fields),
     )))
 }
 

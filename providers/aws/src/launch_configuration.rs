@@ -15,8 +15,8 @@ use kiln_model::{Type, Value};
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error, api, chunks};
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{A, ResourceSchema, bool_t, named, num_t, obj, str_t, strs_t};
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{A, ResourceSchema, bool_t, named, num_t, obj, str_t, strs_t};
 use crate::values::{
     base64, boolean, number, objects, opt_s, refreshed, s, state, string, strings,
 };

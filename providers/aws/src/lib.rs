@@ -1,4 +1,4 @@
-//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2 and S3 resources on the
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM and S3 resources on the
 //! official AWS SDK for Rust, served as the `kiln-provider-aws` executable.
 //!
 //! Resource types and attribute names follow the Terraform AWS provider for
@@ -30,17 +30,18 @@
 //! wait has a timeout whose message says what was awaited.
 //!
 //! The module layout: [`api`] (clients, errors, waits, tags, names),
-//! `values` (reading attributes out of a [`Value`]), `resource` (the
-//! [`resource::Resource`] trait and the table of types), one module per
-//! resource type grouped by service family (`ec2/vpc.rs`, `elb/lb.rs`,
-//! ...), `schema` (the provider schema built from the table, shared
-//! attribute shapes, aliases) and `data` (data sources).
+//! `values` (reading attributes out of a [`Value`]), `kind` (the
+//! `Resource` trait every type implements), `shape` (the attribute shapes
+//! types share), one module per resource type grouped by service family
+//! (`ec2/vpc.rs`, `elb/lb.rs`, `iam/role.rs`, ...), `resource` (the table
+//! of types and the aliases), `schema` (the provider schema built from the
+//! table, validation) and `data` (data sources).
 //!
 //! Adding a resource type is one file and one line: a module with a unit
-//! struct implementing [`resource::Resource`] (its schema with Terraform's
+//! struct implementing `kind::Resource` (its schema with Terraform's
 //! argument names, create, batched read, update, delete, find by key), and
-//! its line in [`resource::TYPES`]. The conformance suite and the generated
-//! list of supported types pick it up from there.
+//! its line in `resource::TYPES`. The conformance suite fails until it has
+//! a case for the type, and `docs/aws.md` is regenerated from the schema.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -63,16 +64,18 @@ mod data;
 mod ec2;
 mod elb;
 mod iam;
+mod kind;
 mod launch_configuration;
 mod policy_document;
 mod resource;
 mod s3_bucket;
 mod schema;
+mod shape;
 mod values;
 
 pub use api::AwsOptions;
 use api::{Clients, Ctx, Error, Settings};
-use resource::Resource;
+use kind::Resource;
 
 /// The `aws` provider. Clients are built on first use, from the settings of
 /// `configure` (or the defaults if it was never called).
@@ -250,7 +253,7 @@ impl Provider for AwsProvider {
                 match found {
                     Ok(Some((id, found))) => Ok((
                         id,
-                        adopt(schema::canonical(&req.type_name), &req.config, &found),
+                        adopt(resource::canonical(&req.type_name), &req.config, &found),
                     )),
                     _ => Err(e),
                 }
@@ -284,7 +287,7 @@ impl Provider for AwsProvider {
         let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, item) in req.items.iter().enumerate() {
             by_type
-                .entry(schema::canonical(&item.type_name))
+                .entry(resource::canonical(&item.type_name))
                 .or_default()
                 .push(i);
         }

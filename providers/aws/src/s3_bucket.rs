@@ -11,8 +11,8 @@ use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error, TAG_KEY, api};
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{A, ResourceSchema, bool_t, str_t, tags as tags_attr};
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{A, ResourceSchema, bool_t, str_t, tags as tags_attr};
 use crate::values::{boolean, refreshed, s, state, string, tags};
 
 fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, Error> {
@@ -178,7 +178,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
             ));
             return Ok(Some((
                 name.to_string(),
-                crate::schema::adopted("aws_s3_bucket", fields),
+                crate::shape::adopted(&S3Bucket.schema(), fields),
             )));
         }
     }

@@ -1,73 +1,12 @@
-//! Every resource and data source type of the provider, with its attributes
-//! (named as in the Terraform AWS provider) and what a change to each means;
-//! and the checks `validate` runs beyond the types.
+//! The provider's schema, built from the table of resource types and the
+//! data sources' own; and the checks `validate` runs beyond the types.
 
 use std::collections::BTreeMap;
 
-pub(crate) use kiln_model::{AttributeSchema as A, ResourceSchema};
-use kiln_model::{ProviderSchema, Type, Value};
+use kiln_model::{ProviderSchema, ResourceSchema, Type, Value};
 
+use crate::shape::{A, bool_t, map_t, obj, opt_computed, str_t, strs_t};
 use crate::values;
-
-pub(crate) fn str_t() -> Type {
-    Type::String
-}
-pub(crate) fn num_t() -> Type {
-    Type::Number
-}
-pub(crate) fn bool_t() -> Type {
-    Type::Bool
-}
-pub(crate) fn strs_t() -> Type {
-    Type::List(Box::new(Type::String))
-}
-pub(crate) fn map_t() -> Type {
-    Type::Map(Box::new(Type::String))
-}
-pub(crate) fn obj(fields: &[(&str, Type)]) -> Type {
-    Type::Object(
-        fields
-            .iter()
-            .map(|(k, t)| (k.to_string(), t.clone()))
-            .collect(),
-    )
-}
-
-pub(crate) fn opt_computed(t: Type) -> A {
-    A::new(t, kiln_model::Presence::OptionalComputed)
-}
-
-pub(crate) fn tags() -> A {
-    A::optional(map_t())
-        .runtime()
-        .describe("tags of the object, changed in place; kiln adds kiln:env, kiln:address, kiln:generation, kiln:lineage and kiln:key")
-}
-
-/// `id` and `arn`, computed.
-pub(crate) fn ids(r: ResourceSchema) -> ResourceSchema {
-    r.attr("id", A::computed(str_t()))
-        .attr("arn", A::computed(str_t()))
-}
-
-/// `name` and `name_prefix`, Terraform's: `name` is the physical name as
-/// written (a replacement while the live object holds it takes a derived
-/// one, see [`kiln_model::PhysicalName`]); `name_prefix` makes a name that
-/// begins with it, `{prefix}{env}-g{generation}-{project}`; with neither,
-/// `{env}-{resource name}-g{generation}-{project}`. At most `max`
-/// characters (AWS's limit for the type).
-pub(crate) fn named(r: ResourceSchema, max: usize) -> ResourceSchema {
-    r.attr(
-        "name",
-        A::new(str_t(), kiln_model::Presence::OptionalComputed).describe(
-            "the physical name (default: made from name_prefix, or from the environment, the resource name and the generation)",
-        ),
-    )
-    .attr(
-        "name_prefix",
-        A::optional(str_t()).describe("the physical name begins with it (conflicts with name)"),
-    )
-    .physical_name("name", max)
-}
 
 fn filter_t() -> Type {
     Type::List(Box::new(obj(&[("name", str_t()), ("values", strs_t())])))
@@ -173,22 +112,6 @@ fn data_sources() -> BTreeMap<String, ResourceSchema> {
     d
 }
 
-/// Terraform's older names for the ELBv2 types, served as the types they
-/// stand for (the AWS provider documents `aws_alb*` as aliases).
-pub const ALIASES: &[(&str, &str)] = &[
-    ("aws_alb", "aws_lb"),
-    ("aws_alb_target_group", "aws_lb_target_group"),
-    ("aws_alb_listener", "aws_lb_listener"),
-];
-
-/// The type a type name is served as: itself, or what its alias stands for.
-pub fn canonical(type_name: &str) -> &str {
-    ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == type_name)
-        .map_or(type_name, |(_, real)| real)
-}
-
 /// The provider's schema, built once per process (validation and adoption
 /// look attributes up per resource).
 pub fn provider_schema() -> &'static ProviderSchema {
@@ -213,7 +136,7 @@ fn build_schema() -> ProviderSchema {
 
 /// The resource schemas with each alias beside the type it stands for.
 fn with_aliases(mut r: BTreeMap<String, ResourceSchema>) -> BTreeMap<String, ResourceSchema> {
-    for (alias, real) in ALIASES {
+    for (alias, real) in crate::resource::ALIASES {
         if let Some(s) = r.get(*real).cloned() {
             r.insert((*alias).to_string(), s);
         }
@@ -228,7 +151,7 @@ pub fn validate_config(type_name: &str, config: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(rule) = provider_schema()
         .resources
-        .get(canonical(type_name))
+        .get(crate::resource::canonical(type_name))
         .and_then(|r| r.physical_name.as_ref())
     {
         let attr = rule.attribute.as_str();
@@ -246,7 +169,7 @@ pub fn validate_config(type_name: &str, config: &Value) -> Vec<String> {
 
 /// The problems of a configuration beyond its types (unknown values pass).
 pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
-    let type_name = canonical(type_name);
+    let type_name = crate::resource::canonical(type_name);
     let mut out = Vec::new();
     if let Some(rule) = provider_schema()
         .resources
@@ -267,24 +190,4 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<String> {
         t.validate(config, &mut out);
     }
     out
-}
-
-/// The state of an object found by its key: every attribute of the type,
-/// those AWS reports filled in.
-pub fn adopted(type_name: &str, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
-    let schema = provider_schema();
-    let mut m: BTreeMap<String, Value> = schema
-        .resources
-        .get(type_name)
-        .map(|r| {
-            r.attributes
-                .keys()
-                .map(|k| (k.clone(), Value::Null))
-                .collect()
-        })
-        .unwrap_or_default();
-    for (k, v) in fields {
-        m.insert(k.to_string(), v);
-    }
-    Value::Map(m)
 }

@@ -78,7 +78,7 @@ pub async fn find_volume(c: &Clients, key: &str) -> Result<Option<(String, Value
         ("availability_zone", opt_s(v.availability_zone())),
         ("tags", user_tags(v.tags())),
     ]);
-    Ok(Some((id, adopted("aws_ebs_volume", fields))))
+    Ok(Some((id, adopted(&EbsVolume.schema(), fields))))
 }
 
 pub async fn update_volume(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {

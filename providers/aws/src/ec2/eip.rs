@@ -143,7 +143,7 @@ pub async fn find_eip(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
     let id = a.allocation_id().unwrap_or_default().to_string();
     let mut fields = eip_computed(c, &a);
     fields.push(("tags", user_tags(a.tags())));
-    Ok(Some((id, adopted("aws_eip", fields))))
+    Ok(Some((id, adopted(&Eip.schema(), fields))))
 }
 
 pub async fn update_eip(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {

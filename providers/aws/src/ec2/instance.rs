@@ -144,7 +144,7 @@ pub async fn find_instance(c: &Clients, key: &str) -> Result<Option<(String, Val
         ("subnet_id", opt_s(i.subnet_id())),
         ("tags", user_tags(i.tags())),
     ]);
-    Ok(Some((id, adopted("aws_instance", fields))))
+    Ok(Some((id, adopted(&Instance.schema(), fields))))
 }
 
 pub async fn delete_instance(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {

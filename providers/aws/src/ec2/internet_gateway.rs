@@ -98,7 +98,7 @@ pub async fn find_igw(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
     let id = g.internet_gateway_id().unwrap_or_default().to_string();
     let vpc = g.attachments().first().and_then(|a| a.vpc_id());
     let st = adopted(
-        "aws_internet_gateway",
+        &InternetGateway.schema(),
         [
             ("id", s(&id)),
             ("arn", arn(c, g.owner_id(), "internet-gateway", &id)),

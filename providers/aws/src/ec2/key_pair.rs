@@ -163,7 +163,7 @@ impl Resource for KeyPair {
         fields.push(("tags", user_tags(k.tags())));
         Ok(Some((
             k.key_name().unwrap_or_default().to_string(),
-            adopted("aws_key_pair", fields),
+            adopted(&KeyPair.schema(), fields),
         )))
     }
 }

@@ -261,7 +261,7 @@ pub async fn find_launch_template(
     let id = lt.launch_template_id().unwrap_or_default().to_string();
     let mut fields = lt_computed(c, &lt);
     fields.push(("tags", user_tags(lt.tags())));
-    Ok(Some((id, adopted("aws_launch_template", fields))))
+    Ok(Some((id, adopted(&LaunchTemplate.schema(), fields))))
 }
 
 pub async fn delete_launch_template(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {

@@ -21,8 +21,8 @@ use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
     retry_while_in_use, wait_for,
 };
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{
     A, ResourceSchema, adopted, bool_t, ids, map_t, named, num_t, obj, opt_computed, str_t, strs_t,
     tags as tags_attr,
 };

@@ -143,7 +143,7 @@ pub async fn find_nat(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
         opt_s(primary.and_then(|a| a.allocation_id())),
     ));
     fields.push(("tags", user_tags(n.tags())));
-    Ok(Some((id, adopted("aws_nat_gateway", fields))))
+    Ok(Some((id, adopted(&NatGateway.schema(), fields))))
 }
 
 pub async fn delete_nat(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {

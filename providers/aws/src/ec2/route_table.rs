@@ -82,7 +82,7 @@ pub async fn find_route_table(c: &Clients, key: &str) -> Result<Option<(String, 
     };
     let id = rt.route_table_id().unwrap_or_default().to_string();
     let st = adopted(
-        "aws_route_table",
+        &RouteTable.schema(),
         [
             ("id", s(&id)),
             ("arn", arn(c, rt.owner_id(), "route-table", &id)),

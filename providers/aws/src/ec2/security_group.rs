@@ -267,7 +267,7 @@ pub async fn find_security_group(c: &Clients, key: &str) -> Result<Option<(Strin
     };
     let id = g.group_id().unwrap_or_default().to_string();
     let st = adopted(
-        "aws_security_group",
+        &SecurityGroup.schema(),
         [
             ("id", s(&id)),
             ("arn", arn(c, g.owner_id(), "security-group", &id)),

@@ -560,6 +560,6 @@ impl Resource for VpcSecurityGroupRule {
             ("description", opt_s(r.description())),
             ("tags", user_tags(r.tags())),
         ];
-        Ok(Some((id, adopted(self.name(), fields))))
+        Ok(Some((id, adopted(&self.schema(), fields))))
     }
 }

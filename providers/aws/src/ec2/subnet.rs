@@ -89,7 +89,7 @@ pub async fn find_subnet(c: &Clients, key: &str) -> Result<Option<(String, Value
     };
     let id = sn.subnet_id().unwrap_or_default().to_string();
     let st = adopted(
-        "aws_subnet",
+        &Subnet.schema(),
         [
             ("id", s(&id)),
             ("arn", opt_s(sn.subnet_arn())),

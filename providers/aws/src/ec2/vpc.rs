@@ -113,7 +113,7 @@ pub async fn find_vpc(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
     let id = v.vpc_id().unwrap_or_default().to_string();
     let (sg, rt) = vpc_defaults(c, &id).await?;
     let st = adopted(
-        "aws_vpc",
+        &Vpc.schema(),
         [
             ("default_security_group_id", sg),
             ("main_route_table_id", rt),

@@ -158,7 +158,7 @@ pub async fn find_lb(c: &Clients, key: &str) -> Result<Option<(String, Value)>, 
         ),
         ("tags", user),
     ]);
-    Ok(Some((arn, crate::schema::adopted("aws_lb", fields))))
+    Ok(Some((arn, crate::shape::adopted(&Lb.schema(), fields))))
 }
 
 pub async fn delete_lb(ctx: &Ctx<'_>, arn: &str) -> Result<(), Error> {

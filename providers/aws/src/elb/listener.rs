@@ -256,7 +256,7 @@ pub async fn find_listener(c: &Clients, key: &str) -> Result<Option<(String, Val
     ]);
     Ok(Some((
         arn,
-        crate::schema::adopted("aws_lb_listener", fields),
+        crate::shape::adopted(&LbListener.schema(), fields),
     )))
 }
 

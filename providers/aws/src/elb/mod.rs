@@ -22,8 +22,8 @@ use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
     retry_while_in_use, wait_for,
 };
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{
     A, ResourceSchema, bool_t, ids, named, num_t, obj, str_t, strs_t, tags as tags_attr,
 };
 use crate::values::{boolean, number, objects, opt_s, refreshed, s, state, string, strings, tags};

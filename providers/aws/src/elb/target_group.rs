@@ -141,7 +141,7 @@ pub async fn find_target_group(c: &Clients, key: &str) -> Result<Option<(String,
     ]);
     Ok(Some((
         arn,
-        crate::schema::adopted("aws_lb_target_group", fields),
+        crate::shape::adopted(&LbTargetGroup.schema(), fields),
     )))
 }
 

@@ -119,7 +119,7 @@ pub async fn find_profile(c: &Clients, key: &str) -> Result<Option<(String, Valu
                 fields.push(("tags", user_tags(&tags)));
                 return Ok(Some((
                     p.instance_profile_name().to_string(),
-                    adopted("aws_iam_instance_profile", fields),
+                    adopted(&IamInstanceProfile.schema(), fields),
                 )));
             }
         }

@@ -21,8 +21,8 @@ use kiln_model::Value;
 use kiln_provider::UpdateRequest;
 
 use crate::api::{Clients, Ctx, Error, SETTLE_TIMEOUT, TAG_KEY, api, retry_while_in_use};
-use crate::resource::{Observed, Resource, observed};
-use crate::schema::{
+use crate::kind::{Observed, Resource, observed};
+use crate::shape::{
     A, ResourceSchema, adopted, bool_t, named, num_t, opt_computed, str_t, tags as tags_attr,
 };
 use crate::values::{boolean, number, opt_s, refreshed, s, state, string, tags};

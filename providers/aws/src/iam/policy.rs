@@ -117,7 +117,10 @@ pub async fn find_policy(c: &Clients, key: &str) -> Result<Option<(String, Value
                 fields.push(("path", opt_s(p.path())));
                 fields.push(("description", opt_s(p.description())));
                 fields.push(("tags", user_tags(&tags)));
-                return Ok(Some((arn.to_string(), adopted("aws_iam_policy", fields))));
+                return Ok(Some((
+                    arn.to_string(),
+                    adopted(&IamPolicy.schema(), fields),
+                )));
             }
         }
     }

@@ -104,7 +104,7 @@ pub async fn find_role(c: &Clients, key: &str) -> Result<Option<(String, Value)>
                 fields.push(("tags", user_tags(tags.tags())));
                 return Ok(Some((
                     r.role_name().to_string(),
-                    adopted("aws_iam_role", fields),
+                    adopted(&IamRole.schema(), fields),
                 )));
             }
         }
