@@ -51,6 +51,7 @@ pub struct Clients {
     pub elb_once: aws_sdk_elasticloadbalancingv2::Client,
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
 }
 
@@ -137,6 +138,9 @@ impl Clients {
         let iam_config = aws_sdk_iam::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let cloudwatch_config = aws_sdk_cloudwatch::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -153,6 +157,7 @@ impl Clients {
             elb_once: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_once),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             iam: aws_sdk_iam::Client::from_conf(iam_config),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
             region,
         }
     }

@@ -1,4 +1,4 @@
-//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM and S3 resources on the
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch and S3 resources on the
 //! official AWS SDK for Rust, served as the `kiln-provider-aws` executable.
 //!
 //! Resource types and attribute names follow the Terraform AWS provider for
@@ -60,6 +60,8 @@ use tokio::sync::OnceCell;
 pub mod api;
 mod autoscaling_attachment;
 mod autoscaling_group;
+mod autoscaling_policy;
+mod cloudwatch_metric_alarm;
 mod data;
 mod ec2;
 mod elb;

@@ -6,7 +6,8 @@
 
 use crate::kind::Resource;
 use crate::{
-    autoscaling_attachment, autoscaling_group, ec2, elb, iam, launch_configuration, s3_bucket,
+    autoscaling_attachment, autoscaling_group, autoscaling_policy, cloudwatch_metric_alarm, ec2,
+    elb, iam, launch_configuration, s3_bucket,
 };
 
 /// Every resource type the provider serves, one line each.
@@ -30,6 +31,9 @@ pub static TYPES: &[&dyn Resource] = &[
     &launch_configuration::LaunchConfigurationType,
     &autoscaling_group::AutoscalingGroup,
     &autoscaling_attachment::AutoscalingAttachment,
+    &autoscaling_policy::AutoscalingPolicy,
+    &autoscaling_policy::AutoscalingSchedule,
+    &cloudwatch_metric_alarm::MetricAlarm,
     &elb::lb::Lb,
     &elb::target_group::LbTargetGroup,
     &elb::listener::LbListener,

@@ -1398,3 +1398,152 @@ resource "aws_vpc_security_group_egress_rule" "all" {
     run(&["destroy", "--yes", "--var", more]).success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// Scaling as Terraform users write it: a simple scaling policy triggered
+/// by a CPU alarm on the group, and a nightly schedule. Applied, re-planned
+/// empty; a new threshold changes the alarm in place; a new image replaces
+/// the group, and the alarm follows it in place (its dimension names the
+/// new group, its action the new policy); destroyed, nothing is left.
+#[tokio::test]
+async fn scaling_policies_alarms_and_schedules() {
+    let c = common::clients().await;
+    let env = common::unique("scale");
+    let (p, k) = common::project(
+        r#"
+variable "ami" {
+  default = "ami-1e749f67"
+}
+variable "high" {
+  default = 80
+}
+resource "aws_vpc" "main" {
+  cidr_block = "10.56.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.56.1.0/24"
+}
+resource "aws_launch_template" "web" {
+  name_prefix   = "web-"
+  image_id      = var.ami
+  instance_type = "t3.micro"
+}
+resource "aws_autoscaling_group" "web" {
+  name_prefix         = "web-"
+  min_size            = 1
+  max_size            = 4
+  vpc_zone_identifier = [aws_subnet.a.id]
+  launch_template {
+    id      = aws_launch_template.web.id
+    version = "$Latest"
+  }
+}
+resource "aws_autoscaling_policy" "out" {
+  name                   = "scale-out"
+  autoscaling_group_name = aws_autoscaling_group.web.name
+  adjustment_type        = "ChangeInCapacity"
+  scaling_adjustment     = 1
+  cooldown               = 300
+}
+resource "aws_cloudwatch_metric_alarm" "cpu" {
+  alarm_name          = "cpu-high-${kiln.env}"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  evaluation_periods  = 2
+  metric_name         = "CPUUtilization"
+  namespace           = "AWS/EC2"
+  period              = 120
+  statistic           = "Average"
+  threshold           = var.high
+  dimensions = {
+    AutoScalingGroupName = aws_autoscaling_group.web.name
+  }
+  alarm_actions = [aws_autoscaling_policy.out.arn]
+}
+resource "aws_autoscaling_schedule" "night" {
+  scheduled_action_name  = "night"
+  autoscaling_group_name = aws_autoscaling_group.web.name
+  min_size               = 0
+  max_size               = 1
+  desired_capacity       = 0
+  recurrence             = "0 22 * * *"
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let alarm = format!("cpu-high-{env}");
+    let described = |c: Clients, name: String| async move {
+        c.cloudwatch
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .unwrap()
+            .metric_alarms()
+            .to_vec()
+    };
+    let a = described(c.clone(), alarm.clone()).await;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].threshold(), Some(80.0));
+    let group = common::state_id(&p, &env, "aws_autoscaling_group.web");
+    assert_eq!(a[0].dimensions()[0].value(), Some(group.as_str()));
+
+    let r = run(&["plan", "--var", "high=70"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_cloudwatch_metric_alarm.cpu will be updated in place"),
+        "{}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "high=70"]).success();
+    assert_eq!(
+        described(c.clone(), alarm.clone()).await[0].threshold(),
+        Some(70.0)
+    );
+
+    let vars = ["--var", "high=70", "--var", "ami=ami-35e92e4c"];
+    let r = run(&[&["plan"][..], &vars[..]].concat());
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_autoscaling_group.web will be replaced")
+            && r.stdout
+                .contains("aws_cloudwatch_metric_alarm.cpu will be updated in place"),
+        "{}",
+        r.stdout
+    );
+    run(&[&["apply", "--yes"][..], &vars[..]].concat()).success();
+    let group2 = common::state_id(&p, &env, "aws_autoscaling_group.web");
+    assert_ne!(group, group2);
+    let a = described(c.clone(), alarm.clone()).await;
+    assert_eq!(a[0].dimensions()[0].value(), Some(group2.as_str()));
+    let policy = common::state_id(&p, &env, "aws_autoscaling_policy.out");
+    let policies = c
+        .asg
+        .describe_policies()
+        .auto_scaling_group_name(&group2)
+        .send()
+        .await
+        .unwrap();
+    // The replacement's name is derived while the live policy holds the
+    // written one (the physical-name rule).
+    assert_eq!(policy, format!("{group2}/scale-out-g2"));
+    assert_eq!(
+        policies.scaling_policies()[0].policy_name(),
+        Some("scale-out-g2")
+    );
+    assert_eq!(
+        a[0].alarm_actions(),
+        [policies.scaling_policies()[0]
+            .policy_arn()
+            .unwrap()
+            .to_string()]
+    );
+    run(&[&["plan", "--detailed-exitcode"][..], &vars[..]].concat()).expect_code(0);
+    run(&[&["destroy", "--yes"][..], &vars[..]].concat()).success();
+    assert!(described(c.clone(), alarm).await.is_empty());
+    assert!(tagged(&c, &env).await.is_empty());
+}

@@ -367,6 +367,29 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let alarm = |threshold: i64, team: &str| {
+        full(
+            "aws_cloudwatch_metric_alarm",
+            &[
+                ("alarm_name", Value::from(format!("{env}-cpu-high"))),
+                (
+                    "comparison_operator",
+                    Value::from("GreaterThanOrEqualToThreshold"),
+                ),
+                ("evaluation_periods", Value::from(2i64)),
+                ("metric_name", Value::from("CPUUtilization")),
+                ("namespace", Value::from("AWS/EC2")),
+                ("period", Value::from(120i64)),
+                ("statistic", Value::from("Average")),
+                ("threshold", Value::from(threshold)),
+                (
+                    "dimensions",
+                    Value::map([("AutoScalingGroupName", Value::from(attach_group.as_str()))]),
+                ),
+                ("tags", tags(team)),
+            ],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -478,6 +501,53 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        // Scaling: the policy, the schedule and the alarm change in place.
+        ConformanceCase::new(
+            "aws_autoscaling_policy",
+            full(
+                "aws_autoscaling_policy",
+                &[
+                    ("name", Value::from("scale-out")),
+                    ("autoscaling_group_name", Value::from(attach_group.as_str())),
+                    ("adjustment_type", Value::from("ChangeInCapacity")),
+                    ("scaling_adjustment", Value::from(1i64)),
+                    ("cooldown", Value::from(300i64)),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_autoscaling_policy",
+            &[
+                ("name", Value::from("scale-out")),
+                ("autoscaling_group_name", Value::from(attach_group.as_str())),
+                ("adjustment_type", Value::from("ChangeInCapacity")),
+                ("scaling_adjustment", Value::from(2i64)),
+                ("cooldown", Value::from(120i64)),
+            ],
+        )),
+        ConformanceCase::new(
+            "aws_autoscaling_schedule",
+            full(
+                "aws_autoscaling_schedule",
+                &[
+                    ("scheduled_action_name", Value::from("night")),
+                    ("autoscaling_group_name", Value::from(attach_group.as_str())),
+                    ("recurrence", Value::from("0 22 * * *")),
+                    ("desired_capacity", Value::from(0i64)),
+                ],
+            ),
+        )
+        .with_update(full(
+            "aws_autoscaling_schedule",
+            &[
+                ("scheduled_action_name", Value::from("night")),
+                ("autoscaling_group_name", Value::from(attach_group.as_str())),
+                ("recurrence", Value::from("0 23 * * *")),
+                ("desired_capacity", Value::from(0i64)),
+            ],
+        )),
+        ConformanceCase::new("aws_cloudwatch_metric_alarm", alarm(80, "a"))
+            .with_update(alarm(60, "b")),
         // Sources and description change in place.
         ConformanceCase::new("aws_security_group_rule", sg_rule(&["10.0.0.0/8"], "https"))
             .with_update(sg_rule(&["10.0.0.0/8", "192.168.0.0/16"], "https in")),
