@@ -37,6 +37,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &elb::lb::Lb,
     &elb::target_group::LbTargetGroup,
     &elb::listener::LbListener,
+    &elb::listener_rule::LbListenerRule,
     &elb::target_group_attachment::LbTargetGroupAttachment,
     &iam::role::IamRole,
     &iam::instance_profile::IamInstanceProfile,

@@ -144,9 +144,10 @@ fn with_aliases(mut r: BTreeMap<String, ResourceSchema>) -> BTreeMap<String, Res
     r
 }
 
-/// The problems of a configuration as written, before planning: those of
-/// [`validate`], and a name set together with its prefix (after planning,
-/// the state carries both: the name made from the prefix).
+/// The problems of a configuration, checked before planning: those of
+/// [`validate`], and a name set together with a prefix it does not begin
+/// with (a live object's state carries both: the name made from the
+/// prefix).
 pub fn validate_config(type_name: &str, config: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(rule) = provider_schema()
@@ -155,8 +156,12 @@ pub fn validate_config(type_name: &str, config: &Value) -> Vec<String> {
         .and_then(|r| r.physical_name.as_ref())
     {
         let attr = rule.attribute.as_str();
-        if values::string(config, attr).is_some()
-            && values::string(config, &format!("{attr}_prefix")).is_some()
+        // A name that begins with the prefix is the one made from it (the
+        // planner carries a live object's name into an in-place update).
+        if let (Some(name), Some(prefix)) = (
+            values::string(config, attr),
+            values::string(config, &format!("{attr}_prefix")),
+        ) && !name.starts_with(&prefix)
         {
             out.push(format!(
                 "{attr} and {attr}_prefix conflict: set one of them"

@@ -1547,3 +1547,170 @@ resource "aws_autoscaling_schedule" "night" {
     assert!(described(c.clone(), alarm).await.is_empty());
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// An HTTPS front as Terraform users write it: load balancer attributes,
+/// port 80 redirecting to 443, an HTTPS listener (certificate, TLS policy)
+/// answering 404 by default, and a rule sending `/app/*` to the target
+/// group. Applied, re-planned empty; the idle timeout and the rule's
+/// priority and path change in place; destroyed, nothing is left.
+#[tokio::test]
+async fn https_listeners_redirects_and_rules() {
+    let c = common::clients().await;
+    let env = common::unique("https");
+    let (p, k) = common::project(
+        r#"
+variable "idle" {
+  default = 60
+}
+variable "path" {
+  default = "/app/*"
+}
+resource "aws_vpc" "main" {
+  cidr_block = "10.57.0.0/16"
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.57.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_subnet" "b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.57.2.0/24"
+  availability_zone = "us-east-1b"
+}
+resource "aws_lb" "front" {
+  name_prefix                = "front-"
+  subnets                    = [aws_subnet.a.id, aws_subnet.b.id]
+  idle_timeout               = var.idle
+  enable_http2               = true
+  enable_deletion_protection = false
+}
+resource "aws_lb_target_group" "app" {
+  name_prefix = "app-"
+  port        = 80
+  protocol    = "HTTP"
+  vpc_id      = aws_vpc.main.id
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.front.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.front.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = "arn:aws:iam::123456789012:server-certificate/kiln-test"
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "not here"
+      status_code  = "404"
+    }
+  }
+}
+resource "aws_lb_listener_rule" "app" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.app.arn
+  }
+  condition {
+    path_pattern {
+      values = [var.path]
+    }
+  }
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let lb = common::state_id(&p, &env, "aws_lb.front");
+    let idle = |c: Clients, lb: String| async move {
+        let attrs = c
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(lb)
+            .send()
+            .await
+            .unwrap();
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
+            .and_then(|a| a.value().map(str::to_string))
+    };
+    assert_eq!(idle(c.clone(), lb.clone()).await.as_deref(), Some("60"));
+    let listeners = c
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(&lb)
+        .send()
+        .await
+        .unwrap();
+    let http = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .unwrap();
+    let redirect = http.default_actions()[0].redirect_config().unwrap();
+    assert_eq!(redirect.protocol(), Some("HTTPS"));
+    assert_eq!(redirect.port(), Some("443"));
+    let https = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap();
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some("arn:aws:iam::123456789012:server-certificate/kiln-test")
+    );
+    let fixed = https.default_actions()[0].fixed_response_config().unwrap();
+    assert_eq!(fixed.status_code(), Some("404"));
+
+    let vars = ["--var", "idle=120", "--var", "path=/api/*"];
+    let r = run(&[&["plan"][..], &vars[..]].concat());
+    r.success();
+    for line in [
+        "aws_lb.front will be updated in place",
+        "aws_lb_listener_rule.app will be updated in place",
+    ] {
+        assert!(r.stdout.contains(line), "missing {line:?}:\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("replaced"), "{}", r.stdout);
+    run(&[&["apply", "--yes"][..], &vars[..]].concat()).success();
+    assert_eq!(idle(c.clone(), lb.clone()).await.as_deref(), Some("120"));
+    let rule = common::state_id(&p, &env, "aws_lb_listener_rule.app");
+    let rules = c
+        .elb
+        .describe_rules()
+        .rule_arns(&rule)
+        .send()
+        .await
+        .unwrap();
+    let values = rules.rules()[0].conditions()[0]
+        .path_pattern_config()
+        .map(|p| p.values().to_vec())
+        .unwrap_or_default();
+    assert_eq!(values, ["/api/*"]);
+    run(&[&["plan", "--detailed-exitcode"][..], &vars[..]].concat()).expect_code(0);
+    run(&[&["destroy", "--yes"][..], &vars[..]].concat()).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

@@ -34,6 +34,20 @@ fn an_unknown_attribute_is_located_and_named() {
 }
 
 #[test]
+fn a_name_with_a_prefix_it_does_not_begin_with_is_refused() {
+    let (_p, k) = common::project(&format!(
+        "{PROVIDER}\nresource \"aws_lb_target_group\" \"web\" {{\n  name        = \"web\"\n  name_prefix = \"api-\"\n  port        = 80\n  protocol    = \"HTTP\"\n}}\n"
+    ));
+    let r = run(&k, &common::unique("bad"), &["plan"]);
+    assert_ne!(r.code, 0);
+    let all = r.all();
+    assert!(
+        all.contains("aws_lb_target_group.web: name and name_prefix conflict: set one of them"),
+        "{all}"
+    );
+}
+
+#[test]
 fn an_invalid_cidr_names_the_resource() {
     let (p, k) = common::project(&format!(
         "{PROVIDER}\nresource \"aws_vpc\" \"main\" {{\n  cidr_block = \"10.0.0.0/99\"\n}}\n"

@@ -390,6 +390,49 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let rules_listener = made(&p, &env, "aws_lb_listener", {
+        let mut l = listener(100);
+        if let Value::Map(m) = &mut l {
+            m.insert("port".into(), Value::from(8080i64));
+        }
+        l
+    })
+    .await;
+    let listener_rule = |priority: i64, forward: bool| {
+        let action = if forward {
+            Value::map([
+                ("type", Value::from("forward")),
+                ("target_group_arn", Value::from(blue.as_str())),
+            ])
+        } else {
+            Value::map([
+                ("type", Value::from("fixed-response")),
+                (
+                    "fixed_response",
+                    Value::map([
+                        ("content_type", Value::from("text/plain")),
+                        ("message_body", Value::from("maintenance")),
+                        ("status_code", Value::from("503")),
+                    ]),
+                ),
+            ])
+        };
+        full(
+            "aws_lb_listener_rule",
+            &[
+                ("listener_arn", Value::from(rules_listener.as_str())),
+                ("priority", Value::from(priority)),
+                ("action", Value::List(vec![action])),
+                (
+                    "condition",
+                    Value::List(vec![Value::map([(
+                        "path_pattern",
+                        Value::map([("values", strs(&["/api/*"]))]),
+                    )])]),
+                ),
+            ],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -501,6 +544,9 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        // A rule's actions and priority change in place.
+        ConformanceCase::new("aws_lb_listener_rule", listener_rule(10, false))
+            .with_update(listener_rule(20, true)),
         // Scaling: the policy, the schedule and the alarm change in place.
         ConformanceCase::new(
             "aws_autoscaling_policy",

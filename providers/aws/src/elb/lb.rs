@@ -106,6 +106,9 @@ pub async fn create_lb(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value),
     )
     .await
     .map_err(|e| e.after_creating(&arn, partial.clone()))?;
+    set_attributes(ctx, &arn, config, None)
+        .await
+        .map_err(|e| e.after_creating(&arn, partial.clone()))?;
     Ok((arn, state(config, lb_computed(&active))))
 }
 
@@ -161,6 +164,61 @@ pub async fn find_lb(c: &Clients, key: &str) -> Result<Option<(String, Value)>, 
     Ok(Some((arn, crate::shape::adopted(&Lb.schema(), fields))))
 }
 
+/// The load balancer attributes Terraform sets as arguments: argument and
+/// attribute key (ModifyLoadBalancerAttributes).
+const ATTRIBUTES: &[(&str, &str)] = &[
+    ("enable_deletion_protection", "deletion_protection.enabled"),
+    (
+        "enable_cross_zone_load_balancing",
+        "load_balancing.cross_zone.enabled",
+    ),
+    ("enable_http2", "routing.http2.enabled"),
+    ("idle_timeout", "idle_timeout.timeout_seconds"),
+    (
+        "drop_invalid_header_fields",
+        "routing.http.drop_invalid_header_fields.enabled",
+    ),
+];
+
+/// ModifyLoadBalancerAttributes with the configured ones (those set, or
+/// all of `changed` when updating).
+async fn set_attributes(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    config: &Value,
+    only: Option<&[String]>,
+) -> Result<(), Error> {
+    let attrs: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute> = ATTRIBUTES
+        .iter()
+        .filter(|(arg, _)| only.is_none_or(|c| c.iter().any(|x| x == arg)))
+        .filter_map(|(arg, key)| {
+            let value = match config.get(arg).map(Value::unmarked) {
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return None,
+            };
+            Some(
+                aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                    .key(*key)
+                    .value(value)
+                    .build(),
+            )
+        })
+        .collect();
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    ctx.c
+        .elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .set_attributes(Some(attrs))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(api("ModifyLoadBalancerAttributes"))
+}
+
 pub async fn delete_lb(ctx: &Ctx<'_>, arn: &str) -> Result<(), Error> {
     match ctx
         .c
@@ -191,6 +249,25 @@ impl Resource for Lb {
             .attr("load_balancer_type", A::optional(str_t()))
             .attr("security_groups", A::optional(strs_t()))
             .attr("subnets", A::optional(strs_t()))
+            .attr(
+                "enable_deletion_protection",
+                A::optional(bool_t())
+                    .runtime()
+                    .describe("refuses a delete (and so a replacement) while on"),
+            )
+            .attr(
+                "enable_cross_zone_load_balancing",
+                A::optional(bool_t()).runtime(),
+            )
+            .attr("enable_http2", A::optional(bool_t()).runtime())
+            .attr(
+                "idle_timeout",
+                A::optional(num_t()).runtime().describe("seconds"),
+            )
+            .attr(
+                "drop_invalid_header_fields",
+                A::optional(bool_t()).runtime(),
+            )
             .attr("dns_name", A::computed(str_t()))
             .attr("zone_id", A::computed(str_t()))
             .attr("arn_suffix", A::computed(str_t()))
@@ -206,10 +283,18 @@ impl Resource for Lb {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+        set_attributes(ctx, &req.id, &req.planned, Some(&req.changed)).await?;
         update_tags(ctx, req).await
     }
 
-    async fn delete(&self, ctx: &Ctx<'_>, id: &str, _state: &Value) -> Result<(), Error> {
+    async fn delete(&self, ctx: &Ctx<'_>, id: &str, state: &Value) -> Result<(), Error> {
+        if boolean(state, "enable_deletion_protection") == Some(true) {
+            return Err(
+                Error::new(format!("load balancer {id} has deletion protection on")).with_detail(
+                    "set enable_deletion_protection = false and apply, then delete or replace it",
+                ),
+            );
+        }
         delete_lb(ctx, id).await
     }
 

@@ -4,34 +4,7 @@ use super::lb::describe_lbs;
 use super::*;
 
 fn actions(config: &Value) -> Vec<Action> {
-    objects(config, "default_action")
-        .into_iter()
-        .map(|a| {
-            let mut b = Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .set_target_group_arn(string(a, "target_group_arn"));
-            let groups: Vec<TargetGroupTuple> = a
-                .get("forward")
-                .map(|f| objects(f, "target_group"))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|g| {
-                    TargetGroupTuple::builder()
-                        .set_target_group_arn(string(g, "arn"))
-                        .set_weight(number(g, "weight").map(|w| w as i32))
-                        .build()
-                })
-                .collect();
-            if !groups.is_empty() {
-                b = b.forward_config(
-                    ForwardActionConfig::builder()
-                        .set_target_groups(Some(groups))
-                        .build(),
-                );
-            }
-            b.build()
-        })
-        .collect()
+    actions_of(objects(config, "default_action"))
 }
 
 fn listener_computed(l: &Listener) -> Vec<(&'static str, Value)> {
@@ -52,6 +25,15 @@ pub async fn create_listener(ctx: &Ctx<'_>, config: &Value) -> Result<(String, V
                 .set_port(number(config, "port").map(|x| x as i32))
                 .set_protocol(string(config, "protocol").map(|p| ProtocolEnum::from(p.as_str())))
                 .set_default_actions(Some(actions(config)))
+                .set_certificates(string(config, "certificate_arn").map(|arn| {
+                    vec![
+                        aws_sdk_elasticloadbalancingv2::types::Certificate::builder()
+                            .certificate_arn(arn)
+                            .build(),
+                    ]
+                }))
+                .set_ssl_policy(string(config, "ssl_policy"))
+                .set_alpn_policy(string(config, "alpn_policy").map(|p| vec![p]))
                 .set_tags(Some(tags.clone()))
                 .send()
                 .await
@@ -261,12 +243,27 @@ pub async fn find_listener(c: &Clients, key: &str) -> Result<Option<(String, Val
 }
 
 pub async fn update_listener(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-    if req.changed.iter().any(|c| c == "default_action") {
+    let changed = |a: &str| req.changed.iter().any(|c| c == a);
+    if changed("default_action")
+        || changed("certificate_arn")
+        || changed("ssl_policy")
+        || changed("alpn_policy")
+    {
+        let p = &req.planned;
         ctx.c
             .elb
             .modify_listener()
             .listener_arn(&req.id)
-            .set_default_actions(Some(actions(&req.planned)))
+            .set_default_actions(Some(actions(p)))
+            .set_certificates(string(p, "certificate_arn").map(|arn| {
+                vec![
+                    aws_sdk_elasticloadbalancingv2::types::Certificate::builder()
+                        .certificate_arn(arn)
+                        .build(),
+                ]
+            }))
+            .set_ssl_policy(string(p, "ssl_policy"))
+            .set_alpn_policy(string(p, "alpn_policy").map(|a| vec![a]))
             .send()
             .await
             .map_err(api("ModifyListener"))?;
@@ -305,20 +302,18 @@ impl Resource for LbListener {
             .attr("protocol", A::optional(str_t()))
             .attr(
                 "default_action",
-                A::required(Type::List(Box::new(obj(&[
-                    ("type", str_t()),
-                    ("target_group_arn", str_t()),
-                    (
-                        "forward",
-                        obj(&[(
-                            "target_group",
-                            Type::List(Box::new(obj(&[("arn", str_t()), ("weight", num_t())]))),
-                        )]),
-                    ),
-                ]))))
+                A::required(Type::List(Box::new(action_t())))
                 .runtime()
-                .describe("forward to a target group, or to several with weights: the cut-over switch, changed in place"),
+                .describe("forward to a target group, or to several with weights (the cut-over switch), a fixed response or a redirect; changed in place"),
             )
+            .attr(
+                "certificate_arn",
+                A::optional(str_t())
+                    .runtime()
+                    .describe("the server certificate of an HTTPS or TLS listener, changed in place"),
+            )
+            .attr("ssl_policy", A::optional(str_t()).runtime())
+            .attr("alpn_policy", A::optional(str_t()).runtime())
             .attr("tags", tags_attr());
         // A listener owns its port on the load balancer: --rebuild moves it
         // to the new generation in place instead of replacing it.
@@ -327,13 +322,10 @@ impl Resource for LbListener {
     }
 
     fn validate(&self, config: &Value, out: &mut Vec<String>) {
-        for a in objects(config, "default_action") {
-            match string(a, "type").as_deref() {
-                Some("forward") | None => {}
-                Some(other) => out.push(format!(
-                    "default_action type {other:?} is not supported; kiln supports \"forward\""
-                )),
-            }
+        check_actions(objects(config, "default_action"), "default_action", out);
+        let secure = matches!(string(config, "protocol").as_deref(), Some("HTTPS" | "TLS"));
+        if secure && config.get("certificate_arn").is_some_and(Value::is_null) {
+            out.push("an HTTPS or TLS listener needs certificate_arn".into());
         }
     }
 

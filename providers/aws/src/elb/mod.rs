@@ -30,6 +30,7 @@ use crate::values::{boolean, number, objects, opt_s, refreshed, s, state, string
 
 pub mod lb;
 pub mod listener;
+pub mod listener_rule;
 pub mod target_group;
 pub mod target_group_attachment;
 
@@ -172,4 +173,128 @@ async fn mine<T>(
         return Ok(None);
     };
     Ok(found.into_iter().find(|x| arn(x) == Some(ours.as_str())))
+}
+
+/// The action blocks of a listener (`default_action`) or a listener rule
+/// (`action`), as Terraform writes them: `type` "forward" (one
+/// `target_group_arn`, or a `forward` block of weighted `target_group`s),
+/// "fixed-response" (a `fixed_response` block) or "redirect" (a `redirect`
+/// block); `order` when there are several.
+pub(super) fn actions_of(blocks: Vec<&Value>) -> Vec<Action> {
+    blocks
+        .into_iter()
+        .map(|a| {
+            let kind = string(a, "type").unwrap_or_else(|| "forward".into());
+            let mut b = Action::builder()
+                .r#type(ActionTypeEnum::from(kind.as_str()))
+                .set_order(number(a, "order").map(|o| o as i32));
+            match kind.as_str() {
+                "fixed-response" => {
+                    if let Some(f) = objects(a, "fixed_response").first() {
+                        b = b.fixed_response_config(
+                            aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
+                                .set_content_type(string(f, "content_type"))
+                                .set_message_body(string(f, "message_body"))
+                                .set_status_code(string(f, "status_code").or_else(|| {
+                                    number(f, "status_code").map(|n| n.to_string())
+                                }))
+                                .build(),
+                        );
+                    }
+                }
+                "redirect" => {
+                    if let Some(r) = objects(a, "redirect").first() {
+                        b = b.redirect_config(
+                            aws_sdk_elasticloadbalancingv2::types::RedirectActionConfig::builder()
+                                .set_host(string(r, "host"))
+                                .set_path(string(r, "path"))
+                                .set_port(string(r, "port").or_else(|| number(r, "port").map(|n| n.to_string())))
+                                .set_protocol(string(r, "protocol"))
+                                .set_query(string(r, "query"))
+                                .set_status_code(string(r, "status_code").map(|c| {
+                                    aws_sdk_elasticloadbalancingv2::types::RedirectActionStatusCodeEnum::from(c.as_str())
+                                }))
+                                .build(),
+                        );
+                    }
+                }
+                _ => {
+                    b = b.set_target_group_arn(string(a, "target_group_arn"));
+                    let groups: Vec<TargetGroupTuple> = a
+                        .get("forward")
+                        .map(|f| objects(f, "target_group"))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|g| {
+                            TargetGroupTuple::builder()
+                                .set_target_group_arn(string(g, "arn"))
+                                .set_weight(number(g, "weight").map(|w| w as i32))
+                                .build()
+                        })
+                        .collect();
+                    if !groups.is_empty() {
+                        b = b.forward_config(
+                            ForwardActionConfig::builder()
+                                .set_target_groups(Some(groups))
+                                .build(),
+                        );
+                    }
+                }
+            }
+            b.build()
+        })
+        .collect()
+}
+
+/// The action types kiln supports, and a check of an action block.
+pub(super) fn check_actions(blocks: Vec<&Value>, what: &str, out: &mut Vec<String>) {
+    for a in blocks {
+        match string(a, "type").as_deref() {
+            None | Some("forward") => {}
+            Some(t @ ("fixed-response" | "redirect")) => {
+                let block = t.replace('-', "_");
+                if objects(a, &block).is_empty() && a.is_known() {
+                    out.push(format!("{what} of type {t:?} needs a {block} block"));
+                }
+            }
+            Some(other) => out.push(format!(
+                "{what} type {other:?} is not supported; kiln supports \"forward\", \"fixed-response\" and \"redirect\""
+            )),
+        }
+    }
+}
+
+/// The type of an action block: forward, fixed-response or redirect.
+pub(super) fn action_t() -> Type {
+    obj(&[
+        ("type", str_t()),
+        ("order", num_t()),
+        ("target_group_arn", str_t()),
+        (
+            "forward",
+            obj(&[(
+                "target_group",
+                Type::List(Box::new(obj(&[("arn", str_t()), ("weight", num_t())]))),
+            )]),
+        ),
+        (
+            "fixed_response",
+            obj(&[
+                ("content_type", str_t()),
+                ("message_body", str_t()),
+                ("status_code", str_t()),
+            ]),
+        ),
+        (
+            "redirect",
+            obj(&[
+                ("host", str_t()),
+                ("path", str_t()),
+                ("port", str_t()),
+                ("protocol", str_t()),
+                ("query", str_t()),
+                ("status_code", str_t()),
+            ]),
+        ),
+    ])
 }
