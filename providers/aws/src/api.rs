@@ -52,6 +52,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sts: aws_sdk_sts::Client,
     pub region: String,
 }
 
@@ -141,6 +142,9 @@ impl Clients {
         let cloudwatch_config = aws_sdk_cloudwatch::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let sts_config = aws_sdk_sts::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -158,6 +162,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             iam: aws_sdk_iam::Client::from_conf(iam_config),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
+            sts: aws_sdk_sts::Client::from_conf(sts_config),
             region,
         }
     }

@@ -1,6 +1,9 @@
 //! Data sources: `aws_ami` (owners, filters, most_recent), `aws_vpc` (the
 //! default one, or by id or filters), `aws_subnets` (ids by filters) and
-//! `aws_availability_zones`, `aws_key_pair`, and `aws_iam_policy_document` (computed
+//! `aws_availability_zones`, `aws_key_pair`, `aws_subnet` (by id, filters,
+//! tags or attributes), `aws_instances` (ids and addresses by tags, states
+//! and filters), `aws_caller_identity` (STS GetCallerIdentity),
+//! `aws_region` (the provider's), and `aws_iam_policy_document` (computed
 //! locally, `policy_document`).
 
 use aws_sdk_ec2::types::Filter;
@@ -29,6 +32,10 @@ pub async fn read(c: &Clients, type_name: &str, config: &Value) -> Result<Value,
         "aws_availability_zones" => zones(c, config).await,
         "aws_iam_policy_document" => crate::policy_document::read(config),
         "aws_key_pair" => key_pair(c, config).await,
+        "aws_subnet" => subnet(c, config).await,
+        "aws_instances" => instances(c, config).await,
+        "aws_caller_identity" => caller_identity(c, config).await,
+        "aws_region" => region(c, config),
         other => Err(Error::new(format!(
             "data source {other:?} is not supported by the aws provider"
         ))),
@@ -214,6 +221,172 @@ async fn key_pair(c: &Clients, config: &Value) -> Result<Value, Error> {
                     c.region
                 )),
             ),
+        ],
+    ))
+}
+
+/// Tag filters (`tag:KEY = VALUE`) for a `tags` map argument.
+fn tag_filters(config: &Value, attr: &str) -> Vec<Filter> {
+    config
+        .get(attr)
+        .map(crate::values::string_map)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
+        .collect()
+}
+
+async fn subnet(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut fs = filters(config);
+    fs.extend(tag_filters(config, "tags"));
+    for (attr, filter) in [
+        ("vpc_id", "vpc-id"),
+        ("cidr_block", "cidr-block"),
+        ("availability_zone", "availability-zone"),
+    ] {
+        if let Some(v) = string(config, attr) {
+            fs.push(Filter::builder().name(filter).values(v).build());
+        }
+    }
+    if let Some(b) = boolean(config, "default_for_az") {
+        fs.push(
+            Filter::builder()
+                .name("default-for-az")
+                .values(b.to_string())
+                .build(),
+        );
+    }
+    let out = c
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(string(config, "id").map(|id| vec![id]))
+        .set_filters((!fs.is_empty()).then_some(fs))
+        .send()
+        .await
+        .map_err(api("DescribeSubnets"));
+    let out = match out {
+        Err(e) if e.is_not_found() => {
+            return Err(Error::new("no subnet matches")
+                .with_detail("check the id, the filters and the region"));
+        }
+        other => other?,
+    };
+    let subnets = out.subnets();
+    let [sn] = subnets else {
+        return Err(Error::new(format!(
+            "{} subnets match; exactly one must (set id, filters, tags or more attributes)",
+            subnets.len()
+        )));
+    };
+    let tags: std::collections::BTreeMap<String, Value> = sn
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), s(t.value().unwrap_or_default()))))
+        .collect();
+    Ok(with(
+        config,
+        [
+            ("id", opt_s(sn.subnet_id())),
+            ("vpc_id", opt_s(sn.vpc_id())),
+            ("cidr_block", opt_s(sn.cidr_block())),
+            ("availability_zone", opt_s(sn.availability_zone())),
+            ("availability_zone_id", opt_s(sn.availability_zone_id())),
+            ("arn", opt_s(sn.subnet_arn())),
+            ("owner_id", opt_s(sn.owner_id())),
+            (
+                "map_public_ip_on_launch",
+                Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
+            ),
+            ("tags", Value::Map(tags)),
+        ],
+    ))
+}
+
+async fn instances(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let mut fs = filters(config);
+    fs.extend(tag_filters(config, "instance_tags"));
+    let states = strings(config, "instance_state_names");
+    let states = if states.is_empty() {
+        vec!["running".to_string()]
+    } else {
+        states
+    };
+    fs.push(
+        Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(states))
+            .build(),
+    );
+    let mut ids = Vec::new();
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    let mut pages = c
+        .ec2
+        .describe_instances()
+        .set_filters(Some(fs))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("DescribeInstances"))?;
+        for i in page.reservations().iter().flat_map(|r| r.instances()) {
+            ids.extend(i.instance_id().map(str::to_string));
+            private.extend(i.private_ip_address().map(str::to_string));
+            public.extend(i.public_ip_address().map(str::to_string));
+        }
+    }
+    Ok(with(
+        config,
+        [
+            ("id", s(&c.region)),
+            ("ids", list(ids)),
+            ("private_ips", list(private)),
+            ("public_ips", list(public)),
+        ],
+    ))
+}
+
+async fn caller_identity(c: &Clients, config: &Value) -> Result<Value, Error> {
+    let out = c
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(api("GetCallerIdentity"))?;
+    Ok(with(
+        config,
+        [
+            ("id", opt_s(out.account())),
+            ("account_id", opt_s(out.account())),
+            ("arn", opt_s(out.arn())),
+            ("user_id", opt_s(out.user_id())),
+        ],
+    ))
+}
+
+/// The provider's region (another region's name is refused: kiln has one
+/// region per provider configuration).
+fn region(c: &Clients, config: &Value) -> Result<Value, Error> {
+    if let Some(name) = string(config, "name")
+        && name != c.region
+    {
+        return Err(Error::new(format!(
+            "region {name:?} is not the provider's region {:?}",
+            c.region
+        ))
+        .with_detail("leave name out to read the provider's region"));
+    }
+    let suffix = if c.region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(with(
+        config,
+        [
+            ("id", s(&c.region)),
+            ("name", s(&c.region)),
+            ("description", Value::Null),
+            ("endpoint", s(format!("ec2.{}.{suffix}", c.region))),
         ],
     ))
 }

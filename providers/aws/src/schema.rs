@@ -102,6 +102,48 @@ fn data_sources() -> BTreeMap<String, ResourceSchema> {
             .attr("ids", A::computed(strs_t())),
     );
     d.insert(
+        "aws_subnet".into(),
+        ResourceSchema::new()
+            .attr("id", opt_computed(str_t()))
+            .attr("vpc_id", opt_computed(str_t()))
+            .attr("cidr_block", opt_computed(str_t()))
+            .attr("availability_zone", opt_computed(str_t()))
+            .attr("default_for_az", A::optional(bool_t()))
+            .attr("tags", A::optional(map_t()))
+            .attr("filter", A::optional(filter_t()))
+            .attr("arn", A::computed(str_t()))
+            .attr("availability_zone_id", A::computed(str_t()))
+            .attr("map_public_ip_on_launch", A::computed(bool_t()))
+            .attr("owner_id", A::computed(str_t())),
+    );
+    d.insert(
+        "aws_instances".into(),
+        ResourceSchema::new()
+            .attr("instance_tags", A::optional(map_t()))
+            .attr("instance_state_names", A::optional(strs_t()))
+            .attr("filter", A::optional(filter_t()))
+            .attr("id", A::computed(str_t()))
+            .attr("ids", A::computed(strs_t()))
+            .attr("private_ips", A::computed(strs_t()))
+            .attr("public_ips", A::computed(strs_t())),
+    );
+    d.insert(
+        "aws_caller_identity".into(),
+        ResourceSchema::new()
+            .attr("id", A::computed(str_t()))
+            .attr("account_id", A::computed(str_t()))
+            .attr("arn", A::computed(str_t()))
+            .attr("user_id", A::computed(str_t())),
+    );
+    d.insert(
+        "aws_region".into(),
+        ResourceSchema::new()
+            .attr("name", opt_computed(str_t()))
+            .attr("id", A::computed(str_t()))
+            .attr("description", A::computed(str_t()))
+            .attr("endpoint", A::computed(str_t())),
+    );
+    d.insert(
         "aws_availability_zones".into(),
         ResourceSchema::new()
             .attr("state", A::optional(str_t()))

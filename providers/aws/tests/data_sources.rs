@@ -150,3 +150,165 @@ async fn key_pairs_are_found_by_name() {
         .await
         .unwrap();
 }
+
+/// `aws_caller_identity`, `aws_region`, `aws_subnet` and `aws_instances`
+/// answer from the emulator; several matching subnets are a clear error.
+#[tokio::test]
+async fn identity_region_subnet_and_instances() {
+    let c = common::clients().await;
+    let p = AwsProvider::with_options(common::options());
+    let me = read(&p, "aws_caller_identity", Value::map::<&str>([]))
+        .await
+        .unwrap();
+    assert_eq!(
+        me.get("account_id").and_then(Value::as_str),
+        Some("123456789012"),
+        "{me:?}"
+    );
+    let region = read(&p, "aws_region", Value::map::<&str>([]))
+        .await
+        .unwrap();
+    assert_eq!(
+        region.get("name").and_then(Value::as_str),
+        Some("us-east-1")
+    );
+    let other = read(
+        &p,
+        "aws_region",
+        Value::map([("name", Value::from("eu-west-1"))]),
+    )
+    .await
+    .unwrap_err();
+    assert!(other.contains("not the provider's region"), "{other}");
+
+    let marker = common::unique("ds");
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.58.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = Vec::new();
+    for (i, cidr) in ["10.58.1.0/24", "10.58.2.0/24"].iter().enumerate() {
+        let sn = c
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(*cidr)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Subnet)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("tier")
+                            .value(&marker)
+                            .build(),
+                    )
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("n")
+                            .value(i.to_string())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        subnets.push(sn.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let one = read(
+        &p,
+        "aws_subnet",
+        Value::map([
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.58.2.0/24")),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one.get("id").and_then(Value::as_str),
+        Some(subnets[1].as_str())
+    );
+    let by_tags = read(
+        &p,
+        "aws_subnet",
+        Value::map([(
+            "tags",
+            Value::map([
+                ("tier", Value::from(marker.as_str())),
+                ("n", Value::from("0")),
+            ]),
+        )]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        by_tags.get("id").and_then(Value::as_str),
+        Some(subnets[0].as_str())
+    );
+    let two = read(
+        &p,
+        "aws_subnet",
+        Value::map([("tags", Value::map([("tier", Value::from(marker.as_str()))]))]),
+    )
+    .await
+    .unwrap_err();
+    assert!(two.contains("2 subnets match"), "{two}");
+
+    let run = c
+        .ec2
+        .run_instances()
+        .image_id("ami-1e749f67")
+        .min_count(2)
+        .max_count(2)
+        .subnet_id(&subnets[0])
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("tier")
+                        .value(&marker)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut launched: Vec<String> = run
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_string())
+        .collect();
+    launched.sort();
+    let found = read(
+        &p,
+        "aws_instances",
+        Value::map([(
+            "instance_tags",
+            Value::map([("tier", Value::from(marker.as_str()))]),
+        )]),
+    )
+    .await
+    .unwrap();
+    let mut ids: Vec<String> = match found.get("ids") {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    ids.sort();
+    assert_eq!(ids, launched);
+    c.ec2
+        .terminate_instances()
+        .set_instance_ids(Some(launched))
+        .send()
+        .await
+        .unwrap();
+}
