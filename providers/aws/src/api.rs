@@ -53,6 +53,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sts: aws_sdk_sts::Client,
+    pub route53: aws_sdk_route53::Client,
     pub region: String,
 }
 
@@ -145,6 +146,9 @@ impl Clients {
         let sts_config = aws_sdk_sts::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let route53_config = aws_sdk_route53::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -163,6 +167,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::from_conf(iam_config),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
             sts: aws_sdk_sts::Client::from_conf(sts_config),
+            route53: aws_sdk_route53::Client::from_conf(route53_config),
             region,
         }
     }

@@ -3,7 +3,7 @@
 //! `aws_availability_zones`, `aws_key_pair`, `aws_subnet` (by id, filters,
 //! tags or attributes), `aws_instances` (ids and addresses by tags, states
 //! and filters), `aws_caller_identity` (STS GetCallerIdentity),
-//! `aws_region` (the provider's), and `aws_iam_policy_document` (computed
+//! `aws_region` (the provider's), `aws_route53_zone`, and `aws_iam_policy_document` (computed
 //! locally, `policy_document`).
 
 use aws_sdk_ec2::types::Filter;
@@ -36,6 +36,7 @@ pub async fn read(c: &Clients, type_name: &str, config: &Value) -> Result<Value,
         "aws_instances" => instances(c, config).await,
         "aws_caller_identity" => caller_identity(c, config).await,
         "aws_region" => region(c, config),
+        "aws_route53_zone" => crate::route53::zone::read_data(c, config).await,
         other => Err(Error::new(format!(
             "data source {other:?} is not supported by the aws provider"
         ))),

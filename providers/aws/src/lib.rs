@@ -1,4 +1,4 @@
-//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch and S3 resources on the
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch, Route 53 and S3 resources on the
 //! official AWS SDK for Rust, served as the `kiln-provider-aws` executable.
 //!
 //! Resource types and attribute names follow the Terraform AWS provider for
@@ -70,6 +70,7 @@ mod kind;
 mod launch_configuration;
 mod policy_document;
 mod resource;
+mod route53;
 mod s3_bucket;
 mod schema;
 mod shape;

@@ -7,7 +7,7 @@
 use crate::kind::Resource;
 use crate::{
     autoscaling_attachment, autoscaling_group, autoscaling_policy, cloudwatch_metric_alarm, ec2,
-    elb, iam, launch_configuration, s3_bucket,
+    elb, iam, launch_configuration, route53, s3_bucket,
 };
 
 /// Every resource type the provider serves, one line each.
@@ -44,6 +44,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &iam::policy::IamPolicy,
     &iam::role_policy::IamRolePolicy,
     &iam::role_policy_attachment::IamRolePolicyAttachment,
+    &route53::zone::Route53Zone,
+    &route53::record::Route53Record,
     &s3_bucket::S3Bucket,
 ];
 

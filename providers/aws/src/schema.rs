@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kiln_model::{ProviderSchema, ResourceSchema, Type, Value};
 
-use crate::shape::{A, bool_t, map_t, obj, opt_computed, str_t, strs_t};
+use crate::shape::{A, bool_t, map_t, num_t, obj, opt_computed, str_t, strs_t};
 use crate::values;
 
 fn filter_t() -> Type {
@@ -126,6 +126,18 @@ fn data_sources() -> BTreeMap<String, ResourceSchema> {
             .attr("ids", A::computed(strs_t()))
             .attr("private_ips", A::computed(strs_t()))
             .attr("public_ips", A::computed(strs_t())),
+    );
+    d.insert(
+        "aws_route53_zone".into(),
+        ResourceSchema::new()
+            .attr("zone_id", opt_computed(str_t()))
+            .attr("name", opt_computed(str_t()))
+            .attr("private_zone", A::optional(bool_t()))
+            .attr("id", A::computed(str_t()))
+            .attr("arn", A::computed(str_t()))
+            .attr("name_servers", A::computed(strs_t()))
+            .attr("primary_name_server", A::computed(str_t()))
+            .attr("resource_record_set_count", A::computed(num_t())),
     );
     d.insert(
         "aws_caller_identity".into(),

@@ -1714,3 +1714,149 @@ resource "aws_lb_listener_rule" "app" {
     run(&[&["destroy", "--yes"][..], &vars[..]].concat()).success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// Private DNS as Terraform users write it: a private zone on the VPC, a
+/// plain record with a relative name, an alias to the load balancer, and a
+/// weighted pair. Applied, re-planned empty; a weight changes in place;
+/// destroyed, the zone and its records are gone.
+#[tokio::test]
+async fn private_dns_records_and_weights() {
+    let c = common::clients().await;
+    let env = common::unique("dns");
+    let (p, k) = common::project(
+        r#"
+variable "blue" {
+  type    = number
+  default = 100
+}
+resource "aws_vpc" "main" {
+  cidr_block           = "10.59.0.0/16"
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+}
+resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.59.1.0/24"
+  availability_zone = "us-east-1a"
+}
+resource "aws_subnet" "b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.59.2.0/24"
+  availability_zone = "us-east-1b"
+}
+resource "aws_lb" "api" {
+  name_prefix = "api-"
+  internal    = true
+  subnets     = [aws_subnet.a.id, aws_subnet.b.id]
+}
+resource "aws_route53_zone" "internal" {
+  name = "internal.${kiln.env}.test"
+  vpc {
+    vpc_id = aws_vpc.main.id
+  }
+}
+resource "aws_route53_record" "db" {
+  zone_id = aws_route53_zone.internal.zone_id
+  name    = "db"
+  type    = "A"
+  ttl     = 60
+  records = ["10.59.1.10"]
+}
+resource "aws_route53_record" "api" {
+  zone_id = aws_route53_zone.internal.zone_id
+  name    = "api.internal.${kiln.env}.test"
+  type    = "A"
+  alias {
+    name                   = aws_lb.api.dns_name
+    zone_id                = aws_lb.api.zone_id
+    evaluate_target_health = true
+  }
+}
+resource "aws_route53_record" "web" {
+  for_each       = { blue = var.blue, green = 100 - var.blue }
+  zone_id        = aws_route53_zone.internal.zone_id
+  name           = "web"
+  type           = "CNAME"
+  ttl            = 30
+  records        = ["${each.key}.internal.${kiln.env}.test"]
+  set_identifier = each.key
+  weighted_routing_policy {
+    weight = each.value
+  }
+}
+output "db" {
+  value = aws_route53_record.db.fqdn
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let out = run(&["output", "db"]);
+    assert!(
+        out.stdout.contains(&format!("db.internal.{env}.test")),
+        "a relative name is in the zone: {}",
+        out.stdout
+    );
+    let zone = common::state_id(&p, &env, "aws_route53_zone.internal");
+    let weights = |c: Clients, zone: String| async move {
+        let sets = c
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap();
+        sets.resource_record_sets()
+            .iter()
+            .filter(|r| r.set_identifier().is_some())
+            .map(|r| {
+                (
+                    r.set_identifier().unwrap().to_string(),
+                    r.weight().unwrap_or(-1),
+                )
+            })
+            .collect::<BTreeMap<String, i64>>()
+    };
+    let before = weights(c.clone(), zone.clone()).await;
+    assert_eq!(before.get("blue"), Some(&100), "{before:?}");
+    assert_eq!(before.get("green"), Some(&0), "{before:?}");
+    let r = run(&["plan", "--var", "blue=10"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("aws_route53_record.web[\"blue\"] will be updated in place")
+            && !r.stdout.contains("replaced"),
+        "{}",
+        r.stdout
+    );
+    run(&["apply", "--yes", "--var", "blue=10"]).success();
+    let after = weights(c.clone(), zone.clone()).await;
+    assert_eq!(after.get("blue"), Some(&10), "{after:?}");
+    assert_eq!(after.get("green"), Some(&90), "{after:?}");
+    run(&["plan", "--detailed-exitcode", "--var", "blue=10"]).expect_code(0);
+    // A hosted zone is stateful (its name servers are delegated to): a
+    // destroy names it.
+    let refused = run(&["destroy", "--yes", "--var", "blue=10"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .all()
+            .contains("--allow-destroy aws_route53_zone.internal"),
+        "{}",
+        refused.all()
+    );
+    run(&[
+        "destroy",
+        "--yes",
+        "--var",
+        "blue=10",
+        "--allow-destroy",
+        "aws_route53_zone.internal",
+    ])
+    .success();
+    let gone = c.route53.get_hosted_zone().id(&zone).send().await;
+    assert!(gone.is_err(), "the zone is deleted");
+    assert!(tagged(&c, &env).await.is_empty());
+}

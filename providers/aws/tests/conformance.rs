@@ -433,6 +433,41 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let zone = prerequisite(
+        &p,
+        &env,
+        "aws_route53_zone",
+        &[("name", Value::from(format!("{env}.example.com")))],
+    )
+    .await;
+    let record = |ttl: i64, ip: &str| {
+        full(
+            "aws_route53_record",
+            &[
+                ("zone_id", Value::from(zone.as_str())),
+                ("name", Value::from("www")),
+                ("type", Value::from("A")),
+                ("ttl", Value::from(ttl)),
+                ("records", strs(&[ip])),
+            ],
+        )
+    };
+    let private_zone = |team: &str| {
+        full(
+            "aws_route53_zone",
+            &[
+                ("name", Value::from(format!("internal.{env}"))),
+                (
+                    "vpc",
+                    Value::List(vec![Value::map([
+                        ("vpc_id", Value::from(vpc.as_str())),
+                        ("vpc_region", Value::Null),
+                    ])]),
+                ),
+                ("tags", tags(team)),
+            ],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -544,6 +579,10 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new("aws_route53_zone", private_zone("a")).with_update(private_zone("b")),
+        // Where a name resolves changes in place.
+        ConformanceCase::new("aws_route53_record", record(300, "192.0.2.10"))
+            .with_update(record(60, "192.0.2.20")),
         // A rule's actions and priority change in place.
         ConformanceCase::new("aws_lb_listener_rule", listener_rule(10, false))
             .with_update(listener_rule(20, true)),
