@@ -72,6 +72,7 @@ mod policy_document;
 mod resource;
 mod route53;
 mod s3_bucket;
+mod s3_bucket_config;
 mod schema;
 mod shape;
 mod values;

@@ -7,7 +7,7 @@
 use crate::kind::Resource;
 use crate::{
     autoscaling_attachment, autoscaling_group, autoscaling_policy, cloudwatch_metric_alarm, ec2,
-    elb, iam, launch_configuration, route53, s3_bucket,
+    elb, iam, launch_configuration, route53, s3_bucket, s3_bucket_config,
 };
 
 /// Every resource type the provider serves, one line each.
@@ -47,6 +47,10 @@ pub static TYPES: &[&dyn Resource] = &[
     &route53::zone::Route53Zone,
     &route53::record::Route53Record,
     &s3_bucket::S3Bucket,
+    &s3_bucket_config::BucketConfig(s3_bucket_config::Part::Versioning),
+    &s3_bucket_config::BucketConfig(s3_bucket_config::Part::Encryption),
+    &s3_bucket_config::BucketConfig(s3_bucket_config::Part::PublicAccessBlock),
+    &s3_bucket_config::BucketConfig(s3_bucket_config::Part::Policy),
 ];
 
 /// The type serving a type name (an alias reaches the type it stands for).

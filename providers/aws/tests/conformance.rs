@@ -468,6 +468,74 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let data_bucket = format!("{env}-data");
+    prerequisite(
+        &p,
+        &env,
+        "aws_s3_bucket",
+        &[
+            ("bucket", Value::from(data_bucket.as_str())),
+            ("force_destroy", Value::Bool(true)),
+        ],
+    )
+    .await;
+    let on_bucket = |ty: &str, set: &[(&str, Value)]| {
+        let mut set = set.to_vec();
+        set.push(("bucket", Value::from(data_bucket.as_str())));
+        full(ty, &set)
+    };
+    let versioning = |mfa_delete: &str| {
+        on_bucket(
+            "aws_s3_bucket_versioning",
+            &[(
+                "versioning_configuration",
+                Value::List(vec![Value::map([
+                    ("status", Value::from("Enabled")),
+                    ("mfa_delete", Value::from(mfa_delete)),
+                ])]),
+            )],
+        )
+    };
+    let encryption = |algorithm: &str| {
+        on_bucket(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            &[(
+                "rule",
+                Value::List(vec![Value::map([
+                    (
+                        "apply_server_side_encryption_by_default",
+                        Value::map([
+                            ("sse_algorithm", Value::from(algorithm)),
+                            ("kms_master_key_id", Value::Null),
+                        ]),
+                    ),
+                    ("bucket_key_enabled", Value::Null),
+                ])]),
+            )],
+        )
+    };
+    let block = |on: bool| {
+        on_bucket(
+            "aws_s3_bucket_public_access_block",
+            &[
+                ("block_public_acls", Value::Bool(true)),
+                ("block_public_policy", Value::Bool(on)),
+                ("ignore_public_acls", Value::Bool(true)),
+                ("restrict_public_buckets", Value::Bool(on)),
+            ],
+        )
+    };
+    let bucket_policy = |action: &str| {
+        on_bucket(
+            "aws_s3_bucket_policy",
+            &[(
+                "policy",
+                Value::from(format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"{action}","Resource":"arn:aws:s3:::{data_bucket}/*"}}]}}"#
+                )),
+            )],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -579,6 +647,18 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        // A bucket's configuration changes in place.
+        ConformanceCase::new("aws_s3_bucket_versioning", versioning("Disabled"))
+            .with_update(versioning("Disabled")),
+        ConformanceCase::new(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            encryption("AES256"),
+        )
+        .with_update(encryption("aws:kms")),
+        ConformanceCase::new("aws_s3_bucket_public_access_block", block(true))
+            .with_update(block(false)),
+        ConformanceCase::new("aws_s3_bucket_policy", bucket_policy("s3:DeleteObject"))
+            .with_update(bucket_policy("s3:PutObjectAcl")),
         ConformanceCase::new("aws_route53_zone", private_zone("a")).with_update(private_zone("b")),
         // Where a name resolves changes in place.
         ConformanceCase::new("aws_route53_record", record(300, "192.0.2.10"))
