@@ -1860,3 +1860,133 @@ output "db" {
     assert!(gone.is_err(), "the zone is deleted");
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// What the most-used community VPC module makes with its usual inputs,
+/// written out: public and private subnets in two zones, a NAT gateway per
+/// zone, and the VPC's default security group, route table and network ACL
+/// taken under management (the default group left with no rules). Applied,
+/// re-planned empty; destroyed, nothing is left.
+#[tokio::test]
+async fn the_vpc_module_shape_with_default_objects() {
+    let c = common::clients().await;
+    let env = common::unique("vpcm");
+    let (p, k) = common::project(
+        r#"
+locals {
+  azs             = ["us-east-1a", "us-east-1b"]
+  public_subnets  = ["10.60.101.0/24", "10.60.102.0/24"]
+  private_subnets = ["10.60.1.0/24", "10.60.2.0/24"]
+}
+resource "aws_vpc" "this" {
+  cidr_block           = "10.60.0.0/16"
+  enable_dns_hostnames = true
+  enable_dns_support   = true
+  tags                 = { Name = "main" }
+}
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = { Name = "main-default" }
+}
+resource "aws_default_route_table" "default" {
+  default_route_table_id = aws_vpc.this.main_route_table_id
+  tags                   = { Name = "main-default" }
+}
+resource "aws_default_network_acl" "this" {
+  default_network_acl_id = aws_vpc.this.default_network_acl_id
+  ingress {
+    protocol   = "-1"
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+  egress {
+    protocol   = "-1"
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+}
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+}
+resource "aws_subnet" "public" {
+  count                   = length(local.public_subnets)
+  vpc_id                  = aws_vpc.this.id
+  cidr_block              = local.public_subnets[count.index]
+  availability_zone       = local.azs[count.index]
+  map_public_ip_on_launch = true
+}
+resource "aws_subnet" "private" {
+  count             = length(local.private_subnets)
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = local.private_subnets[count.index]
+  availability_zone = local.azs[count.index]
+}
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+}
+resource "aws_route" "public_internet_gateway" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+resource "aws_route_table_association" "public" {
+  count          = length(local.public_subnets)
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+resource "aws_eip" "nat" {
+  count  = length(local.azs)
+  domain = "vpc"
+}
+resource "aws_nat_gateway" "this" {
+  count         = length(local.azs)
+  allocation_id = aws_eip.nat[count.index].id
+  subnet_id     = aws_subnet.public[count.index].id
+  depends_on    = [aws_internet_gateway.this]
+}
+resource "aws_route_table" "private" {
+  count  = length(local.azs)
+  vpc_id = aws_vpc.this.id
+}
+resource "aws_route" "private_nat_gateway" {
+  count                  = length(local.azs)
+  route_table_id         = aws_route_table.private[count.index].id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[count.index].id
+}
+resource "aws_route_table_association" "private" {
+  count          = length(local.private_subnets)
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private[count.index].id
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let made = tagged(&c, &env).await;
+    assert_eq!(common::count(&made, "nat-gateway"), 2, "{made:?}");
+    assert_eq!(common::count(&made, "subnet"), 4, "{made:?}");
+    let sg = common::state_id(&p, &env, "aws_default_security_group.this");
+    let g = c
+        .ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
+    let g = &g.security_groups()[0];
+    assert_eq!(g.group_name(), Some("default"));
+    assert!(
+        g.ip_permissions().is_empty() && g.ip_permissions_egress().is_empty(),
+        "the default group keeps no rules: {g:?}"
+    );
+    run(&["destroy", "--yes"]).success();
+    assert!(tagged(&c, &env).await.is_empty());
+}

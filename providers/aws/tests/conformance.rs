@@ -926,10 +926,108 @@ async fn aws_conforms_in_process() {
             ],
         )),
     ];
+    // The VPC's default objects: adopted by a create, left to AWS by a
+    // delete (so they still read after it), their rules in place.
+    let defaults_vpc = prerequisite(
+        &p,
+        &env,
+        "aws_vpc",
+        &[("cidr_block", Value::from("10.8.0.0/16"))],
+    )
+    .await;
+    let main_table = main_route_table(&defaults_vpc).await;
+    let default_acl = {
+        let c = common::clients().await;
+        let acls = c
+            .ec2
+            .describe_network_acls()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(defaults_vpc.as_str())
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("default")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        acls.network_acls()[0].network_acl_id().unwrap().to_string()
+    };
+    let self_rule = Value::map([
+        ("from_port", Value::from(0i64)),
+        ("to_port", Value::from(0i64)),
+        ("protocol", Value::from("-1")),
+        ("cidr_blocks", Value::Null),
+        ("ipv6_cidr_blocks", Value::Null),
+        ("prefix_list_ids", Value::Null),
+        ("security_groups", Value::Null),
+        ("self", Value::Bool(true)),
+        ("description", Value::Null),
+    ]);
+    let default_sg = |ingress: Value| {
+        full(
+            "aws_default_security_group",
+            &[
+                ("vpc_id", Value::from(defaults_vpc.as_str())),
+                ("ingress", ingress),
+            ],
+        )
+    };
+    let acl_entry = |rule: i64, action: &str| {
+        Value::List(vec![Value::map([
+            ("rule_no", Value::from(rule)),
+            ("action", Value::from(action)),
+            ("protocol", Value::from("-1")),
+            ("cidr_block", Value::from("0.0.0.0/0")),
+            ("ipv6_cidr_block", Value::Null),
+            ("from_port", Value::from(0i64)),
+            ("to_port", Value::from(0i64)),
+            ("icmp_type", Value::Null),
+            ("icmp_code", Value::Null),
+        ])])
+    };
+    let default_acl_config = |rule: i64| {
+        full(
+            "aws_default_network_acl",
+            &[
+                ("default_network_acl_id", Value::from(default_acl.as_str())),
+                ("ingress", acl_entry(rule, "allow")),
+                ("egress", acl_entry(rule, "allow")),
+            ],
+        )
+    };
+    let default_table = |team: &str| {
+        full(
+            "aws_default_route_table",
+            &[
+                ("default_route_table_id", Value::from(main_table.as_str())),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let defaults = [
+        ConformanceCase::new(
+            "aws_default_security_group",
+            default_sg(Value::List(vec![self_rule])),
+        )
+        .with_update(default_sg(Value::Null)),
+        ConformanceCase::new("aws_default_network_acl", default_acl_config(100))
+            .with_update(default_acl_config(200)),
+        ConformanceCase::new("aws_default_route_table", default_table("a"))
+            .with_update(default_table("b")),
+    ];
     // Every type the provider serves has a case here (aliases are the
     // types they stand for).
-    let covered: std::collections::BTreeSet<&str> =
-        cases.iter().map(|c| c.type_name.as_str()).collect();
+    let covered: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .chain(&defaults)
+        .map(|c| c.type_name.as_str())
+        .collect();
     let schema = p.schema();
     let missing: Vec<&String> = schema
         .resources
@@ -938,6 +1036,33 @@ async fn aws_conforms_in_process() {
         .collect();
     assert!(missing.is_empty(), "no conformance case for {missing:?}");
     assert_conforms(&p, &cases, &options(&env)).await;
+    let mut left_to_aws = options(&format!("{env}-defaults"));
+    left_to_aws.objects_have_backing = false;
+    assert_conforms(&p, &defaults, &left_to_aws).await;
+}
+
+/// A VPC's main route table, as EC2 reports it.
+async fn main_route_table(vpc: &str) -> String {
+    let c = common::clients().await;
+    let out = c
+        .ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(vpc)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("association.main")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.route_tables()[0].route_table_id().unwrap().to_string()
 }
 
 #[tokio::test]

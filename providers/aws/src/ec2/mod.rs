@@ -27,6 +27,7 @@ use crate::shape::{
     tags as tags_attr,
 };
 
+pub mod default_objects;
 pub mod ebs_volume;
 pub mod eip;
 pub mod instance;

@@ -46,19 +46,19 @@ pub async fn create_vpc(ctx: &Ctx<'_>, config: &Value) -> Result<(String, Value)
                 .map_err(fail)?;
         }
     }
-    let (sg, rt) = vpc_defaults(ctx.c, &id).await.map_err(fail)?;
-    let computed = [
+    let defaults = vpc_defaults(ctx.c, &id).await.map_err(fail)?;
+    let mut computed = vec![
         ("id", s(&id)),
         ("arn", arn(ctx.c, owner.as_deref(), "vpc", &id)),
         ("owner_id", opt_s(owner.as_deref())),
-        ("default_security_group_id", sg),
-        ("main_route_table_id", rt),
     ];
+    computed.extend(defaults);
     Ok((id, state(config, computed)))
 }
 
 /// A VPC's default security group and main route table.
-async fn vpc_defaults(c: &Clients, id: &str) -> Result<(Value, Value), Error> {
+/// A VPC's default objects: security group, main route table, network ACL.
+async fn vpc_defaults(c: &Clients, id: &str) -> Result<[(&'static str, Value); 4], Error> {
     let sg = c
         .ec2
         .describe_security_groups()
@@ -75,10 +75,27 @@ async fn vpc_defaults(c: &Clients, id: &str) -> Result<(Value, Value), Error> {
         .send()
         .await
         .map_err(api("DescribeRouteTables"))?;
-    Ok((
-        opt_s(sg.security_groups().first().and_then(|g| g.group_id())),
-        opt_s(rt.route_tables().first().and_then(|t| t.route_table_id())),
-    ))
+    let acl = c
+        .ec2
+        .describe_network_acls()
+        .filters(filter("vpc-id", [id.to_string()]))
+        .filters(filter("default", ["true".to_string()]))
+        .send()
+        .await
+        .map_err(api("DescribeNetworkAcls"))?;
+    let rt = opt_s(rt.route_tables().first().and_then(|t| t.route_table_id()));
+    Ok([
+        (
+            "default_security_group_id",
+            opt_s(sg.security_groups().first().and_then(|g| g.group_id())),
+        ),
+        ("main_route_table_id", rt.clone()),
+        ("default_route_table_id", rt),
+        (
+            "default_network_acl_id",
+            opt_s(acl.network_acls().first().and_then(|a| a.network_acl_id())),
+        ),
+    ])
 }
 
 async fn describe_vpcs(c: &Clients, f: Filter) -> Result<Vec<aws_sdk_ec2::types::Vpc>, Error> {
@@ -111,19 +128,16 @@ pub async fn find_vpc(c: &Clients, key: &str) -> Result<Option<(String, Value)>,
         return Ok(None);
     };
     let id = v.vpc_id().unwrap_or_default().to_string();
-    let (sg, rt) = vpc_defaults(c, &id).await?;
-    let st = adopted(
-        &Vpc.schema(),
-        [
-            ("default_security_group_id", sg),
-            ("main_route_table_id", rt),
-            ("id", s(&id)),
-            ("arn", arn(c, v.owner_id(), "vpc", &id)),
-            ("cidr_block", opt_s(v.cidr_block())),
-            ("owner_id", opt_s(v.owner_id())),
-            ("tags", user_tags(v.tags())),
-        ],
-    );
+    let defaults = vpc_defaults(c, &id).await?;
+    let mut fields = defaults.to_vec();
+    fields.extend([
+        ("id", s(&id)),
+        ("arn", arn(c, v.owner_id(), "vpc", &id)),
+        ("cidr_block", opt_s(v.cidr_block())),
+        ("owner_id", opt_s(v.owner_id())),
+        ("tags", user_tags(v.tags())),
+    ]);
+    let st = adopted(&Vpc.schema(), fields);
     Ok(Some((id, st)))
 }
 
@@ -159,6 +173,8 @@ impl Resource for Vpc {
             .attr("owner_id", A::computed(str_t()))
             .attr("default_security_group_id", A::computed(str_t()))
             .attr("main_route_table_id", A::computed(str_t()))
+            .attr("default_route_table_id", A::computed(str_t()))
+            .attr("default_network_acl_id", A::computed(str_t()))
             .attr("tags", tags_attr())
     }
 
