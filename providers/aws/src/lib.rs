@@ -1,5 +1,6 @@
-//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch, Route 53 and S3 resources on the
-//! official AWS SDK for Rust, served as the `kiln-provider-aws` executable.
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch,
+//! Route 53 and S3 resources on the official AWS SDK for Rust, served as
+//! the `kiln-provider-aws` executable (the list: `docs/aws.md`).
 //!
 //! Resource types and attribute names follow the Terraform AWS provider for
 //! the subset kiln supports, so configurations port with little change. The
@@ -14,9 +15,10 @@
 //!   hash where AWS limits the length), so the old and the new generation
 //!   coexist, and two projects' environments never collide.
 //! - Only run-time attributes change in place (tags, an Auto Scaling group's
-//!   capacity and target groups, a listener's actions, a bucket's
-//!   `force_destroy`); everything else replaces. Buckets and volumes are
-//!   stateful.
+//!   capacity and target groups, a listener's or a rule's actions, routes,
+//!   a record's values and weights, rules of security groups and ACLs,
+//!   scaling policies and alarms, a bucket's configuration); everything
+//!   else replaces. Buckets, volumes and hosted zones are stateful.
 //! - Everything taggable carries `kiln:env`, `kiln:address`,
 //!   `kiln:generation`, `kiln:lineage` and `kiln:key` (the idempotency key),
 //!   and the creates that accept one get the key as client token, so

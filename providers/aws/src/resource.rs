@@ -24,6 +24,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &ec2::default_objects::DefaultSecurityGroup,
     &ec2::default_objects::DefaultRouteTable,
     &ec2::default_objects::DefaultNetworkAcl,
+    &ec2::network_acl::NetworkAcl,
+    &ec2::network_acl::NetworkAclRule,
     &ec2::security_group_rule::SecurityGroupRule,
     &ec2::security_group_rule::VpcSecurityGroupRule { ingress: true },
     &ec2::security_group_rule::VpcSecurityGroupRule { ingress: false },

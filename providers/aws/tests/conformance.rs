@@ -536,6 +536,62 @@ async fn aws_conforms_in_process() {
             )],
         )
     };
+    let acl_subnet = prerequisite(
+        &p,
+        &env,
+        "aws_subnet",
+        &[
+            ("vpc_id", Value::from(vpc.as_str())),
+            ("cidr_block", Value::from("10.9.6.0/24")),
+        ],
+    )
+    .await;
+    let entry = |cidr: &str| {
+        Value::List(vec![Value::map([
+            ("rule_no", Value::from(100i64)),
+            ("action", Value::from("allow")),
+            ("protocol", Value::from("tcp")),
+            ("cidr_block", Value::from(cidr)),
+            ("ipv6_cidr_block", Value::Null),
+            ("from_port", Value::from(443i64)),
+            ("to_port", Value::from(443i64)),
+            ("icmp_type", Value::Null),
+            ("icmp_code", Value::Null),
+        ])])
+    };
+    let acl = |subnets: &[&str], cidr: &str| {
+        full(
+            "aws_network_acl",
+            &[
+                ("vpc_id", Value::from(vpc.as_str())),
+                ("subnet_ids", strs(subnets)),
+                ("ingress", entry(cidr)),
+                ("egress", entry(cidr)),
+            ],
+        )
+    };
+    let rules_acl = prerequisite(
+        &p,
+        &env,
+        "aws_network_acl",
+        &[("vpc_id", Value::from(vpc.as_str()))],
+    )
+    .await;
+    let acl_rule = |cidr: &str| {
+        full(
+            "aws_network_acl_rule",
+            &[
+                ("network_acl_id", Value::from(rules_acl.as_str())),
+                ("rule_number", Value::from(200i64)),
+                ("egress", Value::Bool(false)),
+                ("protocol", Value::from("tcp")),
+                ("rule_action", Value::from("allow")),
+                ("cidr_block", Value::from(cidr)),
+                ("from_port", Value::from(22i64)),
+                ("to_port", Value::from(22i64)),
+            ],
+        )
+    };
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -647,6 +703,11 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        // Entries and subnets move in place.
+        ConformanceCase::new("aws_network_acl", acl(&[], "10.0.0.0/8"))
+            .with_update(acl(&[&acl_subnet], "172.16.0.0/12")),
+        ConformanceCase::new("aws_network_acl_rule", acl_rule("10.0.0.0/8"))
+            .with_update(acl_rule("192.168.0.0/16")),
         // A bucket's configuration changes in place.
         ConformanceCase::new("aws_s3_bucket_versioning", versioning("Disabled"))
             .with_update(versioning("Disabled")),

@@ -8,6 +8,7 @@
 //! A new VPC (a new generation) brings new defaults, so a different VPC,
 //! route table or ACL id replaces.
 
+use super::network_acl::{acl_entry_t, describe_acls, write_entries};
 use super::route;
 use super::route_table::describe_route_tables;
 use super::security_group::{describe_sgs, permission};
@@ -67,7 +68,7 @@ async fn write_rules(c: &Clients, group: &str, config: &Value) -> Result<(), Err
 }
 
 /// Tags of an adopted default object: the configured ones with kiln's.
-async fn tag(ctx: &Ctx<'_>, id: &str, config: &Value) -> Result<(), Error> {
+pub(super) async fn tag(ctx: &Ctx<'_>, id: &str, config: &Value) -> Result<(), Error> {
     ctx.c
         .ec2
         .create_tags()
@@ -285,120 +286,6 @@ impl Resource for DefaultRouteTable {
     async fn find(&self, _c: &Clients, _key: &str) -> Result<Option<(String, Value)>, Error> {
         Ok(None)
     }
-}
-
-/// ACLs by id (the `network-acl-id` filter is not served everywhere: moto
-/// lacks it), one by one when a call fails because one is gone.
-async fn describe_acls(
-    c: &Clients,
-    ids: Vec<String>,
-) -> Result<Vec<aws_sdk_ec2::types::NetworkAcl>, Error> {
-    let call = |ids: Vec<String>| async move {
-        c.ec2
-            .describe_network_acls()
-            .set_network_acl_ids(Some(ids))
-            .send()
-            .await
-            .map(|out| out.network_acls().to_vec())
-            .map_err(api("DescribeNetworkAcls"))
-    };
-    match call(ids.clone()).await {
-        Err(e) if e.is_not_found() && ids.len() > 1 => {
-            let mut all = Vec::new();
-            for id in ids {
-                match call(vec![id]).await {
-                    Ok(found) => all.extend(found),
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(all)
-        }
-        Err(e) if e.is_not_found() => Ok(Vec::new()),
-        other => other,
-    }
-}
-
-fn acl_entry_t() -> Type {
-    obj(&[
-        ("rule_no", num_t()),
-        ("action", str_t()),
-        ("protocol", str_t()),
-        ("cidr_block", str_t()),
-        ("ipv6_cidr_block", str_t()),
-        ("from_port", num_t()),
-        ("to_port", num_t()),
-        ("icmp_type", num_t()),
-        ("icmp_code", num_t()),
-    ])
-}
-
-/// The protocol number AWS takes ("tcp" → 6, "all" → -1).
-fn protocol_number(p: &str) -> String {
-    match p.to_ascii_lowercase().as_str() {
-        "all" | "-1" => "-1".into(),
-        "tcp" => "6".into(),
-        "udp" => "17".into(),
-        "icmp" => "1".into(),
-        "icmpv6" => "58".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Deletes an ACL's numbered entries and creates the configured ones.
-async fn write_entries(c: &Clients, acl: &str, config: &Value) -> Result<(), Error> {
-    let found = describe_acls(c, vec![acl.to_string()]).await?;
-    let Some(a) = found.first() else {
-        return Err(Error::new(format!("network ACL {acl} does not exist")));
-    };
-    for e in a.entries() {
-        // 32767 is the catch-all deny AWS keeps.
-        if let Some(n) = e.rule_number().filter(|n| *n != 32767) {
-            c.ec2
-                .delete_network_acl_entry()
-                .network_acl_id(acl)
-                .rule_number(n)
-                .egress(e.egress().unwrap_or(false))
-                .send()
-                .await
-                .map_err(api("DeleteNetworkAclEntry"))?;
-        }
-    }
-    for (egress, block) in [(false, "ingress"), (true, "egress")] {
-        for e in objects(config, block) {
-            c.ec2
-                .create_network_acl_entry()
-                .network_acl_id(acl)
-                .egress(egress)
-                .set_rule_number(number(e, "rule_no").map(|n| n as i32))
-                .set_rule_action(
-                    string(e, "action").map(|a| {
-                        aws_sdk_ec2::types::RuleAction::from(a.to_ascii_lowercase().as_str())
-                    }),
-                )
-                .protocol(protocol_number(
-                    &string(e, "protocol").unwrap_or_else(|| "-1".into()),
-                ))
-                .set_cidr_block(string(e, "cidr_block"))
-                .set_ipv6_cidr_block(string(e, "ipv6_cidr_block"))
-                .port_range(
-                    aws_sdk_ec2::types::PortRange::builder()
-                        .set_from(number(e, "from_port").map(|n| n as i32))
-                        .set_to(number(e, "to_port").map(|n| n as i32))
-                        .build(),
-                )
-                .set_icmp_type_code((e.get("icmp_type").is_some_and(|v| !v.is_null())).then(|| {
-                    aws_sdk_ec2::types::IcmpTypeCode::builder()
-                        .set_type(number(e, "icmp_type").map(|n| n as i32))
-                        .set_code(number(e, "icmp_code").map(|n| n as i32))
-                        .build()
-                }))
-                .send()
-                .await
-                .map_err(api("CreateNetworkAclEntry"))?;
-        }
-    }
-    Ok(())
 }
 
 /// `aws_default_network_acl`.

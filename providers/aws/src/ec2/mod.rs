@@ -35,6 +35,7 @@ pub mod internet_gateway;
 pub mod key_pair;
 pub mod launch_template;
 pub mod nat_gateway;
+pub mod network_acl;
 pub mod route;
 pub mod route_table;
 pub mod route_table_association;
