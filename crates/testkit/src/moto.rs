@@ -63,6 +63,9 @@ impl Moto {
             .port();
         let mut child = Command::new(python())
             .args(["-c", LAUNCHER, &port.to_string()])
+            // A requested ACM certificate is issued after this many seconds
+            // (moto's default is 60; AWS takes minutes after DNS validation).
+            .env("MOTO_ACM_VALIDATION_WAIT", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

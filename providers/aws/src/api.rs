@@ -54,6 +54,7 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
+    pub acm: aws_sdk_acm::Client,
     pub region: String,
 }
 
@@ -149,6 +150,9 @@ impl Clients {
         let route53_config = aws_sdk_route53::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let acm_config = aws_sdk_acm::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -168,6 +172,7 @@ impl Clients {
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
             sts: aws_sdk_sts::Client::from_conf(sts_config),
             route53: aws_sdk_route53::Client::from_conf(route53_config),
+            acm: aws_sdk_acm::Client::from_conf(acm_config),
             region,
         }
     }
@@ -407,6 +412,7 @@ where
                         | "InvalidGroup.InUse"
                         | "InvalidIPAddress.InUse"
                         | "DeleteConflict"
+                        | "ResourceInUseException"
                 ) =>
             {
                 if started.elapsed() >= timeout {

@@ -1,4 +1,4 @@
-//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, IAM, CloudWatch,
+//! The `aws` provider: VPC, EC2, Auto Scaling, ELBv2, ACM, IAM, CloudWatch,
 //! Route 53 and S3 resources on the official AWS SDK for Rust, served as
 //! the `kiln-provider-aws` executable (the list: `docs/aws.md`).
 //!
@@ -59,6 +59,7 @@ use kiln_provider::{
 };
 use tokio::sync::OnceCell;
 
+mod acm_certificate;
 pub mod api;
 mod autoscaling_attachment;
 mod autoscaling_group;

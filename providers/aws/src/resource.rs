@@ -6,8 +6,9 @@
 
 use crate::kind::Resource;
 use crate::{
-    autoscaling_attachment, autoscaling_group, autoscaling_policy, cloudwatch_metric_alarm, ec2,
-    elb, iam, launch_configuration, route53, s3_bucket, s3_bucket_config,
+    acm_certificate, autoscaling_attachment, autoscaling_group, autoscaling_policy,
+    cloudwatch_metric_alarm, ec2, elb, iam, launch_configuration, route53, s3_bucket,
+    s3_bucket_config,
 };
 
 /// Every resource type the provider serves, one line each.
@@ -39,6 +40,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &autoscaling_policy::AutoscalingPolicy,
     &autoscaling_policy::AutoscalingSchedule,
     &cloudwatch_metric_alarm::MetricAlarm,
+    &acm_certificate::AcmCertificate,
+    &acm_certificate::AcmCertificateValidation,
     &elb::lb::Lb,
     &elb::target_group::LbTargetGroup,
     &elb::listener::LbListener,

@@ -1549,7 +1549,8 @@ resource "aws_autoscaling_schedule" "night" {
 }
 
 /// An HTTPS front as Terraform users write it: load balancer attributes,
-/// port 80 redirecting to 443, an HTTPS listener (certificate, TLS policy)
+/// port 80 redirecting to 443, an HTTPS listener (an ACM certificate, once
+/// issued; a TLS policy)
 /// answering 404 by default, and a rule sending `/app/*` to the target
 /// group. Applied, re-planned empty; the idle timeout and the rule's
 /// priority and path change in place; destroyed, nothing is left.
@@ -1604,12 +1605,19 @@ resource "aws_lb_listener" "http" {
     }
   }
 }
+resource "aws_acm_certificate" "front" {
+  domain_name       = "front.${kiln.env}.example.com"
+  validation_method = "DNS"
+}
+resource "aws_acm_certificate_validation" "front" {
+  certificate_arn = aws_acm_certificate.front.arn
+}
 resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.front.arn
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = "arn:aws:iam::123456789012:server-certificate/kiln-test"
+  certificate_arn   = aws_acm_certificate_validation.front.certificate_arn
   default_action {
     type = "fixed-response"
     fixed_response {
@@ -1678,9 +1686,11 @@ resource "aws_lb_listener_rule" "app" {
         https.ssl_policy(),
         Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
     );
+    let cert = common::state_id(&p, &env, "aws_acm_certificate.front");
     assert_eq!(
         https.certificates()[0].certificate_arn(),
-        Some("arn:aws:iam::123456789012:server-certificate/kiln-test")
+        Some(cert.as_str()),
+        "the listener serves the issued ACM certificate"
     );
     let fixed = https.default_actions()[0].fixed_response_config().unwrap();
     assert_eq!(fixed.status_code(), Some("404"));

@@ -592,6 +592,23 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
+    let cert = |team: &str| {
+        full(
+            "aws_acm_certificate",
+            &[
+                ("domain_name", Value::from(format!("www.{env}.example.com"))),
+                ("validation_method", Value::from("DNS")),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let issued = prerequisite(
+        &p,
+        &env,
+        "aws_acm_certificate",
+        &[("domain_name", Value::from(format!("api.{env}.example.com")))],
+    )
+    .await;
     let cases = [
         ConformanceCase::new(
             "aws_vpc",
@@ -703,6 +720,7 @@ async fn aws_conforms_in_process() {
             ],
         )),
         ConformanceCase::new("aws_s3_bucket", bucket(false)).with_update(bucket(true)),
+        ConformanceCase::new("aws_acm_certificate", cert("a")).with_update(cert("b")),
         // Entries and subnets move in place.
         ConformanceCase::new("aws_network_acl", acl(&[], "10.0.0.0/8"))
             .with_update(acl(&[&acl_subnet], "172.16.0.0/12")),
@@ -987,8 +1005,9 @@ async fn aws_conforms_in_process() {
             ],
         )),
     ];
-    // The VPC's default objects: adopted by a create, left to AWS by a
-    // delete (so they still read after it), their rules in place.
+    // Objects a delete leaves to AWS (so they still read after it): the
+    // VPC's default objects, adopted by a create, their rules in place;
+    // and a certificate validation, which only waits.
     let defaults_vpc = prerequisite(
         &p,
         &env,
@@ -1081,6 +1100,14 @@ async fn aws_conforms_in_process() {
             .with_update(default_acl_config(200)),
         ConformanceCase::new("aws_default_route_table", default_table("a"))
             .with_update(default_table("b")),
+        // A wait for issuance: nothing to delete either.
+        ConformanceCase::new(
+            "aws_acm_certificate_validation",
+            full(
+                "aws_acm_certificate_validation",
+                &[("certificate_arn", Value::from(issued.as_str()))],
+            ),
+        ),
     ];
     // Every type the provider serves has a case here (aliases are the
     // types they stand for).
