@@ -83,3 +83,49 @@ pub fn adopted(
     }
     Value::Map(m)
 }
+
+/// `v` with every object the type `ty` describes given all its attributes:
+/// one missing (a state written before the attribute existed) is null, as
+/// a configuration converted to the type has it. Without this, a type that
+/// gains a block attribute would see every older state as changed.
+pub fn with_shape(v: &Value, ty: &Type) -> Value {
+    match (v.unmarked(), ty) {
+        (Value::Map(m), Type::Object(fields)) => {
+            let mut out = m.clone();
+            for (k, t) in fields {
+                let filled = out.get(k).map_or(Value::Null, |x| with_shape(x, t));
+                out.insert(k.clone(), filled);
+            }
+            Value::Map(out)
+        }
+        (Value::List(items), Type::List(t) | Type::Set(t)) => {
+            Value::List(items.iter().map(|x| with_shape(x, t)).collect())
+        }
+        _ => v.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_state_gets_the_attributes_its_type_gained_as_null() {
+        let ty = Type::List(Box::new(obj(&[
+            ("cidr_block", str_t()),
+            ("nat_gateway_id", str_t()),
+        ])));
+        let old = Value::List(vec![Value::map([("cidr_block", Value::from("0.0.0.0/0"))])]);
+        let want = Value::List(vec![Value::map([
+            ("cidr_block", Value::from("0.0.0.0/0")),
+            ("nat_gateway_id", Value::Null),
+        ])]);
+        assert_eq!(with_shape(&old, &ty), want);
+        assert_eq!(
+            with_shape(&want, &ty),
+            want,
+            "a complete value is unchanged"
+        );
+        assert_eq!(with_shape(&Value::Null, &ty), Value::Null);
+    }
+}

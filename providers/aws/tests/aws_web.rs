@@ -2000,3 +2000,67 @@ resource "aws_route_table_association" "private" {
     run(&["destroy", "--yes"]).success();
     assert!(tagged(&c, &env).await.is_empty());
 }
+
+/// A state written before a block gained attributes (security group rules
+/// without `ipv6_cidr_blocks`, `prefix_list_ids` and `self`; routes without
+/// the newer targets) plans no change: the refresh gives it the new
+/// attributes as null, as the configuration has them.
+#[tokio::test]
+async fn a_state_from_before_new_block_attributes_plans_no_change() {
+    let env = common::unique("shape");
+    let (p, k) = common::project(
+        r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.61.0.0/16"
+}
+resource "aws_internet_gateway" "gw" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_security_group" "web" {
+  vpc_id = aws_vpc.main.id
+  ingress {
+    from_port   = 80
+    to_port     = 80
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.main.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.gw.id
+  }
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    k.run(&["apply", "--yes"]).success();
+    // Strip what older versions did not write.
+    let path = format!(".kiln/{env}/state.json");
+    let mut st: serde_json::Value = serde_json::from_str(&p.read(&path)).unwrap();
+    for r in st["resources"].as_array_mut().unwrap() {
+        for (attr, gone) in [
+            (
+                "ingress",
+                &["ipv6_cidr_blocks", "prefix_list_ids", "self"][..],
+            ),
+            (
+                "route",
+                &["nat_gateway_id", "transit_gateway_id", "vpc_endpoint_id"][..],
+            ),
+        ] {
+            if let Some(list) = r["attributes"][attr].as_array_mut() {
+                for block in list {
+                    for key in gone {
+                        block.as_object_mut().unwrap().remove(*key);
+                    }
+                }
+            }
+        }
+    }
+    p.write(&path, &serde_json::to_string_pretty(&st).unwrap());
+    let r = k.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    k.run(&["destroy", "--yes"]).success();
+}

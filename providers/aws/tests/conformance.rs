@@ -173,7 +173,10 @@ async fn aws_conforms_in_process() {
         ("to_port", Value::from(80i64)),
         ("protocol", Value::from("tcp")),
         ("cidr_blocks", strs(&["0.0.0.0/0"])),
+        ("ipv6_cidr_blocks", Value::Null),
+        ("prefix_list_ids", Value::Null),
         ("security_groups", Value::Null),
+        ("self", Value::Null),
         ("description", Value::Null),
     ]);
     let asg = |desired: i64| {

@@ -24,7 +24,7 @@ use crate::api::{
 use crate::kind::{Observed, Resource, observed};
 use crate::shape::{
     A, ResourceSchema, adopted, bool_t, ids, map_t, named, num_t, obj, opt_computed, str_t, strs_t,
-    tags as tags_attr,
+    tags as tags_attr, with_shape,
 };
 
 pub mod default_objects;

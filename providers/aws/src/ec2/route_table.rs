@@ -185,7 +185,22 @@ impl Resource for RouteTable {
     }
 
     async fn read(&self, c: &Clients, items: &[(&str, &Value)]) -> Result<Vec<Observed>, Error> {
-        read_route_tables(c, items).await.map(observed)
+        // Route blocks written before a target existed read with it null.
+        let states = read_route_tables(c, items).await?;
+        Ok(observed(
+            states
+                .into_iter()
+                .map(|st| {
+                    st.map(|st| {
+                        let shaped = with_shape(
+                            st.get("route").unwrap_or(&Value::Null),
+                            &Type::List(Box::new(route_block_t())),
+                        );
+                        state(&st, [("route", shaped)])
+                    })
+                })
+                .collect(),
+        ))
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {

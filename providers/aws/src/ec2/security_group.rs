@@ -211,7 +211,20 @@ async fn read_security_groups(
         .map(|(id, prior)| match found.get(*id) {
             None => Observed::default(),
             Some(g) => Observed {
-                state: Some(refreshed(prior, vec![("id", s(*id))])),
+                state: Some(refreshed(
+                    prior,
+                    vec![
+                        ("id", s(*id)),
+                        (
+                            "ingress",
+                            with_shape(prior.get("ingress").unwrap_or(&Value::Null), &rules_t()),
+                        ),
+                        (
+                            "egress",
+                            with_shape(prior.get("egress").unwrap_or(&Value::Null), &rules_t()),
+                        ),
+                    ],
+                )),
                 drift: rules_drift(prior, g),
             },
         })
@@ -297,6 +310,10 @@ pub async fn delete_security_group(ctx: &Ctx<'_>, id: &str) -> Result<(), Error>
 
 /// `aws_security_group`.
 pub struct SecurityGroup;
+
+fn rules_t() -> Type {
+    Type::List(Box::new(rule_t()))
+}
 
 fn rule_t() -> Type {
     obj(&[
