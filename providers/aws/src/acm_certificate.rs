@@ -245,15 +245,13 @@ impl Resource for AcmCertificate {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-        if !req.changed.iter().any(|c| c == "tags") {
+        let Some(change) = ctx.tag_change(req) else {
             return Ok(());
-        }
-        let old = ctx.user_tags(&tags(&req.prior));
-        let new = ctx.user_tags(&tags(&req.planned));
-        let gone: Vec<Tag> = old
+        };
+        let gone: Vec<Tag> = change
+            .removed
             .iter()
-            .filter(|(k, _)| !new.contains_key(*k))
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .filter_map(|k| Tag::builder().key(k).build().ok())
             .collect();
         if !gone.is_empty() {
             ctx.c
@@ -265,12 +263,12 @@ impl Resource for AcmCertificate {
                 .await
                 .map_err(api("RemoveTagsFromCertificate"))?;
         }
-        if !new.is_empty() {
+        if !change.set.is_empty() {
             ctx.c
                 .acm
                 .add_tags_to_certificate()
                 .certificate_arn(&req.id)
-                .set_tags(Some(acm_tags(&new)))
+                .set_tags(Some(acm_tags(&change.set)))
                 .send()
                 .await
                 .map_err(api("AddTagsToCertificate"))?;

@@ -450,6 +450,13 @@ pub const TAG_GENERATION: &str = "kiln:generation";
 pub const TAG_LINEAGE: &str = "kiln:lineage";
 pub const TAG_KEY: &str = "kiln:key";
 
+/// A change of an object's tags (see [`Ctx::tag_change`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagChange {
+    pub set: BTreeMap<String, String>,
+    pub removed: Vec<String>,
+}
+
 impl Ctx<'_> {
     /// The tags of a new object: the provider's default tags, the
     /// resource's own, then kiln's (which win).
@@ -470,6 +477,19 @@ impl Ctx<'_> {
         let mut tags = self.settings.default_tags.clone();
         tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         tags
+    }
+
+    /// What an update does to an object's tags: `None` when `tags` did not
+    /// change; else the tags to set (default tags and the resource's own;
+    /// kiln's are never changed after create) and the keys to remove.
+    pub fn tag_change(&self, req: &kiln_provider::UpdateRequest) -> Option<TagChange> {
+        if !req.changed.iter().any(|c| c == "tags") {
+            return None;
+        }
+        let old = self.user_tags(&crate::values::tags(&req.prior));
+        let set = self.user_tags(&crate::values::tags(&req.planned));
+        let removed = old.into_keys().filter(|k| !set.contains_key(k)).collect();
+        Some(TagChange { set, removed })
     }
 
     /// The physical name of a new object: `name` as the plan decided it,

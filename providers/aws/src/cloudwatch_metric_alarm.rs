@@ -206,35 +206,29 @@ impl Resource for MetricAlarm {
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
         put(ctx, &req.id, &req.planned, false).await?;
-        if req.changed.iter().any(|c| c == "tags") {
-            let arn = string(&req.prior, "arn").unwrap_or_default();
-            let old = ctx.user_tags(&tags(&req.prior));
-            let new = ctx.user_tags(&tags(&req.planned));
-            let gone: Vec<String> = old
-                .keys()
-                .filter(|k| !new.contains_key(*k))
-                .cloned()
-                .collect();
-            if !gone.is_empty() {
-                ctx.c
-                    .cloudwatch
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(gone))
-                    .send()
-                    .await
-                    .map_err(api("UntagResource"))?;
-            }
-            if !new.is_empty() {
-                ctx.c
-                    .cloudwatch
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(cw_tags(&new)))
-                    .send()
-                    .await
-                    .map_err(api("TagResource"))?;
-            }
+        let Some(change) = ctx.tag_change(req) else {
+            return Ok(());
+        };
+        let arn = string(&req.prior, "arn").unwrap_or_default();
+        if !change.removed.is_empty() {
+            ctx.c
+                .cloudwatch
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(change.removed))
+                .send()
+                .await
+                .map_err(api("UntagResource"))?;
+        }
+        if !change.set.is_empty() {
+            ctx.c
+                .cloudwatch
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(cw_tags(&change.set)))
+                .send()
+                .await
+                .map_err(api("TagResource"))?;
         }
         Ok(())
     }

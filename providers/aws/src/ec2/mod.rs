@@ -164,17 +164,15 @@ fn arn(c: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Value {
 }
 
 pub async fn update_tags(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-    if !req.changed.iter().any(|c| c == "tags") {
+    let Some(change) = ctx.tag_change(req) else {
         return Ok(());
-    }
-    let old = ctx.user_tags(&tags(&req.prior));
-    let new = ctx.user_tags(&tags(&req.planned));
-    let removed: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !removed.is_empty() {
+    };
+    if !change.removed.is_empty() {
+        let removed: Vec<Tag> = change
+            .removed
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         ctx.c
             .ec2
             .delete_tags()
@@ -184,12 +182,12 @@ pub async fn update_tags(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error
             .await
             .map_err(api("DeleteTags"))?;
     }
-    if !new.is_empty() {
+    if !change.set.is_empty() {
         ctx.c
             .ec2
             .create_tags()
             .resources(&req.id)
-            .set_tags(Some(ec2_tags(&new)))
+            .set_tags(Some(ec2_tags(&change.set)))
             .send()
             .await
             .map_err(api("CreateTags"))?;

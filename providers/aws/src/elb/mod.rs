@@ -123,32 +123,25 @@ async fn find_tagged(
 
 /// Tags of any ELBv2 object, changed in place.
 pub async fn update_tags(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-    if !req.changed.iter().any(|c| c == "tags") {
+    let Some(change) = ctx.tag_change(req) else {
         return Ok(());
-    }
-    let old = ctx.user_tags(&tags(&req.prior));
-    let new = ctx.user_tags(&tags(&req.planned));
-    let removed: Vec<String> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
+    };
+    if !change.removed.is_empty() {
         ctx.c
             .elb
             .remove_tags()
             .resource_arns(&req.id)
-            .set_tag_keys(Some(removed))
+            .set_tag_keys(Some(change.removed))
             .send()
             .await
             .map_err(api("RemoveTags"))?;
     }
-    if !new.is_empty() {
+    if !change.set.is_empty() {
         ctx.c
             .elb
             .add_tags()
             .resource_arns(&req.id)
-            .set_tags(Some(elb_tags(&new)))
+            .set_tags(Some(elb_tags(&change.set)))
             .send()
             .await
             .map_err(api("AddTags"))?;

@@ -192,34 +192,7 @@ impl Resource for IamInstanceProfile {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-        let name = req.id.as_str();
-        retag(
-            ctx,
-            req,
-            |tags| async move {
-                ctx.c
-                    .iam
-                    .tag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("TagInstanceProfile"))
-            },
-            |keys| async move {
-                ctx.c
-                    .iam
-                    .untag_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("UntagInstanceProfile"))
-            },
-        )
-        .await
+        retag(ctx, req, Tagged::InstanceProfile(&req.id)).await
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, id: &str, _state: &Value) -> Result<(), Error> {

@@ -69,35 +69,78 @@ fn check_document(config: &Value, attr: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Tag changes of an IAM object: the user's tags as planned, with the
-/// removed keys untagged. `tag` and `untag` send one call each.
-async fn retag<TF, TFut, UF, UFut>(
-    ctx: &Ctx<'_>,
-    req: &UpdateRequest,
-    tag: TF,
-    untag: UF,
-) -> Result<(), Error>
-where
-    TF: FnOnce(Vec<Tag>) -> TFut,
-    TFut: std::future::Future<Output = Result<(), Error>>,
-    UF: FnOnce(Vec<String>) -> UFut,
-    UFut: std::future::Future<Output = Result<(), Error>>,
-{
-    if !req.changed.iter().any(|c| c == "tags") {
+/// An IAM object that carries tags, by the name (or ARN) IAM keys it by.
+#[derive(Clone, Copy)]
+enum Tagged<'a> {
+    Role(&'a str),
+    InstanceProfile(&'a str),
+    Policy(&'a str),
+}
+
+/// Tag changes of an IAM object: the removed keys untagged, then the
+/// user's tags as planned set (one call each).
+async fn retag(ctx: &Ctx<'_>, req: &UpdateRequest, object: Tagged<'_>) -> Result<(), Error> {
+    let Some(change) = ctx.tag_change(req) else {
         return Ok(());
+    };
+    let iam = &ctx.c.iam;
+    if !change.removed.is_empty() {
+        let keys = Some(change.removed);
+        match object {
+            Tagged::Role(n) => iam
+                .untag_role()
+                .role_name(n)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("UntagRole")),
+            Tagged::InstanceProfile(n) => iam
+                .untag_instance_profile()
+                .instance_profile_name(n)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("UntagInstanceProfile")),
+            Tagged::Policy(arn) => iam
+                .untag_policy()
+                .policy_arn(arn)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("UntagPolicy")),
+        }?;
     }
-    let old = ctx.user_tags(&tags(&req.prior));
-    let new = ctx.user_tags(&tags(&req.planned));
-    let gone: Vec<String> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
-        untag(gone).await?;
-    }
-    if !new.is_empty() {
-        tag(iam_tags(&new)).await?;
+    if !change.set.is_empty() {
+        let tags = Some(iam_tags(&change.set));
+        match object {
+            Tagged::Role(n) => iam
+                .tag_role()
+                .role_name(n)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("TagRole")),
+            Tagged::InstanceProfile(n) => iam
+                .tag_instance_profile()
+                .instance_profile_name(n)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("TagInstanceProfile")),
+            Tagged::Policy(arn) => iam
+                .tag_policy()
+                .policy_arn(arn)
+                .set_tags(tags)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api("TagPolicy")),
+        }?;
     }
     Ok(())
 }

@@ -200,34 +200,7 @@ impl Resource for IamPolicy {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-        let arn = req.id.as_str();
-        retag(
-            ctx,
-            req,
-            |tags| async move {
-                ctx.c
-                    .iam
-                    .tag_policy()
-                    .policy_arn(arn)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("TagPolicy"))
-            },
-            |keys| async move {
-                ctx.c
-                    .iam
-                    .untag_policy()
-                    .policy_arn(arn)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("UntagPolicy"))
-            },
-        )
-        .await
+        retag(ctx, req, Tagged::Policy(&req.id)).await
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, id: &str, _state: &Value) -> Result<(), Error> {

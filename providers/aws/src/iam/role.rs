@@ -221,34 +221,7 @@ impl Resource for IamRole {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-        let name = req.id.as_str();
-        retag(
-            ctx,
-            req,
-            |tags| async move {
-                ctx.c
-                    .iam
-                    .tag_role()
-                    .role_name(name)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("TagRole"))
-            },
-            |keys| async move {
-                ctx.c
-                    .iam
-                    .untag_role()
-                    .role_name(name)
-                    .set_tag_keys(Some(keys))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("UntagRole"))
-            },
-        )
-        .await
+        retag(ctx, req, Tagged::Role(&req.id)).await
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, id: &str, state: &Value) -> Result<(), Error> {

@@ -292,23 +292,16 @@ impl Resource for Route53Zone {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
-        if !req.changed.iter().any(|c| c == "tags") {
+        let Some(change) = ctx.tag_change(req) else {
             return Ok(());
-        }
-        let old = ctx.user_tags(&tags(&req.prior));
-        let new = ctx.user_tags(&tags(&req.planned));
-        let gone: Vec<String> = old
-            .keys()
-            .filter(|k| !new.contains_key(*k))
-            .cloned()
-            .collect();
+        };
         ctx.c
             .route53
             .change_tags_for_resource()
             .resource_type(TagResourceType::Hostedzone)
             .resource_id(&req.id)
-            .set_add_tags((!new.is_empty()).then(|| r53_tags(&new)))
-            .set_remove_tag_keys((!gone.is_empty()).then_some(gone))
+            .set_add_tags((!change.set.is_empty()).then(|| r53_tags(&change.set)))
+            .set_remove_tag_keys((!change.removed.is_empty()).then_some(change.removed))
             .send()
             .await
             .map(|_| ())
