@@ -65,7 +65,8 @@ pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
         } else {
             file
         };
-        match hcl_edit::parser::parse_body(&file.text) {
+        let hidden = crate::syntax::hide_big_numbers(&file.text);
+        match hcl_edit::parser::parse_body(hidden.as_deref().unwrap_or(&file.text)) {
             Ok(body) => p.file(&file, body),
             Err(e) => p.diags.push(syntax_error(&file, &e)),
         }
@@ -81,7 +82,9 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
         text: text.to_string(),
     });
     // A trailing newline (after a heredoc, say) is not part of the expression.
-    match hcl_edit::parser::parse_expr(file.text.trim_end()) {
+    let text = file.text.trim_end();
+    let hidden = crate::syntax::hide_big_numbers(text);
+    match hcl_edit::parser::parse_expr(hidden.as_deref().unwrap_or(text)) {
         Ok(inner) => {
             let range = inner.span().unwrap_or(0..file.text.len());
             Ok(Expr {

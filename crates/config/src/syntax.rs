@@ -16,3 +16,229 @@ pub(crate) fn syntax_error(file: &Arc<SourceFile>, e: &hcl_edit::parser::Error) 
     let msg = e.message().trim();
     loc.error(format!("syntax error: {msg}"))
 }
+
+/// hcl-edit refuses number literals it cannot hold in a `u64` or a finite
+/// `f64` (`18446744073709551616`, `1e400`), which Terraform reads exactly.
+/// This returns the text with each such literal replaced by a placeholder
+/// of the same length (`0.000…`), so spans stay true and the evaluator reads
+/// the literal back from the original text ([`is_placeholder`]); `None` when
+/// nothing needs replacing (nearly always: a quick look rules it out).
+pub(crate) fn hide_big_numbers(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    if !might_hold_big_number(b) {
+        return None;
+    }
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        Str,
+    }
+    let mut out = b.to_vec();
+    let mut changed = false;
+    // Open strings and brackets; an interpolation (`${`) returns to code.
+    let mut stack: Vec<u8> = Vec::new();
+    let mut mode = Mode::Code;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if mode == Mode::Str {
+            match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                    mode = if stack.last() == Some(&b'"') {
+                        Mode::Str
+                    } else {
+                        Mode::Code
+                    };
+                }
+                b'$' | b'%' if next == Some(b'{') => {
+                    stack.push(b'$');
+                    mode = Mode::Code;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'#' => i = line_end(b, i),
+            b'/' if next == Some(b'/') => i = line_end(b, i),
+            b'/' if next == Some(b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |k| i + 2 + k + 2);
+            }
+            b'"' => {
+                stack.push(b'"');
+                mode = Mode::Str;
+                i += 1;
+            }
+            b'{' | b'[' | b'(' => {
+                stack.push(c);
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                if stack.pop() == Some(b'$') {
+                    mode = Mode::Str;
+                }
+                i += 1;
+            }
+            b'<' if next == Some(b'<') => i = heredoc_end(text, i),
+            // An identifier (digits inside it are not a number).
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-')
+                {
+                    i += 1;
+                }
+            }
+            // A legacy index (`a.0`): digits after a dot.
+            b'.' => {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_digit() => {
+                let end = number_end(b, i);
+                let literal = &text[i..end];
+                if !hcl_edit_holds(literal) && end - i >= 3 {
+                    out[i] = b'0';
+                    out[i + 1] = b'.';
+                    for x in &mut out[i + 2..end] {
+                        *x = b'0';
+                    }
+                    changed = true;
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    // Only ASCII bytes were replaced by ASCII bytes.
+    changed.then(|| String::from_utf8(out).unwrap_or_else(|_| text.to_string()))
+}
+
+/// Whether a number literal's source text is a placeholder
+/// [`hide_big_numbers`] wrote (`0.` and zeros): then the original text is
+/// at the same span of the original source.
+pub(crate) fn is_placeholder(repr: &str) -> bool {
+    repr.len() >= 3 && repr.starts_with("0.") && repr[2..].bytes().all(|c| c == b'0')
+}
+
+/// A run of 20 digits (an integer beyond `u64`) or an exponent of three
+/// digits (beyond `f64`), anywhere: without one there is nothing to hide.
+fn might_hold_big_number(b: &[u8]) -> bool {
+    let mut run = 0;
+    for (i, c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 20 {
+                return true;
+            }
+        } else {
+            if matches!(c, b'e' | b'E') && run > 0 {
+                let rest = &b[i + 1..];
+                let rest = rest
+                    .strip_prefix(b"+")
+                    .or(rest.strip_prefix(b"-"))
+                    .unwrap_or(rest);
+                if rest.iter().take_while(|d| d.is_ascii_digit()).count() >= 3 {
+                    return true;
+                }
+            }
+            run = 0;
+        }
+    }
+    false
+}
+
+/// The end of the number literal starting at `i` (digits, an optional
+/// fraction, an optional exponent), as HCL's scanner reads it.
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    let digits = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+    };
+    digits(&mut i);
+    if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        digits(&mut i);
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        let mut j = i + 1;
+        if let Some(b'+' | b'-') = b.get(j) {
+            j += 1;
+        }
+        if b.get(j).is_some_and(u8::is_ascii_digit) {
+            i = j;
+            digits(&mut i);
+        }
+    }
+    i
+}
+
+/// Whether hcl-edit's number parser accepts the literal: an integer that
+/// fits a `u64`, or a float whose `f64` is finite.
+fn hcl_edit_holds(literal: &str) -> bool {
+    if literal.bytes().all(|c| c.is_ascii_digit()) {
+        literal.parse::<u64>().is_ok()
+    } else {
+        literal.parse::<f64>().is_ok_and(f64::is_finite)
+    }
+}
+
+fn line_end(b: &[u8], i: usize) -> usize {
+    b[i..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(b.len(), |k| i + k)
+}
+
+/// The end of a heredoc starting at `i` (`<<EOT` / `<<-EOT` … `EOT`), or
+/// just past the `<<` when it is not one. Its body is kept as written.
+fn heredoc_end(text: &str, i: usize) -> usize {
+    let rest = &text[i + 2..];
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    let marker: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let Some(eol) = text[i..].find('\n').map(|k| i + k) else {
+        return text.len();
+    };
+    if marker.is_empty()
+        || !text[i + 2..eol].trim_start_matches('-')[marker.len()..]
+            .trim()
+            .is_empty()
+    {
+        return i + 2;
+    }
+    let mut pos = eol + 1;
+    for line in text[eol + 1..].split_inclusive('\n') {
+        pos += line.len();
+        if line.trim() == marker {
+            return pos;
+        }
+    }
+    text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_literals_are_hidden_in_code_only() {
+        let text = "a = 18446744073709551616\nb = \"18446744073709551616 ${1e400}\"\n# 1e400\nc = x.123456789012345678901\n";
+        let hidden = hide_big_numbers(text).unwrap();
+        assert_eq!(hidden.len(), text.len());
+        assert_eq!(
+            hidden,
+            "a = 0.000000000000000000\nb = \"18446744073709551616 ${0.000}\"\n# 1e400\nc = x.123456789012345678901\n"
+        );
+        assert!(hide_big_numbers("a = 1e30\nb = 18446744073709551615\n").is_none());
+        assert!(is_placeholder("0.000") && !is_placeholder("0.001") && !is_placeholder("0"));
+    }
+}

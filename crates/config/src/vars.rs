@@ -60,7 +60,8 @@ pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
     let file = Arc::new(file);
     let mut diags = Diagnostics::new();
     let mut values = VarValues::new();
-    let body = match hcl_edit::parser::parse_body(&file.text) {
+    let hidden = crate::syntax::hide_big_numbers(&file.text);
+    let body = match hcl_edit::parser::parse_body(hidden.as_deref().unwrap_or(&file.text)) {
         Ok(b) => b,
         Err(e) => {
             diags.push(syntax_error(&file, &e));

@@ -82,16 +82,8 @@ fn canonical(v: &Value) -> String {
     match v.unmarked() {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => {
-            let f = n.as_f64();
-            if f.is_finite() {
-                // `{}` of an f64 never uses an exponent.
-                let s = format!("{f}");
-                s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-            } else {
-                format!("{f}")
-            }
-        }
+        // Terraform's JSON text of a number (Go's `Text('f', -1)`).
+        Value::Number(n) => n.to_string(),
         Value::String(s) => serde_json::to_string(s).unwrap(),
         Value::List(items) => {
             let parts: Vec<String> = items.iter().map(canonical).collect();

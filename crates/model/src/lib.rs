@@ -7,6 +7,7 @@
 //! like and how each attribute may change. The crate has no I/O and no async.
 
 pub mod address;
+pub mod number;
 pub mod schema;
 pub mod value;
 

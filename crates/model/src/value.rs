@@ -10,55 +10,17 @@
 //! plain JSON for plain values; the marks are objects tagged with `"$kiln"`:
 //! `{"$kiln":"unknown"}`, `{"$kiln":"sensitive","value":V}`, and a map that
 //! itself has a `"$kiln"` key is escaped as `{"$kiln":"map","value":{...}}`.
+//! A number is a JSON number when that reads back exactly (integers, and
+//! numbers whose text is an `f64`'s shortest text); any other (`1/3` at
+//! Terraform's 512 bits, `2^70 + 1`) is `{"$kiln":"number","value":"TEXT"}`
+//! with its exact decimal text.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A number. HCL numbers are arbitrary precision; kiln uses `f64`, printing
-/// integral values without a fraction.
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
-pub struct Number(pub f64);
-
-impl Number {
-    pub fn as_f64(self) -> f64 {
-        self.0
-    }
-
-    /// The value as an integer if it is one (and fits).
-    pub fn as_i64(self) -> Option<i64> {
-        let f = self.0;
-        (f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15).then_some(f as i64)
-    }
-}
-
-impl fmt::Debug for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.as_i64() {
-            Some(i) => write!(f, "{i}"),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
-
-impl From<f64> for Number {
-    fn from(f: f64) -> Number {
-        Number(f)
-    }
-}
-
-impl From<i64> for Number {
-    fn from(i: i64) -> Number {
-        Number(i as f64)
-    }
-}
+pub use crate::number::Number;
 
 /// A dynamic value.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -218,7 +180,7 @@ impl Value {
 
     pub fn as_number(&self) -> Option<Number> {
         match self.unmarked() {
-            Value::Number(n) => Some(*n),
+            Value::Number(n) => Some(n.clone()),
             _ => None,
         }
     }
@@ -249,7 +211,13 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            // Plain data has no exact form for a number an f64 cannot
+            // hold: the nearest f64.
+            Value::Number(n) => match number_to_json(n) {
+                serde_json::Value::Object(_) => serde_json::Number::from_f64(n.as_f64())
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                j => j,
+            },
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_plain_json).collect())
@@ -268,7 +236,7 @@ impl Value {
         match j {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => Value::Number(Number(n.as_f64().unwrap_or(f64::NAN))),
+            serde_json::Value::Number(n) => Value::Number(number_from_json(&n)),
             serde_json::Value::String(s) => Value::String(s),
             serde_json::Value::Array(a) => {
                 Value::List(a.into_iter().map(Value::from_plain_json).collect())
@@ -311,17 +279,57 @@ impl Value {
                     serde_json::Value::Object(obj)
                 }
             }
+            Value::Number(n) => number_to_json(n),
             plain => plain.to_plain_json(),
         }
     }
 }
 
-fn number_to_json(n: Number) -> serde_json::Value {
-    match n.as_i64() {
-        Some(i) => serde_json::Value::from(i),
-        None => serde_json::Number::from_f64(n.0)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+/// How a number is written in JSON: a plain JSON number when that reads
+/// back as the same number (every `i64`, and every number whose text is an
+/// `f64`'s shortest text), else the tag `{"$kiln":"number","value":TEXT}`
+/// with the exact decimal text (`1/3`, `2^70 + 1`, infinities).
+enum JsonNumber {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+fn json_number(n: &Number) -> JsonNumber {
+    if let Some(i) = n.as_i64() {
+        return JsonNumber::Int(i);
     }
+    let text = n.to_string();
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f.to_string() == text => JsonNumber::Float(f),
+        _ => JsonNumber::Text(text),
+    }
+}
+
+fn number_to_json(n: &Number) -> serde_json::Value {
+    match json_number(n) {
+        JsonNumber::Int(i) => serde_json::Value::from(i),
+        JsonNumber::Float(f) => serde_json::Number::from_f64(f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        JsonNumber::Text(t) => serde_json::json!({"$kiln": "number", "value": t}),
+    }
+}
+
+/// A JSON number as cty reads one: its text parsed at 512 bits.
+fn number_from_json(n: &serde_json::Number) -> Number {
+    if let Some(i) = n.as_i64() {
+        return Number::from_i64(i).with_precision(crate::number::PARSED_PRECISION);
+    }
+    if let Some(u) = n.as_u64() {
+        return Number::from_u64(u).with_precision(crate::number::PARSED_PRECISION);
+    }
+    number_from_f64_text(n.as_f64().unwrap_or(0.0))
+}
+
+/// An `f64` read from JSON: the decimal it was written as (its shortest
+/// text) parsed at 512 bits.
+fn number_from_f64_text(f: f64) -> Number {
+    Number::parse(&f.to_string()).unwrap_or_else(|| Number::from(f))
 }
 
 impl Serialize for Value {
@@ -329,9 +337,10 @@ impl Serialize for Value {
         match self {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => s.serialize_i64(i),
-                None => s.serialize_f64(n.0),
+            Value::Number(n) => match json_number(n) {
+                JsonNumber::Int(i) => s.serialize_i64(i),
+                JsonNumber::Float(f) => s.serialize_f64(f),
+                JsonNumber::Text(_) => number_to_json(n).serialize(s),
             },
             Value::String(v) => s.serialize_str(v),
             Value::List(items) => s.collect_seq(items),
@@ -376,15 +385,19 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     }
 
     fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Number(Number(i as f64)))
+        Ok(Value::Number(
+            Number::from_i64(i).with_precision(crate::number::PARSED_PRECISION),
+        ))
     }
 
     fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::Number(Number(u as f64)))
+        Ok(Value::Number(
+            Number::from_u64(u).with_precision(crate::number::PARSED_PRECISION),
+        ))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Number(Number(f)))
+        Ok(Value::Number(number_from_f64_text(f)))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -435,7 +448,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             Some(other) => {
                 m.insert("$kiln".into(), other);
                 Err(A::Error::custom(
-                    "a \"$kiln\" tag must be a string (\"unknown\", \"sensitive\" or \"map\")",
+                    "a \"$kiln\" tag must be a string (\"unknown\", \"sensitive\", \"number\" or \"map\")",
                 ))
             }
             None => Ok(Value::Map(m)),
@@ -448,6 +461,12 @@ fn tagged(tag: &str, inner: Option<Value>) -> Result<Value, String> {
     match tag {
         "unknown" => Ok(Value::Unknown),
         "sensitive" => Ok(Value::Sensitive(Box::new(inner.unwrap_or(Value::Null)))),
+        "number" => match inner {
+            Some(Value::String(text)) => Number::parse(&text).map(Value::Number).ok_or_else(|| {
+                format!("a \"$kiln\":\"number\" value must be decimal text, not {text:?}")
+            }),
+            _ => Err("a \"$kiln\":\"number\" value must hold decimal text".into()),
+        },
         "map" => match inner {
             Some(Value::Map(m)) => Ok(Value::Map(m)),
             _ => Err("a \"$kiln\":\"map\" value must hold an object".into()),
@@ -504,13 +523,13 @@ impl From<bool> for Value {
 
 impl From<i64> for Value {
     fn from(i: i64) -> Value {
-        Value::Number(Number(i as f64))
+        Value::Number(Number::from_i64(i))
     }
 }
 
 impl From<f64> for Value {
     fn from(f: f64) -> Value {
-        Value::Number(Number(f))
+        Value::Number(Number::from(f))
     }
 }
 

@@ -128,7 +128,7 @@ fn expand_blocks<'b>(
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(Number::from(i as f64)), v))
+                .map(|(i, v)| (Value::Number(Number::from_i64(i as i64)), v))
                 .collect(),
             Value::Null => {
                 diags.push(

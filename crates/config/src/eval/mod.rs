@@ -88,6 +88,22 @@ impl<'a> Cx<'a> {
         self.loc(range).error(summary).into()
     }
 
+    /// A number literal; one hidden from hcl-edit (too big for it, see
+    /// [`crate::syntax::hide_big_numbers`]) is read from the source text.
+    fn literal_number(
+        &self,
+        n: &hcl_edit::Formatted<hcl_edit::Number>,
+        span: Option<Range<usize>>,
+    ) -> Number {
+        let repr = n.as_repr().map(|r| r.trim().to_string());
+        let hidden = repr.as_deref().is_some_and(crate::syntax::is_placeholder);
+        let source = span
+            .filter(|_| hidden)
+            .and_then(|s| self.file.text.get(s))
+            .and_then(|s| Number::parse(s.trim()));
+        source.unwrap_or_else(|| literal_number(n))
+    }
+
     fn binding(&self, name: &str) -> Option<&Value> {
         self.bindings
             .iter()
@@ -100,9 +116,7 @@ impl<'a> Cx<'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(Number(
-                n.value().as_f64().unwrap_or(f64::NAN),
-            ))),
+            Expression::Number(n) => Ok(Value::Number(self.literal_number(n, e.span()))),
             Expression::String(s) => Ok(Value::String(s.value().clone())),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -239,7 +253,7 @@ impl<'a> Cx<'a> {
                         None => Value::Unknown,
                     },
                     UnaryOperator::Neg => match self.to_number(v, &op.expr, "operand of \"-\"")? {
-                        Some(n) => Value::Number(Number(-n)),
+                        Some(n) => Value::Number(n.neg()),
                         None => Value::Unknown,
                     },
                 };
@@ -289,13 +303,18 @@ impl<'a> Cx<'a> {
     }
 
     /// A number operand: `Ok(None)` if unknown.
-    fn to_number(&self, v: Value, at: &Expression, what: &str) -> Result<Option<f64>, Diagnostics> {
+    fn to_number(
+        &self,
+        v: Value,
+        at: &Expression,
+        what: &str,
+    ) -> Result<Option<Number>, Diagnostics> {
         match v {
             Value::Unknown => Ok(None),
             Value::Null => Err(self.error(at.span(), format!("{what} must be a number, got null"))),
             other => match convert(other, &Type::Number) {
-                Ok(Value::Number(n)) => Ok(Some(n.0)),
-                Ok(other) => Ok(other.as_number().map(|n| n.0)),
+                Ok(Value::Number(n)) => Ok(Some(n)),
+                Ok(other) => Ok(other.as_number()),
                 Err(e) => {
                     Err(self.error(at.span(), format!("{what} must be a number, got {}", e.got)))
                 }
@@ -358,25 +377,31 @@ impl<'a> Cx<'a> {
             }
             (Err(a), _) | (_, Err(a)) => return Err(a),
         };
+        use std::cmp::Ordering as O;
+        let range = || match (lhs.span(), rhs.span()) {
+            (Some(a), Some(b)) => Some(a.start..b.end),
+            _ => None,
+        };
+        let number = |n: Option<Number>| {
+            n.map(Value::Number).ok_or_else(|| {
+                self.error(
+                    range(),
+                    "the result is not a number (an infinity minus itself, or zero times an infinity)",
+                )
+            })
+        };
         let out = match op {
-            B::Plus => Value::Number(Number(l + r)),
-            B::Minus => Value::Number(Number(l - r)),
-            B::Mul => Value::Number(Number(l * r)),
+            B::Plus => number(l.add(&r))?,
+            B::Minus => number(l.sub(&r))?,
+            B::Mul => number(l.mul(&r))?,
             // cty's modulo by zero is the dividend (Terraform: `5 % 0` is 5).
-            B::Mod if r == 0.0 => Value::Number(Number(l)),
-            B::Div if r == 0.0 => {
-                let range = match (lhs.span(), rhs.span()) {
-                    (Some(a), Some(b)) => Some(a.start..b.end),
-                    _ => None,
-                };
-                return Err(self.error(range, "division by zero"));
-            }
-            B::Div => Value::Number(Number(l / r)),
-            B::Mod => Value::Number(Number(l % r)),
-            B::Less => Value::Bool(l < r),
-            B::LessEq => Value::Bool(l <= r),
-            B::Greater => Value::Bool(l > r),
-            B::GreaterEq => Value::Bool(l >= r),
+            B::Mod => number(l.rem(&r))?,
+            B::Div if r.is_zero() => return Err(self.error(range(), "division by zero")),
+            B::Div => number(l.div(&r))?,
+            B::Less => Value::Bool(l.cmp_value(&r) == O::Less),
+            B::LessEq => Value::Bool(l.cmp_value(&r) != O::Greater),
+            B::Greater => Value::Bool(l.cmp_value(&r) == O::Greater),
+            B::GreaterEq => Value::Bool(l.cmp_value(&r) != O::Less),
             B::Eq | B::NotEq | B::And | B::Or => unreachable!("handled above"),
         };
         Ok(mark(out, sensitive))
@@ -440,7 +465,7 @@ impl<'a> Cx<'a> {
             }
             "count" => match attr(0) {
                 Some("index") => match scope.count_index() {
-                    Some(i) => Ok((Value::Number(Number(i as f64)), 1)),
+                    Some(i) => Ok((Value::Number(Number::from_i64(i as i64)), 1)),
                     None => Err(self.error(
                         span_to(0),
                         "count.index can only be used in a resource that sets count",
@@ -563,7 +588,8 @@ impl<'a> Cx<'a> {
                     self.index(value, k, key.span())?
                 }
                 TraversalOperator::LegacyIndex(n) => {
-                    self.index(value, Value::Number(Number(*n.value() as f64)), op.span())?
+                    let n = Number::from_u64(*n.value());
+                    self.index(value, Value::Number(n), op.span())?
                 }
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
                     let end = if matches!(op.value(), TraversalOperator::AttrSplat(_)) {
@@ -723,7 +749,7 @@ impl<'a> Cx<'a> {
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(Number(i as f64)), v))
+                .map(|(i, v)| (Value::Number(Number::from_i64(i as i64)), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             other => {
@@ -1045,4 +1071,24 @@ fn unify_collections(
         }
         (v, _) => v,
     }
+}
+
+/// A number literal as Terraform reads it: its text parsed at 512 bits
+/// (`cty.ParseNumberVal`), not the `f64` the parser made of it.
+fn literal_number(n: &hcl_edit::Formatted<hcl_edit::Number>) -> Number {
+    let text: Option<String> = n
+        .as_repr()
+        .map(|r| r.chars().filter(|c| !c.is_whitespace()).collect());
+    if let Some(parsed) = text.as_deref().and_then(Number::parse) {
+        return parsed;
+    }
+    let v = n.value();
+    if let Some(i) = v.as_i64() {
+        return Number::parse(&i.to_string()).unwrap_or_else(|| Number::from_i64(i));
+    }
+    if let Some(u) = v.as_u64() {
+        return Number::parse(&u.to_string()).unwrap_or_else(|| Number::from_u64(u));
+    }
+    let f = v.as_f64().unwrap_or(0.0);
+    Number::parse(&f.to_string()).unwrap_or_else(|| Number::from(f))
 }

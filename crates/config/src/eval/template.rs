@@ -97,7 +97,7 @@ impl<'a> Cx<'a> {
                             Value::List(items) => items
                                 .into_iter()
                                 .enumerate()
-                                .map(|(i, v)| (Value::Number(Number(i as f64)), v))
+                                .map(|(i, v)| (Value::Number(Number::from_i64(i as i64)), v))
                                 .collect(),
                             Value::Map(m) => {
                                 m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()

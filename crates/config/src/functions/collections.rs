@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kiln_model::{Type, Value};
 
-use super::{FnError, arg_err, err, int_arg, list_arg, map_arg, num, number_arg};
+use super::{FnError, arg_err, err, int, int_arg, list_arg, map_arg, number_arg};
 use crate::convert::{convert, make_set};
 
 fn bools(mut args: Vec<Value>) -> Result<Vec<bool>, FnError> {
@@ -84,7 +84,7 @@ pub(super) fn compact(mut args: Vec<Value>) -> Result<Value, FnError> {
 pub(super) fn index(mut args: Vec<Value>) -> Result<Value, FnError> {
     let list = list_arg(&mut args, 0)?;
     match list.iter().position(|v| *v == args[1]) {
-        Some(i) => Ok(num(i as f64)),
+        Some(i) => Ok(int(i as i64)),
         None => Err(arg_err(1, "item not found")),
     }
 }
@@ -205,11 +205,16 @@ pub(super) fn sum(mut args: Vec<Value>) -> Result<Value, FnError> {
     if list.is_empty() {
         return Err(arg_err(0, "cannot sum an empty list"));
     }
-    let mut acc = 0.0;
-    for i in 0..list.len() {
-        acc += number_arg(&list, i).map_err(|e| arg_err(0, format!("element {i}: {}", e.msg)))?;
+    // cty adds from the first element on.
+    let element =
+        |i: usize| number_arg(&list, i).map_err(|e| arg_err(0, format!("element {i}: {}", e.msg)));
+    let mut acc = element(0)?;
+    for i in 1..list.len() {
+        acc = acc
+            .add(&element(i)?)
+            .ok_or_else(|| arg_err(0, "the sum is not a number (infinities of both signs)"))?;
     }
-    Ok(num(acc))
+    Ok(Value::Number(acc))
 }
 
 pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {

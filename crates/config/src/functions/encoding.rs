@@ -173,7 +173,7 @@ fn from_yaml(y: serde_norway::Value) -> Result<Value, String> {
     Ok(match y {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => Value::Number(Number(n.as_f64().unwrap_or(f64::NAN))),
+        Y::Number(n) => Value::Number(yaml_number(&n)),
         Y::String(s) => Value::String(s),
         Y::Sequence(items) => {
             Value::List(items.into_iter().map(from_yaml).collect::<Result<_, _>>()?)
@@ -184,7 +184,7 @@ fn from_yaml(y: serde_norway::Value) -> Result<Value, String> {
                 let key = match k {
                     Y::String(s) => s,
                     Y::Bool(b) => b.to_string(),
-                    Y::Number(n) => Number(n.as_f64().unwrap_or(f64::NAN)).to_string(),
+                    Y::Number(n) => yaml_number(&n).to_string(),
                     Y::Null => "null".to_string(),
                     _ => return Err("only strings, numbers and bools can be mapping keys".into()),
                 };
@@ -194,6 +194,16 @@ fn from_yaml(y: serde_norway::Value) -> Result<Value, String> {
         }
         Y::Tagged(t) => from_yaml(t.value)?,
     })
+}
+
+/// A YAML number as go-cty-yaml makes one: an integer from a Go `int64`,
+/// anything else from a `float64`.
+fn yaml_number(n: &serde_norway::Number) -> Number {
+    match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) => Number::from_i64(i),
+        (None, Some(u)) => Number::from_u64(u),
+        _ => Number::from(n.as_f64().unwrap_or(0.0)),
+    }
 }
 
 /// The block style Terraform's `yamlencode` writes: strings double-quoted,

@@ -2,12 +2,14 @@
 //! <https://developer.hashicorp.com/terraform/language/functions/format>),
 //! `%[flags][width][.precision]verb` with `%[n]` argument indexes.
 //!
-//! Numbers are formatted from their shortest decimal form, rounding ties to
-//! even, as Terraform's arbitrary-precision numbers do: `%.2f` of 2.345 is
-//! `2.34` (2.345 is exactly halfway), not the `2.35` of binary floating
-//! point. A null argument makes the whole result null, as in Terraform.
+//! Numbers are formatted as Terraform formats its arbitrary-precision
+//! numbers (Go's `big.Float` and `big.Int` formatting, through
+//! [`Number::text`]): `%.2f` rounds the exact binary value to nearest, ties
+//! to even; `%v` and `%g` with no precision give the shortest digits (`%v`
+//! of `1e21` is `1e+21`). A null argument makes the whole result null, as
+//! in Terraform.
 
-use kiln_model::{Number, Type, Value};
+use kiln_model::{Type, Value};
 
 use super::{FnError, arg_err, json_string, number_arg, string_arg};
 use crate::convert::convert;
@@ -195,37 +197,54 @@ fn verb_text(verb: char, spec: &Spec, args: &[Value], at: usize) -> Result<Strin
         'v' if spec.sharp => json_string(v.unmarked()),
         'v' => match v.unmarked() {
             Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
+            Value::Number(n) => n.text('g', -1),
             Value::Bool(b) => b.to_string(),
             other => json_string(other),
         },
         'd' | 'b' | 'o' | 'x' | 'X' => {
             let n = number_arg(args, at)?;
-            if n.fract() != 0.0 || !n.is_finite() {
+            let Some(i) = n.to_bigint() else {
                 return Err(arg_err(
                     at,
-                    format!("%{verb} needs a whole number, got {}", Number(n)),
+                    format!("%{verb} needs a whole number, got {n}"),
                 ));
-            }
-            let m = n.abs() as u128;
-            let body = match verb {
-                'd' => m.to_string(),
-                'b' => format!("{m:b}"),
-                'o' => format!("{m:o}"),
-                'x' => format!("{m:x}"),
-                _ => format!("{m:X}"),
             };
-            sign(n < 0.0, body)
+            let m = i.magnitude();
+            let mut body = match verb {
+                'd' => m.to_string(),
+                'b' => m.to_str_radix(2),
+                'o' => m.to_str_radix(8),
+                'x' => m.to_str_radix(16),
+                _ => m.to_str_radix(16).to_uppercase(),
+            };
+            // Go's `big.Int` formatting: a precision is a minimum number of
+            // digits; `#` adds the base's prefix.
+            if let Some(p) = spec.precision
+                && body.len() < p
+            {
+                body = format!("{}{body}", "0".repeat(p - body.len()));
+            }
+            if spec.sharp {
+                let prefix = match verb {
+                    'b' => "0b",
+                    'o' => "0",
+                    'x' => "0x",
+                    'X' => "0X",
+                    _ => "",
+                };
+                body = format!("{prefix}{body}");
+            }
+            sign(i.sign() == num_bigint::Sign::Minus, body)
         }
         'e' | 'E' | 'f' | 'g' | 'G' => {
             let n = number_arg(args, at)?;
-            let d = Decimal::of(n);
-            let body = match verb {
-                'f' => d.fixed(spec.precision.unwrap_or(6)),
-                'e' | 'E' => d.exponent(spec.precision.unwrap_or(6), verb == 'E'),
-                _ => d.general(spec.precision, verb == 'G'),
+            let precision = spec.precision.map(|p| p as i64);
+            let prec = match verb {
+                'g' | 'G' => precision.unwrap_or(-1),
+                _ => precision.unwrap_or(6),
             };
-            sign(d.negative, body)
+            let text = n.abs().text(verb, prec);
+            sign(n.signum() < 0, text)
         }
         other => {
             return Err(arg_err(
@@ -236,148 +255,4 @@ fn verb_text(verb: char, spec: &Spec, args: &[Value], at: usize) -> Result<Strin
             ));
         }
     })
-}
-
-/// A number as decimal digits: `0.d1d2…dn × 10^point`, no trailing zeros
-/// (no digits for zero).
-#[derive(Debug, Clone)]
-struct Decimal {
-    negative: bool,
-    digits: Vec<u8>,
-    point: i32,
-}
-
-impl Decimal {
-    /// From the number's shortest decimal form (the one that reads back
-    /// as the same number).
-    fn of(n: f64) -> Decimal {
-        let negative = n < 0.0;
-        let sci = format!("{:e}", n.abs());
-        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let mut digits: Vec<u8> = mantissa
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| b - b'0')
-            .collect();
-        while digits.last() == Some(&0) {
-            digits.pop();
-        }
-        let point = if digits.is_empty() { 0 } else { exp + 1 };
-        Decimal {
-            negative: negative && !digits.is_empty(),
-            digits,
-            point,
-        }
-    }
-
-    /// Rounded to `keep` digits (ties to even); `keep` may be zero or less.
-    fn round(&self, keep: i32) -> Decimal {
-        let mut d = self.clone();
-        if keep >= d.digits.len() as i32 {
-            return d;
-        }
-        if keep < 0 {
-            d.digits.clear();
-            d.point = 0;
-            return d;
-        }
-        let k = keep as usize;
-        let first = d.digits[k];
-        let rest_nonzero = d.digits[k + 1..].iter().any(|x| *x != 0);
-        let prev_odd = k > 0 && d.digits[k - 1] % 2 == 1;
-        let up = first > 5 || (first == 5 && (rest_nonzero || prev_odd));
-        d.digits.truncate(k);
-        if up {
-            let mut i = k;
-            loop {
-                if i == 0 {
-                    d.digits.insert(0, 1);
-                    d.point += 1;
-                    break;
-                }
-                i -= 1;
-                if d.digits[i] == 9 {
-                    d.digits[i] = 0;
-                } else {
-                    d.digits[i] += 1;
-                    break;
-                }
-            }
-        }
-        while d.digits.last() == Some(&0) {
-            d.digits.pop();
-        }
-        if d.digits.is_empty() {
-            d.point = 0;
-        }
-        d
-    }
-
-    fn digit(&self, i: i32) -> char {
-        if i < 0 {
-            return '0';
-        }
-        self.digits
-            .get(i as usize)
-            .map_or('0', |d| char::from(b'0' + d))
-    }
-
-    /// `%f`: `precision` digits after the point.
-    fn fixed(&self, precision: usize) -> String {
-        let d = self.round(self.point + precision as i32);
-        let mut s = String::new();
-        if d.point <= 0 {
-            s.push('0');
-        } else {
-            for i in 0..d.point {
-                s.push(d.digit(i));
-            }
-        }
-        if precision > 0 {
-            s.push('.');
-            for i in 0..precision as i32 {
-                s.push(d.digit(d.point + i));
-            }
-        }
-        s
-    }
-
-    /// `%e`: one digit, `precision` more after the point, `e±XX`.
-    fn exponent(&self, precision: usize, upper: bool) -> String {
-        let d = self.round(precision as i32 + 1);
-        let exp = if d.digits.is_empty() { 0 } else { d.point - 1 };
-        let mut s = String::new();
-        s.push(d.digit(0));
-        if precision > 0 {
-            s.push('.');
-            for i in 1..=precision as i32 {
-                s.push(d.digit(i));
-            }
-        }
-        let e = if upper { 'E' } else { 'e' };
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{s}{e}{sign}{:02}", exp.abs())
-    }
-
-    /// `%g`: `%e` when the exponent is below -4 or at least the precision
-    /// (6 for the shortest form, as Go's `%g`), else `%f`, without trailing
-    /// zeros; with no precision, the shortest digits.
-    fn general(&self, precision: Option<usize>, upper: bool) -> String {
-        let (d, eprec) = match precision {
-            None => (self.clone(), 6),
-            Some(p) => {
-                let p = p.max(1);
-                (self.round(p as i32), p as i32)
-            }
-        };
-        let digits = d.digits.len().max(1);
-        let exp = if d.digits.is_empty() { 0 } else { d.point - 1 };
-        if exp < -4 || exp >= eprec {
-            d.exponent(digits - 1, upper)
-        } else {
-            let after = (digits as i32 - d.point).max(0) as usize;
-            d.fixed(after)
-        }
-    }
 }

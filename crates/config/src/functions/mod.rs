@@ -27,6 +27,7 @@ mod encoding;
 mod files;
 mod format;
 mod hashing;
+mod json;
 mod net;
 mod numeric;
 mod strings;
@@ -420,9 +421,9 @@ pub(super) fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
     }
 }
 
-pub(super) fn number_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
+pub(super) fn number_arg(args: &[Value], i: usize) -> Result<Number, FnError> {
     match args.get(i).cloned().map(|v| convert(v, &Type::Number)) {
-        Some(Ok(Value::Number(n))) => Ok(n.0),
+        Some(Ok(Value::Number(n))) => Ok(n),
         Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
         Some(Err(e)) => Err(arg_err(i, format!("expected a number, got {}", e.got))),
     }
@@ -456,20 +457,25 @@ pub(super) fn err(msg: impl Into<String>) -> FnError {
     }
 }
 
-/// A whole-number argument.
+/// A whole-number argument (Terraform reads it into a Go `int`).
 pub(super) fn int_arg(args: &[Value], i: usize) -> Result<i64, FnError> {
     let n = number_arg(args, i)?;
-    if n.fract() != 0.0 || !n.is_finite() {
-        return Err(arg_err(
+    n.as_i64().ok_or_else(|| {
+        arg_err(
             i,
-            format!("expected a whole number, got {}", Number(n)),
-        ));
-    }
-    Ok(n as i64)
+            format!("expected a whole number between -9223372036854775808 and 9223372036854775807, got {n}"),
+        )
+    })
 }
 
-pub(super) fn num(n: f64) -> Value {
-    Value::Number(Number(n))
+/// A number argument read into a Go `float64` (nearest, as `gocty` does).
+pub(super) fn float_arg(args: &[Value], i: usize) -> Result<f64, FnError> {
+    Ok(number_arg(args, i)?.as_f64())
+}
+
+/// A Go `int` result (`cty.NumberIntVal`: 64 bits).
+pub(super) fn int(n: i64) -> Value {
+    Value::Number(Number::from_i64(n))
 }
 
 pub(super) fn first(args: Vec<Value>) -> Value {
@@ -480,7 +486,7 @@ pub(super) fn first(args: Vec<Value>) -> Value {
 // The functions.
 
 fn abs(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::Number(Number(number_arg(&args, 0)?.abs())))
+    Ok(Value::Number(number_arg(&args, 0)?.abs()))
 }
 
 /// The first argument that is neither null nor an empty string, converted
@@ -550,21 +556,21 @@ fn distinct(mut args: Vec<Value>) -> Result<Value, FnError> {
 
 fn element(mut args: Vec<Value>) -> Result<Value, FnError> {
     let list = list_arg(&mut args, 0)?;
-    let i = number_arg(&args, 1)?;
+    let n = number_arg(&args, 1)?;
     if list.is_empty() {
         return Err(arg_err(0, "cannot use element() with an empty list"));
     }
-    if i < 0.0 || i.fract() != 0.0 {
-        return Err(arg_err(
-            1,
-            format!("the index must be a whole number ≥ 0, got {i}"),
-        ));
-    }
+    let i = match n.as_i64() {
+        Some(i) if i >= 0 => i as usize,
+        _ => {
+            return Err(arg_err(
+                1,
+                format!("the index must be a whole number ≥ 0, got {n}"),
+            ));
+        }
+    };
     let len = list.len();
-    Ok(list
-        .into_iter()
-        .nth(i as usize % len)
-        .unwrap_or(Value::Null))
+    Ok(list.into_iter().nth(i % len).unwrap_or(Value::Null))
 }
 
 fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -611,27 +617,23 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::String(parts.join(&sep)))
 }
 
+/// `v` as Terraform's `jsonencode` writes it (see [`json`]).
 pub(super) fn json_string(v: &Value) -> String {
-    let s = serde_json::to_string(&v.to_plain_json()).unwrap_or_default();
-    // Like Terraform (Go's encoding/json): HTML-significant characters and
-    // the line and paragraph separators are escaped.
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    let mut out = String::new();
+    // Only an infinity fails, and no caller has one to write.
+    let _ = json::encode(v, &mut out);
+    out
 }
 
 fn jsonencode(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(json_string(&args[0])))
+    let mut out = String::new();
+    json::encode(&args[0], &mut out).map_err(|e| arg_err(0, e))?;
+    Ok(Value::String(out))
 }
 
 fn jsondecode(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
-    match serde_json::from_str::<serde_json::Value>(&s) {
-        Ok(j) => Ok(Value::from_plain_json(j)),
-        Err(e) => Err(arg_err(0, format!("invalid JSON: {e}"))),
-    }
+    json::decode(&s).map_err(|e| arg_err(0, format!("invalid JSON: {e}")))
 }
 
 fn keys(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -654,7 +656,7 @@ fn length(args: Vec<Value>) -> Result<Value, FnError> {
             ));
         }
     };
-    Ok(Value::Number(Number(n as f64)))
+    Ok(int(n as i64))
 }
 
 fn lookup(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -703,19 +705,24 @@ fn upper(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn max(args: Vec<Value>) -> Result<Value, FnError> {
-    fold_numbers(&args, f64::max)
+    fold_numbers(&args, std::cmp::Ordering::Greater)
 }
 
 fn min(args: Vec<Value>) -> Result<Value, FnError> {
-    fold_numbers(&args, f64::min)
+    fold_numbers(&args, std::cmp::Ordering::Less)
 }
 
-fn fold_numbers(args: &[Value], f: fn(f64, f64) -> f64) -> Result<Value, FnError> {
+/// The argument furthest in direction `keep` (the first of equals), as it
+/// was given (cty returns the argument itself).
+fn fold_numbers(args: &[Value], keep: std::cmp::Ordering) -> Result<Value, FnError> {
     let mut acc = number_arg(args, 0)?;
     for i in 1..args.len() {
-        acc = f(acc, number_arg(args, i)?);
+        let n = number_arg(args, i)?;
+        if n.cmp_value(&acc) == keep {
+            acc = n;
+        }
     }
-    Ok(Value::Number(Number(acc)))
+    Ok(Value::Number(acc))
 }
 
 fn merge(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -764,32 +771,44 @@ fn matchkeys(mut args: Vec<Value>) -> Result<Value, FnError> {
     ))
 }
 
+/// `range([start,] limit[, step])` by cty's rules: the start defaults to 0
+/// and the step to 1 (or -1 toward a lower limit), each a Go `int`; the
+/// elements are `start + step + step …` in cty's arithmetic.
 fn range(args: Vec<Value>) -> Result<Value, FnError> {
-    let nums: Vec<f64> = (0..args.len())
+    let nums: Vec<Number> = (0..args.len())
         .map(|i| number_arg(&args, i))
         .collect::<Result<_, _>>()?;
+    use std::cmp::Ordering as O;
+    let unit = |from: &Number, to: &Number| {
+        Number::from_i64(if to.cmp_value(from) == O::Less { -1 } else { 1 })
+    };
+    let zero = Number::from_i64(0);
     let (start, limit, step) = match nums.as_slice() {
         // The step defaults to -1 toward a lower limit (`range(-1)` is [0]).
-        [limit] => (0.0, *limit, if *limit >= 0.0 { 1.0 } else { -1.0 }),
-        [start, limit] => (*start, *limit, if limit >= start { 1.0 } else { -1.0 }),
-        [start, limit, step] => (*start, *limit, *step),
+        [limit] => (zero.clone(), limit.clone(), unit(&zero, limit)),
+        [start, limit] => (start.clone(), limit.clone(), unit(start, limit)),
+        [start, limit, step] => (start.clone(), limit.clone(), step.clone()),
         _ => unreachable!("arity checked"),
     };
-    if step == 0.0 {
+    if step.is_zero() {
         return Err(arg_err(2, "the step must not be zero"));
     }
     const MAX: usize = 1024;
     let mut out = Vec::new();
     let mut x = start;
-    while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
+    let up = step.signum() > 0;
+    while (up && x.cmp_value(&limit) == O::Less) || (!up && x.cmp_value(&limit) == O::Greater) {
         if out.len() == MAX {
             return Err(FnError {
                 arg: None,
                 msg: format!("more than {MAX} elements; use a larger step"),
             });
         }
-        out.push(Value::Number(Number(x)));
-        x += step;
+        let next = x
+            .add(&step)
+            .ok_or_else(|| arg_err(2, "the step must be a finite number"))?;
+        out.push(Value::Number(x));
+        x = next;
     }
     Ok(Value::List(out))
 }

@@ -1,20 +1,22 @@
 //! Numeric functions.
 
-use kiln_model::Value;
+use kiln_model::{Number, Value};
+use num_bigint::BigInt;
 
-use super::{FnError, arg_err, int_arg, num, number_arg, string_arg};
+use super::{FnError, arg_err, float_arg, int, int_arg, number_arg, string_arg};
 
 pub(super) fn ceil(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(num(number_arg(&args, 0)?.ceil()))
+    Ok(Value::Number(number_arg(&args, 0)?.ceil()))
 }
 
 pub(super) fn floor(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(num(number_arg(&args, 0)?.floor()))
+    Ok(Value::Number(number_arg(&args, 0)?.floor()))
 }
 
+/// Terraform computes `log` and `pow` in Go `float64`s.
 pub(super) fn log(args: Vec<Value>) -> Result<Value, FnError> {
-    let n = number_arg(&args, 0)?;
-    let base = number_arg(&args, 1)?;
+    let n = float_arg(&args, 0)?;
+    let base = float_arg(&args, 1)?;
     let r = n.ln() / base.ln();
     if !r.is_finite() {
         return Err(arg_err(
@@ -22,30 +24,24 @@ pub(super) fn log(args: Vec<Value>) -> Result<Value, FnError> {
             format!("the logarithm of {n} in base {base} is not a finite number"),
         ));
     }
-    Ok(num(r))
+    Ok(Value::Number(Number::from(r)))
 }
 
 pub(super) fn pow(args: Vec<Value>) -> Result<Value, FnError> {
-    let r = number_arg(&args, 0)?.powf(number_arg(&args, 1)?);
+    let r = float_arg(&args, 0)?.powf(float_arg(&args, 1)?);
     if !r.is_finite() {
         return Err(arg_err(1, "the result is not a finite number"));
     }
-    Ok(num(r))
+    Ok(Value::Number(Number::from(r)))
 }
 
 pub(super) fn signum(args: Vec<Value>) -> Result<Value, FnError> {
-    let n = number_arg(&args, 0)?;
     // Terraform reads the argument as a whole number.
-    if n.fract() != 0.0 {
+    let n = number_arg(&args, 0)?;
+    if !n.is_integer() {
         return Err(arg_err(0, "value must be a whole number"));
     }
-    Ok(num(if n > 0.0 {
-        1.0
-    } else if n < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }))
+    Ok(int(i64::from(n.signum())))
 }
 
 /// `parseint("FF", 16)`: bases 2 to 62; digits 0-9, then a-z, then A-Z
@@ -75,7 +71,7 @@ pub(super) fn parseint(args: Vec<Value>) -> Result<Value, FnError> {
     if digits.is_empty() {
         return Err(bad());
     }
-    let mut acc = 0f64;
+    let mut acc = BigInt::from(0);
     for c in digits.chars() {
         let d = match c {
             '0'..='9' => c as i64 - '0' as i64,
@@ -87,7 +83,11 @@ pub(super) fn parseint(args: Vec<Value>) -> Result<Value, FnError> {
         if d >= base {
             return Err(bad());
         }
-        acc = acc * base as f64 + d as f64;
+        acc = acc * base + d;
     }
-    Ok(num(if neg { -acc } else { acc }))
+    Ok(Value::Number(Number::from_bigint(&if neg {
+        -acc
+    } else {
+        acc
+    })))
 }

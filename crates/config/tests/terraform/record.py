@@ -14,7 +14,12 @@ that the Rust test reproduces from kiln's values: compact JSON, object keys
 sorted, numbers as exact decimals (no exponent, no trailing zeros).
 """
 import json, os, re, subprocess, sys, tempfile
+import decimal
 from decimal import Decimal
+
+# Terraform's numbers have up to ~155 significant digits (512 bits): keep
+# them all (Decimal's default context would round to 28).
+decimal.getcontext().prec = 2000
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
