@@ -254,6 +254,42 @@ fn the_backend_block_chooses_s3_and_the_flag_overrides_it() {
 }
 
 #[test]
+fn a_terraform_backend_block_works_as_written_in_terraforms_layout() {
+    let main = "terraform {\n  backend \"s3\" {\n    bucket         = \"tf-written\"\n    key            = \"web/terraform.tfstate\"\n    region         = \"us-east-1\"\n    encrypt        = true\n    dynamodb_table = \"terraform-locks\"\n  }\n}\n\nresource \"null_resource\" \"a\" {}\n";
+    let (p, k) = s3_project(main, "tf-written");
+    let r = k.run(&["apply", "--yes"]);
+    r.success();
+    assert!(
+        r.stderr.contains("dynamodb_table is not used"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(state("tf-written", "web/terraform.tfstate")["serial"], 1);
+    assert!(
+        object("tf-written", "web/terraform.tfstate.tflock").is_none(),
+        "unlocked"
+    );
+    k.run(&["apply", "--yes", "--env", "pr-7"]).success();
+    assert_eq!(
+        state("tf-written", "env:/pr-7/web/terraform.tfstate")["serial"],
+        1
+    );
+    assert!(
+        !p.exists(".kiln/default/state.json"),
+        "nothing kept locally"
+    );
+    let r = k.run(&["env", "list", "--json"]);
+    r.success();
+    assert!(
+        r.stdout.contains("\"pr-7\"") && r.stdout.contains("\"default\""),
+        "{}",
+        r.stdout
+    );
+    k.run(&["destroy", "--yes", "--env", "pr-7"]).success();
+    k.run(&["plan", "--env", "default"]).success();
+}
+
+#[test]
 fn state_pull_and_push_refuse_another_lineage_and_an_older_serial() {
     let main = "variable \"n\" {\n  default = \"0\"\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { n = var.n }\n}\n";
     let (p, k) = s3_project(main, "pushpull");

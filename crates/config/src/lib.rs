@@ -164,12 +164,21 @@ pub enum BackendKind {
     S3(S3Backend),
 }
 
-/// `backend "s3" { bucket, prefix, region, encrypt, kms_key_id }`.
+/// `backend "s3" { bucket, prefix | key, workspace_key_prefix, region,
+/// encrypt, kms_key_id, profile }`: kiln's layout (`prefix`) or
+/// Terraform's (`key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Backend {
     pub bucket: String,
     /// Key prefix; each environment is `<prefix>/<env>/`.
     pub prefix: String,
+    /// Terraform's layout: the `default` environment's state object; any
+    /// other environment's is `<workspace_key_prefix>/<env>/<key>`.
+    pub key: Option<String>,
+    /// With `key`: where other environments' states go (`env:` unless set).
+    pub workspace_key_prefix: String,
+    /// A named profile of the shared AWS configuration.
+    pub profile: Option<String>,
     /// `None`: from the standard AWS chain.
     pub region: Option<String>,
     /// Server-side encryption of every write (default true).

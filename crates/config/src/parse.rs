@@ -576,7 +576,18 @@ impl Parser {
 
     fn backend(&mut self, b: &Block) {
         const KINDS: &[&str] = &["local", "s3"];
-        const S3: &[&str] = &["bucket", "prefix", "region", "encrypt", "kms_key_id"];
+        const S3: &[&str] = &[
+            "bucket",
+            "key",
+            "workspace_key_prefix",
+            "prefix",
+            "region",
+            "encrypt",
+            "kms_key_id",
+            "profile",
+            "use_lockfile",
+            "dynamodb_table",
+        ];
         if let Some(first) = &self.config.backend {
             self.diags.push(b.loc.error(format!(
                 "duplicate backend block; the first is at {}",
@@ -614,9 +625,23 @@ impl Parser {
                 let mut s3 = S3Backend {
                     bucket: String::new(),
                     prefix: String::new(),
+                    key: None,
+                    workspace_key_prefix: "env:".into(),
+                    profile: None,
                     region: None,
                     encrypt: true,
                     kms_key_id: None,
+                };
+                // Terraform's rule for both: no leading or trailing `/`.
+                let slashes = |a: &crate::Attribute, v: String| {
+                    if v.starts_with('/') || v.ends_with('/') || v.is_empty() {
+                        Err(Diagnostics::from(a.loc.error(format!(
+                            "backend \"s3\" {} must not be empty, start or end with \"/\"",
+                            a.name
+                        ))))
+                    } else {
+                        Ok(v)
+                    }
                 };
                 let mut bucket_set = false;
                 for a in &b.body.attributes {
@@ -633,11 +658,27 @@ impl Parser {
                         "kms_key_id" => {
                             constant_string(&a.expr, &what).map(|v| s3.kms_key_id = Some(v))
                         }
-                        "key" => Err(a
-                            .loc
-                            .error("backend \"s3\" takes a prefix, not a key")
-                            .with_detail("kiln keeps each environment's state at <prefix>/<env>/state.json; write prefix = \"...\"")
-                            .into()),
+                        "key" => constant_string(&a.expr, &what)
+                            .and_then(|v| slashes(a, v))
+                            .map(|v| s3.key = Some(v)),
+                        "workspace_key_prefix" => constant_string(&a.expr, &what)
+                            .and_then(|v| slashes(a, v))
+                            .map(|v| s3.workspace_key_prefix = v),
+                        "profile" => constant_string(&a.expr, &what).map(|v| s3.profile = Some(v)),
+                        "use_lockfile" => constant_bool(&a.expr, &what).map(|v| {
+                            if !v {
+                                self.diags.push(a.loc.warning("kiln always locks the state").with_detail(
+                                    "kiln takes a lock object beside the state (<key>.tflock) with a conditional write whatever use_lockfile says",
+                                ));
+                            }
+                        }),
+                        "dynamodb_table" => constant_string(&a.expr, &what).map(|_| {
+                            self.diags.push(
+                                a.loc
+                                    .warning("dynamodb_table is not used: kiln locks with a conditional write to S3")
+                                    .with_detail("the lock is the object <key>.tflock, as Terraform's use_lockfile = true takes it; the DynamoDB table can go once nothing else uses it"),
+                            );
+                        }),
                         other => {
                             let hint = suggest::hint(other, S3.iter().copied());
                             Err(a
@@ -662,6 +703,21 @@ impl Parser {
                         b.loc
                             .error("backend \"s3\" needs a bucket")
                             .with_detail("add bucket = \"NAME\" (an existing bucket)"),
+                    );
+                }
+                let written = |n: &str| b.body.attributes.iter().find(|a| a.name == n);
+                if let (Some(_), Some(p)) = (written("key"), written("prefix")) {
+                    self.diags.push(
+                        p.loc
+                            .error("backend \"s3\" takes a key or a prefix, not both")
+                            .with_detail("key = \"path/terraform.tfstate\" keeps the state where Terraform keeps it; prefix = \"path\" keeps kiln's <prefix>/<env>/ folders"),
+                    );
+                }
+                if let (None, Some(w)) = (written("key"), written("workspace_key_prefix")) {
+                    self.diags.push(
+                        w.loc
+                            .error("workspace_key_prefix needs a key")
+                            .with_detail("add key = \"path/terraform.tfstate\", or use prefix = \"...\" for kiln's layout"),
                     );
                 }
                 if s3.kms_key_id.is_some() && !s3.encrypt {

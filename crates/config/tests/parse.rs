@@ -187,7 +187,7 @@ resource data.null_data_source.d attrs=["inputs"] blocks=[] count=false for_each
 output id sensitive=true desc="the first id"
 provider aws attrs=1
 provider aws attrs=2
-backend S3(S3Backend { bucket: "state-bucket", prefix: "teams/web", region: None, encrypt: true, kms_key_id: None })"#;
+backend S3(S3Backend { bucket: "state-bucket", prefix: "teams/web", key: None, workspace_key_prefix: "env:", profile: None, region: None, encrypt: true, kms_key_id: None })"#;
     let got = run(text);
     assert_eq!(got, expect, "\n{got}");
 }
@@ -370,11 +370,11 @@ fn backends() {
             ("kiln {\n  backend \"local\" {}\n}\n", "backend Local"),
             (
                 "kiln {\n  backend \"s3\" {\n    bucket     = \"b\"\n    region     = \"eu-west-1\"\n    kms_key_id = \"alias/state\"\n  }\n}\n",
-                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", region: Some(\"eu-west-1\"), encrypt: true, kms_key_id: Some(\"alias/state\") })",
+                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", key: None, workspace_key_prefix: \"env:\", profile: None, region: Some(\"eu-west-1\"), encrypt: true, kms_key_id: Some(\"alias/state\") })",
             ),
             (
                 "kiln {\n  backend \"s3\" {\n    bucket  = \"b\"\n    encrypt = false\n  }\n}\n",
-                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", region: None, encrypt: false, kms_key_id: None })",
+                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", key: None, workspace_key_prefix: \"env:\", profile: None, region: None, encrypt: false, kms_key_id: None })",
             ),
             (
                 "kiln {\n  backend \"s3\" {\n    prefix = \"p\"\n  }\n}\n",
@@ -388,9 +388,30 @@ fn backends() {
                 "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    bukcet = \"c\"\n  }\n}\n",
                 "! unknown attribute \"bukcet\" in backend \"s3\"; did you mean \"bucket\"? @4:5",
             ),
+            // Terraform's backend as users write it.
             (
-                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = \"x/terraform.tfstate\"\n  }\n}\n",
-                "! backend \"s3\" takes a prefix, not a key @4:5",
+                "terraform {\n  backend \"s3\" {\n    bucket       = \"b\"\n    key          = \"web/terraform.tfstate\"\n    region       = \"us-east-1\"\n    encrypt      = true\n    use_lockfile = true\n    profile      = \"ops\"\n    workspace_key_prefix = \"envs\"\n  }\n}\n",
+                "backend S3(S3Backend { bucket: \"b\", prefix: \"\", key: Some(\"web/terraform.tfstate\"), workspace_key_prefix: \"envs\", profile: Some(\"ops\"), region: Some(\"us-east-1\"), encrypt: true, kms_key_id: None })",
+            ),
+            (
+                "terraform {\n  backend \"s3\" {\n    bucket         = \"b\"\n    key            = \"t.tfstate\"\n    dynamodb_table = \"locks\"\n  }\n}\n",
+                "! dynamodb_table is not used: kiln locks with a conditional write to S3 @5:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = \"x/terraform.tfstate\"\n    prefix = \"p\"\n  }\n}\n",
+                "! backend \"s3\" takes a key or a prefix, not both @5:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = \"/x/terraform.tfstate\"\n  }\n}\n",
+                "! backend \"s3\" key must not be empty, start or end with \"/\" @4:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    workspace_key_prefix = \"w\"\n  }\n}\n",
+                "! workspace_key_prefix needs a key @4:5",
+            ),
+            (
+                "kiln {\n  backend \"s3\" {\n    bucket = \"b\"\n    key    = var.k\n  }\n}\n",
+                "! backend.key must be a constant; references are not allowed here @4:14",
             ),
             (
                 "kiln {\n  backend \"s3\" {\n    bucket  = \"b\"\n    encrypt = \"yes\"\n  }\n}\n",

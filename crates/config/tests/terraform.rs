@@ -77,6 +77,15 @@ fn listed(file: &str) -> BTreeSet<String> {
         .collect()
 }
 
+fn has_infinity(v: &Value) -> bool {
+    match v.unmarked() {
+        Value::Number(n) => n.is_infinite(),
+        Value::List(items) => items.iter().any(has_infinity),
+        Value::Map(m) => m.values().any(has_infinity),
+        _ => false,
+    }
+}
+
 /// The canonical text of a value (the form record.py writes).
 fn canonical(v: &Value) -> String {
     match v.unmarked() {
@@ -124,6 +133,11 @@ fn kiln(expr: &str) -> String {
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval(&parsed, &RootScope)));
     match result {
+        // Each case is an output not declared sensitive: a sensitive value
+        // is refused there, by Terraform and by kiln's planner alike.
+        Ok(Ok(v)) if v.contains_sensitive() => "error".into(),
+        // Nor can an output hold an infinity (Terraform cannot store one).
+        Ok(Ok(v)) if has_infinity(&v) => "error".into(),
         Ok(Ok(v)) => canonical(&v),
         Ok(Err(_)) => "error".into(),
         Err(_) => "panic".into(),

@@ -462,7 +462,13 @@ fn tagged(tag: &str, inner: Option<Value>) -> Result<Value, String> {
         "unknown" => Ok(Value::Unknown),
         "sensitive" => Ok(Value::Sensitive(Box::new(inner.unwrap_or(Value::Null)))),
         "number" => match inner {
-            Some(Value::String(text)) => Number::parse(&text).map(Value::Number).ok_or_else(|| {
+            Some(Value::String(text)) => match text.as_str() {
+                "+Inf" => Some(Number::from(f64::INFINITY)),
+                "-Inf" => Some(Number::from(f64::NEG_INFINITY)),
+                t => Number::parse(t),
+            }
+            .map(Value::Number)
+            .ok_or_else(|| {
                 format!("a \"$kiln\":\"number\" value must be decimal text, not {text:?}")
             }),
             _ => Err("a \"$kiln\":\"number\" value must hold decimal text".into()),
@@ -629,6 +635,28 @@ mod tests {
         );
         let back: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn numbers_round_trip_exactly() {
+        let third = Number::parse("1")
+            .unwrap()
+            .div(&Number::parse("3").unwrap())
+            .unwrap();
+        let v = Value::List(vec![
+            Value::Number(Number::parse("0.1").unwrap()),
+            Value::Number(Number::parse("18446744073709551617").unwrap()),
+            Value::Number(third.clone()),
+            Value::Number(Number::from(f64::INFINITY)),
+        ]);
+        let s = serde_json::to_string(&v).unwrap();
+        assert!(s.starts_with(r#"[0.1,{"$kiln":"number","value":"18446744073709551617"},{"$kiln":"number","value":"0.3333"#), "{s}");
+        let back: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+        assert_eq!(back.as_list().unwrap()[2].to_string(), third.to_string());
+        // A number JSON wrote as plain (an older state) reads at 512 bits.
+        let old: Value = serde_json::from_str("0.30000000000000004").unwrap();
+        assert_eq!(old.to_string(), "0.30000000000000004");
     }
 
     #[test]

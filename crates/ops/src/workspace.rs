@@ -129,12 +129,17 @@ impl Workspace {
                 let mut s3 = from_config.unwrap_or(kiln_config::S3Backend {
                     bucket: String::new(),
                     prefix: String::new(),
+                    key: None,
+                    workspace_key_prefix: "env:".into(),
+                    profile: None,
                     region: None,
                     encrypt: true,
                     kms_key_id: None,
                 });
+                // The URL says kiln's layout: BUCKET/PREFIX.
                 s3.bucket = bucket.to_string();
                 s3.prefix = prefix.trim_matches('/').to_string();
+                s3.key = None;
                 s3
             }
             None => match from_config {
@@ -143,6 +148,11 @@ impl Workspace {
             },
         };
         let mut options = kiln_store::S3Options::new(s3.bucket, s3.prefix);
+        options.terraform = s3.key.map(|key| kiln_store::TerraformLayout {
+            key,
+            workspace_key_prefix: s3.workspace_key_prefix,
+        });
+        options.profile = s3.profile;
         options.region = s3.region;
         options.encryption = match (s3.encrypt, s3.kms_key_id) {
             (false, _) => kiln_store::Encryption::None,

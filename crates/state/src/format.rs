@@ -48,6 +48,13 @@ pub enum FormatError {
         "state has format version {found}, this kiln reads up to {FORMAT_VERSION}; upgrade kiln"
     )]
     TooNew { found: u32 },
+    #[error(
+        "this is a Terraform state (format version {version}, written by Terraform {terraform_version}), not a kiln state; kiln does not read Terraform's states yet — give kiln a state of its own (another key, prefix or workspace_key_prefix) and leave this one to Terraform"
+    )]
+    Terraform {
+        version: u64,
+        terraform_version: String,
+    },
     #[error("state lists {0} twice; the file was edited by hand or is corrupt")]
     Duplicate(String),
     #[error(
@@ -163,6 +170,15 @@ struct OutputFile {
     sensitive: bool,
 }
 
+/// The fields that say a file is a Terraform state
+/// (<https://developer.hashicorp.com/terraform/internals/json-format>: the
+/// state file's `version` and `terraform_version`).
+#[derive(Deserialize)]
+struct TerraformProbe {
+    version: u64,
+    terraform_version: String,
+}
+
 #[derive(Deserialize)]
 struct VersionProbe {
     format_version: u32,
@@ -241,7 +257,13 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
                 Ok(p) if p.format_version > FORMAT_VERSION => FormatError::TooNew {
                     found: p.format_version,
                 },
-                _ => e.into(),
+                _ => match serde_json::from_slice::<TerraformProbe>(bytes) {
+                    Ok(t) => FormatError::Terraform {
+                        version: t.version,
+                        terraform_version: t.terraform_version,
+                    },
+                    Err(_) => e.into(),
+                },
             });
         }
     };

@@ -19,7 +19,7 @@ pub mod seal;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
-pub use s3::{Encryption, S3Options, S3Store};
+pub use s3::{Encryption, S3Options, S3Store, TerraformLayout};
 
 /// Who holds a lock, for the message a second user sees.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

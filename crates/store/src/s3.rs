@@ -7,6 +7,18 @@
 //! <prefix>/<env>/journal/<seq>.json       one journal record of an unfinished apply
 //! ```
 //!
+//! or, with Terraform's layout (`backend "s3" { key = ... }`, see
+//! [`TerraformLayout`]), the state object where Terraform keeps a
+//! workspace's state and kiln's other objects beside it:
+//!
+//! ```text
+//! <key>                                    the state of the `default` environment
+//! <workspace_key_prefix>/<env>/<key>       the state of any other environment
+//! <state>.tflock                           the lock (Terraform's lock file name)
+//! <state>.kiln/history/<serial>.json       earlier versions (unversioned buckets)
+//! <state>.kiln/journal/<seq>.json          journal records
+//! ```
+//!
 //! Everything rests on S3's conditional writes:
 //! - the lock is created with `If-None-Match: *`, so exactly one of many
 //!   concurrent `lock` calls succeeds; it holds a lease that a background task
@@ -58,12 +70,30 @@ pub enum Encryption {
     Kms { key_id: Option<String> },
 }
 
+/// Terraform's S3 backend layout (the `key` and `workspace_key_prefix`
+/// arguments of its `backend "s3"`, <https://developer.hashicorp.com/terraform/language/backend/s3>):
+/// the `default` environment's state is the object `key`; environment `E`'s
+/// is `<workspace_key_prefix>/E/<key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerraformLayout {
+    /// The state object's key (`path/to/terraform.tfstate`).
+    pub key: String,
+    /// Where other environments' states go; Terraform's default is `env:`.
+    pub workspace_key_prefix: String,
+}
+
 /// Where and how an [`S3Store`] keeps state.
 #[derive(Debug, Clone)]
 pub struct S3Options {
     pub bucket: String,
-    /// Key prefix without leading or trailing `/` (may be empty).
+    /// Key prefix without leading or trailing `/` (may be empty); unused
+    /// with [`S3Options::terraform`].
     pub prefix: String,
+    /// Terraform's layout instead of kiln's `<prefix>/<env>/` folders.
+    pub terraform: Option<TerraformLayout>,
+    /// A named profile of the shared AWS configuration to take credentials
+    /// from (`None`: the standard chain).
+    pub profile: Option<String>,
     /// The bucket's region; `None` takes it from the standard AWS chain.
     pub region: Option<String>,
     pub encryption: Encryption,
@@ -76,6 +106,8 @@ impl S3Options {
         S3Options {
             bucket: bucket.into(),
             prefix: prefix.into().trim_matches('/').to_string(),
+            terraform: None,
+            profile: None,
             region: None,
             encryption: Encryption::default(),
             lease: Duration::from_secs(60),
@@ -147,6 +179,9 @@ impl S3Store {
                 if let Some(region) = &self.options.region {
                     loader = loader.region(aws_config::Region::new(region.clone()));
                 }
+                if let Some(profile) = &self.options.profile {
+                    loader = loader.profile_name(profile);
+                }
                 let shared = loader.load().await;
                 // An explicit endpoint is an emulator or an S3-compatible
                 // server: address buckets by path, not by host name.
@@ -160,13 +195,34 @@ impl S3Store {
             .await
     }
 
-    /// `<prefix>/<env>/` (or `<env>/` with no prefix).
+    /// The folder of an environment's history and journal: `<prefix>/<env>/`
+    /// (or `<env>/` with no prefix); `<state>.kiln/` in Terraform's layout.
     fn env_key(&self, env: &str) -> Result<String, StoreError> {
         crate::local::check_env_name(env)?;
-        Ok(if self.options.prefix.is_empty() {
-            format!("{env}/")
-        } else {
-            format!("{}/{env}/", self.options.prefix)
+        Ok(match &self.options.terraform {
+            Some(_) => format!("{}.kiln/", self.state_key(env)?),
+            None if self.options.prefix.is_empty() => format!("{env}/"),
+            None => format!("{}/{env}/", self.options.prefix),
+        })
+    }
+
+    /// The key of an environment's state object.
+    fn state_key(&self, env: &str) -> Result<String, StoreError> {
+        crate::local::check_env_name(env)?;
+        Ok(match &self.options.terraform {
+            Some(tf) if env == "default" => tf.key.clone(),
+            Some(tf) => format!("{}/{env}/{}", tf.workspace_key_prefix, tf.key),
+            None => format!("{}{STATE}", self.env_key(env)?),
+        })
+    }
+
+    /// The key of an environment's lock: `<state>.tflock` in Terraform's
+    /// layout, so that Terraform (with `use_lockfile`) and kiln exclude
+    /// each other.
+    fn lock_key(&self, env: &str) -> Result<String, StoreError> {
+        Ok(match &self.options.terraform {
+            Some(_) => format!("{}.tflock", self.state_key(env)?),
+            None => format!("{}{LOCK}", self.env_key(env)?),
         })
     }
 
@@ -359,7 +415,7 @@ impl S3Store {
 
     /// The lock object and its ETag.
     async fn read_lock(&self, env: &str) -> Result<Option<(LockInfo, String)>, StoreError> {
-        let key = format!("{}{LOCK}", self.env_key(env)?);
+        let key = self.lock_key(env)?;
         Ok(self.get(&key).await?.map(|o| {
             let info = serde_json::from_slice(&o.body).unwrap_or_else(|_| LockInfo::unknown());
             (info, o.etag)
@@ -485,8 +541,8 @@ impl S3Store {
         Ok(out)
     }
 
-    async fn history_versioned(&self, base: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        let key = format!("{base}{STATE}");
+    async fn history_versioned(&self, env: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let key = self.state_key(env)?;
         let mut versions = Vec::new();
         for v in self.list_versions(&key).await? {
             if v.key == key
@@ -761,7 +817,7 @@ impl StateStore for S3Store {
     }
 
     async fn read(&self, env: &str) -> Result<Option<Versioned>, StoreError> {
-        let key = format!("{}{STATE}", self.env_key(env)?);
+        let key = self.state_key(env)?;
         let Some(obj) = self.get(&key).await? else {
             return Ok(None);
         };
@@ -780,7 +836,7 @@ impl StateStore for S3Store {
         summary: &str,
     ) -> Result<Version, StoreError> {
         let base = self.env_key(env)?;
-        let key = format!("{base}{STATE}");
+        let key = self.state_key(env)?;
         let conflict = |found: String| StoreError::Conflict {
             env: env.to_string(),
             expected: expected.map_or_else(|| "none".into(), |v| parse_version(v).0.to_string()),
@@ -878,7 +934,7 @@ impl StateStore for S3Store {
     }
 
     async fn lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
-        let key = format!("{}{LOCK}", self.env_key(env)?);
+        let key = self.lock_key(env)?;
         let mut info = info.clone();
         info.expires = Some(crate::unix_now() + self.options.lease.as_secs().max(1));
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
@@ -930,7 +986,7 @@ impl StateStore for S3Store {
 
     async fn unlock(&self, env: &str, id: &str) -> Result<(), StoreError> {
         self.stop_renewal(env, id).await;
-        let key = format!("{}{LOCK}", self.env_key(env)?);
+        let key = self.lock_key(env)?;
         let not_locked = || StoreError::NotLocked {
             env: env.to_string(),
             id: id.to_string(),
@@ -969,7 +1025,7 @@ impl StateStore for S3Store {
         // later holds some of each.
         let base = self.env_key(env)?;
         let mut out = self.history_unversioned(&base).await?;
-        out.extend(self.history_versioned(&base).await?);
+        out.extend(self.history_versioned(env).await?);
         out.sort_by_key(|e| std::cmp::Reverse(e.serial));
         Ok(out)
     }
@@ -990,7 +1046,7 @@ impl StateStore for S3Store {
                 None => Err(missing()),
             };
         }
-        let key = format!("{base}{STATE}");
+        let key = self.state_key(env)?;
         let res = self
             .client()
             .await
@@ -1015,12 +1071,28 @@ impl StateStore for S3Store {
     }
 
     async fn list_envs(&self) -> Result<Vec<String>, StoreError> {
+        let mut envs = Vec::new();
+        if let Some(tf) = &self.options.terraform {
+            if self.list(&tf.key).await?.contains(&tf.key) {
+                envs.push("default".to_string());
+            }
+            let root = format!("{}/", tf.workspace_key_prefix);
+            let tail = format!("/{}", tf.key);
+            for key in self.list(&root).await? {
+                if let Some(env) = key.strip_prefix(&root).and_then(|k| k.strip_suffix(&tail))
+                    && crate::local::check_env_name(env).is_ok()
+                {
+                    envs.push(env.to_string());
+                }
+            }
+            envs.sort();
+            return Ok(envs);
+        }
         let root = if self.options.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.options.prefix)
         };
-        let mut envs = Vec::new();
         for key in self.list(&root).await? {
             if let Some(env) = key
                 .strip_prefix(&root)
@@ -1037,7 +1109,20 @@ impl StateStore for S3Store {
     async fn remove_env(&self, env: &str) -> Result<(), StoreError> {
         let base = self.env_key(env)?;
         // Every version too: the environment is gone, and so is its history.
-        let objects = self.all_versions(&base).await?;
+        let objects = match &self.options.terraform {
+            None => self.all_versions(&base).await?,
+            // The state, its lock and kiln's folder beside it — never
+            // another object whose key merely starts the same way.
+            Some(_) => {
+                let (state, lock) = (self.state_key(env)?, self.lock_key(env)?);
+                let mut all = self.all_versions(&state).await?;
+                all.retain(|o| {
+                    let key = o.key();
+                    key == state || key == lock || key.starts_with(&base)
+                });
+                all
+            }
+        };
         self.delete_all(objects).await
     }
 

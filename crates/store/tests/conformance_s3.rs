@@ -11,7 +11,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
-use kiln_store::{Encryption, LockInfo, S3Options, S3Store, StateStore, StoreError, conformance};
+use kiln_store::{
+    Encryption, LockInfo, S3Options, S3Store, StateStore, StoreError, TerraformLayout, conformance,
+};
 use kiln_testkit::moto::Moto;
 
 fn client() -> Client {
@@ -74,6 +76,156 @@ async fn s3_store_conforms_in_a_versioned_bucket() {
         )
     })
     .await;
+}
+
+/// A store in Terraform's layout: `backend "s3" { key = KEY }`.
+fn terraform_store(c: &Client, bucket: &str, key: &str) -> S3Store {
+    let mut options = S3Options::new(bucket, "");
+    options.terraform = Some(TerraformLayout {
+        key: key.to_string(),
+        workspace_key_prefix: "env:".to_string(),
+    });
+    S3Store::with_client(options, c.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_store_conforms_in_terraforms_layout_unversioned() {
+    let c = bucket("conform-tf-plain", false).await;
+    let n = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        terraform_store(
+            &c,
+            "conform-tf-plain",
+            &format!("run{}/terraform.tfstate", n.fetch_add(1, Ordering::Relaxed)),
+        )
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_store_conforms_in_terraforms_layout_versioned() {
+    let c = bucket("conform-tf-versioned", true).await;
+    let n = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        terraform_store(
+            &c,
+            "conform-tf-versioned",
+            &format!("run{}/terraform.tfstate", n.fetch_add(1, Ordering::Relaxed)),
+        )
+    })
+    .await;
+}
+
+async fn keys(c: &Client, bucket: &str) -> Vec<String> {
+    let out = c
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list");
+    let mut keys: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn terraforms_layout_keeps_each_state_where_terraform_does() {
+    let c = bucket("tf-layout", false).await;
+    let s = terraform_store(&c, "tf-layout", "web/terraform.tfstate");
+    // A neighbour kiln must never touch: a key that only starts the same.
+    c.put_object()
+        .bucket("tf-layout")
+        .key("web/terraform.tfstate.backup")
+        .body(ByteStream::from_static(b"not kiln's"))
+        .send()
+        .await
+        .unwrap();
+    for env in ["default", "pr-7"] {
+        let l = LockInfo::for_current_process("apply");
+        s.lock(env, &l).await.expect("lock");
+        let held = keys(&c, "tf-layout").await;
+        let state = if env == "default" {
+            "web/terraform.tfstate".to_string()
+        } else {
+            format!("env:/{env}/web/terraform.tfstate")
+        };
+        assert!(held.contains(&format!("{state}.tflock")), "{held:?}");
+        let v = s
+            .write(
+                env,
+                &conformance::sample_state(env, "lin", "1"),
+                None,
+                "first",
+            )
+            .await
+            .unwrap();
+        s.write(
+            env,
+            &conformance::sample_state(env, "lin", "2"),
+            Some(&v),
+            "second",
+        )
+        .await
+        .unwrap();
+        s.unlock(env, &l.id).await.expect("unlock");
+    }
+    assert_eq!(
+        keys(&c, "tf-layout").await,
+        vec![
+            "env:/pr-7/web/terraform.tfstate",
+            "env:/pr-7/web/terraform.tfstate.kiln/history/1.json",
+            "web/terraform.tfstate",
+            "web/terraform.tfstate.backup",
+            "web/terraform.tfstate.kiln/history/1.json",
+        ]
+    );
+    assert_eq!(s.list_envs().await.unwrap(), vec!["default", "pr-7"]);
+    s.remove_env("default").await.unwrap();
+    assert_eq!(
+        keys(&c, "tf-layout").await,
+        vec![
+            "env:/pr-7/web/terraform.tfstate",
+            "env:/pr-7/web/terraform.tfstate.kiln/history/1.json",
+            "web/terraform.tfstate.backup",
+        ]
+    );
+    assert_eq!(s.list_envs().await.unwrap(), vec!["pr-7"]);
+}
+
+#[tokio::test]
+async fn a_terraform_state_at_the_key_is_named_as_one_and_kept() {
+    let c = bucket("tf-state", false).await;
+    let s = terraform_store(&c, "tf-state", "terraform.tfstate");
+    let tf = br#"{"version": 4, "terraform_version": "1.11.4", "serial": 3, "lineage": "x", "outputs": {}, "resources": []}"#;
+    c.put_object()
+        .bucket("tf-state")
+        .key("terraform.tfstate")
+        .body(ByteStream::from_static(tf))
+        .send()
+        .await
+        .unwrap();
+    let err = s.read("default").await.unwrap_err().to_string();
+    assert!(
+        err.contains("Terraform state") && err.contains("1.11.4"),
+        "{err}"
+    );
+    let body = c
+        .get_object()
+        .bucket("tf-state")
+        .key("terraform.tfstate")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..], &tf[..]);
 }
 
 #[tokio::test]

@@ -117,7 +117,7 @@ impl<'a> Cx<'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             Expression::Number(n) => Ok(Value::Number(self.literal_number(n, e.span()))),
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::String(s) => Ok(Value::String(nfc(s.value().clone()))),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut diags = Diagnostics::new();
@@ -174,9 +174,9 @@ impl<'a> Cx<'a> {
                 if let Some(Element::Interpolation(i)) = t.as_single_element() {
                     return self.expr(&i.expr);
                 }
-                self.template_elements(t)
+                self.template_elements(t, true)
             }
-            Expression::HeredocTemplate(h) => self.template_elements(&h.template),
+            Expression::HeredocTemplate(h) => self.template_elements(&h.template, false),
             Expression::Parenthesis(p) => self.expr(p.inner()),
             Expression::Variable(id) => match self.binding(id.as_str()) {
                 Some(v) => Ok(v.clone()),
@@ -918,7 +918,7 @@ impl<'a> Cx<'a> {
             return Err(self.error(whole.span(), msg));
         }
         match functions::call(func, self.scope.files(), values) {
-            Ok(v) => Ok(v),
+            Ok(v) => Ok(nfc_value(v)),
             Err(FnError { arg, msg }) => {
                 let range = arg
                     .and_then(|i| args.get(i.min(args.len().saturating_sub(1))))
@@ -1091,4 +1091,38 @@ fn literal_number(n: &hcl_edit::Formatted<hcl_edit::Number>) -> Number {
     }
     let f = v.as_f64().unwrap_or(0.0);
     Number::parse(&f.to_string()).unwrap_or_else(|| Number::from(f))
+}
+
+/// A string as cty holds every string: in Unicode normalization form C
+/// (`cty.StringVal`), so `"e\u0301"` is `"é"` (one character).
+pub(crate) fn nfc(s: String) -> String {
+    use unicode_normalization::{UnicodeNormalization as _, is_nfc_quick};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s;
+    }
+    s.nfc().collect()
+}
+
+/// Every string in `v` (map keys too) in NFC, as [`nfc`]; in place, so a
+/// large ASCII value costs one pass and no allocation.
+pub(crate) fn nfc_value(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::String(s) if !s.is_ascii() => *s = nfc(std::mem::take(s)),
+            Value::List(items) => items.iter_mut().for_each(walk),
+            Value::Map(m) => {
+                if m.keys().any(|k| !k.is_ascii()) {
+                    *m = std::mem::take(m)
+                        .into_iter()
+                        .map(|(k, v)| (nfc(k), v))
+                        .collect();
+                }
+                m.values_mut().for_each(walk);
+            }
+            Value::Sensitive(inner) => walk(inner),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
 }

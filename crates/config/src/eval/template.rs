@@ -4,15 +4,20 @@
 use super::*;
 
 impl<'a> Cx<'a> {
-    /// A template of several parts: always a string.
-    pub(super) fn template_elements(&mut self, elements: &'a Template) -> R {
+    /// A template of several parts: always a string. `quoted` for a quoted
+    /// string (not a heredoc or a template file): hcl-edit leaves the
+    /// escapes of its directives' bodies undone, and they are done here.
+    pub(super) fn template_elements(&mut self, elements: &'a Template, quoted: bool) -> R {
         let mut out = String::new();
-        let mut st = TemplateState::default();
+        let mut st = TemplateState {
+            quoted,
+            ..TemplateState::default()
+        };
         self.render(elements, &mut out, &mut st, false, false)?;
         let v = if st.unknown {
             Value::Unknown
         } else {
-            Value::String(out)
+            Value::String(nfc(out))
         };
         Ok(mark(v, st.sensitive))
     }
@@ -30,7 +35,12 @@ impl<'a> Cx<'a> {
         for (i, el) in elements.iter().enumerate() {
             match el {
                 Element::Literal(lit) => {
+                    let unescaped;
                     let mut s = lit.value().as_str();
+                    if st.quoted && st.depth > 0 {
+                        unescaped = unescape(s);
+                        s = &unescaped;
+                    }
                     let strip_before = match i.checked_sub(1).and_then(|p| elements.get(p)) {
                         None => trim_first,
                         Some(prev) => strips_end(prev),
@@ -63,23 +73,29 @@ impl<'a> Cx<'a> {
                                     Some(e) => e.strip.strip_start(),
                                     None => d.endif_expr.strip.strip_start(),
                                 };
-                                self.render(
+                                st.depth += 1;
+                                let r = self.render(
                                     &d.if_expr.template,
                                     out,
                                     st,
                                     d.if_expr.strip.strip_end(),
                                     trim_last,
-                                )?;
+                                );
+                                st.depth -= 1;
+                                r?;
                             }
                             Some(false) => {
                                 if let Some(e) = &d.else_expr {
-                                    self.render(
+                                    st.depth += 1;
+                                    let r = self.render(
                                         &e.template,
                                         out,
                                         st,
                                         e.strip.strip_end(),
                                         d.endif_expr.strip.strip_start(),
-                                    )?;
+                                    );
+                                    st.depth -= 1;
+                                    r?;
                                 }
                             }
                         }
@@ -120,6 +136,7 @@ impl<'a> Cx<'a> {
                                 self.bindings.push((kv.as_str(), k));
                             }
                             self.bindings.push((fe.value_var.as_str(), v));
+                            st.depth += 1;
                             result = self.render(
                                 &fe.template,
                                 out,
@@ -127,6 +144,7 @@ impl<'a> Cx<'a> {
                                 fe.strip.strip_end(),
                                 d.endfor_expr.strip.strip_start(),
                             );
+                            st.depth -= 1;
                             if result.is_err() {
                                 break;
                             }
@@ -331,7 +349,7 @@ impl<'a> Cx<'a> {
             bindings: vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
             template: true,
         };
-        cx.template_elements(&template)
+        cx.template_elements(&template, false)
     }
 }
 
@@ -345,6 +363,52 @@ pub(super) fn template_var_message(name: &str) -> String {
 struct TemplateState {
     unknown: bool,
     sensitive: bool,
+    /// Rendering a quoted string, …
+    quoted: bool,
+    /// … and how deep in its directives' bodies.
+    depth: usize,
+}
+
+/// HCL's escapes in a quoted string (`\n`, `\r`, `\t`, `\"`, `\\`,
+/// `\uNNNN`, `\UNNNNNNNN`); anything else is kept as written.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some(u @ ('u' | 'U')) => {
+                let len = if u == 'u' { 4 } else { 8 };
+                let rest: String = chars.clone().skip(1).take(len).collect();
+                match u32::from_str_radix(&rest, 16).ok().and_then(char::from_u32) {
+                    Some(ch) if rest.len() == len => {
+                        out.push(ch);
+                        for _ in 0..len {
+                            chars.next();
+                        }
+                    }
+                    _ => {
+                        out.push('\\');
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                out.push('\\');
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
 }
 
 fn strips_end(el: &Element) -> bool {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kiln_model::{Number, Value};
+use kiln_model::Value;
 
 use super::{FnError, arg_err, string_arg};
 
@@ -160,57 +160,16 @@ pub(super) fn csvdecode(args: Vec<Value>) -> Result<Value, FnError> {
 
 pub(super) fn yamldecode(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
-    if s.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    let y: serde_norway::Value =
-        serde_norway::from_str(&s).map_err(|e| arg_err(0, format!("invalid YAML: {e}")))?;
-    from_yaml(y).map_err(|m| arg_err(0, m))
+    super::yaml::decode(&s).map_err(|e| arg_err(0, format!("invalid YAML: {e}")))
 }
 
-fn from_yaml(y: serde_norway::Value) -> Result<Value, String> {
-    use serde_norway::Value as Y;
-    Ok(match y {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => Value::Number(yaml_number(&n)),
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::List(items.into_iter().map(from_yaml).collect::<Result<_, _>>()?)
-        }
-        Y::Mapping(m) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in m {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Bool(b) => b.to_string(),
-                    Y::Number(n) => yaml_number(&n).to_string(),
-                    Y::Null => "null".to_string(),
-                    _ => return Err("only strings, numbers and bools can be mapping keys".into()),
-                };
-                out.insert(key, from_yaml(v)?);
-            }
-            Value::Map(out)
-        }
-        Y::Tagged(t) => from_yaml(t.value)?,
-    })
-}
-
-/// A YAML number as go-cty-yaml makes one: an integer from a Go `int64`,
-/// anything else from a `float64`.
-fn yaml_number(n: &serde_norway::Number) -> Number {
-    match (n.as_i64(), n.as_u64()) {
-        (Some(i), _) => Number::from_i64(i),
-        (None, Some(u)) => Number::from_u64(u),
-        _ => Number::from(n.as_f64().unwrap_or(0.0)),
-    }
-}
-
-/// The block style Terraform's `yamlencode` writes: strings double-quoted,
-/// lists under a key not indented, nested maps indented by two.
+/// The block style Terraform's `yamlencode` writes (go-cty-yaml over
+/// libyaml's emitter): strings double-quoted, or as a literal block (`|`)
+/// when they hold a line break and libyaml allows one; lists under a key
+/// not indented, nested maps indented by two.
 pub(super) fn yamlencode(args: Vec<Value>) -> Result<Value, FnError> {
     let mut out = String::new();
-    yaml_value(&args[0], 0, &mut out);
+    yaml_value(&args[0], 0, 2, &mut out);
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -237,8 +196,65 @@ fn yaml_scalar(v: &Value) -> Option<String> {
     })
 }
 
-/// Writes `v` as a block at `indent`, the first line already positioned.
-fn yaml_value(v: &Value, indent: usize, out: &mut String) {
+/// The chomping indicator of `s` as a literal block (`-`, `` or `+`), or
+/// `None` when libyaml would not write it as one (no line break, or a
+/// character a block cannot hold: a space at the end or before a line
+/// break, a tab or another non-printable character).
+fn literal_chomp(s: &str) -> Option<&'static str> {
+    if !s.contains('\n') || s.ends_with(' ') || s.contains(" \n") {
+        return None;
+    }
+    let printable = |c: char| {
+        c == '\n'
+            || (' '..='~').contains(&c)
+            || c == '\u{85}'
+            || (c >= '\u{a0}' && c != '\u{feff}' && c != '\u{fffe}' && c != '\u{ffff}')
+    };
+    if !s.chars().all(printable) {
+        return None;
+    }
+    Some(if !s.ends_with('\n') {
+        "-"
+    } else if s == "\n" || s.ends_with("\n\n") {
+        "+"
+    } else {
+        ""
+    })
+}
+
+/// Writes `s` as a literal block whose lines are indented by `indent`
+/// (the cursor just after `key: ` or `- `), if libyaml would.
+fn yaml_literal(s: &str, indent: usize, out: &mut String) -> bool {
+    let Some(chomp) = literal_chomp(s) else {
+        return false;
+    };
+    out.push('|');
+    // A block starting with a space or a line break says its indentation.
+    if s.starts_with([' ', '\n']) {
+        out.push('2');
+    }
+    out.push_str(chomp);
+    out.push('\n');
+    let pad = " ".repeat(indent);
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    true
+}
+
+/// Writes `v` as a block at `indent`, the first line already positioned;
+/// a literal block's lines go at `block`.
+fn yaml_value(v: &Value, indent: usize, block: usize, out: &mut String) {
+    if let Value::String(s) = v
+        && yaml_literal(s, block, out)
+    {
+        return;
+    }
     if let Some(s) = yaml_scalar(v) {
         out.push_str(&s);
         out.push('\n');
@@ -252,7 +268,7 @@ fn yaml_value(v: &Value, indent: usize, out: &mut String) {
                     out.push_str(&pad);
                 }
                 out.push_str("- ");
-                yaml_value(item, indent + 2, out);
+                yaml_value(item, indent + 2, indent + 2, out);
             }
         }
         Value::Map(m) => {
@@ -263,24 +279,26 @@ fn yaml_value(v: &Value, indent: usize, out: &mut String) {
                 out.push_str(&serde_json::to_string(k).unwrap_or_default());
                 out.push(':');
                 match item {
-                    _ if yaml_scalar(item).is_some() => {
+                    _ if yaml_scalar(item).is_some()
+                        || matches!(item.unmarked(), Value::String(_)) =>
+                    {
                         out.push(' ');
-                        yaml_value(item, indent, out);
+                        yaml_value(item, indent, indent + 2, out);
                     }
                     Value::List(_) => {
                         out.push('\n');
                         out.push_str(&pad);
-                        yaml_value(item, indent, out);
+                        yaml_value(item, indent, indent + 2, out);
                     }
                     _ => {
                         out.push('\n');
                         out.push_str(&" ".repeat(indent + 2));
-                        yaml_value(item, indent + 2, out);
+                        yaml_value(item, indent + 2, indent + 4, out);
                     }
                 }
             }
         }
-        Value::Sensitive(inner) => yaml_value(inner, indent, out),
+        Value::Sensitive(inner) => yaml_value(inner, indent, block, out),
         _ => out.push_str("null\n"),
     }
 }

@@ -31,6 +31,7 @@ mod json;
 mod net;
 mod numeric;
 mod strings;
+mod yaml;
 
 /// A function's failure, located at argument `arg` if given.
 #[derive(Debug)]
