@@ -152,6 +152,7 @@ static FUNCTIONS: &[Function] = &[
     fixed("base64sha256", &["str"], Deep, hashing::base64sha256),
     fixed("base64sha512", &["str"], Deep, hashing::base64sha512),
     fixed("basename", &["path"], Deep, files::basename),
+    func("bcrypt", &["str", "cost"], 1, false, Deep, hashing::bcrypt),
     fixed("ceil", &["number"], Deep, numeric::ceil),
     fixed("chomp", &["str"], Deep, strings::chomp),
     fixed("chunklist", &["list", "size"], Deep, collections::chunklist),
@@ -258,6 +259,12 @@ static FUNCTIONS: &[Function] = &[
         strings::replace,
     ),
     fixed("reverse", &["list"], Shallow, collections::reverse),
+    fixed(
+        "rsadecrypt",
+        &["ciphertext", "privatekey"],
+        Deep,
+        hashing::rsadecrypt,
+    ),
     fixed("sensitive", &["value"], Raw, sensitive),
     func(
         "setintersection",
