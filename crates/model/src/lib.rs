@@ -13,7 +13,7 @@ pub mod value;
 
 pub use address::{AddrError, InstanceAddr, InstanceKey, ModuleStep, ResourceAddr, ResourceMode};
 pub use schema::{
-    AttributeSchema, ChangeBehaviour, PhysicalName, Presence, ProviderSchema, ResourceSchema,
-    Schemas, Type,
+    AttributeSchema, ChangeBehaviour, PhysicalName, PlannedValue, Presence, ProviderSchema,
+    ResourceSchema, Schemas, Type,
 };
 pub use value::{Number, Value};

@@ -99,6 +99,87 @@ pub struct AttributeSchema {
     /// changes nothing. It may take an ephemeral value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_only: bool,
+    /// What of a computed attribute is known before the object exists (see
+    /// [`PlannedValue`]); `None`: nothing, it is unknown until apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<PlannedValue>,
+}
+
+/// What the planner knows of a computed attribute of an object it will
+/// create: what a Terraform provider's plan fills in from the
+/// configuration. kiln's planner calls no provider, so the schema says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedValue {
+    /// A list of objects, one per distinct string among the configuration
+    /// attributes `from` (each a string or a list of strings), in order:
+    /// each object's `key` attribute is that string, its other attributes
+    /// are unknown. ACM's `domain_validation_options` is one per
+    /// `domain_name` and `subject_alternative_names`, so a `for_each` keyed
+    /// by `dvo.domain_name` is known at plan time, as in Terraform.
+    EachOf { from: Vec<String>, key: String },
+}
+
+impl PlannedValue {
+    /// The planned value from the object's configuration, `None` when the
+    /// configuration does not tell it yet (an unknown input).
+    pub fn from_config(
+        &self,
+        config: &BTreeMap<String, crate::Value>,
+        ty: &Type,
+    ) -> Option<crate::Value> {
+        use crate::Value;
+        match self {
+            PlannedValue::EachOf { from, key } => {
+                let fields = match ty {
+                    Type::List(t) | Type::Set(t) => match t.as_ref() {
+                        Type::Object(f) => f,
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                let mut keys: Vec<String> = Vec::new();
+                for name in from {
+                    let v = config
+                        .get(name)
+                        .map(Value::unmarked)
+                        .unwrap_or(&Value::Null);
+                    let items: Vec<&Value> = match v {
+                        Value::Null => Vec::new(),
+                        Value::String(_) => vec![v],
+                        Value::List(items) => items.iter().map(Value::unmarked).collect(),
+                        _ => return None,
+                    };
+                    for item in items {
+                        match item {
+                            Value::String(s) if !keys.contains(s) => keys.push(s.clone()),
+                            Value::String(_) => {}
+                            _ => return None,
+                        }
+                    }
+                }
+                Some(Value::List(
+                    keys.into_iter()
+                        .map(|k| {
+                            Value::Map(
+                                fields
+                                    .keys()
+                                    .map(|f| {
+                                        let v = if f == key {
+                                            Value::String(k.clone())
+                                        } else {
+                                            Value::Unknown
+                                        };
+                                        (f.clone(), v)
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ))
+            }
+        }
+    }
 }
 
 impl AttributeSchema {
@@ -110,6 +191,7 @@ impl AttributeSchema {
             sensitive: false,
             description: String::new(),
             write_only: false,
+            planned: None,
         }
     }
 
@@ -146,6 +228,12 @@ impl AttributeSchema {
         self.write_only = true;
         self.sensitive = true;
         self.change = ChangeBehaviour::Runtime;
+        self
+    }
+
+    /// A computed attribute partly known at plan time (see [`PlannedValue`]).
+    pub fn planned(mut self, p: PlannedValue) -> AttributeSchema {
+        self.planned = Some(p);
         self
     }
 

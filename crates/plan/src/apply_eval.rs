@@ -17,7 +17,7 @@ use std::sync::Arc;
 use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
-    InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, ResourceSchema, Schemas, Value,
+    InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode, ResourceSchema, Schemas, Value,
 };
 
 use crate::files::FileReads;
@@ -294,6 +294,17 @@ impl<'p> ApplyEvaluator<'p> {
             for (k, p) in planned {
                 // A write-only argument is planned as null and sent as given.
                 if schema.attributes.get(k).is_some_and(|a| a.write_only) {
+                    continue;
+                }
+                // A computed attribute the plan predicted from the
+                // configuration: the configuration must predict the same.
+                if let Some(attr) = schema.attributes.get(k)
+                    && attr.presence == Presence::Computed
+                    && let Some(rule) = &attr.planned
+                {
+                    if rule.from_config(got, &attr.ty).as_ref() != Some(p) {
+                        return Err(inconsistent(&a.addr, k, p).into());
+                    }
                     continue;
                 }
                 if let Some(path) = first_inconsistency(k, p, got.get(k).unwrap_or(&null)) {

@@ -451,6 +451,16 @@ pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value 
             *v = mark_sensitive(std::mem::take(v));
         }
     }
+    // What the configuration tells of computed attributes (ACM's validation
+    // options, one per domain name), after the inputs are in place.
+    for (name, a) in &schema.attributes {
+        if a.presence == Presence::Computed
+            && let Some(p) = &a.planned
+            && let Some(v) = p.from_config(&m, &a.ty)
+        {
+            m.insert(name.clone(), v);
+        }
+    }
     Value::Map(m)
 }
 

@@ -65,9 +65,22 @@ async fn describe(
 
 fn cert_computed(d: &aws_sdk_acm::types::CertificateDetail) -> Vec<(&'static str, Value)> {
     let arn = d.certificate_arn().unwrap_or_default();
-    let options: Vec<Value> = d
-        .domain_validation_options()
-        .iter()
+    // In the order the names were asked for (the domain name, then the
+    // alternative names), the order the plan predicts them in.
+    let names: Vec<&str> = d
+        .domain_name()
+        .into_iter()
+        .chain(d.subject_alternative_names().iter().map(String::as_str))
+        .collect();
+    let mut dvos: Vec<_> = d.domain_validation_options().iter().collect();
+    dvos.sort_by_key(|o| {
+        names
+            .iter()
+            .position(|n| *n == o.domain_name())
+            .unwrap_or(usize::MAX)
+    });
+    let options: Vec<Value> = dvos
+        .into_iter()
         .filter_map(|o| {
             let r = o.resource_record()?;
             Some(Value::map([
@@ -200,7 +213,14 @@ impl Resource for AcmCertificate {
                     ("resource_record_name", str_t()),
                     ("resource_record_type", str_t()),
                     ("resource_record_value", str_t()),
-                ])))),
+                ]))))
+                // One per name, known at plan time as in Terraform, so that
+                // `for_each = { for dvo in ... : dvo.domain_name => ... }`
+                // plans before the certificate exists.
+                .planned(kiln_model::schema::PlannedValue::EachOf {
+                    from: vec!["domain_name".into(), "subject_alternative_names".into()],
+                    key: "domain_name".into(),
+                }),
             )
             .attr("tags", tags_attr())
     }

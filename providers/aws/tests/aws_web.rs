@@ -2082,3 +2082,93 @@ resource "aws_launch_template" "web" {
     assert_eq!(r.code, 0, "{}", r.all());
     k.run(&["destroy", "--yes"]).success();
 }
+
+/// The DNS validation every Terraform configuration with an ACM certificate
+/// writes (the registry's example, unchanged): records `for_each` over
+/// `domain_validation_options` keyed by domain name — known at plan time,
+/// before the certificate exists — then the validation resource waits on
+/// their names. Applied, re-planned empty, destroyed.
+#[tokio::test]
+async fn acm_dns_validation_records_for_each_over_validation_options() {
+    let c = common::clients().await;
+    let env = common::unique("acmdns");
+    let (p, k) = common::project(
+        r#"
+resource "aws_route53_zone" "main" {
+  name = "${kiln.env}.example.com"
+}
+resource "aws_acm_certificate" "cert" {
+  domain_name               = "${kiln.env}.example.com"
+  subject_alternative_names = ["www.${kiln.env}.example.com"]
+  validation_method         = "DNS"
+}
+resource "aws_route53_record" "validation" {
+  for_each = {
+    for dvo in aws_acm_certificate.cert.domain_validation_options : dvo.domain_name => {
+      name   = dvo.resource_record_name
+      record = dvo.resource_record_value
+      type   = dvo.resource_record_type
+    }
+  }
+  allow_overwrite = true
+  name            = each.value.name
+  records         = [each.value.record]
+  ttl             = 60
+  type            = each.value.type
+  zone_id         = aws_route53_zone.main.zone_id
+}
+resource "aws_acm_certificate_validation" "cert" {
+  certificate_arn         = aws_acm_certificate.cert.arn
+  validation_record_fqdns = [for record in aws_route53_record.validation : record.fqdn]
+}
+output "validated" {
+  value = aws_acm_certificate_validation.cert.certificate_arn
+}
+"#,
+    );
+    let k = k.env("KILN_ENV", &env);
+    let run = |args: &[&str]| k.run(args);
+    let plan = run(&["plan"]);
+    plan.success();
+    for name in [
+        format!("aws_route53_record.validation[\"{env}.example.com\"]"),
+        format!("aws_route53_record.validation[\"www.{env}.example.com\"]"),
+    ] {
+        assert!(
+            plan.stdout.contains(&name),
+            "planned by key: {}",
+            plan.stdout
+        );
+    }
+    run(&["apply", "--yes"]).success();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let zone = common::state_id(&p, &env, "aws_route53_zone.main");
+    let records = c
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    let cnames = records
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.r#type().as_str() == "CNAME")
+        .count();
+    assert_eq!(cnames, 2, "one validation record per name");
+    let cert = common::state_id(&p, &env, "aws_acm_certificate.cert");
+    let out = run(&["output", "validated"]);
+    assert!(out.stdout.contains(&cert), "{}", out.stdout);
+    run(&[
+        "destroy",
+        "--yes",
+        "--allow-destroy",
+        "aws_route53_zone.main",
+    ])
+    .success();
+    assert!(
+        common::tagged(&c, &env).await.is_empty(),
+        "nothing left: {:?}",
+        common::tagged(&c, &env).await
+    );
+}
