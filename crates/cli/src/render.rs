@@ -156,12 +156,44 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         );
         return s;
     }
-    if !changes.is_empty() {
+    if !changes.is_empty() || !plan.moves.is_empty() || !plan.forgotten.is_empty() {
         let _ = writeln!(
             s,
             "kiln will perform the following actions (env {:?}, generation {}):\n",
             plan.env, plan.generation
         );
+    }
+    for m in &plan.moves {
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            out.paint(Style::Dim, "#"),
+            out.paint(Style::Bold, &format!("{} has moved to {}", m.from, m.to))
+        );
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(
+                Style::Dim,
+                "# because of a moved block; the object itself is not changed by the move"
+            )
+        );
+    }
+    for a in &plan.forgotten {
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            out.paint(Style::Yellow, "-"),
+            out.paint(Style::Bold, &format!("{a} will be forgotten"))
+        );
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(Style::Dim, "# because of a removed block with destroy = false: it leaves the state, and the object is left as it is")
+        );
+    }
+    if !plan.moves.is_empty() || !plan.forgotten.is_empty() {
+        s.push('\n');
     }
     for a in &changes {
         let (sym, style) = symbol(a.kind);
@@ -213,9 +245,13 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
     if let Some(g) = generations_text(plan) {
         let _ = writeln!(s, "{g}");
     }
+    let refactored = match (plan.moves.len(), plan.forgotten.len()) {
+        (0, 0) => String::new(),
+        (m, f) => format!(" {m} moved, {f} forgotten;"),
+    };
     let _ = writeln!(
         s,
-        "{} {} to create, {} to replace, {} to update in place, {} to destroy; {} unchanged.",
+        "{} {} to create, {} to replace, {} to update in place, {} to destroy;{refactored} {} unchanged.",
         out.paint(Style::Bold, "Plan:"),
         sum.create,
         sum.replace,
@@ -424,6 +460,8 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "has_changes": plan.has_changes(),
         "summary": {"create": sum.create, "update": sum.update, "replace": sum.replace, "delete": sum.delete, "no_op": sum.no_op},
         "actions": actions,
+        "moved": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
+        "forgotten": plan.forgotten.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "outputs": outputs,
         "generations": plan.generations.as_ref().map(|g| match g {
             GenerationChange::Keep { previous, kept, .. } => json!({
@@ -612,7 +650,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
         .iter()
         .filter(|a| a.kind != ActionKind::NoOp)
         .collect();
-    if changes.is_empty() {
+    if !plan.has_changes() {
         let _ = writeln!(
             s,
             "\nNo changes: the infrastructure matches the configuration ({} unchanged).",
@@ -621,6 +659,15 @@ pub fn plan_markdown(plan: &Plan) -> String {
         return s;
     }
     let _ = writeln!(s, "\n| action | resource | why |\n|---|---|---|");
+    for m in &plan.moves {
+        let _ = writeln!(s, "| moved | `{}` → `{}` | a moved block |", m.from, m.to);
+    }
+    for a in &plan.forgotten {
+        let _ = writeln!(
+            s,
+            "| forgotten | `{a}` | a removed block with destroy = false (the object is left as it is) |"
+        );
+    }
     for a in changes {
         let kind = match a.kind {
             ActionKind::Create => "create",

@@ -126,6 +126,29 @@ pub struct Config {
     /// The module's directory relative to the root module's (`""` for the
     /// root, `modules/web` for a child), with `/` separators.
     pub dir: String,
+    /// `moved { from = A, to = B }` statements, in source order.
+    pub moved: Vec<Moved>,
+    /// `removed { from = A  lifecycle { destroy = false } }` statements.
+    pub removed: Vec<Removed>,
+}
+
+/// `moved { from = ADDR, to = ADDR }`: what the state holds at `from` is
+/// now at `to` (addresses as written, relative to the module).
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub from: String,
+    pub to: String,
+    pub loc: Loc,
+}
+
+/// `removed { from = ADDR  lifecycle { destroy = BOOL } }`: `from` left the
+/// configuration; with `destroy = false` its objects are forgotten (they
+/// leave the state and stay as they are), else destroyed as usual.
+#[derive(Debug, Clone)]
+pub struct Removed {
+    pub from: String,
+    pub destroy: bool,
+    pub loc: Loc,
 }
 
 /// `kiln { encryption { passphrase_env, previous_passphrase_env,

@@ -23,8 +23,8 @@ use crate::syntax::syntax_error;
 use crate::typeexpr::parse_type;
 use crate::{
     Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall,
-    Output, ProviderBlock, Reference, Resource, S3Backend, SourceFile, StateEncryption, Subject,
-    Validation, Variable,
+    Moved, Output, ProviderBlock, Reference, Removed, Resource, S3Backend, SourceFile,
+    StateEncryption, Subject, Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -37,6 +37,8 @@ const BLOCK_TYPES: &[&str] = &[
     "provider",
     "kiln",
     "terraform",
+    "moved",
+    "removed",
 ];
 
 /// Parses every file into one configuration.
@@ -375,6 +377,14 @@ impl Parser {
                             self.encryption(nested);
                         }
                     }
+                }
+                "moved" | "removed" => {
+                    let moved = b.ident.as_str() == "moved";
+                    if self.labels(&b, &h, &[]).is_none() {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    self.refactoring(moved, body, h);
                 }
                 "module" => {
                     let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
@@ -746,6 +756,94 @@ impl Parser {
             kind,
             loc: b.loc.clone(),
         });
+    }
+
+    /// A `moved` or `removed` block (Terraform's refactoring statements).
+    fn refactoring(&mut self, moved: bool, body: Body, h: Loc) {
+        let what = if moved { "moved" } else { "removed" };
+        let wanted: &[&str] = if moved { &["from", "to"] } else { &["from"] };
+        let mut found: HashMap<&str, String> = HashMap::new();
+        for a in &body.attributes {
+            let Some(name) = wanted.iter().find(|w| **w == a.name) else {
+                self.diags.push(
+                    a.loc
+                        .error(format!("unknown attribute \"{}\" in {what}", a.name))
+                        .with_detail(format!("a {what} block sets {}", wanted.join(" and "))),
+                );
+                continue;
+            };
+            // An address as a bare reference, not a string.
+            let bare = matches!(
+                a.expr.inner,
+                Expression::Traversal(_) | Expression::Variable(_)
+            );
+            let text = a
+                .expr
+                .loc
+                .file
+                .text
+                .get(a.expr.loc.range.clone())
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if !bare {
+                self.diags.push(
+                    a.expr
+                        .loc
+                        .error(format!("{what}.{} must be an address, not a value", a.name))
+                        .with_detail("write the address bare: from = aws_instance.a (no quotes)"),
+                );
+                continue;
+            }
+            found.insert(name, text);
+        }
+        let mut destroy = true;
+        for nested in &body.blocks {
+            match (moved, nested.ty.as_str()) {
+                (false, "lifecycle") => {
+                    for a in &nested.body.attributes {
+                        if a.name == "destroy" {
+                            match constant_bool(&a.expr, "removed.lifecycle.destroy") {
+                                Ok(v) => destroy = v,
+                                Err(d) => self.diags.extend(d),
+                            }
+                        } else {
+                            self.diags.push(a.loc.error(format!(
+                                "unknown attribute \"{}\" in removed's lifecycle; it sets destroy",
+                                a.name
+                            )));
+                        }
+                    }
+                }
+                // Destroy-time provisioners: kiln runs none; accepted.
+                (false, "provisioner" | "connection") => {}
+                _ => self.diags.push(
+                    nested
+                        .loc
+                        .error(format!("unexpected block \"{}\" in {what}", nested.ty)),
+                ),
+            }
+        }
+        let missing: Vec<&&str> = wanted.iter().filter(|w| !found.contains_key(**w)).collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|m| m.to_string()).collect();
+            self.diags
+                .push(h.error(format!("a {what} block needs {}", names.join(" and "))));
+            return;
+        }
+        if moved {
+            self.config.moved.push(Moved {
+                from: found.remove("from").unwrap_or_default(),
+                to: found.remove("to").unwrap_or_default(),
+                loc: h,
+            });
+        } else {
+            self.config.removed.push(Removed {
+                from: found.remove("from").unwrap_or_default(),
+                destroy,
+                loc: h,
+            });
+        }
     }
 
     fn lifecycle(&mut self, b: &Block) -> Lifecycle {

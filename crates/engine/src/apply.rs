@@ -263,6 +263,26 @@ pub async fn apply(
         );
         halt = Halt::JournalBroken;
     }
+    // `moved` / `removed` blocks: journaled before any step, so a crash
+    // after this point replays them; the steps find objects at their new
+    // addresses.
+    if halt == Halt::Running && (!plan.moves.is_empty() || !plan.forgotten.is_empty()) {
+        let rec = JournalRecord::Refactor {
+            moves: plan.moves.clone(),
+            forgotten: plan.forgotten.clone(),
+            at: util::now(),
+        };
+        match journal.append(&rec).await {
+            Ok(()) => run.state.refactor(&plan.moves, &plan.forgotten),
+            Err(e) => {
+                run.diagnostics.push(
+                    Diagnostic::error(format!("cannot write the apply journal: {e}"))
+                        .with_detail("nothing was changed; fix the cause and apply again"),
+                );
+                halt = Halt::JournalBroken;
+            }
+        }
+    }
     if evaluator.is_none() {
         halt = halt.max(Halt::Failed);
     }

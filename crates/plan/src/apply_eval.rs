@@ -302,7 +302,9 @@ impl<'p> ApplyEvaluator<'p> {
                     && attr.presence == Presence::Computed
                     && let Some(rule) = &attr.planned
                 {
-                    if rule.from_config(got, &attr.ty).as_ref() != Some(p) {
+                    if !matches!(p, Value::Unknown)
+                        && rule.from_config(got, &attr.ty).as_ref() != Some(p)
+                    {
                         return Err(inconsistent(&a.addr, k, p).into());
                     }
                     continue;

@@ -121,6 +121,20 @@ impl Meta {
             .join(".")
     }
 
+    /// Every module instance's path, by its call path (the module names):
+    /// where a child module's `moved` statements apply.
+    pub(crate) fn instances_by_call(
+        &self,
+    ) -> std::collections::BTreeMap<Vec<String>, Vec<Vec<ModuleStep>>> {
+        let mut out: std::collections::BTreeMap<Vec<String>, Vec<Vec<ModuleStep>>> =
+            Default::default();
+        for inst in self.insts.iter().skip(1) {
+            let names = inst.path.iter().map(|s| s.name.clone()).collect();
+            out.entry(names).or_default().push(inst.path.clone());
+        }
+        out
+    }
+
     pub(crate) fn path(&self, mi: usize) -> Vec<ModuleStep> {
         self.insts
             .get(mi)

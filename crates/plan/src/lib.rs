@@ -23,6 +23,7 @@ mod files;
 mod fxhash;
 mod graph;
 mod mode;
+mod moves;
 mod names;
 mod planner;
 mod rollback;
@@ -141,6 +142,14 @@ pub struct Plan {
     /// saved plan). Never serialized.
     #[serde(skip)]
     pub ephemeral: BTreeMap<String, Value>,
+    /// `moved` blocks resolved against the state: instances renamed before
+    /// any step (the actions already name them by their new address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<kiln_state::StateMove>,
+    /// `removed` blocks with `lifecycle { destroy = false }`: instances
+    /// that leave the state, their objects left as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<InstanceAddr>,
 }
 
 impl Plan {
@@ -156,6 +165,8 @@ impl Plan {
     /// generation is current).
     pub fn has_changes(&self) -> bool {
         self.actions.iter().any(|a| a.kind != ActionKind::NoOp)
+            || !self.moves.is_empty()
+            || !self.forgotten.is_empty()
             || self.outputs.values().any(|o| o.changed)
             || !self.removed_outputs.is_empty()
             || matches!(self.generations, Some(GenerationChange::Swap { .. }))

@@ -47,6 +47,11 @@ pub fn plan(
         Some(fs) => fs.as_ref(),
         None => &no_files,
     });
+    // `moved` / `removed` blocks: the plan is made against the state as
+    // they leave it (a copy only when there are any).
+    let mut refactoring = crate::moves::Refactoring::default();
+    let refactored: State;
+    let mut state = state;
     if options.destroy {
         plan_destroy(config, state, schemas, options, &mut actions, &mut diags);
     } else {
@@ -56,6 +61,15 @@ pub fn plan(
             return Err(diags);
         }
         let (flat, meta) = expand::expand(config, &vars, &options.root_dir, unknowns(options))?;
+        if !config.moved.is_empty() || !config.removed.is_empty() || has_refactoring(config) {
+            refactoring = crate::moves::resolve(config, state, &meta.instances_by_call())?;
+            if !refactoring.is_empty() {
+                let mut s = state.clone();
+                s.refactor(&refactoring.moves, &refactoring.forgotten);
+                refactored = s;
+                state = &refactored;
+            }
+        }
         let config: &Config = &flat;
         let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
@@ -184,6 +198,17 @@ pub fn plan(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         ephemeral_variables: ephemeral_names.into_iter().cloned().collect(),
+        moves: refactoring.moves,
+        forgotten: refactoring.forgotten,
+    })
+}
+
+/// Whether a child module (at any depth) has `moved` / `removed` blocks.
+fn has_refactoring(config: &Config) -> bool {
+    config.modules.iter().any(|m| {
+        m.config
+            .as_deref()
+            .is_some_and(|c| !c.moved.is_empty() || !c.removed.is_empty() || has_refactoring(c))
     })
 }
 
@@ -434,6 +459,14 @@ pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value 
         Value::Map(m) => m,
         _ => BTreeMap::new(),
     };
+    // What the configuration tells of computed attributes (ACM's validation
+    // options, one per domain name), from the configuration as written.
+    let planned: Vec<(&String, Value)> = schema
+        .attributes
+        .iter()
+        .filter(|(_, a)| a.presence == Presence::Computed)
+        .filter_map(|(name, a)| Some((name, a.planned.as_ref()?.from_config(&m, &a.ty)?)))
+        .collect();
     for (name, a) in &schema.attributes {
         if !m.contains_key(name) {
             m.insert(name.clone(), Value::Null);
@@ -451,15 +484,8 @@ pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value 
             *v = mark_sensitive(std::mem::take(v));
         }
     }
-    // What the configuration tells of computed attributes (ACM's validation
-    // options, one per domain name), after the inputs are in place.
-    for (name, a) in &schema.attributes {
-        if a.presence == Presence::Computed
-            && let Some(p) = &a.planned
-            && let Some(v) = p.from_config(&m, &a.ty)
-        {
-            m.insert(name.clone(), v);
-        }
+    for (name, v) in planned {
+        m.insert(name.clone(), v);
     }
     Value::Map(m)
 }

@@ -98,5 +98,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         destroy: false,
         ephemeral_variables: Vec::new(),
         ephemeral: BTreeMap::new(),
+        moves: Vec::new(),
+        forgotten: Vec::new(),
     })
 }

@@ -119,6 +119,15 @@ pub enum JournalRecord {
         at: u64,
         command: String,
     },
+    /// `moved` / `removed` blocks renamed or forgot instances, before any
+    /// step (see [`State::refactor`](crate::State::refactor)).
+    Refactor {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        moves: Vec<crate::StateMove>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        forgotten: Vec<InstanceAddr>,
+        at: u64,
+    },
     /// A provider call is about to be made.
     Intent {
         step: usize,
@@ -249,6 +258,9 @@ pub fn compact(state: &mut State, records: &[JournalRecord]) {
                 addr, op, outcome, ..
             } => apply_outcome(state, addr, *op, outcome),
             JournalRecord::Finish(finish) => apply_finish(state, finish),
+            JournalRecord::Refactor {
+                moves, forgotten, ..
+            } => state.refactor(moves, forgotten),
             _ => {}
         }
     }
@@ -402,6 +414,60 @@ mod tests {
         let mut s = State::new("default", lineage);
         s.serial = serial;
         s
+    }
+
+    #[test]
+    fn a_refactor_record_replays_moves_and_forgets_once_and_again() {
+        let object = |addr: &str, id: &str, deps: Vec<InstanceAddr>| ResourceState {
+            addr: addr.parse().unwrap(),
+            type_name: "null_resource".into(),
+            provider: "null".into(),
+            id: id.into(),
+            attributes: Value::map([("id", Value::from(id))]),
+            dependencies: deps,
+            generation: 1,
+            stateful: false,
+            idempotency_key: "k".into(),
+        };
+        let mut s = state("L", 3);
+        let a: InstanceAddr = "null_resource.a".parse().unwrap();
+        for r in [
+            object("null_resource.a", "1", vec![]),
+            object("null_resource.b", "2", vec![a.clone()]),
+            object("null_resource.old", "3", vec![]),
+        ] {
+            s.resources.insert(r.addr.clone(), r);
+        }
+        let to: InstanceAddr = "module.m.null_resource.a".parse().unwrap();
+        let records = [
+            begin("L", 3),
+            JournalRecord::Refactor {
+                moves: vec![crate::StateMove {
+                    from: a.clone(),
+                    to: to.clone(),
+                }],
+                forgotten: vec!["null_resource.old".parse().unwrap()],
+                at: 0,
+            },
+        ];
+        // Through JSON, as a journal file holds it.
+        let records: Vec<JournalRecord> = records
+            .iter()
+            .map(|r| serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap())
+            .collect();
+        compact(&mut s, &records);
+        let addrs: Vec<String> = s.resources.keys().map(ToString::to_string).collect();
+        assert_eq!(addrs, ["null_resource.b", "module.m.null_resource.a"]);
+        assert_eq!(s.resources[&to].id, "1");
+        assert_eq!(s.resources[&to].addr, to);
+        assert_eq!(
+            s.resources[&"null_resource.b".parse::<InstanceAddr>().unwrap()].dependencies,
+            vec![to.clone()]
+        );
+        // Replayed again (a crash after the state was written): no change.
+        let again = s.clone();
+        compact(&mut s, &records);
+        assert_eq!(s, again);
     }
 
     #[test]

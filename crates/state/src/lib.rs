@@ -46,7 +46,45 @@ pub struct State {
     pub updated_at: u64,
 }
 
+/// One instance renamed in the state by a `moved` block.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StateMove {
+    pub from: InstanceAddr,
+    pub to: InstanceAddr,
+}
+
 impl State {
+    /// Applies `moved` and `removed` blocks: each moved instance takes its
+    /// new address (and so do references to it in other instances'
+    /// dependencies); each forgotten one leaves the state, its object left
+    /// as it is. Idempotent: a move whose `from` is gone is nothing to do.
+    pub fn refactor(&mut self, moves: &[StateMove], forgotten: &[InstanceAddr]) {
+        for addr in forgotten {
+            self.resources.remove(addr);
+        }
+        let mut taken = Vec::new();
+        for m in moves {
+            if let Some(mut r) = self.resources.remove(&m.from) {
+                r.addr = m.to.clone();
+                taken.push(r);
+            }
+        }
+        for r in taken {
+            self.resources.insert(r.addr.clone(), r);
+        }
+        if !moves.is_empty() {
+            let renamed: BTreeMap<&InstanceAddr, &InstanceAddr> =
+                moves.iter().map(|m| (&m.from, &m.to)).collect();
+            for r in self.resources.values_mut() {
+                for d in &mut r.dependencies {
+                    if let Some(to) = renamed.get(d) {
+                        *d = (*to).clone();
+                    }
+                }
+            }
+        }
+    }
+
     /// A new, empty state.
     pub fn new(env: impl Into<String>, lineage: impl Into<String>) -> State {
         State {

@@ -357,6 +357,8 @@ impl PlanBuilder {
                 destroy: false,
                 ephemeral_variables: vec![],
                 ephemeral: BTreeMap::new(),
+                moves: vec![],
+                forgotten: vec![],
             },
             source: String::new(),
             blocks: BTreeSet::new(),

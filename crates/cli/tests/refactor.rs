@@ -1,0 +1,256 @@
+//! `moved` and `removed` blocks end to end with the real binary: a rename,
+//! `count` to `for_each` keys, a move into a module, a chain, a stateful
+//! object renamed, an object forgotten and left as it is — each planned
+//! without a replacement, journaled, and idempotent afterwards; and the
+//! mistakes (a move onto an address the state holds, a `from` still
+//! declared, an address written as a string) refused with nothing changed.
+
+mod common;
+
+use common::*;
+
+fn ids(p: &TempProject) -> Vec<(String, String)> {
+    let s = p.state_json("default").expect("a state");
+    s["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["addr"].as_str().unwrap().to_string(),
+                r["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn a_renamed_resource_moves_instead_of_being_replaced() {
+    let (p, k) = project("resource \"null_resource\" \"a\" {\n  triggers = { v = \"1\" }\n}\n");
+    k.run(&["apply", "--yes"]).success();
+    let id = state_id(&p, "default", "null_resource.a").unwrap();
+    p.write(
+        "main.hcl",
+        "resource \"null_resource\" \"b\" {\n  triggers = { v = \"1\" }\n}\n\nmoved {\n  from = null_resource.a\n  to   = null_resource.b\n}\n",
+    );
+    let plan = k.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("null_resource.a has moved to null_resource.b"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(
+            "0 to create, 0 to replace, 0 to update in place, 0 to destroy; 1 moved, 0 forgotten;"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let json = k.run(&["plan", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["moved"][0]["to"], "null_resource.b");
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(ids(&p), vec![("null_resource.b".to_string(), id.clone())]);
+    let journal = last_journal(&p, "default");
+    assert!(
+        journal.iter().any(|r| r.to_string().contains("\"moves\"")),
+        "the move is journaled: {journal:?}"
+    );
+    // The moved block stays (as Terraform recommends): nothing more to do.
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
+
+#[test]
+fn count_keys_become_for_each_keys() {
+    let (p, k) = project("resource \"null_resource\" \"c\" {\n  count = 2\n}\n");
+    k.run(&["apply", "--yes"]).success();
+    let before = ids(&p);
+    p.write(
+        "main.hcl",
+        r#"resource "null_resource" "c" {
+  for_each = toset(["x", "y"])
+}
+
+moved {
+  from = null_resource.c[0]
+  to   = null_resource.c["x"]
+}
+
+moved {
+  from = null_resource.c[1]
+  to   = null_resource.c["y"]
+}
+"#,
+    );
+    k.run(&["apply", "--yes"]).success();
+    let after = ids(&p);
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        after[0],
+        ("null_resource.c[\"x\"]".to_string(), before[0].1.clone())
+    );
+    assert_eq!(
+        after[1],
+        ("null_resource.c[\"y\"]".to_string(), before[1].1.clone())
+    );
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
+
+#[test]
+fn a_resource_moves_into_a_module_and_chains_end_at_the_last_address() {
+    let (p, k) =
+        project("resource \"null_resource\" \"a\" {}\nresource \"null_resource\" \"x\" {}\n");
+    k.run(&["apply", "--yes"]).success();
+    let a = state_id(&p, "default", "null_resource.a").unwrap();
+    let x = state_id(&p, "default", "null_resource.x").unwrap();
+    p.write(
+        "modules/web/main.hcl",
+        "resource \"null_resource\" \"a\" {}\n",
+    );
+    p.write(
+        "main.hcl",
+        r#"module "web" {
+  source = "./modules/web"
+}
+
+moved {
+  from = null_resource.a
+  to   = module.web.null_resource.a
+}
+
+resource "null_resource" "z" {}
+
+moved {
+  from = null_resource.y
+  to   = null_resource.z
+}
+
+moved {
+  from = null_resource.x
+  to   = null_resource.y
+}
+"#,
+    );
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(plan.stdout.contains("2 moved"), "{}", plan.stdout);
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(
+        ids(&p),
+        vec![
+            ("module.web.null_resource.a".to_string(), a),
+            ("null_resource.z".to_string(), x),
+        ]
+    );
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
+
+#[test]
+fn a_stateful_object_is_renamed_and_a_removed_one_is_left_as_it_is() {
+    let (p, k) = project(
+        r#"resource "local_file" "data" {
+  path    = "data.txt"
+  content = "precious"
+  lifecycle {
+    stateful = true
+  }
+}
+
+resource "local_file" "old" {
+  path    = "old.txt"
+  content = "keep me"
+}
+"#,
+    );
+    k.run(&["apply", "--yes"]).success();
+    let data = state_id(&p, "default", "local_file.data").unwrap();
+    p.write(
+        "main.hcl",
+        r#"resource "local_file" "records" {
+  path    = "data.txt"
+  content = "precious"
+  lifecycle {
+    stateful = true
+  }
+}
+
+moved {
+  from = local_file.data
+  to   = local_file.records
+}
+
+removed {
+  from = local_file.old
+  lifecycle {
+    destroy = false
+  }
+}
+"#,
+    );
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout.contains("local_file.old will be forgotten"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("0 to destroy"), "{}", plan.stdout);
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(ids(&p), vec![("local_file.records".to_string(), data)]);
+    assert_eq!(
+        p.read("old.txt"),
+        "keep me",
+        "a forgotten file is left as it is"
+    );
+    assert_eq!(p.read("data.txt"), "precious");
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
+
+#[test]
+fn bad_moves_are_refused_with_nothing_changed() {
+    let (p, k) =
+        project("resource \"null_resource\" \"a\" {}\nresource \"null_resource\" \"b\" {}\n");
+    k.run(&["apply", "--yes"]).success();
+    let before = ids(&p);
+    let cases = [
+        (
+            "resource \"null_resource\" \"b\" {}\nmoved {\n  from = null_resource.a\n  to   = null_resource.b\n}\n",
+            "the state already holds null_resource.b",
+        ),
+        (
+            "resource \"null_resource\" \"a\" {}\nresource \"null_resource\" \"b\" {}\nresource \"null_resource\" \"c\" {}\nmoved {\n  from = null_resource.a\n  to   = null_resource.c\n}\n",
+            "moved object still exists: null_resource.a",
+        ),
+        (
+            "resource \"null_resource\" \"c\" {}\nmoved {\n  from = \"null_resource.a\"\n  to   = null_resource.c\n}\n",
+            "moved.from must be an address, not a value",
+        ),
+        (
+            "resource \"local_file\" \"c\" {\n  path = \"c\"\n}\nmoved {\n  from = null_resource.a\n  to   = local_file.c\n}\n",
+            "a resource keeps its type when it moves",
+        ),
+        (
+            "resource \"null_resource\" \"a\" {}\nremoved {\n  from = null_resource.a\n  lifecycle {\n    destroy = false\n  }\n}\n",
+            "removed resource still exists: null_resource.a",
+        ),
+        (
+            "moved {\n  from = null_resource.a\n  to   = null_resource.b\n}\nmoved {\n  from = null_resource.b\n  to   = null_resource.a\n}\n",
+            "moved blocks form a cycle",
+        ),
+    ];
+    for (main, want) in cases {
+        p.write("main.hcl", main);
+        let r = k.run(&["apply", "--yes"]);
+        assert_ne!(r.code, 0, "{main}");
+        assert!(
+            r.stderr.contains(want),
+            "{main}\nwanted {want:?} in:\n{}",
+            r.stderr
+        );
+        assert_eq!(ids(&p), before, "nothing changed by: {main}");
+    }
+}
