@@ -263,6 +263,27 @@ pub enum StateCmd {
         #[arg(long)]
         show_sensitive: bool,
     },
+    /// Rename what the state holds at SOURCE to DESTINATION (a resource
+    /// instance, a resource, a module call or a module instance) without
+    /// touching the object: Terraform's `state mv`. The previous state is
+    /// kept in the history.
+    Mv {
+        source: String,
+        destination: String,
+        /// If the environment is locked, wait this long for the lock.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        lock_timeout: std::time::Duration,
+    },
+    /// Forget what the state holds at each ADDRESS, leaving the objects as
+    /// they are: Terraform's `state rm`. The previous state is kept in the
+    /// history.
+    Rm {
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+        /// If the environment is locked, wait this long for the lock.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        lock_timeout: std::time::Duration,
+    },
     /// Replace the state with the document in FILE (a `kiln state pull`,
     /// edited or from another store). Refuses a state of another lineage or
     /// an older serial unless forced.

@@ -308,6 +308,45 @@ async fn state_cmd(ws: &Workspace, cmd: StateCmd, out: &Output) -> Result<u8> {
             file,
             show_sensitive,
         } => state_pull(ws, file.as_deref(), show_sensitive, out).await?,
+        StateCmd::Mv {
+            source,
+            destination,
+            lock_timeout,
+        } => {
+            let reporter = Reporter::asking(out);
+            let (change, serial) =
+                kiln_ops::refactor_state(ws, &source, Some(&destination), lock_timeout, &reporter)
+                    .await?;
+            for m in &change.moves {
+                out.status(&format!("Moved {} to {}.", m.from, m.to));
+            }
+            out.status(&format!(
+                "{} moved in {:?} (now serial {serial}; the previous state is in `kiln state history`).",
+                change.moves.len(),
+                ws.env
+            ));
+        }
+        StateCmd::Rm {
+            addresses,
+            lock_timeout,
+        } => {
+            let reporter = Reporter::asking(out);
+            let mut serial = 0;
+            for addr in &addresses {
+                let (change, s) =
+                    kiln_ops::refactor_state(ws, addr, None, lock_timeout, &reporter).await?;
+                serial = s;
+                for a in &change.forgotten {
+                    out.status(&format!(
+                        "Removed {a} from the state (the object is left as it is)."
+                    ));
+                }
+            }
+            out.status(&format!(
+                "Now serial {serial} in {:?}; the previous state is in `kiln state history`.",
+                ws.env
+            ));
+        }
         StateCmd::Push {
             file,
             force,

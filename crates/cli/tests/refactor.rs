@@ -254,3 +254,71 @@ fn bad_moves_are_refused_with_nothing_changed() {
         assert_eq!(ids(&p), before, "nothing changed by: {main}");
     }
 }
+
+#[test]
+fn state_mv_and_rm_change_the_state_only_and_keep_a_backup() {
+    let (p, k) = project(
+        "resource \"null_resource\" \"a\" {}\nresource \"local_file\" \"f\" {\n  path    = \"f.txt\"\n  content = \"x\"\n}\n",
+    );
+    k.run(&["apply", "--yes"]).success();
+    let a = state_id(&p, "default", "null_resource.a").unwrap();
+    let r = k.run(&["state", "mv", "null_resource.a", "null_resource.b"]);
+    r.success();
+    assert!(
+        r.stderr
+            .contains("Moved null_resource.a to null_resource.b"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(state_id(&p, "default", "null_resource.b"), Some(a));
+    // Into a module instance, then a bad move: nothing changed by it.
+    k.run(&[
+        "state",
+        "mv",
+        "null_resource.b",
+        "module.m[\"k\"].null_resource.b",
+    ])
+    .success();
+    let before = ids(&p);
+    for (args, want) in [
+        (
+            vec!["state", "mv", "null_resource.nope", "null_resource.c"],
+            "the state holds nothing at null_resource.nope",
+        ),
+        (
+            vec!["state", "mv", "local_file.f", "null_resource.f"],
+            "a resource keeps its type",
+        ),
+        (
+            vec!["state", "mv", "local_file.f", "not an address"],
+            "is not a resource or module address",
+        ),
+    ] {
+        let r = k.run(&args);
+        assert_ne!(r.code, 0);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert_eq!(ids(&p), before);
+    }
+    let r = k.run(&["state", "rm", "local_file.f"]);
+    r.success();
+    assert_eq!(p.read("f.txt"), "x", "the object is left as it is");
+    assert_eq!(
+        ids(&p).into_iter().map(|(a, _)| a).collect::<Vec<_>>(),
+        ["module.m[\"k\"].null_resource.b"]
+    );
+    let history = k.run(&["state", "history", "--json"]);
+    history.success();
+    // The versions each command replaced are kept (the newest is current).
+    for summary in [
+        r#"state mv null_resource.a null_resource.b"#,
+        r#"state mv null_resource.b module.m[\"k\"].null_resource.b"#,
+    ] {
+        assert!(
+            history.stdout.contains(summary),
+            "{summary}: {}",
+            history.stdout
+        );
+    }
+    let doc: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(doc[0]["serial"], 3, "the state before `state rm` is kept");
+}

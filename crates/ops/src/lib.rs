@@ -32,5 +32,5 @@ pub use plan::{PlanRequest, Planned, plan, plan_config, validate};
 pub use recover::{read_state, recover, recover_if_needed};
 pub use rollback::{RollbackOptions, RolledBack, rollback};
 pub use saved::{SavedPlan, load_plan, save_plan, write_private};
-pub use state::{push_state, unlock};
+pub use state::{push_state, refactor_state, unlock};
 pub use workspace::{OpenOptions, VarInputs, Workspace};

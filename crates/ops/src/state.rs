@@ -84,6 +84,44 @@ pub async fn push_state(
     .await
 }
 
+/// `kiln state mv FROM TO` (with `to`) or `kiln state rm FROM` (without):
+/// renames or forgets what the state holds at an address — a resource
+/// instance, a resource (every instance), a module call or a module
+/// instance — under the lock, in one conditional write that keeps the
+/// previous version in the history (`kiln state history`). A forgotten
+/// object is left as it is. What changed and the serial now stored.
+///
+/// # Errors
+/// An address that is not one, nothing at `from`, a `to` the state already
+/// holds, a lock held elsewhere; any store error. Nothing is changed then.
+pub async fn refactor_state(
+    ws: &Workspace,
+    from: &str,
+    to: Option<&str>,
+    lock_timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<(kiln_plan::moves::Refactoring, u64)> {
+    let command = match to {
+        Some(to) => format!("state mv {from} {to}"),
+        None => format!("state rm {from}"),
+    };
+    with_lock(ws, &command.clone(), lock_timeout, obs, async || {
+        let Some(current) = ws.store.read(&ws.env).await? else {
+            bail!("environment {:?} has no state yet", ws.env);
+        };
+        let change = kiln_plan::moves::resolve_command(&current.state, from, to)
+            .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
+        let mut state = current.state.clone();
+        state.refactor(&change.moves, &change.forgotten);
+        ws.store
+            .write(&ws.env, &state, Some(&current.version), &command)
+            .await?;
+        let serial = ws.store.read(&ws.env).await?.map_or(0, |v| v.state.serial);
+        Ok((change, serial))
+    })
+    .await
+}
+
 /// Whether a state document holds a value `kiln state pull` redacted
 /// (`{"$kiln": "redacted"}`).
 fn has_redacted(v: &serde_json::Value) -> bool {

@@ -23,7 +23,7 @@ mod files;
 mod fxhash;
 mod graph;
 mod mode;
-mod moves;
+pub mod moves;
 mod names;
 mod planner;
 mod rollback;

@@ -475,3 +475,72 @@ fn rename(a: &InstanceAddr, from: &Endpoint, to: &Endpoint) -> Option<InstanceAd
         _ => None,
     }
 }
+
+/// `kiln state mv FROM TO` (with `to`) or `kiln state rm FROM` (without):
+/// one statement written on the command line, resolved against `state`
+/// alone (no configuration, as Terraform's `state mv` / `state rm`).
+///
+/// # Errors
+/// An address that is not one, two endpoints of different kinds or types,
+/// a `from` the state holds nothing at, or a `to` it already holds.
+pub fn resolve_command(state: &State, from: &str, to: Option<&str>) -> Result<Refactoring, String> {
+    let from_e = endpoint(from, &[])?;
+    let matched: Vec<InstanceAddr> = state
+        .resources
+        .keys()
+        .filter(|a| contains(&from_e, a))
+        .cloned()
+        .collect();
+    if matched.is_empty() {
+        return Err(format!(
+            "the state holds nothing at {from_e}; see `kiln state list`"
+        ));
+    }
+    let Some(to) = to else {
+        return Ok(Refactoring {
+            moves: Vec::new(),
+            forgotten: matched,
+        });
+    };
+    let to_e = endpoint(to, &[])?;
+    let mismatch = match (&from_e, &to_e) {
+        (Endpoint::Resource { resource: a, .. }, Endpoint::Resource { resource: b, .. })
+            if a.ty != b.ty =>
+        {
+            Some(format!(
+                "a resource keeps its type: {from_e} is a {}, {to_e} a {}",
+                a.ty, b.ty
+            ))
+        }
+        (Endpoint::Resource { key: None, .. }, Endpoint::Resource { key: Some(_), .. }) => Some(
+            format!("{from_e} is a whole resource and {to_e} one instance"),
+        ),
+        (Endpoint::Module { keyed: false, .. }, Endpoint::Module { keyed: true, .. }) => Some(
+            format!("{from_e} is a whole module call and {to_e} one instance"),
+        ),
+        (Endpoint::Resource { .. }, Endpoint::Module { .. })
+        | (Endpoint::Module { .. }, Endpoint::Resource { .. }) => Some(format!(
+            "{from_e} and {to_e} are not the same kind of thing"
+        )),
+        (a, b) if a == b => Some(format!("{a} is moved to itself")),
+        _ => None,
+    };
+    if let Some(m) = mismatch {
+        return Err(m);
+    }
+    let mut moves = Vec::new();
+    for a in matched {
+        if let Some(new) = rename(&a, &from_e, &to_e) {
+            if state.resources.contains_key(&new) {
+                return Err(format!(
+                    "cannot move {a} to {new}: the state already holds {new}"
+                ));
+            }
+            moves.push(StateMove { from: a, to: new });
+        }
+    }
+    Ok(Refactoring {
+        moves,
+        forgotten: Vec::new(),
+    })
+}
