@@ -132,6 +132,14 @@ pub struct PlanFlags {
     /// Allow the deletion of the stateful resource ADDR.
     #[arg(long, value_name = "ADDR")]
     pub allow_destroy: Vec<String>,
+    /// Plan only ADDR (a resource, an instance, a module) and what it
+    /// depends on — for a destroy, what depends on it (repeatable); the
+    /// rest is left as it is, and a warning says the plan is partial.
+    #[arg(long = "target", id = "target_addr", value_name = "ADDR")]
+    pub target: Vec<String>,
+    /// Leave ADDR, and what depends on it, out of the plan (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -388,6 +396,8 @@ impl PlanFlags {
             allow_replace: self.allow_replace.clone(),
             allow_destroy: self.allow_destroy.clone(),
             destroy: false,
+            target: self.target.clone(),
+            exclude: self.exclude.clone(),
         }
     }
 }

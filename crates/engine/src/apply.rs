@@ -352,6 +352,8 @@ pub async fn apply(
         Some(_) if swap => (BTreeMap::new(), None),
         // Rolled back: the outputs are still the old generation's.
         Some(_) if !rolled_back.is_empty() => (BTreeMap::new(), None),
+        // A partial plan (`--target`) leaves the outputs as they are.
+        Some(_) if plan.partial => (BTreeMap::new(), None),
         Some(ev) => match run.outputs(ev) {
             Some((values, states)) => (values, Some(states)),
             None => (BTreeMap::new(), None),

@@ -33,6 +33,9 @@ pub struct PlanRequest {
     pub allow_destroy: Vec<String>,
     /// Plan the destruction of everything in the state.
     pub destroy: bool,
+    /// `--target` / `--exclude` addresses: a partial plan.
+    pub target: Vec<String>,
+    pub exclude: Vec<String>,
 }
 
 impl Default for PlanRequest {
@@ -46,6 +49,8 @@ impl Default for PlanRequest {
             allow_replace: Vec::new(),
             allow_destroy: Vec::new(),
             destroy: false,
+            target: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 }
@@ -164,6 +169,8 @@ pub async fn plan_config(
         files: ws.files(),
         data: Default::default(),
         data_unknown: false,
+        target: selectors(&request.target, "--target")?,
+        exclude: selectors(&request.exclude, "--exclude")?,
     };
     if request.refresh && !state.resources.is_empty() {
         refresh(state, &registry, &mut options, obs).await?;
@@ -215,6 +222,14 @@ async fn refresh(
     *state = report.state;
     tracing::debug!(elapsed = ?started.elapsed(), "refreshed");
     Ok(())
+}
+
+fn selectors(list: &[String], flag: &str) -> Result<Vec<kiln_plan::moves::Selector>> {
+    list.iter()
+        .map(|s| {
+            kiln_plan::moves::Selector::parse(s).map_err(|e| anyhow::anyhow!("in {flag}: {e}"))
+        })
+        .collect()
 }
 
 fn parse_addrs(list: &[String], flag: &str) -> Result<Vec<InstanceAddr>> {

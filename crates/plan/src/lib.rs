@@ -83,6 +83,12 @@ pub struct PlanOptions {
     /// Data sources missing from `data` are unknown rather than an error
     /// (`kiln validate`, which calls no provider).
     pub data_unknown: bool,
+    /// `--target ADDR`: plan only these and what they depend on (for a
+    /// destroy: and what depends on them); everything else is left as it is.
+    pub target: Vec<moves::Selector>,
+    /// `--exclude ADDR`: leave these, and what depends on them (for a
+    /// destroy: what they depend on), out of the plan.
+    pub exclude: Vec<moves::Selector>,
 }
 
 /// A data source instance whose configuration is fully known, to be read
@@ -150,6 +156,10 @@ pub struct Plan {
     /// that leave the state, their objects left as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forgotten: Vec<InstanceAddr>,
+    /// Made with `--target` / `--exclude`: only part of the configuration
+    /// was planned; applying keeps the outputs as they are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl Plan {

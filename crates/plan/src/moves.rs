@@ -544,3 +544,29 @@ pub fn resolve_command(state: &State, from: &str, to: Option<&str>) -> Result<Re
         forgotten: Vec::new(),
     })
 }
+
+/// An address given to `--target` / `--exclude`: a resource instance, a
+/// resource (every instance), a module call or a module instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector(Endpoint);
+
+impl Selector {
+    /// Parses an address as Terraform's `-target` takes it.
+    ///
+    /// # Errors
+    /// Text that is no resource or module address.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        endpoint(text, &[]).map(Selector)
+    }
+
+    /// Whether the address covers instance `a`.
+    pub fn matches(&self, a: &InstanceAddr) -> bool {
+        contains(&self.0, a)
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -134,6 +134,24 @@ pub fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
+    let partial = !options.target.is_empty() || !options.exclude.is_empty();
+    let mut outputs = outputs;
+    let mut warnings = warnings;
+    if partial {
+        select(&mut actions, options);
+        // Outputs stay as the state records them.
+        outputs.retain(|_, o| !o.changed || o.prior.is_some());
+        for o in outputs.values_mut() {
+            if let Some(prior) = o.prior.take() {
+                o.value = prior;
+                o.changed = false;
+            }
+        }
+        warnings.push(
+            kiln_diag::Diagnostic::warning("this plan is partial: only what --target selects (and what it depends on), without what --exclude leaves out")
+                .with_detail("the rest of the configuration is neither planned nor changed, and the outputs are kept as they are; run a plan without them to see everything"),
+        );
+    }
     actions.sort_by(|a, b| (&a.addr, a.kind, deposed_id(a)).cmp(&(&b.addr, b.kind, deposed_id(b))));
     let creates = actions
         .iter()
@@ -147,7 +165,7 @@ pub fn plan(
     let removed_outputs = state
         .outputs
         .iter()
-        .filter(|(name, _)| !outputs.contains_key(*name))
+        .filter(|(name, _)| !partial && !outputs.contains_key(*name))
         .map(|(name, o)| (name.clone(), recorded_output(o)))
         .collect();
     let ephemeral_names: std::collections::BTreeSet<&String> = config
@@ -200,7 +218,92 @@ pub fn plan(
         ephemeral_variables: ephemeral_names.into_iter().cloned().collect(),
         moves: refactoring.moves,
         forgotten: refactoring.forgotten,
+        partial,
     })
+}
+
+/// `--target` / `--exclude`: keeps the actions of the selected instances
+/// and of what they depend on (Terraform's rule; for a destroy, what
+/// depends on them), less the excluded ones and what depends on those; any
+/// other change is left out — a create dropped, an update, replacement or
+/// delete turned into no change.
+fn select(actions: &mut Vec<Action>, options: &PlanOptions) {
+    use std::collections::HashMap;
+    let n = actions.len();
+    let mut by_addr: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+    for (i, a) in actions.iter().enumerate() {
+        by_addr.entry(&a.addr).or_default().push(i);
+    }
+    // dependents[i]: the actions whose dependencies include action i's address.
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (j, a) in actions.iter().enumerate() {
+        for d in &a.dependencies {
+            for &i in by_addr.get(d).map(Vec::as_slice).unwrap_or(&[]) {
+                dependents[i].push(j);
+            }
+        }
+    }
+    let dependencies = |i: usize| -> Vec<usize> {
+        actions[i]
+            .dependencies
+            .iter()
+            .flat_map(|d| by_addr.get(d).cloned().unwrap_or_default())
+            .collect()
+    };
+    // Everything reachable from the seeds, following `up` (dependencies)
+    // or dependents.
+    let closure = |seeds: Vec<usize>, up: bool| {
+        let mut seen = vec![false; n];
+        let mut stack = seeds;
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            let next = if up {
+                dependencies(i)
+            } else {
+                dependents[i].clone()
+            };
+            stack.extend(next.into_iter().filter(|j| !seen[*j]));
+        }
+        seen
+    };
+    let matching = |sel: &[crate::moves::Selector]| -> Vec<usize> {
+        (0..n)
+            .filter(|i| sel.iter().any(|s| s.matches(&actions[*i].addr)))
+            .collect()
+    };
+    let destroy = options.destroy;
+    let mut keep = if options.target.is_empty() {
+        vec![true; n]
+    } else {
+        closure(matching(&options.target), !destroy)
+    };
+    if !options.exclude.is_empty() {
+        let out = closure(matching(&options.exclude), destroy);
+        for (k, o) in keep.iter_mut().zip(out) {
+            *k &= !o;
+        }
+    }
+    let all = std::mem::take(actions);
+    for (i, a) in all.into_iter().enumerate() {
+        if keep[i] || a.kind == ActionKind::NoOp {
+            actions.push(a);
+            continue;
+        }
+        match (a.kind, &a.before) {
+            // Nothing exists yet, or a superseded object: left out.
+            (ActionKind::Create, _) | (_, None) => {}
+            _ if a.superseded_id().is_some() => {}
+            (_, Some(before)) => actions.push(Action {
+                kind: ActionKind::NoOp,
+                after: Some(before.clone()),
+                reasons: Vec::new(),
+                kept: false,
+                ..a
+            }),
+        }
+    }
 }
 
 /// Whether a child module (at any depth) has `moved` / `removed` blocks.

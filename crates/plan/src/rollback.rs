@@ -100,5 +100,6 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         ephemeral: BTreeMap::new(),
         moves: Vec::new(),
         forgotten: Vec::new(),
+        partial: false,
     })
 }

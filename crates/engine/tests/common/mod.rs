@@ -359,6 +359,7 @@ impl PlanBuilder {
                 ephemeral: BTreeMap::new(),
                 moves: vec![],
                 forgotten: vec![],
+                partial: false,
             },
             source: String::new(),
             blocks: BTreeSet::new(),
