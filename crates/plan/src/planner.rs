@@ -135,8 +135,6 @@ pub fn plan(
         return Err(diags);
     }
     let partial = !options.target.is_empty() || !options.exclude.is_empty();
-    let mut outputs = outputs;
-    let mut warnings = warnings;
     if partial {
         select(&mut actions, options);
         // Outputs stay as the state records them.
