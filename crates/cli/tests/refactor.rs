@@ -322,3 +322,52 @@ fn state_mv_and_rm_change_the_state_only_and_keep_a_backup() {
     let doc: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
     assert_eq!(doc[0]["serial"], 3, "the state before `state rm` is kept");
 }
+
+#[test]
+fn check_blocks_warn_and_never_stop_an_apply() {
+    let (p, k) = project(
+        r#"variable "replicas" {
+  default = 1
+}
+
+resource "null_resource" "a" {}
+
+check "capacity" {
+  assert {
+    condition     = var.replicas >= 2
+    error_message = "at least two replicas are expected, got ${var.replicas}"
+  }
+  assert {
+    condition     = null_resource.a.id != ""
+    error_message = "known only after apply"
+  }
+}
+"#,
+    );
+    let r = k.run(&["apply", "--yes"]);
+    r.success();
+    assert!(
+        r.stderr.contains(
+            "check \"capacity\": check assertion failed: at least two replicas are expected, got 1"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("known only after apply"), "{}", r.stderr);
+    assert_eq!(state_addrs(&p, "default"), ["null_resource.a"]);
+    let r = k.run(&["plan", "--var", "replicas=3"]);
+    r.success();
+    assert!(!r.stderr.contains("capacity"), "{}", r.stderr);
+
+    p.write(
+        "main.hcl",
+        "resource \"null_resource\" \"a\" {}\nimport {\n  to = null_resource.a\n  id = \"x\"\n}\n",
+    );
+    let r = k.run(&["plan"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("import blocks are not supported yet"),
+        "{}",
+        r.stderr
+    );
+}

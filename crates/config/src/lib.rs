@@ -130,6 +130,20 @@ pub struct Config {
     pub moved: Vec<Moved>,
     /// `removed { from = A  lifecycle { destroy = false } }` statements.
     pub removed: Vec<Removed>,
+    /// `check "NAME" { assert { condition, error_message } }` blocks.
+    pub checks: Vec<Check>,
+}
+
+/// `check "NAME" { assert { ... } }`: assertions about the infrastructure
+/// that warn when they fail and never stop a plan or an apply
+/// (<https://developer.hashicorp.com/terraform/language/checks>).
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub asserts: Vec<Validation>,
+    /// A scoped `data` block inside the check (not read by kiln yet).
+    pub scoped_data: Option<Loc>,
+    pub loc: Loc,
 }
 
 /// `moved { from = ADDR, to = ADDR }`: what the state holds at `from` is

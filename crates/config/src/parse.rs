@@ -22,8 +22,8 @@ use crate::suggest;
 use crate::syntax::syntax_error;
 use crate::typeexpr::parse_type;
 use crate::{
-    Attribute, Backend, BackendKind, Block, Body, Config, Expr, Lifecycle, Loc, Local, ModuleCall,
-    Moved, Output, ProviderBlock, Reference, Removed, Resource, S3Backend, SourceFile,
+    Attribute, Backend, BackendKind, Block, Body, Check, Config, Expr, Lifecycle, Loc, Local,
+    ModuleCall, Moved, Output, ProviderBlock, Reference, Removed, Resource, S3Backend, SourceFile,
     StateEncryption, Subject, Validation, Variable,
 };
 
@@ -39,6 +39,7 @@ const BLOCK_TYPES: &[&str] = &[
     "terraform",
     "moved",
     "removed",
+    "check",
 ];
 
 /// Parses every file into one configuration.
@@ -377,6 +378,53 @@ impl Parser {
                             self.encryption(nested);
                         }
                     }
+                }
+                "check" => {
+                    let Some(labels) = self.labels(&b, &h, &["NAME"]) else {
+                        continue;
+                    };
+                    let name = labels.into_iter().next().unwrap_or_default();
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let mut check = Check {
+                        name,
+                        asserts: Vec::new(),
+                        scoped_data: None,
+                        loc: h,
+                    };
+                    for a in &body.attributes {
+                        self.diags.push(a.loc.error(format!(
+                            "unexpected attribute \"{}\" in check; a check holds assert blocks (and a data block)",
+                            a.name
+                        )));
+                    }
+                    for nested in &body.blocks {
+                        match nested.ty.as_str() {
+                            "assert" => {
+                                if let Some(v) = self.validation(nested) {
+                                    check.asserts.push(v);
+                                }
+                            }
+                            "data" => check.scoped_data = Some(nested.loc.clone()),
+                            other => self.diags.push(nested.loc.error(format!(
+                                "unexpected block \"{other}\" in check; a check holds assert blocks (and a data block)"
+                            ))),
+                        }
+                    }
+                    if check.asserts.is_empty() {
+                        self.diags.push(
+                            check
+                                .loc
+                                .error(format!("check \"{}\" has no assert block", check.name))
+                                .with_detail("write assert { condition = EXPRESSION, error_message = \"...\" }"),
+                        );
+                    }
+                    self.config.checks.push(check);
+                }
+                "import" => {
+                    self.diags.push(
+                        h.error("import blocks are not supported yet")
+                            .with_detail("kiln cannot adopt an existing object by id yet; remove the import block (Terraform only needs it until the object is imported), and let kiln create its own object, or keep managing this one with Terraform"),
+                    );
                 }
                 "moved" | "removed" => {
                     let moved = b.ident.as_str() == "moved";

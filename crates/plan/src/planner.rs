@@ -70,6 +70,7 @@ pub fn plan(
                 state = &refactored;
             }
         }
+        let root_checks = config.checks.clone();
         let config: &Config = &flat;
         let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
@@ -96,6 +97,7 @@ pub fn plan(
         p.deletes();
         p.unmatched_flags();
         p.duplicate_exclusive();
+        p.checks(&root_checks);
         actions = p.actions;
         outputs = p.outputs;
         diags = p.diags;
@@ -810,6 +812,32 @@ impl<'a> Planner<'a> {
             Err(d) => {
                 self.diags.extend(d);
                 false
+            }
+        }
+    }
+
+    /// The root module's `check` blocks: a failed assertion (or one that
+    /// cannot be evaluated) is a warning, never an error — Terraform's rule.
+    /// One known only after apply says nothing yet.
+    fn checks(&mut self, checks: &[kiln_config::Check]) {
+        for c in checks {
+            if let Some(data) = &c.scoped_data {
+                self.warnings.push(
+                    data.warning(format!(
+                        "check \"{}\" was not evaluated: kiln does not read a check's scoped data source yet",
+                        c.name
+                    ))
+                    .with_detail("move the data block out of the check to have its assertions evaluated"),
+                );
+                continue;
+            }
+            if let Err(d) = check_conditions(&c.asserts, &self.scope(0), "check assertion") {
+                for e in &d {
+                    let mut w = e.clone();
+                    w.severity = kiln_diag::Severity::Warning;
+                    w.summary = format!("check \"{}\": {}", c.name, w.summary);
+                    self.warnings.push(w);
+                }
             }
         }
     }
