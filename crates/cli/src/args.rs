@@ -50,6 +50,10 @@ pub enum Command {
     Output(OutputCmd),
     /// Print the resource dependency graph (DOT or Mermaid).
     Graph(GraphCmd),
+    /// Evaluate expressions against the configuration and the state, one
+    /// per line of standard input, as `terraform console` does (`exit` or
+    /// end of input stops); nothing is changed.
+    Console(ConsoleCmd),
     /// Rewrite configuration files in the canonical layout.
     Fmt(FmtCmd),
     /// Inspect the state.
@@ -219,6 +223,14 @@ pub struct ShowCmd {
     pub plan: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(Debug, Args)]

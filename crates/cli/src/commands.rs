@@ -9,8 +9,8 @@ use kiln_ops::{Applied, Workspace};
 use kiln_state::State;
 
 use crate::args::{
-    ApplyCmd, Cli, Command, DestroyCmd, Global, GraphCmd, GraphFormat, OutputCmd, PlanCmd,
-    PlanFormat, RecoverCmd, ShowCmd, StateCmd, UnlockCmd,
+    ApplyCmd, Cli, Command, ConsoleCmd, DestroyCmd, Global, GraphCmd, GraphFormat, OutputCmd,
+    PlanCmd, PlanFormat, RecoverCmd, ShowCmd, StateCmd, UnlockCmd,
 };
 use crate::output::{Output, Style};
 use crate::render;
@@ -33,6 +33,9 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::Show(cmd) => show_cmd(&here()?, cmd, out).await,
         Command::Output(cmd) => output_cmd(&here()?, cmd, out).await,
         Command::Graph(cmd) => graph_cmd(&open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Console(cmd) => {
+            console_cmd(&open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
+        }
         Command::State(cmd) => state_cmd(&here()?, cmd, out).await,
         Command::Unlock(cmd) => unlock_cmd(&here()?, cmd, out).await,
         Command::Recover(cmd) => recover_cmd(&here()?, cmd, out).await,
@@ -47,6 +50,35 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         }
         Command::Balancer(_) => unreachable!("handled in main before parsing"),
     }
+}
+
+/// `kiln console`: one expression per line of standard input, each value
+/// printed as Terraform's console prints it; an error is printed and the
+/// session goes on (the exit code is then 1).
+async fn console_cmd(ws: &Workspace, cmd: ConsoleCmd, out: &Output) -> Result<u8> {
+    use std::io::BufRead as _;
+    let reporter = Reporter::asking(out);
+    let console = kiln_ops::console(ws, &cmd.vars.inputs(), &reporter).await?;
+    let mut failed = false;
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "exit" {
+            break;
+        }
+        match console.eval(line, &reporter).await {
+            Ok(kiln_ops::ConsoleValue::Sensitive) => out.line("(sensitive value)"),
+            Ok(kiln_ops::ConsoleValue::Value(v)) => out.line(&render::console_value(&v, 0)),
+            Err(e) => {
+                failed = true;
+                out.error(&format!("{e:#}"));
+            }
+        }
+    }
+    Ok(u8::from(failed))
 }
 
 async fn validate(ws: &Workspace, out: &Output) -> Result<u8> {

@@ -694,3 +694,103 @@ pub fn plan_markdown(plan: &Plan) -> String {
     }
     s
 }
+
+/// A value as `terraform console` prints it (Terraform's `repl.FormatValue`):
+/// strings quoted (several lines as a heredoc), numbers as Terraform writes
+/// them, sequences and mappings one element per line, indented by two.
+/// kiln's values do not tell a list from a tuple (or a map from an object),
+/// so no `tolist(...)` / `tomap(...)` wrapper is printed.
+pub fn console_value(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Unknown => "(known after apply)".into(),
+        Value::Sensitive(_) => "(sensitive value)".into(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => match heredoc(s, indent) {
+            Some(h) => h,
+            None => go_quote(s),
+        },
+        Value::List(items) => {
+            let mut s = String::from("[");
+            for item in items {
+                let _ = write!(
+                    s,
+                    "\n{}{},",
+                    " ".repeat(indent + 2),
+                    console_value(item, indent + 2)
+                );
+            }
+            if !items.is_empty() {
+                let _ = write!(s, "\n{}", " ".repeat(indent));
+            }
+            s.push(']');
+            s
+        }
+        Value::Map(m) => {
+            let mut s = String::from("{");
+            for (k, item) in m {
+                let _ = write!(
+                    s,
+                    "\n{}{} = {}",
+                    " ".repeat(indent + 2),
+                    go_quote(k),
+                    console_value(item, indent + 2)
+                );
+            }
+            if !m.is_empty() {
+                let _ = write!(s, "\n{}", " ".repeat(indent));
+            }
+            s.push('}');
+            s
+        }
+    }
+}
+
+/// A string of several lines as a heredoc (`<<-` when indented), with a
+/// delimiter no line uses.
+fn heredoc(s: &str, indent: usize) -> Option<String> {
+    let lines: Vec<&str> = s.split('\n').collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    let mut delimiter = String::from("EOT");
+    while lines.iter().any(|l| l.trim() == delimiter) {
+        delimiter.push('_');
+    }
+    let pad = " ".repeat(indent);
+    let mut out = format!("{}{delimiter}", if indent > 0 { "<<-" } else { "<<" });
+    for l in &lines {
+        let _ = write!(out, "\n{pad}{l}");
+    }
+    let _ = write!(out, "\n{pad}{delimiter}");
+    Some(out)
+}
+
+/// Go's `strconv.Quote`: `"` and `\\` escaped, control characters as
+/// `\n`, `\t`, ... or `\xNN`, other non-printable ones as `\uNNNN`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -371,3 +371,67 @@ check "capacity" {
         r.stderr
     );
 }
+
+#[test]
+fn console_evaluates_against_the_configuration_and_the_state_as_terraform_prints() {
+    let (_p, k) = project(
+        r#"variable "name" {
+  default = "web"
+}
+
+locals {
+  ports  = [80, 443]
+  tags   = { Name = var.name, tier = "front" }
+  nested = { a = [1, { b = "x\ny" }] }
+}
+
+resource "null_resource" "a" {
+  triggers = { n = var.name }
+}
+"#,
+    );
+    k.run(&["apply", "--yes"]).success();
+    let r = k.run_with_input(
+        &["console"],
+        "var.name\nlocal.ports\nlocal.tags\n\"a\\nb\"\nlocal.nested\nsensitive(\"s\")\nnull_resource.a.triggers\n1 / 3 > 0.3\nnope.x\n{}\nexit\nvar.name\n",
+    );
+    assert_eq!(
+        r.code, 1,
+        "a failed line makes the exit code 1: {}",
+        r.stderr
+    );
+    // Recorded from `terraform console` 1.11.4 for the same expressions.
+    let want = r#""web"
+[
+  80,
+  443,
+]
+{
+  "Name" = "web"
+  "tier" = "front"
+}
+<<EOT
+a
+b
+EOT
+{
+  "a" = [
+    1,
+    {
+      "b" = <<-EOT
+      x
+      y
+      EOT
+    },
+  ]
+}
+(sensitive value)
+{
+  "n" = "web"
+}
+true
+{}
+"#;
+    assert_eq!(r.stdout, want, "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("nope"), "{}", r.stderr);
+}

@@ -28,7 +28,7 @@ pub use envs::{EnvDestroyOptions, EnvDestroyed, destroy_env, expired_envs, gc, l
 pub use files::DirFiles;
 pub use lock::with_lock;
 pub use observe::Observer;
-pub use plan::{PlanRequest, Planned, plan, plan_config, validate};
+pub use plan::{Console, ConsoleValue, PlanRequest, Planned, console, plan, plan_config, validate};
 pub use recover::{read_state, recover, recover_if_needed};
 pub use rollback::{RollbackOptions, RolledBack, rollback};
 pub use saved::{SavedPlan, load_plan, save_plan, write_private};

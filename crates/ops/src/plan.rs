@@ -369,3 +369,102 @@ fn ask_for_missing_variables(
     }
     Ok(())
 }
+
+/// A `kiln console` session: the configuration and the state it evaluates
+/// expressions against (read once, never written, no lock).
+pub struct Console<'w> {
+    ws: &'w Workspace,
+    config: Config,
+    state: State,
+    variables: BTreeMap<String, Value>,
+}
+
+/// What a console expression evaluates to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConsoleValue {
+    Value(Value),
+    /// Terraform's console prints `(sensitive value)`.
+    Sensitive,
+}
+
+/// The name of the output each console expression is planned as.
+const CONSOLE_OUTPUT: &str = "__kiln_console";
+
+/// `kiln console`: loads the configuration and the state (as the next apply
+/// would find it); unset variables are unknown, as `kiln validate` has them.
+///
+/// # Errors
+/// The configuration or the state cannot be read.
+pub async fn console<'w>(
+    ws: &'w Workspace,
+    vars: &VarInputs,
+    obs: &dyn Observer,
+) -> Result<Console<'w>> {
+    let ((state, _), (config, warnings)) = with_config(ws, state_as_recovered(ws, obs)).await?;
+    obs.diagnostics(&warnings);
+    let mut variables = ws.variables(&config, vars)?;
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables.entry(v.name.clone()).or_insert(Value::Unknown);
+        }
+    }
+    Ok(Console {
+        ws,
+        config,
+        state,
+        variables,
+    })
+}
+
+impl Console<'_> {
+    /// Evaluates one expression as `terraform console` does: against the
+    /// root module — its variables, locals, resources (the state's values,
+    /// or what the plan would make), data sources and modules — without
+    /// refreshing and without changing anything.
+    ///
+    /// # Errors
+    /// An expression that does not parse or evaluate, with its location.
+    pub async fn eval(&self, line: &str, obs: &dyn Observer) -> Result<ConsoleValue> {
+        let expr = kiln_config::parse_expr("<console>", line)?;
+        let mut config = self.config.clone();
+        config.outputs.retain(|o| o.name != CONSOLE_OUTPUT);
+        config.outputs.push(kiln_config::Output {
+            name: CONSOLE_OUTPUT.into(),
+            loc: expr.loc.clone(),
+            expr,
+            sensitive: false,
+            ephemeral: false,
+            description: String::new(),
+        });
+        let request = PlanRequest {
+            refresh: false,
+            ..PlanRequest::default()
+        };
+        let mut state = self.state.clone();
+        let planned = plan_config(
+            self.ws,
+            &config,
+            self.variables.clone(),
+            &request,
+            &mut state,
+            obs,
+        )
+        .await;
+        match planned {
+            Ok(plan) => Ok(ConsoleValue::Value(
+                plan.outputs
+                    .get(CONSOLE_OUTPUT)
+                    .map(|o| o.value.clone())
+                    .unwrap_or(Value::Null),
+            )),
+            Err(e)
+                if format!("{e:#}").contains(&format!(
+                    "output \"{CONSOLE_OUTPUT}\" refers to sensitive values"
+                )) =>
+            {
+                Ok(ConsoleValue::Sensitive)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

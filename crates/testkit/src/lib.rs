@@ -141,4 +141,23 @@ impl Kiln {
         let out = self.command(args).output().expect("run the kiln binary");
         Run::from_output(out)
     }
+
+    /// Runs with `input` on standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the kiln binary");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        Run::from_output(child.wait_with_output().expect("wait for kiln"))
+    }
 }
