@@ -163,10 +163,165 @@ fn main() {
     let started = Instant::now();
     let figures = run(&sizes, runs, only_plan);
     print_figures(&figures);
+    if !only_plan {
+        terraform_side_by_side();
+    }
     println!(
         "\nthe whole benchmark ran in {:.0?} (median of {runs} runs per figure)",
         started.elapsed()
     );
+}
+
+#[allow(dead_code)]
+/// One command under `/usr/bin/time -f %M`: wall time and peak resident
+/// memory in MiB (`None` without GNU time).
+fn timed(dir: &Path, program: &str, args: &[&str]) -> (Duration, Option<f64>) {
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let mut c = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "kiln-bench-peak-kib %M", program]);
+        c
+    } else {
+        Command::new(program)
+    };
+    let t = Instant::now();
+    let out = c
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run the command");
+    let wall = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{program} {args:?} failed: {stderr}");
+    let peak = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("kiln-bench-peak-kib "))
+        .find_map(|v| v.trim().parse::<f64>().ok())
+        .map(|kib| kib / 1024.0);
+    (wall, peak)
+}
+
+#[allow(dead_code)]
+/// Terraform side by side (issue 17 §1): when `terraform` is on PATH, the
+/// same `terraform_data` configuration planned fresh, applied, planned with
+/// no changes and destroyed by both tools, one after the other, each figure
+/// with both tools' peak memory and the ratio. Sizes from
+/// `KILN_BENCH_TERRAFORM_SIZES` (1,000 and 2,000 by default);
+/// `KILN_BENCH_TERRAFORM=0` skips it.
+fn terraform_side_by_side() {
+    if std::env::var("KILN_BENCH_TERRAFORM").is_ok_and(|v| v == "0") {
+        return;
+    }
+    let version = Command::new("terraform")
+        .arg("version")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        });
+    let Some(version) = version else {
+        println!("\nTerraform side by side: terraform was not found on PATH; kiln's figures only");
+        return;
+    };
+    let sizes: Vec<usize> = std::env::var("KILN_BENCH_TERRAFORM_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 2_000]);
+    println!(
+        "\nTerraform side by side ({version}, the same terraform_data configuration, one run each):"
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>9}   {:>10} {:>10}",
+        "figure", "kiln", "terraform", "faster", "kiln peak", "tf peak"
+    );
+    let mib = |p: Option<f64>| p.map_or_else(|| "-".to_string(), |m| format!("{m:.0} MiB"));
+    for n in sizes {
+        eprintln!("bench: terraform and kiln side by side at {n} resources");
+        let text = kiln_testkit::generate::wide_terraform_data(n);
+        let (kd, td) = (
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        );
+        for d in [&kd, &td] {
+            std::fs::write(d.path().join("main.tf"), &text).expect("write the configuration");
+        }
+        timed(
+            td.path(),
+            "terraform",
+            &["init", "-input=false", "-no-color"],
+        );
+        let steps: [(&str, &[&str], &[&str]); 4] = [
+            (
+                "plan, fresh",
+                &["plan", "--refresh=false"],
+                &[
+                    "plan",
+                    "-refresh=false",
+                    "-input=false",
+                    "-lock=false",
+                    "-no-color",
+                ],
+            ),
+            (
+                "apply",
+                &["apply", "--yes"],
+                &[
+                    "apply",
+                    "-auto-approve",
+                    "-input=false",
+                    "-lock=false",
+                    "-no-color",
+                ],
+            ),
+            (
+                "plan, no changes",
+                &["plan", "--refresh=false"],
+                &[
+                    "plan",
+                    "-refresh=false",
+                    "-input=false",
+                    "-lock=false",
+                    "-no-color",
+                ],
+            ),
+            (
+                "destroy",
+                &["destroy", "--yes"],
+                &[
+                    "destroy",
+                    "-auto-approve",
+                    "-input=false",
+                    "-lock=false",
+                    "-no-color",
+                ],
+            ),
+        ];
+        for (what, kiln_args, tf_args) in steps {
+            let (kw, kp) = timed(kd.path(), KILN, kiln_args);
+            let (tw, tp) = timed(td.path(), "terraform", tf_args);
+            println!(
+                "{:<34} {:>10} {:>10} {:>8.0}x   {:>10} {:>10}",
+                format!("{what} {n}"),
+                Figure::show(Unit::Seconds, kw.as_secs_f64()),
+                Figure::show(Unit::Seconds, tw.as_secs_f64()),
+                tw.as_secs_f64() / kw.as_secs_f64().max(1e-9),
+                mib(kp),
+                mib(tp),
+            );
+        }
+    }
 }
 
 /// The `kiln` binary built with this benchmark (the bench profile, or the

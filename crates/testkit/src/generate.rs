@@ -86,3 +86,16 @@ pub fn module_heavy(n: usize) -> (String, String) {
         .to_string();
     (root, module)
 }
+
+/// `n` independent `terraform_data` resources: the configuration kiln and
+/// Terraform both run unchanged, for the side-by-side benchmark.
+pub fn wide_terraform_data(n: usize) -> String {
+    let mut s = String::with_capacity(n * 64);
+    for i in 0..n {
+        let _ = writeln!(
+            s,
+            "resource \"terraform_data\" \"r{i}\" {{\n  input = \"1\"\n}}"
+        );
+    }
+    s
+}
