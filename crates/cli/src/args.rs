@@ -304,6 +304,19 @@ pub enum StateCmd {
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
         lock_timeout: std::time::Duration,
     },
+    /// Adopt a Terraform state (format version 4, `terraform.tfstate` or
+    /// `terraform state pull > FILE`) as this environment's first state:
+    /// every object of a type kiln supports is recorded and read back,
+    /// nothing is created or deleted, and what is left out is listed.
+    ImportTerraform {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// If the environment is locked, wait this long for the lock.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        lock_timeout: std::time::Duration,
+    },
     /// Replace the state with the document in FILE (a `kiln state pull`,
     /// edited or from another store). Refuses a state of another lineage or
     /// an older serial unless forced.

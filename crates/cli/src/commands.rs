@@ -340,6 +340,29 @@ async fn state_cmd(ws: &Workspace, cmd: StateCmd, out: &Output) -> Result<u8> {
             file,
             show_sensitive,
         } => state_pull(ws, file.as_deref(), show_sensitive, out).await?,
+        StateCmd::ImportTerraform {
+            file,
+            vars,
+            lock_timeout,
+        } => {
+            let reporter = Reporter::asking(out);
+            let done =
+                kiln_ops::import_terraform(ws, &file, &vars.inputs(), lock_timeout, &reporter)
+                    .await?;
+            for (addr, id) in &done.adopted {
+                out.status(&format!("Adopted {addr} (id {id})."));
+            }
+            for (addr, why) in &done.skipped {
+                out.warn(&format!("Left {addr}: {why}."));
+            }
+            out.status(&format!(
+                "Imported {} object(s) into {:?} (serial {}), {} left out; nothing was created or deleted. Run `kiln plan` to see what kiln would change.",
+                done.adopted.len(),
+                ws.env,
+                done.serial,
+                done.skipped.len()
+            ));
+        }
         StateCmd::Mv {
             source,
             destination,

@@ -435,3 +435,69 @@ true
     assert_eq!(r.stdout, want, "stderr: {}", r.stderr);
     assert!(r.stderr.contains("nope"), "{}", r.stderr);
 }
+
+#[test]
+fn a_terraform_state_is_adopted_without_creating_or_replacing_anything() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfstate");
+    let (p, k) = project(&std::fs::read_to_string(fixtures.join("main.tf")).unwrap());
+    // The state Terraform 1.11.4 wrote for main.tf (plus a data source and a
+    // type kiln has no provider for, as Terraform writes them).
+    let tfstate = fixtures.join("terraform_data.tfstate");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tfstate).unwrap()).unwrap();
+    let ids: Vec<String> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "terraform_data")
+        .flat_map(|r| r["instances"].as_array().unwrap().clone())
+        .map(|i| i["attributes"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let r = k.run(&["state", "import-terraform", tfstate.to_str().unwrap()]);
+    r.success();
+    assert!(r.stderr.contains("Imported 4 object(s)"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("kiln has no provider for the type google_storage_bucket"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("data.terraform_remote_state.net"),
+        "{}",
+        r.stderr
+    );
+    for (addr, id) in [
+        ("terraform_data.a", &ids[0]),
+        ("terraform_data.b", &ids[1]),
+        ("terraform_data.c[0]", &ids[2]),
+        ("terraform_data.c[1]", &ids[3]),
+    ] {
+        assert_eq!(state_id(&p, "default", addr).as_ref(), Some(id), "{addr}");
+    }
+    // The unchanged configuration plans no change: nothing replaced by the import.
+    let plan = k.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    // A second import is refused: the environment has a state.
+    let again = k.run(&["state", "import-terraform", tfstate.to_str().unwrap()]);
+    assert_ne!(again.code, 0);
+    assert!(
+        again.stderr.contains("already has a state"),
+        "{}",
+        again.stderr
+    );
+    // A change afterwards follows kiln's rules (terraform_data.a replaced,
+    // b with it through triggers_replace).
+    p.write(
+        "main.hcl",
+        &std::fs::read_to_string(fixtures.join("main.tf"))
+            .unwrap()
+            .replace("\"one\"", "\"two\""),
+    );
+    let plan = k.run(&["plan"]);
+    assert!(
+        plan.stdout.contains("terraform_data.a will be replaced"),
+        "{}",
+        plan.stdout
+    );
+}

@@ -170,7 +170,7 @@ pub(crate) fn fresh_state(ws: &Workspace, records: &[JournalRecord]) -> State {
 }
 
 /// A new random lineage: 128 bits as 32 hex digits.
-fn new_lineage() -> String {
+pub(crate) fn new_lineage() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut parts = [0u64; 2];
     for (i, p) in parts.iter_mut().enumerate() {

@@ -2172,3 +2172,138 @@ output "validated" {
         common::tagged(&c, &env).await
     );
 }
+
+/// `kiln state import-terraform` on objects Terraform made: a VPC, a
+/// subnet and a security group created on the emulator outside kiln, a
+/// state file written as Terraform's AWS provider writes one (format
+/// version 4, every argument present, unset ones as zero values), and the
+/// configuration it was applied from. The import creates and deletes
+/// nothing, and the next plan replaces nothing.
+#[tokio::test]
+async fn a_terraform_state_of_aws_objects_is_adopted_without_replacements() {
+    let c = common::clients().await;
+    let env = common::unique("tfimport");
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.77.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let subnet = c
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.77.1.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let sg_name = format!("{env}-web");
+    let sg = c
+        .ec2
+        .create_security_group()
+        .group_name(&sg_name)
+        .description("web")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let tfstate = serde_json::json!({
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 3,
+        "lineage": "0b8c3a4e-terraform",
+        "outputs": {},
+        "resources": [
+            {"mode": "managed", "type": "aws_vpc", "name": "main",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"schema_version": 1, "attributes": {
+                "id": vpc, "arn": format!("arn:aws:ec2:us-east-1:123456789012:vpc/{vpc}"),
+                "assign_generated_ipv6_cidr_block": false, "cidr_block": "10.77.0.0/16",
+                "default_network_acl_id": "", "default_route_table_id": "", "default_security_group_id": "",
+                "dhcp_options_id": "", "enable_dns_hostnames": false, "enable_dns_support": true,
+                "enable_network_address_usage_metrics": false, "instance_tenancy": "default",
+                "ipv4_ipam_pool_id": null, "ipv4_netmask_length": null, "ipv6_association_id": "",
+                "ipv6_cidr_block": "", "ipv6_cidr_block_network_border_group": "", "ipv6_ipam_pool_id": "",
+                "ipv6_netmask_length": 0, "main_route_table_id": "", "owner_id": "123456789012",
+                "tags": null, "tags_all": {}},
+              "sensitive_attributes": [], "private": "eyJzY2hlbWFfdmVyc2lvbiI6IjEifQ=="}]},
+            {"mode": "managed", "type": "aws_subnet", "name": "a",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"schema_version": 1, "attributes": {
+                "id": subnet, "arn": "", "assign_ipv6_address_on_creation": false,
+                "availability_zone": "us-east-1a", "availability_zone_id": "use1-az1",
+                "cidr_block": "10.77.1.0/24", "customer_owned_ipv4_pool": "",
+                "enable_dns64": false, "enable_lni_at_device_index": 0,
+                "enable_resource_name_dns_a_record_on_launch": false,
+                "enable_resource_name_dns_aaaa_record_on_launch": false,
+                "ipv6_cidr_block": "", "ipv6_cidr_block_association_id": "", "ipv6_native": false,
+                "map_customer_owned_ip_on_launch": false, "map_public_ip_on_launch": false,
+                "outpost_arn": "", "owner_id": "123456789012", "private_dns_hostname_type_on_launch": "ip-name",
+                "tags": null, "tags_all": {}, "timeouts": null, "vpc_id": vpc},
+              "sensitive_attributes": [], "dependencies": ["aws_vpc.main"]}]},
+            {"mode": "managed", "type": "aws_security_group", "name": "web",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"schema_version": 1, "attributes": {
+                "id": sg, "arn": "", "description": "web", "egress": [], "ingress": [],
+                "name": sg_name, "name_prefix": "", "owner_id": "123456789012",
+                "revoke_rules_on_delete": false, "tags": null, "tags_all": {}, "timeouts": null,
+                "vpc_id": vpc},
+              "sensitive_attributes": [], "dependencies": ["aws_vpc.main"]}]}
+        ]
+    });
+    let (p, k) = common::project(&format!(
+        r#"resource "aws_vpc" "main" {{
+  cidr_block = "10.77.0.0/16"
+}}
+resource "aws_subnet" "a" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.77.1.0/24"
+  availability_zone = "us-east-1a"
+}}
+resource "aws_security_group" "web" {{
+  name        = "{sg_name}"
+  description = "web"
+  vpc_id      = aws_vpc.main.id
+}}
+"#
+    ));
+    p.write("terraform.tfstate", &tfstate.to_string());
+    let k = k.env("KILN_ENV", &env);
+    let r = k.run(&["state", "import-terraform", "terraform.tfstate"]);
+    r.success();
+    assert!(r.stderr.contains("Imported 3 object(s)"), "{}", r.stderr);
+    assert_eq!(common::state_id(&p, &env, "aws_vpc.main"), vpc);
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(
+        !plan.stdout.contains("will be replaced") && !plan.stdout.contains("will be created"),
+        "the import replaces nothing:\n{}",
+        plan.stdout
+    );
+    // The objects are kiln's now: destroy removes them.
+    k.run(&["destroy", "--yes"]).success();
+    let left = c
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&vpc)
+        .send()
+        .await
+        .map(|o| o.vpcs().len())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the adopted VPC is destroyed with the rest");
+}

@@ -1,0 +1,337 @@
+//! `kiln state import-terraform FILE`: a Terraform state becomes the
+//! environment's first kiln state, with nothing created or deleted.
+//!
+//! Terraform's state file (format version 4,
+//! <https://developer.hashicorp.com/terraform/internals/json-format>) lists
+//! resources with their instances' attributes. Every managed instance of a
+//! type one of kiln's providers has is adopted: recorded under the same
+//! address, then read back through its provider (so its attributes are
+//! kiln's view of the real object, and one that no longer exists is
+//! dropped); every other one — a data source, a type kiln has no provider
+//! for, a deposed object — is listed with the reason it was left.
+//!
+//! Terraform writes an argument the configuration leaves out as its zero
+//! value or the provider's default (`""`, `false`, `"default"`), where
+//! kiln's configuration has null — and kiln replaces a stateless object
+//! whose arguments change. So each adopted argument is reconciled with the
+//! configuration: one the configuration leaves out is recorded as null, as
+//! kiln records it for objects it creates. An argument the configuration
+//! sets to another value than the object has stays, and the next
+//! `kiln plan` shows it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use kiln_model::{InstanceAddr, InstanceKey, Presence, Value};
+use kiln_plan::{ActionKind, PlanOptions};
+use kiln_state::{ResourceState, State};
+use serde::Deserialize;
+
+use crate::{Observer, VarInputs, Workspace, with_lock};
+
+#[derive(Deserialize)]
+struct TfState {
+    version: u64,
+    #[serde(default)]
+    terraform_version: String,
+    #[serde(default)]
+    resources: Vec<TfResource>,
+}
+
+#[derive(Deserialize)]
+struct TfResource {
+    #[serde(default)]
+    module: Option<String>,
+    mode: String,
+    #[serde(rename = "type")]
+    ty: String,
+    name: String,
+    #[serde(default)]
+    instances: Vec<TfInstance>,
+}
+
+#[derive(Deserialize)]
+struct TfInstance {
+    #[serde(default)]
+    index_key: Option<serde_json::Value>,
+    #[serde(default)]
+    attributes: serde_json::Value,
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(default)]
+    deposed: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// Adopted instances, with their ids.
+    pub adopted: Vec<(InstanceAddr, String)>,
+    /// Instances left out, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// The serial of the state written.
+    pub serial: u64,
+}
+
+/// `kiln state import-terraform FILE`: see the module documentation. The
+/// environment must have no state yet.
+///
+/// # Errors
+/// The file is not a Terraform state of format version 4; the environment
+/// already has a state; the configuration does not load; a provider read
+/// fails; any store error. Nothing is written then.
+pub async fn import_terraform(
+    ws: &Workspace,
+    file: &Path,
+    vars: &VarInputs,
+    lock_timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<Imported> {
+    let text = std::fs::read(file)
+        .with_context(|| format!("cannot read the Terraform state {}", file.display()))?;
+    let tf: TfState = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a Terraform state (the JSON of terraform.tfstate)",
+            file.display()
+        )
+    })?;
+    if tf.version != 4 {
+        bail!(
+            "{} is a Terraform state of format version {}; kiln reads version 4 (Terraform 0.12 and later): run `terraform state pull` with a newer Terraform first",
+            file.display(),
+            tf.version
+        );
+    }
+    let (config, warnings) = ws.load_config()?;
+    obs.diagnostics(&warnings);
+    let mut variables = ws.variables(&config, vars)?;
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables.entry(v.name.clone()).or_insert(Value::Unknown);
+        }
+    }
+    let registry = ws.registry(Some(&config), Some(&variables), None).await?;
+    let schemas = registry.schemas();
+
+    let mut out = Imported::default();
+    let mut state = State::new(&ws.env, crate::recover::new_lineage());
+    state.created_at = kiln_store::unix_now();
+    state.generation = 1;
+    let mut deps: BTreeMap<InstanceAddr, Vec<String>> = BTreeMap::new();
+    for r in &tf.resources {
+        let what = |key: &str| match &r.module {
+            Some(m) => format!("{m}.{}.{}{key}", r.ty, r.name),
+            None => format!("{}.{}{key}", r.ty, r.name),
+        };
+        if r.mode != "managed" {
+            out.skipped.push((
+                format!("data.{}", what("")),
+                "a data source: kiln reads it again".into(),
+            ));
+            continue;
+        }
+        let provider = registry.for_resource(&r.ty).map(|(p, _)| p.to_string());
+        for inst in &r.instances {
+            let key = match &inst.index_key {
+                None => InstanceKey::None,
+                Some(serde_json::Value::Number(n)) => {
+                    InstanceKey::Int(n.as_u64().context("an index key is not a whole number")?)
+                }
+                Some(serde_json::Value::String(s)) => InstanceKey::Str(s.clone()),
+                Some(other) => bail!("{}: unexpected index_key {other}", what("")),
+            };
+            let text = what(&key.to_string());
+            let Some(provider) = &provider else {
+                out.skipped
+                    .push((text, format!("kiln has no provider for the type {}", r.ty)));
+                continue;
+            };
+            if let Some(d) = &inst.deposed {
+                out.skipped.push((
+                    text,
+                    format!("a deposed object ({d}) Terraform had still to destroy"),
+                ));
+                continue;
+            }
+            let addr: InstanceAddr = text
+                .parse()
+                .with_context(|| format!("the address {text} in the Terraform state"))?;
+            let mut attributes = Value::from_plain_json(inst.attributes.clone());
+            // An attribute of any type is written by Terraform as
+            // `{"value": V, "type": T}` (cty's JSON of a dynamic value).
+            if let (Some((_, schema)), Value::Map(m)) = (schemas.resource(&r.ty), &mut attributes) {
+                for (name, a) in &schema.attributes {
+                    if a.ty == kiln_model::Type::Any
+                        && let Some(Value::Map(wrapped)) = m.get(name)
+                        && wrapped.len() == 2
+                        && wrapped.contains_key("type")
+                        && let Some(v) = wrapped.get("value").cloned()
+                    {
+                        m.insert(name.clone(), v);
+                    }
+                }
+            }
+            let Some(id) = attributes
+                .get("id")
+                .and_then(|v| v.as_str().map(str::to_string))
+            else {
+                out.skipped.push((text, "it has no id attribute".into()));
+                continue;
+            };
+            let stateful = schemas.resource(&r.ty).is_some_and(|(_, s)| s.stateful);
+            deps.insert(addr.clone(), inst.dependencies.clone());
+            state.resources.insert(
+                addr.clone(),
+                ResourceState {
+                    idempotency_key: kiln_engine::idempotency_key(&state.lineage, &addr, 1),
+                    addr,
+                    type_name: r.ty.clone(),
+                    provider: provider.clone(),
+                    id,
+                    attributes,
+                    dependencies: Vec::new(),
+                    generation: 1,
+                    stateful,
+                },
+            );
+        }
+    }
+    // Terraform's dependencies name resources; kiln's name instances.
+    let known: Vec<InstanceAddr> = state.resources.keys().cloned().collect();
+    for (addr, names) in deps {
+        let mut list: Vec<InstanceAddr> = known
+            .iter()
+            .filter(|k| {
+                names.iter().any(|n| {
+                    let base = k.to_string();
+                    let resource = base.split('[').next().unwrap_or(&base).to_string();
+                    *n == base || *n == resource
+                })
+            })
+            .cloned()
+            .collect();
+        list.sort();
+        list.dedup();
+        if let Some(r) = state.resources.get_mut(&addr) {
+            r.dependencies = list;
+        }
+    }
+    // Read every adopted object back through its provider.
+    let report = kiln_engine::refresh(&state, &registry, 10).await;
+    obs.diagnostics(&report.diagnostics);
+    if report.diagnostics.has_errors() {
+        bail!("reading the adopted objects failed; nothing was written");
+    }
+    for addr in &report.gone {
+        out.skipped
+            .push((addr.to_string(), "the object no longer exists".into()));
+    }
+    let mut state = report.state;
+    reconcile(&mut state, &config, variables, ws, schemas)?;
+
+    let env = ws.env.clone();
+    let summary = format!("imported from the Terraform state {}", file.display());
+    let serial = with_lock(ws, "state import-terraform", lock_timeout, obs, async || {
+        if let Some(current) = ws.store.read(&env).await? {
+            bail!(
+                "environment {env:?} already has a state (serial {}): import into a new environment (--env NAME), or destroy this one first",
+                current.state.serial
+            );
+        }
+        ws.store.write(&env, &state, None, &summary).await?;
+        Ok(ws.store.read(&env).await?.map_or(0, |v| v.state.serial))
+    })
+    .await?;
+    out.adopted = state
+        .resources
+        .values()
+        .map(|r| (r.addr.clone(), r.id.clone()))
+        .collect();
+    out.serial = serial;
+    let _ = tf.terraform_version;
+    Ok(out)
+}
+
+/// Records as null an adopted attribute Terraform wrote as a zero value
+/// where the configuration has null (see the module documentation).
+fn reconcile(
+    state: &mut State,
+    config: &kiln_config::Config,
+    variables: BTreeMap<String, Value>,
+    ws: &Workspace,
+    schemas: &kiln_model::Schemas,
+) -> Result<()> {
+    let options = PlanOptions {
+        env: ws.env.clone(),
+        variables,
+        root_dir: ws.abs_dir.display().to_string(),
+        files: ws.files(),
+        data_unknown: true,
+        ..Default::default()
+    };
+    let plan = kiln_plan::plan(config, state, schemas, &options)?;
+    for a in &plan.actions {
+        if !matches!(a.kind, ActionKind::Update | ActionKind::Replace) {
+            continue;
+        }
+        let (Some(after), Some(r)) = (&a.after, state.resources.get_mut(&a.addr)) else {
+            continue;
+        };
+        let Some((_, schema)) = schemas.resource(&a.type_name) else {
+            continue;
+        };
+        let Value::Map(attrs) = &mut r.attributes else {
+            continue;
+        };
+        for (name, s) in &schema.attributes {
+            if s.presence == Presence::Computed {
+                continue;
+            }
+            let want = after.get(name).unwrap_or(&Value::Null);
+            let have = attrs.get(name).cloned().unwrap_or(Value::Null);
+            if let Some(v) = same_meaning(&have, want) {
+                attrs.insert(name.clone(), v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value to record for `have` (Terraform's) when the configuration
+/// says `want`, if the two mean the same: equal, or a zero value where the
+/// configuration has null, element by element.
+fn same_meaning(have: &Value, want: &Value) -> Option<Value> {
+    let (have, want) = (have.unmarked(), want.unmarked());
+    if matches!(want, Value::Unknown) {
+        return None;
+    }
+    if have == want {
+        return Some(want.clone());
+    }
+    match (have, want) {
+        // An argument the configuration leaves out: kiln records it as
+        // null for its own objects too (the provider's default, whatever
+        // value the object reports).
+        (_, Value::Null) => Some(Value::Null),
+        (Value::Map(h), Value::Map(w)) => {
+            let mut out = BTreeMap::new();
+            for k in h.keys().chain(w.keys()) {
+                let v = same_meaning(
+                    h.get(k).unwrap_or(&Value::Null),
+                    w.get(k).unwrap_or(&Value::Null),
+                )?;
+                out.insert(k.clone(), v);
+            }
+            Some(Value::Map(out))
+        }
+        (Value::List(h), Value::List(w)) if h.len() == w.len() => h
+            .iter()
+            .zip(w)
+            .map(|(a, b)| same_meaning(a, b))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List),
+        _ => None,
+    }
+}
