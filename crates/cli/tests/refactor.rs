@@ -501,3 +501,35 @@ fn a_terraform_state_is_adopted_without_creating_or_replacing_anything() {
         plan.stdout
     );
 }
+
+#[test]
+fn a_moved_block_in_a_module_applies_to_each_of_its_instances() {
+    let (p, k) = project(
+        "module \"site\" {\n  source   = \"./modules/site\"\n  for_each = toset([\"blue\", \"green\"])\n}\n",
+    );
+    p.write(
+        "modules/site/main.hcl",
+        "resource \"null_resource\" \"old\" {}\n",
+    );
+    k.run(&["apply", "--yes"]).success();
+    let blue = state_id(&p, "default", "module.site[\"blue\"].null_resource.old").unwrap();
+    let green = state_id(&p, "default", "module.site[\"green\"].null_resource.old").unwrap();
+    // The module's author renames the resource and says so in the module.
+    p.write(
+        "modules/site/main.hcl",
+        "resource \"null_resource\" \"new\" {}\n\nmoved {\n  from = null_resource.old\n  to   = null_resource.new\n}\n",
+    );
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(plan.stdout.contains("2 moved"), "{}", plan.stdout);
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(
+        state_id(&p, "default", "module.site[\"blue\"].null_resource.new"),
+        Some(blue)
+    );
+    assert_eq!(
+        state_id(&p, "default", "module.site[\"green\"].null_resource.new"),
+        Some(green)
+    );
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+}
