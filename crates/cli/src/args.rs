@@ -50,6 +50,9 @@ pub enum Command {
     Output(OutputCmd),
     /// Print the resource dependency graph (DOT or Mermaid).
     Graph(GraphCmd),
+    /// Adopt the existing object ID as ADDR into the state (as an `import`
+    /// block would); `kiln plan` then shows what would change.
+    Import(ImportCmd),
     /// Evaluate expressions against the configuration and the state, one
     /// per line of standard input, as `terraform console` does (`exit` or
     /// end of input stops); nothing is changed.
@@ -223,6 +226,21 @@ pub struct ShowCmd {
     pub plan: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCmd {
+    /// The resource instance address, as in the configuration.
+    pub addr: String,
+    /// The provider's id of the existing object.
+    pub id: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// If the environment is locked, wait this long for the lock.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

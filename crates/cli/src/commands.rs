@@ -33,6 +33,24 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
         Command::Show(cmd) => show_cmd(&here()?, cmd, out).await,
         Command::Output(cmd) => output_cmd(&here()?, cmd, out).await,
         Command::Graph(cmd) => graph_cmd(&open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
+        Command::Import(cmd) => {
+            let ws = open(g, cmd.dir.dir.as_deref(), &g.env)?;
+            let reporter = Reporter::asking(out);
+            let r = kiln_ops::import_one(
+                &ws,
+                &cmd.addr,
+                &cmd.id,
+                &cmd.vars.inputs(),
+                cmd.lock_timeout,
+                &reporter,
+            )
+            .await?;
+            out.status(&format!(
+                "Imported {} (id {}) into {:?}; run `kiln plan` to see what would change.",
+                r.addr, r.id, ws.env
+            ));
+            Ok(0)
+        }
         Command::Console(cmd) => {
             console_cmd(&open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await
         }

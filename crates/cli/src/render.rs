@@ -156,11 +156,34 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         );
         return s;
     }
-    if !changes.is_empty() || !plan.moves.is_empty() || !plan.forgotten.is_empty() {
+    if !changes.is_empty()
+        || !plan.moves.is_empty()
+        || !plan.forgotten.is_empty()
+        || !plan.imported.is_empty()
+    {
         let _ = writeln!(
             s,
             "kiln will perform the following actions (env {:?}, generation {}):\n",
             plan.env, plan.generation
+        );
+    }
+    for r in &plan.imported {
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            out.paint(Style::Green, "<="),
+            out.paint(
+                Style::Bold,
+                &format!("{} will be imported (id {})", r.addr, r.id)
+            )
+        );
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(
+                Style::Dim,
+                "# because of an import block: the existing object is adopted, not created"
+            )
         );
     }
     for m in &plan.moves {
@@ -192,7 +215,7 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
             out.paint(Style::Dim, "# because of a removed block with destroy = false: it leaves the state, and the object is left as it is")
         );
     }
-    if !plan.moves.is_empty() || !plan.forgotten.is_empty() {
+    if !plan.moves.is_empty() || !plan.forgotten.is_empty() || !plan.imported.is_empty() {
         s.push('\n');
     }
     for a in &changes {
@@ -245,9 +268,10 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
     if let Some(g) = generations_text(plan) {
         let _ = writeln!(s, "{g}");
     }
-    let refactored = match (plan.moves.len(), plan.forgotten.len()) {
-        (0, 0) => String::new(),
-        (m, f) => format!(" {m} moved, {f} forgotten;"),
+    let refactored = match (plan.imported.len(), plan.moves.len(), plan.forgotten.len()) {
+        (0, 0, 0) => String::new(),
+        (0, m, f) => format!(" {m} moved, {f} forgotten;"),
+        (i, m, f) => format!(" {i} imported, {m} moved, {f} forgotten;"),
     };
     let _ = writeln!(
         s,
@@ -462,6 +486,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "actions": actions,
         "moved": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "forgotten": plan.forgotten.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "imported": plan.imported.iter().map(|r| json!({"address": r.addr.to_string(), "id": r.id})).collect::<Vec<_>>(),
         "outputs": outputs,
         "generations": plan.generations.as_ref().map(|g| match g {
             GenerationChange::Keep { previous, kept, .. } => json!({
@@ -661,6 +686,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let _ = writeln!(s, "\n| action | resource | why |\n|---|---|---|");
     for m in &plan.moves {
         let _ = writeln!(s, "| moved | `{}` → `{}` | a moved block |", m.from, m.to);
+    }
+    for r in &plan.imported {
+        let _ = writeln!(
+            s,
+            "| imported | `{}` | an import block (id `{}`) |",
+            r.addr, r.id
+        );
     }
     for a in &plan.forgotten {
         let _ = writeln!(

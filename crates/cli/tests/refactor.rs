@@ -361,12 +361,13 @@ check "capacity" {
 
     p.write(
         "main.hcl",
-        "resource \"null_resource\" \"a\" {}\nimport {\n  to = null_resource.a\n  id = \"x\"\n}\n",
+        "resource \"null_resource\" \"a\" {}\nimport {\n  for_each = toset([\"x\"])\n  to       = null_resource.a\n  id       = each.value\n}\n",
     );
     let r = k.run(&["plan"]);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("import blocks are not supported yet"),
+        r.stderr
+            .contains("import blocks with for_each are not supported yet"),
         "{}",
         r.stderr
     );

@@ -132,6 +132,19 @@ pub struct Config {
     pub removed: Vec<Removed>,
     /// `check "NAME" { assert { condition, error_message } }` blocks.
     pub checks: Vec<Check>,
+    /// `import { to = ADDR, id = "..." }` blocks (root module).
+    pub imports: Vec<Import>,
+}
+
+/// `import { to = ADDR, id = EXPR }`: adopt the existing object `id` as
+/// `to`, unless the state already holds `to`
+/// (<https://developer.hashicorp.com/terraform/language/import>).
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The address as written.
+    pub to: String,
+    pub id: Expr,
+    pub loc: Loc,
 }
 
 /// `check "NAME" { assert { ... } }`: assertions about the infrastructure

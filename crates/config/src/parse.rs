@@ -22,9 +22,9 @@ use crate::suggest;
 use crate::syntax::syntax_error;
 use crate::typeexpr::parse_type;
 use crate::{
-    Attribute, Backend, BackendKind, Block, Body, Check, Config, Expr, Lifecycle, Loc, Local,
-    ModuleCall, Moved, Output, ProviderBlock, Reference, Removed, Resource, S3Backend, SourceFile,
-    StateEncryption, Subject, Validation, Variable,
+    Attribute, Backend, BackendKind, Block, Body, Check, Config, Expr, Import, Lifecycle, Loc,
+    Local, ModuleCall, Moved, Output, ProviderBlock, Reference, Removed, Resource, S3Backend,
+    SourceFile, StateEncryption, Subject, Validation, Variable,
 };
 
 const BLOCK_TYPES: &[&str] = &[
@@ -40,6 +40,7 @@ const BLOCK_TYPES: &[&str] = &[
     "moved",
     "removed",
     "check",
+    "import",
 ];
 
 /// Parses every file into one configuration.
@@ -421,10 +422,11 @@ impl Parser {
                     self.config.checks.push(check);
                 }
                 "import" => {
-                    self.diags.push(
-                        h.error("import blocks are not supported yet")
-                            .with_detail("kiln cannot adopt an existing object by id yet; remove the import block (Terraform only needs it until the object is imported), and let kiln create its own object, or keep managing this one with Terraform"),
-                    );
+                    if self.labels(&b, &h, &[]).is_none() {
+                        continue;
+                    }
+                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    self.import(body, h);
                 }
                 "moved" | "removed" => {
                     let moved = b.ident.as_str() == "moved";
@@ -804,6 +806,53 @@ impl Parser {
             kind,
             loc: b.loc.clone(),
         });
+    }
+
+    /// An `import` block.
+    fn import(&mut self, body: Body, h: Loc) {
+        let (mut to, mut id) = (None, None);
+        for a in body.attributes {
+            match a.name.as_str() {
+                "to" => {
+                    if matches!(a.expr.inner, Expression::Traversal(_)) {
+                        to = a
+                            .expr
+                            .loc
+                            .file
+                            .text
+                            .get(a.expr.loc.range.clone())
+                            .map(|t| t.trim().to_string());
+                    } else {
+                        self.diags.push(
+                            a.expr
+                                .loc
+                                .error("import.to must be an address, not a value")
+                                .with_detail(
+                                    "write the address bare: to = aws_instance.a (no quotes)",
+                                ),
+                        );
+                        return;
+                    }
+                }
+                "id" => id = Some(a.expr),
+                "provider" => {}
+                "for_each" => {
+                    self.diags.push(
+                        a.loc
+                            .error("import blocks with for_each are not supported yet")
+                            .with_detail("write one import block per object"),
+                    );
+                    return;
+                }
+                other => self.diags.push(a.loc.error(format!(
+                    "unknown attribute \"{other}\" in import; it sets to and id"
+                ))),
+            }
+        }
+        match (to, id) {
+            (Some(to), Some(id)) => self.config.imports.push(Import { to, id, loc: h }),
+            _ => self.diags.push(h.error("an import block needs to and id")),
+        }
     }
 
     /// A `moved` or `removed` block (Terraform's refactoring statements).

@@ -266,14 +266,22 @@ pub async fn apply(
     // `moved` / `removed` blocks: journaled before any step, so a crash
     // after this point replays them; the steps find objects at their new
     // addresses.
-    if halt == Halt::Running && (!plan.moves.is_empty() || !plan.forgotten.is_empty()) {
+    if halt == Halt::Running
+        && (!plan.moves.is_empty() || !plan.forgotten.is_empty() || !plan.imported.is_empty())
+    {
         let rec = JournalRecord::Refactor {
+            imported: plan.imported.clone(),
             moves: plan.moves.clone(),
             forgotten: plan.forgotten.clone(),
             at: util::now(),
         };
         match journal.append(&rec).await {
-            Ok(()) => run.state.refactor(&plan.moves, &plan.forgotten),
+            Ok(()) => {
+                for r in &plan.imported {
+                    run.state.resources.insert(r.addr.clone(), r.clone().into());
+                }
+                run.state.refactor(&plan.moves, &plan.forgotten);
+            }
             Err(e) => {
                 run.diagnostics.push(
                     Diagnostic::error(format!("cannot write the apply journal: {e}"))

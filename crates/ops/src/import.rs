@@ -263,6 +263,23 @@ fn reconcile(
     ws: &Workspace,
     schemas: &kiln_model::Schemas,
 ) -> Result<()> {
+    reconcile_only(state, None, false, config, variables, ws, schemas).map(|_| ())
+}
+
+/// [`reconcile`] for the instances in `only` (every one with `None`). With
+/// `fill` (an object adopted by id, whose provider may not read every
+/// argument back), an argument the read left null takes the
+/// configuration's value; those are returned, to be said. Repeated while
+/// it changes something (an argument may refer to another adopted object).
+fn reconcile_only(
+    state: &mut State,
+    only: Option<&[InstanceAddr]>,
+    fill: bool,
+    config: &kiln_config::Config,
+    variables: BTreeMap<String, Value>,
+    ws: &Workspace,
+    schemas: &kiln_model::Schemas,
+) -> Result<Vec<(InstanceAddr, String)>> {
     let options = PlanOptions {
         env: ws.env.clone(),
         variables,
@@ -271,9 +288,30 @@ fn reconcile(
         data_unknown: true,
         ..Default::default()
     };
-    let plan = kiln_plan::plan(config, state, schemas, &options)?;
+    let mut filled = Vec::new();
+    for _round in 0..4 {
+        if !reconcile_round(state, only, fill, config, &options, schemas, &mut filled)? {
+            break;
+        }
+    }
+    Ok(filled)
+}
+
+fn reconcile_round(
+    state: &mut State,
+    only: Option<&[InstanceAddr]>,
+    fill: bool,
+    config: &kiln_config::Config,
+    options: &PlanOptions,
+    schemas: &kiln_model::Schemas,
+    filled: &mut Vec<(InstanceAddr, String)>,
+) -> Result<bool> {
+    let mut changed = false;
+    let plan = kiln_plan::plan(config, state, schemas, options)?;
     for a in &plan.actions {
-        if !matches!(a.kind, ActionKind::Update | ActionKind::Replace) {
+        if !matches!(a.kind, ActionKind::Update | ActionKind::Replace)
+            || only.is_some_and(|o| !o.contains(&a.addr))
+        {
             continue;
         }
         let (Some(after), Some(r)) = (&a.after, state.resources.get_mut(&a.addr)) else {
@@ -292,11 +330,18 @@ fn reconcile(
             let want = after.get(name).unwrap_or(&Value::Null);
             let have = attrs.get(name).cloned().unwrap_or(Value::Null);
             if let Some(v) = same_meaning(&have, want) {
+                if v != have {
+                    changed = true;
+                }
                 attrs.insert(name.clone(), v);
+            } else if fill && have.is_null() && want.is_known() {
+                attrs.insert(name.clone(), want.clone());
+                filled.push((a.addr.clone(), name.clone()));
+                changed = true;
             }
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The value to record for `have` (Terraform's) when the configuration
@@ -334,4 +379,246 @@ fn same_meaning(have: &Value, want: &Value) -> Option<Value> {
             .map(Value::List),
         _ => None,
     }
+}
+
+/// Adopts existing objects by id (`import` blocks, `kiln import`): each
+/// `(address, id)` the state does not hold yet is read through its
+/// provider, reconciled with the configuration like an imported Terraform
+/// state, and added to `state`. The records added.
+///
+/// # Errors
+/// An address whose resource the configuration does not declare, a type
+/// no provider has, an id with no object behind it, a failed read.
+/// Nothing is added then.
+pub(crate) async fn adopt_by_id(
+    ws: &Workspace,
+    config: &kiln_config::Config,
+    variables: &BTreeMap<String, Value>,
+    state: &mut State,
+    registry: &kiln_provider::Registry,
+    wanted: &[(InstanceAddr, String)],
+    obs: &dyn Observer,
+) -> Result<Vec<kiln_state::journal::ResourceRecord>> {
+    let schemas = registry.schemas();
+    let mut tmp = State::new(&state.env, &state.lineage);
+    let generation = state.generation.max(1);
+    for (addr, id) in wanted {
+        if state.resources.contains_key(addr) {
+            continue;
+        }
+        if addr.module.is_empty() && !config.resources.iter().any(|r| r.addr == addr.resource) {
+            bail!(
+                "cannot import {addr}: the configuration declares no {}; add its resource block first",
+                addr.resource
+            );
+        }
+        let Some((provider, _)) = registry.for_resource(&addr.resource.ty) else {
+            bail!(
+                "cannot import {addr}: kiln has no provider for the type {}",
+                addr.resource.ty
+            );
+        };
+        let stateful = schemas
+            .resource(&addr.resource.ty)
+            .is_some_and(|(_, s)| s.stateful);
+        tmp.resources.insert(
+            addr.clone(),
+            ResourceState {
+                idempotency_key: kiln_engine::idempotency_key(&state.lineage, addr, generation),
+                addr: addr.clone(),
+                type_name: addr.resource.ty.clone(),
+                provider: provider.to_string(),
+                id: id.clone(),
+                attributes: Value::map([("id", Value::from(id.as_str()))]),
+                dependencies: Vec::new(),
+                generation,
+                stateful,
+            },
+        );
+    }
+    if tmp.resources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let report = kiln_engine::refresh(&tmp, registry, 10).await;
+    if report.diagnostics.has_errors() {
+        let first = report
+            .diagnostics
+            .iter()
+            .next()
+            .map(|d| d.summary.clone())
+            .unwrap_or_default();
+        bail!("reading the objects to import failed: {first}; nothing was changed");
+    }
+    if let Some(addr) = report.gone.first() {
+        let id = wanted
+            .iter()
+            .find(|(a, _)| a == addr)
+            .map(|(_, id)| id.as_str())
+            .unwrap_or_default();
+        bail!(
+            "cannot import {addr}: no {} with id {id:?} exists; nothing was changed",
+            addr.resource.ty
+        );
+    }
+    let added: Vec<InstanceAddr> = report.state.resources.keys().cloned().collect();
+    let mut work = state.clone();
+    for (addr, r) in report.state.resources {
+        work.resources.insert(addr, r);
+    }
+    let filled = reconcile_only(
+        &mut work,
+        Some(&added),
+        true,
+        config,
+        variables.clone(),
+        ws,
+        schemas,
+    )?;
+    if !filled.is_empty() {
+        let mut by_addr: BTreeMap<&InstanceAddr, Vec<&str>> = BTreeMap::new();
+        for (a, n) in &filled {
+            by_addr.entry(a).or_default().push(n);
+        }
+        for (a, names) in by_addr {
+            obs.warn(&format!(
+                "{a}: its provider does not read back {}; kiln takes them from the configuration — check they match the object",
+                names.join(", ")
+            ));
+        }
+    }
+    let records = added
+        .iter()
+        .filter_map(|a| work.resources.get(a))
+        .map(kiln_state::journal::ResourceRecord::from)
+        .collect();
+    *state = work;
+    Ok(records)
+}
+
+/// The `(address, id)` pairs of the configuration's `import` blocks; an
+/// id may use variables.
+///
+/// # Errors
+/// An address that is not an instance address, an id that is not a known
+/// string.
+pub(crate) fn import_targets(
+    config: &kiln_config::Config,
+    variables: &BTreeMap<String, Value>,
+) -> Result<Vec<(InstanceAddr, String)>> {
+    struct Vars<'a>(&'a BTreeMap<String, Value>);
+    impl kiln_config::Scope for Vars<'_> {
+        fn variable(&self, name: &str) -> Option<Value> {
+            self.0.get(name).cloned()
+        }
+        fn local(&self, _: &str) -> Option<Value> {
+            None
+        }
+        fn resource(&self, _: &kiln_model::ResourceAddr) -> Option<Value> {
+            None
+        }
+        fn names(&self, kind: kiln_config::NameKind) -> Vec<String> {
+            match kind {
+                kiln_config::NameKind::Variable => self.0.keys().cloned().collect(),
+                _ => Vec::new(),
+            }
+        }
+    }
+    // Values given, else the declared defaults.
+    let mut values = variables.clone();
+    for v in &config.variables {
+        if let Some(d) = &v.default {
+            values.entry(v.name.clone()).or_insert_with(|| d.clone());
+        }
+    }
+    let variables = &values;
+    let mut out = Vec::new();
+    for i in &config.imports {
+        let addr: InstanceAddr =
+            i.to.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{}: import.to: {e}", i.loc.span()))?;
+        let id = kiln_config::eval(&i.id, &Vars(variables)).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let Some(id) = id.as_str().map(str::to_string) else {
+            bail!(
+                "{}: import.id must be a known string (a literal, or made of variables), got {}",
+                i.loc.span(),
+                id.type_name()
+            );
+        };
+        out.push((addr, id));
+    }
+    Ok(out)
+}
+
+/// `kiln import ADDR ID`: adopts the existing object `ID` as `ADDR` into
+/// the state, under the lock, as an `import` block would (the next
+/// `kiln plan` shows what would change). The record written.
+///
+/// # Errors
+/// See [`adopt_by_id`]; the state already holds `ADDR`; a lock held
+/// elsewhere; any store error. Nothing is changed then.
+pub async fn import_one(
+    ws: &Workspace,
+    addr: &str,
+    id: &str,
+    vars: &VarInputs,
+    lock_timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<kiln_state::journal::ResourceRecord> {
+    let addr: InstanceAddr = addr.parse()?;
+    let (config, warnings) = ws.load_config()?;
+    obs.diagnostics(&warnings);
+    let mut variables = ws.variables(&config, vars)?;
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables.entry(v.name.clone()).or_insert(Value::Unknown);
+        }
+    }
+    with_lock(
+        ws,
+        &format!("import {addr}"),
+        lock_timeout,
+        obs,
+        async || {
+            let current = ws.store.read(&ws.env).await?;
+            let mut state = match &current {
+                Some(c) => c.state.clone(),
+                None => {
+                    let mut s = State::new(&ws.env, crate::recover::new_lineage());
+                    s.created_at = kiln_store::unix_now();
+                    s
+                }
+            };
+            if state.resources.contains_key(&addr) {
+                bail!("the state already holds {addr}; nothing was changed");
+            }
+            let registry = ws
+                .registry(Some(&config), Some(&variables), Some(&state))
+                .await?;
+            let mut records = adopt_by_id(
+                ws,
+                &config,
+                &variables,
+                &mut state,
+                &registry,
+                &[(addr.clone(), id.to_string())],
+                obs,
+            )
+            .await?;
+            ws.store
+                .write(
+                    &ws.env,
+                    &state,
+                    current.as_ref().map(|c| &c.version),
+                    &format!("import {addr} {id}"),
+                )
+                .await?;
+            records
+                .pop()
+                .ok_or_else(|| anyhow::anyhow!("nothing was imported"))
+        },
+    )
+    .await
 }

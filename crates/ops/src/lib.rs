@@ -27,7 +27,7 @@ mod workspace;
 pub use apply::{Applied, ApplyOptions, Done, Interrupt, apply, apply_plan, apply_saved, destroy};
 pub use envs::{EnvDestroyOptions, EnvDestroyed, destroy_env, expired_envs, gc, list_envs};
 pub use files::DirFiles;
-pub use import::{Imported, import_terraform};
+pub use import::{Imported, import_one, import_terraform};
 pub use lock::with_lock;
 pub use observe::Observer;
 pub use plan::{Console, ConsoleValue, PlanRequest, Planned, console, plan, plan_config, validate};

@@ -175,10 +175,27 @@ pub async fn plan_config(
     if request.refresh && !state.resources.is_empty() {
         refresh(state, &registry, &mut options, obs).await?;
     }
+    // `import` blocks: objects adopted by id before planning.
+    let imported = if request.destroy || config.imports.is_empty() {
+        Vec::new()
+    } else {
+        let wanted = crate::import::import_targets(config, &options.variables)?;
+        crate::import::adopt_by_id(
+            ws,
+            config,
+            &options.variables,
+            state,
+            &registry,
+            &wanted,
+            obs,
+        )
+        .await?
+    };
     if !request.destroy && has_data_sources(config) {
         read_data_sources(config, state, &registry, &mut options).await?;
     }
-    let plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
+    let mut plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
+    plan.imported = imported;
     for w in &plan.warnings {
         obs.diagnostic(w);
     }

@@ -160,6 +160,10 @@ pub struct Plan {
     /// was planned; applying keeps the outputs as they are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// `import` blocks: objects adopted by id (read through their
+    /// providers before planning); the actions already see them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imported: Vec<kiln_state::journal::ResourceRecord>,
 }
 
 impl Plan {
@@ -177,6 +181,7 @@ impl Plan {
         self.actions.iter().any(|a| a.kind != ActionKind::NoOp)
             || !self.moves.is_empty()
             || !self.forgotten.is_empty()
+            || !self.imported.is_empty()
             || self.outputs.values().any(|o| o.changed)
             || !self.removed_outputs.is_empty()
             || matches!(self.generations, Some(GenerationChange::Swap { .. }))

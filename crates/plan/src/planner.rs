@@ -219,6 +219,7 @@ pub fn plan(
         moves: refactoring.moves,
         forgotten: refactoring.forgotten,
         partial,
+        imported: Vec::new(),
     })
 }
 

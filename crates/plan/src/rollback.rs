@@ -101,5 +101,6 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         moves: Vec::new(),
         forgotten: Vec::new(),
         partial: false,
+        imported: Vec::new(),
     })
 }

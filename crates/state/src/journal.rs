@@ -122,6 +122,9 @@ pub enum JournalRecord {
     /// `moved` / `removed` blocks renamed or forgot instances, before any
     /// step (see [`State::refactor`](crate::State::refactor)).
     Refactor {
+        /// `import` blocks: objects adopted by id.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        imported: Vec<ResourceRecord>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         moves: Vec<crate::StateMove>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -259,8 +262,16 @@ pub fn compact(state: &mut State, records: &[JournalRecord]) {
             } => apply_outcome(state, addr, *op, outcome),
             JournalRecord::Finish(finish) => apply_finish(state, finish),
             JournalRecord::Refactor {
-                moves, forgotten, ..
-            } => state.refactor(moves, forgotten),
+                imported,
+                moves,
+                forgotten,
+                ..
+            } => {
+                for r in imported {
+                    state.resources.insert(r.addr.clone(), r.clone().into());
+                }
+                state.refactor(moves, forgotten);
+            }
             _ => {}
         }
     }
@@ -442,6 +453,7 @@ mod tests {
         let records = [
             begin("L", 3),
             JournalRecord::Refactor {
+                imported: vec![],
                 moves: vec![crate::StateMove {
                     from: a.clone(),
                     to: to.clone(),

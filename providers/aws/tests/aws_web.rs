@@ -2307,3 +2307,92 @@ resource "aws_security_group" "web" {{
         .unwrap_or(0);
     assert_eq!(left, 0, "the adopted VPC is destroyed with the rest");
 }
+
+/// `import` blocks and `kiln import`: objects made outside kiln adopted by
+/// id — planned as imports (no create, no replacement), journaled with the
+/// apply, idempotent once done; an id with no object behind it is a clear
+/// error with nothing changed.
+#[tokio::test]
+async fn import_blocks_and_kiln_import_adopt_objects_by_id() {
+    let c = common::clients().await;
+    let env = common::unique("importblk");
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.78.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let subnet = c
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.78.1.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let vpc_block = format!(
+        r#"variable "vpc_id" {{
+  default = "{vpc}"
+}}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.78.0.0/16"
+}}
+import {{
+  to = aws_vpc.main
+  id = var.vpc_id
+}}
+"#
+    );
+    let subnet_block = r#"resource "aws_subnet" "a" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.78.1.0/24"
+  availability_zone = "us-east-1a"
+}
+"#;
+    let (p, k) = common::project(&vpc_block);
+    let k = k.env("KILN_ENV", &env);
+    // The VPC by its import block: planned as an import, nothing created.
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout
+            .contains(&format!("aws_vpc.main will be imported (id {vpc})")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("will be created") && !plan.stdout.contains("will be replaced"),
+        "{}",
+        plan.stdout
+    );
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(common::state_id(&p, &env, "aws_vpc.main"), vpc);
+    // Done once: the block stays harmless.
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    // The subnet by hand, once its block is written; a wrong id first.
+    p.write("main.hcl", &format!("{vpc_block}{subnet_block}"));
+    let r = k.run(&["import", "aws_subnet.a", "subnet-0000nope"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("no aws_subnet with id"), "{}", r.stderr);
+    k.run(&["import", "aws_subnet.a", &subnet]).success();
+    assert_eq!(common::state_id(&p, &env, "aws_subnet.a"), subnet);
+    let plan = k.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "nothing to change after the imports: {}",
+        plan.stdout
+    );
+    k.run(&["destroy", "--yes"]).success();
+}

@@ -360,6 +360,7 @@ impl PlanBuilder {
                 moves: vec![],
                 forgotten: vec![],
                 partial: false,
+                imported: vec![],
             },
             source: String::new(),
             blocks: BTreeSet::new(),
