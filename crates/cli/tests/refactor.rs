@@ -358,19 +358,58 @@ check "capacity" {
     let r = k.run(&["plan", "--var", "replicas=3"]);
     r.success();
     assert!(!r.stderr.contains("capacity"), "{}", r.stderr);
+}
 
-    p.write(
-        "main.hcl",
-        "resource \"null_resource\" \"a\" {}\nimport {\n  for_each = toset([\"x\"])\n  to       = null_resource.a\n  id       = each.value\n}\n",
+#[test]
+fn import_blocks_with_for_each_adopt_one_object_per_element() {
+    let (p, k) = project(
+        r#"variable "ids" {
+  default = { x = "id-x", y = "id-y" }
+}
+
+resource "null_resource" "a" {
+  for_each = var.ids
+}
+
+import {
+  for_each = var.ids
+  to       = null_resource.a[each.key]
+  id       = each.value
+}
+"#,
     );
-    let r = k.run(&["plan"]);
-    assert_ne!(r.code, 0);
+    let plan = k.run(&["plan"]);
+    plan.success();
     assert!(
-        r.stderr
-            .contains("import blocks with for_each are not supported yet"),
+        plan.stdout
+            .contains("null_resource.a[\"x\"] will be imported (id id-x)"),
         "{}",
-        r.stderr
+        plan.stdout
     );
+    assert!(
+        plan.stdout
+            .contains("null_resource.a[\"y\"] will be imported (id id-y)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("will be created"), "{}", plan.stdout);
+    k.run(&["apply", "--yes"]).success();
+    assert_eq!(
+        state_id(&p, "default", "null_resource.a[\"x\"]").as_deref(),
+        Some("id-x")
+    );
+    assert_eq!(
+        state_id(&p, "default", "null_resource.a[\"y\"]").as_deref(),
+        Some("id-y")
+    );
+    let journal = last_journal(&p, "default");
+    assert!(
+        journal
+            .iter()
+            .any(|r| r.to_string().contains("\"imported\"")),
+        "{journal:?}"
+    );
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
 #[test]

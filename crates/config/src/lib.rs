@@ -141,9 +141,11 @@ pub struct Config {
 /// (<https://developer.hashicorp.com/terraform/language/import>).
 #[derive(Debug, Clone)]
 pub struct Import {
-    /// The address as written.
+    /// The address as written (with `each.key` in an index under `for_each`).
     pub to: String,
     pub id: Expr,
+    /// `for_each`: one import per element (`each.key`, `each.value`).
+    pub for_each: Option<Expr>,
     pub loc: Loc,
 }
 

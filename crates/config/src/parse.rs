@@ -810,7 +810,7 @@ impl Parser {
 
     /// An `import` block.
     fn import(&mut self, body: Body, h: Loc) {
-        let (mut to, mut id) = (None, None);
+        let (mut to, mut id, mut for_each) = (None, None, None);
         for a in body.attributes {
             match a.name.as_str() {
                 "to" => {
@@ -836,21 +836,19 @@ impl Parser {
                 }
                 "id" => id = Some(a.expr),
                 "provider" => {}
-                "for_each" => {
-                    self.diags.push(
-                        a.loc
-                            .error("import blocks with for_each are not supported yet")
-                            .with_detail("write one import block per object"),
-                    );
-                    return;
-                }
+                "for_each" => for_each = Some(a.expr),
                 other => self.diags.push(a.loc.error(format!(
                     "unknown attribute \"{other}\" in import; it sets to and id"
                 ))),
             }
         }
         match (to, id) {
-            (Some(to), Some(id)) => self.config.imports.push(Import { to, id, loc: h }),
+            (Some(to), Some(id)) => self.config.imports.push(Import {
+                to,
+                id,
+                for_each,
+                loc: h,
+            }),
             _ => self.diags.push(h.error("an import block needs to and id")),
         }
     }

@@ -505,10 +505,13 @@ pub(crate) fn import_targets(
     config: &kiln_config::Config,
     variables: &BTreeMap<String, Value>,
 ) -> Result<Vec<(InstanceAddr, String)>> {
-    struct Vars<'a>(&'a BTreeMap<String, Value>);
+    struct Vars<'a> {
+        vars: &'a BTreeMap<String, Value>,
+        each: Option<(Value, Value)>,
+    }
     impl kiln_config::Scope for Vars<'_> {
         fn variable(&self, name: &str) -> Option<Value> {
-            self.0.get(name).cloned()
+            self.vars.get(name).cloned()
         }
         fn local(&self, _: &str) -> Option<Value> {
             None
@@ -516,9 +519,12 @@ pub(crate) fn import_targets(
         fn resource(&self, _: &kiln_model::ResourceAddr) -> Option<Value> {
             None
         }
+        fn each(&self) -> Option<(Value, Value)> {
+            self.each.clone()
+        }
         fn names(&self, kind: kiln_config::NameKind) -> Vec<String> {
             match kind {
-                kiln_config::NameKind::Variable => self.0.keys().cloned().collect(),
+                kiln_config::NameKind::Variable => self.vars.keys().cloned().collect(),
                 _ => Vec::new(),
             }
         }
@@ -530,25 +536,92 @@ pub(crate) fn import_targets(
             values.entry(v.name.clone()).or_insert_with(|| d.clone());
         }
     }
-    let variables = &values;
     let mut out = Vec::new();
     for i in &config.imports {
-        let addr: InstanceAddr =
-            i.to.chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{}: import.to: {e}", i.loc.span()))?;
-        let id = kiln_config::eval(&i.id, &Vars(variables)).map_err(|d| anyhow::anyhow!("{d}"))?;
-        let Some(id) = id.as_str().map(str::to_string) else {
-            bail!(
-                "{}: import.id must be a known string (a literal, or made of variables), got {}",
-                i.loc.span(),
-                id.type_name()
-            );
+        let at = i.loc.span();
+        let elements: Vec<Option<(Value, Value)>> = match &i.for_each {
+            None => vec![None],
+            Some(expr) => {
+                let scope = Vars {
+                    vars: &values,
+                    each: None,
+                };
+                let v = kiln_config::eval(expr, &scope).map_err(|d| anyhow::anyhow!("{d}"))?;
+                match v.unmarked() {
+                    Value::Map(m) => m
+                        .iter()
+                        .map(|(k, v)| Some((Value::from(k.as_str()), v.clone())))
+                        .collect(),
+                    Value::List(items) => {
+                        items.iter().map(|v| Some((v.clone(), v.clone()))).collect()
+                    }
+                    other => bail!(
+                        "{at}: import.for_each must be a map or a set of strings (known before planning), got {}",
+                        other.type_name()
+                    ),
+                }
+            }
         };
-        out.push((addr, id));
+        for each in elements {
+            let scope = Vars {
+                vars: &values,
+                each,
+            };
+            let to = resolve_indexes(&i.to, &scope)
+                .map_err(|e| anyhow::anyhow!("{at}: import.to: {e}"))?;
+            let addr: InstanceAddr = to
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{at}: import.to: {e}"))?;
+            let id = kiln_config::eval(&i.id, &scope).map_err(|d| anyhow::anyhow!("{d}"))?;
+            let Some(id) = id.as_str().map(str::to_string) else {
+                bail!(
+                    "{at}: import.id must be a known string (a literal, or made of variables and each), got {}",
+                    id.type_name()
+                );
+            };
+            out.push((addr, id));
+        }
     }
+    Ok(out)
+}
+
+/// An address as written with each index expression (`[each.key]`)
+/// evaluated: `aws_instance.web["a"]`.
+fn resolve_indexes(text: &str, scope: &dyn kiln_config::Scope) -> Result<String, String> {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find(']')
+            .map(|c| open + c)
+            .ok_or("an index without its closing ]")?;
+        let inner = &rest[open + 1..close];
+        let literal = inner.starts_with('"') || inner.bytes().all(|b| b.is_ascii_digit());
+        if literal {
+            out.push_str(&rest[open..=close]);
+        } else {
+            let expr = kiln_config::parse_expr("<import.to>", inner).map_err(|d| d.to_string())?;
+            let key = kiln_config::eval(&expr, scope).map_err(|d| d.to_string())?;
+            match key.unmarked() {
+                Value::String(s) => {
+                    out.push('[');
+                    out.push_str(&serde_json::to_string(s).map_err(|e| e.to_string())?);
+                    out.push(']');
+                }
+                Value::Number(n) => out.push_str(&format!("[{n}]")),
+                other => {
+                    return Err(format!(
+                        "an index must be a string or a number, got {}",
+                        other.type_name()
+                    ));
+                }
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
