@@ -656,3 +656,36 @@ fn with_a_kms_key_the_state_is_sealed_with_envelope_keys() {
     assert_ne!(none.code, 0);
     assert!(none.stderr.contains("AWS KMS key"), "{}", none.all());
 }
+
+#[test]
+fn a_terraform_state_in_s3_is_imported_from_its_object() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfstate");
+    let main = std::fs::read_to_string(fixtures.join("main.tf")).unwrap();
+    let (p, k) = s3_project(&main, "tf-import-src");
+    let body = std::fs::read_to_string(fixtures.join("terraform_data.tfstate")).unwrap();
+    let (status, _) = Moto::shared().s3("PUT", "/tf-import-src/web/terraform.tfstate", &body);
+    assert_eq!(status, 200);
+    let r = k.run(&[
+        "state",
+        "import-terraform",
+        "s3://tf-import-src/web/terraform.tfstate",
+    ]);
+    r.success();
+    assert!(r.stderr.contains("Imported 4 object(s)"), "{}", r.stderr);
+    assert!(
+        p.exists(".kiln/default/state.json"),
+        "the state kept where the backend says"
+    );
+    k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let missing = k.run(&[
+        "state",
+        "import-terraform",
+        "s3://tf-import-src/nope.tfstate",
+    ]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("there is no object"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -89,8 +89,25 @@ pub async fn import_terraform(
     lock_timeout: Duration,
     obs: &dyn Observer,
 ) -> Result<Imported> {
-    let text = std::fs::read(file)
-        .with_context(|| format!("cannot read the Terraform state {}", file.display()))?;
+    let text = match file.to_str().and_then(|f| f.strip_prefix("s3://")) {
+        // The S3 backend's object: s3://BUCKET/KEY, through the standard
+        // AWS chain (AWS_ENDPOINT_URL for an emulator).
+        Some(rest) => {
+            let (bucket, key) = rest
+                .split_once('/')
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+                .with_context(|| {
+                    format!("{} names no object; write s3://BUCKET/KEY", file.display())
+                })?;
+            let store = kiln_store::S3Store::new(kiln_store::S3Options::new(bucket, ""));
+            store
+                .get_object(key)
+                .await?
+                .with_context(|| format!("there is no object {}", file.display()))?
+        }
+        None => std::fs::read(file)
+            .with_context(|| format!("cannot read the Terraform state {}", file.display()))?,
+    };
     let tf: TfState = serde_json::from_slice(&text).with_context(|| {
         format!(
             "{} is not a Terraform state (the JSON of terraform.tfstate)",

@@ -172,6 +172,15 @@ impl S3Store {
         &self.options
     }
 
+    /// The body of the object `key` of the store's bucket (another tool's
+    /// file there: a Terraform state to import), `None` if there is none.
+    ///
+    /// # Errors
+    /// Any S3 error but a missing object.
+    pub async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(key).await?.map(|o| o.body))
+    }
+
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
