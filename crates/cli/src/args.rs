@@ -36,6 +36,9 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Download the configuration's git module sources into .kiln/.modules
+    /// and pin them in .kiln/modules.lock.json (commit it).
+    Init(DirArg),
     /// Check the configuration without touching state or providers.
     Validate(DirArg),
     /// Show what apply would do, and why.

@@ -25,6 +25,23 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
     match cli.command {
         Command::Fmt(cmd) => crate::fmt::run(g.chdir.as_deref(), cmd, out),
         Command::Validate(d) => validate(&open(g, d.dir.as_deref(), &g.env)?, out).await,
+        Command::Init(d) => {
+            let ws = open(g, d.dir.as_deref(), &g.env)?;
+            let done = kiln_ops::init(&ws)?;
+            for m in &done {
+                out.status(&format!(
+                    "{} {} at {}",
+                    if m.cached { "Using" } else { "Downloaded" },
+                    m.source,
+                    &m.commit[..m.commit.len().min(12)]
+                ));
+            }
+            out.status(&format!(
+                "kiln is initialized ({} module source(s) pinned in .kiln/modules.lock.json).",
+                done.len()
+            ));
+            Ok(0)
+        }
         Command::Plan(cmd) => plan_cmd(&open(g, cmd.dir.dir.as_deref(), &g.env)?, cmd, out).await,
         Command::Apply(cmd) => apply_cmd(g, cmd, out).await,
         Command::Destroy(cmd) => {

@@ -40,7 +40,10 @@ pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
 pub use format::format;
 pub use functions::function_names;
-pub use modules::{ModuleLoader, join_dir, module_dir, parse_embedded, parse_tree};
+pub use modules::{
+    GitSource, ModuleLoader, git_cache_dir, git_source, join_dir, module_dir, parse_embedded,
+    parse_tree,
+};
 pub use parse::{parse, parse_expr};
 pub use shape::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};

@@ -19,10 +19,91 @@ pub type ModuleLoader<'a> = dyn FnMut(&str) -> Result<Vec<SourceFile>, String> +
 /// How deep modules may nest (a module that calls itself stops here).
 const MAX_DEPTH: usize = 32;
 
+/// A module source in git, as Terraform writes one
+/// (<https://developer.hashicorp.com/terraform/language/modules/sources>):
+/// `git::URL`, `git::URL//SUBDIR`, with `?ref=REF`; `github.com/ORG/REPO`
+/// is `git::https://github.com/ORG/REPO.git`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    /// What `git clone` takes.
+    pub url: String,
+    /// A branch, tag or commit (`?ref=`); the default branch without one.
+    pub reference: Option<String>,
+    /// The module's directory inside the repository (`//SUBDIR`).
+    pub subdir: Option<String>,
+}
+
+/// The git source `source` names, if it is one.
+pub fn git_source(source: &str) -> Option<GitSource> {
+    let rest = if let Some(r) = source.strip_prefix("git::") {
+        r.to_string()
+    } else if let Some(r) = source.strip_prefix("github.com/") {
+        // github.com/ORG/REPO[//SUBDIR][?ref=]
+        let (path, query) = r.split_once('?').map_or((r, None), |(p, q)| (p, Some(q)));
+        let (repo, sub) = path
+            .split_once("//")
+            .map_or((path, None), |(a, b)| (a, Some(b)));
+        let repo = repo.trim_end_matches(".git");
+        let mut s = format!("https://github.com/{repo}.git");
+        if let Some(sub) = sub {
+            s = format!("{s}//{sub}");
+        }
+        if let Some(q) = query {
+            s = format!("{s}?{q}");
+        }
+        s
+    } else {
+        return None;
+    };
+    let (path, query) = rest
+        .split_once('?')
+        .map_or((rest.as_str(), None), |(p, q)| (p, Some(q)));
+    let reference = query.and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("ref=").map(str::to_string))
+    });
+    // `//` after the scheme's own `://` separates the subdirectory.
+    let scheme_end = path.find("://").map_or(0, |i| i + 3);
+    let (url, subdir) = match path[scheme_end..].find("//") {
+        Some(i) => (
+            path[..scheme_end + i].to_string(),
+            Some(path[scheme_end + i + 2..].to_string()).filter(|s| !s.is_empty()),
+        ),
+        None => (path.to_string(), None),
+    };
+    Some(GitSource {
+        url,
+        reference,
+        subdir,
+    })
+}
+
+/// Where `kiln init` keeps the checkout of a git module source, relative
+/// to the root module: `.kiln/.modules/HASH` (a name no environment can
+/// take), one per repository and reference.
+pub fn git_cache_dir(source: &str) -> String {
+    use sha2::Digest as _;
+    let g = git_source(source);
+    let key = g.map_or_else(
+        || source.to_string(),
+        |g| format!("{}@{}", g.url, g.reference.unwrap_or_default()),
+    );
+    let hash = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!(".kiln/.modules/{hex}")
+}
+
 /// The directory a module call's `source` names, relative to the root
 /// module's, from the calling module's directory `from`; `None` unless
 /// `source` is a local path (`./...` or `../...`) inside the root module.
 pub fn module_dir(from: &str, source: &str) -> Option<String> {
+    if let Some(GitSource { subdir, .. }) = git_source(source) {
+        let mut dir = git_cache_dir(source);
+        if let Some(sub) = subdir {
+            dir = format!("{dir}/{}", sub.trim_matches('/'));
+        }
+        return Some(dir);
+    }
     if !(source.starts_with("./") || source.starts_with("../")) {
         return None;
     }
@@ -64,11 +145,11 @@ fn resolve(
             diags.push(
                 call.source_loc
                     .error(format!(
-                        "module source \"{}\" is not a local path inside the configuration",
+                        "module source \"{}\" is not a local path or a git source",
                         call.source
                     ))
                     .with_detail(
-                        "kiln loads local modules only: write source = \"./modules/NAME\"",
+                        "kiln loads local modules (source = \"./modules/NAME\") and git sources (source = \"git::https://HOST/REPO.git//DIR?ref=TAG\", downloaded by `kiln init`); registry sources are not supported yet",
                     ),
             );
             continue;
@@ -96,6 +177,17 @@ fn resolve(
                         resolve(&mut child, load, cache, stack, diags);
                         stack.pop();
                         Some(Arc::new(child))
+                    }
+                    Err(e) if git_source(&call.source).is_some() => {
+                        diags.push(
+                            call.source_loc
+                                .error(format!(
+                                    "module \"{}\" ({}) is not downloaded: {e}",
+                                    call.name, call.source
+                                ))
+                                .with_detail("run `kiln init` to download the configuration's git module sources"),
+                        );
+                        None
                     }
                     Err(e) => {
                         diags.push(

@@ -15,6 +15,7 @@ mod apply;
 mod envs;
 mod files;
 mod import;
+mod init;
 mod lock;
 mod observe;
 mod plan;
@@ -28,6 +29,7 @@ pub use apply::{Applied, ApplyOptions, Done, Interrupt, apply, apply_plan, apply
 pub use envs::{EnvDestroyOptions, EnvDestroyed, destroy_env, expired_envs, gc, list_envs};
 pub use files::DirFiles;
 pub use import::{Imported, import_one, import_terraform};
+pub use init::{Downloaded, init};
 pub use lock::with_lock;
 pub use observe::Observer;
 pub use plan::{Console, ConsoleValue, PlanRequest, Planned, console, plan, plan_config, validate};

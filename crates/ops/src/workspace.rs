@@ -584,7 +584,7 @@ fn display_path(path: &Path) -> String {
 
 /// Every `*.hcl` and `*.tf` file of `dir`, in name order, named as shown in
 /// messages (and embedded in plans).
-fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
+pub(crate) fn read_dir_sources(dir: &Path) -> Result<Vec<SourceFile>> {
     let mut names = Vec::new();
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
