@@ -285,8 +285,13 @@ fn mistakes_in_module_calls_are_located() {
         ),
         (
             "module \"m\" {\n  source = \"git::https://example.com/x\"\n}\n",
-            "is not a local path",
+            "is not downloaded",
             "main.hcl:2:12",
+        ),
+        (
+            "module \"m\" {\n  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"5.0.0\"\n}\n",
+            "is not a local path or a git source",
+            "main.hcl:2:13",
         ),
     ];
     for (main, message, at) in cases {
