@@ -36,6 +36,34 @@ impl Scope for RootScope {
     fn path(&self, which: &str) -> Option<String> {
         Some(if which == "cwd" { "/project" } else { "." }.into())
     }
+    fn files(&self) -> &dyn kiln_config::FileSystem {
+        &EmptyDir
+    }
+}
+
+/// The directory Terraform evaluates the corpus in: empty, at `/project`.
+struct EmptyDir;
+
+impl kiln_config::FileSystem for EmptyDir {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no file {path}"))
+    }
+    fn is_file(&self, _: &str) -> Result<bool, String> {
+        Ok(false)
+    }
+    fn files_under(&self, _: &str) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+    fn absolute(&self, path: &str) -> Result<String, String> {
+        Ok(match path.trim_start_matches("./") {
+            "." | "" => "/project".to_string(),
+            p if p.starts_with('/') => p.to_string(),
+            p => format!("/project/{p}"),
+        })
+    }
+    fn home_dir(&self) -> Option<String> {
+        Some("/root".into())
+    }
 }
 
 fn dir() -> PathBuf {
