@@ -573,3 +573,27 @@ fn a_moved_block_in_a_module_applies_to_each_of_its_instances() {
     );
     k.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
+
+#[test]
+fn check_blocks_in_a_module_are_evaluated_for_each_instance() {
+    let (p, k) = project(
+        "module \"svc\" {\n  source   = \"./modules/svc\"\n  for_each = { a = 1, b = 3 }\n  replicas = each.value\n}\n",
+    );
+    p.write(
+        "modules/svc/main.hcl",
+        "variable \"replicas\" {}\n\ncheck \"capacity\" {\n  assert {\n    condition     = var.replicas >= 2\n    error_message = \"at least two replicas, got ${var.replicas}\"\n  }\n}\n",
+    );
+    let r = k.run(&["plan"]);
+    r.success();
+    assert!(
+        r.stderr
+            .contains("module.svc[\"a\"]: check \"capacity\": check assertion failed: at least two replicas, got 1"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("module.svc[\"b\"]: check"),
+        "{}",
+        r.stderr
+    );
+}

@@ -70,7 +70,8 @@ pub fn plan(
                 state = &refactored;
             }
         }
-        let root_checks = config.checks.clone();
+        let mut all_checks = Vec::new();
+        collect_checks(config, &mut Vec::new(), &mut all_checks);
         let config: &Config = &flat;
         let analysis = graph::analyze(config, meta)?;
         let mut p = Planner {
@@ -97,7 +98,7 @@ pub fn plan(
         p.deletes();
         p.unmatched_flags();
         p.duplicate_exclusive();
-        p.checks(&root_checks);
+        p.checks(&all_checks);
         actions = p.actions;
         outputs = p.outputs;
         diags = p.diags;
@@ -303,6 +304,23 @@ fn select(actions: &mut Vec<Action>, options: &PlanOptions) {
                 kept: false,
                 ..a
             }),
+        }
+    }
+}
+
+/// Every `check` block of the configuration tree, with the call path
+/// (module names) of the module it is in.
+fn collect_checks(
+    config: &Config,
+    names: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, kiln_config::Check)>,
+) {
+    out.extend(config.checks.iter().map(|c| (names.clone(), c.clone())));
+    for m in &config.modules {
+        if let Some(child) = m.config.as_deref() {
+            names.push(m.name.clone());
+            collect_checks(child, names, out);
+            names.pop();
         }
     }
 }
@@ -820,23 +838,43 @@ impl<'a> Planner<'a> {
     /// The root module's `check` blocks: a failed assertion (or one that
     /// cannot be evaluated) is a warning, never an error — Terraform's rule.
     /// One known only after apply says nothing yet.
-    fn checks(&mut self, checks: &[kiln_config::Check]) {
-        for c in checks {
+    fn checks(&mut self, checks: &[(Vec<String>, kiln_config::Check)]) {
+        for (names, c) in checks {
+            // Every instance of the module the check is in.
+            let instances: Vec<usize> = (0..self.an.meta.insts.len().max(1))
+                .filter(|&mi| {
+                    let path = self.an.meta.path(mi);
+                    path.len() == names.len() && path.iter().zip(names).all(|(s, n)| &s.name == n)
+                })
+                .collect();
+            for mi in instances {
+                self.check_in(mi, c);
+            }
+        }
+    }
+
+    fn check_in(&mut self, mi: usize, c: &kiln_config::Check) {
+        let at = self.an.meta.display_path(mi);
+        let name = if at.is_empty() {
+            format!("check \"{}\"", c.name)
+        } else {
+            format!("{at}: check \"{}\"", c.name)
+        };
+        {
             if let Some(data) = &c.scoped_data {
                 self.warnings.push(
                     data.warning(format!(
-                        "check \"{}\" was not evaluated: kiln does not read a check's scoped data source yet",
-                        c.name
+                        "{name} was not evaluated: kiln does not read a check's scoped data source yet"
                     ))
                     .with_detail("move the data block out of the check to have its assertions evaluated"),
                 );
-                continue;
+                return;
             }
-            if let Err(d) = check_conditions(&c.asserts, &self.scope(0), "check assertion") {
+            if let Err(d) = check_conditions(&c.asserts, &self.scope(mi), "check assertion") {
                 for e in &d {
                     let mut w = e.clone();
                     w.severity = kiln_diag::Severity::Warning;
-                    w.summary = format!("check \"{}\": {}", c.name, w.summary);
+                    w.summary = format!("{name}: {}", w.summary);
                     self.warnings.push(w);
                 }
             }
