@@ -279,6 +279,11 @@ impl Number {
     /// The same value at another precision (rounded), as Go's
     /// `new(big.Float).SetPrec(prec).Set(x)`.
     pub fn with_precision(&self, prec: u32) -> Number {
+        // An inline integer that fits keeps its value (no big arithmetic: a
+        // state's integers are read this way).
+        if let Repr::Int(v) = self.repr {
+            return Number::int_at(v, prec);
+        }
         match (&self.repr, self.parts()) {
             (_, Some(p)) => Number::from_parts(p.negative, p.mant, p.exp, prec),
             (repr, None) => Number {

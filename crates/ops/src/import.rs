@@ -35,8 +35,6 @@ use crate::{Observer, VarInputs, Workspace, with_lock};
 struct TfState {
     version: u64,
     #[serde(default)]
-    terraform_version: String,
-    #[serde(default)]
     resources: Vec<TfResource>,
 }
 
@@ -124,11 +122,7 @@ pub async fn import_terraform(
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    for v in &config.variables {
-        if v.default.is_none() {
-            variables.entry(v.name.clone()).or_insert(Value::Unknown);
-        }
-    }
+    crate::plan::unset_as_unknown(&config, &mut variables);
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
     let schemas = registry.schemas();
 
@@ -267,7 +261,6 @@ pub async fn import_terraform(
         .map(|r| (r.addr.clone(), r.id.clone()))
         .collect();
     out.serial = serial;
-    let _ = tf.terraform_version;
     Ok(out)
 }
 
@@ -661,11 +654,7 @@ pub async fn import_one(
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    for v in &config.variables {
-        if v.default.is_none() {
-            variables.entry(v.name.clone()).or_insert(Value::Unknown);
-        }
-    }
+    crate::plan::unset_as_unknown(&config, &mut variables);
     with_lock(
         ws,
         &format!("import {addr}"),

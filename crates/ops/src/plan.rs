@@ -76,11 +76,7 @@ pub async fn validate(ws: &Workspace, obs: &dyn Observer) -> Result<usize> {
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, &VarInputs::default())?;
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
-    for v in &config.variables {
-        if v.default.is_none() {
-            variables.entry(v.name.clone()).or_insert(Value::Unknown);
-        }
-    }
+    unset_as_unknown(&config, &mut variables);
     let options = PlanOptions {
         env: ws.env.clone(),
         variables,
@@ -387,6 +383,17 @@ fn ask_for_missing_variables(
     Ok(())
 }
 
+/// Variables with neither a value nor a default become unknown, as
+/// `kiln validate`, `kiln console` and the imports evaluate the
+/// configuration (nobody is asked for them).
+pub(crate) fn unset_as_unknown(config: &Config, variables: &mut BTreeMap<String, Value>) {
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables.entry(v.name.clone()).or_insert(Value::Unknown);
+        }
+    }
+}
+
 /// A `kiln console` session: the configuration and the state it evaluates
 /// expressions against (read once, never written, no lock).
 pub struct Console<'w> {
@@ -420,11 +427,7 @@ pub async fn console<'w>(
     let ((state, _), (config, warnings)) = with_config(ws, state_as_recovered(ws, obs)).await?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    for v in &config.variables {
-        if v.default.is_none() {
-            variables.entry(v.name.clone()).or_insert(Value::Unknown);
-        }
-    }
+    unset_as_unknown(&config, &mut variables);
     Ok(Console {
         ws,
         config,

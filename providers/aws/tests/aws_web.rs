@@ -2173,20 +2173,13 @@ output "validated" {
     );
 }
 
-/// `kiln state import-terraform` on objects Terraform made: a VPC, a
-/// subnet and a security group created on the emulator outside kiln, a
-/// state file written as Terraform's AWS provider writes one (format
-/// version 4, every argument present, unset ones as zero values), and the
-/// configuration it was applied from. The import creates and deletes
-/// nothing, and the next plan replaces nothing.
-#[tokio::test]
-async fn a_terraform_state_of_aws_objects_is_adopted_without_replacements() {
-    let c = common::clients().await;
-    let env = common::unique("tfimport");
+/// A VPC `10.N.0.0/16` and a subnet `10.N.1.0/24` in us-east-1a made on
+/// the emulator outside kiln (as Terraform, or a person, made them).
+async fn vpc_and_subnet_outside_kiln(c: &Clients, n: u8) -> (String, String) {
     let vpc = c
         .ec2
         .create_vpc()
-        .cidr_block("10.77.0.0/16")
+        .cidr_block(format!("10.{n}.0.0/16"))
         .send()
         .await
         .unwrap()
@@ -2199,7 +2192,7 @@ async fn a_terraform_state_of_aws_objects_is_adopted_without_replacements() {
         .ec2
         .create_subnet()
         .vpc_id(&vpc)
-        .cidr_block("10.77.1.0/24")
+        .cidr_block(format!("10.{n}.1.0/24"))
         .availability_zone("us-east-1a")
         .send()
         .await
@@ -2209,6 +2202,20 @@ async fn a_terraform_state_of_aws_objects_is_adopted_without_replacements() {
         .subnet_id()
         .unwrap()
         .to_string();
+    (vpc, subnet)
+}
+
+/// `kiln state import-terraform` on objects Terraform made: a VPC, a
+/// subnet and a security group created on the emulator outside kiln, a
+/// state file written as Terraform's AWS provider writes one (format
+/// version 4, every argument present, unset ones as zero values), and the
+/// configuration it was applied from. The import creates and deletes
+/// nothing, and the next plan replaces nothing.
+#[tokio::test]
+async fn a_terraform_state_of_aws_objects_is_adopted_without_replacements() {
+    let c = common::clients().await;
+    let env = common::unique("tfimport");
+    let (vpc, subnet) = vpc_and_subnet_outside_kiln(&c, 77).await;
     let sg_name = format!("{env}-web");
     let sg = c
         .ec2
@@ -2316,32 +2323,7 @@ resource "aws_security_group" "web" {{
 async fn import_blocks_and_kiln_import_adopt_objects_by_id() {
     let c = common::clients().await;
     let env = common::unique("importblk");
-    let vpc = c
-        .ec2
-        .create_vpc()
-        .cidr_block("10.78.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
-    let subnet = c
-        .ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.78.1.0/24")
-        .availability_zone("us-east-1a")
-        .send()
-        .await
-        .unwrap()
-        .subnet()
-        .unwrap()
-        .subnet_id()
-        .unwrap()
-        .to_string();
+    let (vpc, subnet) = vpc_and_subnet_outside_kiln(&c, 78).await;
     let vpc_block = format!(
         r#"variable "vpc_id" {{
   default = "{vpc}"

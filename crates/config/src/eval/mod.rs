@@ -95,8 +95,9 @@ impl<'a> Cx<'a> {
         n: &hcl_edit::Formatted<hcl_edit::Number>,
         span: Option<Range<usize>>,
     ) -> Number {
-        let repr = n.as_repr().map(|r| r.trim().to_string());
-        let hidden = repr.as_deref().is_some_and(crate::syntax::is_placeholder);
+        let hidden = n
+            .as_repr()
+            .is_some_and(|r| crate::syntax::is_placeholder(r.trim()));
         let source = span
             .filter(|_| hidden)
             .and_then(|s| self.file.text.get(s))
@@ -1076,10 +1077,17 @@ fn unify_collections(
 /// A number literal as Terraform reads it: its text parsed at 512 bits
 /// (`cty.ParseNumberVal`), not the `f64` the parser made of it.
 fn literal_number(n: &hcl_edit::Formatted<hcl_edit::Number>) -> Number {
-    let text: Option<String> = n
-        .as_repr()
-        .map(|r| r.chars().filter(|c| !c.is_whitespace()).collect());
-    if let Some(parsed) = text.as_deref().and_then(Number::parse) {
+    // The repr is the literal as written; a negative one may hold spaces
+    // (`- 1`), the only case that needs a copy.
+    let parsed = n.as_repr().and_then(|r| {
+        let r: &str = r;
+        if r.contains(char::is_whitespace) {
+            Number::parse(&r.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        } else {
+            Number::parse(r)
+        }
+    });
+    if let Some(parsed) = parsed {
         return parsed;
     }
     let v = n.value();
