@@ -122,7 +122,7 @@ pub async fn import_terraform(
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    crate::plan::unset_as_unknown(&config, &mut variables);
+    crate::workspace::unset_as_unknown(&config, &mut variables);
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
     let schemas = registry.schemas();
 
@@ -654,7 +654,7 @@ pub async fn import_one(
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    crate::plan::unset_as_unknown(&config, &mut variables);
+    crate::workspace::unset_as_unknown(&config, &mut variables);
     with_lock(
         ws,
         &format!("import {addr}"),

@@ -76,7 +76,7 @@ pub async fn validate(ws: &Workspace, obs: &dyn Observer) -> Result<usize> {
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, &VarInputs::default())?;
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
-    unset_as_unknown(&config, &mut variables);
+    crate::workspace::unset_as_unknown(&config, &mut variables);
     let options = PlanOptions {
         env: ws.env.clone(),
         variables,
@@ -383,17 +383,6 @@ fn ask_for_missing_variables(
     Ok(())
 }
 
-/// Variables with neither a value nor a default become unknown, as
-/// `kiln validate`, `kiln console` and the imports evaluate the
-/// configuration (nobody is asked for them).
-pub(crate) fn unset_as_unknown(config: &Config, variables: &mut BTreeMap<String, Value>) {
-    for v in &config.variables {
-        if v.default.is_none() {
-            variables.entry(v.name.clone()).or_insert(Value::Unknown);
-        }
-    }
-}
-
 /// A `kiln console` session: the configuration and the state it evaluates
 /// expressions against (read once, never written, no lock).
 pub struct Console<'w> {
@@ -427,7 +416,7 @@ pub async fn console<'w>(
     let ((state, _), (config, warnings)) = with_config(ws, state_as_recovered(ws, obs)).await?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars)?;
-    unset_as_unknown(&config, &mut variables);
+    crate::workspace::unset_as_unknown(&config, &mut variables);
     Ok(Console {
         ws,
         config,

@@ -676,3 +676,16 @@ fn install_sealer(encryption: Option<&kiln_config::StateEncryption>) -> Result<S
     let made = kiln_store::seal::Sealer::new(&passphrase, previous.as_deref())?;
     Ok(SEALER.get_or_init(|| Some(Arc::new(made))).clone())
 }
+
+/// Variables with neither a value nor a default become unknown, as
+/// `kiln validate`, `kiln console` and the imports evaluate the
+/// configuration (nobody is asked for them).
+pub(crate) fn unset_as_unknown(config: &Config, variables: &mut VarValues) {
+    for v in &config.variables {
+        if v.default.is_none() {
+            variables
+                .entry(v.name.clone())
+                .or_insert(kiln_model::Value::Unknown);
+        }
+    }
+}
