@@ -284,10 +284,16 @@ fn redact_state(state: &State) -> State {
 }
 
 async fn output_cmd(ws: &Workspace, cmd: OutputCmd, out: &Output) -> Result<u8> {
-    let (state, version) = kiln_ops::read_state(ws).await?;
+    let (mut state, version) = kiln_ops::read_state(ws).await?;
+    let recorded = !state.outputs.is_empty();
+    // An output whose value is null is not there, as in Terraform (its state
+    // keeps no null output: `terraform output NAME` says "not found").
+    state
+        .outputs
+        .retain(|_, o| !matches!(o.value.clone().into_unmarked(), kiln_model::Value::Null));
     // Outputs are recorded by an apply that succeeds; before the first one,
     // `{}` would read as "applied, and there are none".
-    if state.outputs.is_empty() && state.source.is_none() {
+    if !recorded && state.source.is_none() {
         let why = match version {
             None => "it has never been applied",
             Some(_) => "no apply has succeeded there yet",

@@ -33,6 +33,7 @@ mod parse;
 mod shape;
 mod suggest;
 mod syntax;
+mod template_lines;
 mod typeexpr;
 mod vars;
 

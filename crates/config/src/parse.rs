@@ -70,8 +70,12 @@ pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
             file
         };
         let hidden = crate::syntax::hide_big_numbers(&file.text);
-        match hcl_edit::parser::parse_body(hidden.as_deref().unwrap_or(&file.text)) {
-            Ok(body) => p.file(&file, body),
+        let text = hidden.as_deref().unwrap_or(&file.text);
+        match hcl_edit::parser::parse_body(text) {
+            Ok(mut body) => {
+                crate::template_lines::body(&mut body, text);
+                p.file(&file, body)
+            }
             Err(e) => p.diags.push(syntax_error(&file, &e)),
         }
     }
@@ -88,8 +92,10 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
     // A trailing newline (after a heredoc, say) is not part of the expression.
     let text = file.text.trim_end();
     let hidden = crate::syntax::hide_big_numbers(text);
-    match hcl_edit::parser::parse_expr(hidden.as_deref().unwrap_or(text)) {
-        Ok(inner) => {
+    let text = hidden.as_deref().unwrap_or(text);
+    match hcl_edit::parser::parse_expr(text) {
+        Ok(mut inner) => {
+            crate::template_lines::expr(&mut inner, text);
             let range = inner.span().unwrap_or(0..file.text.len());
             Ok(Expr {
                 inner,

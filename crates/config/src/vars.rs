@@ -61,8 +61,12 @@ pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut values = VarValues::new();
     let hidden = crate::syntax::hide_big_numbers(&file.text);
-    let body = match hcl_edit::parser::parse_body(hidden.as_deref().unwrap_or(&file.text)) {
-        Ok(b) => b,
+    let text = hidden.as_deref().unwrap_or(&file.text);
+    let body = match hcl_edit::parser::parse_body(text) {
+        Ok(mut b) => {
+            crate::template_lines::body(&mut b, text);
+            b
+        }
         Err(e) => {
             diags.push(syntax_error(&file, &e));
             return (values, diags);

@@ -2,6 +2,7 @@
 //! `%{ for }` directives (strip markers included), and `templatefile`.
 
 use super::*;
+use crate::template_lines::{strips_end, strips_start};
 
 impl<'a> Cx<'a> {
     /// A template of several parts: always a string. `quoted` for a quoted
@@ -340,8 +341,9 @@ impl<'a> Cx<'a> {
     /// it with `vars` as its only names.
     fn render_text(&self, name: String, text: String, vars: &BTreeMap<String, Value>) -> R {
         let file = Arc::new(SourceFile { name, text });
-        let template = hcl_edit::parser::parse_template(&file.text)
+        let mut template = hcl_edit::parser::parse_template(&file.text)
             .map_err(|e| Diagnostics::from(syntax_error(&file, &e)))?;
+        crate::template_lines::template_file(&mut template);
         let mut cx = Cx {
             scope: self.scope,
             file: &file,
@@ -409,26 +411,4 @@ fn unescape(s: &str) -> String {
         chars.next();
     }
     out
-}
-
-fn strips_end(el: &Element) -> bool {
-    match el {
-        Element::Literal(_) => false,
-        Element::Interpolation(i) => i.strip.strip_end(),
-        Element::Directive(d) => match d.as_ref() {
-            Directive::If(d) => d.endif_expr.strip.strip_end(),
-            Directive::For(d) => d.endfor_expr.strip.strip_end(),
-        },
-    }
-}
-
-fn strips_start(el: &Element) -> bool {
-    match el {
-        Element::Literal(_) => false,
-        Element::Interpolation(i) => i.strip.strip_start(),
-        Element::Directive(d) => match d.as_ref() {
-            Directive::If(d) => d.if_expr.strip.strip_start(),
-            Directive::For(d) => d.for_expr.strip.strip_start(),
-        },
-    }
 }

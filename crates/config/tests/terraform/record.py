@@ -46,7 +46,8 @@ def cases():
             line = line.rstrip("\n")
             if not line or line.startswith("#"): continue
             cid, cat, expr = line.split("\t", 2)
-            out.append((cid, cat, expr))
+            # A case on several lines (a heredoc) writes its newlines as ⏎.
+            out.append((cid, cat, expr.replace("\u23ce", "\n")))
     return out
 
 def main():
