@@ -31,8 +31,26 @@ pub(super) fn anytrue(args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::Bool(bools(args)?.into_iter().any(|b| b)))
 }
 
+/// Argument `i` as Terraform's `list(any)` parameters take it: a tuple's
+/// elements unified to one type (`[1, "a"]` is `["1", "a"]`).
+pub(super) fn list_any_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
+    let v = std::mem::take(&mut args[i]);
+    if !matches!(v, Value::List(_)) {
+        args[i] = v;
+        return list_arg(args, i);
+    }
+    match convert(v, &Type::List(Box::new(Type::Any))) {
+        Ok(Value::List(l)) => Ok(l),
+        Ok(other) => Err(arg_err(
+            i,
+            format!("expected a list, got {}", other.type_name()),
+        )),
+        Err(e) => Err(arg_err(i, e.to_string())),
+    }
+}
+
 pub(super) fn chunklist(mut args: Vec<Value>) -> Result<Value, FnError> {
-    let list = list_arg(&mut args, 0)?;
+    let list = list_any_arg(&mut args, 0)?;
     let size = int_arg(&args, 1)?;
     if size < 0 {
         return Err(arg_err(1, "the size argument must be positive"));
@@ -113,15 +131,37 @@ pub(super) fn reverse(mut args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn lists(mut args: Vec<Value>) -> Result<Vec<Vec<Value>>, FnError> {
-    (0..args.len()).map(|i| list_arg(&mut args, i)).collect()
+    (0..args.len())
+        .map(|i| list_any_arg(&mut args, i))
+        .collect()
+}
+
+/// The sets of `setunion`, `setintersection` and `setsubtract`: their
+/// elements unified to one type across all of them, as cty's set functions
+/// unify their arguments (`setintersection([1, 2], ["2"])` is `["2"]`).
+fn unified_sets(mut args: Vec<Value>) -> Result<Vec<Vec<Value>>, FnError> {
+    let sets: Vec<Vec<Value>> = (0..args.len())
+        .map(|i| list_arg(&mut args, i))
+        .collect::<Result<_, _>>()?;
+    let lengths: Vec<usize> = sets.iter().map(Vec::len).collect();
+    let all = Value::List(sets.into_iter().flatten().collect());
+    let mut all = match convert(all, &Type::List(Box::new(Type::Any))) {
+        Ok(Value::List(l)) => l.into_iter(),
+        Ok(_) => Vec::new().into_iter(),
+        Err(e) => return Err(err(format!("the sets have no common element type: {e}"))),
+    };
+    Ok(lengths
+        .into_iter()
+        .map(|n| all.by_ref().take(n).collect())
+        .collect())
 }
 
 pub(super) fn setunion(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::List(make_set(lists(args)?.concat())))
+    Ok(Value::List(make_set(unified_sets(args)?.concat())))
 }
 
 pub(super) fn setintersection(args: Vec<Value>) -> Result<Value, FnError> {
-    let mut sets = lists(args)?.into_iter();
+    let mut sets = unified_sets(args)?.into_iter();
     let mut acc = make_set(sets.next().unwrap_or_default());
     for s in sets {
         acc.retain(|v| s.contains(v));
@@ -130,7 +170,7 @@ pub(super) fn setintersection(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 pub(super) fn setsubtract(args: Vec<Value>) -> Result<Value, FnError> {
-    let mut sets = lists(args)?.into_iter();
+    let mut sets = unified_sets(args)?.into_iter();
     let mut a = make_set(sets.next().unwrap_or_default());
     let b = sets.next().unwrap_or_default();
     a.retain(|v| !b.contains(v));

@@ -219,7 +219,7 @@ static FUNCTIONS: &[Function] = &[
     fixed("indent", &["spaces", "str"], Deep, strings::indent),
     fixed("index", &["list", "value"], Deep, collections::index),
     fixed("issensitive", &["value"], Raw, issensitive),
-    fixed("join", &["separator", "list"], Deep, join),
+    func("join", &["separator", "lists..."], 2, true, Deep, join),
     fixed("jsondecode", &["str"], Deep, jsondecode),
     fixed("jsonencode", &["val"], Deep, jsonencode),
     fixed("keys", &["map"], Shallow, keys),
@@ -552,7 +552,7 @@ fn contains(mut args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn distinct(mut args: Vec<Value>) -> Result<Value, FnError> {
-    let list = list_arg(&mut args, 0)?;
+    let list = collections::list_any_arg(&mut args, 0)?;
     let mut out: Vec<Value> = Vec::with_capacity(list.len());
     for v in list {
         if !out.contains(&v) {
@@ -606,19 +606,21 @@ fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
     })
 }
 
+/// `join(separator, lists...)`: the elements of every list, in order.
 fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
     let sep = string_arg(&args, 0)?;
-    let list = list_arg(&mut args, 1)?;
-    let mut parts = Vec::with_capacity(list.len());
-    for (i, v) in list.into_iter().enumerate() {
-        match convert(v, &Type::String) {
-            Ok(Value::String(s)) => parts.push(s),
-            Ok(_) => return Err(arg_err(1, format!("element {i} is null"))),
-            Err(e) => {
-                return Err(arg_err(
-                    1,
-                    format!("element {i}: expected a string, got {}", e.got),
-                ));
+    let mut parts = Vec::new();
+    for a in 1..args.len() {
+        for (i, v) in list_arg(&mut args, a)?.into_iter().enumerate() {
+            match convert(v, &Type::String) {
+                Ok(Value::String(s)) => parts.push(s),
+                Ok(_) => return Err(arg_err(a, format!("element {i} is null"))),
+                Err(e) => {
+                    return Err(arg_err(
+                        a,
+                        format!("element {i}: expected a string, got {}", e.got),
+                    ));
+                }
             }
         }
     }
