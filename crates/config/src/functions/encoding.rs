@@ -14,6 +14,15 @@ pub(super) fn base64encode(args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::String(STANDARD.encode(string_arg(&args, 0)?)))
 }
 
+/// `base64gzip(str)`: `str` compressed exactly as Terraform's gzip writer
+/// does (see [`super::gzip`]), then base64-encoded.
+pub(super) fn base64gzip(args: Vec<Value>) -> Result<Value, FnError> {
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(
+        STANDARD.encode(super::gzip::gzip(s.as_bytes())),
+    ))
+}
+
 pub(super) fn base64decode(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let bytes = STANDARD

@@ -26,6 +26,7 @@ mod dates;
 mod encoding;
 mod files;
 mod format;
+mod gzip;
 mod hashing;
 mod json;
 mod net;
@@ -149,6 +150,7 @@ static FUNCTIONS: &[Function] = &[
     fixed("anytrue", &["list"], Deep, collections::anytrue),
     fixed("base64decode", &["str"], Deep, encoding::base64decode),
     fixed("base64encode", &["str"], Deep, encoding::base64encode),
+    fixed("base64gzip", &["str"], Deep, encoding::base64gzip),
     fixed("base64sha256", &["str"], Deep, hashing::base64sha256),
     fixed("base64sha512", &["str"], Deep, hashing::base64sha512),
     fixed("basename", &["path"], Deep, files::basename),
