@@ -121,7 +121,7 @@ pub async fn import_terraform(
     }
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
-    let mut variables = ws.variables(&config, vars)?;
+    let mut variables = ws.variables(&config, vars, obs)?;
     crate::workspace::unset_as_unknown(&config, &mut variables);
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
     let schemas = registry.schemas();
@@ -653,7 +653,7 @@ pub async fn import_one(
     let addr: InstanceAddr = addr.parse()?;
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
-    let mut variables = ws.variables(&config, vars)?;
+    let mut variables = ws.variables(&config, vars, obs)?;
     crate::workspace::unset_as_unknown(&config, &mut variables);
     with_lock(
         ws,

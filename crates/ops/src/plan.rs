@@ -74,7 +74,7 @@ pub struct Planned {
 pub async fn validate(ws: &Workspace, obs: &dyn Observer) -> Result<usize> {
     let (config, warnings) = ws.load_config()?;
     obs.diagnostics(&warnings);
-    let mut variables = ws.variables(&config, &VarInputs::default())?;
+    let mut variables = ws.variables(&config, &VarInputs::default(), obs)?;
     let registry = ws.registry(Some(&config), Some(&variables), None).await?;
     crate::workspace::unset_as_unknown(&config, &mut variables);
     let options = PlanOptions {
@@ -132,7 +132,7 @@ pub(crate) async fn make_plan(
     obs: &dyn Observer,
 ) -> Result<Plan> {
     obs.diagnostics(warnings);
-    let mut variables = ws.variables(config, &request.vars)?;
+    let mut variables = ws.variables(config, &request.vars, obs)?;
     ask_for_missing_variables(config, &mut variables, obs)?;
     plan_config(ws, config, variables, request, state, obs).await
 }
@@ -415,7 +415,7 @@ pub async fn console<'w>(
 ) -> Result<Console<'w>> {
     let ((state, _), (config, warnings)) = with_config(ws, state_as_recovered(ws, obs)).await?;
     obs.diagnostics(&warnings);
-    let mut variables = ws.variables(&config, vars)?;
+    let mut variables = ws.variables(&config, vars, obs)?;
     crate::workspace::unset_as_unknown(&config, &mut variables);
     Ok(Console {
         ws,

@@ -263,7 +263,12 @@ impl Workspace {
     /// `terraform.tfvars.json`, `kiln.tfvars`, `*.auto.tfvars` and
     /// `*.auto.tfvars.json` in name order, then `--var-file` (HCL, or JSON
     /// when named `*.json`) and `--var` in the order given.
-    pub fn variables(&self, config: &Config, args: &VarInputs) -> Result<VarValues> {
+    pub fn variables(
+        &self,
+        config: &Config,
+        args: &VarInputs,
+        obs: &dyn crate::observe::Observer,
+    ) -> Result<VarValues> {
         let mut values = VarValues::new();
         let mut diags = Diagnostics::new();
         for prefix in ["TF_VAR_", "KILN_VAR_"] {
@@ -310,7 +315,26 @@ impl Workspace {
                 text,
             });
             diags.extend(d);
-            values.extend(vals);
+            // As in Terraform, a file's value for a variable the
+            // configuration does not declare is a warning (files are shared
+            // between configurations); on the command line it is an error.
+            let mut unused = Diagnostics::new();
+            for (name, value) in vals {
+                if config.variables.iter().any(|v| v.name == name) {
+                    values.insert(name, value);
+                } else {
+                    unused.push(
+                        Diagnostic::warning(format!(
+                            "{} gives a value for undeclared variable \"{name}\"; it is not used",
+                            display_path(&path)
+                        ))
+                        .with_detail(format!(
+                            "declare it with `variable \"{name}\" {{}}` to use it, or remove it from the file"
+                        )),
+                    );
+                }
+            }
+            obs.diagnostics(&unused);
         }
         for raw in &args.vars {
             let Some((name, value)) = raw.split_once('=') else {
