@@ -1,6 +1,6 @@
 //! The AWS provider against the provider conformance suite, on the
-//! emulator: in process for every kind of resource the web example uses,
-//! and through the plugin protocol for a few.
+//! emulator: every type the provider serves, in process and again through
+//! the plugin protocol (the `kiln-provider-aws` executable).
 
 mod common;
 
@@ -83,16 +83,22 @@ async fn made(p: &dyn Provider, env: &str, type_name: &str, config: Value) -> St
 #[tokio::test]
 async fn aws_conforms_in_process() {
     let p = AwsProvider::with_options(common::options());
-    let env = common::unique("conf");
+    conforms(&p, &common::unique("conf")).await;
+}
+
+/// Every type the provider serves, through `p`: created, read, updated in
+/// place where it can be, replaced, found by key and deleted.
+async fn conforms(p: &dyn Provider, env: &str) {
+    let env = env.to_string();
     let vpc = prerequisite(
-        &p,
+        p,
         &env,
         "aws_vpc",
         &[("cidr_block", Value::from("10.9.0.0/16"))],
     )
     .await;
     let subnet = prerequisite(
-        &p,
+        p,
         &env,
         "aws_subnet",
         &[
@@ -102,7 +108,7 @@ async fn aws_conforms_in_process() {
     )
     .await;
     let subnet_b = prerequisite(
-        &p,
+        p,
         &env,
         "aws_subnet",
         &[
@@ -120,10 +126,10 @@ async fn aws_conforms_in_process() {
             ("name_prefix", Value::from(format!("tg{port}"))),
         ]
     };
-    let blue = prerequisite(&p, &env, "aws_lb_target_group", &tg(81)).await;
-    let green = prerequisite(&p, &env, "aws_lb_target_group", &tg(82)).await;
+    let blue = prerequisite(p, &env, "aws_lb_target_group", &tg(81)).await;
+    let green = prerequisite(p, &env, "aws_lb_target_group", &tg(82)).await;
     let lb = prerequisite(
-        &p,
+        p,
         &env,
         "aws_lb",
         &[("subnets", strs(&[&subnet, &subnet_b]))],
@@ -159,7 +165,7 @@ async fn aws_conforms_in_process() {
         )
     };
     let template = prerequisite(
-        &p,
+        p,
         &env,
         "aws_launch_template",
         &[
@@ -209,15 +215,15 @@ async fn aws_conforms_in_process() {
         )
     };
     let igw = prerequisite(
-        &p,
+        p,
         &env,
         "aws_internet_gateway",
         &[("vpc_id", Value::from(vpc.as_str()))],
     )
     .await;
-    let nat_eip = prerequisite(&p, &env, "aws_eip", &[("domain", Value::from("vpc"))]).await;
+    let nat_eip = prerequisite(p, &env, "aws_eip", &[("domain", Value::from("vpc"))]).await;
     let nat = prerequisite(
-        &p,
+        p,
         &env,
         "aws_nat_gateway",
         &[
@@ -226,9 +232,9 @@ async fn aws_conforms_in_process() {
         ],
     )
     .await;
-    let case_eip = prerequisite(&p, &env, "aws_eip", &[("domain", Value::from("vpc"))]).await;
+    let case_eip = prerequisite(p, &env, "aws_eip", &[("domain", Value::from("vpc"))]).await;
     let host = prerequisite(
-        &p,
+        p,
         &env,
         "aws_instance",
         &[
@@ -239,14 +245,14 @@ async fn aws_conforms_in_process() {
     )
     .await;
     let table = prerequisite(
-        &p,
+        p,
         &env,
         "aws_route_table",
         &[("vpc_id", Value::from(vpc.as_str()))],
     )
     .await;
     let assoc_subnet = prerequisite(
-        &p,
+        p,
         &env,
         "aws_subnet",
         &[
@@ -294,14 +300,14 @@ async fn aws_conforms_in_process() {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":"ec2.amazonaws.com"}}]}"#;
     let permissions = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
     let role = prerequisite(
-        &p,
+        p,
         &env,
         "aws_iam_role",
         &[("assume_role_policy", Value::from(trust))],
     )
     .await;
     let managed = prerequisite(
-        &p,
+        p,
         &env,
         "aws_iam_policy",
         &[("policy", Value::from(permissions))],
@@ -313,7 +319,7 @@ async fn aws_conforms_in_process() {
         full(type_name, &set)
     };
     let lc = prerequisite(
-        &p,
+        p,
         &env,
         "aws_launch_configuration",
         &[
@@ -323,7 +329,7 @@ async fn aws_conforms_in_process() {
     )
     .await;
     let attach_group = prerequisite(
-        &p,
+        p,
         &env,
         "aws_autoscaling_group",
         &[
@@ -336,7 +342,7 @@ async fn aws_conforms_in_process() {
     )
     .await;
     let rules_group = prerequisite(
-        &p,
+        p,
         &env,
         "aws_security_group",
         &[("vpc_id", Value::from(vpc.as_str()))],
@@ -393,7 +399,7 @@ async fn aws_conforms_in_process() {
             ],
         )
     };
-    let rules_listener = made(&p, &env, "aws_lb_listener", {
+    let rules_listener = made(p, &env, "aws_lb_listener", {
         let mut l = listener(100);
         if let Value::Map(m) = &mut l {
             m.insert("port".into(), Value::from(8080i64));
@@ -437,7 +443,7 @@ async fn aws_conforms_in_process() {
         )
     };
     let zone = prerequisite(
-        &p,
+        p,
         &env,
         "aws_route53_zone",
         &[("name", Value::from(format!("{env}.example.com")))],
@@ -473,7 +479,7 @@ async fn aws_conforms_in_process() {
     };
     let data_bucket = format!("{env}-data");
     prerequisite(
-        &p,
+        p,
         &env,
         "aws_s3_bucket",
         &[
@@ -540,7 +546,7 @@ async fn aws_conforms_in_process() {
         )
     };
     let acl_subnet = prerequisite(
-        &p,
+        p,
         &env,
         "aws_subnet",
         &[
@@ -574,7 +580,7 @@ async fn aws_conforms_in_process() {
         )
     };
     let rules_acl = prerequisite(
-        &p,
+        p,
         &env,
         "aws_network_acl",
         &[("vpc_id", Value::from(vpc.as_str()))],
@@ -606,7 +612,7 @@ async fn aws_conforms_in_process() {
         )
     };
     let issued = prerequisite(
-        &p,
+        p,
         &env,
         "aws_acm_certificate",
         &[("domain_name", Value::from(format!("api.{env}.example.com")))],
@@ -749,12 +755,14 @@ async fn aws_conforms_in_process() {
         ConformanceCase::new("aws_lb_listener_rule", listener_rule(10, false))
             .with_update(listener_rule(20, true)),
         // Scaling: the policy, the schedule and the alarm change in place.
+        // (The emulator keys policies and schedules by name alone: names are
+        // unique per run, as two runs share it.)
         ConformanceCase::new(
             "aws_autoscaling_policy",
             full(
                 "aws_autoscaling_policy",
                 &[
-                    ("name", Value::from("scale-out")),
+                    ("name", Value::from(format!("{env}-scale-out"))),
                     ("autoscaling_group_name", Value::from(attach_group.as_str())),
                     ("adjustment_type", Value::from("ChangeInCapacity")),
                     ("scaling_adjustment", Value::from(1i64)),
@@ -765,7 +773,7 @@ async fn aws_conforms_in_process() {
         .with_update(full(
             "aws_autoscaling_policy",
             &[
-                ("name", Value::from("scale-out")),
+                ("name", Value::from(format!("{env}-scale-out"))),
                 ("autoscaling_group_name", Value::from(attach_group.as_str())),
                 ("adjustment_type", Value::from("ChangeInCapacity")),
                 ("scaling_adjustment", Value::from(2i64)),
@@ -777,7 +785,7 @@ async fn aws_conforms_in_process() {
             full(
                 "aws_autoscaling_schedule",
                 &[
-                    ("scheduled_action_name", Value::from("night")),
+                    ("scheduled_action_name", Value::from(format!("{env}-night"))),
                     ("autoscaling_group_name", Value::from(attach_group.as_str())),
                     ("recurrence", Value::from("0 22 * * *")),
                     ("desired_capacity", Value::from(0i64)),
@@ -787,7 +795,7 @@ async fn aws_conforms_in_process() {
         .with_update(full(
             "aws_autoscaling_schedule",
             &[
-                ("scheduled_action_name", Value::from("night")),
+                ("scheduled_action_name", Value::from(format!("{env}-night"))),
                 ("autoscaling_group_name", Value::from(attach_group.as_str())),
                 ("recurrence", Value::from("0 23 * * *")),
                 ("desired_capacity", Value::from(0i64)),
@@ -1012,7 +1020,7 @@ async fn aws_conforms_in_process() {
     // VPC's default objects, adopted by a create, their rules in place;
     // and a certificate validation, which only waits.
     let defaults_vpc = prerequisite(
-        &p,
+        p,
         &env,
         "aws_vpc",
         &[("cidr_block", Value::from("10.8.0.0/16"))],
@@ -1126,10 +1134,10 @@ async fn aws_conforms_in_process() {
         .filter(|t| !t.starts_with("aws_alb") && !covered.contains(t.as_str()))
         .collect();
     assert!(missing.is_empty(), "no conformance case for {missing:?}");
-    assert_conforms(&p, &cases, &options(&env)).await;
+    assert_conforms(p, &cases, &options(&env)).await;
     let mut left_to_aws = options(&format!("{env}-defaults"));
     left_to_aws.objects_have_backing = false;
-    assert_conforms(&p, &defaults, &left_to_aws).await;
+    assert_conforms(p, &defaults, &left_to_aws).await;
 }
 
 /// A VPC's main route table, as EC2 reports it.
@@ -1168,52 +1176,8 @@ async fn aws_conforms_through_the_protocol() {
         AwsProvider::new().schema(),
         "the handshake carries the schema"
     );
-    let env = common::unique("proto");
-    let vpc = prerequisite(
-        &p,
-        &env,
-        "aws_vpc",
-        &[("cidr_block", Value::from("10.8.0.0/16"))],
-    )
-    .await;
-    let cases = [
-        ConformanceCase::new(
-            "aws_vpc",
-            full(
-                "aws_vpc",
-                &[
-                    ("cidr_block", Value::from("10.2.0.0/16")),
-                    ("tags", tags("a")),
-                ],
-            ),
-        )
-        .with_update(full(
-            "aws_vpc",
-            &[
-                ("cidr_block", Value::from("10.2.0.0/16")),
-                ("tags", tags("b")),
-            ],
-        )),
-        ConformanceCase::new(
-            "aws_security_group",
-            full(
-                "aws_security_group",
-                &[("vpc_id", Value::from(vpc.as_str()))],
-            ),
-        ),
-        ConformanceCase::new(
-            "aws_lb_target_group",
-            full(
-                "aws_lb_target_group",
-                &[
-                    ("port", Value::from(8080i64)),
-                    ("protocol", Value::from("HTTP")),
-                    ("vpc_id", Value::from(vpc.as_str())),
-                ],
-            ),
-        ),
-    ];
-    assert_conforms(&p, &cases, &options(&env)).await;
+    // The whole suite again, every type through the plugin protocol.
+    conforms(&p, &common::unique("proto")).await;
 }
 
 #[tokio::test]
