@@ -215,7 +215,27 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
             out.paint(Style::Dim, "# because of a removed block with destroy = false: it leaves the state, and the object is left as it is")
         );
     }
-    if !plan.moves.is_empty() || !plan.forgotten.is_empty() || !plan.imported.is_empty() {
+    for addr in plan.source.deferred_data.keys() {
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            out.paint(Style::Green, "<="),
+            out.paint(Style::Bold, &format!("{addr} will be read during apply"))
+        );
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(
+                Style::Dim,
+                "# because its configuration uses values known only after apply"
+            )
+        );
+    }
+    if !plan.moves.is_empty()
+        || !plan.forgotten.is_empty()
+        || !plan.imported.is_empty()
+        || !plan.source.deferred_data.is_empty()
+    {
         s.push('\n');
     }
     for a in &changes {

@@ -516,3 +516,56 @@ fn completions_cover_every_command() {
     }
     k.run(&["completions", "tcsh"]).expect_code(2);
 }
+
+/// A data source whose arguments use what a create produces is read during
+/// apply, as Terraform defers it (`<= read during apply`): the plan says
+/// so, what uses it waits for the create, sees the value read, and the next
+/// plan (which reads it before planning) is empty.
+#[test]
+fn a_data_source_that_uses_a_new_object_is_read_during_apply() {
+    let (p, k) = project(
+        r#"resource "null_resource" "r" {
+  triggers = { v = "1" }
+}
+
+data "null_data_source" "late" {
+  inputs = { id = null_resource.r.id, fixed = "x" }
+}
+
+resource "null_resource" "uses" {
+  triggers = { from = data.null_data_source.late.outputs.id }
+}
+
+output "read" {
+  value = data.null_data_source.late.outputs.fixed
+}
+"#,
+    );
+    let r = k.run(&["plan", "--no-color"]);
+    r.success();
+    assert!(
+        r.stdout
+            .contains("<= data.null_data_source.late will be read during apply"),
+        "{}",
+        r.stdout
+    );
+    k.run(&["apply", "--yes"]).success();
+    let state = p.state_json("default").unwrap();
+    let resources = state["resources"].as_array().unwrap();
+    let attrs = |addr: &str| {
+        resources
+            .iter()
+            .find(|x| x["addr"] == addr)
+            .map(|x| x["attributes"].clone())
+            .unwrap_or_else(|| panic!("{addr} not in {state}"))
+    };
+    assert_eq!(
+        attrs("null_resource.uses")["triggers"]["from"],
+        attrs("null_resource.r")["id"],
+        "the dependent saw the value read during apply"
+    );
+    let out = k.run(&["output", "read"]);
+    assert!(out.stdout.contains("\"x\""), "{}", out.all());
+    let again = k.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+}

@@ -138,6 +138,12 @@ impl Walk for Forward<'_, '_, '_> {
     }
 
     async fn start(&mut self, i: usize) -> Option<Job> {
+        if let Some(ev) = self.evaluator.as_mut()
+            && let Err(e) = self.run.read_deferred(ev).await
+        {
+            self.run.fail(i, e, Duration::ZERO);
+            return None;
+        }
         let prepared = match self.evaluator.as_mut() {
             Some(ev) => self.run.prepare(i, ev),
             None => Err(StepError::NoEvaluator),
@@ -362,10 +368,15 @@ pub async fn apply(
         Some(_) if !rolled_back.is_empty() => (BTreeMap::new(), None),
         // A partial plan (`--target`) leaves the outputs as they are.
         Some(_) if plan.partial => (BTreeMap::new(), None),
-        Some(ev) => match run.outputs(ev) {
-            Some((values, states)) => (values, Some(states)),
-            None => (BTreeMap::new(), None),
-        },
+        Some(ev) => {
+            if let Err(e) = run.read_deferred(ev).await {
+                run.diagnostics.push(Diagnostic::error(e));
+            }
+            match run.outputs(ev) {
+                Some((values, states)) => (values, Some(states)),
+                None => (BTreeMap::new(), None),
+            }
+        }
         None => (BTreeMap::new(), None),
     };
     let success = run.failures.is_empty()
@@ -828,6 +839,42 @@ impl Run<'_> {
                 created: created.then(|| resource.clone()),
             };
         }
+    }
+
+    /// Reads the data sources the plan deferred to apply whose
+    /// configuration has become known (what they use is applied): before
+    /// each step, so a step that uses one sees its value.
+    async fn read_deferred(&mut self, ev: &mut ApplyEvaluator<'_>) -> Result<(), String> {
+        for p in ev.unread() {
+            let request = {
+                let state = &self.state;
+                let applied =
+                    |a: &InstanceAddr| state.resources.get(a).map(|r| r.attributes.clone());
+                ev.read_request(p, &applied)
+                    .map_err(|d| errors(&d).unwrap_or_else(|| d.to_string()))?
+            };
+            let Some(read) = request else { continue };
+            let provider = self.registry.get(&read.provider).cloned().ok_or_else(|| {
+                format!(
+                    "no provider \"{}\" to read {} with",
+                    read.provider, read.addr
+                )
+            })?;
+            let resp = provider
+                .read_data(kiln_provider::ReadDataRequest {
+                    type_name: read.type_name.clone(),
+                    config: read.config,
+                })
+                .await;
+            if resp.diagnostics.has_errors() {
+                return Err(format!(
+                    "reading {} failed: {}",
+                    read.addr, resp.diagnostics
+                ));
+            }
+            ev.set_read(p, resp.state);
+        }
+        Ok(())
     }
 
     /// The final, fully known attributes of a create or update.

@@ -27,7 +27,7 @@ use crate::planner::kept_object;
 use crate::scope::{for_each_keys, project, project_owned, resource_value};
 use crate::values::{first_inconsistency, mark_sensitive};
 use crate::{
-    Action, ActionKind, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, expand, vars,
+    Action, ActionKind, DataRead, GenerationChange, PLAN_FORMAT_VERSION, Plan, Reason, expand, vars,
 };
 
 /// Re-evaluates planned actions with the values apply produced. It borrows
@@ -44,8 +44,12 @@ pub struct ApplyEvaluator<'p> {
     /// Per resource block: the actions of its instances, in key order (for
     /// a data source, indexes into `data`).
     instances: Vec<Vec<usize>>,
-    /// The data source instances' keys and values, as planned.
+    /// The data source instances' keys and values, as planned (unknown
+    /// for one read during apply, until it is read).
     data: Vec<(InstanceKey, Value)>,
+    /// The data source instances the plan defers to apply.
+    pending: Vec<PendingRead>,
+    data_schemas: BTreeMap<String, ResourceSchema>,
     /// Locals evaluated so far (kept once fully known).
     locals: RefCell<Vec<Option<Value>>>,
     /// Per `for_each` resource: its keys' values (kept once fully known).
@@ -97,6 +101,8 @@ impl<'p> ApplyEvaluator<'p> {
             action_resource: vec![None; plan.actions.len()],
             instances: Vec::new(),
             data: Vec::new(),
+            pending: Vec::new(),
+            data_schemas: BTreeMap::new(),
             locals: RefCell::new(Vec::new()),
             each_values: RefCell::new(Vec::new()),
             env: plan.env.clone(),
@@ -194,6 +200,26 @@ impl<'p> ApplyEvaluator<'p> {
                 ev.data.push((addr.key.clone(), value.clone()));
             }
         }
+        for (addr, provider) in &plan.source.deferred_data {
+            let block = an
+                .meta
+                .by_path
+                .get(&addr.module)
+                .copied()
+                .or(addr.module.is_empty().then_some(0))
+                .and_then(|mi| an.resource_ix(mi, &addr.resource));
+            if let Some(r) = block {
+                ev.pending.push(PendingRead {
+                    addr: addr.clone(),
+                    provider: provider.clone(),
+                    resource: r,
+                    data: ev.data.len(),
+                    read: false,
+                });
+                ev.instances[r].push(ev.data.len());
+                ev.data.push((addr.key.clone(), Value::Unknown));
+            }
+        }
         for (r, res) in config.resources.iter().enumerate() {
             if res.addr.mode == ResourceMode::Data {
                 let data = &ev.data;
@@ -201,7 +227,13 @@ impl<'p> ApplyEvaluator<'p> {
             }
         }
         for r in &config.resources {
-            if let Some((_, s)) = schemas.resource(&r.addr.ty) {
+            if r.addr.mode == ResourceMode::Data {
+                if let Some((_, s)) = schemas.data_source(&r.addr.ty) {
+                    ev.data_schemas
+                        .entry(r.addr.ty.clone())
+                        .or_insert_with(|| s.clone());
+                }
+            } else if let Some((_, s)) = schemas.resource(&r.addr.ty) {
                 ev.schemas
                     .entry(r.addr.ty.clone())
                     .or_insert_with(|| s.clone());
@@ -403,6 +435,80 @@ impl<'p> ApplyEvaluator<'p> {
         Ok(out)
     }
 
+    /// The data source instances deferred to apply that are not read yet:
+    /// indexes for [`ApplyEvaluator::read_request`].
+    pub fn unread(&self) -> Vec<usize> {
+        (0..self.pending.len())
+            .filter(|&p| !self.pending[p].read)
+            .collect()
+    }
+
+    /// What reading deferred data source instance `p` takes, once every
+    /// value its configuration uses is known (`None` until then): its
+    /// address, provider, type and configuration.
+    ///
+    /// # Errors
+    /// The configuration does not evaluate.
+    pub fn read_request(
+        &self,
+        p: usize,
+        applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
+    ) -> Result<Option<DataRead>, Diagnostics> {
+        let (Some(an), Some(pending)) = (&self.an, self.pending.get(p)) else {
+            return Ok(None);
+        };
+        let r = pending.resource;
+        let res = &self.config.resources[r];
+        let Some(schema) = self.data_schemas.get(&res.addr.ty) else {
+            return Err(res
+                .loc
+                .error(format!(
+                    "no provider offers data source type \"{}\" any more",
+                    res.addr.ty
+                ))
+                .into());
+        };
+        let each = match (&pending.addr.key, an.modes[r]) {
+            (InstanceKey::Str(k), Mode::ForEach) => {
+                let v = self.each_value(r, k, applied)?;
+                Some((Value::String(k.clone()), v))
+            }
+            _ => None,
+        };
+        let scope = ApplyScope {
+            ev: self,
+            an,
+            applied,
+            mi: an.meta.resource_mi(r),
+            current: Some(r),
+            key: pending.addr.key.clone(),
+            each,
+            self_value: None,
+        };
+        let config = eval_body(&res.body, schema, &scope)?;
+        if !config.is_known() {
+            return Ok(None);
+        }
+        Ok(Some(DataRead {
+            addr: pending.addr.clone(),
+            type_name: res.addr.ty.clone(),
+            provider: pending.provider.clone(),
+            config,
+        }))
+    }
+
+    /// Records what reading deferred instance `p` returned: what refers to
+    /// it sees this value from now on.
+    pub fn set_read(&mut self, p: usize, value: Value) {
+        if let Some(pending) = self.pending.get_mut(p) {
+            pending.read = true;
+            let schema = self
+                .data_schemas
+                .get(&self.config.resources[pending.resource].addr.ty);
+            self.data[pending.data].1 = crate::planner::mark_schema_sensitive(value, schema);
+        }
+    }
+
     /// `each.value` of instance `key` of `for_each` resource `r`.
     fn each_value(
         &self,
@@ -435,6 +541,18 @@ impl<'p> ApplyEvaluator<'p> {
         }
         Ok(value)
     }
+}
+
+/// A data source instance whose read the plan deferred to apply.
+#[derive(Debug)]
+struct PendingRead {
+    addr: InstanceAddr,
+    provider: String,
+    /// Its resource block.
+    resource: usize,
+    /// Its index in `data`.
+    data: usize,
+    read: bool,
 }
 
 /// The planned value at `path` (for the message), found under `key`.

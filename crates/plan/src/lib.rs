@@ -273,6 +273,11 @@ pub struct PlanSource {
     /// The data sources' values the plan was made with, reused at apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<InstanceAddr, Value>,
+    /// Data source instances read during apply instead (their
+    /// configuration uses values known only after apply, as Terraform
+    /// defers them), with the provider that reads each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deferred_data: BTreeMap<InstanceAddr, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

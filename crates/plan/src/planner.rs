@@ -42,6 +42,7 @@ pub fn plan(
     let mut warnings = Diagnostics::new();
     let mut actions = Vec::new();
     let mut outputs = BTreeMap::new();
+    let mut deferred_data = BTreeMap::new();
     let no_files = kiln_config::NoFileSystem;
     let files = Recorder::new(match &options.files.0 {
         Some(fs) => fs.as_ref(),
@@ -86,6 +87,7 @@ pub fn plan(
             actions: Vec::with_capacity(config.resources.len().max(state.resources.len())),
             instances: vec![None; config.resources.len()],
             data: Vec::new(),
+            deferred: BTreeMap::new(),
             reads: None,
             failed: vec![false; analysis.graph.node_count()],
             outputs: BTreeMap::new(),
@@ -101,6 +103,7 @@ pub fn plan(
         p.checks(&all_checks);
         actions = p.actions;
         outputs = p.outputs;
+        deferred_data = p.deferred;
         diags = p.diags;
         warnings = p.warnings;
     }
@@ -206,6 +209,7 @@ pub fn plan(
             root_dir: options.root_dir.clone(),
             file_reads: files.into_reads(),
             data: options.data.clone(),
+            deferred_data,
         },
         warnings,
         generations,
@@ -373,6 +377,7 @@ pub fn data_reads(
         actions: Vec::new(),
         instances: vec![None; config.resources.len()],
         data: Vec::new(),
+        deferred: BTreeMap::new(),
         reads: Some(Vec::new()),
         failed: vec![false; analysis.graph.node_count()],
         outputs: BTreeMap::new(),
@@ -555,7 +560,7 @@ fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: 
 }
 
 /// Marks the attributes the schema calls sensitive.
-fn mark_schema_sensitive(v: Value, schema: Option<&ResourceSchema>) -> Value {
+pub(crate) fn mark_schema_sensitive(v: Value, schema: Option<&ResourceSchema>) -> Value {
     let (Some(schema), Value::Map(mut m)) = (schema, v.clone()) else {
         return v;
     };
@@ -668,6 +673,8 @@ struct Planner<'a> {
     instances: Vec<Option<Vec<usize>>>,
     /// The data source instances' keys and values.
     data: Vec<(InstanceKey, Value)>,
+    /// Data source instances read during apply, with their provider.
+    deferred: BTreeMap<InstanceAddr, String>,
     /// Collecting the data sources to read ([`data_reads`]) instead of
     /// planning.
     reads: Option<Vec<crate::DataRead>>,
@@ -1028,15 +1035,10 @@ impl<'a> Planner<'a> {
                             ok = false;
                         }
                         (None, Ok(_)) if self.options.data_unknown => {}
+                        // As in Terraform: read during apply, once what it
+                        // uses is known; what uses it waits for that.
                         (None, Ok(_)) => {
-                            self.diags.push(
-                                res.loc
-                                    .error(format!(
-                                        "{addr} depends on a value known only after apply"
-                                    ))
-                                    .with_detail("data sources are read before planning: their arguments may use variables, locals, other data sources and attributes already known, not what a create or replace produces"),
-                            );
-                            ok = false;
+                            self.deferred.insert(addr, provider.to_string());
                         }
                     }
                     Value::Unknown
@@ -1139,10 +1141,33 @@ impl<'a> Planner<'a> {
                     .iter()
                     .map(|&i| self.actions[i].addr.clone()),
             );
+            self.through_deferred_data(*r, &mut out, 0);
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// A data source read during apply is read once what it refers to is
+    /// applied: whatever uses it waits for those too.
+    fn through_deferred_data(&self, r: usize, out: &mut Vec<InstanceAddr>, depth: usize) {
+        if self.config.resources[r].addr.mode != ResourceMode::Data || depth > 64 {
+            return;
+        }
+        let deferred = self.instances[r]
+            .as_ref()
+            .is_some_and(|is| is.iter().any(|&i| !self.data[i].1.is_known()));
+        if !deferred {
+            return;
+        }
+        for (d, _) in &self.an.resource_refs[r].deps {
+            out.extend(
+                self.picked(*d, None)
+                    .iter()
+                    .map(|&i| self.actions[i].addr.clone()),
+            );
+            self.through_deferred_data(*d, out, depth + 1);
+        }
     }
 
     /// The instance being created or replaced that makes attribute `attr`

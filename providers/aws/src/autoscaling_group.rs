@@ -57,14 +57,21 @@ fn asg_tags(
         .collect()
 }
 
-/// The `tag` blocks: key → value, and key → propagate_at_launch.
+/// The `tag` blocks and the legacy `tags` list (maps of strings, as the
+/// AWS provider before 5.0 took them): key → value, and key →
+/// propagate_at_launch.
 fn tag_blocks(config: &Value) -> (BTreeMap<String, String>, BTreeMap<String, bool>) {
     let mut tags = BTreeMap::new();
     let mut propagate = BTreeMap::new();
-    for t in objects(config, "tag") {
+    for t in objects(config, "tag")
+        .into_iter()
+        .chain(objects(config, "tags"))
+    {
         if let Some(k) = string(t, "key") {
             tags.insert(k.clone(), string(t, "value").unwrap_or_default());
-            propagate.insert(k, boolean(t, "propagate_at_launch").unwrap_or(false));
+            let p = boolean(t, "propagate_at_launch")
+                .or_else(|| string(t, "propagate_at_launch").map(|s| s == "true"));
+            propagate.insert(k, p.unwrap_or(false));
         }
     }
     (tags, propagate)
@@ -375,7 +382,7 @@ pub async fn update(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
                 .map_err(api("DetachLoadBalancerTargetGroups"))?;
         }
     }
-    if changed("tag") {
+    if changed("tag") || changed("tags") {
         let (old, _) = tag_blocks(&req.prior);
         let (new, propagate) = tag_blocks(p);
         let removed: Vec<Tag> = old
@@ -598,6 +605,12 @@ impl Resource for AutoscalingGroup {
                     ("propagate_at_launch", bool_t()),
                 ]))))
                 .runtime(),
+            )
+            .attr(
+                "tags",
+                A::optional(Type::List(Box::new(Type::Map(Box::new(str_t())))))
+                    .runtime()
+                    .describe("the AWS provider's list form before 5.0: maps with key, value and propagate_at_launch; kept with the tag blocks"),
             );
         asg.health_check = true;
         asg

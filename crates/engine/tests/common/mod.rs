@@ -351,6 +351,7 @@ impl PlanBuilder {
                     root_dir: String::new(),
                     file_reads: Default::default(),
                     data: Default::default(),
+                    deferred_data: Default::default(),
                 },
                 warnings: Default::default(),
                 generations: None,

@@ -291,6 +291,9 @@ pub fn step_order(plan: &Plan) -> Vec<usize> {
 pub fn render(plan: &Plan) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "generation {}", plan.generation);
+    for (addr, provider) in &plan.source.deferred_data {
+        let _ = writeln!(s, "read during apply {addr} (provider {provider})");
+    }
     for a in &plan.actions {
         let kind = match a.kind {
             ActionKind::NoOp => "no-op",

@@ -93,6 +93,33 @@ pub fn kiln_bin() -> PathBuf {
 pub fn project(main: &str) -> (TempProject, Kiln) {
     let p = TempProject::new();
     p.write("main.hcl", main);
+    let k = kiln_in(&p);
+    (p, k)
+}
+
+/// A project holding a copy of the directory `src` (files and
+/// subdirectories), and `kiln` on the emulator in it.
+pub fn project_dir(src: &Path) -> (TempProject, Kiln) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let p = TempProject::new();
+    copy(src, p.path());
+    let k = kiln_in(&p);
+    (p, k)
+}
+
+/// `kiln` in `p`, on the emulator, with the plugin on `PATH`.
+fn kiln_in(p: &TempProject) -> Kiln {
     let mut k = Kiln::new(kiln_bin(), p.path());
     for (key, v) in moto().env() {
         k = k.env(&key, &v);
@@ -103,8 +130,7 @@ pub fn project(main: &str) -> (TempProject, Kiln) {
     let mut dirs = vec![plugin_dir];
     dirs.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(dirs).unwrap();
-    k = k.env("PATH", path.to_str().unwrap());
-    (p, k)
+    k.env("PATH", path.to_str().unwrap())
 }
 
 /// The resource addresses in an environment's state file.
