@@ -66,6 +66,10 @@ impl Moto {
             // A requested ACM certificate is issued after this many seconds
             // (moto's default is 60; AWS takes minutes after DNS validation).
             .env("MOTO_ACM_VALIDATION_WAIT", "2")
+            // moto runs no containers: an ECS service reports this many
+            // tasks running (kiln's health check waits for the desired
+            // count, at most 3 in the tests).
+            .env("MOTO_ECS_SERVICE_RUNNING", "3")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -55,6 +55,7 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub route53: aws_sdk_route53::Client,
     pub acm: aws_sdk_acm::Client,
+    pub ecs: aws_sdk_ecs::Client,
     pub region: String,
 }
 
@@ -153,6 +154,9 @@ impl Clients {
         let acm_config = aws_sdk_acm::config::Builder::from(&config)
             .retry_partition(partition.clone())
             .build();
+        let ecs_config = aws_sdk_ecs::config::Builder::from(&config)
+            .retry_partition(partition.clone())
+            .build();
         let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
             .retry_partition(partition)
             .build();
@@ -173,6 +177,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::from_conf(sts_config),
             route53: aws_sdk_route53::Client::from_conf(route53_config),
             acm: aws_sdk_acm::Client::from_conf(acm_config),
+            ecs: aws_sdk_ecs::Client::from_conf(ecs_config),
             region,
         }
     }

@@ -67,6 +67,7 @@ mod autoscaling_policy;
 mod cloudwatch_metric_alarm;
 mod data;
 mod ec2;
+mod ecs;
 mod elb;
 mod iam;
 mod kind;

@@ -7,7 +7,7 @@
 use crate::kind::Resource;
 use crate::{
     acm_certificate, autoscaling_attachment, autoscaling_group, autoscaling_policy,
-    cloudwatch_metric_alarm, ec2, elb, iam, launch_configuration, route53, s3_bucket,
+    cloudwatch_metric_alarm, ec2, ecs, elb, iam, launch_configuration, route53, s3_bucket,
     s3_bucket_config,
 };
 
@@ -59,6 +59,11 @@ pub static TYPES: &[&dyn Resource] = &[
     &s3_bucket_config::BucketConfig(s3_bucket_config::Part::Encryption),
     &s3_bucket_config::BucketConfig(s3_bucket_config::Part::PublicAccessBlock),
     &s3_bucket_config::BucketConfig(s3_bucket_config::Part::Policy),
+    &ecs::cluster::EcsCluster,
+    &ecs::capacity_provider::EcsCapacityProvider,
+    &ecs::cluster_capacity_providers::EcsClusterCapacityProviders,
+    &ecs::task_definition::EcsTaskDefinition,
+    &ecs::service::EcsService,
 ];
 
 /// The type serving a type name (an alias reaches the type it stands for).

@@ -618,7 +618,143 @@ async fn conforms(p: &dyn Provider, env: &str) {
         &[("domain_name", Value::from(format!("api.{env}.example.com")))],
     )
     .await;
+    // ECS: a cluster and a capacity provider on a group of its own for the
+    // cluster's capacity providers, a task definition for the service.
+    let ecs_group = prerequisite(
+        p,
+        &env,
+        "aws_autoscaling_group",
+        &[
+            ("min_size", Value::from(0i64)),
+            ("max_size", Value::from(1i64)),
+            ("desired_capacity", Value::from(0i64)),
+            ("vpc_zone_identifier", strs(&[&subnet])),
+            ("launch_configuration", Value::from(lc.as_str())),
+        ],
+    )
+    .await;
+    let ecs_group_arn = common::clients()
+        .await
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&ecs_group)
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()[0]
+        .auto_scaling_group_arn()
+        .unwrap()
+        .to_string();
+    let ecs_cluster = prerequisite(p, &env, "aws_ecs_cluster", &[]).await;
+    let ecs_cluster_name = ecs_cluster.rsplit('/').next().unwrap().to_string();
+    let capacity = |target: i64, team: &str| {
+        full(
+            "aws_ecs_capacity_provider",
+            &[
+                (
+                    "auto_scaling_group_provider",
+                    Value::map([
+                        (
+                            "auto_scaling_group_arn",
+                            Value::from(ecs_group_arn.as_str()),
+                        ),
+                        ("managed_termination_protection", Value::from("DISABLED")),
+                        ("managed_draining", Value::Null),
+                        (
+                            "managed_scaling",
+                            Value::map([
+                                ("status", Value::from("ENABLED")),
+                                ("target_capacity", Value::from(target)),
+                                ("minimum_scaling_step_size", Value::Null),
+                                ("maximum_scaling_step_size", Value::Null),
+                                ("instance_warmup_period", Value::Null),
+                            ]),
+                        ),
+                    ]),
+                ),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let cluster_capacity = made(p, &env, "aws_ecs_capacity_provider", capacity(90, "x")).await;
+    let cluster_capacity_name = cluster_capacity.rsplit('/').next().unwrap().to_string();
+    let containers = |image: &str| {
+        Value::from(format!(
+            r#"[{{"name":"web","image":"{image}","cpu":128,"memory":256,"essential":true,"portMappings":[{{"containerPort":80,"hostPort":0,"protocol":"tcp"}}],"environment":[{{"name":"MODE","value":"prod"}}]}}]"#
+        ))
+    };
+    let task = |image: &str, team: &str| {
+        full(
+            "aws_ecs_task_definition",
+            &[
+                ("family", Value::from(format!("{env}-web"))),
+                ("container_definitions", containers(image)),
+                ("network_mode", Value::from("bridge")),
+                ("requires_compatibilities", strs(&["EC2"])),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let service_task = made(p, &env, "aws_ecs_task_definition", task("nginx:1.27", "x")).await;
+    let service = |desired: i64, team: &str| {
+        full(
+            "aws_ecs_service",
+            &[
+                ("cluster", Value::from(ecs_cluster.as_str())),
+                ("task_definition", Value::from(service_task.as_str())),
+                ("desired_count", Value::from(desired)),
+                ("launch_type", Value::from("EC2")),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let ecs_settings = |insights: &str, team: &str| {
+        full(
+            "aws_ecs_cluster",
+            &[
+                (
+                    "setting",
+                    Value::List(vec![Value::map([
+                        ("name", Value::from("containerInsights")),
+                        ("value", Value::from(insights)),
+                    ])]),
+                ),
+                ("tags", tags(team)),
+            ],
+        )
+    };
+    let providers_of = |weight: i64| {
+        full(
+            "aws_ecs_cluster_capacity_providers",
+            &[
+                ("cluster_name", Value::from(ecs_cluster_name.as_str())),
+                ("capacity_providers", strs(&[&cluster_capacity_name])),
+                (
+                    "default_capacity_provider_strategy",
+                    Value::List(vec![Value::map([
+                        (
+                            "capacity_provider",
+                            Value::from(cluster_capacity_name.as_str()),
+                        ),
+                        ("weight", Value::from(weight)),
+                        ("base", Value::from(0i64)),
+                    ])]),
+                ),
+            ],
+        )
+    };
     let cases = [
+        // ECS: settings, strategies and the desired count change in place;
+        // a new image is a new task definition (tags only in place).
+        ConformanceCase::new("aws_ecs_cluster", ecs_settings("enabled", "a"))
+            .with_update(ecs_settings("disabled", "b")),
+        ConformanceCase::new("aws_ecs_capacity_provider", capacity(100, "a"))
+            .with_update(capacity(100, "b")),
+        ConformanceCase::new("aws_ecs_cluster_capacity_providers", providers_of(1))
+            .with_update(providers_of(2)),
+        ConformanceCase::new("aws_ecs_task_definition", task("nginx:1.27", "a"))
+            .with_update(task("nginx:1.27", "b")),
+        ConformanceCase::new("aws_ecs_service", service(1, "a")).with_update(service(2, "b")),
         ConformanceCase::new(
             "aws_vpc",
             full(

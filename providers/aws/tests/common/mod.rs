@@ -405,7 +405,109 @@ pub async fn tagged(c: &Clients, env: &str) -> BTreeSet<String> {
             out.insert(format!("{kind} {arn}"));
         }
     }
+    out.extend(ecs_tagged(c, env).await);
     out
+}
+
+/// ECS objects tagged `kiln:env = env`: clusters (and their services) and
+/// task definitions (active revisions).
+async fn ecs_tagged(c: &Clients, env: &str) -> BTreeSet<String> {
+    use aws_sdk_ecs::types::{
+        ClusterField, ServiceField, TaskDefinitionField, TaskDefinitionStatus,
+    };
+    let mine = |tags: &[aws_sdk_ecs::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("kiln:env") && t.value() == Some(env))
+    };
+    let mut out = BTreeSet::new();
+    let clusters = c.ecs.list_clusters().send().await.unwrap();
+    let clusters = clusters.cluster_arns().to_vec();
+    for arn in &clusters {
+        let services = c
+            .ecs
+            .list_services()
+            .cluster(arn)
+            .send()
+            .await
+            .unwrap()
+            .service_arns()
+            .to_vec();
+        for batch in services.chunks(10) {
+            let found = c
+                .ecs
+                .describe_services()
+                .cluster(arn)
+                .set_services(Some(batch.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .unwrap();
+            for sv in found.services() {
+                if sv.status() != Some("INACTIVE") && mine(sv.tags()) {
+                    out.insert(format!("ecs-service {}", sv.service_arn().unwrap()));
+                }
+            }
+        }
+    }
+    if !clusters.is_empty() {
+        let found = c
+            .ecs
+            .describe_clusters()
+            .set_clusters(Some(clusters))
+            .include(ClusterField::Tags)
+            .send()
+            .await
+            .unwrap();
+        for cl in found.clusters() {
+            if cl.status() != Some("INACTIVE") && mine(cl.tags()) {
+                out.insert(format!("ecs-cluster {}", cl.cluster_arn().unwrap()));
+            }
+        }
+    }
+    // Capacity providers are not listed: moto answers
+    // DescribeCapacityProviders only for the names it is given (AWS lists
+    // them all), so tests check them by name (see `capacity_providers_left`).
+    let defs = c
+        .ecs
+        .list_task_definitions()
+        .status(TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    for arn in defs.task_definition_arns() {
+        let d = c
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .unwrap();
+        if mine(d.tags()) {
+            out.insert(format!("ecs-task-definition {arn}"));
+        }
+    }
+    out
+}
+
+/// Which of the capacity providers `names` still exist.
+pub async fn capacity_providers_left(c: &Clients, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let found = c
+        .ecs
+        .describe_capacity_providers()
+        .set_capacity_providers(Some(names.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    found
+        .capacity_providers()
+        .iter()
+        .filter(|p| p.status().is_none_or(|s| s.as_str() == "ACTIVE"))
+        .filter_map(|p| p.name().map(str::to_string))
+        .collect()
 }
 
 /// An ELBv2 answer that the object asked about no longer exists.
@@ -449,6 +551,10 @@ pub fn kind_of(type_name: &str) -> Option<&'static str> {
         "aws_lb" => "load-balancer",
         "aws_lb_target_group" => "target-group",
         "aws_lb_listener" => "listener",
+        "aws_ecs_cluster" => "ecs-cluster",
+        "aws_ecs_service" => "ecs-service",
+        "aws_ecs_capacity_provider" => "ecs-capacity-provider",
+        "aws_ecs_task_definition" => "ecs-task-definition",
         _ => return None,
     })
 }
