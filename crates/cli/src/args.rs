@@ -417,6 +417,10 @@ pub enum EnvCmd {
         dry_run: bool,
         #[arg(long, default_value_t = 10, value_name = "N")]
         parallelism: usize,
+        /// Allow the deletion of the stateful resource ADDR in every
+        /// expired environment (a pull request's private DNS zone, say).
+        #[arg(long, value_name = "ADDR")]
+        allow_destroy: Vec<String>,
     },
 }
 

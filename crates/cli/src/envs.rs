@@ -31,11 +31,18 @@ pub async fn run(g: &Global, cmd: EnvCmd, out: &Output) -> Result<u8> {
         EnvCmd::Gc {
             dry_run,
             parallelism,
-        } => gc(g, dry_run, parallelism, out).await,
+            allow_destroy,
+        } => gc(g, dry_run, parallelism, allow_destroy, out).await,
     }
 }
 
-async fn gc(g: &Global, dry_run: bool, parallelism: usize, out: &Output) -> Result<u8> {
+async fn gc(
+    g: &Global,
+    dry_run: bool,
+    parallelism: usize,
+    allow_destroy: Vec<String>,
+    out: &Output,
+) -> Result<u8> {
     let ws = open(g, None, "default")?;
     if dry_run {
         for s in kiln_ops::expired_envs(&ws).await? {
@@ -47,7 +54,8 @@ async fn gc(g: &Global, dry_run: bool, parallelism: usize, out: &Output) -> Resu
         }
         return Ok(0);
     }
-    for env in kiln_ops::gc(&ws, parallelism, &Reporter::approved(out, true)).await? {
+    let reporter = Reporter::approved(out, true);
+    for env in kiln_ops::gc(&ws, parallelism, &allow_destroy, &reporter).await? {
         out.line(&format!("Environment {env:?} destroyed and removed."));
     }
     Ok(0)

@@ -497,7 +497,23 @@ impl Schemas {
 impl PhysicalName {
     /// The name a replacement in `generation` takes while `written` is held.
     pub fn derived(&self, written: &str, generation: u64) -> String {
-        let raw = format!("{written}-g{generation}");
+        self.fit(format!("{written}-g{generation}"))
+    }
+
+    /// The name `written` stands for in environment `env`: as written in
+    /// the `default` environment, or when it already names the environment
+    /// (`"web-${terraform.workspace}"`); otherwise `{written}-{env}`, so
+    /// that two environments of one configuration never collide on a name.
+    /// Fitted to the limit as [`PhysicalName::derived`] is.
+    pub fn in_env(&self, written: &str, env: &str) -> String {
+        if env.is_empty() || env == "default" || written.contains(env) {
+            return written.to_string();
+        }
+        self.fit(format!("{written}-{env}"))
+    }
+
+    /// `raw`, or when longer than the limit its beginning and a hash of it.
+    fn fit(&self, raw: String) -> String {
         if raw.len() <= self.max_len {
             return raw;
         }

@@ -147,19 +147,25 @@ pub async fn expired_envs(ws: &Workspace) -> Result<Vec<State>> {
 
 /// `kiln env gc`: destroys and removes every expired environment of the
 /// workspace's store, one after the other, each under its own lock (one
-/// another run holds is skipped). The names of the environments removed;
-/// progress and each failure go to `obs`.
+/// another run holds is skipped), with the stateful resources
+/// `allow_destroy` names allowed to go too. The names of the environments
+/// removed; progress and each failure go to `obs`.
 ///
 /// # Errors
 /// The store cannot be listed, or some environment could not be destroyed
 /// (after trying every one).
-pub async fn gc(ws: &Workspace, parallelism: usize, obs: &dyn Observer) -> Result<Vec<String>> {
+pub async fn gc(
+    ws: &Workspace,
+    parallelism: usize,
+    allow_destroy: &[String],
+    obs: &dyn Observer,
+) -> Result<Vec<String>> {
     let (mut failed, mut removed) = (0, Vec::new());
     for state in expired_envs(ws).await? {
         let env = state.env;
         let target = ws.for_env(&env)?;
         let options = EnvDestroyOptions {
-            allow_destroy: Vec::new(),
+            allow_destroy: allow_destroy.to_vec(),
             approved: true,
             apply: ApplyOptions {
                 parallelism,

@@ -302,8 +302,9 @@ impl<'p> ApplyEvaluator<'p> {
             self_value: None,
         };
         let mut value = eval_body(&res.body, schema, &scope)?;
-        // The physical name is the plan's choice (the written one, or the
-        // name derived from it for this generation).
+        // The physical name is the plan's choice (the written one as the
+        // environment has it, or the name derived from it for this
+        // generation).
         if let Some(rule) = &schema.physical_name
             && let Some(Value::String(planned)) = a
                 .after
@@ -312,7 +313,8 @@ impl<'p> ApplyEvaluator<'p> {
                 .map(Value::unmarked)
             && let Value::Map(m) = &mut value
             && let Some(Value::String(written)) = m.get(&rule.attribute).map(Value::unmarked)
-            && rule.is_form_of(planned, written, a.generation)
+            && (rule.is_form_of(planned, &rule.in_env(written, &self.env), a.generation)
+                || planned == written)
         {
             m.insert(rule.attribute.clone(), Value::String(planned.clone()));
         }

@@ -1244,7 +1244,7 @@ impl<'a> Planner<'a> {
             health_check: schema.health_check,
             kept: false,
         };
-        let written = physical_name_of(&value, schema);
+        let written = physical_name_of(&value, schema, &self.options.env);
         let Some(prior) = prior else {
             action.after = Some(without_write_only(new_object(value, schema), schema));
             action.reasons.push(Reason::NotInState);
@@ -1253,7 +1253,7 @@ impl<'a> Planner<'a> {
         };
         // A name the object got from the written one (itself, or derived
         // in its generation) is no change.
-        let value = keep_physical_name(value, prior, schema);
+        let value = keep_physical_name(value, prior, schema, &self.options.env);
         // `ignore_changes`: the configuration's value of these attributes
         // is replaced by the object's.
         let value = ignore_changes(value, &prior.attributes, &res.lifecycle, schema);
@@ -1761,11 +1761,12 @@ fn recorded_output(o: &kiln_state::OutputState) -> Value {
 }
 
 /// The physical name written in a configuration value, if the type has one
-/// and it is known.
-fn physical_name_of(value: &Value, schema: &ResourceSchema) -> Option<String> {
+/// and it is known, as environment `env` has it (see
+/// [`kiln_model::PhysicalName::in_env`]).
+fn physical_name_of(value: &Value, schema: &ResourceSchema, env: &str) -> Option<String> {
     let rule = schema.physical_name.as_ref()?;
     match value.get(&rule.attribute)?.unmarked() {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(rule.in_env(s, env)),
         _ => None,
     }
 }
@@ -1777,8 +1778,10 @@ fn keep_physical_name(
     value: Value,
     prior: &kiln_state::ResourceState,
     schema: &ResourceSchema,
+    env: &str,
 ) -> Value {
-    let (Some(rule), Some(written)) = (&schema.physical_name, physical_name_of(&value, schema))
+    let (Some(rule), Some(written)) =
+        (&schema.physical_name, physical_name_of(&value, schema, env))
     else {
         return value;
     };
@@ -1786,7 +1789,10 @@ fn keep_physical_name(
     else {
         return value;
     };
-    if !rule.is_form_of(held, &written, prior.generation) {
+    // An object adopted with the name exactly as written (from a
+    // Terraform workspace) keeps it too.
+    let as_written = physical_name_of(&value, schema, "default");
+    if !rule.is_form_of(held, &written, prior.generation) && as_written.as_ref() != Some(held) {
         return value;
     }
     let held = held.clone();

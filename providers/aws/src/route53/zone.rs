@@ -253,7 +253,8 @@ impl Resource for Route53Zone {
                     ("vpc_id", str_t()),
                     ("vpc_region", str_t()),
                 ]))))
-                .describe("a private zone's VPCs"),
+                .updatable()
+                .describe("a private zone's VPCs, changed in place (new ones associated before old ones are let go), as in Terraform; a rebuilt VPC keeps the zone"),
             )
             .attr(
                 "force_destroy",
@@ -292,6 +293,42 @@ impl Resource for Route53Zone {
     }
 
     async fn update(&self, ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
+        if req.changed.iter().any(|c| c == "vpc") {
+            let (old, new) = (vpcs(&req.prior), vpcs(&req.planned));
+            // Associated first: a private zone always keeps one VPC.
+            for v in new.iter().filter(|v| !old.contains(v)) {
+                let done = ctx
+                    .c
+                    .route53
+                    .associate_vpc_with_hosted_zone()
+                    .hosted_zone_id(&req.id)
+                    .vpc(vpc_of(ctx.c, v))
+                    .send()
+                    .await
+                    .map_err(api("AssociateVPCWithHostedZone"));
+                match done {
+                    Ok(out) => in_sync(ctx.c, out.change_info().map(|c| c.id())).await?,
+                    Err(e) if e.code() == "ConflictingDomainExists" || e.is_duplicate() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for v in old.iter().filter(|v| !new.contains(v)) {
+                let done = ctx
+                    .c
+                    .route53
+                    .disassociate_vpc_from_hosted_zone()
+                    .hosted_zone_id(&req.id)
+                    .vpc(vpc_of(ctx.c, v))
+                    .send()
+                    .await
+                    .map_err(api("DisassociateVPCFromHostedZone"));
+                match done {
+                    Ok(out) => in_sync(ctx.c, out.change_info().map(|c| c.id())).await?,
+                    Err(e) if e.is_not_found() || e.code() == "VPCAssociationNotFound" => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let Some(change) = ctx.tag_change(req) else {
             return Ok(());
         };
