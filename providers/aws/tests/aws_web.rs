@@ -1529,11 +1529,13 @@ resource "aws_autoscaling_schedule" "night" {
         .await
         .unwrap();
     // The replacement's name is derived while the live policy holds the
-    // written one (the physical-name rule).
-    assert_eq!(policy, format!("{group2}/scale-out-g2"));
+    // written one (the physical-name rule; outside the default environment
+    // the written name carries the environment's).
+    let derived = format!("scale-out-{env}-g2");
+    assert_eq!(policy, format!("{group2}/{derived}"));
     assert_eq!(
         policies.scaling_policies()[0].policy_name(),
-        Some("scale-out-g2")
+        Some(derived.as_str())
     );
     assert_eq!(
         a[0].alarm_actions(),
