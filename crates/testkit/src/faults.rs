@@ -66,7 +66,8 @@ impl FaultPlan {
     }
 }
 
-/// What the proxy did, counted per fault.
+/// What the proxy did, counted per fault, and the calls it saw per
+/// operation.
 #[derive(Debug, Default)]
 pub struct FaultStats {
     pub requests: AtomicU64,
@@ -75,9 +76,19 @@ pub struct FaultStats {
     pub lost_answers: AtomicU64,
     pub resets: AtomicU64,
     pub delayed: AtomicU64,
+    calls: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl FaultStats {
+    /// The calls seen since the last [`FaultStats::take_calls`], by
+    /// `service:Operation` (see [`operation`]), and forgets them.
+    pub fn take_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
     /// One line: `N requests: T throttled, E server errors, L lost answers, R resets, D delayed`.
     pub fn summary(&self) -> String {
         let n = |a: &AtomicU64| a.load(Ordering::SeqCst);
@@ -279,6 +290,33 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
     Ok(Some(Request { head, body }))
 }
 
+/// The operation a request calls: the `X-Amz-Target` action (JSON
+/// protocols: ECS, ACM), the `Action=` parameter (query protocols: EC2,
+/// Auto Scaling, ELBv2, IAM, STS, CloudWatch), else the method and the
+/// path's words (REST protocols: Route 53, S3), ids left out.
+pub fn operation(head: &[String], body: &[u8]) -> String {
+    if let Some(target) = head.iter().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("x-amz-target")
+            .then(|| v.trim().to_string())
+    }) {
+        return target.rsplit('.').next().unwrap_or(&target).to_string();
+    }
+    let body = String::from_utf8_lossy(body);
+    if let Some(rest) = body.split("Action=").nth(1) {
+        return rest.split('&').next().unwrap_or(rest).trim().to_string();
+    }
+    let line = head.first().map(String::as_str).unwrap_or("");
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("");
+    let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+    let words: Vec<&str> = path
+        .split('/')
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    format!("{method} {}", words.join("/"))
+}
+
 /// The SigV4 service of a request (`ec2`, `s3`, ...), or `""`.
 fn service(head: &[String]) -> String {
     head.iter()
@@ -302,6 +340,11 @@ fn serve(
     let mut client = client;
     stats.requests.fetch_add(1, Ordering::SeqCst);
     let service = service(&req.head);
+    if let Ok(mut calls) = stats.calls.lock() {
+        *calls
+            .entry(format!("{service}:{}", operation(&req.head, &req.body)))
+            .or_default() += 1;
+    }
     let line = req.head.first().map(String::as_str).unwrap_or("");
     let (fault, delay) = draw(plan, &service, line);
     if let Some(d) = delay {
@@ -445,6 +488,35 @@ fn s3_error(code: &str, message: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_are_named_by_protocol() {
+        let head = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            operation(
+                &head(&[
+                    "POST / HTTP/1.1",
+                    "X-Amz-Target: AmazonEC2ContainerServiceV20141113.DescribeServices"
+                ]),
+                b"{}"
+            ),
+            "DescribeServices"
+        );
+        assert_eq!(
+            operation(
+                &head(&["POST / HTTP/1.1"]),
+                b"Action=DescribeInstances&Version=2016-11-15"
+            ),
+            "DescribeInstances"
+        );
+        assert_eq!(
+            operation(
+                &head(&["GET /2013-04-01/hostedzone/Z123ABC/rrset?x=1 HTTP/1.1"]),
+                b""
+            ),
+            "GET hostedzone/rrset"
+        );
+    }
 
     #[test]
     fn draws_follow_the_plan_and_repeat_with_the_seed() {

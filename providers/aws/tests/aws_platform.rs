@@ -10,6 +10,13 @@
 //! told to report (`MOTO_ECS_SERVICE_RUNNING`, see the test kit), so the
 //! test checks that kiln waits for it and moves traffic after it, not that
 //! tasks serve.
+//!
+//! kiln reaches the emulator through the test kit's proxy, which counts
+//! every call by operation: the test prints, per phase, the wall time and
+//! the API calls (run with `--nocapture`; `docs/performance.md` has them),
+//! next to the critical path of the stand-up (the longest chain of creates
+//! that wait on each other), and checks that a refresh of the whole
+//! platform reads in batches.
 
 mod common;
 
@@ -18,6 +25,85 @@ use std::path::PathBuf;
 
 use common::{count, tagged};
 use kiln_provider_aws::api::Clients;
+use kiln_testkit::faults::{FaultPlan, FaultProxy};
+
+/// One phase's figures: wall time, API calls, of which reads.
+struct Phase {
+    name: &'static str,
+    wall: std::time::Duration,
+    calls: u64,
+    reads: u64,
+}
+
+fn phase(
+    name: &'static str,
+    proxy: &FaultProxy,
+    run: impl FnOnce(),
+) -> (Phase, std::collections::BTreeMap<String, u64>) {
+    proxy.stats.take_calls();
+    let started = std::time::Instant::now();
+    run();
+    let wall = started.elapsed();
+    let calls = proxy.stats.take_calls();
+    let read = |op: &str| {
+        let op = op.split(':').nth(1).unwrap_or("");
+        ["Describe", "List", "Get", "GET "]
+            .iter()
+            .any(|p| op.starts_with(p))
+    };
+    let phase = Phase {
+        name,
+        wall,
+        calls: calls.values().sum(),
+        reads: calls.iter().filter(|(k, _)| read(k)).map(|(_, n)| n).sum(),
+    };
+    (phase, calls)
+}
+
+/// The longest chain of creates that wait on each other in a plan
+/// (`kiln plan --json`): the stand-up's critical path, in creates.
+fn critical_path(plan_json: &str) -> usize {
+    let doc: serde_json::Value = serde_json::from_str(plan_json).unwrap();
+    let actions = doc["actions"].as_array().unwrap();
+    let deps: std::collections::BTreeMap<String, Vec<String>> = actions
+        .iter()
+        .map(|a| {
+            let d = a["depends_on"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (a["address"].as_str().unwrap_or_default().to_string(), d)
+        })
+        .collect();
+    fn depth(
+        a: &str,
+        deps: &std::collections::BTreeMap<String, Vec<String>>,
+        memo: &mut std::collections::BTreeMap<String, usize>,
+    ) -> usize {
+        if let Some(d) = memo.get(a) {
+            return *d;
+        }
+        let d = 1 + deps
+            .get(a)
+            .into_iter()
+            .flatten()
+            .filter(|x| deps.contains_key(*x))
+            .map(|x| depth(x, deps, memo))
+            .max()
+            .unwrap_or(0);
+        memo.insert(a.to_string(), d);
+        d
+    }
+    let mut memo = std::collections::BTreeMap::new();
+    deps.keys()
+        .map(|a| depth(a, &deps, &mut memo))
+        .max()
+        .unwrap_or(0)
+}
 
 fn example_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/aws-platform")
@@ -39,6 +125,7 @@ async fn listener_targets(c: &Clients, listener: &str) -> BTreeSet<String> {
 }
 
 #[tokio::test]
+#[allow(clippy::print_stderr, reason = "the figures of the platform run")]
 async fn the_platform_stands_up_changes_image_scales_and_goes() {
     let c = common::clients().await;
     let env = common::unique("plat");
@@ -51,7 +138,12 @@ async fn the_platform_stands_up_changes_image_scales_and_goes() {
             .collect::<String>()
     );
     let (p, k) = common::project_dir(&example_dir());
-    let k = k.env("KILN_ENV", &env);
+    // Through the counting proxy (no faults).
+    let proxy = FaultProxy::start(common::moto().port, FaultPlan::none(1)).unwrap();
+    let k = k
+        .env("KILN_ENV", &env)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint());
+    let mut figures = Vec::new();
     let var = format!("name={name}");
     let run = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
@@ -60,10 +152,29 @@ async fn the_platform_stands_up_changes_image_scales_and_goes() {
     };
 
     // 1. Stood up; a second plan is empty.
-    let r = run(&["apply", "--yes"]);
-    r.success();
-    let again = run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "{}", again.all());
+    let fresh = run(&["plan", "--json"]);
+    fresh.success();
+    let chain = critical_path(&fresh.stdout);
+    let creates =
+        serde_json::from_str::<serde_json::Value>(&fresh.stdout).unwrap()["summary"]["create"]
+            .as_u64()
+            .unwrap();
+    let (f, _) = phase("stand-up", &proxy, || {
+        run(&["apply", "--yes"]).success();
+    });
+    figures.push(f);
+    let (f, refresh_calls) = phase("refresh (plan, no changes)", &proxy, || {
+        let again = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(again.code, 0, "{}", again.all());
+    });
+    // Reads are batched: far fewer than one per resource.
+    let resources = common::state_addrs(&p, &env).len() as u64;
+    assert!(
+        f.reads < resources,
+        "a refresh of {resources} resources made {} reads: {refresh_calls:?}",
+        f.reads
+    );
+    figures.push(f);
     let made = tagged(&c, &env).await;
     for (kind, n) in [
         ("vpc", 1),
@@ -104,7 +215,10 @@ async fn the_platform_stands_up_changes_image_scales_and_goes() {
         "the frontend is untouched:\n{}",
         plan.stdout
     );
-    run(&["apply", "--yes", "--var", image]).success();
+    let (f, _) = phase("image change", &proxy, || {
+        run(&["apply", "--yes", "--var", image]).success();
+    });
+    figures.push(f);
     let new_tg = common::state_id(&p, &env, "module.backend.aws_lb_target_group.this");
     let new_service = common::state_id(&p, &env, "module.backend.aws_ecs_service.this");
     assert_ne!(new_tg, first_tg);
@@ -181,17 +295,20 @@ async fn the_platform_stands_up_changes_image_scales_and_goes() {
     let before_nats = count(&tagged(&c, &env).await, "nat-gateway");
     let old_api_target = alias_of(zone.clone(), api.clone()).await;
     let old_cluster = common::state_id(&p, &env, "module.backend.aws_ecs_cluster.this");
-    let r = run(&[
-        "apply",
-        "--yes",
-        "--rebuild",
-        "--keep-previous",
-        "--var",
-        image,
-        "--var",
-        "backend_desired=3",
-    ]);
-    r.success();
+    let (f, _) = phase("rebuild (previous kept)", &proxy, || {
+        run(&[
+            "apply",
+            "--yes",
+            "--rebuild",
+            "--keep-previous",
+            "--var",
+            image,
+            "--var",
+            "backend_desired=3",
+        ])
+        .success();
+    });
+    figures.push(f);
     let new_cluster = common::state_id(&p, &env, "module.backend.aws_ecs_cluster.this");
     assert_ne!(new_cluster, old_cluster, "a new cluster");
     let both = tagged(&c, &env).await;
@@ -233,15 +350,31 @@ async fn the_platform_stands_up_changes_image_scales_and_goes() {
             arn.rsplit('/').next().unwrap().to_string()
         })
         .collect();
-    run(&[
-        "destroy",
-        "--yes",
-        "--var",
-        image,
-        "--allow-destroy",
-        "aws_route53_zone.internal",
-    ])
-    .success();
+    let (f, _) = phase("destroy", &proxy, || {
+        run(&[
+            "destroy",
+            "--yes",
+            "--var",
+            image,
+            "--allow-destroy",
+            "aws_route53_zone.internal",
+        ])
+        .success();
+    });
+    figures.push(f);
+    eprintln!(
+        "platform on the emulator: {creates} creates at stand-up, critical path {chain} creates\n| phase | wall | API calls | reads |\n|---|---|---|---|"
+    );
+    for f in &figures {
+        eprintln!(
+            "| {} | {:.2} s | {} | {} |",
+            f.name,
+            f.wall.as_secs_f64(),
+            f.calls,
+            f.reads
+        );
+    }
+    eprintln!("refresh calls by operation: {refresh_calls:?}");
     let left = tagged(&c, &env).await;
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(
