@@ -36,8 +36,8 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Download the configuration's git module sources into .kiln/.modules
-    /// and pin them in .kiln/modules.lock.json (commit it).
+    /// Download the configuration's git and registry module sources into
+    /// .kiln/.modules and pin them in .kiln/modules.lock.json (commit it).
     Init(DirArg),
     /// Check the configuration without touching state or providers.
     Validate(DirArg),

@@ -29,11 +29,14 @@ pub async fn run(cli: Cli, out: &Output) -> Result<u8> {
             let ws = open(g, d.dir.as_deref(), &g.env)?;
             let done = kiln_ops::init(&ws)?;
             for m in &done {
+                let at = match &m.version {
+                    Some(v) => format!("{v} (commit {})", &m.commit[..m.commit.len().min(12)]),
+                    None => m.commit[..m.commit.len().min(12)].to_string(),
+                };
                 out.status(&format!(
-                    "{} {} at {}",
+                    "{} {} at {at}",
                     if m.cached { "Using" } else { "Downloaded" },
                     m.source,
-                    &m.commit[..m.commit.len().min(12)]
                 ));
             }
             out.status(&format!(

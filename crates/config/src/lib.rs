@@ -42,8 +42,8 @@ pub use eval::{eval, eval_body};
 pub use format::format;
 pub use functions::function_names;
 pub use modules::{
-    GitSource, ModuleLoader, git_cache_dir, git_source, join_dir, module_dir, parse_embedded,
-    parse_tree,
+    GitSource, ModuleLoader, RegistrySource, git_cache_dir, git_source, join_dir, module_dir,
+    parse_embedded, parse_tree, registry_cache_dir, registry_source,
 };
 pub use parse::{parse, parse_expr};
 pub use shape::{AttrShape, Shape};
@@ -247,10 +247,13 @@ pub struct S3Backend {
 #[derive(Debug, Clone)]
 pub struct ModuleCall {
     pub name: String,
-    /// `source` as written (a local path: `./...` or `../...`).
+    /// `source` as written: a local path (`./...` or `../...`), a git
+    /// source, or a registry address.
     pub source: String,
     /// The `source` attribute's value.
     pub source_loc: Loc,
+    /// `version`: the constraint a registry source is resolved with.
+    pub version: Option<String>,
     /// Every other attribute: the module's input variables.
     pub inputs: Vec<Attribute>,
     pub count: Option<Expr>,

@@ -93,10 +93,84 @@ pub fn git_cache_dir(source: &str) -> String {
     format!(".kiln/.modules/{hex}")
 }
 
-/// The directory a module call's `source` names, relative to the root
-/// module's, from the calling module's directory `from`; `None` unless
-/// `source` is a local path (`./...` or `../...`) inside the root module.
-pub fn module_dir(from: &str, source: &str) -> Option<String> {
+/// A module registry address, as Terraform writes one:
+/// `[HOST/]NAMESPACE/NAME/SYSTEM[//SUBDIR]` (the host defaults to
+/// `registry.terraform.io`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySource {
+    pub host: String,
+    pub namespace: String,
+    pub name: String,
+    pub system: String,
+    /// A module inside the package (`//modules/NAME`).
+    pub subdir: Option<String>,
+}
+
+/// The registry address `source` names, if it is one.
+pub fn registry_source(source: &str) -> Option<RegistrySource> {
+    if source.starts_with("./")
+        || source.starts_with("../")
+        || source.starts_with('/')
+        || source.contains("::")
+        || source.contains("://")
+        || source.starts_with("github.com/")
+        || source.starts_with("bitbucket.org/")
+    {
+        return None;
+    }
+    let (path, subdir) = source.split_once("//").map_or((source, None), |(a, b)| {
+        (a, Some(b.trim_matches('/').to_string()))
+    });
+    let parts: Vec<&str> = path.split('/').collect();
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let (host, rest) = match parts.len() {
+        3 => ("registry.terraform.io".to_string(), &parts[..]),
+        4 if parts[0].contains('.') || parts[0].contains(':') => {
+            (parts[0].to_ascii_lowercase(), &parts[1..])
+        }
+        _ => return None,
+    };
+    if !rest.iter().all(|p| ident(p)) {
+        return None;
+    }
+    Some(RegistrySource {
+        host,
+        namespace: rest[0].to_string(),
+        name: rest[1].to_string(),
+        system: rest[2].to_string(),
+        subdir: subdir.filter(|s| !s.is_empty()),
+    })
+}
+
+/// Where `kiln init` keeps a registry module, relative to the root module:
+/// `.kiln/.modules/HASH` of the address (without its subdirectory) and
+/// the version constraint as written, so that loading needs no network.
+pub fn registry_cache_dir(source: &str, version: Option<&str>) -> String {
+    use sha2::Digest as _;
+    let package = source.split_once("//").map_or(source, |(a, _)| a);
+    let key = format!("registry:{package}@{}", version.unwrap_or_default());
+    let hash = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!(".kiln/.modules/{hex}")
+}
+
+/// The directory a module call's `source` (with its `version` constraint)
+/// names, relative to the root module's, from the calling module's
+/// directory `from`: a local path (`./...` or `../...`) inside the root
+/// module, or where `kiln init` put a git or registry source; `None` for
+/// anything else.
+pub fn module_dir(from: &str, source: &str, version: Option<&str>) -> Option<String> {
+    if let Some(r) = registry_source(source) {
+        let mut dir = registry_cache_dir(source, version);
+        if let Some(sub) = r.subdir {
+            dir = format!("{dir}/{sub}");
+        }
+        return Some(dir);
+    }
     if let Some(GitSource { subdir, .. }) = git_source(source) {
         let mut dir = git_cache_dir(source);
         if let Some(sub) = subdir {
@@ -141,15 +215,15 @@ fn resolve(
     diags: &mut Diagnostics,
 ) {
     for call in &mut config.modules {
-        let Some(dir) = module_dir(&config.dir, &call.source) else {
+        let Some(dir) = module_dir(&config.dir, &call.source, call.version.as_deref()) else {
             diags.push(
                 call.source_loc
                     .error(format!(
-                        "module source \"{}\" is not a local path or a git source",
+                        "module source \"{}\" is not a local path, a git source or a registry address",
                         call.source
                     ))
                     .with_detail(
-                        "kiln loads local modules (source = \"./modules/NAME\") and git sources (source = \"git::https://HOST/REPO.git//DIR?ref=TAG\", downloaded by `kiln init`); registry sources are not supported yet",
+                        "kiln loads local modules (source = \"./modules/NAME\"), git sources (source = \"git::https://HOST/REPO.git//DIR?ref=TAG\") and registry modules (source = \"NAMESPACE/NAME/SYSTEM\" with version = \"~> 5.0\"), the last two downloaded by `kiln init`; archives over HTTP, S3 and GCS sources are not supported",
                     ),
             );
             continue;
@@ -178,14 +252,17 @@ fn resolve(
                         stack.pop();
                         Some(Arc::new(child))
                     }
-                    Err(e) if git_source(&call.source).is_some() => {
+                    Err(e)
+                        if git_source(&call.source).is_some()
+                            || registry_source(&call.source).is_some() =>
+                    {
                         diags.push(
                             call.source_loc
                                 .error(format!(
                                     "module \"{}\" ({}) is not downloaded: {e}",
                                     call.name, call.source
                                 ))
-                                .with_detail("run `kiln init` to download the configuration's git module sources"),
+                                .with_detail("run `kiln init` to download the configuration's git and registry module sources"),
                         );
                         None
                     }

@@ -1289,6 +1289,7 @@ impl Parser {
             name,
             source: String::new(),
             source_loc: h.clone(),
+            version: None,
             inputs: Vec::new(),
             count: None,
             for_each: None,
@@ -1310,8 +1311,12 @@ impl Parser {
                 "count" => m.count = Some(a.expr),
                 "for_each" => m.for_each = Some(a.expr),
                 "depends_on" => m.depends_on = self.depends_on(&a.expr),
+                "version" => match constant_string(&a.expr, "version") {
+                    Ok(v) => m.version = Some(v),
+                    Err(d) => self.diags.extend(d),
+                },
                 // Provider configurations are shared with every module.
-                "providers" | "version" => {}
+                "providers" => {}
                 _ => m.inputs.push(a),
             }
         }

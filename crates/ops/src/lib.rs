@@ -20,6 +20,7 @@ mod lock;
 mod observe;
 mod plan;
 mod recover;
+mod registry;
 mod rollback;
 mod saved;
 mod state;
