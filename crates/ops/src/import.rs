@@ -183,6 +183,15 @@ pub async fn import_terraform(
                         m.insert(name.clone(), v);
                     }
                 }
+                // Shaped as kiln's schema has the type: attributes it does
+                // not know left out (`tags_all`, arguments kiln does not
+                // take), Terraform's one-element block lists as objects.
+                m.retain(|name, _| name == "id" || schema.attributes.contains_key(name));
+                for (name, a) in &schema.attributes {
+                    if let Some(v) = m.get_mut(name) {
+                        *v = conform(std::mem::take(v), &a.ty);
+                    }
+                }
             }
             let Some(id) = attributes
                 .get("id")
@@ -352,6 +361,37 @@ fn reconcile_round(
         }
     }
     Ok(changed)
+}
+
+/// A value of Terraform's state in the shape of kiln's type `ty`: an
+/// object keeps only the attributes the type declares; a block Terraform
+/// writes as a list of at most one object (`launch_template = [{...}]`) is
+/// that object, or null when the list is empty; lists and maps are shaped
+/// element by element.
+fn conform(v: Value, ty: &kiln_model::Type) -> Value {
+    use kiln_model::Type;
+    match (v, ty) {
+        (Value::List(mut items), Type::Object(_)) if items.len() <= 1 => match items.pop() {
+            Some(x) => conform(x, ty),
+            None => Value::Null,
+        },
+        (Value::Map(mut m), Type::Object(fields)) => {
+            m.retain(|k, _| fields.contains_key(k));
+            for (k, t) in fields {
+                if let Some(x) = m.get_mut(k) {
+                    *x = conform(std::mem::take(x), t);
+                }
+            }
+            Value::Map(m)
+        }
+        (Value::List(items), Type::List(t) | Type::Set(t)) => {
+            Value::List(items.into_iter().map(|x| conform(x, t)).collect())
+        }
+        (Value::Map(m), Type::Map(t)) => {
+            Value::Map(m.into_iter().map(|(k, x)| (k, conform(x, t))).collect())
+        }
+        (v, _) => v,
+    }
 }
 
 /// The value to record for `have` (Terraform's) when the configuration
