@@ -264,6 +264,8 @@ pub async fn import_terraform(
         Ok(ws.store.read(&env).await?.map_or(0, |v| v.state.serial))
     })
     .await?;
+    let all: Vec<InstanceAddr> = state.resources.keys().cloned().collect();
+    mark_adopted(ws, &state, &all, &registry, obs).await;
     out.adopted = state
         .resources
         .values()
@@ -361,6 +363,53 @@ fn reconcile_round(
         }
     }
     Ok(changed)
+}
+
+/// Marks the adopted objects `addrs` of `state` as kiln's through their
+/// providers (kiln's tags and idempotency key: see
+/// [`kiln_provider::AdoptRequest`]), once the state records them. A
+/// failure is a warning: the object is adopted all the same, only found by
+/// its id rather than its key.
+async fn mark_adopted(
+    ws: &Workspace,
+    state: &State,
+    addrs: &[InstanceAddr],
+    registry: &kiln_provider::Registry,
+    obs: &dyn Observer,
+) {
+    for addr in addrs {
+        let Some(r) = state.resources.get(addr) else {
+            continue;
+        };
+        let Some(provider) = registry.get(&r.provider) else {
+            continue;
+        };
+        let resp = provider
+            .adopt(kiln_provider::AdoptRequest {
+                type_name: r.type_name.clone(),
+                id: r.id.clone(),
+                state: r.attributes.clone(),
+                idempotency_key: r.idempotency_key.clone(),
+                context: kiln_provider::CallContext {
+                    env: state.env.clone(),
+                    lineage: state.lineage.clone(),
+                    generation: r.generation,
+                    address: addr.to_string(),
+                    workdir: ws.abs_dir.display().to_string(),
+                    datadir: ws.datadir.display().to_string(),
+                },
+            })
+            .await;
+        if resp.diagnostics.has_errors() {
+            obs.diagnostic(
+                &kiln_diag::Diagnostic::warning(format!(
+                    "{addr} is adopted, but kiln could not mark it as its own: {}",
+                    resp.diagnostics
+                ))
+                .with_detail("it is in the state and managed as any other object; only a search by kiln's key would not find it"),
+            );
+        }
+    }
 }
 
 /// A value of Terraform's state in the shape of kiln's type `ty`: an
@@ -734,6 +783,7 @@ pub async fn import_one(
                     &format!("import {addr} {id}"),
                 )
                 .await?;
+            mark_adopted(ws, &state, std::slice::from_ref(&addr), &registry, obs).await;
             records
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("nothing was imported"))

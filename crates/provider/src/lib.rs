@@ -203,6 +203,28 @@ pub struct ReadDataResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// Marks an object kiln did not create as kiln's, once it is adopted (a
+/// Terraform state imported, an `import` block or `kiln import`): the
+/// provider adds what its own creates carry (for AWS, the `kiln:*` tags
+/// with the idempotency key), so that later recoveries and inventories
+/// find it like any other object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdoptRequest {
+    pub type_name: String,
+    pub id: String,
+    /// The object's attributes as recorded.
+    pub state: Value,
+    pub idempotency_key: String,
+    pub context: CallContext,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdoptResponse {
+    /// Whether anything was added (false for types that carry nothing).
+    pub marked: bool,
+    pub diagnostics: Diagnostics,
+}
+
 /// A provider. Implementations must be safe to call concurrently.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -235,6 +257,11 @@ pub trait Provider: Send + Sync {
             message: "no health check".into(),
             diagnostics: Diagnostics::new(),
         }
+    }
+
+    /// See [`AdoptRequest`]; by default nothing is added.
+    async fn adopt(&self, _req: AdoptRequest) -> AdoptResponse {
+        AdoptResponse::default()
     }
 
     async fn read_data(&self, req: ReadDataRequest) -> ReadDataResponse {

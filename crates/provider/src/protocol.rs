@@ -199,6 +199,7 @@ async fn dispatch(
         "delete" => result(p.delete(params(raw)?).await),
         "find_by_key" => result(p.find_by_key(params(raw)?).await),
         "check_health" => result(p.check_health(params(raw)?).await),
+        "adopt" => result(p.adopt(params(raw)?).await),
         "read_data" => result(p.read_data(params(raw)?).await),
         other => Err(RpcError {
             code: -32601,
@@ -521,6 +522,11 @@ impl Provider for PluginProvider {
             &mut r.diagnostics
         })
         .await
+    }
+
+    async fn adopt(&self, req: AdoptRequest) -> AdoptResponse {
+        self.call("adopt", req, |r: &mut AdoptResponse| &mut r.diagnostics)
+            .await
     }
 }
 

@@ -52,14 +52,15 @@ use async_trait::async_trait;
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{ProviderSchema, Value};
 use kiln_provider::{
-    ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, DeleteRequest,
-    DeleteResponse, FindRequest, FindResponse, HealthRequest, HealthResponse, Provider,
-    ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse, ReadResult, UpdateRequest,
-    UpdateResponse, ValidateRequest, ValidateResponse,
+    AdoptRequest, AdoptResponse, ConfigureRequest, ConfigureResponse, CreateRequest,
+    CreateResponse, DeleteRequest, DeleteResponse, FindRequest, FindResponse, HealthRequest,
+    HealthResponse, Provider, ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
+    ReadResult, UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse,
 };
 use tokio::sync::OnceCell;
 
 mod acm_certificate;
+mod adopt;
 pub mod api;
 mod autoscaling_attachment;
 mod autoscaling_group;
@@ -433,6 +434,32 @@ impl Provider for AwsProvider {
             healthy,
             message,
             diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn adopt(&self, req: AdoptRequest) -> AdoptResponse {
+        let clients = self.clients().await;
+        let type_name = resource::canonical(&req.type_name);
+        match adopt::mark(
+            clients,
+            type_name,
+            &req.id,
+            &req.context,
+            &req.idempotency_key,
+        )
+        .await
+        {
+            Ok(marked) => AdoptResponse {
+                marked,
+                diagnostics: Diagnostics::new(),
+            },
+            Err(e) => AdoptResponse {
+                marked: false,
+                diagnostics: error_diag(
+                    &subject(&req.context.address, &req.type_name, &req.idempotency_key),
+                    &e,
+                ),
+            },
         }
     }
 

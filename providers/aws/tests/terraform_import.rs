@@ -5,7 +5,8 @@
 //! state file written as Terraform's AWS provider writes one (format
 //! version 4, every argument present, unset ones as zero values or empty
 //! blocks); the configuration it was applied from. The import creates and
-//! deletes nothing, the next plan replaces nothing, and an image change
+//! deletes nothing (it marks what it adopts as kiln's: its tags and
+//! idempotency key), the next plan replaces nothing, and an image change
 //! afterwards follows kiln's replace-first rule: a new launch template and
 //! group beside the adopted ones, then the old ones deleted.
 
@@ -308,18 +309,52 @@ resource "aws_s3_bucket" "assets" {{
     ));
     p.write("terraform.tfstate", &tfstate.to_string());
     let k = k.env("KILN_ENV", &env);
-    let before = common::tagged(&c, &env).await;
+    assert!(common::tagged(&c, &env).await.is_empty());
 
     let r = k.run(&["state", "import-terraform", "terraform.tfstate"]);
     r.success();
     assert!(r.stderr.contains("Imported 10 object(s)"), "{}", r.stderr);
     assert_eq!(common::state_id(&p, &env, "aws_launch_template.web"), lt);
     assert_eq!(common::state_id(&p, &env, "aws_lb_listener.http"), listener);
+    // Made nothing, and marked what it adopted as kiln's (its tags and
+    // idempotency key), so inventories and recoveries find them.
+    let adopted = common::tagged(&c, &env).await;
+    for (kind, n, id) in [
+        ("vpc", 1, vpc.as_str()),
+        ("subnet", 2, subnets[0].as_str()),
+        ("security-group", 1, sg.as_str()),
+        ("launch-template", 1, lt_name.as_str()),
+        ("load-balancer", 1, lb_arn.as_str()),
+        ("target-group", 1, tg.as_str()),
+    ] {
+        assert_eq!(common::count(&adopted, kind), n, "{kind}: {adopted:?}");
+        assert!(
+            adopted.iter().any(|x| x.ends_with(id)),
+            "{id} is marked: {adopted:?}"
+        );
+    }
+    let vpc_tags = c
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .vpcs()[0]
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, _>>();
     assert_eq!(
-        before,
-        common::tagged(&c, &env).await,
-        "the import made nothing"
+        vpc_tags.get("kiln:address").map(String::as_str),
+        Some("aws_vpc.main")
     );
+    assert!(vpc_tags.get("kiln:key").is_some_and(|k| !k.is_empty()));
     let plan = k.run(&["plan"]);
     plan.success();
     assert!(
