@@ -287,6 +287,35 @@ pub async fn apply(
                     run.state.resources.insert(r.addr.clone(), r.clone().into());
                 }
                 run.state.refactor(&plan.moves, &plan.forgotten);
+                // What `import` blocks adopted is marked as kiln's (kiln's
+                // tags and idempotency key), now that the journal has it.
+                for r in &plan.imported {
+                    let Ok(p) = provider_for(registry, &r.provider, &r.type_name) else {
+                        continue;
+                    };
+                    let resp = p
+                        .adopt(kiln_provider::AdoptRequest {
+                            type_name: r.type_name.clone(),
+                            id: r.id.clone(),
+                            state: r.attributes.clone(),
+                            idempotency_key: r.idempotency_key.clone(),
+                            context: CallContext {
+                                env: plan.env.clone(),
+                                lineage: run.state.lineage.clone(),
+                                generation: r.generation,
+                                address: r.addr.to_string(),
+                                workdir: options.workdir.clone(),
+                                datadir: options.datadir.clone(),
+                            },
+                        })
+                        .await;
+                    if resp.diagnostics.has_errors() {
+                        run.diagnostics.push(Diagnostic::warning(format!(
+                            "{} is adopted, but kiln could not mark it as its own: {}",
+                            r.addr, resp.diagnostics
+                        )));
+                    }
+                }
             }
             Err(e) => {
                 run.diagnostics.push(

@@ -2372,6 +2372,12 @@ import {{
     assert!(r.stderr.contains("no aws_subnet with id"), "{}", r.stderr);
     k.run(&["import", "aws_subnet.a", &subnet]).success();
     assert_eq!(common::state_id(&p, &env, "aws_subnet.a"), subnet);
+    // Both are marked as kiln's now (its tags, with the idempotency key).
+    let marked = tagged(&c, &env).await;
+    assert!(
+        marked.contains(&format!("vpc {vpc}")) && marked.contains(&format!("subnet {subnet}")),
+        "{marked:?}"
+    );
     let plan = k.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         plan.code, 0,
