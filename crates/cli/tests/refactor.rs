@@ -597,3 +597,48 @@ fn check_blocks_in_a_module_are_evaluated_for_each_instance() {
         r.stderr
     );
 }
+
+/// `removed` with `destroy = true` (Terraform's default) names what it
+/// removes: a stateful resource goes without `--allow-destroy`, as the
+/// block is the user naming it; the same resource simply left out of the
+/// configuration stays protected.
+#[test]
+fn a_removed_block_that_destroys_names_a_stateful_resource() {
+    let stateful = r#"resource "local_file" "data" {
+  path    = "data.txt"
+  content = "precious"
+  lifecycle {
+    stateful = true
+  }
+}
+"#;
+    let (p, k) = project(stateful);
+    k.run(&["apply", "--yes"]).success();
+    assert!(p.exists("data.txt"));
+    // Left out: protected.
+    p.write("main.hcl", "");
+    let refused = k.run(&["plan"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("would destroy stateful local_file.data"),
+        "{}",
+        refused.stderr
+    );
+    // Named by a removed block that destroys: it goes.
+    p.write(
+        "main.hcl",
+        "removed {\n  from = local_file.data\n  lifecycle {\n    destroy = true\n  }\n}\n",
+    );
+    let plan = k.run(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout.contains("local_file.data will be destroyed"),
+        "{}",
+        plan.stdout
+    );
+    k.run(&["apply", "--yes"]).success();
+    assert!(!p.exists("data.txt"));
+    assert!(state_id(&p, "default", "local_file.data").is_none());
+}

@@ -108,6 +108,9 @@ struct Statement {
     from: Endpoint,
     to: Option<Endpoint>,
     loc: Loc,
+    /// A `removed` block with `destroy = true` (the default): its objects
+    /// are destroyed as usual, the user having named them.
+    destroy: bool,
 }
 
 /// What the `moved` and `removed` statements do to a state.
@@ -115,6 +118,10 @@ struct Statement {
 pub struct Refactoring {
     pub moves: Vec<StateMove>,
     pub forgotten: Vec<InstanceAddr>,
+    /// Objects a `removed` block with `destroy = true` names: destroyed as
+    /// anything that left the configuration, a stateful one included (the
+    /// block names it, as `--allow-destroy` would).
+    pub destroyed: Vec<InstanceAddr>,
 }
 
 impl Refactoring {
@@ -304,14 +311,20 @@ pub fn resolve(
         }
     }
     let mut forgotten = BTreeSet::new();
+    let mut destroyed = BTreeSet::new();
     for s in &removes {
         for (now, orig) in &at {
             if contains(&s.from, now) {
-                forgotten.insert(orig.clone());
+                if s.destroy {
+                    destroyed.insert(now.clone());
+                } else {
+                    forgotten.insert(orig.clone());
+                }
             }
         }
     }
     refactoring.forgotten = forgotten.into_iter().collect();
+    refactoring.destroyed = destroyed.into_iter().collect();
     // A forgotten object is not moved as well.
     refactoring
         .moves
@@ -341,18 +354,20 @@ fn collect(
                     from,
                     to: Some(to),
                     loc: m.loc.clone(),
+                    destroy: false,
                 }),
                 (Err(e), _) | (_, Err(e)) => {
                     diags.push(m.loc.error(format!("invalid moved block: {e}")))
                 }
             }
         }
-        for r in config.removed.iter().filter(|r| !r.destroy) {
+        for r in &config.removed {
             match endpoint(&r.from, prefix) {
                 Ok(from) => out.push(Statement {
                     from,
                     to: None,
                     loc: r.loc.clone(),
+                    destroy: r.destroy,
                 }),
                 Err(e) => diags.push(r.loc.error(format!("invalid removed block: {e}"))),
             }
@@ -498,6 +513,7 @@ pub fn resolve_command(state: &State, from: &str, to: Option<&str>) -> Result<Re
     }
     let Some(to) = to else {
         return Ok(Refactoring {
+            destroyed: Vec::new(),
             moves: Vec::new(),
             forgotten: matched,
         });
@@ -542,6 +558,7 @@ pub fn resolve_command(state: &State, from: &str, to: Option<&str>) -> Result<Re
     Ok(Refactoring {
         moves,
         forgotten: Vec::new(),
+        destroyed: Vec::new(),
     })
 }
 

@@ -88,6 +88,7 @@ pub fn plan(
             instances: vec![None; config.resources.len()],
             data: Vec::new(),
             deferred: BTreeMap::new(),
+            removed_destroy: &refactoring.destroyed,
             reads: None,
             failed: vec![false; analysis.graph.node_count()],
             outputs: BTreeMap::new(),
@@ -378,6 +379,7 @@ pub fn data_reads(
         instances: vec![None; config.resources.len()],
         data: Vec::new(),
         deferred: BTreeMap::new(),
+        removed_destroy: &[],
         reads: Some(Vec::new()),
         failed: vec![false; analysis.graph.node_count()],
         outputs: BTreeMap::new(),
@@ -675,6 +677,9 @@ struct Planner<'a> {
     data: Vec<(InstanceKey, Value)>,
     /// Data source instances read during apply, with their provider.
     deferred: BTreeMap<InstanceAddr, String>,
+    /// What `removed` blocks with `destroy = true` name (a stateful one may
+    /// go: the block names it).
+    removed_destroy: &'a [InstanceAddr],
     /// Collecting the data sources to read ([`data_reads`]) instead of
     /// planning.
     reads: Option<Vec<crate::DataRead>>,
@@ -1544,9 +1549,10 @@ impl<'a> Planner<'a> {
             let res = block.map(|ri| &self.config.resources[ri]);
             let lifecycle = res.map(|r| &r.lifecycle);
             let stateful = is_stateful_in_state(rs, self.schemas, lifecycle);
+            let named = self.removed_destroy.contains(addr);
             check_delete(
                 rs,
-                stateful,
+                stateful && !named,
                 lifecycle,
                 res.map(|r| &r.loc),
                 "it is no longer in the configuration",
