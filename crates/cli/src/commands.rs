@@ -320,7 +320,9 @@ async fn output_cmd(ws: &Workspace, cmd: OutputCmd, out: &Output) -> Result<u8> 
     match (&value, cmd.raw, cmd.json) {
         (kiln_model::Value::String(s), true, _) => out.print(s),
         (_, true, _) => out.line(&serde_json::to_string(&value.to_plain_json())?),
-        (_, false, true) => out.line(&serde_json::to_string_pretty(&value.to_plain_json())?),
+        (_, false, true) => {
+            out.line(&kiln_config::json_indented(&value).map_err(anyhow::Error::msg)?)
+        }
         (_, false, false) => out.line(&value.to_string()),
     }
     Ok(0)
@@ -330,18 +332,18 @@ async fn output_cmd(ws: &Workspace, cmd: OutputCmd, out: &Output) -> Result<u8> 
 /// unless `--json`.
 fn all_outputs(state: &State, json: bool, out: &Output) -> Result<u8> {
     if json {
-        let doc: serde_json::Map<String, serde_json::Value> = state
-            .outputs
-            .iter()
-            .map(|(k, o)| {
-                let value = o.value.clone().into_unmarked().to_plain_json();
-                (
-                    k.clone(),
-                    serde_json::json!({"value": value, "sensitive": o.sensitive}),
-                )
-            })
-            .collect();
-        out.line(&serde_json::to_string_pretty(&doc)?);
+        // As `terraform output -json` prints it (exact numbers, Go's
+        // escaping), without Terraform's `type`.
+        let doc = kiln_model::Value::map(state.outputs.iter().map(|(k, o)| {
+            (
+                k.clone(),
+                kiln_model::Value::map([
+                    ("sensitive", kiln_model::Value::Bool(o.sensitive)),
+                    ("value", o.value.clone().into_unmarked()),
+                ]),
+            )
+        }));
+        out.line(&kiln_config::json_indented(&doc).map_err(anyhow::Error::msg)?);
         return Ok(0);
     }
     if state.outputs.is_empty() {

@@ -69,3 +69,22 @@ fn every_configuration_outputs_what_terraform_recorded() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+/// `kiln output --json` prints as `terraform output -json` does: exact
+/// numbers and Go's escaping (recorded from Terraform 1.11.4 on
+/// `fixtures/terraform-configs/output-json`).
+#[test]
+fn json_outputs_print_as_terraform_prints_them() {
+    let p = TempProject::new();
+    copy_dir(&fixtures().join("output-json"), p.path());
+    let k = Kiln::new(env!("CARGO_BIN_EXE_kiln"), p.path());
+    k.run(&["apply", "--yes"]).success();
+    let one = |name: &str| k.run(&["output", "--json", name]).stdout.trim().to_string();
+    assert_eq!(one("h"), r#""\u003ca\u0026b\u003e é \u2028""#);
+    assert_eq!(one("n"), "12345678901234567891");
+    assert!(
+        one("o").contains(&format!("\"b\": 15{}", "0".repeat(299))),
+        "{}",
+        one("o")
+    );
+}

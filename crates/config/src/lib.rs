@@ -40,7 +40,7 @@ mod vars;
 pub use convert::{ConvertError, convert, convert_constraint};
 pub use eval::{eval, eval_body};
 pub use format::format;
-pub use functions::function_names;
+pub use functions::{function_names, json_indented};
 pub use modules::{
     GitSource, ModuleLoader, RegistrySource, git_cache_dir, git_source, join_dir, module_dir,
     parse_embedded, parse_tree, registry_cache_dir, registry_source,

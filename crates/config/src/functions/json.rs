@@ -46,6 +46,49 @@ pub(super) fn encode(v: &Value, out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
+/// Appends `v` as Go's `json.MarshalIndent(v, "", "  ")` writes it (what
+/// `terraform output -json` prints): one element per line, two spaces per
+/// level, `{}` and `[]` when empty; strings and numbers as [`encode`].
+pub(super) fn encode_indented(v: &Value, level: usize, out: &mut String) -> Result<(), String> {
+    let pad = |out: &mut String, level: usize| {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str("  ");
+        }
+    };
+    match v {
+        Value::List(items) if !items.is_empty() => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                pad(out, level + 1);
+                encode_indented(item, level + 1, out)?;
+            }
+            pad(out, level);
+            out.push(']');
+        }
+        Value::Map(m) if !m.is_empty() => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                pad(out, level + 1);
+                string(k, out);
+                out.push_str(": ");
+                encode_indented(item, level + 1, out)?;
+            }
+            pad(out, level);
+            out.push('}');
+        }
+        Value::Sensitive(inner) => encode_indented(inner, level, out)?,
+        other => encode(other, out)?,
+    }
+    Ok(())
+}
+
 /// A JSON string as Go's `encoding/json` writes it.
 pub(super) fn string(s: &str, out: &mut String) {
     out.push('"');

@@ -629,6 +629,17 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
     Ok(Value::String(parts.join(&sep)))
 }
 
+/// `v` as `terraform output -json` prints it: Go's indented JSON of
+/// go-cty's encoding (exact numbers, HTML characters escaped, keys sorted).
+///
+/// # Errors
+/// An infinity, which JSON cannot hold.
+pub fn json_indented(v: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    json::encode_indented(v, 0, &mut out)?;
+    Ok(out)
+}
+
 /// `v` as Terraform's `jsonencode` writes it (see [`json`]).
 pub(super) fn json_string(v: &Value) -> String {
     let mut out = String::new();
