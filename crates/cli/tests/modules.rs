@@ -290,8 +290,13 @@ fn mistakes_in_module_calls_are_located() {
         ),
         (
             "module \"m\" {\n  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"5.0.0\"\n}\n",
-            "is not a local path or a git source",
+            "is not downloaded",
             "main.hcl:2:13",
+        ),
+        (
+            "module \"m\" {\n  source = \"s3::https://s3.amazonaws.com/b/vpc.zip\"\n}\n",
+            "is not a local path, a git source or a registry address",
+            "main.hcl:2:12",
         ),
     ];
     for (main, message, at) in cases {

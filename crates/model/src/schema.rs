@@ -494,6 +494,14 @@ impl Schemas {
     }
 }
 
+/// Whether `word` occurs in `text` with no letter or digit on either side.
+fn names_word(text: &str, word: &str) -> bool {
+    let bounded = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    text.match_indices(word).any(|(i, _)| {
+        bounded(text[..i].chars().next_back()) && bounded(text[i + word.len()..].chars().next())
+    })
+}
+
 impl PhysicalName {
     /// The name a replacement in `generation` takes while `written` is held.
     pub fn derived(&self, written: &str, generation: u64) -> String {
@@ -502,11 +510,12 @@ impl PhysicalName {
 
     /// The name `written` stands for in environment `env`: as written in
     /// the `default` environment, or when it already names the environment
-    /// (`"web-${terraform.workspace}"`); otherwise `{written}-{env}`, so
-    /// that two environments of one configuration never collide on a name.
-    /// Fitted to the limit as [`PhysicalName::derived`] is.
+    /// (`"web-${terraform.workspace}"`: the environment's name as a whole
+    /// word of it); otherwise `{written}-{env}`, so that two environments
+    /// of one configuration never collide on a name. Fitted to the limit as
+    /// [`PhysicalName::derived`] is.
     pub fn in_env(&self, written: &str, env: &str) -> String {
-        if env.is_empty() || env == "default" || written.contains(env) {
+        if env.is_empty() || env == "default" || names_word(written, env) {
             return written.to_string();
         }
         self.fit(format!("{written}-{env}"))
@@ -533,5 +542,32 @@ impl PhysicalName {
     /// `generation`.
     pub fn is_form_of(&self, physical: &str, written: &str, generation: u64) -> bool {
         physical == written || physical == self.derived(written, generation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_names_carry_the_environment_outside_default() {
+        let rule = PhysicalName {
+            attribute: "name".into(),
+            max_len: 32,
+        };
+        assert_eq!(rule.in_env("web", "default"), "web");
+        assert_eq!(rule.in_env("web", "pr-7"), "web-pr-7");
+        // Already named after the environment (terraform.workspace).
+        assert_eq!(rule.in_env("web-pr-7", "pr-7"), "web-pr-7");
+        assert_eq!(rule.in_env("pr-7-web", "pr-7"), "pr-7-web");
+        // A letter of the name is not the environment's name.
+        assert_eq!(rule.in_env("web", "e"), "web-e");
+        assert_eq!(rule.in_env("web-pr-77", "pr-7"), "web-pr-77-pr-7");
+        let long = rule.in_env("a-very-long-load-balancer-name", "staging");
+        assert!(
+            long.len() <= 32 && long.starts_with("a-very-long"),
+            "{long}"
+        );
+        assert_ne!(long, rule.in_env("a-very-long-load-balancer-name", "prod"));
     }
 }
