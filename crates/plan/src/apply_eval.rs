@@ -284,13 +284,7 @@ impl<'p> ApplyEvaluator<'p> {
             .with_span(res.loc.span())
             .into());
         };
-        let each = match (&a.addr.key, an.modes[r]) {
-            (InstanceKey::Str(k), Mode::ForEach) => {
-                let v = self.each_value(r, k, applied)?;
-                Some((Value::String(k.clone()), v))
-            }
-            _ => None,
-        };
+        let each = self.each(r, &a.addr.key, applied)?;
         let scope = ApplyScope {
             ev: self,
             an,
@@ -376,13 +370,7 @@ impl<'p> ApplyEvaluator<'p> {
             return Ok(());
         }
         let a = &self.actions[action];
-        let each = match (&a.addr.key, an.modes[r]) {
-            (InstanceKey::Str(k), Mode::ForEach) => {
-                let v = self.each_value(r, k, applied)?;
-                Some((Value::String(k.clone()), v))
-            }
-            _ => None,
-        };
+        let each = self.each(r, &a.addr.key, applied)?;
         let scope = ApplyScope {
             ev: self,
             an,
@@ -470,13 +458,7 @@ impl<'p> ApplyEvaluator<'p> {
                 ))
                 .into());
         };
-        let each = match (&pending.addr.key, an.modes[r]) {
-            (InstanceKey::Str(k), Mode::ForEach) => {
-                let v = self.each_value(r, k, applied)?;
-                Some((Value::String(k.clone()), v))
-            }
-            _ => None,
-        };
+        let each = self.each(r, &pending.addr.key, applied)?;
         let scope = ApplyScope {
             ev: self,
             an,
@@ -508,6 +490,26 @@ impl<'p> ApplyEvaluator<'p> {
                 .data_schemas
                 .get(&self.config.resources[pending.resource].addr.ty);
             self.data[pending.data].1 = crate::planner::mark_schema_sensitive(value, schema);
+        }
+    }
+
+    /// `each` (key and value) of instance `key` of resource `r`: set for a
+    /// `for_each` resource's instances only.
+    fn each(
+        &self,
+        r: usize,
+        key: &InstanceKey,
+        applied: &dyn Fn(&InstanceAddr) -> Option<Value>,
+    ) -> Result<Option<(Value, Value)>, Diagnostics> {
+        let Some(an) = &self.an else {
+            return Ok(None);
+        };
+        match (key, an.modes[r]) {
+            (InstanceKey::Str(k), Mode::ForEach) => {
+                let v = self.each_value(r, k, applied)?;
+                Ok(Some((Value::String(k.clone()), v)))
+            }
+            _ => Ok(None),
         }
     }
 

@@ -13,18 +13,7 @@ use std::collections::BTreeMap;
 
 use kiln_provider::CallContext;
 
-use crate::api::{Clients, Error, TAG_ADDRESS, TAG_ENV, TAG_GENERATION, TAG_KEY, TAG_LINEAGE, api};
-
-/// kiln's tags for an adopted object.
-fn kiln_tags(context: &CallContext, key: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (TAG_ENV.to_string(), context.env.clone()),
-        (TAG_ADDRESS.to_string(), context.address.clone()),
-        (TAG_GENERATION.to_string(), context.generation.to_string()),
-        (TAG_LINEAGE.to_string(), context.lineage.clone()),
-        (TAG_KEY.to_string(), key.to_string()),
-    ])
-}
+use crate::api::{Clients, Error, api, kiln_tags};
 
 /// Tags object `id` of `type_name` (canonical) as kiln's: whether the type
 /// carries tags at all.

@@ -418,6 +418,10 @@ where
                         | "InvalidIPAddress.InUse"
                         | "DeleteConflict"
                         | "ResourceInUseException"
+                        | "UpdateInProgressException"
+                        | "ClusterContainsServicesException"
+                        | "ClusterContainsTasksException"
+                        | "ClusterContainsContainerInstancesException"
                 ) =>
             {
                 if started.elapsed() >= timeout {
@@ -455,6 +459,18 @@ pub const TAG_GENERATION: &str = "kiln:generation";
 pub const TAG_LINEAGE: &str = "kiln:lineage";
 pub const TAG_KEY: &str = "kiln:key";
 
+/// kiln's own tags of an object: its environment, address, generation,
+/// lineage and idempotency key.
+pub fn kiln_tags(call: &kiln_provider::CallContext, key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (TAG_ENV.to_string(), call.env.clone()),
+        (TAG_ADDRESS.to_string(), call.address.clone()),
+        (TAG_GENERATION.to_string(), call.generation.to_string()),
+        (TAG_LINEAGE.to_string(), call.lineage.clone()),
+        (TAG_KEY.to_string(), key.to_string()),
+    ])
+}
+
 /// A change of an object's tags (see [`Ctx::tag_change`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagChange {
@@ -468,11 +484,7 @@ impl Ctx<'_> {
     pub fn tags(&self, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags = self.settings.default_tags.clone();
         tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-        tags.insert(TAG_ENV.into(), self.call.env.clone());
-        tags.insert(TAG_ADDRESS.into(), self.call.address.clone());
-        tags.insert(TAG_GENERATION.into(), self.call.generation.to_string());
-        tags.insert(TAG_LINEAGE.into(), self.call.lineage.clone());
-        tags.insert(TAG_KEY.into(), self.key.to_string());
+        tags.extend(kiln_tags(self.call, self.key));
         tags
     }
 

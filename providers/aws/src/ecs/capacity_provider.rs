@@ -180,31 +180,22 @@ impl Resource for EcsCapacityProvider {
         if describe(ctx.c, vec![id.to_string()]).await?.is_empty() {
             return Ok(());
         }
-        let started = std::time::Instant::now();
-        loop {
-            match ctx
-                .c
-                .ecs
-                .delete_capacity_provider()
-                .capacity_provider(id)
-                .send()
-                .await
-                .map_err(api("DeleteCapacityProvider"))
-            {
-                Ok(_) => break,
-                Err(e) if e.is_not_found() => return Ok(()),
-                // Still associated with a cluster being changed.
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        "ResourceInUseException" | "UpdateInProgressException"
-                    ) && started.elapsed() < SETTLE_TIMEOUT =>
-                {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        // Retried while a cluster being changed still uses it.
+        retry_while_in_use(
+            &format!("capacity provider {id}"),
+            SETTLE_TIMEOUT,
+            || async {
+                ctx.c
+                    .ecs
+                    .delete_capacity_provider()
+                    .capacity_provider(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(api("DeleteCapacityProvider"))
+            },
+        )
+        .await?;
         wait_for(
             &format!("capacity provider {id} to be deleted"),
             SETTLE_TIMEOUT,

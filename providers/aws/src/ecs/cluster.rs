@@ -137,36 +137,18 @@ impl Resource for EcsCluster {
     }
 
     async fn delete(&self, ctx: &Ctx<'_>, id: &str, _state: &Value) -> Result<(), Error> {
-        let started = std::time::Instant::now();
-        loop {
-            let done = ctx
-                .c
+        // Retried while its services and capacity providers are still going.
+        retry_while_in_use(&format!("ECS cluster {id}"), SETTLE_TIMEOUT, || async {
+            ctx.c
                 .ecs
                 .delete_cluster()
                 .cluster(id)
                 .send()
                 .await
-                .map_err(api("DeleteCluster"));
-            match done {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_not_found() || e.code() == "ClusterNotFoundException" => {
-                    return Ok(());
-                }
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        "ClusterContainsServicesException"
-                            | "ClusterContainsTasksException"
-                            | "ClusterContainsContainerInstancesException"
-                            | "UpdateInProgressException"
-                            | "ResourceInUseException"
-                    ) && started.elapsed() < SETTLE_TIMEOUT =>
-                {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+                .map(|_| ())
+                .map_err(api("DeleteCluster"))
+        })
+        .await
     }
 
     async fn find(&self, c: &Clients, key: &str) -> Result<Option<(String, Value)>, Error> {

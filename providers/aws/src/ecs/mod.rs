@@ -24,7 +24,9 @@ use aws_sdk_ecs::types::Tag;
 use kiln_model::{Type, Value};
 use kiln_provider::UpdateRequest;
 
-use crate::api::{Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, wait_for};
+use crate::api::{
+    Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, retry_while_in_use, wait_for,
+};
 use crate::kind::{Observed, Resource, observed};
 use crate::shape::{
     A, ResourceSchema, adopted, bool_t, named, num_t, obj, opt_computed, str_t, strs_t,
