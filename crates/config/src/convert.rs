@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use kiln_model::{Number, Type, Value};
+use kiln_model::{Fields, MapKind, Number, Seq, SeqKind, Type, Value};
 
 use crate::shape::Shape;
 
@@ -94,9 +94,9 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                     })?);
                 }
                 if matches!(ty, Type::Set(_)) {
-                    out = make_set(out);
+                    return Ok(Value::List(Seq::new(make_set(out), SeqKind::Set)));
                 }
-                Ok(Value::List(out))
+                Ok(Value::List(Seq::new(out, SeqKind::List)))
             }
             other => Err(mismatch(path, ty, other.type_name())),
         },
@@ -108,7 +108,7 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                         convert_at(item, t, p)
                     })?);
                 }
-                Ok(Value::List(out))
+                Ok(Value::List(out.into()))
             }
             Value::List(items) => Err(mismatch(
                 path,
@@ -132,7 +132,7 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                     let v = with_path(path, &key, |p| convert_at(v, elem, p))?;
                     out.insert(k, v);
                 }
-                Ok(Value::Map(out))
+                Ok(Value::Map(Fields::new(out, MapKind::Map)))
             }
             other => Err(mismatch(path, ty, other.type_name())),
         },
@@ -144,7 +144,7 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                     let v = with_path(path, &format!(".{k}"), |p| convert_at(v, t, p))?;
                     out.insert(k.clone(), v);
                 }
-                Ok(Value::Map(out))
+                Ok(Value::Map(out.into()))
             }
             other => Err(mismatch(path, ty, other.type_name())),
         },
@@ -291,13 +291,9 @@ pub(crate) fn apply_defaults(v: Value, shape: &Shape) -> Value {
             Value::Map(m)
         }
         (Value::List(items), Shape::Elements(s)) => {
-            Value::List(items.into_iter().map(|x| apply_defaults(x, s)).collect())
+            Value::List(items.map(|x| apply_defaults(x, s)))
         }
-        (Value::Map(m), Shape::Elements(s)) => Value::Map(
-            m.into_iter()
-                .map(|(k, x)| (k, apply_defaults(x, s)))
-                .collect(),
-        ),
+        (Value::Map(m), Shape::Elements(s)) => Value::Map(m.map_values(|x| apply_defaults(x, s))),
         (Value::List(items), Shape::Tuple(shapes)) => Value::List(
             items
                 .into_iter()

@@ -342,6 +342,9 @@ pub struct Resource {
     pub depends_on: Vec<Reference>,
     pub provider: Option<String>,
     pub lifecycle: Lifecycle,
+    /// `cutover { step { ... } check { ... } }` on a traffic switch: how
+    /// traffic moves to a new generation (docs/cutover.md).
+    pub cutover: Option<(kiln_model::Cutover, Loc)>,
     /// The block header (`resource "TYPE" "NAME"`).
     pub loc: Loc,
 }

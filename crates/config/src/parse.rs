@@ -13,7 +13,7 @@ use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{BlockLabel, Structure};
 use kiln_diag::Diagnostics;
-use kiln_model::{ResourceAddr, Value};
+use kiln_model::{Cutover, CutoverCheck, CutoverStep, Metric, ResourceAddr, Value};
 
 use crate::convert::convert_constraint;
 use crate::eval::{constant, list_names, subject_of};
@@ -205,6 +205,19 @@ fn constant_bool(expr: &Expr, what: &str) -> Result<bool, Diagnostics> {
             .loc
             .error(format!(
                 "{what} must be true or false, got {}",
+                other.type_name()
+            ))
+            .into()),
+    }
+}
+
+fn constant_number(expr: &Expr, what: &str) -> Result<f64, Diagnostics> {
+    match constant(expr, what)?.unmarked() {
+        Value::Number(n) => Ok(n.as_f64()),
+        other => Err(expr
+            .loc
+            .error(format!(
+                "{what} must be a number, got {}",
                 other.type_name()
             ))
             .into()),
@@ -548,6 +561,7 @@ impl Parser {
             depends_on: Vec::new(),
             provider: None,
             lifecycle: Lifecycle::default(),
+            cutover: None,
             loc: h,
         };
         let attrs = std::mem::take(&mut body.attributes);
@@ -570,6 +584,17 @@ impl Parser {
         let blocks = std::mem::take(&mut body.blocks);
         let mut lifecycle_seen: Option<Loc> = None;
         for b in blocks {
+            if b.ty == "cutover" {
+                if let Some((_, first)) = &r.cutover {
+                    self.diags.push(b.loc.error(format!(
+                        "duplicate cutover block; the first is at {}",
+                        first.span()
+                    )));
+                } else if let Some(c) = self.cutover(&b) {
+                    r.cutover = Some((c, b.loc.clone()));
+                }
+                continue;
+            }
             if b.ty != "lifecycle" {
                 body.blocks.push(b);
                 continue;
@@ -944,6 +969,219 @@ impl Parser {
                 destroy,
                 loc: h,
             });
+        }
+    }
+
+    /// `cutover { step { weight, hold } ... check { metric, ... } ... }`
+    /// (docs/cutover.md); constants only, as `lifecycle`.
+    fn cutover(&mut self, b: &Block) -> Option<Cutover> {
+        let before = self.diags.len();
+        if !b.labels.is_empty() {
+            self.diags
+                .push(b.loc.error("a cutover block takes no labels"));
+        }
+        for a in &b.body.attributes {
+            self.diags.push(
+                a.loc
+                    .error(format!("unexpected attribute \"{}\" in cutover", a.name))
+                    .with_detail("a cutover block holds step and check blocks"),
+            );
+        }
+        let mut c = Cutover {
+            steps: Vec::new(),
+            checks: Vec::new(),
+        };
+        for nested in &b.body.blocks {
+            match nested.ty.as_str() {
+                "step" => {
+                    if let Some(s) = self.cutover_step(nested) {
+                        if let Some(prev) = c.steps.last()
+                            && s.weight <= prev.weight
+                        {
+                            self.diags.push(
+                                nested
+                                    .loc
+                                    .error(format!(
+                                        "cutover steps must increase: weight {} after {}",
+                                        s.weight, prev.weight
+                                    ))
+                                    .with_detail("order the steps from the smallest share of traffic to the largest"),
+                            );
+                        }
+                        c.steps.push(s);
+                    }
+                }
+                "check" => {
+                    if let Some(k) = self.cutover_check(nested) {
+                        c.checks.push(k);
+                    }
+                }
+                other => self.diags.push(
+                    nested
+                        .loc
+                        .error(format!("unexpected block \"{other}\" in cutover"))
+                        .with_detail("a cutover block holds step and check blocks"),
+                ),
+            }
+        }
+        if c.steps.is_empty() {
+            self.diags.push(
+                b.loc
+                    .error("a cutover block needs at least one step")
+                    .with_detail("write step { weight = 10 hold = \"30s\" } for each share of traffic the new generation gets"),
+            );
+        }
+        (self.diags.len() == before).then_some(c)
+    }
+
+    fn cutover_step(&mut self, b: &Block) -> Option<CutoverStep> {
+        let mut weight = None;
+        let mut hold_ms = 0;
+        for a in &b.body.attributes {
+            let what = format!("cutover.step.{}", a.name);
+            match a.name.as_str() {
+                "weight" => match constant_number(&a.expr, &what) {
+                    Ok(w) if w > 0.0 && w <= 100.0 => weight = Some(w),
+                    Ok(w) => self.diags.push(a.expr.loc.error(format!(
+                        "{what} must be a percentage above 0 and at most 100, got {w}"
+                    ))),
+                    Err(d) => self.diags.extend(d),
+                },
+                "hold" => match self.duration_ms(&a.expr, &what) {
+                    Some(ms) => hold_ms = ms,
+                    None => return None,
+                },
+                other => {
+                    let hint = suggest::hint(other, ["weight", "hold"].into_iter());
+                    self.diags.push(
+                        a.loc
+                            .error(format!("unknown attribute \"{other}\" in cutover.step{hint}"))
+                            .with_detail("a step sets weight (percent of requests for the new generation) and hold (a duration like \"30s\")"),
+                    );
+                }
+            }
+        }
+        match weight {
+            Some(weight) => Some(CutoverStep { weight, hold_ms }),
+            None => {
+                self.diags
+                    .push(b.loc.error("a cutover step needs a weight").with_detail(
+                    "weight is the percent of requests the new generation gets, like weight = 10",
+                ));
+                None
+            }
+        }
+    }
+
+    fn cutover_check(&mut self, b: &Block) -> Option<CutoverCheck> {
+        const ALLOWED: &[&str] = &[
+            "metric",
+            "max",
+            "max_over_baseline",
+            "min_requests",
+            "interval",
+            "failure_limit",
+        ];
+        let before = self.diags.len();
+        let mut metric = None;
+        let mut k = CutoverCheck {
+            metric: Metric::ErrorRate,
+            max: None,
+            max_over_baseline: None,
+            min_requests: 1,
+            interval_ms: 1000,
+            failure_limit: 0,
+        };
+        let whole = |v: f64, what: &str, loc: &Loc| -> Result<u64, Diagnostics> {
+            if v >= 0.0 && v.fract() == 0.0 && v < 1e15 {
+                Ok(v as u64)
+            } else {
+                Err(loc
+                    .error(format!(
+                        "{what} must be a whole number of 0 or more, got {v}"
+                    ))
+                    .into())
+            }
+        };
+        for a in &b.body.attributes {
+            let what = format!("cutover.check.{}", a.name);
+            let r = match a.name.as_str() {
+                "metric" => constant_string(&a.expr, &what).and_then(|m| match m.as_str() {
+                    "error_rate" => Ok(metric = Some(Metric::ErrorRate)),
+                    "latency" => Ok(metric = Some(Metric::Latency)),
+                    other => Err(a
+                        .expr
+                        .loc
+                        .error(format!("unknown metric {other:?}"))
+                        .with_detail("a check measures \"error_rate\" (the share of 5xx answers, 0 to 1) or \"latency\" (mean milliseconds to the first byte)")
+                        .into()),
+                }),
+                "max" => constant_number(&a.expr, &what).map(|v| k.max = Some(v)),
+                "max_over_baseline" => {
+                    constant_number(&a.expr, &what).map(|v| k.max_over_baseline = Some(v))
+                }
+                "min_requests" => constant_number(&a.expr, &what)
+                    .and_then(|v| whole(v, &what, &a.expr.loc))
+                    .map(|v| k.min_requests = v),
+                "failure_limit" => constant_number(&a.expr, &what)
+                    .and_then(|v| whole(v, &what, &a.expr.loc))
+                    .map(|v| k.failure_limit = v.min(u64::from(u32::MAX)) as u32),
+                "interval" => match self.duration_ms(&a.expr, &what) {
+                    Some(0) => Err(a.expr.loc.error(format!("{what} must be above 0")).into()),
+                    Some(ms) => Ok(k.interval_ms = ms),
+                    None => Ok(()),
+                },
+                other => {
+                    let hint = suggest::hint(other, ALLOWED.iter().copied());
+                    Err(a
+                        .loc
+                        .error(format!("unknown attribute \"{other}\" in cutover.check{hint}"))
+                        .with_detail(format!("a check may set {}", list_names(ALLOWED.iter().copied())))
+                        .into())
+                }
+            };
+            if let Err(d) = r {
+                self.diags.extend(d);
+            }
+        }
+        match metric {
+            Some(m) => k.metric = m,
+            None => self.diags.push(
+                b.loc
+                    .error("a cutover check needs a metric")
+                    .with_detail("metric = \"error_rate\" or metric = \"latency\""),
+            ),
+        }
+        if k.max.is_none() && k.max_over_baseline.is_none() {
+            self.diags.push(
+                b.loc
+                    .error("a cutover check needs max or max_over_baseline")
+                    .with_detail("max fails the step above a value; max_over_baseline fails it when the new generation is worse than the old one by more than a margin"),
+            );
+        }
+        (self.diags.len() == before).then_some(k)
+    }
+
+    /// A constant Go duration (`"500ms"`, `"1m30s"`) in milliseconds; `None`
+    /// after reporting a mistake.
+    fn duration_ms(&mut self, expr: &Expr, what: &str) -> Option<u64> {
+        let text = match constant_string(expr, what) {
+            Ok(t) => t,
+            Err(d) => {
+                self.diags.extend(d);
+                return None;
+            }
+        };
+        match kiln_model::cutover::go_duration_ns(&text) {
+            Some(ns) if ns >= 0 => Some((ns / 1_000_000) as u64),
+            _ => {
+                self.diags.push(
+                    expr.loc
+                        .error(format!("{what} {text:?} is not a duration"))
+                        .with_detail("write a duration such as \"500ms\", \"30s\" or \"5m\""),
+                );
+                None
+            }
         }
     }
 

@@ -7,13 +7,15 @@
 //! like and how each attribute may change. The crate has no I/O and no async.
 
 pub mod address;
+pub mod cutover;
 pub mod number;
 pub mod schema;
 pub mod value;
 
 pub use address::{AddrError, InstanceAddr, InstanceKey, ModuleStep, ResourceAddr, ResourceMode};
+pub use cutover::{Cutover, CutoverCheck, CutoverStep, Metric, TrafficCounters};
 pub use schema::{
     AttributeSchema, ChangeBehaviour, PhysicalName, PlannedValue, Presence, ProviderSchema,
     ResourceSchema, Schemas, Type,
 };
-pub use value::{Number, Value};
+pub use value::{Fields, MapKind, Number, Seq, SeqKind, Value};

@@ -22,6 +22,242 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::number::Number;
 
+/// Which of HCL's sequence types a [`Value::List`] is (cty's tuple, list and
+/// set). Only the language looks at it: `tolist([1]) == [1]` is false,
+/// `for k, v in SET` binds the element to both, a set has no index. Rust's
+/// `==` on values ignores it (state, plans and providers compare contents),
+/// and JSON does not carry it: what is read back is a tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum SeqKind {
+    /// A literal `[...]`, a `for` expression, JSON: each element its own type.
+    #[default]
+    Tuple,
+    /// `list(T)`: `tolist`, `split`, a variable declared `list(...)`.
+    List,
+    /// `set(T)`: `toset`, `setunion`; sorted, without duplicates.
+    Set,
+}
+
+/// Which of HCL's mapping types a [`Value::Map`] is (cty's object and map);
+/// as [`SeqKind`], only the language looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum MapKind {
+    /// A literal `{...}`, a `{for}` expression, JSON: attributes of their own
+    /// types.
+    #[default]
+    Object,
+    /// `map(T)`: `tomap`, a variable declared `map(...)`.
+    Map,
+}
+
+/// The elements of a [`Value::List`] and the [`SeqKind`] they form. Derefs to
+/// the `Vec`; a `Vec` converts into a tuple.
+#[derive(Clone, Default)]
+pub struct Seq {
+    items: Vec<Value>,
+    kind: SeqKind,
+}
+
+impl Seq {
+    pub fn new(items: Vec<Value>, kind: SeqKind) -> Seq {
+        Seq { items, kind }
+    }
+
+    pub fn kind(&self) -> SeqKind {
+        self.kind
+    }
+
+    /// The same elements as another kind (no conversion of the elements).
+    pub fn with_kind(mut self, kind: SeqKind) -> Seq {
+        self.kind = kind;
+        self
+    }
+
+    pub fn into_vec(self) -> Vec<Value> {
+        self.items
+    }
+
+    /// Each element through `f`, the kind kept.
+    pub fn map(self, f: impl FnMut(Value) -> Value) -> Seq {
+        Seq {
+            items: self.items.into_iter().map(f).collect(),
+            kind: self.kind,
+        }
+    }
+}
+
+impl std::ops::Deref for Seq {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
+        &self.items
+    }
+}
+
+impl std::ops::DerefMut for Seq {
+    fn deref_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.items
+    }
+}
+
+impl PartialEq for Seq {
+    /// Contents only: see [`SeqKind`].
+    fn eq(&self, other: &Seq) -> bool {
+        self.items == other.items
+    }
+}
+
+impl fmt::Debug for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind != SeqKind::Tuple {
+            write!(f, "{:?}", self.kind)?;
+        }
+        self.items.fmt(f)
+    }
+}
+
+impl From<Vec<Value>> for Seq {
+    fn from(items: Vec<Value>) -> Seq {
+        Seq {
+            items,
+            kind: SeqKind::Tuple,
+        }
+    }
+}
+
+impl FromIterator<Value> for Seq {
+    fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Seq {
+        Seq::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl IntoIterator for Seq {
+    type Item = Value;
+    type IntoIter = std::vec::IntoIter<Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Seq {
+    type Item = &'a Value;
+    type IntoIter = std::slice::Iter<'a, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Seq {
+    type Item = &'a mut Value;
+    type IntoIter = std::slice::IterMut<'a, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter_mut()
+    }
+}
+
+/// The entries of a [`Value::Map`] and the [`MapKind`] they form. Derefs to
+/// the `BTreeMap`; a `BTreeMap` converts into an object.
+#[derive(Clone, Default)]
+pub struct Fields {
+    entries: BTreeMap<String, Value>,
+    kind: MapKind,
+}
+
+impl Fields {
+    pub fn new(entries: BTreeMap<String, Value>, kind: MapKind) -> Fields {
+        Fields { entries, kind }
+    }
+
+    pub fn kind(&self) -> MapKind {
+        self.kind
+    }
+
+    /// The same entries as another kind (no conversion of the values).
+    pub fn with_kind(mut self, kind: MapKind) -> Fields {
+        self.kind = kind;
+        self
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, Value> {
+        self.entries
+    }
+
+    /// Each value through `f`, the kind kept.
+    pub fn map_values(self, mut f: impl FnMut(Value) -> Value) -> Fields {
+        Fields {
+            entries: self.entries.into_iter().map(|(k, v)| (k, f(v))).collect(),
+            kind: self.kind,
+        }
+    }
+}
+
+impl std::ops::Deref for Fields {
+    type Target = BTreeMap<String, Value>;
+    fn deref(&self) -> &BTreeMap<String, Value> {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Fields {
+    fn deref_mut(&mut self) -> &mut BTreeMap<String, Value> {
+        &mut self.entries
+    }
+}
+
+impl PartialEq for Fields {
+    /// Contents only: see [`MapKind`].
+    fn eq(&self, other: &Fields) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind != MapKind::Object {
+            write!(f, "{:?}", self.kind)?;
+        }
+        self.entries.fmt(f)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Fields {
+    fn from(entries: BTreeMap<String, Value>) -> Fields {
+        Fields {
+            entries,
+            kind: MapKind::Object,
+        }
+    }
+}
+
+impl FromIterator<(String, Value)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
+        Fields::from(iter.into_iter().collect::<BTreeMap<_, _>>())
+    }
+}
+
+impl IntoIterator for Fields {
+    type Item = (String, Value);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Fields {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Fields {
+    type Item = (&'a String, &'a mut Value);
+    type IntoIter = std::collections::btree_map::IterMut<'a, String, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter_mut()
+    }
+}
+
 /// A dynamic value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -31,10 +267,11 @@ pub enum Value {
     Number(Number),
     String(String),
     /// A tuple, list or set (sets are kept sorted and deduplicated by the
-    /// code that builds them).
-    List(Vec<Value>),
-    /// An object or map, with keys in sorted order.
-    Map(BTreeMap<String, Value>),
+    /// code that builds them); [`Seq::kind`] says which.
+    List(Seq),
+    /// An object or map, with keys in sorted order; [`Fields::kind`] says
+    /// which.
+    Map(Fields),
     /// Known only after apply.
     Unknown,
     /// A value that must never be printed.
@@ -128,16 +365,16 @@ impl Value {
                 }
                 Value::Map(m)
             }
-            (Value::List(items), Value::List(mk)) => Value::List(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| match mk.get(i) {
+            (Value::List(items), Value::List(mk)) => {
+                let mut i = 0;
+                Value::List(items.map(|v| {
+                    i += 1;
+                    match mk.get(i - 1) {
                         Some(mark) => v.mark_like(mark),
                         None => v,
-                    })
-                    .collect(),
-            ),
+                    }
+                }))
+            }
             (v, _) => v,
         }
     }
@@ -154,12 +391,8 @@ impl Value {
     pub fn into_unmarked(self) -> Value {
         match self {
             Value::Sensitive(v) => v.into_unmarked(),
-            Value::List(items) => {
-                Value::List(items.into_iter().map(Value::into_unmarked).collect())
-            }
-            Value::Map(m) => {
-                Value::Map(m.into_iter().map(|(k, v)| (k, v.into_unmarked())).collect())
-            }
+            Value::List(items) => Value::List(items.map(Value::into_unmarked)),
+            Value::Map(m) => Value::Map(m.map_values(Value::into_unmarked)),
             v => v,
         }
     }
@@ -413,13 +646,13 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         while let Some(v) = seq.next_element::<Value>()? {
             items.push(v);
         }
-        Ok(Value::List(items))
+        Ok(Value::List(items.into()))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
         let Some(first) = map.next_key::<String>()? else {
-            return Ok(Value::Map(BTreeMap::new()));
+            return Ok(Value::Map(BTreeMap::new().into()));
         };
         if first == "$kiln" {
             // kiln writes the tag first.
@@ -427,7 +660,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             let mut inner = None;
             while let Some(key) = map.next_key::<String>()? {
                 if key == "value" && tag == "map" {
-                    inner = Some(Value::Map(map.next_value_seed(LiteralMap)?));
+                    inner = Some(Value::Map((map.next_value_seed(LiteralMap)?).into()));
                 } else if key == "value" {
                     inner = Some(map.next_value::<Value>()?);
                 } else {
@@ -451,7 +684,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
                     "a \"$kiln\" tag must be a string (\"unknown\", \"sensitive\", \"number\" or \"map\")",
                 ))
             }
-            None => Ok(Value::Map(m)),
+            None => Ok(Value::Map(m.into())),
         }
     }
 }
@@ -588,7 +821,7 @@ mod tests {
             ),
             (
                 "list",
-                Value::List(vec![Value::from("a"), Value::from("b")]),
+                Value::List(vec![Value::from("a"), Value::from("b")].into()),
             ),
         ]);
         let planned = Value::map([
@@ -602,7 +835,7 @@ mod tests {
             ),
             (
                 "list",
-                Value::List(vec![Value::from("a"), Value::from("b").sensitive()]),
+                Value::List(vec![Value::from("a"), Value::from("b").sensitive()].into()),
             ),
         ]);
         let marked = state.mark_like(&planned);
@@ -643,12 +876,15 @@ mod tests {
             .unwrap()
             .div(&Number::parse("3").unwrap())
             .unwrap();
-        let v = Value::List(vec![
-            Value::Number(Number::parse("0.1").unwrap()),
-            Value::Number(Number::parse("18446744073709551617").unwrap()),
-            Value::Number(third.clone()),
-            Value::Number(Number::from(f64::INFINITY)),
-        ]);
+        let v = Value::List(
+            vec![
+                Value::Number(Number::parse("0.1").unwrap()),
+                Value::Number(Number::parse("18446744073709551617").unwrap()),
+                Value::Number(third.clone()),
+                Value::Number(Number::from(f64::INFINITY)),
+            ]
+            .into(),
+        );
         let s = serde_json::to_string(&v).unwrap();
         assert!(s.starts_with(r#"[0.1,{"$kiln":"number","value":"18446744073709551617"},{"$kiln":"number","value":"0.3333"#), "{s}");
         let back: Value = serde_json::from_str(&s).unwrap();

@@ -468,14 +468,14 @@ fn same_meaning(have: &Value, want: &Value) -> Option<Value> {
                 )?;
                 out.insert(k.clone(), v);
             }
-            Some(Value::Map(out))
+            Some(Value::Map(out.into()))
         }
         (Value::List(h), Value::List(w)) if h.len() == w.len() => h
             .iter()
             .zip(w)
             .map(|(a, b)| same_meaning(a, b))
             .collect::<Option<Vec<_>>>()
-            .map(Value::List),
+            .map(|l| Value::List(l.into())),
         _ => None,
     }
 }

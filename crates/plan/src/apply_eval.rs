@@ -588,7 +588,7 @@ fn inconsistent(addr: &InstanceAddr, path: &str, planned: &Value) -> Diagnostic 
 fn final_new_object(value: Value, schema: &ResourceSchema) -> Value {
     let mut m = match value {
         Value::Map(m) => m,
-        _ => BTreeMap::new(),
+        _ => BTreeMap::new().into(),
     };
     for (name, a) in &schema.attributes {
         let v = m.entry(name.clone()).or_insert(Value::Null);

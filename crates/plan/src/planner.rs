@@ -437,7 +437,7 @@ fn keep_previous(
 /// The run-time attributes of an object: what a traffic switch's settings are.
 pub(crate) fn runtime_settings(attributes: &Value, schema: &ResourceSchema) -> Value {
     let Some(m) = attributes.as_map() else {
-        return Value::Map(BTreeMap::new());
+        return Value::Map(BTreeMap::new().into());
     };
     Value::Map(
         schema
@@ -586,7 +586,7 @@ static NULL: Value = Value::Null;
 pub(crate) fn new_object(config_value: Value, schema: &ResourceSchema) -> Value {
     let mut m = match config_value {
         Value::Map(m) => m,
-        _ => BTreeMap::new(),
+        _ => BTreeMap::new().into(),
     };
     // What the configuration tells of computed attributes (ACM's validation
     // options, one per domain name), from the configuration as written.
@@ -642,7 +642,7 @@ pub(crate) fn kept_object(prior: &Value, config_value: &Value, schema: &Resource
             *x = mark_sensitive(std::mem::take(x));
         }
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 /// A planned value without its write-only arguments: they are never in a

@@ -51,7 +51,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
         for (k, v) in settings.as_map().into_iter().flatten() {
             after.insert(k.clone(), v.clone());
         }
-        let after = Value::Map(after);
+        let after = Value::Map(after.into());
         let kind = if after == current.attributes {
             ActionKind::NoOp
         } else {

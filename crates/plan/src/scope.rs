@@ -29,7 +29,7 @@ pub(crate) fn resource_value(
             {
                 let mut list = vec![Value::Null; instances.len()];
                 list[k as usize] = value_of(i);
-                return Value::List(list);
+                return Value::List(list.into());
             }
             Value::List(instances.iter().map(|&i| value_of(i)).collect())
         }
@@ -39,7 +39,7 @@ pub(crate) fn resource_value(
                 && let InstanceKey::Str(k) = key
             {
                 let i = instances[pos];
-                return Value::Map(BTreeMap::from([(k.clone(), value_of(i))]));
+                return Value::Map(BTreeMap::from([(k.clone(), value_of(i))]).into());
             }
             Value::Map(
                 instances

@@ -681,7 +681,7 @@ fn planned_update(rs: &ResourceSchema, prior: &Value, update: &Value) -> Value {
             m.insert(name.clone(), p.clone());
         }
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 #[cfg(test)]

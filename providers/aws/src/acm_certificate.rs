@@ -96,7 +96,7 @@ fn cert_computed(d: &aws_sdk_acm::types::CertificateDetail) -> Vec<(&'static str
         ("arn", s(arn)),
         ("status", opt_s(d.status().map(|s| s.as_str()))),
         ("type", opt_s(d.r#type().map(|t| t.as_str()))),
-        ("domain_validation_options", Value::List(options)),
+        ("domain_validation_options", Value::List(options.into())),
         (
             "not_after",
             d.not_after().map_or(Value::Null, |t| s(t.to_string())),

@@ -298,7 +298,7 @@ async fn subnet(c: &Clients, config: &Value) -> Result<Value, Error> {
                 "map_public_ip_on_launch",
                 Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
             ),
-            ("tags", Value::Map(tags)),
+            ("tags", Value::Map(tags.into())),
         ],
     ))
 }

@@ -155,7 +155,7 @@ fn adopt(type_name: &str, config: &Value, found: &Value) -> Value {
             m.insert(k, v);
         }
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 /// How long after an interrupted create's call it may still finish in AWS

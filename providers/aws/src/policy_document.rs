@@ -360,9 +360,9 @@ mod tests {
         ]);
         let st = block(&[
             ("actions", strs(&["sts:AssumeRole"])),
-            ("principals", Value::List(vec![principal])),
+            ("principals", Value::List(vec![principal].into())),
         ]);
-        let config = block(&[("statement", Value::List(vec![st]))]);
+        let config = block(&[("statement", Value::List(vec![st].into()))]);
         let out = read(&config).unwrap();
         assert_eq!(
             out.get("json").and_then(Value::as_str).unwrap(),
@@ -385,12 +385,12 @@ mod tests {
             ("sid", Value::from("Read")),
             ("actions", strs(&["s3:GetObject", "s3:ListBucket"])),
             ("resources", strs(&["arn:aws:s3:::b/*"])),
-            ("condition", Value::List(vec![cond])),
+            ("condition", Value::List(vec![cond].into())),
         ]);
         let over =
             r#"{"Statement":[{"Sid":"Read","Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
         let config = block(&[
-            ("statement", Value::List(vec![st.clone()])),
+            ("statement", Value::List(vec![st.clone()].into())),
             ("version", Value::from("2012-10-17")),
         ]);
         let min = read(&config).unwrap();
@@ -399,7 +399,7 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"aws:SourceAccount":["123","456"]}}}]}"#
         );
         let config = block(&[
-            ("statement", Value::List(vec![st])),
+            ("statement", Value::List(vec![st].into())),
             ("override_policy_documents", strs(&[over])),
         ]);
         let merged = read(&config).unwrap();
@@ -419,10 +419,10 @@ mod tests {
         ]);
         let st = block(&[
             ("actions", strs(&["s3:GetObject"])),
-            ("principals", Value::List(vec![p])),
-            ("condition", Value::List(vec![cond])),
+            ("principals", Value::List(vec![p].into())),
+            ("condition", Value::List(vec![cond].into())),
         ]);
-        let out = read(&block(&[("statement", Value::List(vec![st]))])).unwrap();
+        let out = read(&block(&[("statement", Value::List(vec![st].into()))])).unwrap();
         assert_eq!(
             out.get("minified_json").and_then(Value::as_str).unwrap(),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Principal":"*","Condition":{"StringLike":{"aws:UserAgent":"\u003ca\u0026b\u003e"}}}]}"#

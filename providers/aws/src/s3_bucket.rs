@@ -173,7 +173,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
                 if user.is_empty() {
                     Value::Null
                 } else {
-                    Value::Map(user)
+                    Value::Map(user.into())
                 },
             ));
             return Ok(Some((

@@ -81,7 +81,7 @@ pub fn adopted(
     for (k, v) in fields {
         m.insert(k.to_string(), v);
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 /// `v` with every object the type `ty` describes given all its attributes:
@@ -115,11 +115,14 @@ mod tests {
             ("cidr_block", str_t()),
             ("nat_gateway_id", str_t()),
         ])));
-        let old = Value::List(vec![Value::map([("cidr_block", Value::from("0.0.0.0/0"))])]);
-        let want = Value::List(vec![Value::map([
-            ("cidr_block", Value::from("0.0.0.0/0")),
-            ("nat_gateway_id", Value::Null),
-        ])]);
+        let old = Value::List(vec![Value::map([("cidr_block", Value::from("0.0.0.0/0"))])].into());
+        let want = Value::List(
+            vec![Value::map([
+                ("cidr_block", Value::from("0.0.0.0/0")),
+                ("nat_gateway_id", Value::Null),
+            ])]
+            .into(),
+        );
         assert_eq!(with_shape(&old, &ty), want);
         assert_eq!(
             with_shape(&want, &ty),

@@ -86,7 +86,7 @@ pub fn state(config: &Value, computed: impl IntoIterator<Item = (&'static str, V
     for (k, v) in computed {
         m.insert(k.to_string(), v);
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 /// A read's answer: the prior state with fresh computed values laid over it.
@@ -104,7 +104,7 @@ pub fn merge_planned(prior: &Value, planned: &Value) -> Value {
             }
         }
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 /// Whether `s` is an IPv4 CIDR block (`10.0.0.0/16`).

@@ -30,7 +30,7 @@ fn full(type_name: &str, set: &[(&str, Value)]) -> Value {
         assert!(m.contains_key(*k), "{type_name} has no attribute {k}");
         m.insert(k.to_string(), v.clone());
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn tags(team: &str) -> Value {
@@ -146,20 +146,26 @@ async fn conforms(p: &dyn Provider, env: &str) {
                 ("protocol", Value::from("HTTP")),
                 (
                     "default_action",
-                    Value::List(vec![Value::map([
-                        ("type", Value::from("forward")),
-                        ("target_group_arn", Value::Null),
-                        (
-                            "forward",
-                            Value::map([(
-                                "target_group",
-                                Value::List(vec![
-                                    group(&blue, blue_weight),
-                                    group(&green, 100 - blue_weight),
-                                ]),
-                            )]),
-                        ),
-                    ])]),
+                    Value::List(
+                        vec![Value::map([
+                            ("type", Value::from("forward")),
+                            ("target_group_arn", Value::Null),
+                            (
+                                "forward",
+                                Value::map([(
+                                    "target_group",
+                                    Value::List(
+                                        vec![
+                                            group(&blue, blue_weight),
+                                            group(&green, 100 - blue_weight),
+                                        ]
+                                        .into(),
+                                    ),
+                                )]),
+                            ),
+                        ])]
+                        .into(),
+                    ),
                 ),
             ],
         )
@@ -276,7 +282,7 @@ async fn conforms(p: &dyn Provider, env: &str) {
         }
         m.insert("cidr_block".to_string(), Value::from("0.0.0.0/0"));
         m.insert(to.0.to_string(), Value::from(to.1));
-        Value::List(vec![Value::Map(m)])
+        Value::List(vec![Value::Map(m.into())].into())
     };
     let route_table = |to: (&str, &str)| {
         full(
@@ -431,13 +437,16 @@ async fn conforms(p: &dyn Provider, env: &str) {
             &[
                 ("listener_arn", Value::from(rules_listener.as_str())),
                 ("priority", Value::from(priority)),
-                ("action", Value::List(vec![action])),
+                ("action", Value::List(vec![action].into())),
                 (
                     "condition",
-                    Value::List(vec![Value::map([(
-                        "path_pattern",
-                        Value::map([("values", strs(&["/api/*"]))]),
-                    )])]),
+                    Value::List(
+                        vec![Value::map([(
+                            "path_pattern",
+                            Value::map([("values", strs(&["/api/*"]))]),
+                        )])]
+                        .into(),
+                    ),
                 ),
             ],
         )
@@ -468,10 +477,13 @@ async fn conforms(p: &dyn Provider, env: &str) {
                 ("name", Value::from(format!("internal.{env}"))),
                 (
                     "vpc",
-                    Value::List(vec![Value::map([
-                        ("vpc_id", Value::from(vpc.as_str())),
-                        ("vpc_region", Value::Null),
-                    ])]),
+                    Value::List(
+                        vec![Value::map([
+                            ("vpc_id", Value::from(vpc.as_str())),
+                            ("vpc_region", Value::Null),
+                        ])]
+                        .into(),
+                    ),
                 ),
                 ("tags", tags(team)),
             ],
@@ -498,10 +510,13 @@ async fn conforms(p: &dyn Provider, env: &str) {
             "aws_s3_bucket_versioning",
             &[(
                 "versioning_configuration",
-                Value::List(vec![Value::map([
-                    ("status", Value::from("Enabled")),
-                    ("mfa_delete", Value::from(mfa_delete)),
-                ])]),
+                Value::List(
+                    vec![Value::map([
+                        ("status", Value::from("Enabled")),
+                        ("mfa_delete", Value::from(mfa_delete)),
+                    ])]
+                    .into(),
+                ),
             )],
         )
     };
@@ -510,16 +525,19 @@ async fn conforms(p: &dyn Provider, env: &str) {
             "aws_s3_bucket_server_side_encryption_configuration",
             &[(
                 "rule",
-                Value::List(vec![Value::map([
-                    (
-                        "apply_server_side_encryption_by_default",
-                        Value::map([
-                            ("sse_algorithm", Value::from(algorithm)),
-                            ("kms_master_key_id", Value::Null),
-                        ]),
-                    ),
-                    ("bucket_key_enabled", Value::Null),
-                ])]),
+                Value::List(
+                    vec![Value::map([
+                        (
+                            "apply_server_side_encryption_by_default",
+                            Value::map([
+                                ("sse_algorithm", Value::from(algorithm)),
+                                ("kms_master_key_id", Value::Null),
+                            ]),
+                        ),
+                        ("bucket_key_enabled", Value::Null),
+                    ])]
+                    .into(),
+                ),
             )],
         )
     };
@@ -556,17 +574,20 @@ async fn conforms(p: &dyn Provider, env: &str) {
     )
     .await;
     let entry = |cidr: &str| {
-        Value::List(vec![Value::map([
-            ("rule_no", Value::from(100i64)),
-            ("action", Value::from("allow")),
-            ("protocol", Value::from("tcp")),
-            ("cidr_block", Value::from(cidr)),
-            ("ipv6_cidr_block", Value::Null),
-            ("from_port", Value::from(443i64)),
-            ("to_port", Value::from(443i64)),
-            ("icmp_type", Value::Null),
-            ("icmp_code", Value::Null),
-        ])])
+        Value::List(
+            vec![Value::map([
+                ("rule_no", Value::from(100i64)),
+                ("action", Value::from("allow")),
+                ("protocol", Value::from("tcp")),
+                ("cidr_block", Value::from(cidr)),
+                ("ipv6_cidr_block", Value::Null),
+                ("from_port", Value::from(443i64)),
+                ("to_port", Value::from(443i64)),
+                ("icmp_type", Value::Null),
+                ("icmp_code", Value::Null),
+            ])]
+            .into(),
+        )
     };
     let acl = |subnets: &[&str], cidr: &str| {
         full(
@@ -714,10 +735,13 @@ async fn conforms(p: &dyn Provider, env: &str) {
             &[
                 (
                     "setting",
-                    Value::List(vec![Value::map([
-                        ("name", Value::from("containerInsights")),
-                        ("value", Value::from(insights)),
-                    ])]),
+                    Value::List(
+                        vec![Value::map([
+                            ("name", Value::from("containerInsights")),
+                            ("value", Value::from(insights)),
+                        ])]
+                        .into(),
+                    ),
                 ),
                 ("tags", tags(team)),
             ],
@@ -731,14 +755,17 @@ async fn conforms(p: &dyn Provider, env: &str) {
                 ("capacity_providers", strs(&[&cluster_capacity_name])),
                 (
                     "default_capacity_provider_strategy",
-                    Value::List(vec![Value::map([
-                        (
-                            "capacity_provider",
-                            Value::from(cluster_capacity_name.as_str()),
-                        ),
-                        ("weight", Value::from(weight)),
-                        ("base", Value::from(0i64)),
-                    ])]),
+                    Value::List(
+                        vec![Value::map([
+                            (
+                                "capacity_provider",
+                                Value::from(cluster_capacity_name.as_str()),
+                            ),
+                            ("weight", Value::from(weight)),
+                            ("base", Value::from(0i64)),
+                        ])]
+                        .into(),
+                    ),
                 ),
             ],
         )
@@ -789,7 +816,7 @@ async fn conforms(p: &dyn Provider, env: &str) {
                 "aws_security_group",
                 &[
                     ("vpc_id", Value::from(vpc.as_str())),
-                    ("ingress", Value::List(vec![rule.clone()])),
+                    ("ingress", Value::List(vec![rule.clone()].into())),
                     ("tags", tags("a")),
                 ],
             ),
@@ -798,7 +825,7 @@ async fn conforms(p: &dyn Provider, env: &str) {
             "aws_security_group",
             &[
                 ("vpc_id", Value::from(vpc.as_str())),
-                ("ingress", Value::List(vec![rule])),
+                ("ingress", Value::List(vec![rule].into())),
                 ("tags", tags("b")),
             ],
         )),
@@ -1206,17 +1233,20 @@ async fn conforms(p: &dyn Provider, env: &str) {
         )
     };
     let acl_entry = |rule: i64, action: &str| {
-        Value::List(vec![Value::map([
-            ("rule_no", Value::from(rule)),
-            ("action", Value::from(action)),
-            ("protocol", Value::from("-1")),
-            ("cidr_block", Value::from("0.0.0.0/0")),
-            ("ipv6_cidr_block", Value::Null),
-            ("from_port", Value::from(0i64)),
-            ("to_port", Value::from(0i64)),
-            ("icmp_type", Value::Null),
-            ("icmp_code", Value::Null),
-        ])])
+        Value::List(
+            vec![Value::map([
+                ("rule_no", Value::from(rule)),
+                ("action", Value::from(action)),
+                ("protocol", Value::from("-1")),
+                ("cidr_block", Value::from("0.0.0.0/0")),
+                ("ipv6_cidr_block", Value::Null),
+                ("from_port", Value::from(0i64)),
+                ("to_port", Value::from(0i64)),
+                ("icmp_type", Value::Null),
+                ("icmp_code", Value::Null),
+            ])]
+            .into(),
+        )
     };
     let default_acl_config = |rule: i64| {
         full(
@@ -1240,7 +1270,7 @@ async fn conforms(p: &dyn Provider, env: &str) {
     let defaults = [
         ConformanceCase::new(
             "aws_default_security_group",
-            default_sg(Value::List(vec![self_rule])),
+            default_sg(Value::List(vec![self_rule].into())),
         )
         .with_update(default_sg(Value::Null)),
         ConformanceCase::new("aws_default_network_acl", default_acl_config(100))
@@ -1358,20 +1388,26 @@ async fn listener_weights_move_in_place() {
                 ("protocol", Value::from("HTTP")),
                 (
                     "default_action",
-                    Value::List(vec![Value::map([
-                        ("type", Value::from("forward")),
-                        ("target_group_arn", Value::Null),
-                        (
-                            "forward",
-                            Value::map([(
-                                "target_group",
-                                Value::List(vec![
-                                    group(&blue, blue_weight),
-                                    group(&green, 100 - blue_weight),
-                                ]),
-                            )]),
-                        ),
-                    ])]),
+                    Value::List(
+                        vec![Value::map([
+                            ("type", Value::from("forward")),
+                            ("target_group_arn", Value::Null),
+                            (
+                                "forward",
+                                Value::map([(
+                                    "target_group",
+                                    Value::List(
+                                        vec![
+                                            group(&blue, blue_weight),
+                                            group(&green, 100 - blue_weight),
+                                        ]
+                                        .into(),
+                                    ),
+                                )]),
+                            ),
+                        ])]
+                        .into(),
+                    ),
                 ),
             ],
         )

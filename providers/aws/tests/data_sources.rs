@@ -21,13 +21,16 @@ async fn read(p: &AwsProvider, ty: &str, config: Value) -> Result<Value, String>
 }
 
 fn filter(name: &str, values: &[&str]) -> Value {
-    Value::List(vec![Value::map([
-        ("name", Value::from(name)),
-        (
-            "values",
-            Value::List(values.iter().map(|v| Value::from(*v)).collect()),
-        ),
-    ])])
+    Value::List(
+        vec![Value::map([
+            ("name", Value::from(name)),
+            (
+                "values",
+                Value::List(values.iter().map(|v| Value::from(*v)).collect()),
+            ),
+        ])]
+        .into(),
+    )
 }
 
 #[tokio::test]

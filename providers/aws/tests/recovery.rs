@@ -19,7 +19,7 @@ fn full(type_name: &str, set: &[(&str, Value)]) -> Value {
     for (k, v) in set {
         m.insert(k.to_string(), v.clone());
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn context(env: &str, address: &str) -> CallContext {

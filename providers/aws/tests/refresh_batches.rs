@@ -114,11 +114,14 @@ fn read_item(id: &str) -> ReadItem {
     ReadItem {
         type_name: "aws_instance".into(),
         id: id.to_string(),
-        state: Value::Map(BTreeMap::from([
-            ("id".to_string(), Value::from(id)),
-            ("ami".to_string(), Value::from(AMI)),
-            ("instance_type".to_string(), Value::from("t3.micro")),
-        ])),
+        state: Value::Map(
+            (BTreeMap::from([
+                ("id".to_string(), Value::from(id)),
+                ("ami".to_string(), Value::from(AMI)),
+                ("instance_type".to_string(), Value::from("t3.micro")),
+            ]))
+            .into(),
+        ),
     }
 }
 

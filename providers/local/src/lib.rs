@@ -226,7 +226,7 @@ pub(crate) fn merge(
     for (k, v) in computed {
         m.insert(k.to_string(), v);
     }
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn unsupported(type_name: &str) -> Diagnostic {

@@ -116,7 +116,7 @@ async fn balancer_switches_backends_in_place_without_failed_requests() {
             planned: balancer(
                 &listen,
                 &[&blue, &green],
-                Value::List(vec![Value::from(3i64), Value::from(1i64)]),
+                Value::List(vec![Value::from(3i64), Value::from(1i64)].into()),
             ),
             changed: vec!["backends".into(), "weights".into()],
             context: p.context("local_balancer.lb"),
@@ -235,7 +235,7 @@ async fn bad_weights_are_rejected() {
             config: balancer(
                 "127.0.0.1:9",
                 &["127.0.0.1:1", "127.0.0.1:2"],
-                Value::List(vec![Value::from(1i64)]),
+                Value::List(vec![Value::from(1i64)].into()),
             ),
         })
         .await;

@@ -142,7 +142,7 @@ fn as_recorded(req: ReadRequest) -> ReadResponse {
 fn with_id(config: &Value, id: &str) -> Value {
     let mut m: BTreeMap<String, Value> = config.as_map().cloned().unwrap_or_default();
     m.insert("id".into(), Value::string(id));
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 #[async_trait]
@@ -241,7 +241,7 @@ impl Provider for NullProvider {
         }
         let inputs = match req.config.get("inputs") {
             Some(v) if !v.is_null() => v.clone(),
-            _ => Value::Map(BTreeMap::new()),
+            _ => Value::Map(BTreeMap::new().into()),
         };
         ReadDataResponse {
             state: Value::map([
@@ -343,7 +343,7 @@ impl Provider for TerraformProvider {
         m.insert("output".into(), input);
         m.insert("id".into(), Value::string(&id));
         CreateResponse {
-            state: Value::Map(m),
+            state: Value::Map(m.into()),
             id: Some(id),
             diagnostics: Diagnostics::new(),
         }

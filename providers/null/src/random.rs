@@ -519,14 +519,14 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
         }
         "random_shuffle" => {
             let mut items: Vec<Value> = match cfg.get("input") {
-                Some(Value::List(items)) => items.clone(),
+                Some(Value::List(items)) => items.clone().into_vec(),
                 _ => Vec::new(),
             };
             items.shuffle(&mut generator(a.string("seed")));
             if let Some(n) = a.number("result_count") {
                 items.truncate(n.max(0.0) as usize);
             }
-            m.insert("result".into(), Value::List(items));
+            m.insert("result".into(), Value::List(items.into()));
             "-".to_string()
         }
         other => {
@@ -539,7 +539,7 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
         }
     };
     m.insert("id".into(), Value::from(id.clone()));
-    Ok((Value::Map(m), id))
+    Ok((Value::Map(m.into()), id))
 }
 
 #[async_trait]
@@ -740,7 +740,7 @@ mod tests {
         let n: i64 = seeded("b").parse().unwrap();
         assert!((1..=1000).contains(&n));
 
-        let input = Value::List(["a", "b", "c", "d"].map(Value::from).to_vec());
+        let input = Value::List(["a", "b", "c", "d"].map(Value::from).to_vec().into());
         let (shuffled, _) = make(
             "random_shuffle",
             &config(&[("input", input), ("result_count", Value::from(2))]),

@@ -91,7 +91,7 @@ async fn random_resources_conform() {
         for (k, v) in set {
             m.insert((*k).to_string(), v.clone());
         }
-        ConformanceCase::new(ty, Value::Map(m))
+        ConformanceCase::new(ty, Value::Map(m.into()))
     };
     let keepers = ("keepers", Value::map([("ami", Value::from("ami-1"))]));
     let cases = [
@@ -114,7 +114,7 @@ async fn random_resources_conform() {
             "random_shuffle",
             &[(
                 "input",
-                Value::List(vec![Value::from("a"), Value::from("b")]),
+                Value::List(vec![Value::from("a"), Value::from("b")].into()),
             )],
         ),
     ];

@@ -150,7 +150,7 @@ fn expand_blocks<'b>(
             let mut inner = bindings.to_vec();
             let item: BTreeMap<String, Value> =
                 [("key".to_string(), key), ("value".to_string(), value)].into();
-            inner.push((iterator, Value::Map(item)));
+            inner.push((iterator, Value::Map(item.into())));
             made.push(Made {
                 body: &dynamic.content.body,
                 loc: &dynamic.content.loc,
@@ -329,7 +329,7 @@ fn body_value<'b>(
         }
         out.insert(name.to_string(), Value::Null);
     }
-    Value::Map(out)
+    Value::Map(out.into())
 }
 
 /// The value of the attribute `ty` (of type `attr_ty`) that `made` blocks
@@ -361,9 +361,9 @@ fn blocks_value(
             };
             let items: Vec<Value> = made.iter().map(|m| value(m, obj, diags)).collect();
             Some(if matches!(attr_ty, Type::Set(_)) {
-                Value::List(make_set(items))
+                Value::List(make_set(items).into())
             } else {
-                Value::List(items)
+                Value::List(items.into())
             })
         }
         other => {

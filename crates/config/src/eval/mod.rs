@@ -19,7 +19,10 @@ use hcl_edit::expr::{
 };
 use hcl_edit::template::{Directive, Element, Template};
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{AttributeSchema, Number, Presence, ResourceAddr, ResourceSchema, Type, Value};
+use kiln_model::{
+    AttributeSchema, MapKind, Number, Presence, ResourceAddr, ResourceSchema, Seq, SeqKind, Type,
+    Value,
+};
 
 use crate::convert::{convert, make_set};
 use crate::functions::{self, FnError};
@@ -129,7 +132,7 @@ impl<'a> Cx<'a> {
                     }
                 }
                 if diags.is_empty() {
-                    Ok(Value::List(out))
+                    Ok(Value::List(out.into()))
                 } else {
                     Err(diags)
                 }
@@ -168,7 +171,7 @@ impl<'a> Cx<'a> {
                 } else if unknown {
                     Ok(mark(Value::Unknown, sensitive))
                 } else {
-                    Ok(mark(Value::Map(out), sensitive))
+                    Ok(mark(Value::Map(out.into()), sensitive))
                 }
             }
             Expression::StringTemplate(t) => {
@@ -610,15 +613,21 @@ impl<'a> Cx<'a> {
                     let rest = &ops[i + 1..end];
                     let out = match value {
                         Value::Unknown => Value::Unknown,
-                        Value::Null => Value::List(Vec::new()),
+                        Value::Null => Value::List(Vec::new().into()),
                         Value::List(items) => {
+                            // A splat over a list or set makes a list, over a
+                            // tuple a tuple.
+                            let kind = match items.kind() {
+                                SeqKind::Tuple => SeqKind::Tuple,
+                                SeqKind::List | SeqKind::Set => SeqKind::List,
+                            };
                             let mut out = Vec::with_capacity(items.len());
                             for item in items {
                                 out.push(self.apply(item, rest)?);
                             }
-                            Value::List(out)
+                            Value::List(Seq::new(out, kind))
                         }
-                        other => Value::List(vec![self.apply(other, rest)?]),
+                        other => Value::List(vec![self.apply(other, rest)?].into()),
                     };
                     i = end;
                     value = out;
@@ -676,6 +685,13 @@ impl<'a> Cx<'a> {
         }
         let out = match value {
             Value::Unknown => Value::Unknown,
+            Value::List(items) if items.kind() == SeqKind::Set => {
+                return Err(self
+                    .loc(span)
+                    .error("a set has no index: its elements are identified by their value")
+                    .with_detail("convert it with tolist(...) to read an element by position, or use one(...) or a for expression")
+                    .into());
+            }
             Value::List(mut items) => {
                 let i = match convert(key, &Type::Number) {
                     Ok(Value::Number(n)) => n,
@@ -747,6 +763,10 @@ impl<'a> Cx<'a> {
         let (coll, sensitive) = unmark(coll);
         let items: Vec<(Value, Value)> = match coll {
             Value::Unknown => return Ok(mark(Value::Unknown, sensitive)),
+            // A set's elements are their own keys (cty's ElementIterator).
+            Value::List(items) if items.kind() == SeqKind::Set => {
+                items.into_iter().map(|v| (v.clone(), v)).collect()
+            }
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
@@ -810,7 +830,10 @@ impl<'a> Cx<'a> {
                         };
                         let value = self.expr(&f.value_expr)?;
                         if f.grouping {
-                            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                            match map
+                                .entry(key)
+                                .or_insert_with(|| Value::List(Vec::new().into()))
+                            {
                                 Value::List(l) => l.push(value),
                                 _ => unreachable!("grouped entries are lists"),
                             }
@@ -838,9 +861,9 @@ impl<'a> Cx<'a> {
         let out = if unknown {
             Value::Unknown
         } else if f.key_expr.is_some() {
-            Value::Map(map)
+            Value::Map(map.into())
         } else {
-            Value::List(list)
+            Value::List(list.into())
         };
         Ok(mark(out, sensitive))
     }
@@ -973,9 +996,26 @@ fn bare_ident_message(name: &str) -> String {
     }
 }
 
-/// Equality of two known, unmarked values (numbers by value).
+/// Equality of two known, unmarked values, as cty's `Equals`: values of
+/// different types are unequal, so a list is never equal to a tuple, nor a
+/// map to an object (`tolist([1]) == [1]` is false), at any depth. Numbers
+/// compare by value.
 fn values_equal(a: &Value, b: &Value) -> bool {
-    a == b
+    match (a, b) {
+        (Value::List(x), Value::List(y)) => {
+            x.kind() == y.kind()
+                && x.len() == y.len()
+                && x.iter().zip(y.iter()).all(|(a, b)| values_equal(a, b))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.kind() == y.kind()
+                && x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, a), (kb, b))| ka == kb && values_equal(a, b))
+        }
+        _ => a == b,
+    }
 }
 
 /// `"a", "b" and "c"`.
@@ -1022,6 +1062,42 @@ pub(crate) fn constant(expr: &Expr, what: &str) -> Result<Value, Diagnostics> {
 /// length, same keys), else every element to one type; where a string
 /// meets a number or a bool, the chosen value's elements become strings.
 fn unify_collections(
+    v: Value,
+    other: &Value,
+    kind: &dyn Fn(&Value) -> Option<&'static str>,
+    to_string: &dyn Fn(Value) -> Value,
+) -> Value {
+    // The common kind: a list, set or map meeting a tuple or object
+    // makes the collection (`true ? tolist(["a"]) : ["b"]` is a list).
+    let kind_of = |v: &Value| match v {
+        Value::List(l) => Some(Err(l.kind())),
+        Value::Map(m) => Some(Ok(m.kind())),
+        _ => None,
+    };
+    let common = match (kind_of(&v), kind_of(other.unmarked())) {
+        (Some(Err(a)), Some(Err(b))) => Some(Err(match (a, b) {
+            (SeqKind::Set, _) | (_, SeqKind::Set) => SeqKind::Set,
+            (SeqKind::List, _) | (_, SeqKind::List) => SeqKind::List,
+            _ => SeqKind::Tuple,
+        })),
+        (Some(Ok(a)), Some(Ok(b))) => Some(Ok(match (a, b) {
+            (MapKind::Map, _) | (_, MapKind::Map) => MapKind::Map,
+            _ => MapKind::Object,
+        })),
+        _ => None,
+    };
+    match (unify_elements(v, other, kind, to_string), common) {
+        (Value::List(l), Some(Err(SeqKind::Set))) => Value::List(Seq::new(
+            crate::convert::make_set(l.into_vec()),
+            SeqKind::Set,
+        )),
+        (Value::List(l), Some(Err(k))) => Value::List(l.with_kind(k)),
+        (Value::Map(m), Some(Ok(k))) => Value::Map(m.with_kind(k)),
+        (v, _) => v,
+    }
+}
+
+fn unify_elements(
     v: Value,
     other: &Value,
     kind: &dyn Fn(&Value) -> Option<&'static str>,

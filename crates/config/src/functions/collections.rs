@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_model::{Type, Value};
+use kiln_model::{Seq, SeqKind, Type, Value};
 
 use super::{FnError, arg_err, err, int, int_arg, list_arg, map_arg, number_arg};
 use crate::convert::{convert, make_set};
@@ -40,7 +40,7 @@ pub(super) fn list_any_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, F
         return list_arg(args, i);
     }
     match convert(v, &Type::List(Box::new(Type::Any))) {
-        Ok(Value::List(l)) => Ok(l),
+        Ok(Value::List(l)) => Ok(l.into_vec()),
         Ok(other) => Err(arg_err(
             i,
             format!("expected a list, got {}", other.type_name()),
@@ -56,14 +56,14 @@ pub(super) fn chunklist(mut args: Vec<Value>) -> Result<Value, FnError> {
         return Err(arg_err(1, "the size argument must be positive"));
     }
     if list.is_empty() {
-        return Ok(Value::List(Vec::new()));
+        return Ok(Value::List(Vec::new().into()));
     }
     if size == 0 {
-        return Ok(Value::List(vec![Value::List(list)]));
+        return Ok(Value::List(vec![Value::List(list.into())].into()));
     }
     Ok(Value::List(
         list.chunks(size as usize)
-            .map(|c| Value::List(c.to_vec()))
+            .map(|c| Value::List(c.to_vec().into()))
             .collect(),
     ))
 }
@@ -73,9 +73,13 @@ pub(super) fn coalescelist(mut args: Vec<Value>) -> Result<Value, FnError> {
         if args[i].is_null() {
             continue;
         }
+        let kind = match &args[i] {
+            Value::List(l) => l.kind(),
+            _ => SeqKind::Tuple,
+        };
         let l = list_arg(&mut args, i)?;
         if !l.is_empty() {
-            return Ok(Value::List(l));
+            return Ok(Value::List(Seq::new(l, kind)));
         }
     }
     Err(err("no non-null arguments"))
@@ -96,7 +100,7 @@ pub(super) fn compact(mut args: Vec<Value>) -> Result<Value, FnError> {
             }
         }
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }
 
 pub(super) fn index(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -127,7 +131,7 @@ pub(super) fn one(mut args: Vec<Value>) -> Result<Value, FnError> {
 pub(super) fn reverse(mut args: Vec<Value>) -> Result<Value, FnError> {
     let mut list = list_arg(&mut args, 0)?;
     list.reverse();
-    Ok(Value::List(list))
+    Ok(Value::List(list.into()))
 }
 
 fn lists(mut args: Vec<Value>) -> Result<Vec<Vec<Value>>, FnError> {
@@ -157,7 +161,7 @@ fn unified_sets(mut args: Vec<Value>) -> Result<Vec<Vec<Value>>, FnError> {
 }
 
 pub(super) fn setunion(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::List(make_set(unified_sets(args)?.concat())))
+    Ok(Value::List((make_set(unified_sets(args)?.concat())).into()))
 }
 
 pub(super) fn setintersection(args: Vec<Value>) -> Result<Value, FnError> {
@@ -166,7 +170,7 @@ pub(super) fn setintersection(args: Vec<Value>) -> Result<Value, FnError> {
     for s in sets {
         acc.retain(|v| s.contains(v));
     }
-    Ok(Value::List(acc))
+    Ok(Value::List(acc.into()))
 }
 
 pub(super) fn setsubtract(args: Vec<Value>) -> Result<Value, FnError> {
@@ -174,7 +178,7 @@ pub(super) fn setsubtract(args: Vec<Value>) -> Result<Value, FnError> {
     let mut a = make_set(sets.next().unwrap_or_default());
     let b = sets.next().unwrap_or_default();
     a.retain(|v| !b.contains(v));
-    Ok(Value::List(a))
+    Ok(Value::List(a.into()))
 }
 
 pub(super) fn setproduct(args: Vec<Value>) -> Result<Value, FnError> {
@@ -190,7 +194,9 @@ pub(super) fn setproduct(args: Vec<Value>) -> Result<Value, FnError> {
         }
         acc = next;
     }
-    Ok(Value::List(acc.into_iter().map(Value::List).collect()))
+    Ok(Value::List(
+        acc.into_iter().map(|l| Value::List(l.into())).collect(),
+    ))
 }
 
 pub(super) fn slice(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -212,7 +218,9 @@ pub(super) fn slice(mut args: Vec<Value>) -> Result<Value, FnError> {
             "the start index must not be greater than the end index",
         ));
     }
-    Ok(Value::List(list[start as usize..end as usize].to_vec()))
+    Ok(Value::List(
+        (list[start as usize..end as usize].to_vec()).into(),
+    ))
 }
 
 /// Sorts strings lexically (numbers are converted to strings first, as
@@ -275,7 +283,9 @@ pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {
         }
     }
     Ok(Value::Map(
-        out.into_iter().map(|(k, v)| (k, Value::List(v))).collect(),
+        out.into_iter()
+            .map(|(k, v)| (k, Value::List(v.into())))
+            .collect(),
     ))
 }
 
@@ -312,5 +322,5 @@ pub(super) fn zipmap(mut args: Vec<Value>) -> Result<Value, FnError> {
             }
         }
     }
-    Ok(Value::Map(out))
+    Ok(Value::Map(out.into()))
 }

@@ -162,9 +162,9 @@ pub(super) fn csvdecode(args: Vec<Value>) -> Result<Value, FnError> {
             .zip(record.iter())
             .map(|(h, f)| (h.to_string(), Value::from(f)))
             .collect();
-        rows.push(Value::Map(row));
+        rows.push(Value::Map(row.into()));
     }
-    Ok(Value::List(rows))
+    Ok(Value::List(rows.into()))
 }
 
 pub(super) fn yamldecode(args: Vec<Value>) -> Result<Value, FnError> {

@@ -170,7 +170,7 @@ impl Parser<'_> {
                 self.ws();
                 if self.s.get(self.i) == Some(&b']') {
                     self.i += 1;
-                    return Ok(Value::List(items));
+                    return Ok(Value::List(items.into()));
                 }
                 loop {
                     self.ws();
@@ -180,7 +180,7 @@ impl Parser<'_> {
                         Some(b',') => self.i += 1,
                         Some(b']') => {
                             self.i += 1;
-                            return Ok(Value::List(items));
+                            return Ok(Value::List(items.into()));
                         }
                         _ => return Err(self.error("expected ',' or ']' in an array")),
                     }
@@ -192,7 +192,7 @@ impl Parser<'_> {
                 self.ws();
                 if self.s.get(self.i) == Some(&b'}') {
                     self.i += 1;
-                    return Ok(Value::Map(m));
+                    return Ok(Value::Map(m.into()));
                 }
                 loop {
                     self.ws();
@@ -214,7 +214,7 @@ impl Parser<'_> {
                         Some(b',') => self.i += 1,
                         Some(b'}') => {
                             self.i += 1;
-                            return Ok(Value::Map(m));
+                            return Ok(Value::Map(m.into()));
                         }
                         _ => return Err(self.error("expected ',' or '}' in an object")),
                     }

@@ -29,6 +29,7 @@ mod format;
 mod gzip;
 mod hashing;
 mod json;
+mod kinds;
 mod net;
 mod numeric;
 mod strings;
@@ -386,9 +387,14 @@ pub fn function_names() -> impl Iterator<Item = &'static str> {
 
 /// Calls `f`, applying its mark rule.
 pub(crate) fn call(f: &Function, fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
-    let run = |args: Vec<Value>| match f.f {
-        Body::Pure(f) => f(args),
-        Body::Fs(f) => f(fs, args),
+    let run = |args: Vec<Value>| {
+        let kinds = kinds::kinds(&args);
+        kinds::check(f.name, &kinds)?;
+        let out = match f.f {
+            Body::Pure(f) => f(args),
+            Body::Fs(f) => f(fs, args),
+        }?;
+        Ok(kinds::result(f.name, &kinds, out))
     };
     match f.marks {
         Raw => run(args),
@@ -441,7 +447,7 @@ pub(super) fn number_arg(args: &[Value], i: usize) -> Result<Number, FnError> {
 
 pub(super) fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnError> {
     match std::mem::take(&mut args[i]) {
-        Value::List(l) => Ok(l),
+        Value::List(l) => Ok(l.into_vec()),
         other => Err(arg_err(
             i,
             format!("expected a list, got {}", other.type_name()),
@@ -451,7 +457,7 @@ pub(super) fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnErr
 
 pub(super) fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
     match std::mem::take(&mut args[i]) {
-        Value::Map(m) => Ok(m),
+        Value::Map(m) => Ok(m.into_map()),
         other => Err(arg_err(
             i,
             format!("expected a map, got {}", other.type_name()),
@@ -545,7 +551,7 @@ fn concat(mut args: Vec<Value>) -> Result<Value, FnError> {
     for i in 0..args.len() {
         out.extend(list_arg(&mut args, i)?);
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }
 
 fn contains(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -561,7 +567,7 @@ fn distinct(mut args: Vec<Value>) -> Result<Value, FnError> {
             out.push(v);
         }
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }
 
 fn element(mut args: Vec<Value>) -> Result<Value, FnError> {
@@ -589,7 +595,7 @@ fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
             let (v, s) = unmark(v);
             match v {
                 Value::List(inner) if !s => {
-                    if !walk(inner, out) {
+                    if !walk(inner.into_vec(), out) {
                         return false;
                     }
                 }
@@ -602,7 +608,7 @@ fn flatten(mut args: Vec<Value>) -> Result<Value, FnError> {
     let list = list_arg(&mut args, 0)?;
     let mut out = Vec::new();
     Ok(if walk(list, &mut out) {
-        Value::List(out)
+        Value::List(out.into())
     } else {
         Value::Unknown
     })
@@ -756,7 +762,7 @@ fn merge(mut args: Vec<Value>) -> Result<Value, FnError> {
         }
         out.extend(map_arg(&mut args, i)?);
     }
-    Ok(Value::Map(out))
+    Ok(Value::Map(out.into()))
 }
 
 fn nonsensitive(args: Vec<Value>) -> Result<Value, FnError> {
@@ -833,14 +839,14 @@ fn range(args: Vec<Value>) -> Result<Value, FnError> {
         out.push(Value::Number(x));
         x = next;
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }
 
 fn split(args: Vec<Value>) -> Result<Value, FnError> {
     let sep = string_arg(&args, 0)?;
     let s = string_arg(&args, 1)?;
     if s.is_empty() {
-        return Ok(Value::List(vec![Value::String(String::new())]));
+        return Ok(Value::List(vec![Value::String(String::new())].into()));
     }
     Ok(Value::List(if sep.is_empty() {
         s.chars().map(|c| Value::String(c.to_string())).collect()

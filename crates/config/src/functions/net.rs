@@ -182,5 +182,5 @@ pub(super) fn cidrsubnets(args: Vec<Value>) -> Result<Value, FnError> {
         }));
         next = last.checked_add(1);
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }

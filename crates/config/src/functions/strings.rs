@@ -166,7 +166,7 @@ pub(super) fn formatlist(args: Vec<Value>) -> Result<Value, FnError> {
             .collect();
         out.push(format(row)?);
     }
-    Ok(Value::List(out))
+    Ok(Value::List(out.into()))
 }
 
 fn compile(args: &[Value], i: usize) -> Result<regex::Regex, FnError> {
@@ -195,7 +195,7 @@ fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
         for name in re.capture_names().flatten() {
             m.insert(name.to_string(), group(caps.name(name)));
         }
-        return Value::Map(m);
+        return Value::Map(m.into());
     }
     Value::List((1..re.captures_len()).map(|i| group(caps.get(i))).collect())
 }

@@ -124,7 +124,7 @@ impl Decoder<'_> {
                     }
                     items.push(self.value_from(ev, mark)?);
                 }
-                let v = Value::List(items);
+                let v = Value::List(items.into());
                 self.complete(anchor, &v);
                 Ok(v)
             }
@@ -140,7 +140,7 @@ impl Decoder<'_> {
                     ));
                 }
                 self.begin(anchor);
-                let v = Value::Map(self.mapping()?);
+                let v = Value::Map((self.mapping()?).into());
                 self.complete(anchor, &v);
                 Ok(v)
             }
@@ -496,13 +496,16 @@ mod tests {
         assert_eq!(d("b: 'yes'"), Value::map([("b", Value::from("yes"))]));
         assert_eq!(
             d("[x, y, n, off, ~]"),
-            Value::List(vec![
-                Value::from("x"),
-                Value::Bool(true),
-                Value::Bool(false),
-                Value::Bool(false),
-                Value::Null,
-            ])
+            Value::List(
+                vec![
+                    Value::from("x"),
+                    Value::Bool(true),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Null,
+                ]
+                .into()
+            )
         );
         assert_eq!(d("x: 010").get("x").unwrap().to_string(), "10");
         assert_eq!(d("x: 0x1F").get("x").unwrap().to_string(), "31");

@@ -149,7 +149,7 @@ fn obj(entries: &[(&str, Value)]) -> Value {
 }
 
 fn list(items: &[Value]) -> Value {
-    Value::List(items.to_vec())
+    Value::List(items.to_vec().into())
 }
 
 impl TestScope {

@@ -142,7 +142,7 @@ impl Fake {
 fn with_id(attrs: Value, id: &str) -> Value {
     let mut m = attrs.as_map().cloned().unwrap_or_default();
     m.insert("id".into(), Value::from(id));
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn err<T: Default>(msg: String) -> (T, kiln_diag::Diagnostics) {

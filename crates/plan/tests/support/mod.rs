@@ -496,7 +496,7 @@ pub fn read_data(
                 .and_then(|m| m.get("inputs"))
                 .filter(|v| !v.is_null())
                 .cloned()
-                .unwrap_or_else(|| Value::Map(BTreeMap::new()));
+                .unwrap_or_else(|| Value::Map(BTreeMap::new().into()));
             let value = Value::map([
                 ("inputs", inputs.clone()),
                 ("outputs", inputs),

@@ -104,7 +104,7 @@ fn only_new(now: &Value, before: &Value, own: &str) -> Option<IpPermission> {
     let own_new = boolean(now, "self") == Some(true) && boolean(before, "self") != Some(true);
     any |= own_new;
     v.insert("self".to_string(), Value::Bool(own_new));
-    any.then(|| permission(&Value::Map(v), own))
+    any.then(|| permission(&Value::Map(v.into()), own))
 }
 
 fn rule_id(config: &Value) -> String {

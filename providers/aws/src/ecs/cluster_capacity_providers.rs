@@ -134,7 +134,7 @@ impl Resource for EcsClusterCapacityProviders {
                         .is_some_and(|v| !v.is_null());
                     let mut fresh = vec![("id", s(*id))];
                     if configured {
-                        fresh.push(("capacity_providers", Value::List(providers)));
+                        fresh.push(("capacity_providers", Value::List(providers.into())));
                     }
                     refreshed(prior, fresh)
                 }));

@@ -155,7 +155,7 @@ fn default_action_of(forwarding: &BTreeMap<String, i64>) -> Value {
             ),
         ]),
     };
-    Value::List(vec![action])
+    Value::List(vec![action].into())
 }
 
 fn show_forwarding(f: &BTreeMap<String, i64>) -> String {

@@ -109,7 +109,7 @@ async fn find_tagged(
                 let user = if user.is_empty() {
                     Value::Null
                 } else {
-                    Value::Map(user)
+                    Value::Map(user.into())
                 };
                 return Ok(Some((
                     d.resource_arn().unwrap_or_default().to_string(),

@@ -49,7 +49,7 @@ fn user_tags(tags: &[Tag]) -> Value {
     if m.is_empty() {
         Value::Null
     } else {
-        Value::Map(m)
+        Value::Map(m.into())
     }
 }
 

@@ -149,11 +149,14 @@ fn observed_fields(r: &ResourceRecordSet, prior: &Value) -> Vec<(&'static str, V
             .unwrap_or(Value::Bool(a.evaluate_target_health()));
         fields.push((
             "alias",
-            Value::List(vec![Value::map([
-                ("name", s(norm(a.dns_name()))),
-                ("zone_id", s(a.hosted_zone_id())),
-                ("evaluate_target_health", evaluate),
-            ])]),
+            Value::List(
+                vec![Value::map([
+                    ("name", s(norm(a.dns_name()))),
+                    ("zone_id", s(a.hosted_zone_id())),
+                    ("evaluate_target_health", evaluate),
+                ])]
+                .into(),
+            ),
         ));
     } else {
         let mut got: Vec<String> = r
@@ -176,7 +179,7 @@ fn observed_fields(r: &ResourceRecordSet, prior: &Value) -> Vec<(&'static str, V
     if let Some(w) = r.weight() {
         fields.push((
             "weighted_routing_policy",
-            Value::List(vec![Value::map([("weight", Value::from(w))])]),
+            Value::List(vec![Value::map([("weight", Value::from(w))])].into()),
         ));
     }
     fields

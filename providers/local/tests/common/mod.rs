@@ -190,10 +190,11 @@ pub fn strings(items: &[&str]) -> Value {
 
 pub fn string_map(items: &[(&str, &str)]) -> Value {
     Value::Map(
-        items
+        (items
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<BTreeMap<_, _>>())
+        .into(),
     )
 }
 
