@@ -2,10 +2,16 @@
 # two replicas of it, and serve them behind a balancer on a fixed port.
 #
 #   kiln apply --yes                       # v1 on http://127.0.0.1:8080/
-#   kiln apply --yes --var version=v2      # a new artifact and service; traffic moves once healthy
+#   kiln apply --yes --var version=v2      # a new artifact and service; once healthy, traffic
+#                                          # moves to it by the balancer's cutover steps
 #   kiln apply --yes --var version=v3 --var healthy=false
 #                                          # fails its health check: traffic stays on v2
+#   kiln apply --yes --var version=v4 --var fail_every=10
+#                                          # healthy, but 1 request in 10 fails: the first
+#                                          # cutover step's check stops it, traffic goes back
 #   kiln destroy --yes
+#
+# README.md walks through it.
 
 variable "version" {
   type        = string
@@ -17,6 +23,12 @@ variable "healthy" {
   type        = bool
   default     = true
   description = "Set to false to ship a release that fails its health check."
+}
+
+variable "fail_every" {
+  type        = number
+  default     = 0
+  description = "Set to n to ship a release that answers every n-th request with 500 (0: never)."
 }
 
 variable "port" {
@@ -47,7 +59,8 @@ resource "local_service" "web" {
   command  = "python3"
   args     = ["app.py"]
   env = {
-    HEALTHY = var.healthy ? "1" : "0"
+    HEALTHY    = var.healthy ? "1" : "0"
+    FAIL_EVERY = tostring(var.fail_every)
   }
   replicas = 2
 
@@ -63,6 +76,27 @@ resource "local_service" "web" {
 resource "local_balancer" "front" {
   listen   = "127.0.0.1:${var.port}"
   backends = [for port in local_service.web.ports : "127.0.0.1:${port}"]
+
+  # A new generation gets 10% of requests, then 50%, then all of them; each
+  # hold measures the share of 5xx answers it gives. Above 5% (once it has
+  # answered 20 requests), every request goes back to the old generation and
+  # the apply rolls back. A first apply has nothing to shift from: 100% at once.
+  cutover {
+    step {
+      weight = 10
+      hold   = "2s"
+    }
+    step {
+      weight = 50
+      hold   = "2s"
+    }
+    check {
+      metric       = "error_rate"
+      max          = 0.05
+      min_requests = 20
+      interval     = "200ms"
+    }
+  }
 }
 
 output "url" {

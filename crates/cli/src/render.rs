@@ -137,6 +137,45 @@ pub fn generations_text(plan: &Plan) -> Option<String> {
     }
 }
 
+/// A switch's progressive cut-over as the plan shows it: one line per step.
+fn cutover_lines(c: &kiln_model::Cutover) -> Vec<String> {
+    let mut out = vec![
+        "# traffic moves to the new generation step by step (all at once if nothing serves yet):"
+            .to_string(),
+    ];
+    for (i, st) in c.steps.iter().enumerate() {
+        out.push(format!(
+            "#   step {}: {}% for {}",
+            i + 1,
+            st.weight,
+            humantime::format_duration(std::time::Duration::from_millis(st.hold_ms))
+        ));
+    }
+    if c.steps.last().is_none_or(|st| st.weight < 100.0) {
+        out.push(format!("#   step {}: 100%", c.steps.len() + 1));
+    }
+    for k in &c.checks {
+        let mut limits = Vec::new();
+        if let Some(m) = k.max {
+            limits.push(format!("at most {m}"));
+        }
+        if let Some(m) = k.max_over_baseline {
+            limits.push(format!("at most {m} above the old generation's"));
+        }
+        out.push(format!(
+            "#   each hold checks {} {} every {} (from {} requests; {} failure{} tolerated)",
+            k.metric.name(),
+            limits.join(" and "),
+            humantime::format_duration(std::time::Duration::from_millis(k.interval_ms)),
+            k.min_requests,
+            k.failure_limit,
+            if k.failure_limit == 1 { "" } else { "s" }
+        ));
+    }
+    out.push("#   a failed check moves every request back and rolls the apply back".to_string());
+    out
+}
+
 /// The human plan.
 pub fn plan_human(out: &Output, plan: &Plan) -> String {
     let mut s = String::new();
@@ -257,6 +296,11 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
             );
         }
         attributes(out, &mut s, a);
+        if let Some(c) = &a.cutover {
+            for line in cutover_lines(c) {
+                let _ = writeln!(s, "      {}", out.paint(Style::Dim, &line));
+            }
+        }
         s.push('\n');
     }
     let mut out_lines = String::new();
@@ -464,6 +508,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                 "stateful": a.stateful,
                 "generation": a.generation,
                 "kept_for_rollback": a.kept,
+                "cutover": a.cutover,
                 "reasons": a.reasons.iter().map(reason_json).collect::<Vec<_>>(),
                 "reason_text": a.reasons.iter().map(reason_text_redacted).collect::<Vec<_>>(),
                 "before": before.as_ref().map(Value::redacted),

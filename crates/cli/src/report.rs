@@ -137,6 +137,28 @@ impl kiln_engine::Observer for Reporter<'_> {
             .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
     }
 
+    fn cutover_step(&self, plan: &Plan, step: &Step, p: &kiln_engine::CutoverProgress) {
+        let a = &plan.actions[step.action];
+        let line = match &p.checks {
+            None => format!(
+                "{}: cutover step {} of {}: {}% of requests to the new generation, held {}",
+                a.addr,
+                p.stage,
+                p.stages,
+                p.weight,
+                humantime::format_duration(p.hold)
+            ),
+            Some(c) if c.is_empty() => {
+                format!("{}: cutover step {} of {} done", a.addr, p.stage, p.stages)
+            }
+            Some(c) => format!(
+                "{}: cutover step {} of {} held: {c}",
+                a.addr, p.stage, p.stages
+            ),
+        };
+        self.out.status(&line);
+    }
+
     fn step_finished(&self, plan: &Plan, step: &Step, report: &kiln_engine::StepReport) {
         let (elapsed, in_flight) = self
             .started

@@ -29,9 +29,11 @@ use kiln_state::journal::{
 use kiln_state::{AppliedSource, JournalRecord, OutputState, ResourceState, State};
 use kiln_store::Journal;
 
+use crate::cutover::{self, Health, Stage};
 use crate::ready::{Ready, Walk, walk};
 use crate::util::{
-    self, StepError, errors, journal_op, mark_sensitive, provider_for, sensitive_attrs,
+    self, StepError, changed_keys, errors, journal_op, mark_sensitive, provider_for,
+    sensitive_attrs,
 };
 use crate::{ApplyOptions, ApplyReport, Failure, Observer, RollbackOp, RolledBack, StepReport};
 
@@ -71,6 +73,18 @@ enum Job {
         provider: Arc<dyn Provider>,
         req: DeleteRequest,
     },
+    /// One stage of a traffic switch's progressive shift (`cutover.rs`).
+    Shift {
+        provider: Arc<dyn Provider>,
+        req: UpdateRequest,
+        stage: Stage,
+        /// The new generation's health checks, run at the end of each hold.
+        health: Vec<Health>,
+        record: ResourceRecord,
+        sensitive: Arc<[String]>,
+        marks: Value,
+        write_only: Arc<[String]>,
+    },
 }
 
 /// A resource type's sensitive and write-only attribute names.
@@ -81,6 +95,9 @@ struct Done {
     step: usize,
     outcome: Outcome,
     elapsed: Duration,
+    /// For a shift stage: whether it went to 100% at once, its checks'
+    /// verdict, and (first stage) the switch all on the old generation.
+    shift: Option<(bool, Result<String, String>, Option<Value>)>,
 }
 
 /// Why an apply starts no new step, from least to most serious: a later
@@ -168,6 +185,11 @@ impl Walk for Forward<'_, '_, '_> {
         let plan = self.run.plan;
         self.run.status[i] = Status::Running;
         self.run.observer.step_started(plan, &plan.steps[i]);
+        if let Job::Shift { stage, .. } = &job {
+            self.run
+                .observer
+                .cutover_step(plan, &plan.steps[i], &stage.progress(None));
+        }
         Some(job)
     }
 
@@ -209,6 +231,7 @@ impl Walk for Forward<'_, '_, '_> {
                 created: None,
             },
             elapsed: Duration::ZERO,
+            shift: None,
         };
         self.finished(done).await;
     }
@@ -244,6 +267,7 @@ pub async fn apply(
         held: Vec::new(),
         move_failed: false,
         undo: Vec::new(),
+        shifts: HashMap::new(),
     };
     let mut evaluator =
         match ApplyEvaluator::with_config(plan, registry.schemas(), options.config.clone()) {
@@ -732,6 +756,9 @@ struct Run<'a> {
     move_failed: bool,
     /// What succeeded that a rollback would undo, in completion order.
     undo: Vec<Undo>,
+    /// Shifting traffic switches by step: the stage to run next and when
+    /// the shift began (unix ms).
+    shifts: HashMap<usize, (usize, u64)>,
 }
 
 /// A finished create or update, as a rollback needs it.
@@ -1026,6 +1053,24 @@ impl Run<'_> {
                     Some(current.id.clone()),
                     current.generation,
                 );
+                if let Some(cutover) = &action.cutover {
+                    let (index, since_ms) = *self.shifts.entry(i).or_insert((0, util::now_ms()));
+                    let stage = Stage::of(cutover, index, since_ms);
+                    let health = self.new_generation_health(action);
+                    return Ok((
+                        Job::Shift {
+                            provider,
+                            req,
+                            stage,
+                            health,
+                            record,
+                            sensitive,
+                            marks,
+                            write_only,
+                        },
+                        intent,
+                    ));
+                }
                 Ok((
                     Job::Update {
                         provider,
@@ -1087,8 +1132,120 @@ impl Run<'_> {
         }
     }
 
+    /// The health checks of the objects this apply creates that `action`
+    /// (a traffic switch) routes to.
+    fn new_generation_health(&self, action: &Action) -> Vec<Health> {
+        action
+            .dependencies
+            .iter()
+            .filter_map(|d| {
+                let a = self.plan.actions.iter().find(|a| {
+                    &a.addr == d
+                        && a.health_check
+                        && matches!(a.kind, ActionKind::Create | ActionKind::Replace)
+                })?;
+                let provider = provider_for(self.registry, &a.provider, &a.type_name).ok()?;
+                let r = self.state.resources.get(&a.addr)?;
+                let req = HealthRequest {
+                    type_name: r.type_name.clone(),
+                    id: r.id.clone(),
+                    state: r.attributes.clone().into_unmarked(),
+                };
+                Some((provider, req))
+            })
+            .collect()
+    }
+
+    /// Records a finished stage of a shift: the switch's new weights, then
+    /// the next stage, the end of the shift, or (a failed check) the
+    /// rollback, whose first undo sets the switch back to where it was
+    /// before the first stage.
+    fn finish_stage(
+        &mut self,
+        done: Done,
+        straight: bool,
+        verdict: Result<String, String>,
+        origin: Option<Value>,
+    ) {
+        let i = done.step;
+        let plan = self.plan;
+        let step = &plan.steps[i];
+        let action = &plan.actions[step.action];
+        let (index, since) = self.shifts.get(&i).copied().unwrap_or((0, 0));
+        if index == 0
+            && let Some(prior) = self.state.resources.get(&action.addr)
+        {
+            let mut prior = prior.clone();
+            if let Some(origin) = origin {
+                prior.attributes = origin.mark_like(&prior.attributes);
+            }
+            self.undo.push(Undo::Updated {
+                step: i,
+                prior: Box::new(prior),
+            });
+        }
+        apply_outcome(
+            &mut self.state,
+            &action.addr,
+            JournalOp::Update,
+            &done.outcome,
+        );
+        let Some(cutover) = &action.cutover else {
+            return;
+        };
+        let stage = Stage::of(cutover, index, since);
+        match verdict {
+            Err(message) => self.fail(
+                i,
+                format!("{message}; traffic goes back to the old generation"),
+                done.elapsed,
+            ),
+            Ok(summary) => {
+                self.observer
+                    .cutover_step(plan, step, &stage.progress(Some(summary)));
+                if straight || stage.last() {
+                    let id = match done.outcome {
+                        Outcome::Updated { resource } => Some(resource.id),
+                        _ => None,
+                    };
+                    self.succeed(i, id, done.elapsed);
+                } else {
+                    self.shifts.insert(i, (index + 1, since));
+                    self.status[i] = Status::Pending;
+                    self.graph.push(i);
+                }
+            }
+        }
+    }
+
+    /// Step `i` succeeded: its dependents may start.
+    fn succeed(&mut self, i: usize, id: Option<String>, elapsed: Duration) {
+        let step = &self.plan.steps[i];
+        let addr = self.action(i).addr.clone();
+        self.status[i] = Status::Succeeded;
+        self.observer.step_finished(
+            self.plan,
+            step,
+            &StepReport {
+                addr,
+                op: step.op,
+                id,
+                error: None,
+                elapsed,
+            },
+        );
+        let status = &self.status;
+        self.graph.done(i, |d| status[d] == Status::Pending);
+        self.settled(i, false);
+    }
+
     /// Records a finished provider call.
-    fn finish(&mut self, done: Done) {
+    fn finish(&mut self, mut done: Done) {
+        if let Some((straight, verdict, origin)) = done.shift.take()
+            && matches!(done.outcome, Outcome::Updated { .. })
+        {
+            return self.finish_stage(done, straight, verdict, origin);
+        }
         let i = done.step;
         let step = &self.plan.steps[i];
         let addr = self.action(i).addr.clone();
@@ -1130,21 +1287,7 @@ impl Run<'_> {
                     Outcome::Deleted { id } => Some(id),
                     Outcome::Failed { .. } | Outcome::Restored { .. } => None,
                 };
-                self.status[i] = Status::Succeeded;
-                self.observer.step_finished(
-                    self.plan,
-                    step,
-                    &StepReport {
-                        addr,
-                        op: step.op,
-                        id,
-                        error: None,
-                        elapsed: done.elapsed,
-                    },
-                );
-                let status = &self.status;
-                self.graph.done(i, |d| status[d] == Status::Pending);
-                self.settled(i, false);
+                self.succeed(i, id, done.elapsed);
             }
         }
     }
@@ -1352,21 +1495,6 @@ impl Run<'_> {
     }
 }
 
-/// The top-level attributes the planned value sets differently from the
-/// prior one (an attribute the planned value leaves out, such as a computed
-/// id, is not a change).
-fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
-    let empty = BTreeMap::new();
-    let before = prior.as_map().unwrap_or(&empty);
-    planned
-        .as_map()
-        .unwrap_or(&empty)
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
 /// Runs one step's provider calls.
 async fn run_job(step: usize, job: Job) -> Done {
     let started = Instant::now();
@@ -1412,6 +1540,41 @@ async fn run_job(step: usize, job: Job) -> Done {
                 }
             }
         }
+        Job::Shift {
+            provider,
+            req,
+            stage,
+            health,
+            mut record,
+            sensitive,
+            marks,
+            write_only,
+        } => {
+            let end = cutover::run_stage(provider, req, &stage, &health).await;
+            let outcome = match (end.state, &end.verdict) {
+                (Some(state), _) => {
+                    record.attributes = util::without_write_only(
+                        mark_sensitive(state, &sensitive).mark_like(&marks),
+                        &write_only,
+                    );
+                    Outcome::Updated { resource: record }
+                }
+                (None, Err(message)) => Outcome::Failed {
+                    message: message.clone(),
+                    created: None,
+                },
+                (None, Ok(_)) => Outcome::Failed {
+                    message: "the switch was not set".into(),
+                    created: None,
+                },
+            };
+            return Done {
+                step,
+                outcome,
+                elapsed: started.elapsed(),
+                shift: Some((end.straight, end.verdict, end.origin)),
+            };
+        }
         Job::Delete { provider, req } => {
             let id = req.id.clone();
             let resp = provider.delete(req).await;
@@ -1428,6 +1591,7 @@ async fn run_job(step: usize, job: Job) -> Done {
         step,
         outcome,
         elapsed: started.elapsed(),
+        shift: None,
     }
 }
 

@@ -39,6 +39,7 @@ use kiln_state::State;
 use tokio_util::sync::CancellationToken;
 
 mod apply;
+mod cutover;
 mod ready;
 mod recover;
 mod refresh;
@@ -80,6 +81,12 @@ pub trait Observer: Send + Sync {
         let _ = (plan, step, outcome);
     }
 
+    /// A stage of a traffic switch's progressive cut-over began (`checks`
+    /// is `None`) or held to its end (the checks' last values).
+    fn cutover_step(&self, plan: &Plan, step: &Step, progress: &CutoverProgress) {
+        let _ = (plan, step, progress);
+    }
+
     /// A rollback call is about to run (after a failed create or update).
     fn rollback_started(&self, undo: &RolledBack) {
         let _ = undo;
@@ -117,6 +124,20 @@ pub struct RolledBack {
 pub struct NoopObserver;
 
 impl Observer for NoopObserver {}
+
+/// One stage of a progressive cut-over, for the user (see
+/// [`Observer::cutover_step`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutoverProgress {
+    /// 1-based, of `stages`.
+    pub stage: usize,
+    pub stages: usize,
+    /// Percent of requests for the new generation.
+    pub weight: f64,
+    pub hold: Duration,
+    /// At the end of the hold: the checks' values over the stage.
+    pub checks: Option<String>,
+}
 
 /// How one step went.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,6 @@
 //! Small helpers shared by apply, refresh and recovery.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_diag::Diagnostics;
@@ -157,6 +158,13 @@ pub(crate) fn mark_sensitive(v: Value, names: &[String]) -> Value {
     }
 }
 
+/// Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -180,4 +188,19 @@ mod tests {
         // Pinned: recovery depends on the key never changing.
         assert_eq!(k, "kiln-c07a786c81e6cc60");
     }
+}
+
+/// The top-level attributes the planned value sets differently from the
+/// prior one (an attribute the planned value leaves out, such as a computed
+/// id, is not a change).
+pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let before = prior.as_map().unwrap_or(&empty);
+    planned
+        .as_map()
+        .unwrap_or(&empty)
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
 }

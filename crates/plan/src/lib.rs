@@ -331,6 +331,10 @@ pub struct Action {
     /// rollback instead of destroyed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kept: bool,
+    /// For an update of a traffic switch with a `cutover` block: the steps
+    /// the engine moves traffic by (docs/cutover.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<kiln_model::Cutover>,
 }
 
 /// Why an action is planned.

@@ -307,6 +307,7 @@ fn select(actions: &mut Vec<Action>, options: &PlanOptions) {
                 after: Some(before.clone()),
                 reasons: Vec::new(),
                 kept: false,
+                cutover: None,
                 ..a
             }),
         }
@@ -558,6 +559,7 @@ fn delete_action(rs: &ResourceState, schemas: &Schemas, stateful: bool, reason: 
         generation: rs.generation,
         health_check: schema.is_some_and(|s| s.health_check),
         kept: false,
+        cutover: None,
     }
 }
 
@@ -1231,6 +1233,18 @@ impl<'a> Planner<'a> {
             resource: res.addr.clone(),
             key,
         };
+        if let Some((_, loc)) = &res.cutover
+            && !schema.traffic_switch
+            && matches!(addr.key, InstanceKey::None | InstanceKey::Int(0))
+        {
+            self.diags.push(
+                loc.error(format!(
+                    "{} is no traffic switch: a cutover block moves traffic between generations on a switch",
+                    res.addr.ty
+                ))
+                .with_detail("put the cutover block on the local_balancer or aws_lb_listener that routes to this resource"),
+            );
+        }
         let prior = self.state.resources.get(&addr);
         let stateful =
             schema.stateful || res.lifecycle.stateful || prior.is_some_and(|p| p.stateful);
@@ -1248,6 +1262,7 @@ impl<'a> Planner<'a> {
             generation: self.generation,
             health_check: schema.health_check,
             kept: false,
+            cutover: None,
         };
         let written = physical_name_of(&value, schema, &self.options.env);
         let Some(prior) = prior else {
@@ -1430,6 +1445,9 @@ impl<'a> Planner<'a> {
         }
         if kind != ActionKind::Replace {
             action.generation = prior.generation;
+        }
+        if kind == ActionKind::Update {
+            action.cutover = res.cutover.as_ref().map(|(c, _)| c.clone());
         }
         action.kind = kind;
         action.reasons = reasons;

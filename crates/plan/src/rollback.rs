@@ -72,6 +72,7 @@ pub fn rollback(state: &State, schemas: &Schemas, env: &str) -> Result<Plan, Dia
             generation: current.generation,
             health_check: false,
             kept: false,
+            cutover: None,
         });
     }
     if diags.has_errors() {

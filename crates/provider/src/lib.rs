@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{ProviderSchema, Schemas, Value};
+use kiln_model::{ProviderSchema, Schemas, TrafficCounters, Value};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "conformance")]
@@ -225,6 +225,52 @@ pub struct AdoptResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// One step of a progressive cut-over (docs/cutover.md): the attributes that
+/// give the new generation `weight` percent of the requests a traffic switch
+/// serves. The old generation is what `prior` routes to and `planned` does
+/// not; the new one is what `planned` routes to. Pure: nothing is called.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShiftRequest {
+    pub type_name: String,
+    /// The switch as it is now (possibly part-way through a shift).
+    pub prior: Value,
+    /// The switch as the plan wants it (100% on the new generation).
+    pub planned: Value,
+    /// Percent of requests for the new generation, in [0, 100].
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShiftResponse {
+    /// The switch's attributes for the step, given to `update` as its
+    /// planned value.
+    pub state: Value,
+    /// The backends (as [`TrafficResponse`] names them) of the old and of
+    /// the new generation; an empty `old` means there is nothing to shift
+    /// from, and the switch goes to 100% at once.
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Reads a traffic switch's request counters per backend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrafficRequest {
+    pub type_name: String,
+    pub id: String,
+    pub state: Value,
+    /// Unix milliseconds the shift began: a provider whose metrics are
+    /// sums over a time range (CloudWatch) counts from here.
+    pub since_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrafficResponse {
+    /// Cumulative counters by backend name (see [`ShiftResponse::old`]).
+    pub backends: BTreeMap<String, TrafficCounters>,
+    pub diagnostics: Diagnostics,
+}
+
 /// A provider. Implementations must be safe to call concurrently.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -256,6 +302,29 @@ pub trait Provider: Send + Sync {
             healthy: true,
             message: "no health check".into(),
             diagnostics: Diagnostics::new(),
+        }
+    }
+
+    /// See [`ShiftRequest`]; a type that is no traffic switch cannot shift.
+    async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
+        ShiftResponse {
+            diagnostics: Diagnostic::error(format!(
+                "{} cannot move traffic a step at a time",
+                req.type_name
+            ))
+            .with_detail("remove its cutover block")
+            .into(),
+            ..ShiftResponse::default()
+        }
+    }
+
+    /// See [`TrafficRequest`].
+    async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
+        TrafficResponse {
+            diagnostics: Diagnostic::error(format!("{} reports no request metrics", req.type_name))
+                .with_detail("remove the cutover block's checks, or use a switch that reports them")
+                .into(),
+            ..TrafficResponse::default()
         }
     }
 

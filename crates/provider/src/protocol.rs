@@ -200,6 +200,8 @@ async fn dispatch(
         "find_by_key" => result(p.find_by_key(params(raw)?).await),
         "check_health" => result(p.check_health(params(raw)?).await),
         "adopt" => result(p.adopt(params(raw)?).await),
+        "shift" => result(p.shift(params(raw)?).await),
+        "traffic" => result(p.traffic(params(raw)?).await),
         "read_data" => result(p.read_data(params(raw)?).await),
         other => Err(RpcError {
             code: -32601,
@@ -522,6 +524,16 @@ impl Provider for PluginProvider {
             &mut r.diagnostics
         })
         .await
+    }
+
+    async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
+        self.call("shift", req, |r: &mut ShiftResponse| &mut r.diagnostics)
+            .await
+    }
+
+    async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
+        self.call("traffic", req, |r: &mut TrafficResponse| &mut r.diagnostics)
+            .await
     }
 
     async fn adopt(&self, req: AdoptRequest) -> AdoptResponse {

@@ -390,17 +390,24 @@ pub fn standing<'a>(state: &State, records: &'a [JournalRecord]) -> Standing<'a>
 /// Intents that have no matching result: calls that may or may not have taken
 /// effect when the process died.
 pub fn in_flight(records: &[JournalRecord]) -> Vec<&JournalRecord> {
-    let done: std::collections::HashSet<usize> = records
-        .iter()
-        .filter_map(|r| match r {
-            JournalRecord::Result { step, .. } => Some(*step),
-            _ => None,
-        })
-        .collect();
-    records
-        .iter()
-        .filter(|r| matches!(r, JournalRecord::Intent { step, .. } if !done.contains(step)))
-        .collect()
+    // A step may run more than once (a progressive cut-over journals each
+    // stage as an intent and a result under its step): an intent is in
+    // flight if no result of its step follows it.
+    let mut open: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        match r {
+            JournalRecord::Intent { step, .. } => {
+                open.insert(*step, i);
+            }
+            JournalRecord::Result { step, .. } => {
+                open.remove(step);
+            }
+            _ => {}
+        }
+    }
+    let mut at: Vec<usize> = open.into_values().collect();
+    at.sort_unstable();
+    at.into_iter().map(|i| &records[i]).collect()
 }
 
 #[cfg(test)]
@@ -419,6 +426,50 @@ mod tests {
 
     fn end() -> JournalRecord {
         JournalRecord::End { at: 0 }
+    }
+
+    #[test]
+    fn an_intent_is_in_flight_until_a_result_of_its_step_follows_it() {
+        let addr: InstanceAddr = "local_balancer.front".parse().unwrap();
+        let intent = |step: usize| JournalRecord::Intent {
+            step,
+            addr: addr.clone(),
+            op: StepOp::Update,
+            type_name: "local_balancer".into(),
+            provider: "local".into(),
+            id: Some("lb-1".into()),
+            idempotency_key: "k".into(),
+            generation: 1,
+            at: 0,
+            config: None,
+            dependencies: Vec::new(),
+        };
+        let result = |step: usize| JournalRecord::Result {
+            step,
+            addr: addr.clone(),
+            op: StepOp::Update,
+            outcome: Outcome::Failed {
+                message: "x".into(),
+                created: None,
+            },
+            at: 0,
+        };
+        // A cut-over journals each stage of step 3 under that step.
+        let records = [
+            begin("l", 1),
+            intent(3),
+            result(3),
+            intent(3),
+            intent(4),
+            result(4),
+        ];
+        let open = in_flight(&records);
+        assert_eq!(open.len(), 1);
+        assert!(
+            std::ptr::eq(open[0], &records[3]),
+            "the second stage is in flight"
+        );
+        assert!(in_flight(&records[..3]).is_empty());
     }
 
     fn state(lineage: &str, serial: u64) -> State {

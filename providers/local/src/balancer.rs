@@ -18,24 +18,35 @@
 //! Backends change through the control port (127.0.0.1 only): one JSON line
 //! `{"backends": [...], "weights": [...]}` is answered `ok` once new
 //! connections use it, or `error: ...`; the line `status` is answered with
-//! the current configuration. Open connections keep their backend, so a
-//! change drops nothing. SIGHUP reloads `config.json`.
+//! the current configuration, the line `stats` with the request counters
+//! per backend (`{"ADDR": {"requests", "errors", "latency_ms"}}`, since the
+//! balancer started). Open connections keep their backend, so a change
+//! drops nothing. SIGHUP reloads `config.json`.
 //!
 //! Each connection goes to the next backend of a smooth weighted round-robin
-//! schedule; if that backend refuses, the others are tried in turn.
+//! schedule; if that backend refuses, the others are tried in turn. Bytes
+//! pass through untouched; the balancer reads HTTP/1.x answers as they go
+//! by (status line, `Content-Length` to find the next one) to count, per
+//! backend, answers, 5xx answers and the time from the request's first
+//! byte to the answer's — the metrics a `cutover` check reads. A connection
+//! that does not speak HTTP/1.x is proxied and not counted.
 //!
 //! [`LocalOptions::balancer_program`]: crate::LocalOptions::balancer_program
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{AttributeSchema, ResourceSchema, Type, Value};
-use kiln_provider::{CallContext, ReadResult, UpdateRequest};
+use kiln_model::{AttributeSchema, ResourceSchema, TrafficCounters, Type, Value};
+use kiln_provider::{
+    CallContext, ReadResult, ShiftRequest, ShiftResponse, TrafficRequest, TrafficResponse,
+    UpdateRequest,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -390,8 +401,35 @@ pub(crate) fn find(key: &str, ctx: &CallContext) -> Option<(String, Value)> {
 pub(crate) fn read(id: &str, state: &Value, datadir: Option<&Path>) -> ReadResult {
     let pid = pid_of(state);
     if pid.is_some_and(process::is_running) {
+        // The backends and weights the balancer serves, as it persisted them
+        // on its last change: after an interrupted update (a shift killed
+        // part-way) the state learns where traffic really goes.
+        let actual = datadir
+            .and_then(|d| read_config(&d.join("balancers").join(id)).ok())
+            .map(|c| {
+                let weights = if c.weights.is_empty() {
+                    state.get("weights").cloned().unwrap_or(Value::Null)
+                } else {
+                    Value::List(
+                        c.weights
+                            .iter()
+                            .map(|w| Value::from(i64::from(*w)))
+                            .collect(),
+                    )
+                };
+                merge(
+                    state,
+                    [
+                        (
+                            "backends",
+                            Value::List(c.backends.into_iter().map(Value::String).collect()),
+                        ),
+                        ("weights", weights),
+                    ],
+                )
+            });
         return ReadResult {
-            state: Some(state.clone()),
+            state: Some(actual.unwrap_or_else(|| state.clone())),
             drift: None,
             diagnostics: Diagnostics::new(),
         };
@@ -483,6 +521,138 @@ pub(crate) async fn update(req: &UpdateRequest) -> Result<Value, Diagnostic> {
     Ok(state)
 }
 
+fn control_port_of(state: &Value) -> Option<u16> {
+    state
+        .get("control_port")
+        .and_then(Value::as_number)
+        .and_then(|n| n.as_i64())
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+/// One step of a progressive cut-over (see [`ShiftRequest`]): the backends
+/// of `prior` that `planned` drops (the old generation) keep their relative
+/// weights and share `100 - weight` percent of connections; `planned`'s
+/// backends share `weight` percent by their planned weights. Weights are
+/// whole numbers: the share is exact to 0.01% when the balancer's limit on
+/// their sum allows, else to 0.1% or 1%.
+pub(crate) fn shift(req: &ShiftRequest) -> ShiftResponse {
+    let mut resp = ShiftResponse::default();
+    let planned_backends = backends_of(&req.planned);
+    let prior_backends = backends_of(&req.prior);
+    let (planned_weights, prior_weights) = match (weights_of(&req.planned), weights_of(&req.prior))
+    {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            resp.diagnostics.push(e);
+            return resp;
+        }
+    };
+    let weight_at = |w: &[u32], i: usize| u64::from(if w.is_empty() { 1 } else { w[i] });
+    let old: Vec<(String, u64)> = prior_backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !planned_backends.contains(b))
+        .map(|(i, b)| (b.clone(), weight_at(&prior_weights, i)))
+        .filter(|(_, w)| *w > 0)
+        .collect();
+    let new: Vec<(String, u64)> = planned_backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.clone(), weight_at(&planned_weights, i)))
+        .collect();
+    resp.old = old.iter().map(|(b, _)| b.clone()).collect();
+    resp.new = new.iter().map(|(b, _)| b.clone()).collect();
+    if old.is_empty() || req.weight >= 100.0 {
+        resp.state = req.planned.clone();
+        return resp;
+    }
+    if req.weight <= 0.0 {
+        // All on the old generation: the prior value itself unless it
+        // already routes to new backends (a shift restarted after a crash).
+        resp.state = if prior_backends.iter().any(|b| planned_backends.contains(b)) {
+            let (backends, weights): (Vec<Value>, Vec<Value>) = old
+                .iter()
+                .map(|(b, w)| (Value::string(b), Value::from(*w as i64)))
+                .unzip();
+            merge(
+                &req.prior,
+                [
+                    ("backends", Value::List(backends.into())),
+                    ("weights", Value::List(weights.into())),
+                ],
+            )
+        } else {
+            req.prior.clone()
+        };
+        return resp;
+    }
+    let old_total: u64 = old.iter().map(|(_, w)| w).sum();
+    let new_total: u64 = new.iter().map(|(_, w)| w).sum::<u64>().max(1);
+    for scale in [10_000u64, 1_000, 100] {
+        let p = ((req.weight.max(0.0) / 100.0) * scale as f64).round() as u64;
+        let q = scale - p;
+        let mut weights: Vec<u64> = old
+            .iter()
+            .map(|(_, w)| w * q * new_total)
+            .chain(new.iter().map(|(_, w)| w * p * old_total))
+            .collect();
+        let g = weights.iter().fold(0, |a, b| gcd(a, *b)).max(1);
+        weights.iter_mut().for_each(|w| *w /= g);
+        let backends: Vec<String> = old.iter().chain(&new).map(|(b, _)| b.clone()).collect();
+        let Ok(weights) = weights
+            .iter()
+            .map(|w| u32::try_from(*w))
+            .collect::<Result<Vec<u32>, _>>()
+        else {
+            continue;
+        };
+        if schedule(&backends, &weights).is_ok() {
+            resp.state = merge(
+                &req.planned,
+                [
+                    (
+                        "backends",
+                        Value::List(backends.into_iter().map(Value::String).collect()),
+                    ),
+                    (
+                        "weights",
+                        Value::List(weights.iter().map(|w| Value::from(i64::from(*w))).collect()),
+                    ),
+                ],
+            );
+            return resp;
+        }
+    }
+    resp.diagnostics.push(Diagnostic::error(format!(
+        "local_balancer: cannot give {}% to {} new and {} old backends with whole weights",
+        req.weight,
+        new.len(),
+        old.len()
+    )));
+    resp
+}
+
+/// The balancer's request counters per backend (its `stats` line).
+pub(crate) async fn traffic(req: &TrafficRequest) -> TrafficResponse {
+    let mut resp = TrafficResponse::default();
+    let Some(port) = control_port_of(&req.state) else {
+        resp.diagnostics.push(Diagnostic::error(
+            "local_balancer: the state has no control_port",
+        ));
+        return resp;
+    };
+    match control(port, "stats").await.and_then(|line| {
+        serde_json::from_str::<BTreeMap<String, TrafficCounters>>(&line)
+            .map_err(|e| format!("unreadable stats {line:?}: {e}"))
+    }) {
+        Ok(b) => resp.backends = b,
+        Err(e) => resp
+            .diagnostics
+            .push(Diagnostic::error(format!("local_balancer {}: {e}", req.id))),
+    }
+    resp
+}
+
 pub(crate) async fn delete(id: &str, state: &Value, ctx: &CallContext) -> Result<(), Diagnostic> {
     if let Some(pid) = pid_of(state) {
         let survivors = process::terminate_all(&[pid], GRACE).await;
@@ -525,6 +695,8 @@ struct Shared {
     dir: PathBuf,
     table: RwLock<Arc<Table>>,
     next: AtomicUsize,
+    /// Answers seen per backend address, since the balancer started.
+    stats: Mutex<BTreeMap<String, TrafficCounters>>,
 }
 
 impl Shared {
@@ -606,6 +778,7 @@ async fn serve(dir: PathBuf) -> std::io::Result<()> {
         dir: dir.clone(),
         table: RwLock::new(Arc::new(Table::new(config.clone()).map_err(other)?)),
         next: AtomicUsize::new(0),
+        stats: Mutex::new(BTreeMap::new()),
     });
     let ready = Ready {
         pid: std::process::id(),
@@ -676,6 +849,10 @@ fn control_command(shared: &Shared, line: &str) -> String {
     if line == "status" {
         return serde_json::to_string(&shared.table().config).unwrap_or_default();
     }
+    if line == "stats" {
+        let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        return serde_json::to_string(&stats).unwrap_or_default();
+    }
     let change: Change = match serde_json::from_str(line) {
         Ok(c) => c,
         Err(e) => return format!("error: not a configuration: {e}"),
@@ -712,7 +889,7 @@ async fn proxy(mut client: TcpStream, shared: Arc<Shared>) {
             Ok(Ok(mut backend)) => {
                 let _ = client.set_nodelay(true);
                 let _ = backend.set_nodelay(true);
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                pump(&mut client, &mut backend, &shared, addr).await;
                 return;
             }
             Ok(Err(e)) => log(&format!("backend {addr} refused: {e}")),
@@ -721,9 +898,223 @@ async fn proxy(mut client: TcpStream, shared: Arc<Shared>) {
     }
 }
 
+/// Copies both ways until both sides are done (as `copy_bidirectional`),
+/// counting the HTTP answers that pass (see the module doc).
+async fn pump(client: &mut TcpStream, backend: &mut TcpStream, shared: &Shared, addr: &str) {
+    let (mut cr, mut cw) = client.split();
+    let (mut br, mut bw) = backend.split();
+    // When the request in progress began (its first byte), if one is.
+    let asked: Mutex<Option<Instant>> = Mutex::new(None);
+    let up = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Ok(mut a) = asked.lock() {
+                        a.get_or_insert_with(Instant::now);
+                    }
+                    if bw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = bw.shutdown().await;
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut scan = AnswerScan::default();
+        loop {
+            match br.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    for status in scan.feed(&buf[..n]) {
+                        let began = asked.lock().ok().and_then(|mut a| a.take());
+                        let ms = began.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+                        if let Ok(mut stats) = shared.stats.lock() {
+                            let c = stats.entry(addr.to_string()).or_default();
+                            c.requests += 1;
+                            c.errors += u64::from(status >= 500);
+                            c.latency_ms += ms;
+                        }
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = cw.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
+
+/// Finds HTTP/1.x answers in a backend's byte stream: each status line, the
+/// headers after it, and a body of `Content-Length` bytes (a body of no
+/// stated length runs to the end of the connection; a chunked one ends the
+/// counting on this connection).
+#[derive(Debug, Default)]
+struct AnswerScan {
+    state: ScanState,
+    head: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+enum ScanState {
+    #[default]
+    Head,
+    Body(u64),
+    /// Not HTTP, chunked, or a body to the end: nothing more is counted.
+    Off,
+}
+
+impl AnswerScan {
+    /// The status of every answer whose head ends in `bytes`.
+    fn feed(&mut self, mut bytes: &[u8]) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        while !bytes.is_empty() {
+            match &mut self.state {
+                ScanState::Off => break,
+                ScanState::Body(left) => {
+                    let n = (*left).min(bytes.len() as u64);
+                    *left -= n;
+                    bytes = &bytes[n as usize..];
+                    if *left == 0 {
+                        self.state = ScanState::Head;
+                    }
+                }
+                ScanState::Head => {
+                    let before = self.head.len();
+                    self.head.extend_from_slice(bytes);
+                    let Some(end) = find_head_end(&self.head) else {
+                        if self.head.len() > 64 * 1024 {
+                            self.state = ScanState::Off;
+                        }
+                        break;
+                    };
+                    let used = end - before;
+                    bytes = &bytes[used..];
+                    let head = std::mem::take(&mut self.head);
+                    match parse_head(&head[..end]) {
+                        Some((status, length)) => {
+                            if status >= 200 || status == 101 {
+                                statuses.push(status);
+                            }
+                            self.state = match (status, length) {
+                                (100..=199, _) if status != 101 => ScanState::Head,
+                                (204 | 304, _) => ScanState::Head,
+                                (_, Some(0)) => ScanState::Head,
+                                (_, Some(n)) => ScanState::Body(n),
+                                (_, None) => ScanState::Off,
+                            };
+                        }
+                        None => self.state = ScanState::Off,
+                    }
+                }
+            }
+        }
+        statuses
+    }
+}
+
+/// Where the blank line ending a head is (the index after it).
+fn find_head_end(b: &[u8]) -> Option<usize> {
+    b.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// A head's status and `Content-Length` (`None` if chunked or unstated).
+fn parse_head(head: &[u8]) -> Option<(u16, Option<u64>)> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next()?;
+    let mut parts = status_line.split(' ');
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    let status: u16 = parts.next()?.parse().ok()?;
+    let mut length = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
+            return Some((status, None));
+        }
+    }
+    Some((status, length))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_found_across_reads_and_bodies() {
+        let mut s = AnswerScan::default();
+        let a = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 503 No\r\nContent-Length: 2\r\n\r\nno";
+        let (x, y) = a.split_at(20);
+        let mut got = s.feed(x);
+        got.extend(s.feed(y));
+        assert_eq!(got, [200, 503]);
+        let mut s = AnswerScan::default();
+        assert_eq!(s.feed(b"SSH-2.0-x\r\n\r\n"), Vec::<u16>::new());
+        assert!(matches!(s.state, ScanState::Off));
+        let mut s = AnswerScan::default();
+        assert_eq!(s.feed(b"HTTP/1.0 500 E\r\n\r\nbody to the end"), [500]);
+    }
+
+    #[test]
+    fn a_shift_gives_the_new_backends_their_share() {
+        let v = |backends: &[&str]| {
+            Value::map([(
+                "backends",
+                Value::List(backends.iter().map(|b| Value::from(*b)).collect()),
+            )])
+        };
+        let req = |w: f64| ShiftRequest {
+            type_name: "local_balancer".into(),
+            prior: v(&["o:1", "o:2"]),
+            planned: v(&["n:1", "n:2"]),
+            weight: w,
+        };
+        let r = shift(&req(10.0));
+        assert_eq!(r.old, ["o:1", "o:2"]);
+        assert_eq!(r.new, ["n:1", "n:2"]);
+        let weights: Vec<i64> = r
+            .state
+            .get("weights")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_number().unwrap().as_i64().unwrap())
+            .collect();
+        assert_eq!(weights, [9, 9, 1, 1]);
+        assert_eq!(shift(&req(100.0)).state, v(&["n:1", "n:2"]));
+        let none = ShiftRequest {
+            prior: v(&[]),
+            ..req(10.0)
+        };
+        let r = shift(&none);
+        assert!(r.old.is_empty(), "nothing to shift from");
+        assert_eq!(r.state, v(&["n:1", "n:2"]));
+        assert_eq!(shift(&req(0.0)).state, v(&["o:1", "o:2"]), "all on the old");
+        let restarted = ShiftRequest {
+            prior: v(&["o:1", "n:1"]),
+            ..req(0.0)
+        };
+        assert_eq!(
+            backends_of(&shift(&restarted).state),
+            ["o:1"],
+            "a part-way switch goes back to its old backends only"
+        );
+    }
 
     #[test]
     fn schedule_spreads_weights() {

@@ -27,8 +27,8 @@ use kiln_model::{ProviderSchema, ResourceSchema, Value};
 use kiln_provider::{
     CallContext, ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, DeleteRequest,
     DeleteResponse, FindRequest, FindResponse, HealthRequest, HealthResponse, Provider,
-    ReadRequest, ReadResponse, ReadResult, UpdateRequest, UpdateResponse, ValidateRequest,
-    ValidateResponse,
+    ReadRequest, ReadResponse, ReadResult, ShiftRequest, ShiftResponse, TrafficRequest,
+    TrafficResponse, UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse,
 };
 use sha2::{Digest, Sha256};
 
@@ -384,6 +384,34 @@ impl Provider for LocalProvider {
         FindResponse {
             found,
             diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
+        match req.type_name.as_str() {
+            "local_balancer" => balancer::shift(&req),
+            _ => ShiftResponse {
+                diagnostics: Diagnostic::error(format!(
+                    "{} is no traffic switch: it cannot move traffic a step at a time",
+                    req.type_name
+                ))
+                .into(),
+                ..ShiftResponse::default()
+            },
+        }
+    }
+
+    async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
+        match req.type_name.as_str() {
+            "local_balancer" => balancer::traffic(&req).await,
+            _ => TrafficResponse {
+                diagnostics: Diagnostic::error(format!(
+                    "{} reports no request metrics",
+                    req.type_name
+                ))
+                .into(),
+                ..TrafficResponse::default()
+            },
         }
     }
 

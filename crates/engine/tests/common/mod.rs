@@ -408,6 +408,7 @@ impl PlanBuilder {
             generation: self.plan.generation,
             health_check: type_name == "fake_service",
             kept: false,
+            cutover: None,
         });
         self.plan.actions.len() - 1
     }
