@@ -1052,7 +1052,7 @@ impl Parser {
                     None => return None,
                 },
                 other => {
-                    let hint = suggest::hint(other, ["weight", "hold"].into_iter());
+                    let hint = suggest::hint(other, ["weight", "hold"]);
                     self.diags.push(
                         a.loc
                             .error(format!("unknown attribute \"{other}\" in cutover.step{hint}"))
@@ -1107,8 +1107,14 @@ impl Parser {
             let what = format!("cutover.check.{}", a.name);
             let r = match a.name.as_str() {
                 "metric" => constant_string(&a.expr, &what).and_then(|m| match m.as_str() {
-                    "error_rate" => Ok(metric = Some(Metric::ErrorRate)),
-                    "latency" => Ok(metric = Some(Metric::Latency)),
+                    "error_rate" => {
+                        metric = Some(Metric::ErrorRate);
+                        Ok(())
+                    }
+                    "latency" => {
+                        metric = Some(Metric::Latency);
+                        Ok(())
+                    }
                     other => Err(a
                         .expr
                         .loc
@@ -1128,7 +1134,10 @@ impl Parser {
                     .map(|v| k.failure_limit = v.min(u64::from(u32::MAX)) as u32),
                 "interval" => match self.duration_ms(&a.expr, &what) {
                     Some(0) => Err(a.expr.loc.error(format!("{what} must be above 0")).into()),
-                    Some(ms) => Ok(k.interval_ms = ms),
+                    Some(ms) => {
+                        k.interval_ms = ms;
+                        Ok(())
+                    }
                     None => Ok(()),
                 },
                 other => {

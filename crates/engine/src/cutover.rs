@@ -86,7 +86,7 @@ fn hold_text(d: Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms % 1000 != 0 && ms < 60_000 {
+    if !ms.is_multiple_of(1000) && ms < 60_000 {
         return if ms < 1000 {
             format!("{ms}ms")
         } else {

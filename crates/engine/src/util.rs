@@ -171,6 +171,21 @@ pub(crate) fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The top-level attributes the planned value sets differently from the
+/// prior one (an attribute the planned value leaves out, such as a computed
+/// id, is not a change).
+pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let before = prior.as_map().unwrap_or(&empty);
+    planned
+        .as_map()
+        .unwrap_or(&empty)
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,19 +203,4 @@ mod tests {
         // Pinned: recovery depends on the key never changing.
         assert_eq!(k, "kiln-c07a786c81e6cc60");
     }
-}
-
-/// The top-level attributes the planned value sets differently from the
-/// prior one (an attribute the planned value leaves out, such as a computed
-/// id, is not a change).
-pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
-    let empty = BTreeMap::new();
-    let before = prior.as_map().unwrap_or(&empty);
-    planned
-        .as_map()
-        .unwrap_or(&empty)
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
 }
