@@ -142,8 +142,8 @@ fn blue_green_without_dropping_a_request_then_unhealthy_rollback_drift_and_destr
     p.write(
         "main.hcl",
         &p.read("main.hcl").replace(
-            "HEALTHY = var.healthy ? \"1\" : \"0\"",
-            "HEALTHY = var.healthy ? \"1\" : \"0\"\n    COLOR   = \"blue\"",
+            "HEALTHY    = var.healthy ? \"1\" : \"0\"",
+            "HEALTHY    = var.healthy ? \"1\" : \"0\"\n    COLOR      = \"blue\"",
         ),
     );
     let r = k.run(&["plan", "--var", &port_var, "--var", "version=v2"]);

@@ -55,7 +55,8 @@ use kiln_provider::{
     AdoptRequest, AdoptResponse, ConfigureRequest, ConfigureResponse, CreateRequest,
     CreateResponse, DeleteRequest, DeleteResponse, FindRequest, FindResponse, HealthRequest,
     HealthResponse, Provider, ReadDataRequest, ReadDataResponse, ReadRequest, ReadResponse,
-    ReadResult, UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse,
+    ReadResult, ShiftRequest, ShiftResponse, TrafficRequest, TrafficResponse, UpdateRequest,
+    UpdateResponse, ValidateRequest, ValidateResponse,
 };
 use tokio::sync::OnceCell;
 
@@ -434,6 +435,40 @@ impl Provider for AwsProvider {
             healthy,
             message,
             diagnostics: Diagnostics::new(),
+        }
+    }
+
+    async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
+        match resource::canonical(&req.type_name) {
+            "aws_lb_listener" => elb::listener::shift(&req),
+            other => ShiftResponse {
+                diagnostics: Diagnostic::error(format!(
+                    "{other} is no traffic switch: it cannot move traffic a step at a time"
+                ))
+                .into(),
+                ..ShiftResponse::default()
+            },
+        }
+    }
+
+    async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
+        let clients = self.clients().await;
+        match resource::canonical(&req.type_name) {
+            "aws_lb_listener" => match elb::listener::traffic(clients, &req).await {
+                Ok(backends) => TrafficResponse {
+                    backends,
+                    diagnostics: Diagnostics::new(),
+                },
+                Err(e) => TrafficResponse {
+                    backends: Default::default(),
+                    diagnostics: error_diag(&format!("aws_lb_listener {}", req.id), &e),
+                },
+            },
+            other => TrafficResponse {
+                diagnostics: Diagnostic::error(format!("{other} reports no request metrics"))
+                    .into(),
+                ..TrafficResponse::default()
+            },
         }
     }
 

@@ -242,6 +242,137 @@ pub async fn find_listener(c: &Clients, key: &str) -> Result<Option<(String, Val
     )))
 }
 
+/// `base` forwarding as `f` says (its `default_action` replaced).
+fn with_forwarding(base: &Value, f: &BTreeMap<String, i64>) -> Value {
+    let mut v = base.clone();
+    if let Value::Map(m) = &mut v {
+        m.insert("default_action".into(), default_action_of(f));
+    }
+    v
+}
+
+/// One step of a progressive cut-over (docs/cutover.md): the target groups
+/// `prior` forwards to and `planned` does not (the old generation) share
+/// `100 - weight` percent of requests by their weights, `planned`'s target
+/// groups `weight` percent by theirs. ELBv2 weights are whole numbers from
+/// 0 to 999 (`TargetGroupTuple.Weight`): the largest share gets 999, the
+/// others in proportion, so a share is exact to about 0.1%.
+pub fn shift(req: &ShiftRequest) -> ShiftResponse {
+    let prior = forwarding_recorded(&req.prior);
+    let planned = forwarding_recorded(&req.planned);
+    let old: BTreeMap<String, i64> = prior
+        .iter()
+        .filter(|(arn, w)| !planned.contains_key(*arn) && **w > 0)
+        .map(|(a, w)| (a.clone(), *w))
+        .collect();
+    let mut resp = ShiftResponse {
+        old: old.keys().cloned().collect(),
+        new: planned.keys().cloned().collect(),
+        ..ShiftResponse::default()
+    };
+    if old.is_empty() || req.weight >= 100.0 {
+        resp.state = req.planned.clone();
+        return resp;
+    }
+    if req.weight <= 0.0 {
+        // All on the old generation: the prior value itself unless it
+        // already forwards to a new group (a shift restarted after a crash).
+        resp.state = if prior.keys().any(|a| planned.contains_key(a)) {
+            with_forwarding(&req.prior, &old)
+        } else {
+            req.prior.clone()
+        };
+        return resp;
+    }
+    let p = req.weight / 100.0;
+    let total = |m: &BTreeMap<String, i64>| m.values().sum::<i64>().max(1) as f64;
+    let (old_total, new_total) = (total(&old), total(&planned));
+    let shares: Vec<(String, f64)> = old
+        .iter()
+        .map(|(a, w)| (a.clone(), *w as f64 / old_total * (1.0 - p)))
+        .chain(
+            planned
+                .iter()
+                .map(|(a, w)| (a.clone(), *w as f64 / new_total * p)),
+        )
+        .collect();
+    let top = shares.iter().map(|(_, x)| *x).fold(0.0, f64::max);
+    let weights: BTreeMap<String, i64> = shares
+        .into_iter()
+        .map(|(a, x)| {
+            let w = if x > 0.0 {
+                ((x / top * 999.0).round() as i64).max(1)
+            } else {
+                0
+            };
+            (a, w)
+        })
+        .collect();
+    resp.state = with_forwarding(&req.planned, &weights);
+    resp
+}
+
+/// The request counters of each target group a listener forwards to, from
+/// CloudWatch's `AWS/ApplicationELB` metrics (dimensions `TargetGroup` and
+/// `LoadBalancer`): `RequestCount`, `HTTPCode_Target_5XX_Count` and
+/// `TargetResponseTime` (seconds), each summed from `since_ms` to now.
+pub async fn traffic(
+    c: &Clients,
+    req: &TrafficRequest,
+) -> Result<BTreeMap<String, TrafficCounters>, Error> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let suffix = |arn: &str, kind: &str| arn.split_once(kind).map(|(_, rest)| rest.to_string());
+    let lb = string(&req.state, "load_balancer_arn").and_then(|a| suffix(&a, ":loadbalancer/"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut out = BTreeMap::new();
+    for arn in forwarding_recorded(&req.state).keys() {
+        // arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID
+        let Some((_, tg)) = arn.rsplit_once(':') else {
+            continue;
+        };
+        let mut dims = vec![Dimension::builder().name("TargetGroup").value(tg).build()];
+        if let Some(lb) = &lb {
+            dims.push(Dimension::builder().name("LoadBalancer").value(lb).build());
+        }
+        let mut sums = [0.0f64; 3];
+        for (k, metric) in [
+            "RequestCount",
+            "HTTPCode_Target_5XX_Count",
+            "TargetResponseTime",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = c
+                .cloudwatch
+                .get_metric_statistics()
+                .namespace("AWS/ApplicationELB")
+                .metric_name(metric)
+                .set_dimensions(Some(dims.clone()))
+                .start_time(DateTime::from_millis(req.since_ms as i64))
+                .end_time(DateTime::from_millis(now + 1000))
+                .period(60)
+                .statistics(Statistic::Sum)
+                .send()
+                .await
+                .map_err(api("GetMetricStatistics"))?;
+            sums[k] = r.datapoints().iter().filter_map(|d| d.sum()).sum();
+        }
+        out.insert(
+            arn.clone(),
+            TrafficCounters {
+                requests: sums[0].max(0.0) as u64,
+                errors: sums[1].max(0.0) as u64,
+                latency_ms: sums[2] * 1000.0,
+            },
+        );
+    }
+    Ok(out)
+}
+
 pub async fn update_listener(ctx: &Ctx<'_>, req: &UpdateRequest) -> Result<(), Error> {
     let changed = |a: &str| req.changed.iter().any(|c| c == a);
     if changed("default_action")

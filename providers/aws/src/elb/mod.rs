@@ -15,8 +15,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerTypeEnum, Matcher, ProtocolEnum, Tag, TargetGroup, TargetGroupTuple,
     TargetTypeEnum,
 };
-use kiln_model::{Type, Value};
-use kiln_provider::UpdateRequest;
+use kiln_model::{TrafficCounters, Type, Value};
+use kiln_provider::{ShiftRequest, ShiftResponse, TrafficRequest, UpdateRequest};
 
 use crate::api::{
     Clients, Ctx, Error, POLL, SETTLE_TIMEOUT, TAG_KEY, api, chunks, create_once,
