@@ -46,6 +46,9 @@ pub struct FaultPlan {
     /// When set, only requests whose request line contains it get faults
     /// (`"?delete"`: S3's DeleteObjects, `POST /BUCKET?delete`).
     pub only: Option<String>,
+    /// Enforce EC2's documented token buckets (see `Ec2Limits`): a request
+    /// beyond them is throttled as EC2 throttles it.
+    pub ec2_rate_limits: bool,
 }
 
 impl FaultPlan {
@@ -62,6 +65,7 @@ impl FaultPlan {
                 .map(String::from)
                 .to_vec(),
             only: None,
+            ec2_rate_limits: false,
         }
     }
 }
@@ -126,6 +130,85 @@ pub struct FaultProxy {
     stop: Arc<AtomicBool>,
 }
 
+/// EC2's documented token buckets, enforced per account as EC2 does
+/// ("Request throttling for the Amazon EC2 API"): a request bucket per
+/// action (non-mutating `Describe*`/`Get*`/`List*`: 100 tokens refilled at
+/// 20 per second; every other action: 50 at 5), and for the instance
+/// actions a resource bucket counting instances (`RunInstances` and
+/// `StartInstances`: 1,000 at 2 per second; `StopInstances` and
+/// `TerminateInstances`: 1,000 at 20). A request that finds a bucket short
+/// is throttled (`RequestLimitExceeded`) and takes nothing.
+#[derive(Debug, Default)]
+struct Ec2Limits {
+    /// Bucket name → (tokens, size, refill per second, last refill).
+    buckets: Mutex<std::collections::HashMap<String, (f64, f64, f64, std::time::Instant)>>,
+}
+
+impl Ec2Limits {
+    /// Whether the request may run (and takes its tokens if so).
+    fn admit(&self, body: &[u8]) -> bool {
+        let body = String::from_utf8_lossy(body);
+        let param = |name: &str| {
+            body.split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        let Some(action) = param("Action") else {
+            return true;
+        };
+        let reading = ["Describe", "Get", "List"]
+            .iter()
+            .any(|p| action.starts_with(p));
+        let mut wanted = vec![(
+            action.clone(),
+            if reading { (100.0, 20.0) } else { (50.0, 5.0) },
+            1.0,
+        )];
+        let ids = body
+            .split('&')
+            .filter(|kv| kv.starts_with("InstanceId."))
+            .count()
+            .max(1) as f64;
+        match action.as_str() {
+            "RunInstances" => wanted.push((
+                "instances:run".into(),
+                (1000.0, 2.0),
+                param("MaxCount")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1.0),
+            )),
+            "StartInstances" => wanted.push(("instances:start".into(), (1000.0, 2.0), ids)),
+            "StopInstances" => wanted.push(("instances:stop".into(), (1000.0, 20.0), ids)),
+            "TerminateInstances" => {
+                wanted.push(("instances:terminate".into(), (1000.0, 20.0), ids));
+            }
+            _ => {}
+        }
+        let Ok(mut map) = self.buckets.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let mut ok = true;
+        for (name, (size, refill), cost) in &wanted {
+            let b = map
+                .entry(name.clone())
+                .or_insert((*size, *size, *refill, now));
+            let dt = now.saturating_duration_since(b.3).as_secs_f64();
+            b.0 = (b.0 + dt * b.2).min(b.1);
+            b.3 = now;
+            ok &= b.0 + 1e-9 >= cost.min(*size);
+        }
+        if ok {
+            for (name, (size, _), cost) in &wanted {
+                if let Some(b) = map.get_mut(name) {
+                    b.0 -= cost.min(*size);
+                }
+            }
+        }
+        ok
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     Pass,
@@ -147,15 +230,16 @@ impl FaultProxy {
         let stop = Arc::new(AtomicBool::new(false));
         {
             let (stats, plan, stop) = (stats.clone(), plan.clone(), stop.clone());
+            let limits = Arc::new(Ec2Limits::default());
             thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (stats, plan) = (stats.clone(), plan.clone());
+                    let (stats, plan, limits) = (stats.clone(), plan.clone(), limits.clone());
                     thread::spawn(move || {
-                        let _ = serve(conn, upstream, &plan, &stats);
+                        let _ = serve(conn, upstream, &plan, &stats, &limits);
                     });
                 }
             });
@@ -332,6 +416,7 @@ fn serve(
     upstream: u16,
     plan: &Mutex<(FaultPlan, u64)>,
     stats: &FaultStats,
+    limits: &Ec2Limits,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(req) = read_request(&mut reader)? else {
@@ -346,7 +431,11 @@ fn serve(
             .or_default() += 1;
     }
     let line = req.head.first().map(String::as_str).unwrap_or("");
-    let (fault, delay) = draw(plan, &service, line);
+    let (mut fault, delay) = draw(plan, &service, line);
+    let limited = plan.lock().is_ok_and(|p| p.0.ec2_rate_limits);
+    if limited && service == "ec2" && fault == Fault::Pass && !limits.admit(&req.body) {
+        fault = Fault::Throttle;
+    }
     if let Some(d) = delay {
         stats.delayed.fetch_add(1, Ordering::SeqCst);
         thread::sleep(d);

@@ -103,6 +103,16 @@ impl Clients {
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        // Every request of every client waits for EC2's documented tokens.
+        if let Some(limited) = crate::rate::limited_default_client(std::sync::Arc::new(
+            crate::rate::Buckets::default(),
+        )) {
+            // A request waiting for its token has sent no byte yet: the SDK's
+            // stalled-stream protection would count the wait as a stall.
+            loader = loader.http_client(limited).stalled_stream_protection(
+                aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+            );
+        }
         if let Some((id, secret)) = &options.credentials {
             loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
                 id,

@@ -75,6 +75,7 @@ mod iam;
 mod kind;
 mod launch_configuration;
 mod policy_document;
+pub mod rate;
 mod resource;
 mod route53;
 mod s3_bucket;
