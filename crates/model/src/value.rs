@@ -51,16 +51,22 @@ pub enum MapKind {
 }
 
 /// The elements of a [`Value::List`] and the [`SeqKind`] they form. Derefs to
-/// the `Vec`; a `Vec` converts into a tuple.
+/// the slice; a `Vec` converts into a tuple. The elements are a boxed slice
+/// (no spare capacity), so that with its kind a `Seq` is as small as a
+/// `Vec` and a [`Value`] stays 32 bytes; to change the length, take the
+/// `Vec` out ([`Seq::into_vec`]) and convert it back.
 #[derive(Clone, Default)]
 pub struct Seq {
-    items: Vec<Value>,
+    items: Box<[Value]>,
     kind: SeqKind,
 }
 
 impl Seq {
     pub fn new(items: Vec<Value>, kind: SeqKind) -> Seq {
-        Seq { items, kind }
+        Seq {
+            items: items.into_boxed_slice(),
+            kind,
+        }
     }
 
     pub fn kind(&self) -> SeqKind {
@@ -74,27 +80,27 @@ impl Seq {
     }
 
     pub fn into_vec(self) -> Vec<Value> {
-        self.items
+        self.items.into_vec()
     }
 
     /// Each element through `f`, the kind kept.
     pub fn map(self, f: impl FnMut(Value) -> Value) -> Seq {
         Seq {
-            items: self.items.into_iter().map(f).collect(),
+            items: self.items.into_vec().into_iter().map(f).collect(),
             kind: self.kind,
         }
     }
 }
 
 impl std::ops::Deref for Seq {
-    type Target = Vec<Value>;
-    fn deref(&self) -> &Vec<Value> {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
         &self.items
     }
 }
 
 impl std::ops::DerefMut for Seq {
-    fn deref_mut(&mut self) -> &mut Vec<Value> {
+    fn deref_mut(&mut self) -> &mut [Value] {
         &mut self.items
     }
 }
@@ -117,10 +123,7 @@ impl fmt::Debug for Seq {
 
 impl From<Vec<Value>> for Seq {
     fn from(items: Vec<Value>) -> Seq {
-        Seq {
-            items,
-            kind: SeqKind::Tuple,
-        }
+        Seq::new(items, SeqKind::Tuple)
     }
 }
 
@@ -134,7 +137,7 @@ impl IntoIterator for Seq {
     type Item = Value;
     type IntoIter = std::vec::IntoIter<Value>;
     fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
+        self.items.into_vec().into_iter()
     }
 }
 
@@ -804,6 +807,15 @@ impl fmt::Display for Value {
             Value::Unknown => f.write_str("(known after apply)"),
             Value::Sensitive(_) => f.write_str("(sensitive)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// A value is four words: the collection kinds ride in a niche.
+    #[test]
+    fn a_value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 32);
     }
 }
 

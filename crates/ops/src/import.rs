@@ -420,7 +420,7 @@ async fn mark_adopted(
 fn conform(v: Value, ty: &kiln_model::Type) -> Value {
     use kiln_model::Type;
     match (v, ty) {
-        (Value::List(mut items), Type::Object(_)) if items.len() <= 1 => match items.pop() {
+        (Value::List(items), Type::Object(_)) if items.len() <= 1 => match items.into_vec().pop() {
             Some(x) => conform(x, ty),
             None => Value::Null,
         },

@@ -705,7 +705,9 @@ impl<'a> Cx<'a> {
                 };
                 let len = items.len();
                 match i.as_i64() {
-                    Some(i) if i >= 0 && (i as usize) < len => items.swap_remove(i as usize),
+                    Some(i) if i >= 0 && (i as usize) < len => {
+                        std::mem::take(&mut items[i as usize])
+                    }
                     Some(_) => {
                         return Err(self.error(
                             span,
@@ -787,6 +789,8 @@ impl<'a> Cx<'a> {
         let value_var = f.intro.value_var.as_str();
         let mut list = Vec::new();
         let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        // `{for ... : k => v...}`: the values of each key, in order.
+        let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut unknown = false;
         let depth = self.bindings.len();
         let result = (|| -> Result<(), Diagnostics> {
@@ -830,13 +834,7 @@ impl<'a> Cx<'a> {
                         };
                         let value = self.expr(&f.value_expr)?;
                         if f.grouping {
-                            match map
-                                .entry(key)
-                                .or_insert_with(|| Value::List(Vec::new().into()))
-                            {
-                                Value::List(l) => l.push(value),
-                                _ => unreachable!("grouped entries are lists"),
-                            }
+                            groups.entry(key).or_default().push(value);
                         } else {
                             match map.entry(key) {
                                 std::collections::btree_map::Entry::Occupied(e) => {
@@ -860,6 +858,13 @@ impl<'a> Cx<'a> {
         result?;
         let out = if unknown {
             Value::Unknown
+        } else if f.grouping {
+            Value::Map(
+                groups
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::List(v.into())))
+                    .collect(),
+            )
         } else if f.key_expr.is_some() {
             Value::Map(map.into())
         } else {
