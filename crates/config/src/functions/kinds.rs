@@ -89,6 +89,11 @@ pub(super) fn result(name: &str, kinds: &[Kind], out: Value) -> Value {
             Some(Kind::Seq(SeqKind::List)) => seq(out, SeqKind::List),
             _ => out,
         },
+        // Values from a list make a map, from a tuple an object.
+        "zipmap" => match kinds.get(1) {
+            Some(Kind::Seq(SeqKind::List)) => map(out, MapKind::Map),
+            _ => out,
+        },
         "merge" => match all(Kind::Map(MapKind::Map)) {
             true => map(out, MapKind::Map),
             false => out,
