@@ -17,7 +17,11 @@ impl Scope for FuzzScope {
         match name {
             "s" => Some(Value::from("text")),
             "n" => Some(Value::from(3)),
-            "l" => Some(Value::List(vec![Value::from("a"), Value::Unknown])),
+            "l" => Some(Value::List(vec![Value::from("a"), Value::Unknown].into())),
+            "t" => Some(Value::List(kiln_model::Seq::new(
+                vec![Value::from("a"), Value::from("b")],
+                kiln_model::SeqKind::Set,
+            ))),
             "m" => Some(Value::map([("k", Value::from("v").sensitive())])),
             "u" => Some(Value::Unknown),
             _ => None,
