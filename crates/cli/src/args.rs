@@ -210,6 +210,10 @@ pub struct RunFlags {
     /// example 5m) instead of failing at once.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
     pub lock_timeout: std::time::Duration,
+    /// Print the plan, each step, each cut-over step, each rollback call and
+    /// the result as JSON lines on stdout (docs/apply-events.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

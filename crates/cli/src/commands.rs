@@ -165,7 +165,7 @@ async fn plan_cmd(ws: &Workspace, cmd: PlanCmd, out: &Output) -> Result<u8> {
 }
 
 async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
-    let reporter = Reporter::approved(out, cmd.run.yes);
+    let reporter = Reporter::approved(out, cmd.run.yes).with_json_events(cmd.run.json);
     let target =
         (cmd.target.as_ref()).map(|t| g.chdir.as_ref().map_or_else(|| t.clone(), |c| c.join(t)));
     let applied = match target.filter(|t| t.is_file()) {
@@ -183,18 +183,19 @@ async fn apply_cmd(g: &Global, cmd: ApplyCmd, out: &Output) -> Result<u8> {
             kiln_ops::apply(&ws, &request, &cmd.run.options(), &reporter).await?
         }
     };
-    applied_cmd(&g.env, applied, out)
+    applied_cmd(&g.env, applied, cmd.run.json, out)
 }
 
 async fn destroy_cmd(ws: &Workspace, cmd: DestroyCmd, out: &Output) -> Result<u8> {
-    let reporter = Reporter::approved(out, cmd.run.yes);
+    let reporter = Reporter::approved(out, cmd.run.yes).with_json_events(cmd.run.json);
     let request = cmd.flags.request();
     let applied = kiln_ops::destroy(ws, &request, &cmd.run.options(), &reporter).await?;
-    applied_cmd(&ws.env, applied, out)
+    applied_cmd(&ws.env, applied, cmd.run.json, out)
 }
 
-/// Renders what an apply or destroy did.
-pub fn applied_cmd(env: &str, applied: Applied, out: &Output) -> Result<u8> {
+/// Renders what an apply or destroy did (`json`: as the `applied` event,
+/// docs/apply-events.md).
+pub fn applied_cmd(env: &str, applied: Applied, json: bool, out: &Output) -> Result<u8> {
     match applied {
         Applied::Unchanged {
             expiry_renewed: Some(ttl),
@@ -210,7 +211,33 @@ pub fn applied_cmd(env: &str, applied: Applied, out: &Output) -> Result<u8> {
                 Style::Green,
                 &format!("{what} complete: {} in {:.1?}.", done.summary, done.elapsed),
             );
-            print_outputs(out, &done.state);
+            if json {
+                let outputs: serde_json::Map<String, serde_json::Value> = done
+                    .state
+                    .outputs
+                    .iter()
+                    .map(|(k, o)| {
+                        let v = if o.sensitive {
+                            serde_json::json!({"$kiln": "redacted"})
+                        } else {
+                            o.value.to_plain_json()
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect();
+                out.line(
+                    &serde_json::json!({
+                        "event": "applied",
+                        "destroy": done.destroy,
+                        "summary": done.summary.to_string(),
+                        "elapsed_ms": done.elapsed.as_millis() as u64,
+                        "outputs": outputs,
+                    })
+                    .to_string(),
+                );
+            } else {
+                print_outputs(out, &done.state);
+            }
             std::mem::forget(done);
         }
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_plan::{Plan, Step, StepOp};
+use serde_json::json;
 
 use crate::output::{Output, Style};
 use crate::render;
@@ -21,6 +22,9 @@ pub struct Reporter<'a> {
     started: Mutex<HashMap<usize, Instant>>,
     /// Steps of the plan being applied, and how many finished.
     steps: Mutex<Counts>,
+    /// `--json`: every event also as one JSON line on stdout
+    /// (docs/apply-events.md).
+    json: bool,
 }
 
 /// What the live status line counts.
@@ -55,6 +59,19 @@ impl<'a> Reporter<'a> {
             yes: false,
             started: Mutex::default(),
             steps: Mutex::default(),
+            json: false,
+        }
+    }
+
+    /// With `--json`: events as JSON lines on stdout, and the plan as JSON.
+    pub fn with_json_events(mut self, json: bool) -> Reporter<'a> {
+        self.json = json;
+        self
+    }
+
+    fn event(&self, event: serde_json::Value) {
+        if self.json {
+            self.out.line(&event.to_string());
         }
     }
 
@@ -88,7 +105,11 @@ impl kiln_ops::Observer for Reporter<'_> {
     }
 
     fn planned(&self, plan: &Plan) {
-        self.out.print(&render::plan_human(self.out, plan));
+        if self.json {
+            self.event(json!({"event": "plan", "plan": render::plan_json(plan)}));
+        } else {
+            self.out.print(&render::plan_human(self.out, plan));
+        }
     }
 
     fn confirm(&self, question: &str) -> Result<()> {
@@ -135,10 +156,20 @@ impl kiln_engine::Observer for Reporter<'_> {
         let a = &plan.actions[step.action];
         self.out
             .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
+        self.event(json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}));
     }
 
     fn cutover_step(&self, plan: &Plan, step: &Step, p: &kiln_engine::CutoverProgress) {
         let a = &plan.actions[step.action];
+        self.event(json!({
+            "event": "cutover_step",
+            "address": a.addr.to_string(),
+            "stage": p.stage,
+            "stages": p.stages,
+            "weight": p.weight,
+            "hold_ms": p.hold.as_millis() as u64,
+            "checks": p.checks,
+        }));
         let line = match &p.checks {
             None => format!(
                 "{}: cutover step {} of {}: {}% of requests to the new generation, held {}",
@@ -176,6 +207,14 @@ impl kiln_engine::Observer for Reporter<'_> {
             }
         }
         let a = &plan.actions[step.action];
+        self.event(json!({
+            "event": "step_finished",
+            "address": a.addr.to_string(),
+            "op": step.op,
+            "id": report.id,
+            "error": report.error,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        }));
         match &report.error {
             None => self.out.status(&format!(
                 "{}: {} ({:.1?})",
@@ -191,6 +230,7 @@ impl kiln_engine::Observer for Reporter<'_> {
     }
 
     fn rollback_started(&self, undo: &kiln_engine::RolledBack) {
+        self.event(rollback_event("rollback_started", undo));
         self.out.status(&format!(
             "{}: rolling back: {} {}...",
             undo.addr,
@@ -200,6 +240,7 @@ impl kiln_engine::Observer for Reporter<'_> {
     }
 
     fn rollback_finished(&self, undo: &kiln_engine::RolledBack) {
+        self.event(rollback_event("rollback_finished", undo));
         match &undo.error {
             None => self.out.status(&format!(
                 "{}: rolled back: {} {}",
@@ -218,6 +259,14 @@ impl kiln_engine::Observer for Reporter<'_> {
             ),
         }
     }
+}
+
+fn rollback_event(event: &str, undo: &kiln_engine::RolledBack) -> serde_json::Value {
+    let op = match undo.op {
+        kiln_engine::RollbackOp::Delete => "delete",
+        kiln_engine::RollbackOp::Revert => "revert",
+    };
+    json!({"event": event, "address": undo.addr.to_string(), "op": op, "id": undo.id, "error": undo.error})
 }
 
 fn rollback_verb(op: kiln_engine::RollbackOp, done: bool) -> &'static str {

@@ -187,10 +187,42 @@ fn a_five_step_shift_gives_each_step_its_share_and_drops_nothing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let loop_ = client(port, control, v1_backends.clone(), stop.clone());
-    let r = k.run(&["apply", "--yes", "--var", &port_var, "--var", "version=v2"]);
+    let r = k.run(&[
+        "apply",
+        "--yes",
+        "--json",
+        "--var",
+        &port_var,
+        "--var",
+        "version=v2",
+    ]);
     stop.store(true, Ordering::Relaxed);
     let (samples, failures) = loop_.join().unwrap();
     r.success();
+    // The same progress as JSON events on stdout (docs/apply-events.md).
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let started: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "cutover_step" && e["checks"].is_null())
+        .map(|e| e["weight"].as_f64().unwrap())
+        .collect();
+    assert_eq!(started, [10.0, 25.0, 50.0, 75.0, 90.0, 100.0]);
+    let held = events
+        .iter()
+        .filter(|e| e["event"] == "cutover_step" && e["checks"].is_string())
+        .filter(|e| {
+            e["checks"]
+                .as_str()
+                .unwrap()
+                .starts_with("error_rate 0.0000 over")
+        })
+        .count();
+    assert_eq!(held, 5, "every hold measured its checks: {events:#?}");
+    assert_eq!(events.last().unwrap()["event"], "applied");
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     assert!(
         samples.iter().all(|(_, status, _)| *status == 200),
