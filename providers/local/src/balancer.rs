@@ -547,7 +547,8 @@ pub(crate) fn shift(req: &ShiftRequest) -> ShiftResponse {
             return resp;
         }
     };
-    let weight_at = |w: &[u32], i: usize| u64::from(if w.is_empty() { 1 } else { w[i] });
+    // One weight per backend; missing ones (none given) count 1.
+    let weight_at = |w: &[u32], i: usize| u64::from(w.get(i).copied().unwrap_or(1));
     let old: Vec<(String, u64)> = prior_backends
         .iter()
         .enumerate()
