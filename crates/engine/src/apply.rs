@@ -317,27 +317,19 @@ pub async fn apply(
                     let Ok(p) = provider_for(registry, &r.provider, &r.type_name) else {
                         continue;
                     };
-                    let resp = p
-                        .adopt(kiln_provider::AdoptRequest {
-                            type_name: r.type_name.clone(),
-                            id: r.id.clone(),
-                            state: r.attributes.clone(),
-                            idempotency_key: r.idempotency_key.clone(),
-                            context: CallContext {
-                                env: plan.env.clone(),
-                                lineage: run.state.lineage.clone(),
-                                generation: r.generation,
-                                address: r.addr.to_string(),
-                                workdir: options.workdir.clone(),
-                                datadir: options.datadir.clone(),
-                            },
-                        })
-                        .await;
-                    if resp.diagnostics.has_errors() {
-                        run.diagnostics.push(Diagnostic::warning(format!(
-                            "{} is adopted, but kiln could not mark it as its own: {}",
-                            r.addr, resp.diagnostics
-                        )));
+                    let Some(object) = run.state.resources.get(&r.addr) else {
+                        continue;
+                    };
+                    let context = CallContext {
+                        env: plan.env.clone(),
+                        lineage: run.state.lineage.clone(),
+                        generation: r.generation,
+                        address: r.addr.to_string(),
+                        workdir: options.workdir.clone(),
+                        datadir: options.datadir.clone(),
+                    };
+                    if let Some(w) = util::mark_adopted(p.as_ref(), object, context).await {
+                        run.diagnostics.push(w);
                     }
                 }
             }

@@ -183,10 +183,10 @@ pub(crate) async fn run_stage(
     } else {
         shift.state
     };
-    let state = if changed_keys(&req.prior, &target).is_empty() {
+    let changed = changed_keys(&req.prior, &target);
+    let state = if changed.is_empty() {
         req.prior.clone()
     } else {
-        let changed = changed_keys(&req.prior, &target);
         let resp = provider
             .update(UpdateRequest {
                 planned: target,

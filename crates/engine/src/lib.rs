@@ -48,7 +48,7 @@ mod util;
 pub use apply::apply;
 pub use recover::{Adopted, RecoverReport, recover};
 pub use refresh::{REFRESH_BATCH, RefreshReport, refresh};
-pub use util::idempotency_key;
+pub use util::{idempotency_key, mark_adopted};
 
 /// How to run an apply.
 #[derive(Debug, Clone, Default)]

@@ -186,6 +186,35 @@ pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Marks an adopted object as kiln's (the provider's
+/// [`kiln_provider::AdoptRequest`]: kiln's tags and idempotency key), once
+/// the state records it; `context.address` names it. A failure is a
+/// warning, returned: the object is adopted all the same, only found by
+/// its id rather than its key.
+pub async fn mark_adopted(
+    provider: &dyn Provider,
+    object: &kiln_state::ResourceState,
+    context: kiln_provider::CallContext,
+) -> Option<kiln_diag::Diagnostic> {
+    let addr = context.address.clone();
+    let resp = provider
+        .adopt(kiln_provider::AdoptRequest {
+            type_name: object.type_name.clone(),
+            id: object.id.clone(),
+            state: object.attributes.clone(),
+            idempotency_key: object.idempotency_key.clone(),
+            context,
+        })
+        .await;
+    resp.diagnostics.has_errors().then(|| {
+        kiln_diag::Diagnostic::warning(format!(
+            "{addr} is adopted, but kiln could not mark it as its own: {}",
+            resp.diagnostics
+        ))
+        .with_detail("it is in the state and managed as any other object; only a search by kiln's key would not find it")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

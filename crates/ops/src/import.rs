@@ -384,30 +384,16 @@ async fn mark_adopted(
         let Some(provider) = registry.get(&r.provider) else {
             continue;
         };
-        let resp = provider
-            .adopt(kiln_provider::AdoptRequest {
-                type_name: r.type_name.clone(),
-                id: r.id.clone(),
-                state: r.attributes.clone(),
-                idempotency_key: r.idempotency_key.clone(),
-                context: kiln_provider::CallContext {
-                    env: state.env.clone(),
-                    lineage: state.lineage.clone(),
-                    generation: r.generation,
-                    address: addr.to_string(),
-                    workdir: ws.abs_dir.display().to_string(),
-                    datadir: ws.datadir.display().to_string(),
-                },
-            })
-            .await;
-        if resp.diagnostics.has_errors() {
-            obs.diagnostic(
-                &kiln_diag::Diagnostic::warning(format!(
-                    "{addr} is adopted, but kiln could not mark it as its own: {}",
-                    resp.diagnostics
-                ))
-                .with_detail("it is in the state and managed as any other object; only a search by kiln's key would not find it"),
-            );
+        let context = kiln_provider::CallContext {
+            env: state.env.clone(),
+            lineage: state.lineage.clone(),
+            generation: r.generation,
+            address: addr.to_string(),
+            workdir: ws.abs_dir.display().to_string(),
+            datadir: ws.datadir.display().to_string(),
+        };
+        if let Some(w) = kiln_engine::mark_adopted(provider.as_ref(), r, context).await {
+            obs.diagnostic(&w);
         }
     }
 }

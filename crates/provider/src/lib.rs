@@ -253,6 +253,20 @@ pub struct ShiftResponse {
     pub diagnostics: Diagnostics,
 }
 
+impl ShiftResponse {
+    /// The answer for a type that is no traffic switch.
+    pub fn unsupported(type_name: &str) -> ShiftResponse {
+        ShiftResponse {
+            diagnostics: Diagnostic::error(format!(
+                "{type_name} is no traffic switch: it cannot move traffic a step at a time"
+            ))
+            .with_detail("remove its cutover block")
+            .into(),
+            ..ShiftResponse::default()
+        }
+    }
+}
+
 /// Reads a traffic switch's request counters per backend.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrafficRequest {
@@ -269,6 +283,18 @@ pub struct TrafficResponse {
     /// Cumulative counters by backend name (see [`ShiftResponse::old`]).
     pub backends: BTreeMap<String, TrafficCounters>,
     pub diagnostics: Diagnostics,
+}
+
+impl TrafficResponse {
+    /// The answer for a type that reports no request metrics.
+    pub fn unsupported(type_name: &str) -> TrafficResponse {
+        TrafficResponse {
+            diagnostics: Diagnostic::error(format!("{type_name} reports no request metrics"))
+                .with_detail("remove the cutover block's checks, or use a switch that reports them")
+                .into(),
+            ..TrafficResponse::default()
+        }
+    }
 }
 
 /// A provider. Implementations must be safe to call concurrently.
@@ -307,25 +333,12 @@ pub trait Provider: Send + Sync {
 
     /// See [`ShiftRequest`]; a type that is no traffic switch cannot shift.
     async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
-        ShiftResponse {
-            diagnostics: Diagnostic::error(format!(
-                "{} cannot move traffic a step at a time",
-                req.type_name
-            ))
-            .with_detail("remove its cutover block")
-            .into(),
-            ..ShiftResponse::default()
-        }
+        ShiftResponse::unsupported(&req.type_name)
     }
 
     /// See [`TrafficRequest`].
     async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
-        TrafficResponse {
-            diagnostics: Diagnostic::error(format!("{} reports no request metrics", req.type_name))
-                .with_detail("remove the cutover block's checks, or use a switch that reports them")
-                .into(),
-            ..TrafficResponse::default()
-        }
+        TrafficResponse::unsupported(&req.type_name)
     }
 
     /// See [`AdoptRequest`]; by default nothing is added.

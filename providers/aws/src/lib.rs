@@ -442,13 +442,7 @@ impl Provider for AwsProvider {
     async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
         match resource::canonical(&req.type_name) {
             "aws_lb_listener" => elb::listener::shift(&req),
-            other => ShiftResponse {
-                diagnostics: Diagnostic::error(format!(
-                    "{other} is no traffic switch: it cannot move traffic a step at a time"
-                ))
-                .into(),
-                ..ShiftResponse::default()
-            },
+            other => ShiftResponse::unsupported(other),
         }
     }
 
@@ -465,11 +459,7 @@ impl Provider for AwsProvider {
                     diagnostics: error_diag(&format!("aws_lb_listener {}", req.id), &e),
                 },
             },
-            other => TrafficResponse {
-                diagnostics: Diagnostic::error(format!("{other} reports no request metrics"))
-                    .into(),
-                ..TrafficResponse::default()
-            },
+            other => TrafficResponse::unsupported(other),
         }
     }
 

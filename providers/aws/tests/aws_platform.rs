@@ -110,17 +110,9 @@ fn example_dir() -> PathBuf {
 }
 
 async fn listener_targets(c: &Clients, listener: &str) -> BTreeSet<String> {
-    let out = c
-        .elb
-        .describe_listeners()
-        .listener_arns(listener)
-        .send()
+    common::listener_forwarding(c, listener)
         .await
-        .unwrap();
-    out.listeners()[0]
-        .default_actions()
-        .iter()
-        .filter_map(|a| a.target_group_arn().map(str::to_string))
+        .into_keys()
         .collect()
 }
 

@@ -11,30 +11,9 @@ use kiln_provider_aws::api::Clients;
 
 /// The listener's forward target groups, by ARN.
 async fn listener_targets(c: &Clients, listener: &str) -> Vec<String> {
-    let out = c
-        .elb
-        .describe_listeners()
-        .listener_arns(listener)
-        .send()
+    common::listener_forwarding(c, listener)
         .await
-        .unwrap();
-    let l = &out.listeners()[0];
-    l.default_actions()
-        .iter()
-        .flat_map(|a| {
-            a.target_group_arn().map(str::to_string).into_iter().chain(
-                a.forward_config()
-                    .map(|f| {
-                        f.target_groups()
-                            .iter()
-                            .filter_map(|t| t.target_group_arn().map(str::to_string))
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default(),
-            )
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .into_keys()
         .collect()
 }
 

@@ -33,36 +33,6 @@ const CUTOVER: &str = r#"
   }
   # Traffic moves only once the new group has its capacity in service."#;
 
-/// The listener's forwarding: target group ARN → weight.
-async fn forwarding(c: &Clients, listener: &str) -> BTreeMap<String, i32> {
-    let out = c
-        .elb
-        .describe_listeners()
-        .listener_arns(listener)
-        .send()
-        .await
-        .unwrap();
-    let mut f = BTreeMap::new();
-    for a in out.listeners()[0].default_actions() {
-        let groups = a
-            .forward_config()
-            .map(|f| f.target_groups())
-            .unwrap_or_default();
-        if groups.is_empty()
-            && let Some(arn) = a.target_group_arn()
-        {
-            f.insert(arn.to_string(), 1);
-        }
-        for g in groups {
-            f.insert(
-                g.target_group_arn().unwrap().to_string(),
-                g.weight().unwrap_or(1),
-            );
-        }
-    }
-    f
-}
-
 /// What the ALB would report: every 100 ms, for each target group the
 /// listener forwards to, 100 requests times its weight share, and
 /// `error_share` of them 5xx for groups other than `good`. Records the
@@ -78,7 +48,7 @@ fn load(
     tokio::spawn(async move {
         let mut seen: Vec<BTreeMap<String, i32>> = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            let f = forwarding(&c, &listener).await;
+            let f = common::listener_forwarding(&c, &listener).await;
             if seen.last() != Some(&f) {
                 seen.push(f.clone());
             }
@@ -160,7 +130,7 @@ async fn a_weighted_listener_shifts_by_steps_and_a_failing_release_is_stopped_at
         .unwrap()
         .to_string();
     let lb = lb_arn.split_once(":loadbalancer/").unwrap().1.to_string();
-    let v1 = forwarding(&c, &listener).await;
+    let v1 = common::listener_forwarding(&c, &listener).await;
     let v1_group = v1.keys().next().unwrap().clone();
     assert_eq!(v1.len(), 1);
 
@@ -212,7 +182,7 @@ async fn a_weighted_listener_shifts_by_steps_and_a_failing_release_is_stopped_at
             "the listener gave the new group {want}: {shares:?} ({seen:#?})"
         );
     }
-    let v2 = forwarding(&c, &listener).await;
+    let v2 = common::listener_forwarding(&c, &listener).await;
     assert_eq!(v2.len(), 1);
     let v2_group = v2.keys().next().unwrap().clone();
     assert_ne!(v2_group, v1_group);
@@ -244,7 +214,11 @@ async fn a_weighted_listener_shifts_by_steps_and_a_failing_release_is_stopped_at
         seen.iter().all(|f| new_share(f, &v2_group) <= 0.1 + 0.01),
         "never past the first step: {seen:#?}"
     );
-    assert_eq!(forwarding(&c, &listener).await, v2, "traffic is back");
+    assert_eq!(
+        common::listener_forwarding(&c, &listener).await,
+        v2,
+        "traffic is back"
+    );
     let end = tagged(&c, &env).await;
     assert_eq!(count(&end, "target-group"), 1, "{end:#?}");
     assert!(

@@ -482,12 +482,7 @@ pub(crate) async fn update(req: &UpdateRequest) -> Result<Value, Diagnostic> {
         ))
         .with_detail("run plan again: a dead balancer is replaced, which restarts it"));
     }
-    let port = req
-        .prior
-        .get("control_port")
-        .and_then(Value::as_number)
-        .and_then(|n| n.as_i64())
-        .and_then(|n| u16::try_from(n).ok())
+    let port = control_port_of(&req.prior)
         .ok_or_else(|| Diagnostic::error("local_balancer: the state has no control_port"))?;
     let change = Change {
         backends: backends_of(&req.planned),

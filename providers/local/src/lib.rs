@@ -390,28 +390,14 @@ impl Provider for LocalProvider {
     async fn shift(&self, req: ShiftRequest) -> ShiftResponse {
         match req.type_name.as_str() {
             "local_balancer" => balancer::shift(&req),
-            _ => ShiftResponse {
-                diagnostics: Diagnostic::error(format!(
-                    "{} is no traffic switch: it cannot move traffic a step at a time",
-                    req.type_name
-                ))
-                .into(),
-                ..ShiftResponse::default()
-            },
+            other => ShiftResponse::unsupported(other),
         }
     }
 
     async fn traffic(&self, req: TrafficRequest) -> TrafficResponse {
         match req.type_name.as_str() {
             "local_balancer" => balancer::traffic(&req).await,
-            _ => TrafficResponse {
-                diagnostics: Diagnostic::error(format!(
-                    "{} reports no request metrics",
-                    req.type_name
-                ))
-                .into(),
-                ..TrafficResponse::default()
-            },
+            other => TrafficResponse::unsupported(other),
         }
     }
 

@@ -21,6 +21,42 @@ pub(super) enum Kind {
     Other,
 }
 
+/// The functions whose arguments' kinds matter ([`check`] and [`result`]
+/// pass every other function's result through): only for these are the
+/// arguments' kinds read.
+pub(super) fn cares(name: &str) -> bool {
+    matches!(
+        name,
+        "element"
+            | "index"
+            | "slice"
+            | "concat"
+            | "coalescelist"
+            | "chunklist"
+            | "cidrsubnets"
+            | "compact"
+            | "csvdecode"
+            | "distinct"
+            | "formatlist"
+            | "matchkeys"
+            | "range"
+            | "regexall"
+            | "sort"
+            | "split"
+            | "setintersection"
+            | "setsubtract"
+            | "setunion"
+            | "fileset"
+            | "setproduct"
+            | "keys"
+            | "values"
+            | "reverse"
+            | "zipmap"
+            | "merge"
+            | "transpose"
+    )
+}
+
 pub(super) fn kinds(args: &[Value]) -> Vec<Kind> {
     args.iter()
         .map(|a| match a.unmarked() {

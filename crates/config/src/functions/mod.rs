@@ -388,13 +388,16 @@ pub fn function_names() -> impl Iterator<Item = &'static str> {
 /// Calls `f`, applying its mark rule.
 pub(crate) fn call(f: &Function, fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
     let run = |args: Vec<Value>| {
-        let kinds = kinds::kinds(&args);
-        kinds::check(f.name, &kinds)?;
-        let out = match f.f {
+        let body = |args| match f.f {
             Body::Pure(f) => f(args),
             Body::Fs(f) => f(fs, args),
-        }?;
-        Ok(kinds::result(f.name, &kinds, out))
+        };
+        if !kinds::cares(f.name) {
+            return body(args);
+        }
+        let kinds = kinds::kinds(&args);
+        kinds::check(f.name, &kinds)?;
+        Ok(kinds::result(f.name, &kinds, body(args)?))
     };
     match f.marks {
         Raw => run(args),
@@ -900,6 +903,27 @@ fn values(mut args: Vec<Value>) -> Result<Value, FnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_functions_kinds_cares_about_change_or_refuse_kinds() {
+        use kiln_model::{MapKind, Seq, SeqKind};
+        let set = kinds::Kind::Seq(SeqKind::Set);
+        let map = kinds::Kind::Map(MapKind::Map);
+        for f in FUNCTIONS.iter().filter(|f| !kinds::cares(f.name)) {
+            let list = Value::List(Seq::new(vec![Value::from("a")], SeqKind::Tuple));
+            let out = kinds::result(f.name, &[set, map], list.clone());
+            assert!(
+                matches!(&out, Value::List(l) if l.kind() == SeqKind::Tuple),
+                "{} changes kinds: add it to kinds::cares",
+                f.name
+            );
+            assert!(
+                kinds::check(f.name, &[set, set, set]).is_ok(),
+                "{} refuses sets: add it to kinds::cares",
+                f.name
+            );
+        }
+    }
 
     #[test]
     fn table_is_sorted() {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
@@ -582,4 +582,35 @@ pub fn recorded(p: &TempProject, env: &str) -> BTreeSet<String> {
             Some(format!("{kind} {id}"))
         })
         .collect()
+}
+
+/// A listener's forwarding, read with the SDK: target group ARN → weight
+/// (a plain `target_group_arn` counts as weight 1).
+pub async fn listener_forwarding(c: &Clients, listener: &str) -> BTreeMap<String, i32> {
+    let out = c
+        .elb
+        .describe_listeners()
+        .listener_arns(listener)
+        .send()
+        .await
+        .unwrap();
+    let mut f = BTreeMap::new();
+    for a in out.listeners()[0].default_actions() {
+        let groups = a
+            .forward_config()
+            .map(|f| f.target_groups())
+            .unwrap_or_default();
+        if groups.is_empty()
+            && let Some(arn) = a.target_group_arn()
+        {
+            f.insert(arn.to_string(), 1);
+        }
+        for g in groups {
+            f.insert(
+                g.target_group_arn().unwrap().to_string(),
+                g.weight().unwrap_or(1),
+            );
+        }
+    }
+    f
 }
