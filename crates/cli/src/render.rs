@@ -366,7 +366,7 @@ fn shown(a: &Action) -> (Option<Value>, Option<Value>) {
 }
 
 fn attributes(out: &Output, s: &mut String, a: &Action) {
-    let empty = BTreeMap::new();
+    let empty = kiln_model::FieldMap::new();
     let (before, after) = shown(a);
     let before = before.as_ref().and_then(Value::as_map).unwrap_or(&empty);
     let after = after.as_ref().and_then(Value::as_map).unwrap_or(&empty);

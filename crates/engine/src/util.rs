@@ -1,6 +1,5 @@
 //! Small helpers shared by apply, refresh and recovery.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_diag::Diagnostics;
@@ -175,7 +174,7 @@ pub(crate) fn now() -> u64 {
 /// prior one (an attribute the planned value leaves out, such as a computed
 /// id, is not a change).
 pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
-    let empty = BTreeMap::new();
+    let empty = kiln_model::FieldMap::new();
     let before = prior.as_map().unwrap_or(&empty);
     planned
         .as_map()

@@ -10,6 +10,7 @@ pub mod address;
 pub mod cutover;
 pub mod number;
 pub mod schema;
+pub mod str_map;
 pub mod value;
 
 pub use address::{AddrError, InstanceAddr, InstanceKey, ModuleStep, ResourceAddr, ResourceMode};
@@ -18,4 +19,4 @@ pub use schema::{
     AttributeSchema, ChangeBehaviour, PhysicalName, PlannedValue, Presence, ProviderSchema,
     ResourceSchema, Schemas, Type,
 };
-pub use value::{Fields, MapKind, Number, Seq, SeqKind, Value};
+pub use value::{FieldMap, Fields, MapKind, Number, Seq, SeqKind, Value};

@@ -123,11 +123,7 @@ pub enum PlannedValue {
 impl PlannedValue {
     /// The planned value from the object's configuration, `None` when the
     /// configuration does not tell it yet (an unknown input).
-    pub fn from_config(
-        &self,
-        config: &BTreeMap<String, crate::Value>,
-        ty: &Type,
-    ) -> Option<crate::Value> {
+    pub fn from_config(&self, config: &crate::FieldMap, ty: &Type) -> Option<crate::Value> {
         use crate::Value;
         match self {
             PlannedValue::EachOf { from, key } => {

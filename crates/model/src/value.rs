@@ -22,6 +22,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::number::Number;
 
+/// The entries of an object or map value: a vector sorted by key
+/// ([`StrMap`](crate::str_map::StrMap), where the reason is).
+pub type FieldMap = crate::str_map::StrMap<Value>;
+
 /// Which of HCL's sequence types a [`Value::List`] is (cty's tuple, list and
 /// set). Only the language looks at it: `tolist([1]) == [1]` is false,
 /// `for k, v in SET` binds the element to both, a set has no index. Rust's
@@ -158,16 +162,20 @@ impl<'a> IntoIterator for &'a mut Seq {
 }
 
 /// The entries of a [`Value::Map`] and the [`MapKind`] they form. Derefs to
-/// the `BTreeMap`; a `BTreeMap` converts into an object.
+/// the [`FieldMap`] (sorted by key); a `BTreeMap` or a `FieldMap` converts
+/// into an object.
 #[derive(Clone, Default)]
 pub struct Fields {
-    entries: BTreeMap<String, Value>,
+    entries: FieldMap,
     kind: MapKind,
 }
 
 impl Fields {
-    pub fn new(entries: BTreeMap<String, Value>, kind: MapKind) -> Fields {
-        Fields { entries, kind }
+    pub fn new(entries: impl Into<FieldMap>, kind: MapKind) -> Fields {
+        Fields {
+            entries: entries.into(),
+            kind,
+        }
     }
 
     pub fn kind(&self) -> MapKind {
@@ -180,7 +188,7 @@ impl Fields {
         self
     }
 
-    pub fn into_map(self) -> BTreeMap<String, Value> {
+    pub fn into_map(self) -> FieldMap {
         self.entries
     }
 
@@ -194,14 +202,14 @@ impl Fields {
 }
 
 impl std::ops::Deref for Fields {
-    type Target = BTreeMap<String, Value>;
-    fn deref(&self) -> &BTreeMap<String, Value> {
+    type Target = FieldMap;
+    fn deref(&self) -> &FieldMap {
         &self.entries
     }
 }
 
 impl std::ops::DerefMut for Fields {
-    fn deref_mut(&mut self) -> &mut BTreeMap<String, Value> {
+    fn deref_mut(&mut self) -> &mut FieldMap {
         &mut self.entries
     }
 }
@@ -224,6 +232,12 @@ impl fmt::Debug for Fields {
 
 impl From<BTreeMap<String, Value>> for Fields {
     fn from(entries: BTreeMap<String, Value>) -> Fields {
+        Fields::from(FieldMap::from(entries))
+    }
+}
+
+impl From<FieldMap> for Fields {
+    fn from(entries: FieldMap) -> Fields {
         Fields {
             entries,
             kind: MapKind::Object,
@@ -233,13 +247,13 @@ impl From<BTreeMap<String, Value>> for Fields {
 
 impl FromIterator<(String, Value)> for Fields {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
-        Fields::from(iter.into_iter().collect::<BTreeMap<_, _>>())
+        Fields::from(iter.into_iter().collect::<FieldMap>())
     }
 }
 
 impl IntoIterator for Fields {
     type Item = (String, Value);
-    type IntoIter = std::collections::btree_map::IntoIter<String, Value>;
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
@@ -247,7 +261,7 @@ impl IntoIterator for Fields {
 
 impl<'a> IntoIterator for &'a Fields {
     type Item = (&'a String, &'a Value);
-    type IntoIter = std::collections::btree_map::Iter<'a, String, Value>;
+    type IntoIter = crate::str_map::Iter<'a, Value>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter()
     }
@@ -255,7 +269,7 @@ impl<'a> IntoIterator for &'a Fields {
 
 impl<'a> IntoIterator for &'a mut Fields {
     type Item = (&'a String, &'a mut Value);
-    type IntoIter = std::collections::btree_map::IterMut<'a, String, Value>;
+    type IntoIter = crate::str_map::IterMut<'a, Value>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter_mut()
     }
@@ -428,7 +442,7 @@ impl Value {
         }
     }
 
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&FieldMap> {
         match self.unmarked() {
             Value::Map(m) => Some(m),
             _ => None,
@@ -655,7 +669,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
         let Some(first) = map.next_key::<String>()? else {
-            return Ok(Value::Map(BTreeMap::new().into()));
+            return Ok(Value::Map(Fields::default()));
         };
         if first == "$kiln" {
             // kiln writes the tag first.
@@ -672,7 +686,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             }
             return tagged(&tag, inner).map_err(A::Error::custom);
         }
-        let mut m = BTreeMap::new();
+        let mut m = FieldMap::new();
         m.insert(first, map.next_value::<Value>()?);
         while let Some((k, v)) = map.next_entry::<String, Value>()? {
             m.insert(k, v);
@@ -687,7 +701,10 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
                     "a \"$kiln\" tag must be a string (\"unknown\", \"sensitive\", \"number\" or \"map\")",
                 ))
             }
-            None => Ok(Value::Map(m.into())),
+            None => {
+                m.shrink_to_fit();
+                Ok(Value::Map(m.into()))
+            }
         }
     }
 }
@@ -722,7 +739,7 @@ fn tagged(tag: &str, inner: Option<Value>) -> Result<Value, String> {
 struct LiteralMap;
 
 impl<'de> serde::de::DeserializeSeed<'de> for LiteralMap {
-    type Value = BTreeMap<String, Value>;
+    type Value = FieldMap;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
@@ -730,17 +747,18 @@ impl<'de> serde::de::DeserializeSeed<'de> for LiteralMap {
 }
 
 impl<'de> serde::de::Visitor<'de> for LiteralMap {
-    type Value = BTreeMap<String, Value>;
+    type Value = FieldMap;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object")
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut m = BTreeMap::new();
+        let mut m = FieldMap::new();
         while let Some((k, v)) = map.next_entry::<String, Value>()? {
             m.insert(k, v);
         }
+        m.shrink_to_fit();
         Ok(m)
     }
 }

@@ -26,7 +26,6 @@
 //!   [`ConformanceOptions::objects_have_backing`]);
 //! - deleting an already deleted object is not an error.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use kiln_model::{ChangeBehaviour, Presence, ProviderSchema, ResourceSchema, Type, Value};
@@ -637,7 +636,7 @@ fn check_state(
 }
 
 fn diff_states(subject: &str, step: &'static str, want: &Value, got: &Value, report: &mut Report) {
-    let empty = BTreeMap::new();
+    let empty = kiln_model::FieldMap::new();
     let w = want.as_map().unwrap_or(&empty);
     let g = got.as_map().unwrap_or(&empty);
     for (name, wv) in w {
@@ -654,7 +653,7 @@ fn diff_states(subject: &str, step: &'static str, want: &Value, got: &Value, rep
 
 /// The top-level attributes whose value differs between two configurations.
 fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
-    let empty = BTreeMap::new();
+    let empty = kiln_model::FieldMap::new();
     let b = before.as_map().unwrap_or(&empty);
     let a = after.as_map().unwrap_or(&empty);
     let mut names: Vec<String> = b

@@ -222,7 +222,7 @@ pub(crate) fn merge(
     config: &Value,
     computed: impl IntoIterator<Item = (&'static str, Value)>,
 ) -> Value {
-    let mut m: BTreeMap<String, Value> = config.as_map().cloned().unwrap_or_default();
+    let mut m: kiln_model::FieldMap = config.as_map().cloned().unwrap_or_default();
     for (k, v) in computed {
         m.insert(k.to_string(), v);
     }

@@ -190,7 +190,7 @@ fn schemas() -> BTreeMap<String, ResourceSchema> {
 }
 
 /// The configuration's arguments, read with their defaults.
-struct Args<'a>(&'a BTreeMap<String, Value>);
+struct Args<'a>(&'a kiln_model::FieldMap);
 
 impl Args<'_> {
     fn number(&self, name: &str) -> Option<f64> {
@@ -248,7 +248,7 @@ const SPECIAL: &str = "!@#$%&*()-_=+[]{}<>:?";
 
 /// `random_string` / `random_password`: `length` characters, at least the
 /// `min_*` of each class, the rest from every enabled class, shuffled.
-fn make_string(a: &Args<'_>, m: &mut BTreeMap<String, Value>) -> Result<String, Diagnostic> {
+fn make_string(a: &Args<'_>, m: &mut kiln_model::FieldMap) -> Result<String, Diagnostic> {
     let length = a.count("length", 0)?;
     let numeric = a.flag("numeric", a.flag("number", true));
     let special_set = a.string("override_special").unwrap_or(SPECIAL).to_string();
@@ -439,7 +439,7 @@ const NAMES: &[&str] = &[
 
 /// `random_pet`: `length` words, the last an animal, the one before an
 /// adjective, any before those adverbs; `prefix` first.
-fn make_pet(a: &Args<'_>, m: &mut BTreeMap<String, Value>) -> Result<String, Diagnostic> {
+fn make_pet(a: &Args<'_>, m: &mut kiln_model::FieldMap) -> Result<String, Diagnostic> {
     let length = a.count("length", 2)?;
     let separator = a.string("separator").unwrap_or("-").to_string();
     m.insert("length".into(), Value::from(length as i64));
@@ -464,7 +464,7 @@ fn make_pet(a: &Args<'_>, m: &mut BTreeMap<String, Value>) -> Result<String, Dia
 /// What create makes for `type_name`: the state (configuration with the
 /// defaults and results filled in) and the id.
 fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> {
-    let mut m: BTreeMap<String, Value> = config.as_map().cloned().unwrap_or_default();
+    let mut m: kiln_model::FieldMap = config.as_map().cloned().unwrap_or_default();
     let cfg = m.clone();
     let a = Args(&cfg);
     let id = match type_name {

@@ -237,7 +237,7 @@ fn body_value<'b>(
     bindings: &[(&'b str, Value)],
     diags: &mut Diagnostics,
 ) -> Value {
-    let mut out = BTreeMap::new();
+    let mut out = kiln_model::FieldMap::new();
     for attr in &body.attributes {
         let name = attr.name.as_str();
         let Some((ty, presence, sensitive)) = fields.get(name) else {

@@ -138,7 +138,7 @@ impl<'a> Cx<'a> {
                 }
             }
             Expression::Object(obj) => {
-                let mut out = BTreeMap::new();
+                let mut out = kiln_model::FieldMap::new();
                 let mut diags = Diagnostics::new();
                 let mut unknown = false;
                 let mut sensitive = false;

@@ -334,7 +334,7 @@ impl<'a> Cx<'a> {
                 format!("{function}(): invalid template variable name \"{bad}\": must start with a letter, followed by letters, digits, underscores or dashes"),
             ));
         }
-        Ok(Some(vars.into_map()))
+        Ok(Some(vars.into_map().into()))
     }
 
     /// Parses `text` (named `name` in messages) as a template and renders

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_model::{Number, Type, Value};
+use kiln_model::{FieldMap, Number, Type, Value};
 
 use crate::FileSystem;
 use crate::convert::convert;
@@ -458,7 +458,7 @@ pub(super) fn list_arg(args: &mut [Value], i: usize) -> Result<Vec<Value>, FnErr
     }
 }
 
-pub(super) fn map_arg(args: &mut [Value], i: usize) -> Result<BTreeMap<String, Value>, FnError> {
+pub(super) fn map_arg(args: &mut [Value], i: usize) -> Result<FieldMap, FnError> {
     match std::mem::take(&mut args[i]) {
         Value::Map(m) => Ok(m.into_map()),
         other => Err(arg_err(
