@@ -336,15 +336,17 @@ pub struct Resource {
     /// The body without the meta-arguments below (no `count`, `for_each`,
     /// `depends_on`, `provider`, `lifecycle`).
     pub body: Body,
-    pub count: Option<Expr>,
-    pub for_each: Option<Expr>,
+    /// `count` (boxed, as `for_each` and `cutover`: most resources have
+    /// none, and a configuration holds every resource for the whole command).
+    pub count: Option<Box<Expr>>,
+    pub for_each: Option<Box<Expr>>,
     /// `depends_on = [null_resource.a, ...]`: each a resource reference.
     pub depends_on: Vec<Reference>,
     pub provider: Option<String>,
     pub lifecycle: Lifecycle,
     /// `cutover { step { ... } check { ... } }` on a traffic switch: how
     /// traffic moves to a new generation (docs/cutover.md).
-    pub cutover: Option<(kiln_model::Cutover, Loc)>,
+    pub cutover: Option<Box<(kiln_model::Cutover, Loc)>>,
     /// The block header (`resource "TYPE" "NAME"`).
     pub loc: Loc,
 }

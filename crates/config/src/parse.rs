@@ -175,7 +175,7 @@ pub(crate) fn convert_body(
                 out.attributes.push(Attribute {
                     name,
                     expr: Expr {
-                        inner: a.value,
+                        inner: compact(a.value),
                         loc: loc(file, range),
                     },
                     loc: name_loc,
@@ -195,7 +195,23 @@ pub(crate) fn convert_body(
             }
         }
     }
+    out.attributes.shrink_to_fit();
+    out.blocks.shrink_to_fit();
     out
+}
+
+/// The expression without the spare capacity its parse left: hcl-edit
+/// grows an object's entries and an array's elements as it reads them (four
+/// slots of ~260 bytes for a one-entry object), and a clone allocates
+/// exactly what each holds, nested ones included. The configuration keeps
+/// every expression for the whole command, so at 100,000 resources this is
+/// tens of megabytes (docs/performance.md).
+fn compact(expr: hcl_edit::expr::Expression) -> hcl_edit::expr::Expression {
+    use hcl_edit::expr::Expression;
+    match &expr {
+        Expression::Object(_) | Expression::Array(_) | Expression::FuncCall(_) => expr.clone(),
+        _ => expr,
+    }
 }
 
 fn constant_bool(expr: &Expr, what: &str) -> Result<bool, Diagnostics> {
@@ -567,8 +583,8 @@ impl Parser {
         let attrs = std::mem::take(&mut body.attributes);
         for a in attrs {
             match a.name.as_str() {
-                "count" => r.count = Some(a.expr),
-                "for_each" => r.for_each = Some(a.expr),
+                "count" => r.count = Some(Box::new(a.expr)),
+                "for_each" => r.for_each = Some(Box::new(a.expr)),
                 "depends_on" => r.depends_on = self.depends_on(&a.expr),
                 "provider" => r.provider = self.provider_ref(&a.expr),
                 _ => body.attributes.push(a),
@@ -585,13 +601,13 @@ impl Parser {
         let mut lifecycle_seen: Option<Loc> = None;
         for b in blocks {
             if b.ty == "cutover" {
-                if let Some((_, first)) = &r.cutover {
+                if let Some((_, first)) = r.cutover.as_deref() {
                     self.diags.push(b.loc.error(format!(
                         "duplicate cutover block; the first is at {}",
                         first.span()
                     )));
                 } else if let Some(c) = self.cutover(&b) {
-                    r.cutover = Some((c, b.loc.clone()));
+                    r.cutover = Some(Box::new((c, b.loc.clone())));
                 }
                 continue;
             }
@@ -609,6 +625,8 @@ impl Parser {
             lifecycle_seen = Some(b.loc.clone());
             r.lifecycle = self.lifecycle(&b);
         }
+        body.attributes.shrink_to_fit();
+        body.blocks.shrink_to_fit();
         r.body = body;
         r
     }

@@ -1233,7 +1233,7 @@ impl<'a> Planner<'a> {
             resource: res.addr.clone(),
             key,
         };
-        if let Some((_, loc)) = &res.cutover
+        if let Some((_, loc)) = res.cutover.as_deref()
             && !schema.traffic_switch
             && matches!(addr.key, InstanceKey::None | InstanceKey::Int(0))
         {
@@ -1447,7 +1447,7 @@ impl<'a> Planner<'a> {
             action.generation = prior.generation;
         }
         if kind == ActionKind::Update {
-            action.cutover = res.cutover.as_ref().map(|(c, _)| c.clone());
+            action.cutover = res.cutover.as_deref().map(|(c, _)| c.clone());
         }
         action.kind = kind;
         action.reasons = reasons;
