@@ -45,6 +45,11 @@ const BLOCK_TYPES: &[&str] = &[
 
 /// Parses every file into one configuration.
 pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
+    parse_in_pieces_of(files, PIECE_LEN)
+}
+
+/// [`parse`], a file of at least twice `piece_len` bytes parsed in pieces.
+fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diagnostics) {
     let mut p = Parser::default();
     for f in files {
         let file = Arc::new(f);
@@ -71,15 +76,45 @@ pub fn parse(files: Vec<SourceFile>) -> (Config, Diagnostics) {
         };
         let hidden = crate::syntax::hide_big_numbers(&file.text);
         let text = hidden.as_deref().unwrap_or(&file.text);
-        match hcl_edit::parser::parse_body(text) {
-            Ok(mut body) => {
-                crate::template_lines::body(&mut body, text);
-                p.file(&file, body)
+        let cuts = crate::syntax::top_level_cuts(text, piece_len);
+        if cuts.is_empty() {
+            match hcl_edit::parser::parse_body(text) {
+                Ok(mut body) => {
+                    crate::template_lines::body(&mut body, text);
+                    p.file(&file, body)
+                }
+                Err(e) => p.diags.push(syntax_error(&file, &e)),
             }
-            Err(e) => p.diags.push(syntax_error(&file, &e)),
+        } else {
+            p.file_in_pieces(&file, text, &cuts);
         }
     }
     (p.config, p.diags)
+}
+
+/// The least size of the pieces a large file is parsed in (see
+/// [`Parser::file_in_pieces`]); a file under twice this is parsed whole.
+const PIECE_LEN: usize = 256 * 1024;
+
+/// `text[start..end]` parsed on its own with spans true to `text`: the
+/// bytes before `start` become one block comment (`/*  …  */`), which the
+/// parser skips at memory speed, so every span counts from the file's
+/// start. `start` is 0 or at least 4.
+fn parse_piece(
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Result<hcl_edit::structure::Body, hcl_edit::parser::Error> {
+    let mut padded = String::with_capacity(end);
+    if start > 0 {
+        padded.push_str("/*");
+        padded.extend(std::iter::repeat_n(' ', start - 4));
+        padded.push_str("*/");
+    }
+    padded.push_str(&text[start..end]);
+    let mut body = hcl_edit::parser::parse_body(&padded)?;
+    crate::template_lines::body(&mut body, &padded);
+    Ok(body)
 }
 
 /// Parses one expression (a `--var` value, a console line, a test input).
@@ -254,6 +289,67 @@ fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
 }
 
 impl Parser {
+    /// A large file (its `text` with big numbers hidden) parsed piece by
+    /// piece between `cuts` ([`crate::syntax::top_level_cuts`]): a
+    /// thread parses the next piece while this one converts the last, and
+    /// each piece's syntax tree is dropped once converted — the whole
+    /// file's tree (tens of times the text's size) never exists at once.
+    /// Same result as parsing it whole: a piece that does not parse sends
+    /// the rest of the file to a whole parse, whose syntax error (the one
+    /// a whole parse reports) replaces the file's other diagnostics.
+    fn file_in_pieces(&mut self, file: &Arc<SourceFile>, text: &str, cuts: &[usize]) {
+        let bounds: Vec<(usize, usize)> = std::iter::once(0)
+            .chain(cuts.iter().copied())
+            .zip(cuts.iter().copied().chain(std::iter::once(text.len())))
+            .collect();
+        let before = std::mem::take(&mut self.diags);
+        // Up to where the file is converted.
+        let mut done = 0;
+        let failed = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let bounds = &bounds;
+            scope.spawn(move || {
+                for &(start, end) in bounds {
+                    let piece = parse_piece(text, start, end);
+                    let stop = piece.is_err();
+                    if tx.send((end, piece)).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            for (end, piece) in rx {
+                match piece {
+                    Ok(body) => {
+                        self.file(file, body);
+                        done = end;
+                    }
+                    Err(_) => return true,
+                }
+            }
+            false
+        });
+        if failed {
+            match hcl_edit::parser::parse_body(text) {
+                Ok(mut body) => {
+                    // The pieces misjudged a cut (it parses whole): the
+                    // items not converted yet, as a whole parse gives them.
+                    crate::template_lines::body(&mut body, text);
+                    let rest: hcl_edit::structure::Body = body
+                        .into_iter()
+                        .filter(|s| s.span().is_none_or(|r| r.start >= done))
+                        .collect();
+                    self.file(file, rest);
+                }
+                Err(e) => {
+                    self.diags = Diagnostics::new();
+                    self.diags.push(syntax_error(file, &e));
+                }
+            }
+        }
+        let mine = std::mem::replace(&mut self.diags, before);
+        self.diags.extend(mine);
+    }
+
     fn file(&mut self, file: &Arc<SourceFile>, body: hcl_edit::structure::Body) {
         for s in body {
             let b = match s {
@@ -1666,5 +1762,105 @@ impl Parser {
             description,
             loc: h,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"variable "n" {
+  type    = number
+  default = 18446744073709551616
+}
+
+# a comment with a brace {
+locals {
+  names = ["a", "b"]
+  text  = "${var.n} {not a block} $${literal}"
+}
+
+resource "null_resource" "a" {
+  for_each = toset(local.names)
+  triggers = {
+    v = <<-EOT
+      a heredoc with a brace }
+      and ${each.key}
+    EOT
+  }
+}
+
+/* a block comment
+resource "null_resource" "hidden" {}
+*/
+resource "null_resource" "b" {
+  count = 2
+  triggers = { x = "}" }
+  lifecycle {
+    ignore_changes = [triggers]
+  }
+}
+
+output "o" {
+  value = [for r in null_resource.b : r.id]
+}
+"#;
+
+    fn file(text: &str) -> Vec<SourceFile> {
+        vec![SourceFile {
+            name: "main.tf".into(),
+            text: text.into(),
+        }]
+    }
+
+    /// A file parsed in pieces (here: at almost every top-level line) gives
+    /// the same configuration and diagnostics as parsed whole.
+    #[test]
+    fn pieces_give_what_a_whole_parse_gives() {
+        let whole = parse_in_pieces_of(file(TEXT), 1 << 40);
+        for len in [1, 8, 64, 200] {
+            assert!(!crate::syntax::top_level_cuts(TEXT, len).is_empty());
+            let pieces = parse_in_pieces_of(file(TEXT), len);
+            assert_eq!(
+                format!("{:?}", pieces.0),
+                format!("{:?}", whole.0),
+                "pieces of {len}"
+            );
+            assert_eq!(format!("{:?}", pieces.1), format!("{:?}", whole.1));
+        }
+        assert!(!whole.1.has_errors(), "{}", whole.1);
+        assert_eq!(whole.0.resources.len(), 2);
+    }
+
+    /// A syntax error in a later piece: only the whole parse's syntax error,
+    /// none of the earlier pieces' diagnostics (the duplicate here).
+    #[test]
+    fn a_syntax_error_in_a_piece_is_the_whole_parses_error() {
+        let text = format!(
+            "{TEXT}resource \"null_resource\" \"a\" {{}}\n{TEXT}resource \"x\" \"y\" {{\n  a = = 1\n}}\n"
+        );
+        let whole = parse_in_pieces_of(file(&text), 1 << 40);
+        let pieces = parse_in_pieces_of(file(&text), 8);
+        assert_eq!(whole.1.len(), 1, "{}", whole.1);
+        assert!(whole.1.has_errors());
+        assert_eq!(format!("{:?}", pieces.1), format!("{:?}", whole.1));
+    }
+
+    /// A cut that is not between top-level items (which `top_level_cuts`
+    /// does not make): the pieces before it stand, the rest comes from a
+    /// whole parse, and the result is the whole parse's.
+    #[test]
+    fn a_misjudged_cut_falls_back_to_the_whole_parse() {
+        let whole = parse_in_pieces_of(file(TEXT), 1 << 40);
+        let good = TEXT.find("resource \"null_resource\" \"a\"").unwrap();
+        let bad = TEXT.find("  count = 2").unwrap();
+        let mut p = Parser::default();
+        let f = Arc::new(file(TEXT).remove(0));
+        p.config.files.push(f.clone());
+        // As `parse` gives it: with the big number hidden.
+        let text = crate::syntax::hide_big_numbers(TEXT).unwrap();
+        p.file_in_pieces(&f, &text, &[good, bad]);
+        assert_eq!(format!("{:?}", p.config), format!("{:?}", whole.0));
+        assert_eq!(format!("{:?}", p.diags), format!("{:?}", whole.1));
     }
 }

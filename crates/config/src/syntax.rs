@@ -189,6 +189,90 @@ fn hcl_edit_holds(literal: &str) -> bool {
     }
 }
 
+/// Where `text` (a whole file's body) may be cut into pieces that parse on
+/// their own: offsets just past a newline outside any bracket, string,
+/// interpolation, comment or heredoc — between two top-level blocks or
+/// attributes, as HCL ends a body item at such a newline. Each piece is at
+/// least `min_len` bytes (the last may be shorter); an empty list means one
+/// piece. A mistake here cannot change a configuration's meaning: a piece
+/// that does not parse sends the caller back to parsing the whole text.
+pub(crate) fn top_level_cuts(text: &str, min_len: usize) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut cuts = Vec::new();
+    if b.len() < 2 * min_len {
+        return cuts;
+    }
+    let mut last = 0;
+    // Open strings and brackets; an interpolation (`${`) returns to code.
+    let mut stack: Vec<u8> = Vec::new();
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if in_str {
+            match c {
+                b'\\' => i += 1,
+                // `$${` and `%%{` are literal text, not an interpolation.
+                b'$' | b'%' if next == Some(c) => i += 1,
+                b'"' => {
+                    stack.pop();
+                    in_str = stack.last() == Some(&b'"');
+                }
+                b'$' | b'%' if next == Some(b'{') => {
+                    stack.push(b'$');
+                    in_str = false;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'\n' => {
+                i += 1;
+                if stack.is_empty() && i - last >= min_len && b.len() - i >= min_len {
+                    cuts.push(i);
+                    last = i;
+                }
+            }
+            b'#' => i = line_end(b, i),
+            b'/' if next == Some(b'/') => i = line_end(b, i),
+            b'/' if next == Some(b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |k| i + 2 + k + 2);
+            }
+            b'"' => {
+                stack.push(b'"');
+                in_str = true;
+                i += 1;
+            }
+            b'{' | b'[' | b'(' => {
+                stack.push(c);
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                match stack.pop() {
+                    Some(b'$') => in_str = true,
+                    // Unbalanced: no cut is safe to judge.
+                    None => return Vec::new(),
+                    Some(_) => {}
+                }
+                i += 1;
+            }
+            b'<' if next == Some(b'<') => {
+                i = heredoc_end(text, i);
+                // A heredoc ends with its marker's line, newline included.
+                if text[..i].ends_with('\n') {
+                    i -= 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    cuts
+}
+
 fn line_end(b: &[u8], i: usize) -> usize {
     b[i..]
         .iter()
@@ -228,6 +312,23 @@ fn heredoc_end(text: &str, i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cuts fall only between top-level items: never inside a block, a
+    /// string or its interpolation, a comment or a heredoc.
+    #[test]
+    fn cuts_fall_between_top_level_items() {
+        let text = "a {\n  x = 1\n}\nc = \"${ {\n} }\"\n/* {\n */\n# {\nd = <<EOT\n{\nEOT\ne = [\n1,\n]\nf {}\n";
+        let cuts = top_level_cuts(text, 1);
+        let at: Vec<&str> = cuts
+            .iter()
+            .map(|&c| &text[..c])
+            .map(|s| s.rsplit('\n').nth(1).unwrap())
+            .collect();
+        // The line each cut follows.
+        assert_eq!(at, ["}", "} }\"", " */", "# {", "EOT", "]"]);
+        assert!(top_level_cuts(text, 1000).is_empty());
+        assert!(top_level_cuts("}\n\n\n\n", 1).is_empty());
+    }
 
     #[test]
     fn big_literals_are_hidden_in_code_only() {
