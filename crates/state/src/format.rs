@@ -216,10 +216,16 @@ fn outputs_state(outputs: BTreeMap<String, OutputFile>) -> BTreeMap<String, Outp
 
 /// Serializes a state (pretty-printed, stable order).
 pub fn to_json(state: &State) -> Vec<u8> {
+    to_json_at(state, state.serial)
+}
+
+/// [`to_json`] with `serial` in place of the state's own (a store writes
+/// the serial after the one it replaces without copying the state).
+pub fn to_json_at(state: &State, serial: u64) -> Vec<u8> {
     let file = StateFile {
         format_version: FORMAT_VERSION,
         lineage: state.lineage.clone(),
-        serial: state.serial,
+        serial,
         env: state.env.clone(),
         generation: state.generation,
         created_at: state.created_at,
@@ -241,7 +247,13 @@ pub fn to_json(state: &State) -> Vec<u8> {
         }),
         source: state.source.as_ref().map(SourceFile::from),
     };
-    let mut out = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    // About what a record takes (docs/performance.md: ~450 bytes), so the
+    // buffer seldom grows (each growth copies it).
+    let size = 1024 + 512 * (state.resources.len() + state.deposed.len());
+    let mut out = Vec::with_capacity(size);
+    let mut ser = serde_json::Serializer::pretty(&mut out);
+    // Serializing plain data into memory cannot fail.
+    let _ = serde::Serialize::serialize(&file, &mut ser);
     out.push(b'\n');
     out
 }

@@ -174,12 +174,14 @@ impl LocalStore {
             create_dir(&dir)?;
         }
 
-        let mut new = state.clone();
-        new.serial = state.serial.max(prev_serial + 1);
-        write_atomic(&path, &self.sealed(kiln_state::format::to_json(&new))?)?;
+        let serial = state.serial.max(prev_serial + 1);
+        write_atomic(
+            &path,
+            &self.sealed(kiln_state::format::to_json_at(state, serial))?,
+        )?;
         crate::faults::crash_point("store:state-written");
         let meta = Meta {
-            serial: new.serial,
+            serial,
             written_at: crate::unix_now(),
             who: crate::current_user(),
             summary: summary.to_string(),
@@ -188,7 +190,7 @@ impl LocalStore {
             &dir.join(META_FILE),
             &serde_json::to_vec_pretty(&meta).unwrap_or_default(),
         )?;
-        Ok(Version(new.serial.to_string()))
+        Ok(Version(serial.to_string()))
     }
 
     fn lock_sync(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
@@ -495,14 +497,15 @@ impl StateStore for LocalStore {
         expected: Option<&Version>,
         summary: &str,
     ) -> Result<Version, StoreError> {
-        let (env, state, expected, summary) = (
-            env.to_string(),
-            state.clone(),
-            expected.cloned(),
-            summary.to_string(),
-        );
-        self.blocking(move |s| s.write_sync(&env, &state, expected.as_ref(), &summary))
-            .await
+        // On this thread, borrowing the state: moving the write to the
+        // blocking pool would copy the whole state (at 100,000 resources,
+        // hundreds of megabytes and a tenth of a second). On a multi-thread
+        // runtime the other tasks move to other workers meanwhile.
+        let write = || self.write_sync(env, state, expected, summary);
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(write),
+            _ => write(),
+        }
     }
 
     async fn lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StoreError> {
