@@ -64,9 +64,11 @@ pub enum FormatError {
 }
 
 /// The file; `R` is [`ResourceRecord`] when reading and [`RecordRef`] (a
-/// borrowed view, so writing copies nothing) when writing.
+/// borrowed view, so writing copies nothing) when writing; `C`, the
+/// resources, is a list of `R` when writing and read straight into the
+/// state's map ([`ResourcesIn`]).
 #[derive(Serialize, Deserialize)]
-struct StateFile<R> {
+struct StateFile<R, C = Vec<R>> {
     format_version: u32,
     lineage: String,
     serial: u64,
@@ -78,7 +80,7 @@ struct StateFile<R> {
     updated_at: u64,
     #[serde(default)]
     expires_at: Option<u64>,
-    resources: Vec<R>,
+    resources: C,
     #[serde(default = "Vec::new")]
     deposed: Vec<R>,
     #[serde(default)]
@@ -87,6 +89,47 @@ struct StateFile<R> {
     previous: Option<PreviousFile<R>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<SourceFile>,
+}
+
+/// A state's `resources` read into its map as each record is read: no list
+/// of every record beside the map (at 100,000 resources, tens of megabytes,
+/// copied each time the list grew). The first address found twice is kept
+/// for [`FormatError::Duplicate`].
+#[derive(Default)]
+struct ResourcesIn {
+    map: BTreeMap<kiln_model::InstanceAddr, crate::ResourceState>,
+    duplicate: Option<kiln_model::InstanceAddr>,
+}
+
+impl<'de> Deserialize<'de> for ResourcesIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ResourcesIn, D::Error> {
+        struct Records;
+        impl<'de> serde::de::Visitor<'de> for Records {
+            type Value = ResourcesIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of resource records")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ResourcesIn, A::Error> {
+                use std::collections::btree_map::Entry;
+                let mut out = ResourcesIn::default();
+                while let Some(r) = seq.next_element::<ResourceRecord>()? {
+                    match out.map.entry(r.addr.clone()) {
+                        Entry::Vacant(v) => {
+                            v.insert(r.into());
+                        }
+                        Entry::Occupied(o) => {
+                            out.duplicate.get_or_insert_with(|| o.key().clone());
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Records)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -231,7 +274,7 @@ pub fn to_json_at(state: &State, serial: u64) -> Vec<u8> {
         created_at: state.created_at,
         updated_at: state.updated_at,
         expires_at: state.expires_at,
-        resources: state.resources.values().map(RecordRef::from).collect(),
+        resources: state.resources.values().map(RecordRef::from).collect::<Vec<_>>(),
         deposed: state.deposed.iter().map(RecordRef::from).collect(),
         outputs: outputs_file(&state.outputs),
         previous: state.previous.as_ref().map(|p| PreviousFile {
@@ -262,7 +305,7 @@ pub fn to_json_at(state: &State, serial: u64) -> Vec<u8> {
 pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
     // One pass over the document; only a file that does not read is probed
     // for a newer version (whose fields may differ), for the better message.
-    let file: StateFile<ResourceRecord> = match serde_json::from_slice(bytes) {
+    let file: StateFile<ResourceRecord, ResourcesIn> = match serde_json::from_slice(bytes) {
         Ok(file) => file,
         Err(e) => {
             return Err(match serde_json::from_slice::<VersionProbe>(bytes) {
@@ -284,13 +327,10 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
             found: file.format_version,
         });
     }
-    let mut resources = BTreeMap::new();
-    for r in file.resources {
-        let addr = r.addr.clone();
-        if resources.insert(addr.clone(), r.into()).is_some() {
-            return Err(FormatError::Duplicate(addr.to_string()));
-        }
+    if let Some(addr) = &file.resources.duplicate {
+        return Err(FormatError::Duplicate(addr.to_string()));
     }
+    let resources = file.resources.map;
     let previous = match file.previous {
         Some(p) => {
             let mut switches = BTreeMap::new();
@@ -503,5 +543,40 @@ mod tests {
             Err(FormatError::TooNew { found: 99 })
         ));
         assert!(matches!(from_json(b"{ nope"), Err(FormatError::Corrupt(_))));
+    }
+
+    /// A record listed twice is refused, named; `to_json_at` writes the
+    /// serial it is given and nothing else differs.
+    #[test]
+    fn refuses_a_resource_listed_twice_and_writes_a_given_serial() {
+        let mut s = State::new("default", "lin-1");
+        let addr: InstanceAddr = "null_resource.b".parse().unwrap();
+        s.resources.insert(
+            addr.clone(),
+            ResourceState {
+                addr,
+                type_name: "null_resource".into(),
+                provider: "null".into(),
+                id: "1".into(),
+                attributes: Value::map([("id", Value::from("1"))]),
+                dependencies: vec![],
+                generation: 1,
+                stateful: false,
+                idempotency_key: "k".into(),
+            },
+        );
+        let mut at = from_json(&to_json_at(&s, 7)).unwrap();
+        assert_eq!(at.serial, 7);
+        at.serial = s.serial;
+        assert_eq!(at, s);
+        let text = String::from_utf8(to_json(&s)).unwrap();
+        let start = text.find("    {").unwrap();
+        let end = text.find("\n    }").unwrap() + "\n    }".len();
+        let record = &text[start..end];
+        let twice = text.replacen(record, &format!("{record},\n{record}"), 1);
+        match from_json(twice.as_bytes()) {
+            Err(FormatError::Duplicate(a)) => assert_eq!(a, "null_resource.b"),
+            other => panic!("{other:?}"),
+        }
     }
 }
