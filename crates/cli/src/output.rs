@@ -113,8 +113,13 @@ impl Output {
             bar.println(text);
             return;
         }
-        let mut err = io::stderr().lock();
-        let _ = writeln!(err, "{text}");
+        // One write: stderr is unbuffered, and `writeln!` would write the
+        // text and its newline apart (two system calls a line, for an
+        // apply's two lines per resource).
+        let mut line = String::with_capacity(text.len() + 1);
+        line.push_str(text);
+        line.push('\n');
+        let _ = io::stderr().lock().write_all(line.as_bytes());
     }
 
     pub fn status_styled(&self, style: Style, text: &str) {

@@ -69,9 +69,11 @@ impl<'a> Reporter<'a> {
         self
     }
 
-    fn event(&self, event: serde_json::Value) {
+    /// With `--json`, the event `event` builds as one line on stdout
+    /// (built only then: an apply reports two per step).
+    fn event(&self, event: impl FnOnce() -> serde_json::Value) {
         if self.json {
-            self.out.line(&event.to_string());
+            self.out.line(&event().to_string());
         }
     }
 
@@ -106,7 +108,7 @@ impl kiln_ops::Observer for Reporter<'_> {
 
     fn planned(&self, plan: &Plan) {
         if self.json {
-            self.event(json!({"event": "plan", "plan": render::plan_json(plan)}));
+            self.event(|| json!({"event": "plan", "plan": render::plan_json(plan)}));
         } else {
             self.out.print(&render::plan_human(self.out, plan));
         }
@@ -156,12 +158,12 @@ impl kiln_engine::Observer for Reporter<'_> {
         let a = &plan.actions[step.action];
         self.out
             .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
-        self.event(json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}));
+        self.event(|| json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}));
     }
 
     fn cutover_step(&self, plan: &Plan, step: &Step, p: &kiln_engine::CutoverProgress) {
         let a = &plan.actions[step.action];
-        self.event(json!({
+        self.event(|| json!({
             "event": "cutover_step",
             "address": a.addr.to_string(),
             "stage": p.stage,
@@ -207,7 +209,7 @@ impl kiln_engine::Observer for Reporter<'_> {
             }
         }
         let a = &plan.actions[step.action];
-        self.event(json!({
+        self.event(|| json!({
             "event": "step_finished",
             "address": a.addr.to_string(),
             "op": step.op,
@@ -230,7 +232,7 @@ impl kiln_engine::Observer for Reporter<'_> {
     }
 
     fn rollback_started(&self, undo: &kiln_engine::RolledBack) {
-        self.event(rollback_event("rollback_started", undo));
+        self.event(|| rollback_event("rollback_started", undo));
         self.out.status(&format!(
             "{}: rolling back: {} {}...",
             undo.addr,
@@ -240,7 +242,7 @@ impl kiln_engine::Observer for Reporter<'_> {
     }
 
     fn rollback_finished(&self, undo: &kiln_engine::RolledBack) {
-        self.event(rollback_event("rollback_finished", undo));
+        self.event(|| rollback_event("rollback_finished", undo));
         match &undo.error {
             None => self.out.status(&format!(
                 "{}: rolled back: {} {}",
