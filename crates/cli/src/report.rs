@@ -158,20 +158,24 @@ impl kiln_engine::Observer for Reporter<'_> {
         let a = &plan.actions[step.action];
         self.out
             .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
-        self.event(|| json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}));
+        self.event(
+            || json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}),
+        );
     }
 
     fn cutover_step(&self, plan: &Plan, step: &Step, p: &kiln_engine::CutoverProgress) {
         let a = &plan.actions[step.action];
-        self.event(|| json!({
-            "event": "cutover_step",
-            "address": a.addr.to_string(),
-            "stage": p.stage,
-            "stages": p.stages,
-            "weight": p.weight,
-            "hold_ms": p.hold.as_millis() as u64,
-            "checks": p.checks,
-        }));
+        self.event(|| {
+            json!({
+                "event": "cutover_step",
+                "address": a.addr.to_string(),
+                "stage": p.stage,
+                "stages": p.stages,
+                "weight": p.weight,
+                "hold_ms": p.hold.as_millis() as u64,
+                "checks": p.checks,
+            })
+        });
         let line = match &p.checks {
             None => format!(
                 "{}: cutover step {} of {}: {}% of requests to the new generation, held {}",
@@ -209,14 +213,16 @@ impl kiln_engine::Observer for Reporter<'_> {
             }
         }
         let a = &plan.actions[step.action];
-        self.event(|| json!({
-            "event": "step_finished",
-            "address": a.addr.to_string(),
-            "op": step.op,
-            "id": report.id,
-            "error": report.error,
-            "elapsed_ms": elapsed.as_millis() as u64,
-        }));
+        self.event(|| {
+            json!({
+                "event": "step_finished",
+                "address": a.addr.to_string(),
+                "op": step.op,
+                "id": report.id,
+                "error": report.error,
+                "elapsed_ms": elapsed.as_millis() as u64,
+            })
+        });
         match &report.error {
             None => self.out.status(&format!(
                 "{}: {} ({:.1?})",

@@ -28,34 +28,74 @@ pub(crate) fn hide_big_numbers(text: &str) -> Option<String> {
     if !might_hold_big_number(b) {
         return None;
     }
-    #[derive(PartialEq)]
-    enum Mode {
-        Code,
-        Str,
-    }
     let mut out = b.to_vec();
     let mut changed = false;
-    // Open strings and brackets; an interpolation (`${`) returns to code.
+    scan_code(text, |i, _| {
+        let c = b[i];
+        // An identifier (digits inside it are not a number).
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let mut i = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
+                i += 1;
+            }
+            return i;
+        }
+        // A legacy index (`a.0`): digits after a dot.
+        if c == b'.' {
+            let mut i = i + 1;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            return i;
+        }
+        if !c.is_ascii_digit() {
+            return i + 1;
+        }
+        let end = number_end(b, i);
+        let literal = &text[i..end];
+        if !hcl_edit_holds(literal) && end - i >= 3 {
+            out[i] = b'0';
+            out[i + 1] = b'.';
+            for x in &mut out[i + 2..end] {
+                *x = b'0';
+            }
+            changed = true;
+        }
+        end
+    });
+    // Only ASCII bytes were replaced by ASCII bytes.
+    changed.then(|| String::from_utf8(out).unwrap_or_else(|_| text.to_string()))
+}
+
+/// Walks HCL text as its scanner splits it, calling `code(i, open)` at each
+/// byte of code — outside strings, comments and heredocs, and not a
+/// bracket or a quote (which this tracks) — with the number of brackets,
+/// strings and interpolations open around it; `code` returns where to go
+/// on. An interpolation (`${` or `%{`, but not `$${` or `%%{`) returns to
+/// code until its `}`. A heredoc is skipped up to its closing marker's
+/// newline, which `code` sees. Returns false, stopping, at a closing
+/// bracket with none open.
+fn scan_code(text: &str, mut code: impl FnMut(usize, usize) -> usize) -> bool {
+    let b = text.as_bytes();
+    // Open strings and brackets; an interpolation (`$`) returns to code.
     let mut stack: Vec<u8> = Vec::new();
-    let mut mode = Mode::Code;
+    let mut in_str = false;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         let next = b.get(i + 1).copied();
-        if mode == Mode::Str {
+        if in_str {
             match c {
                 b'\\' => i += 1,
+                // `$${` and `%%{` are literal text, not an interpolation.
+                b'$' | b'%' if next == Some(c) => i += 1,
                 b'"' => {
                     stack.pop();
-                    mode = if stack.last() == Some(&b'"') {
-                        Mode::Str
-                    } else {
-                        Mode::Code
-                    };
+                    in_str = stack.last() == Some(&b'"');
                 }
                 b'$' | b'%' if next == Some(b'{') => {
                     stack.push(b'$');
-                    mode = Mode::Code;
+                    in_str = false;
                     i += 1;
                 }
                 _ => {}
@@ -71,7 +111,7 @@ pub(crate) fn hide_big_numbers(text: &str) -> Option<String> {
             }
             b'"' => {
                 stack.push(b'"');
-                mode = Mode::Str;
+                in_str = true;
                 i += 1;
             }
             b'{' | b'[' | b'(' => {
@@ -79,44 +119,24 @@ pub(crate) fn hide_big_numbers(text: &str) -> Option<String> {
                 i += 1;
             }
             b'}' | b']' | b')' => {
-                if stack.pop() == Some(b'$') {
-                    mode = Mode::Str;
+                match stack.pop() {
+                    Some(b'$') => in_str = true,
+                    None => return false,
+                    Some(_) => {}
                 }
                 i += 1;
             }
-            b'<' if next == Some(b'<') => i = heredoc_end(text, i),
-            // An identifier (digits inside it are not a number).
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-')
-                {
-                    i += 1;
+            b'<' if next == Some(b'<') => {
+                i = heredoc_end(text, i);
+                // A heredoc ends with its marker's line, newline included.
+                if i > 0 && b[i - 1] == b'\n' {
+                    i -= 1;
                 }
             }
-            // A legacy index (`a.0`): digits after a dot.
-            b'.' => {
-                i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
-            c if c.is_ascii_digit() => {
-                let end = number_end(b, i);
-                let literal = &text[i..end];
-                if !hcl_edit_holds(literal) && end - i >= 3 {
-                    out[i] = b'0';
-                    out[i + 1] = b'.';
-                    for x in &mut out[i + 2..end] {
-                        *x = b'0';
-                    }
-                    changed = true;
-                }
-                i = end;
-            }
-            _ => i += 1,
+            _ => i = code(i, stack.len()).max(i + 1),
         }
     }
-    // Only ASCII bytes were replaced by ASCII bytes.
-    changed.then(|| String::from_utf8(out).unwrap_or_else(|_| text.to_string()))
+    true
 }
 
 /// Whether a number literal's source text is a placeholder
@@ -203,72 +223,17 @@ pub(crate) fn top_level_cuts(text: &str, min_len: usize) -> Vec<usize> {
         return cuts;
     }
     let mut last = 0;
-    // Open strings and brackets; an interpolation (`${`) returns to code.
-    let mut stack: Vec<u8> = Vec::new();
-    let mut in_str = false;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let next = b.get(i + 1).copied();
-        if in_str {
-            match c {
-                b'\\' => i += 1,
-                // `$${` and `%%{` are literal text, not an interpolation.
-                b'$' | b'%' if next == Some(c) => i += 1,
-                b'"' => {
-                    stack.pop();
-                    in_str = stack.last() == Some(&b'"');
-                }
-                b'$' | b'%' if next == Some(b'{') => {
-                    stack.push(b'$');
-                    in_str = false;
-                    i += 1;
-                }
-                _ => {}
-            }
-            i += 1;
-            continue;
+    let balanced = scan_code(text, |i, open| {
+        let after = i + 1;
+        if b[i] == b'\n' && open == 0 && after - last >= min_len && b.len() - after >= min_len {
+            cuts.push(after);
+            last = after;
         }
-        match c {
-            b'\n' => {
-                i += 1;
-                if stack.is_empty() && i - last >= min_len && b.len() - i >= min_len {
-                    cuts.push(i);
-                    last = i;
-                }
-            }
-            b'#' => i = line_end(b, i),
-            b'/' if next == Some(b'/') => i = line_end(b, i),
-            b'/' if next == Some(b'*') => {
-                i = text[i + 2..].find("*/").map_or(b.len(), |k| i + 2 + k + 2);
-            }
-            b'"' => {
-                stack.push(b'"');
-                in_str = true;
-                i += 1;
-            }
-            b'{' | b'[' | b'(' => {
-                stack.push(c);
-                i += 1;
-            }
-            b'}' | b']' | b')' => {
-                match stack.pop() {
-                    Some(b'$') => in_str = true,
-                    // Unbalanced: no cut is safe to judge.
-                    None => return Vec::new(),
-                    Some(_) => {}
-                }
-                i += 1;
-            }
-            b'<' if next == Some(b'<') => {
-                i = heredoc_end(text, i);
-                // A heredoc ends with its marker's line, newline included.
-                if text[..i].ends_with('\n') {
-                    i -= 1;
-                }
-            }
-            _ => i += 1,
-        }
+        after
+    });
+    // Unbalanced: no cut is safe to judge.
+    if !balanced {
+        cuts.clear();
     }
     cuts
 }
@@ -340,6 +305,12 @@ mod tests {
             "a = 0.000000000000000000\nb = \"18446744073709551616 ${0.000}\"\n# 1e400\nc = x.123456789012345678901\n"
         );
         assert!(hide_big_numbers("a = 1e30\nb = 18446744073709551615\n").is_none());
+        // `$${` is literal text: what follows is a string's, not code.
+        assert_eq!(
+            hide_big_numbers("a = 18446744073709551616\ne = \"$${18446744073709551616}\"\n")
+                .unwrap(),
+            "a = 0.000000000000000000\ne = \"$${18446744073709551616}\"\n"
+        );
         assert!(is_placeholder("0.000") && !is_placeholder("0.001") && !is_placeholder("0"));
     }
 }

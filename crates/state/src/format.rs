@@ -274,7 +274,11 @@ pub fn to_json_at(state: &State, serial: u64) -> Vec<u8> {
         created_at: state.created_at,
         updated_at: state.updated_at,
         expires_at: state.expires_at,
-        resources: state.resources.values().map(RecordRef::from).collect::<Vec<_>>(),
+        resources: state
+            .resources
+            .values()
+            .map(RecordRef::from)
+            .collect::<Vec<_>>(),
         deposed: state.deposed.iter().map(RecordRef::from).collect(),
         outputs: outputs_file(&state.outputs),
         previous: state.previous.as_ref().map(|p| PreviousFile {
@@ -370,24 +374,26 @@ mod tests {
     use crate::ResourceState;
     use kiln_model::InstanceAddr;
 
+    /// A null resource's record with id `id`.
+    fn record(addr: InstanceAddr, id: &str) -> ResourceState {
+        ResourceState {
+            addr,
+            type_name: "null_resource".into(),
+            provider: "null".into(),
+            id: id.into(),
+            attributes: Value::map([("id", Value::from(id))]),
+            dependencies: vec![],
+            generation: 1,
+            stateful: false,
+            idempotency_key: "k".into(),
+        }
+    }
+
     #[test]
     fn round_trips() {
         let mut s = State::new("default", "lin-1");
         let addr: InstanceAddr = "null_resource.a[\"x\"]".parse().unwrap();
-        s.resources.insert(
-            addr.clone(),
-            ResourceState {
-                addr,
-                type_name: "null_resource".into(),
-                provider: "null".into(),
-                id: "123".into(),
-                attributes: Value::map([("id", Value::from("123"))]),
-                dependencies: vec![],
-                generation: 1,
-                stateful: false,
-                idempotency_key: "k".into(),
-            },
-        );
+        s.resources.insert(addr.clone(), record(addr, "123"));
         s.outputs.insert(
             "o".into(),
             OutputState {
@@ -551,20 +557,7 @@ mod tests {
     fn refuses_a_resource_listed_twice_and_writes_a_given_serial() {
         let mut s = State::new("default", "lin-1");
         let addr: InstanceAddr = "null_resource.b".parse().unwrap();
-        s.resources.insert(
-            addr.clone(),
-            ResourceState {
-                addr,
-                type_name: "null_resource".into(),
-                provider: "null".into(),
-                id: "1".into(),
-                attributes: Value::map([("id", Value::from("1"))]),
-                dependencies: vec![],
-                generation: 1,
-                stateful: false,
-                idempotency_key: "k".into(),
-            },
-        );
+        s.resources.insert(addr.clone(), record(addr, "1"));
         let mut at = from_json(&to_json_at(&s, 7)).unwrap();
         assert_eq!(at.serial, 7);
         at.serial = s.serial;
