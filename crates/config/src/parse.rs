@@ -99,18 +99,20 @@ const PIECE_LEN: usize = 256 * 1024;
 /// `text[start..end]` parsed on its own with spans true to `text`: the
 /// bytes before `start` become one block comment (`/*  …  */`), which the
 /// parser skips at memory speed (a `memchr` scan for its end, with
-/// `winnow`'s `simd` feature), so every span counts from the file's start.
-/// `start` is 0 or at least 4.
+/// `winnow`'s `simd` feature), so every span counts from the file's start
+/// (fewer than four bytes become spaces).
 fn parse_piece(
     text: &str,
     start: usize,
     end: usize,
 ) -> Result<hcl_edit::structure::Body, hcl_edit::parser::Error> {
     let mut padded = String::with_capacity(end);
-    if start > 0 {
+    if start >= 4 {
         padded.push_str("/*");
         padded.push_str(&" ".repeat(start - 4));
         padded.push_str("*/");
+    } else {
+        padded.push_str(&" ".repeat(start));
     }
     padded.push_str(&text[start..end]);
     let mut body = hcl_edit::parser::parse_body(&padded)?;
@@ -1831,6 +1833,12 @@ output "o" {
         }
         assert!(!whole.1.has_errors(), "{}", whole.1);
         assert_eq!(whole.0.resources.len(), 2);
+        // A cut before the fourth byte: no room for a comment.
+        let short = format!("\n{TEXT}");
+        assert_eq!(crate::syntax::top_level_cuts(&short, 1)[0], 1);
+        let whole = parse_in_pieces_of(file(&short), 1 << 40);
+        let pieces = parse_in_pieces_of(file(&short), 1);
+        assert_eq!(format!("{pieces:?}"), format!("{whole:?}"));
     }
 
     /// A syntax error in a later piece: only the whole parse's syntax error,
