@@ -343,12 +343,23 @@ pub struct Resource {
     /// `depends_on = [null_resource.a, ...]`: each a resource reference.
     pub depends_on: Vec<Reference>,
     pub provider: Option<String>,
-    pub lifecycle: Lifecycle,
+    /// Shared: every resource without a `lifecycle` block holds the same
+    /// empty one ([`Lifecycle::none`]).
+    pub lifecycle: Arc<Lifecycle>,
     /// `cutover { step { ... } check { ... } }` on a traffic switch: how
     /// traffic moves to a new generation (docs/cutover.md).
     pub cutover: Option<Box<(kiln_model::Cutover, Loc)>>,
     /// The block header (`resource "TYPE" "NAME"`).
     pub loc: Loc,
+}
+
+impl Lifecycle {
+    /// The lifecycle of a resource without a `lifecycle` block: one value
+    /// shared by all of them.
+    pub fn none() -> Arc<Lifecycle> {
+        static NONE: std::sync::LazyLock<Arc<Lifecycle>> = std::sync::LazyLock::new(Arc::default);
+        NONE.clone()
+    }
 }
 
 /// `lifecycle { prevent_destroy, stateful, ignore_changes,

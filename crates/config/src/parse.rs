@@ -675,7 +675,7 @@ impl Parser {
             for_each: None,
             depends_on: Vec::new(),
             provider: None,
-            lifecycle: Lifecycle::default(),
+            lifecycle: Lifecycle::none(),
             cutover: None,
             loc: h,
         };
@@ -722,7 +722,7 @@ impl Parser {
                 continue;
             }
             lifecycle_seen = Some(b.loc.clone());
-            r.lifecycle = self.lifecycle(&b);
+            r.lifecycle = Arc::new(self.lifecycle(&b));
         }
         body.attributes.shrink_to_fit();
         body.blocks.shrink_to_fit();

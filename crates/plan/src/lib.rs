@@ -334,7 +334,8 @@ pub struct Action {
     /// For an update of a traffic switch with a `cutover` block: the steps
     /// the engine moves traffic by (docs/cutover.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cutover: Option<kiln_model::Cutover>,
+    /// Boxed: most actions have none, and a plan holds every action.
+    pub cutover: Option<Box<kiln_model::Cutover>>,
 }
 
 /// Why an action is planned.

@@ -472,7 +472,7 @@ fn plan_destroy(
         } else {
             None
         };
-        let lifecycle = block.map(|b| &b.lifecycle);
+        let lifecycle = block.map(|b| &*b.lifecycle);
         let stateful = is_stateful_in_state(rs, schemas, lifecycle);
         check_delete(
             rs,
@@ -1447,7 +1447,7 @@ impl<'a> Planner<'a> {
             action.generation = prior.generation;
         }
         if kind == ActionKind::Update {
-            action.cutover = res.cutover.as_deref().map(|(c, _)| c.clone());
+            action.cutover = res.cutover.as_deref().map(|(c, _)| Box::new(c.clone()));
         }
         action.kind = kind;
         action.reasons = reasons;
@@ -1565,7 +1565,7 @@ impl<'a> Planner<'a> {
                 }
             }
             let res = block.map(|ri| &self.config.resources[ri]);
-            let lifecycle = res.map(|r| &r.lifecycle);
+            let lifecycle = res.map(|r| &*r.lifecycle);
             let stateful = is_stateful_in_state(rs, self.schemas, lifecycle);
             let named = self.removed_destroy.contains(addr);
             check_delete(
