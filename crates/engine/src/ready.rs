@@ -110,9 +110,9 @@ pub(crate) async fn walk<W: Walk>(w: &mut W, limit: usize, cancel: &Cancellation
                 nodes.insert(handle.id(), i);
             }
             // Calls already back are handed back before more start: with
-            // a high limit and fast calls, finished tasks (and what they
-            // return) would otherwise pile up until every ready node had
-            // started — at 100,000 nodes, hundreds of megabytes.
+            // a high limit and fast calls, finished tasks (each with what
+            // it returns) would otherwise pile up until every ready node
+            // had started, and their results wait to be recorded.
             while let Some(joined) = tasks.try_join_next_with_id() {
                 hand_back(w, &mut nodes, joined).await;
             }
