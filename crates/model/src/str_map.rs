@@ -189,18 +189,17 @@ impl<V> StrMap<V> {
     /// the other leaves).
     fn from_unsorted(mut entries: Vec<(String, V)>) -> StrMap<V> {
         if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            // Stable: among equal keys the later entry stays later.
+            // Stable: among equal keys the later entry stays later, and
+            // takes the place of the one kept.
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out: Vec<(String, V)> = Vec::with_capacity(entries.len());
-            for e in entries {
-                match out.last_mut() {
-                    Some(last) if last.0 == e.0 => *last = e,
-                    _ => out.push(e),
+            entries.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    std::mem::swap(later, kept);
                 }
-            }
-            entries = out;
+                same
+            });
         }
-        entries.shrink_to_fit();
         StrMap { entries }
     }
 
@@ -231,16 +230,16 @@ where
 
 impl<V> FromIterator<(String, V)> for StrMap<V> {
     fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> StrMap<V> {
-        StrMap::from_unsorted(iter.into_iter().collect())
+        let mut map = StrMap::from_unsorted(iter.into_iter().collect());
+        map.shrink_to_fit();
+        map
     }
 }
 
 impl<V> Extend<(String, V)> for StrMap<V> {
     fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
-        let old = std::mem::take(&mut self.entries);
-        let mut all = old;
-        all.extend(iter);
-        *self = StrMap::from_unsorted(all);
+        self.entries.extend(iter);
+        *self = StrMap::from_unsorted(std::mem::take(&mut self.entries));
     }
 }
 
