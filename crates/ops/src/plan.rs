@@ -167,6 +167,7 @@ pub async fn plan_config(
         data_unknown: false,
         target: selectors(&request.target, "--target")?,
         exclude: selectors(&request.exclude, "--exclude")?,
+        threads: 0,
     };
     if request.refresh && !state.resources.is_empty() {
         refresh(state, &registry, &mut options, obs).await?;

@@ -5,10 +5,9 @@
 //! that applying a saved plan sees exactly what planning saw and the engine
 //! needs no file system: [`FileReads`] replays the answers.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use kiln_config::FileSystem;
 use serde::{Deserialize, Serialize};
@@ -98,20 +97,23 @@ impl FileSystem for FileReads {
 
 /// Reads through `inner` and records every answer.
 pub(crate) struct Recorder<'a> {
-    inner: &'a dyn FileSystem,
-    log: RefCell<FileReads>,
+    inner: &'a (dyn FileSystem + Sync),
+    /// Shared by the threads that plan resource blocks.
+    log: Mutex<FileReads>,
 }
 
 impl<'a> Recorder<'a> {
-    pub(crate) fn new(inner: &'a dyn FileSystem) -> Recorder<'a> {
+    pub(crate) fn new(inner: &'a (dyn FileSystem + Sync)) -> Recorder<'a> {
         Recorder {
             inner,
-            log: RefCell::new(FileReads::default()),
+            log: Mutex::new(FileReads::default()),
         }
     }
 
     pub(crate) fn into_reads(self) -> FileReads {
-        self.log.into_inner()
+        self.log
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn record<T: Clone>(
@@ -124,7 +126,7 @@ impl<'a> Recorder<'a> {
             Ok(v) => wrap(v.clone()),
             Err(e) => FileAnswer::Error(e.clone()),
         };
-        self.log.borrow_mut().0.insert(key, answer);
+        (self.log.lock().unwrap_or_else(PoisonError::into_inner).0).insert(key, answer);
         r
     }
 }
@@ -158,9 +160,7 @@ impl FileSystem for Recorder<'_> {
     }
     fn home_dir(&self) -> Option<String> {
         let home = self.inner.home_dir();
-        self.log
-            .borrow_mut()
-            .0
+        (self.log.lock().unwrap_or_else(PoisonError::into_inner).0)
             .insert("home".to_string(), FileAnswer::Path(home.clone()));
         home
     }

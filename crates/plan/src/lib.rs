@@ -89,6 +89,9 @@ pub struct PlanOptions {
     /// `--exclude ADDR`: leave these, and what depends on them (for a
     /// destroy: what they depend on), out of the plan.
     pub exclude: Vec<moves::Selector>,
+    /// Threads that plan resource blocks which do not refer to each other
+    /// (0: one per core). Any number gives the same plan.
+    pub threads: usize,
 }
 
 /// A data source instance whose configuration is fully known, to be read

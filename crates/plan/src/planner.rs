@@ -694,7 +694,34 @@ struct Planner<'a> {
     generation: u64,
     /// Which live object holds each physical name, by type (built on first
     /// use: only plans that create or replace a named object need it).
-    names: std::cell::OnceCell<HashMap<(String, String), InstanceAddr>>,
+    names: std::sync::OnceLock<HashMap<(String, String), InstanceAddr>>,
+}
+
+/// Fewest resource blocks in a batch worth planning on several threads (a
+/// thread costs tens of microseconds to start, a block a few).
+const PARALLEL_BLOCKS: usize = 512;
+
+/// Most resource blocks planned before they join the plan: their actions
+/// wait in a list of their own meanwhile.
+const ROUND_BLOCKS: usize = 8192;
+
+/// Diagnostics found planning one resource block, kept apart from the
+/// planner's until the block joins the plan, so that blocks planned on
+/// several threads report in the order one thread would have.
+#[derive(Default)]
+struct Notes {
+    diags: Diagnostics,
+    warnings: Diagnostics,
+}
+
+/// One managed resource block planned apart from the plan: its actions
+/// are the next `count` of its batch's list.
+struct BlockPlan {
+    ri: usize,
+    count: usize,
+    /// Every instance was planned (else the block is failed).
+    ok: bool,
+    notes: Notes,
 }
 
 /// What an expression sees while planning.
@@ -805,24 +832,113 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Plans every node in dependency order. Consecutive managed resource
+    /// blocks that do not refer to each other form a batch, planned on
+    /// several threads when it is large ([`PARALLEL_BLOCKS`]) and joined
+    /// in order: the plan and its diagnostics are the same as one thread's.
     fn run(&mut self) {
         let an = self.an;
+        let mut batch = Vec::new();
+        let mut in_batch = vec![false; an.graph.node_count()];
         for &node in &an.order {
             let ix = an.index(self.config, node);
+            let managed = matches!(node, Node::Resource(i)
+                if self.config.resources[i].addr.mode == ResourceMode::Managed);
+            if !managed || an.graph.neighbors(ix).any(|n| in_batch[n.index()]) {
+                self.plan_batch(&batch);
+                for &ri in &batch {
+                    in_batch[an.index(self.config, Node::Resource(ri)).index()] = false;
+                }
+                batch.clear();
+            }
             if an.graph.neighbors(ix).any(|n| self.failed[n.index()]) {
                 self.failed[ix.index()] = true;
                 continue;
             }
             let ok = match node {
+                Node::Resource(i) if managed => {
+                    batch.push(i);
+                    in_batch[ix.index()] = true;
+                    true
+                }
                 Node::Variable(_) => true,
                 Node::Local(i) => self.plan_local(i),
-                Node::Resource(i) => self.plan_resource(i),
+                Node::Resource(i) => self.plan_data(i),
                 Node::Output(i) => self.plan_output(i),
             };
             if !ok {
                 self.failed[ix.index()] = true;
             }
         }
+        self.plan_batch(&batch);
+    }
+
+    /// Plans the managed resource blocks `batch` (none refers to another)
+    /// and adds them to the plan in order, [`ROUND_BLOCKS`] at a time.
+    fn plan_batch(&mut self, batch: &[usize]) {
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        };
+        for round in batch.chunks(ROUND_BLOCKS) {
+            self.plan_round(round, threads);
+        }
+    }
+
+    fn plan_round(&mut self, batch: &[usize], threads: usize) {
+        let parts = if threads > 1 && batch.len() >= PARALLEL_BLOCKS {
+            let this = &*self;
+            std::thread::scope(|s| {
+                let mut chunks = batch.chunks(batch.len().div_ceil(threads));
+                let first = chunks.next().unwrap_or_default();
+                let others: Vec<_> = chunks
+                    .map(|c| s.spawn(move || this.plan_blocks(c)))
+                    .collect();
+                let mut parts = vec![this.plan_blocks(first)];
+                for h in others {
+                    parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                }
+                parts
+            })
+        } else {
+            vec![self.plan_blocks(batch)]
+        };
+        for (actions, blocks) in parts {
+            let mut actions = actions.into_iter();
+            for b in blocks {
+                let start = self.actions.len();
+                self.actions.extend(actions.by_ref().take(b.count));
+                self.diags.extend(b.notes.diags);
+                self.warnings.extend(b.notes.warnings);
+                if b.ok {
+                    self.instances[b.ri] = Some((start..self.actions.len()).collect());
+                } else {
+                    let ix = self.an.index(self.config, Node::Resource(b.ri));
+                    self.failed[ix.index()] = true;
+                }
+            }
+        }
+    }
+
+    /// Plans the managed resource blocks `blocks` without adding them to
+    /// the plan: their actions, in order, and what each block produced.
+    fn plan_blocks(&self, blocks: &[usize]) -> (Vec<Action>, Vec<BlockPlan>) {
+        let mut actions = Vec::with_capacity(blocks.len());
+        let planned = blocks
+            .iter()
+            .map(|&ri| {
+                let mut notes = Notes::default();
+                let before = actions.len();
+                let ok = self.plan_resource(ri, &mut actions, &mut notes);
+                BlockPlan {
+                    ri,
+                    count: actions.len() - before,
+                    ok,
+                    notes,
+                }
+            })
+            .collect();
+        (actions, planned)
     }
 
     fn plan_local(&mut self, i: usize) -> bool {
@@ -935,11 +1051,10 @@ impl<'a> Planner<'a> {
         true
     }
 
-    fn plan_resource(&mut self, ri: usize) -> bool {
+    /// Plans the instances of managed resource block `ri` into `actions`;
+    /// false if any failed.
+    fn plan_resource(&self, ri: usize, actions: &mut Vec<Action>, notes: &mut Notes) -> bool {
         let res = &self.config.resources[ri];
-        if res.addr.mode == ResourceMode::Data {
-            return self.plan_data(ri);
-        }
         let Some((provider, schema)) = self.schemas.resource(&res.addr.ty) else {
             let mut d = res
                 .loc
@@ -955,13 +1070,12 @@ impl<'a> Planner<'a> {
                     })
                 }
             };
-            self.diags.push(d);
+            notes.diags.push(d);
             return false;
         };
-        let Some(keys) = self.instance_keys(ri) else {
+        let Some(keys) = self.instance_keys(ri, &mut notes.diags) else {
             return false;
         };
-        let mut idxs = Vec::with_capacity(keys.len());
         let mut ok = true;
         let mi = self.an.meta.resource_mi(ri);
         for (key, each) in keys {
@@ -978,18 +1092,13 @@ impl<'a> Planner<'a> {
             });
             match checked {
                 Ok(value) => {
-                    let action = self.diff_instance(ri, provider, schema, key, value);
-                    idxs.push(self.actions.len());
-                    self.actions.push(action);
+                    actions.push(self.diff_instance(ri, provider, schema, key, value, notes));
                 }
                 Err(d) => {
-                    self.diags.extend(d);
+                    notes.diags.extend(d);
                     ok = false;
                 }
             }
-        }
-        if ok {
-            self.instances[ri] = Some(idxs);
         }
         ok
     }
@@ -1006,7 +1115,10 @@ impl<'a> Planner<'a> {
             );
             return false;
         };
-        let Some(keys) = self.instance_keys(ri) else {
+        let mut diags = Diagnostics::new();
+        let keys = self.instance_keys(ri, &mut diags);
+        self.diags.extend(diags);
+        let Some(keys) = keys else {
             return false;
         };
         let mi = self.an.meta.resource_mi(ri);
@@ -1062,20 +1174,24 @@ impl<'a> Planner<'a> {
 
     /// The instance keys of resource block `ri` (from count / for_each).
     #[allow(clippy::type_complexity)]
-    fn instance_keys(&mut self, ri: usize) -> Option<Vec<(InstanceKey, Option<(Value, Value)>)>> {
+    fn instance_keys(
+        &self,
+        ri: usize,
+        diags: &mut Diagnostics,
+    ) -> Option<Vec<(InstanceKey, Option<(Value, Value)>)>> {
         let res = &self.config.resources[ri];
         Some(match self.an.modes[ri] {
             Mode::Single => vec![(InstanceKey::None, None)],
             Mode::Count => {
                 let expr = res.count.as_ref()?;
-                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr)?;
+                let v = self.eval_plain(self.an.meta.resource_mi(ri), expr, diags)?;
                 if unknowns(self.options) == Unknowns::OneInstance && !v.unmarked().is_known() {
                     return Some(vec![Unknowns::stand_in(Mode::Count)]);
                 }
                 match count_of(&v) {
                     Ok(n) => (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
                     Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
+                        diags.push(cannot_expand(expr, e));
                         return None;
                     }
                 }
@@ -1085,10 +1201,10 @@ impl<'a> Planner<'a> {
                 let mi = self.an.meta.resource_mi(ri);
                 let root = (mi == 0).then_some(self.config.variables.as_slice());
                 if let Some(d) = list_for_each(expr, root) {
-                    self.diags.push(d);
+                    diags.push(d);
                     return None;
                 }
-                let v = self.eval_plain(mi, expr)?;
+                let v = self.eval_plain(mi, expr, diags)?;
                 if unknowns(self.options) == Unknowns::OneInstance && !v.is_known() {
                     return Some(vec![Unknowns::stand_in(Mode::ForEach)]);
                 }
@@ -1101,7 +1217,7 @@ impl<'a> Planner<'a> {
                         })
                         .collect(),
                     Err(e) => {
-                        self.diags.push(cannot_expand(expr, e));
+                        diags.push(cannot_expand(expr, e));
                         return None;
                     }
                 }
@@ -1110,11 +1226,16 @@ impl<'a> Planner<'a> {
     }
 
     /// Evaluates an expression outside any instance (count, for_each).
-    fn eval_plain(&mut self, mi: usize, expr: &kiln_config::Expr) -> Option<Value> {
+    fn eval_plain(
+        &self,
+        mi: usize,
+        expr: &kiln_config::Expr,
+        diags: &mut Diagnostics,
+    ) -> Option<Value> {
         match eval(expr, &self.scope(mi)) {
             Ok(v) => Some(v),
             Err(d) => {
-                self.diags.extend(d);
+                diags.extend(d);
                 None
             }
         }
@@ -1220,12 +1341,13 @@ impl<'a> Planner<'a> {
     }
 
     fn diff_instance(
-        &mut self,
+        &self,
         ri: usize,
         provider: &str,
         schema: &ResourceSchema,
         key: InstanceKey,
         value: Value,
+        notes: &mut Notes,
     ) -> Action {
         let res = &self.config.resources[ri];
         let addr = InstanceAddr {
@@ -1237,7 +1359,7 @@ impl<'a> Planner<'a> {
             && !schema.traffic_switch
             && matches!(addr.key, InstanceKey::None | InstanceKey::Int(0))
         {
-            self.diags.push(
+            notes.diags.push(
                 loc.error(format!(
                     "{} is no traffic switch: a cutover block moves traffic between generations on a switch",
                     res.addr.ty
@@ -1268,7 +1390,7 @@ impl<'a> Planner<'a> {
         let Some(prior) = prior else {
             action.after = Some(without_write_only(new_object(value, schema), schema));
             action.reasons.push(Reason::NotInState);
-            self.assign_physical_name(&mut action, written, schema);
+            self.assign_physical_name(&mut action, written, schema, notes);
             return action;
         };
         // A name the object got from the written one (itself, or derived
@@ -1346,12 +1468,12 @@ impl<'a> Planner<'a> {
                 });
             }
             match decision.drift_warning {
-                Some(DriftWarning::Stateful) => self.warnings.push(
+                Some(DriftWarning::Stateful) => notes.warnings.push(
                     Diagnostic::warning(format!("stateful {addr} drifted: {detail}"))
                         .with_span(res.loc.span())
                         .with_detail("stateful resources are not replaced because of drift; pass --replace ADDR if that is what you want"),
                 ),
-                Some(DriftWarning::TrafficSwitch) => self.warnings.push(
+                Some(DriftWarning::TrafficSwitch) => notes.warnings.push(
                     Diagnostic::warning(format!("traffic switch {addr} drifted: {detail}"))
                         .with_span(res.loc.span())
                         .with_detail("a traffic switch is not replaced because of drift: its run-time attributes are set again in place; pass --replace ADDR to replace it"),
@@ -1371,7 +1493,7 @@ impl<'a> Planner<'a> {
             } else {
                 ("attributes", forcing.join(", "))
             };
-            self.diags.push(
+            notes.diags.push(
                 loc.error(format!(
                     "would replace stateful {addr} because {noun} {list} changed; pass --allow-replace {} to allow it",
                     shell_addr(addr)
@@ -1380,7 +1502,7 @@ impl<'a> Planner<'a> {
             );
         }
         if kind == ActionKind::Replace && res.lifecycle.prevent_destroy {
-            self.diags.push(
+            notes.diags.push(
                 res.loc
                     .error(format!(
                         "{addr} has lifecycle.prevent_destroy set, but this plan would replace it"
@@ -1429,7 +1551,7 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|(n, v)| (n.as_str(), format!("{n} = {v}")))
                 .unzip();
-            self.diags.push(
+            notes.diags.push(
                 res.loc
                     .error(format!(
                         "{addr} would be replaced, but the new object would keep {} ({}), which two {} objects cannot share: it could not be created before the old one is destroyed",
@@ -1452,7 +1574,7 @@ impl<'a> Planner<'a> {
         action.kind = kind;
         action.reasons = reasons;
         if kind == ActionKind::Replace {
-            self.assign_physical_name(&mut action, written, schema);
+            self.assign_physical_name(&mut action, written, schema, notes);
         }
         action
     }
@@ -1460,10 +1582,11 @@ impl<'a> Planner<'a> {
     /// A new object's physical name: as written, unless a live object of
     /// the type holds it, then derived (and the plan says why).
     fn assign_physical_name(
-        &mut self,
+        &self,
         action: &mut Action,
         written: Option<String>,
         schema: &ResourceSchema,
+        notes: &mut Notes,
     ) {
         let (Some(rule), Some(written)) = (&schema.physical_name, written) else {
             return;
@@ -1482,7 +1605,7 @@ impl<'a> Planner<'a> {
         };
         let physical = rule.derived(&written, self.generation);
         if let Some(other) = held(names, &physical) {
-            self.diags.push(Diagnostic::error(format!(
+            notes.diags.push(Diagnostic::error(format!(
                 "{} needs a new {} while both {written:?} and {physical:?} are held ({holder} and {other})",
                 action.addr, rule.attribute
             ))

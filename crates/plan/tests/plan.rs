@@ -313,3 +313,92 @@ output "t" {
         .to_string();
     assert!(err.contains("file functions cannot be used here"), "{err}");
 }
+
+/// A configuration of many independent blocks of every kind the planner
+/// diffs (counted, `for_each`, physical names, stateful), with a local and
+/// an output between them; `image` and `size` vary with `version`, and
+/// `broken` adds blocks that fail, spread through the file.
+fn many_blocks(version: usize, broken: bool) -> String {
+    let mut s = String::new();
+    let bad = |s: &mut String, tag: &str, i: usize| {
+        if broken && i.is_multiple_of(37) {
+            let _ = writeln!(
+                s,
+                "resource \"null_resource\" \"bad{tag}{i}\" {{\n  count = -{i}\n}}\nresource \"test_volume\" \"bad{tag}{i}\" {{\n  name = \"x\"\n  size = \"big\"\n}}"
+            );
+        }
+    };
+    for i in 0..700 {
+        bad(&mut s, "n", i);
+        let _ = writeln!(
+            s,
+            "resource \"null_resource\" \"n{i}\" {{\n  count = {}\n  triggers = {{ v = \"{}\" }}\n  labels = {{ i = count.index }}\n}}",
+            i % 3,
+            if i.is_multiple_of(7) { version } else { 0 }
+        );
+    }
+    for i in 0..300 {
+        let _ = writeln!(
+            s,
+            "resource \"test_service\" \"s{i}\" {{\n  name = \"svc{i}\"\n  image = \"app:{}\"\n}}",
+            if i % 2 == 0 { version } else { 0 }
+        );
+    }
+    s.push_str("locals {\n  first = null_resource.n1[0].id\n}\n");
+    for i in 0..300 {
+        bad(&mut s, "v", i);
+        let _ = writeln!(
+            s,
+            "resource \"test_volume\" \"v{i}\" {{\n  name = \"vol{i}\"\n  size = {}\n}}\nresource \"null_resource\" \"e{i}\" {{\n  for_each = {{ a = \"{i}\", b = local.first }}\n  triggers = {{ v = each.value }}\n}}",
+            10 + version * (i % 2)
+        );
+    }
+    s.push_str("output \"first\" {\n  value = local.first\n}\n");
+    s
+}
+
+#[test]
+fn blocks_planned_on_several_threads_make_the_same_plan() {
+    let schemas = schemas();
+    let threads = |flags: &str, n: usize| kiln_plan::PlanOptions {
+        threads: n,
+        ..options(flags)
+    };
+    let mut state = State::new("test", "l");
+    let first = kiln_plan::plan(
+        &parse(&many_blocks(1, false)),
+        &state,
+        &schemas,
+        &threads("", 1),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    apply(&first, &mut state, &schemas).unwrap();
+    // Replacements (names derived: the old objects hold theirs), updates,
+    // no-ops, drift on a stateful resource (a warning), a forced replacement.
+    let flags = "--drift test_volume.v3=resized --replace null_resource.n4[1]";
+    let config = parse(&many_blocks(2, false));
+    let one = kiln_plan::plan(&config, &state, &schemas, &threads(flags, 1)).unwrap();
+    let kinds = |p: &Plan, k: ActionKind| p.actions.iter().filter(|a| a.kind == k).count();
+    assert!(kinds(&one, ActionKind::Replace) > 100 && kinds(&one, ActionKind::Update) > 100);
+    assert!(kinds(&one, ActionKind::NoOp) > 500);
+    assert!(!one.warnings.is_empty());
+    for n in [2, 3, 8] {
+        let many = kiln_plan::plan(&config, &state, &schemas, &threads(flags, n)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            serde_json::to_string(&one).unwrap(),
+            "{n} threads"
+        );
+    }
+    // Errors come in the same order as one thread finds them.
+    let broken = parse(&many_blocks(2, true));
+    let err = |n| {
+        kiln_plan::plan(&broken, &state, &schemas, &threads("", n))
+            .expect_err("the broken blocks fail")
+            .to_string()
+    };
+    let one = err(1);
+    assert!(one.matches("error:").count() >= 40, "{one}");
+    assert_eq!(err(2), one);
+    assert_eq!(err(5), one);
+}
