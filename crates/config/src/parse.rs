@@ -13,6 +13,7 @@ use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{BlockLabel, Structure};
 use kiln_diag::Diagnostics;
+use kiln_model::fxhash::FxHashMap;
 use kiln_model::{Cutover, CutoverCheck, CutoverStep, Metric, ResourceAddr, Value};
 
 use crate::convert::convert_constraint;
@@ -81,7 +82,7 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
             match hcl_edit::parser::parse_body(text) {
                 Ok(mut body) => {
                     crate::template_lines::body(&mut body, text);
-                    p.file(&file, body)
+                    p.file(&file, body.into_iter().map(|s| (s, None)))
                 }
                 Err(e) => p.diags.push(syntax_error(&file, &e)),
             }
@@ -94,30 +95,83 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
 
 /// The least size of the pieces a large file is parsed in (see
 /// [`Parser::file_in_pieces`]); a file under twice this is parsed whole.
-const PIECE_LEN: usize = 256 * 1024;
+const PIECE_LEN: usize = 128 * 1024;
 
-/// `text[start..end]` parsed on its own with spans true to `text`: the
-/// bytes before `start` become one block comment (`/*  …  */`), which the
-/// parser skips at memory speed (a `memchr` scan for its end, with
-/// `winnow`'s `simd` feature), so every span counts from the file's start
-/// (fewer than four bytes become spaces).
+/// Most threads that parse a large file's pieces (no more than the cores):
+/// with two, each keeps one piece waiting, and parsing and converting no
+/// longer wait on each other (docs/performance.md).
+const PIECE_THREADS: usize = 2;
+
+/// A top-level item of a file, with a resource or data block's body
+/// already converted (with what converting it found) when a piece thread
+/// parsed it; `None` for other items, and for every item of a whole parse.
+type Item = (Structure, Option<(Body, Diagnostics)>);
+
+/// `text[start..end]` (of `file`) parsed on its own with spans true to
+/// `text`, its resource and data blocks' bodies converted: the bytes
+/// before `start` become one block comment (`/*  …  */`), which the parser
+/// skips at memory speed (a `memchr` scan for its end, with `winnow`'s
+/// `simd` feature), so every span counts from the file's start (fewer than
+/// four bytes become spaces).
 fn parse_piece(
+    file: &Arc<SourceFile>,
+    padded: &mut Padded,
     text: &str,
     start: usize,
     end: usize,
-) -> Result<hcl_edit::structure::Body, hcl_edit::parser::Error> {
-    let mut padded = String::with_capacity(end);
-    if start >= 4 {
-        padded.push_str("/*");
-        padded.push_str(&" ".repeat(start - 4));
-        padded.push_str("*/");
-    } else {
-        padded.push_str(&" ".repeat(start));
+) -> Result<Vec<Item>, hcl_edit::parser::Error> {
+    let mut body = hcl_edit::parser::parse_body(padded.piece(text, start, end))?;
+    crate::template_lines::body(&mut body, text);
+    Ok(body
+        .into_iter()
+        .map(|s| match s {
+            // Pure work, the bulk of a large file's conversion: done here,
+            // beside the parse, so the converting thread only checks
+            // declarations.
+            Structure::Block(mut b) if matches!(b.ident.as_str(), "resource" | "data") => {
+                let mut diags = Diagnostics::new();
+                let body = std::mem::take(&mut b.body);
+                let body = convert_body(file, body, Some(header(file, &b)), &mut diags);
+                (Structure::Block(b), Some((body, diags)))
+            }
+            s => (s, None),
+        })
+        .collect())
+}
+
+/// The text a piece is parsed from ([`parse_piece`]), kept by the thread
+/// that parses a file's pieces in order: the comment standing for the
+/// bytes before a piece is extended, not written again, for the next.
+#[derive(Default)]
+struct Padded {
+    text: String,
+    /// Where the comment's `*/` is, if `text` starts with a comment.
+    comment_end: Option<usize>,
+}
+
+impl Padded {
+    /// `text[start..end]`, the bytes before it blanked.
+    fn piece(&mut self, text: &str, start: usize, end: usize) -> &str {
+        if start < 4 {
+            self.text.clear();
+            self.text.extend(std::iter::repeat_n(' ', start));
+            self.comment_end = None;
+        } else {
+            match self.comment_end {
+                Some(at) if at <= start - 2 => self.text.truncate(at),
+                _ => {
+                    self.text.clear();
+                    self.text.push_str("/*");
+                }
+            }
+            let blanks = start - 2 - self.text.len();
+            self.text.extend(std::iter::repeat_n(' ', blanks));
+            self.text.push_str("*/");
+            self.comment_end = Some(start - 2);
+        }
+        self.text.push_str(&text[start..end]);
+        &self.text
     }
-    padded.push_str(&text[start..end]);
-    let mut body = hcl_edit::parser::parse_body(&padded)?;
-    crate::template_lines::body(&mut body, &padded);
-    Ok(body)
 }
 
 /// Parses one expression (a `--var` value, a console line, a test input).
@@ -148,12 +202,12 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
 struct Parser {
     config: Config,
     diags: Diagnostics,
-    resources: HashMap<ResourceAddr, Loc>,
-    variables: HashMap<String, Loc>,
-    locals: HashMap<String, Loc>,
-    outputs: HashMap<String, Loc>,
-    providers: HashMap<String, Loc>,
-    modules: HashMap<String, Loc>,
+    resources: FxHashMap<ResourceAddr, Loc>,
+    variables: FxHashMap<String, Loc>,
+    locals: FxHashMap<String, Loc>,
+    outputs: FxHashMap<String, Loc>,
+    providers: FxHashMap<String, Loc>,
+    modules: FxHashMap<String, Loc>,
 }
 
 fn loc(file: &Arc<SourceFile>, range: Option<Range<usize>>) -> Loc {
@@ -293,10 +347,12 @@ fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
 
 impl Parser {
     /// A large file (its `text` with big numbers hidden) parsed piece by
-    /// piece between `cuts` ([`crate::syntax::top_level_cuts`]): a
-    /// thread parses the next piece while this one converts the last, and
-    /// each piece's syntax tree is dropped once converted — the whole
-    /// file's tree (tens of times the text's size) never exists at once.
+    /// piece between `cuts` ([`crate::syntax::top_level_cuts`]): threads
+    /// ([`PIECE_THREADS`], taking turns) parse the next pieces and convert
+    /// their resource bodies while this one converts the last in file
+    /// order, and each piece's syntax tree is dropped once converted — the
+    /// whole file's tree (tens of times the text's size) never exists at
+    /// once.
     /// Same result as parsing it whole: a piece that does not parse sends
     /// the rest of the file to a whole parse, whose syntax error (the one
     /// a whole parse reports) replaces the file's other diagnostics.
@@ -308,25 +364,35 @@ impl Parser {
         let before = std::mem::take(&mut self.diags);
         // Up to where the file is converted.
         let mut done = 0;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = PIECE_THREADS.min(cores).min(bounds.len());
         let failed = std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
             let bounds = &bounds;
-            scope.spawn(move || {
-                for &(start, end) in bounds {
-                    let piece = parse_piece(text, start, end);
-                    let stop = piece.is_err();
-                    if tx.send((end, piece)).is_err() || stop {
-                        return;
-                    }
-                }
-            });
-            for (end, piece) in rx {
-                match piece {
-                    Ok(body) => {
-                        self.file(file, body);
+            // Thread `k` parses pieces k, k + threads, ...: each has one
+            // piece waiting at most.
+            let pieces: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    scope.spawn(move || {
+                        let mut padded = Padded::default();
+                        for &(start, end) in bounds.iter().skip(k).step_by(threads) {
+                            let piece = parse_piece(file, &mut padded, text, start, end);
+                            let stop = piece.is_err();
+                            if tx.send((end, piece)).is_err() || stop {
+                                return;
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            for i in 0..bounds.len() {
+                match pieces[i % threads].recv() {
+                    Ok((end, Ok(items))) => {
+                        self.file(file, items);
                         done = end;
                     }
-                    Err(_) => return true,
+                    _ => return true,
                 }
             }
             false
@@ -337,10 +403,10 @@ impl Parser {
                     // The pieces misjudged a cut (it parses whole): the
                     // items not converted yet, as a whole parse gives them.
                     crate::template_lines::body(&mut body, text);
-                    let rest: hcl_edit::structure::Body = body
+                    let rest = body
                         .into_iter()
                         .filter(|s| s.span().is_none_or(|r| r.start >= done))
-                        .collect();
+                        .map(|s| (s, None));
                     self.file(file, rest);
                 }
                 Err(e) => {
@@ -353,8 +419,8 @@ impl Parser {
         self.diags.extend(mine);
     }
 
-    fn file(&mut self, file: &Arc<SourceFile>, body: hcl_edit::structure::Body) {
-        for s in body {
+    fn file(&mut self, file: &Arc<SourceFile>, items: impl IntoIterator<Item = Item>) {
+        for (s, converted) in items {
             let b = match s {
                 Structure::Block(b) => b,
                 Structure::Attribute(a) => {
@@ -390,16 +456,17 @@ impl Parser {
                     } else {
                         "resource"
                     };
-                    if !self.first_declaration(
-                        what,
-                        addr.to_string(),
-                        &h,
-                        |p| &mut p.resources,
-                        addr.clone(),
-                    ) {
+                    if !self.first_declaration(what, &addr, &h, |p| &mut p.resources, addr.clone())
+                    {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = match converted {
+                        Some((body, diags)) => {
+                            self.diags.extend(diags);
+                            body
+                        }
+                        None => convert_body(file, b.body, Some(h.clone()), &mut self.diags),
+                    };
                     let r = self.resource(addr, body, h);
                     self.config.resources.push(r);
                 }
@@ -410,7 +477,7 @@ impl Parser {
                     let name = labels.into_iter().next().unwrap_or_default();
                     if !self.first_declaration(
                         "variable",
-                        name.clone(),
+                        &name,
                         &h,
                         |p| &mut p.variables,
                         name.clone(),
@@ -428,7 +495,7 @@ impl Parser {
                     let name = labels.into_iter().next().unwrap_or_default();
                     if !self.first_declaration(
                         "output",
-                        name.clone(),
+                        &name,
                         &h,
                         |p| &mut p.outputs,
                         name.clone(),
@@ -459,7 +526,7 @@ impl Parser {
                     };
                     if !self.first_declaration(
                         "provider configuration",
-                        key.clone(),
+                        &key,
                         &h,
                         |p| &mut p.providers,
                         key.clone(),
@@ -484,7 +551,7 @@ impl Parser {
                     for a in body.attributes {
                         if !self.first_declaration(
                             "local value",
-                            a.name.clone(),
+                            &a.name,
                             &a.loc,
                             |p| &mut p.locals,
                             a.name.clone(),
@@ -577,7 +644,7 @@ impl Parser {
                     let name = labels.into_iter().next().unwrap_or_default();
                     if !self.first_declaration(
                         "module",
-                        name.clone(),
+                        &name,
                         &h,
                         |p| &mut p.modules,
                         name.clone(),
@@ -608,9 +675,9 @@ impl Parser {
     fn first_declaration<K: std::hash::Hash + Eq>(
         &mut self,
         what: &str,
-        shown: String,
+        shown: &dyn std::fmt::Display,
         at: &Loc,
-        table: impl FnOnce(&mut Parser) -> &mut HashMap<K, Loc>,
+        table: impl FnOnce(&mut Parser) -> &mut FxHashMap<K, Loc>,
         key: K,
     ) -> bool {
         match table(self).entry(key) {
@@ -636,6 +703,10 @@ impl Parser {
         names: &[&str],
     ) -> Option<Vec<String>> {
         let ty = b.ident.as_str();
+        let got = b.labels.len();
+        if got == names.len() {
+            return Some(b.labels.iter().map(|l| label_str(l).to_string()).collect());
+        }
         let usage = {
             let mut u = ty.to_string();
             for n in names {
@@ -643,10 +714,6 @@ impl Parser {
             }
             u + " { ... }"
         };
-        let got = b.labels.len();
-        if got == names.len() {
-            return Some(b.labels.iter().map(|l| label_str(l).to_string()).collect());
-        }
         let summary = if got < names.len() {
             format!(
                 "missing label{}: a {ty} block needs {}",
@@ -1839,6 +1906,55 @@ output "o" {
         let whole = parse_in_pieces_of(file(&short), 1 << 40);
         let pieces = parse_in_pieces_of(file(&short), 1);
         assert_eq!(format!("{pieces:?}"), format!("{whole:?}"));
+    }
+
+    /// A padded piece is the piece behind blanks of the same length as
+    /// what comes before it, however the pieces before it went.
+    #[test]
+    fn a_piece_is_padded_to_its_place() {
+        let text: String = ('a'..='z').cycle().take(200).collect();
+        let mut padded = Padded::default();
+        for (start, end) in [
+            (0, 3),
+            (3, 9),
+            (9, 40),
+            (40, 41),
+            (120, 200),
+            (5, 50),
+            (60, 61),
+        ] {
+            let want = if start >= 4 {
+                format!("/*{}*/{}", " ".repeat(start - 4), &text[start..end])
+            } else {
+                format!("{}{}", " ".repeat(start), &text[start..end])
+            };
+            assert_eq!(padded.piece(&text, start, end), want, "{start}..{end}");
+        }
+    }
+
+    /// Resource and data blocks (whose bodies piece threads convert)
+    /// report in the whole parse's order: a duplicate, whose body a whole
+    /// parse never converts, and a block with the wrong labels.
+    #[test]
+    fn pieces_report_what_a_whole_parse_reports() {
+        let text = format!(
+            "{TEXT}resource \"null_resource\" \"a\" {{\n  count = 1\n}}\ndata \"x\" {{\n  a = 1\n}}\nlocals {{\n  names = 1\n}}\ndata \"x\" \"y\" {{\n  b = [1]\n}}\ndata \"x\" \"y\" {{}}\n"
+        );
+        let whole = parse_in_pieces_of(file(&text), 1 << 40);
+        let shown = whole.1.to_string();
+        assert_eq!(shown.matches("error:").count(), 4, "{shown}");
+        assert!(shown.contains("duplicate resource"), "{shown}");
+        assert!(shown.contains("duplicate data source"), "{shown}");
+        assert!(shown.contains("missing label"), "{shown}");
+        for len in [1, 8, 64] {
+            let pieces = parse_in_pieces_of(file(&text), len);
+            assert_eq!(format!("{:?}", pieces.0), format!("{:?}", whole.0));
+            assert_eq!(
+                format!("{:?}", pieces.1),
+                format!("{:?}", whole.1),
+                "pieces of {len}"
+            );
+        }
     }
 
     /// A syntax error in a later piece: only the whole parse's syntax error,

@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod cutover;
+pub mod fxhash;
 pub mod number;
 pub mod schema;
 pub mod str_map;

@@ -20,7 +20,6 @@ mod apply_eval;
 mod ephemeral;
 mod expand;
 mod files;
-mod fxhash;
 mod graph;
 mod mode;
 pub mod moves;

@@ -1,18 +1,20 @@
-//! A fast, deterministic hasher for the planner's lookup tables (the
-//! Firefox / rustc "Fx" hash). Lookups only: nothing iterates these tables,
-//! so their order never reaches a plan.
+//! A fast, deterministic hasher for lookup tables keyed by names and
+//! addresses (the Firefox / rustc "Fx" hash): the parser's declarations,
+//! the planner's indexes. Lookups only: nothing iterates these tables, so
+//! their order never reaches a configuration or a plan. Not for keys an
+//! adversary chooses to collide: configurations are the user's own.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-pub(crate) fn map_with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
+pub fn map_with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
     HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default())
 }
 
 #[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
+pub struct FxHasher {
     hash: u64,
 }
 
