@@ -76,10 +76,10 @@ impl Output {
         }
     }
 
-    /// Replaces the live status line's text, if one is shown.
-    pub fn live_update(&self, msg: String) {
+    /// Replaces the live status line's text (made only if one is shown).
+    pub fn live_update(&self, msg: impl FnOnce() -> String) {
         if let Some(bar) = self.live.lock().ok().and_then(|l| l.clone()) {
-            bar.set_message(msg);
+            bar.set_message(msg());
         }
     }
 

@@ -152,7 +152,7 @@ impl kiln_engine::Observer for Reporter<'_> {
                 c.total = plan.steps.len();
                 self.out.live_start(c.line(in_flight));
             } else {
-                self.out.live_update(c.line(in_flight));
+                self.out.live_update(|| c.line(in_flight));
             }
         }
         let a = &plan.actions[step.action];
@@ -209,7 +209,7 @@ impl kiln_engine::Observer for Reporter<'_> {
             if c.finished >= c.total {
                 self.out.live_stop();
             } else {
-                self.out.live_update(c.line(in_flight));
+                self.out.live_update(|| c.line(in_flight));
             }
         }
         let a = &plan.actions[step.action];

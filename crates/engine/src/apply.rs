@@ -24,7 +24,7 @@ use kiln_provider::{
 };
 use kiln_state::journal::{
     Finish, KeepRecord, Outcome, OutputRecord, ResourceRecord, SourceRecord, StepOp as JournalOp,
-    apply_finish, apply_outcome,
+    apply_finish, apply_outcome, record_outcome,
 };
 use kiln_state::{AppliedSource, JournalRecord, OutputState, ResourceState, State};
 use kiln_store::Journal;
@@ -204,14 +204,20 @@ impl Walk for Forward<'_, '_, '_> {
         }
         let plan = self.run.plan;
         let step = &plan.steps[done.step];
+        // The outcome lends itself to the record while it is written.
+        let placeholder = Outcome::Deleted { id: String::new() };
         let result = JournalRecord::Result {
             step: step.id,
             addr: plan.actions[step.action].addr.clone(),
             op: journal_op(step.op),
-            outcome: done.outcome.clone(),
+            outcome: std::mem::replace(&mut done.outcome, placeholder),
             at: util::now(),
         };
-        if let Err(e) = self.journal.append(&result).await {
+        let written = self.journal.append(&result).await;
+        if let JournalRecord::Result { outcome, .. } = result {
+            done.outcome = outcome;
+        }
+        if let Err(e) = written {
             // The state in memory is still right; only crash safety is lost.
             self.run.diagnostics.push(Diagnostic::error(format!(
                 "cannot write the apply journal: {e}; no new steps were started"
@@ -1266,21 +1272,21 @@ impl Run<'_> {
             }
             _ => {}
         }
-        apply_outcome(&mut self.state, &addr, journal_op(step.op), &done.outcome);
-        match done.outcome {
-            Outcome::Failed { message, .. } => self.fail(i, message, done.elapsed),
-            outcome => {
-                let id = match outcome {
-                    Outcome::Created { resource } => {
-                        self.created_any = true;
-                        Some(resource.id)
-                    }
-                    Outcome::Updated { resource } => Some(resource.id),
-                    Outcome::Deleted { id } => Some(id),
-                    Outcome::Failed { .. } | Outcome::Restored { .. } => None,
-                };
-                self.succeed(i, id, done.elapsed);
+        let ended = match &done.outcome {
+            Outcome::Failed { message, .. } => Err(message.clone()),
+            Outcome::Created { resource } => {
+                self.created_any = true;
+                Ok(Some(resource.id.clone()))
             }
+            Outcome::Updated { resource } => Ok(Some(resource.id.clone())),
+            Outcome::Deleted { id } => Ok(Some(id.clone())),
+            Outcome::Restored { .. } => Ok(None),
+        };
+        // The object moves into the state.
+        record_outcome(&mut self.state, &addr, journal_op(step.op), done.outcome);
+        match ended {
+            Err(message) => self.fail(i, message, done.elapsed),
+            Ok(id) => self.succeed(i, id, done.elapsed),
         }
     }
 

@@ -279,25 +279,28 @@ pub fn compact(state: &mut State, records: &[JournalRecord]) {
 
 /// Applies one step's outcome to the state.
 pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome: &Outcome) {
+    record_outcome(state, addr, op, outcome.clone());
+}
+
+/// [`apply_outcome`] taking the outcome, whose object moves into the state.
+pub fn record_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome: Outcome) {
     match (op, outcome) {
         (_, Outcome::Created { resource }) => {
             state.generation = state.generation.max(resource.generation);
-            let new: ResourceState = resource.clone().into();
+            let new: ResourceState = resource.into();
             if let Some(old) = state.resources.insert(addr.clone(), new) {
                 state.deposed.push(old);
             }
         }
         (_, Outcome::Updated { resource }) => {
-            state
-                .resources
-                .insert(addr.clone(), resource.clone().into());
+            state.resources.insert(addr.clone(), resource.into());
         }
         (_, Outcome::Deleted { id }) => {
-            if state.resources.get(addr).is_some_and(|r| &r.id == id) {
+            if state.resources.get(addr).is_some_and(|r| r.id == id) {
                 state.resources.remove(addr);
-            } else if state.deposed.remove(addr, id).is_some() {
+            } else if state.deposed.remove(addr, &id).is_some() {
             } else if let Some(prev) = state.previous.as_mut()
-                && prev.resources.remove(addr, id).is_some()
+                && prev.resources.remove(addr, &id).is_some()
                 && prev.resources.is_empty()
             {
                 state.previous = None;
@@ -312,10 +315,10 @@ pub fn apply_outcome(state: &mut State, addr: &InstanceAddr, op: StepOp, outcome
         ) => {
             // Something exists that the apply did not want: keep it recorded
             // as deposed so the next plan deletes it.
-            state.deposed.push(resource.clone().into());
+            state.deposed.push(resource.into());
         }
         (_, Outcome::Restored { id }) => {
-            if let Some(old) = state.deposed.remove(addr, id)
+            if let Some(old) = state.deposed.remove(addr, &id)
                 && let Some(new) = state.resources.insert(addr.clone(), old)
             {
                 state.deposed.push(new);
