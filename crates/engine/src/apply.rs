@@ -227,12 +227,12 @@ impl Walk for Forward<'_, '_, '_> {
         self.run.finish(done);
     }
 
-    async fn lost(&mut self, i: usize, error: tokio::task::JoinError) {
+    async fn lost(&mut self, i: usize, why: String) {
         let done = Done {
             step: i,
             outcome: Outcome::Failed {
                 message: format!(
-                    "the provider call panicked ({error}); the object may exist: run `kiln refresh`"
+                    "the provider call panicked ({why}); the object may exist: run `kiln refresh`"
                 ),
                 created: None,
             },
@@ -714,7 +714,7 @@ impl Walk for Backward<'_, '_> {
         self.report.push(what);
     }
 
-    async fn lost(&mut self, _u: usize, _error: tokio::task::JoinError) {
+    async fn lost(&mut self, _u: usize, _why: String) {
         // Its undo is reported as never finished, after the walk.
     }
 }

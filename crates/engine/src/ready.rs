@@ -4,6 +4,8 @@
 //! parallelism bound, until nothing is running and nothing more may start.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::task::{Context, Poll, Waker};
 
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -86,8 +88,8 @@ pub(crate) trait Walk {
     fn run(i: usize, job: Self::Job) -> impl Future<Output = Self::Done> + Send + 'static;
     /// A call returned.
     async fn finished(&mut self, done: Self::Done);
-    /// A call never returned: its task panicked.
-    async fn lost(&mut self, i: usize, error: JoinError);
+    /// A call never returned: it panicked (`why`: the panic's message).
+    async fn lost(&mut self, i: usize, why: String);
 }
 
 /// Starts ready nodes of `w` (at most `limit` calls at once) as soon as
@@ -106,8 +108,23 @@ pub(crate) async fn walk<W: Walk>(w: &mut W, limit: usize, cancel: &Cancellation
                 break;
             };
             if let Some(job) = w.start(i).await {
-                let handle = tasks.spawn(W::run(i, job));
-                nodes.insert(handle.id(), i);
+                // A call that returns without waiting (a provider that
+                // answers from memory) is handed back at once: only one
+                // that waits becomes a task, which saves waking a worker
+                // thread per call. The task polls it again with its own
+                // waker, as the Future contract allows.
+                let mut call = Box::pin(W::run(i, job));
+                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+                }));
+                match polled {
+                    Ok(Poll::Ready(done)) => w.finished(done).await,
+                    Ok(Poll::Pending) => {
+                        let handle = tasks.spawn(call);
+                        nodes.insert(handle.id(), i);
+                    }
+                    Err(panic) => w.lost(i, panic_text(panic.as_ref())).await,
+                }
             }
             // Calls already back are handed back before more start: with
             // a high limit and fast calls, finished tasks (each with what
@@ -148,9 +165,25 @@ async fn hand_back<W: Walk>(
         }
         Err(e) => {
             if let Some(i) = nodes.remove(&e.id()) {
-                w.lost(i, e).await;
+                let why = match e.try_into_panic() {
+                    Ok(panic) => panic_text(panic.as_ref()),
+                    Err(e) => e.to_string(),
+                };
+                w.lost(i, why).await;
             }
         }
+    }
+}
+
+/// What a panic says: its message, if it has one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => format!("{s:?}"),
+        (_, Some(s)) => format!("{s:?}"),
+        _ => "no message".to_string(),
     }
 }
 

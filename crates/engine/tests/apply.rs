@@ -170,6 +170,58 @@ async fn steps_start_as_soon_as_their_inputs_are_ready() {
     assert!(end_of("fake_thing.c") < end_of("fake_thing.a"));
 }
 
+/// A call that panics is a failed step, whether it panicked at once (the
+/// engine polls a call once itself before handing it to a task) or after
+/// waiting (in its task).
+#[tokio::test]
+async fn a_provider_call_that_panics_fails_its_step() {
+    let fake = Fake::new();
+    for (a, ms) in [("fake_thing.a", 40), ("fake_thing.b", 10)] {
+        let d = Duration::from_millis(ms);
+        fake.delays.lock().unwrap().insert(a.into(), d);
+    }
+    for a in ["fake_thing.a", "fake_thing.c"] {
+        fake.panic_create.lock().unwrap().insert(a.into());
+    }
+    let mut b = PlanBuilder::new(1);
+    for a in ["fake_thing.a", "fake_thing.b", "fake_thing.c"] {
+        b.create(a, &[]);
+    }
+    let plan = b.build();
+    let (report, records) = run(&plan, State::new("test", LINEAGE), &fake, 4).await;
+    let mut failed: Vec<(String, &str)> = report
+        .failures
+        .iter()
+        .map(|f| (f.addr.to_string(), f.message.as_str()))
+        .collect();
+    failed.sort();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for ((addr, message), want) in failed.iter().zip(["fake_thing.a", "fake_thing.c"]) {
+        assert_eq!(addr, want);
+        assert!(
+            message.contains("the provider call panicked")
+                && message.contains(&format!("injected panic in the create of {want}")),
+            "{message}"
+        );
+    }
+    // Both are journaled as failed; b, created meanwhile, is rolled back.
+    let failed_results = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                JournalRecord::Result {
+                    outcome: kiln_state::Outcome::Failed { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(failed_results, 2);
+    assert!(report.state.is_empty(), "{:?}", report.state.resources);
+    assert!(fake.object_ids().is_empty());
+}
+
 #[tokio::test]
 async fn a_failed_create_rolls_back_everything_the_apply_created() {
     let fake = Fake::new();

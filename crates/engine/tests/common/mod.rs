@@ -47,6 +47,8 @@ pub struct Call {
 pub struct Fake {
     pub objects: Mutex<BTreeMap<String, Object>>,
     pub fail_create: Mutex<BTreeSet<String>>,
+    /// Creates that panic (after their delay, if any).
+    pub panic_create: Mutex<BTreeSet<String>>,
     pub fail_delete: Mutex<BTreeSet<String>>,
     pub unhealthy: Mutex<BTreeSet<String>>,
     pub drift: Mutex<BTreeMap<String, String>>,
@@ -178,6 +180,9 @@ impl Provider for Fake {
     async fn create(&self, req: CreateRequest) -> CreateResponse {
         let addr = req.context.address.clone();
         let start = self.enter(&addr).await;
+        if self.panic_create.lock().unwrap().contains(&addr) {
+            panic!("injected panic in the create of {addr}");
+        }
         let resp = if self.fail_create.lock().unwrap().contains(&addr) {
             CreateResponse {
                 diagnostics: Diagnostic::error(format!("injected create failure of {addr}")).into(),
