@@ -109,16 +109,21 @@ impl Output {
 
     /// A progress or status line on stderr.
     pub fn status(&self, text: &str) {
+        self.status_fmt(format_args!("{text}"));
+    }
+
+    /// [`Output::status`] of text still to be formatted (no copy of it).
+    pub fn status_fmt(&self, text: std::fmt::Arguments<'_>) {
         if let Some(bar) = self.live.lock().ok().and_then(|l| l.clone()) {
-            bar.println(text);
+            bar.println(text.to_string());
             return;
         }
         // One write: stderr is unbuffered, and `writeln!` would write the
         // text and its newline apart (two system calls a line, for an
         // apply's two lines per resource).
-        let mut line = String::with_capacity(text.len() + 1);
-        line.push_str(text);
-        line.push('\n');
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(80);
+        let _ = writeln!(line, "{text}");
         let _ = io::stderr().lock().write_all(line.as_bytes());
     }
 

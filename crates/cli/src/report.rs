@@ -157,7 +157,7 @@ impl kiln_engine::Observer for Reporter<'_> {
         }
         let a = &plan.actions[step.action];
         self.out
-            .status(&format!("{}: {}...", a.addr, verb(step.op, false)));
+            .status_fmt(format_args!("{}: {}...", a.addr, verb(step.op, false)));
         self.event(
             || json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}),
         );
@@ -224,7 +224,7 @@ impl kiln_engine::Observer for Reporter<'_> {
             })
         });
         match &report.error {
-            None => self.out.status(&format!(
+            None => self.out.status_fmt(format_args!(
                 "{}: {} ({:.1?})",
                 a.addr,
                 verb(step.op, true),

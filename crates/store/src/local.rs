@@ -423,6 +423,7 @@ impl LocalStore {
             file,
             path,
             sealer: self.sealer.clone(),
+            line: Vec::new(),
         })
     }
 
@@ -566,20 +567,34 @@ struct LocalJournal {
     file: fs::File,
     path: PathBuf,
     sealer: Option<Arc<Sealer>>,
+    /// The line being written, its buffer kept from record to record.
+    line: Vec<u8>,
 }
 
 #[async_trait]
 impl Journal for LocalJournal {
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(record)
-            .map_err(|e| StoreError::Other(format!("encoding a journal record: {e}")))?;
-        let mut line = Sealer::seal_with(self.sealer.as_deref(), plain)?;
+        let encoding =
+            |e: serde_json::Error| StoreError::Other(format!("encoding a journal record: {e}"));
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        match self.sealer.as_deref() {
+            None => serde_json::to_writer(&mut line, record).map_err(encoding)?,
+            Some(s) => {
+                let plain = serde_json::to_vec(record).map_err(encoding)?;
+                line = Sealer::seal_with(Some(s), plain)?;
+            }
+        }
         line.push(b'\n');
         // One write of a small buffer to the page cache: done in place rather
         // than on the blocking pool, which would cost more than the write.
-        self.file
-            .write_all(&line)
-            .map_err(|e| io_err(format!("appending to {}", self.path.display()), e))
+        let written = self.file.write_all(&line);
+        // A step's record is small; a large one (the configuration, at the
+        // start) is not worth keeping the room for.
+        if line.capacity() <= 64 * 1024 {
+            self.line = line;
+        }
+        written.map_err(|e| io_err(format!("appending to {}", self.path.display()), e))
     }
 
     async fn sync(&mut self) -> Result<(), StoreError> {
