@@ -1,6 +1,7 @@
 //! Renderers: plans (human diff, JSON), state, graphs. They build strings;
 //! `output` writes them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -178,12 +179,12 @@ fn cutover_lines(c: &kiln_model::Cutover) -> Vec<String> {
 
 /// The human plan.
 pub fn plan_human(out: &Output, plan: &Plan) -> String {
-    let mut s = String::new();
     let changes: Vec<&Action> = plan
         .actions
         .iter()
         .filter(|a| a.kind != ActionKind::NoOp)
         .collect();
+    let mut s = String::new();
     let sum = plan.summary();
     if !plan.has_changes() {
         let _ = writeln!(
@@ -354,22 +355,22 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
 /// marked sensitive wherever the other is, so neither the old value of a
 /// now-sensitive attribute nor the new value of a formerly sensitive one
 /// is printed (Terraform hides both sides of such a change).
-fn shown(a: &Action) -> (Option<Value>, Option<Value>) {
+fn shown(a: &Action) -> (Option<Cow<'_, Value>>, Option<Cow<'_, Value>>) {
     match (&a.before, &a.after) {
         (Some(b), Some(f)) => {
             let b = b.clone().mark_like(f);
             let f = f.clone().mark_like(&b);
-            (Some(b), Some(f))
+            (Some(Cow::Owned(b)), Some(Cow::Owned(f)))
         }
-        (b, f) => (b.clone(), f.clone()),
+        (b, f) => (b.as_ref().map(Cow::Borrowed), f.as_ref().map(Cow::Borrowed)),
     }
 }
 
 fn attributes(out: &Output, s: &mut String, a: &Action) {
     let empty = kiln_model::FieldMap::new();
     let (before, after) = shown(a);
-    let before = before.as_ref().and_then(Value::as_map).unwrap_or(&empty);
-    let after = after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    let before = before.as_deref().and_then(Value::as_map).unwrap_or(&empty);
+    let after = after.as_deref().and_then(Value::as_map).unwrap_or(&empty);
     let forcing: Vec<&str> = a
         .reasons
         .iter()
@@ -511,8 +512,8 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                 "cutover": a.cutover,
                 "reasons": a.reasons.iter().map(reason_json).collect::<Vec<_>>(),
                 "reason_text": a.reasons.iter().map(reason_text_redacted).collect::<Vec<_>>(),
-                "before": before.as_ref().map(Value::redacted),
-                "after": after.as_ref().map(Value::redacted),
+                "before": before.as_deref().map(Value::redacted),
+                "after": after.as_deref().map(Value::redacted),
                 "depends_on": a.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
             })
         })
