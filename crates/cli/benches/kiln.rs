@@ -123,7 +123,7 @@ fn state_of(plan: &kiln_plan::Plan) -> State {
     for (i, a) in plan.actions.iter().enumerate() {
         let mut attrs = a.after.clone().unwrap_or_default();
         if let Value::Map(m) = &mut attrs {
-            m.insert("id".into(), Value::from(format!("{i}")));
+            m.insert("id", Value::from(format!("{i}")));
             for v in m.values_mut() {
                 if *v == Value::Unknown {
                     *v = Value::from("x");

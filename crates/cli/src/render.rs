@@ -383,12 +383,16 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
             _ => None,
         })
         .collect();
-    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let names: std::collections::BTreeSet<&str> = before
+        .keys()
+        .chain(after.keys())
+        .map(|k| k.as_str())
+        .collect();
     let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
     let mut hidden = 0;
     for name in names {
-        let b = before.get(name.as_str()).unwrap_or(&Value::Null);
-        let f = after.get(name.as_str()).unwrap_or(&Value::Null);
+        let b = before.get(name).unwrap_or(&Value::Null);
+        let f = after.get(name).unwrap_or(&Value::Null);
         match a.kind {
             ActionKind::Create => {
                 if !f.is_null() {
@@ -417,7 +421,7 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
                 }
                 let forces = forcing
                     .iter()
-                    .any(|p| p == name || p.starts_with(&format!("{name}.")));
+                    .any(|p| *p == name || p.starts_with(&format!("{name}.")));
                 let note = if forces {
                     out.paint(Style::Red, "  # forces replacement")
                 } else {
@@ -599,7 +603,7 @@ pub fn state_human(state: &State) -> String {
     for r in state.resources.values() {
         let _ = writeln!(s, "# {} (id {}, generation {})", r.addr, r.id, r.generation);
         if let Some(m) = r.attributes.as_map() {
-            let width = m.keys().map(String::len).max().unwrap_or(0);
+            let width = m.keys().map(|k| k.len()).max().unwrap_or(0);
             for (k, v) in m {
                 let _ = writeln!(s, "    {k:width$} = {}", value_text(v, 4));
             }

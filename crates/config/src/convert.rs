@@ -126,12 +126,13 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                 } else {
                     elem
                 };
-                let mut out = BTreeMap::new();
+                let mut out = kiln_model::FieldMap::new();
                 for (k, v) in m {
-                    let key = format!("[{}]", Value::String(k.clone()));
+                    let key = format!("[{}]", Value::String(k.to_string()));
                     let v = with_path(path, &key, |p| convert_at(v, elem, p))?;
                     out.insert(k, v);
                 }
+                out.shrink_to_fit();
                 Ok(Value::Map(Fields::new(out, MapKind::Map)))
             }
             other => Err(mismatch(path, ty, other.type_name())),
@@ -251,7 +252,7 @@ fn check_required(v: &Value, ty: &Type, shape: &Shape, path: &mut String) -> Res
             };
             for (k, x) in m {
                 let len = path.len();
-                path.push_str(&format!("[{}]", Value::String(k.clone())));
+                path.push_str(&format!("[{}]", Value::String(k.to_string())));
                 check_required(x, t, sub, path)?;
                 path.truncate(len);
             }

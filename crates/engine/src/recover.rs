@@ -301,7 +301,7 @@ fn as_created(config: &Value, found: Value, schema: &ResourceSchema) -> Value {
     };
     let mut out = config.clone();
     for (k, v) in found {
-        let provider_set = match schema.attributes.get(k).map(|a| a.presence) {
+        let provider_set = match schema.attributes.get(k.as_str()).map(|a| a.presence) {
             Some(Presence::Computed) | None => true,
             Some(Presence::OptionalComputed) => out.get(k).is_none_or(Value::is_null),
             Some(Presence::Required | Presence::Optional) => false,

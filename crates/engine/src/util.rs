@@ -181,7 +181,7 @@ pub(crate) fn changed_keys(prior: &Value, planned: &Value) -> Vec<String> {
         .unwrap_or(&empty)
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_string())
         .collect()
 }
 

@@ -486,7 +486,7 @@ impl Schemas {
 
     /// All managed resource type names, for "did you mean" messages.
     pub fn resource_types(&self) -> impl Iterator<Item = &str> {
-        self.resource_index.keys().map(String::as_str)
+        self.resource_index.keys().map(|k| k.as_str())
     }
 }
 

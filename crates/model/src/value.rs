@@ -20,6 +20,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::str_map::Key;
+
 pub use crate::number::Number;
 
 /// The entries of an object or map value: a vector sorted by key
@@ -245,22 +247,22 @@ impl From<FieldMap> for Fields {
     }
 }
 
-impl FromIterator<(String, Value)> for Fields {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
+impl<K: Into<Key>> FromIterator<(K, Value)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Fields {
         Fields::from(iter.into_iter().collect::<FieldMap>())
     }
 }
 
 impl IntoIterator for Fields {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Key, Value);
+    type IntoIter = std::vec::IntoIter<(Key, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Fields {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Key, &'a Value);
     type IntoIter = crate::str_map::Iter<'a, Value>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter()
@@ -268,7 +270,7 @@ impl<'a> IntoIterator for &'a Fields {
 }
 
 impl<'a> IntoIterator for &'a mut Fields {
-    type Item = (&'a String, &'a mut Value);
+    type Item = (&'a Key, &'a mut Value);
     type IntoIter = crate::str_map::IterMut<'a, Value>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter_mut()
@@ -474,7 +476,7 @@ impl Value {
             }
             Value::Map(m) => serde_json::Value::Object(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), v.to_plain_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_plain_json()))
                     .collect(),
             ),
             Value::Sensitive(v) => v.to_plain_json(),
@@ -521,7 +523,7 @@ impl Value {
             Value::Map(m) => {
                 let obj: serde_json::Map<String, serde_json::Value> = m
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_tagged_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_tagged_json()))
                     .collect();
                 if m.contains_key("$kiln") {
                     json!({"$kiln": "map", "value": obj})
@@ -668,7 +670,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
-        let Some(first) = map.next_key::<String>()? else {
+        let Some(first) = map.next_key::<Key>()? else {
             return Ok(Value::Map(Fields::default()));
         };
         if first == "$kiln" {
@@ -688,7 +690,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         }
         let mut m = FieldMap::new();
         m.insert(first, map.next_value::<Value>()?);
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+        while let Some((k, v)) = map.next_entry::<Key, Value>()? {
             m.insert(k, v);
         }
         // A tag elsewhere than first (written by hand, or by another
@@ -696,7 +698,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         match m.remove("$kiln") {
             Some(Value::String(tag)) => tagged(&tag, m.remove("value")).map_err(A::Error::custom),
             Some(other) => {
-                m.insert("$kiln".into(), other);
+                m.insert("$kiln", other);
                 Err(A::Error::custom(
                     "a \"$kiln\" tag must be a string (\"unknown\", \"sensitive\", \"number\" or \"map\")",
                 ))
@@ -755,7 +757,7 @@ impl<'de> serde::de::Visitor<'de> for LiteralMap {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut m = FieldMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+        while let Some((k, v)) = map.next_entry::<Key, Value>()? {
             m.insert(k, v);
         }
         m.shrink_to_fit();

@@ -186,7 +186,7 @@ pub async fn import_terraform(
                 // Shaped as kiln's schema has the type: attributes it does
                 // not know left out (`tags_all`, arguments kiln does not
                 // take), Terraform's one-element block lists as objects.
-                m.retain(|name, _| name == "id" || schema.attributes.contains_key(name));
+                m.retain(|name, _| name == "id" || schema.attributes.contains_key(name.as_str()));
                 for (name, a) in &schema.attributes {
                     if let Some(v) = m.get_mut(name) {
                         *v = conform(std::mem::take(v), &a.ty);
@@ -411,7 +411,7 @@ fn conform(v: Value, ty: &kiln_model::Type) -> Value {
             None => Value::Null,
         },
         (Value::Map(mut m), Type::Object(fields)) => {
-            m.retain(|k, _| fields.contains_key(k));
+            m.retain(|k, _| fields.contains_key(k.as_str()));
             for (k, t) in fields {
                 if let Some(x) = m.get_mut(k) {
                     *x = conform(std::mem::take(x), t);
@@ -446,7 +446,7 @@ fn same_meaning(have: &Value, want: &Value) -> Option<Value> {
         // value the object reports).
         (_, Value::Null) => Some(Value::Null),
         (Value::Map(h), Value::Map(w)) => {
-            let mut out = BTreeMap::new();
+            let mut out = kiln_model::FieldMap::new();
             for k in h.keys().chain(w.keys()) {
                 let v = same_meaning(
                     h.get(k).unwrap_or(&Value::Null),

@@ -321,12 +321,16 @@ impl<'p> ApplyEvaluator<'p> {
             let planned = planned.as_map().into_iter().flatten();
             for (k, p) in planned {
                 // A write-only argument is planned as null and sent as given.
-                if schema.attributes.get(k).is_some_and(|a| a.write_only) {
+                if schema
+                    .attributes
+                    .get(k.as_str())
+                    .is_some_and(|a| a.write_only)
+                {
                     continue;
                 }
                 // A computed attribute the plan predicted from the
                 // configuration: the configuration must predict the same.
-                if let Some(attr) = schema.attributes.get(k)
+                if let Some(attr) = schema.attributes.get(k.as_str())
                     && attr.presence == Presence::Computed
                     && let Some(rule) = &attr.planned
                 {

@@ -195,7 +195,7 @@ impl Meta {
             .get(mi)
             .and_then(|i| i.calls.iter().find(|c| c.name == name))
             .and_then(|c| c.children.first())
-            .map(|&c| self.insts[c].outputs.keys().map(String::as_str).collect())
+            .map(|&c| self.insts[c].outputs.keys().map(|k| k.as_str()).collect())
             .unwrap_or_default()
     }
 

@@ -91,7 +91,7 @@ pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
     match v {
         Value::Unknown => Err(unknown_msg("for_each")),
         Value::Null => Err("for_each must be a map or a set of strings, not null".into()),
-        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
         Value::List(items) => {
             let mut keys = Vec::with_capacity(items.len());
             for item in items {

@@ -43,7 +43,7 @@ pub(crate) fn diff(path: String, before: &Value, after: &Value, out: &mut Vec<Ch
     }
     if let (Value::Map(b), Value::Map(a)) = (before, after) {
         let null = Value::Null;
-        let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+        let mut keys: Vec<&str> = b.keys().chain(a.keys()).map(|k| k.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
         for k in keys {

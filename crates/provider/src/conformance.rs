@@ -544,7 +544,7 @@ fn check_case_config(
         }
     }
     for name in m.keys() {
-        if !rs.attributes.contains_key(name) {
+        if !rs.attributes.contains_key(name.as_str()) {
             report.fail(
                 subject,
                 "schema",
@@ -660,7 +660,7 @@ fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
         .keys()
         .chain(a.keys())
         .filter(|k| b.get(*k) != a.get(*k))
-        .cloned()
+        .map(|k| k.to_string())
         .collect();
     names.sort();
     names.dedup();

@@ -402,6 +402,6 @@ impl Registry {
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.providers.keys().map(String::as_str)
+        self.providers.keys().map(|k| k.as_str())
     }
 }

@@ -51,7 +51,11 @@ pub fn string_map(v: &Value) -> BTreeMap<String, String> {
     match v.unmarked() {
         Value::Map(m) => m
             .iter()
-            .filter_map(|(k, x)| x.unmarked().as_str().map(|s| (k.clone(), s.to_string())))
+            .filter_map(|(k, x)| {
+                x.unmarked()
+                    .as_str()
+                    .map(|s| (k.to_string(), s.to_string()))
+            })
             .collect(),
         _ => BTreeMap::new(),
     }

@@ -408,7 +408,7 @@ async fn conforms(p: &dyn Provider, env: &str) {
     let rules_listener = made(p, &env, "aws_lb_listener", {
         let mut l = listener(100);
         if let Value::Map(m) = &mut l {
-            m.insert("port".into(), Value::from(8080i64));
+            m.insert("port", Value::from(8080i64));
         }
         l
     })

@@ -232,7 +232,7 @@ fn launch(config: &Value, id: &str, ctx: &CallContext) -> Result<Launch, Diagnos
         .filter_map(|name| config.get(name).and_then(Value::as_map))
         .flat_map(|m| {
             m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.to_string(), v.to_string())))
         })
         .collect();
     Ok(Launch {
@@ -312,7 +312,7 @@ async fn start_replicas(l: &Launch, from: usize, to: usize) -> Result<Vec<(u32, 
 fn without_write_only(state: Value) -> Value {
     match state {
         Value::Map(mut m) => {
-            m.insert("env_wo".into(), Value::Null);
+            m.insert("env_wo", Value::Null);
             Value::Map(m)
         }
         other => other,

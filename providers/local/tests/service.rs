@@ -69,7 +69,7 @@ async fn unhealthy_service_names_the_failing_url() {
     let mut cfg = web_service("v3", 1, &[("UNHEALTHY", "1")]);
     if let Value::Map(m) = &mut cfg {
         m.insert(
-            "health_check".into(),
+            "health_check",
             Value::map([
                 ("path", Value::from("/ready")),
                 ("interval", Value::from("20ms")),
@@ -196,7 +196,7 @@ async fn bad_commands_are_clear_errors() {
     let p = Project::new().await;
     let mut cfg = web_service("v1", 1, &[]);
     if let Value::Map(m) = &mut cfg {
-        m.insert("command".into(), Value::from("kiln-no-such-command"));
+        m.insert("command", Value::from("kiln-no-such-command"));
     }
     let r = p
         .create("local_service", "local_service.x", cfg.clone())
@@ -211,7 +211,7 @@ async fn bad_commands_are_clear_errors() {
     );
 
     if let Value::Map(m) = &mut cfg {
-        m.insert("command".into(), Value::from("./bin/missing"));
+        m.insert("command", Value::from("./bin/missing"));
     }
     let r = p
         .create("local_service", "local_service.y", cfg.clone())

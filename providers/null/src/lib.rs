@@ -141,7 +141,7 @@ fn as_recorded(req: ReadRequest) -> ReadResponse {
 /// The attributes of `config` with `id` set.
 fn with_id(config: &Value, id: &str) -> Value {
     let mut m: kiln_model::FieldMap = config.as_map().cloned().unwrap_or_default();
-    m.insert("id".into(), Value::string(id));
+    m.insert("id", Value::string(id));
     Value::Map(m.into())
 }
 
@@ -340,8 +340,8 @@ impl Provider for TerraformProvider {
         let id = random_uuid();
         let mut m: kiln_model::FieldMap = req.config.as_map().cloned().unwrap_or_default();
         let input = m.get("input").cloned().unwrap_or(Value::Null);
-        m.insert("output".into(), input);
-        m.insert("id".into(), Value::string(&id));
+        m.insert("output", input);
+        m.insert("id", Value::string(&id));
         CreateResponse {
             state: Value::Map(m.into()),
             id: Some(id),

@@ -281,7 +281,7 @@ fn make_string(a: &Args<'_>, m: &mut kiln_model::FieldMap) -> Result<String, Dia
             pool.extend(set.iter());
         }
     }
-    m.insert("number".into(), Value::Bool(numeric));
+    m.insert("number", Value::Bool(numeric));
     if chars.len() > length {
         return Err(Diagnostic::error(format!(
             "length ({length}) is less than the sum of the min_* arguments ({})",
@@ -442,8 +442,8 @@ const NAMES: &[&str] = &[
 fn make_pet(a: &Args<'_>, m: &mut kiln_model::FieldMap) -> Result<String, Diagnostic> {
     let length = a.count("length", 2)?;
     let separator = a.string("separator").unwrap_or("-").to_string();
-    m.insert("length".into(), Value::from(length as i64));
-    m.insert("separator".into(), Value::from(separator.clone()));
+    m.insert("length", Value::from(length as i64));
+    m.insert("separator", Value::from(separator.clone()));
     let mut rng = generator(None);
     let mut pick = |words: &[&str]| words[rng.random_range(0..words.len())].to_string();
     let mut words: Vec<String> = Vec::new();
@@ -479,18 +479,15 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
             let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
             let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            m.insert("b64_url".into(), Value::from(format!("{prefix}{url}")));
-            m.insert("b64_std".into(), Value::from(format!("{prefix}{std}")));
-            m.insert("hex".into(), Value::from(format!("{prefix}{hex}")));
-            m.insert(
-                "dec".into(),
-                Value::from(format!("{prefix}{}", decimal(&bytes))),
-            );
+            m.insert("b64_url", Value::from(format!("{prefix}{url}")));
+            m.insert("b64_std", Value::from(format!("{prefix}{std}")));
+            m.insert("hex", Value::from(format!("{prefix}{hex}")));
+            m.insert("dec", Value::from(format!("{prefix}{}", decimal(&bytes))));
             format!("{prefix}{url}")
         }
         "random_string" | "random_password" => {
             let s = make_string(&a, &mut m)?;
-            m.insert("result".into(), Value::from(s.clone()));
+            m.insert("result", Value::from(s.clone()));
             if type_name == "random_password" {
                 "none".to_string()
             } else {
@@ -509,12 +506,12 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
             }
             let (min, max) = (min as i64, max as i64);
             let n = generator(a.string("seed")).random_range(min..=max);
-            m.insert("result".into(), Value::from(n));
+            m.insert("result", Value::from(n));
             n.to_string()
         }
         "random_uuid" => {
             let u = crate::random_uuid();
-            m.insert("result".into(), Value::from(u.clone()));
+            m.insert("result", Value::from(u.clone()));
             u
         }
         "random_shuffle" => {
@@ -526,7 +523,7 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
             if let Some(n) = a.number("result_count") {
                 items.truncate(n.max(0.0) as usize);
             }
-            m.insert("result".into(), Value::List(items.into()));
+            m.insert("result", Value::List(items.into()));
             "-".to_string()
         }
         other => {
@@ -538,7 +535,7 @@ fn make(type_name: &str, config: &Value) -> Result<(Value, String), Diagnostic> 
             ));
         }
     };
-    m.insert("id".into(), Value::from(id.clone()));
+    m.insert("id", Value::from(id.clone()));
     Ok((Value::Map(m.into()), id))
 }
 

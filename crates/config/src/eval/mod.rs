@@ -644,7 +644,7 @@ impl<'a> Cx<'a> {
             Value::Map(mut m) => match m.remove(name) {
                 Some(v) => Ok(v),
                 None => {
-                    let hint = suggest::hint(name, m.keys().map(String::as_str));
+                    let hint = suggest::hint(name, m.keys().map(|k| k.as_str()));
                     let mut d = self
                         .loc(span)
                         .error(format!("unsupported attribute \"{name}\"{hint}"));
@@ -653,7 +653,7 @@ impl<'a> Cx<'a> {
                     } else {
                         format!(
                             "this object has: {}",
-                            list_names(m.keys().map(String::as_str))
+                            list_names(m.keys().map(|k| k.as_str()))
                         )
                     });
                     Err(d.into())
@@ -738,7 +738,7 @@ impl<'a> Cx<'a> {
                 match m.remove(&k) {
                     Some(v) => v,
                     None => {
-                        let hint = suggest::hint(&k, m.keys().map(String::as_str));
+                        let hint = suggest::hint(&k, m.keys().map(|k| k.as_str()));
                         return Err(self.error(
                             span,
                             format!("no element with key {}{hint}", Value::String(k.clone())),
@@ -774,7 +774,10 @@ impl<'a> Cx<'a> {
                 .enumerate()
                 .map(|(i, v)| (Value::Number(Number::from_i64(i as i64)), v))
                 .collect(),
-            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Map(m) => m
+                .into_iter()
+                .map(|(k, v)| (Value::String(k.into()), v))
+                .collect(),
             other => {
                 return Err(self.error(
                     f.intro.collection_expr.span(),
@@ -1203,7 +1206,7 @@ pub(crate) fn nfc_value(mut v: Value) -> Value {
                 if m.keys().any(|k| !k.is_ascii()) {
                     *m = std::mem::take(m)
                         .into_iter()
-                        .map(|(k, v)| (nfc(k), v))
+                        .map(|(k, v)| (nfc(k.into()), v))
                         .collect();
                 }
                 m.values_mut().for_each(walk);

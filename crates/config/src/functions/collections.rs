@@ -272,14 +272,17 @@ pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {
         let Ok(Value::List(items)) = convert(v, &Type::List(Box::new(Type::String))) else {
             return Err(arg_err(
                 0,
-                format!("element {}: expected a list of strings", Value::String(k)),
+                format!(
+                    "element {}: expected a list of strings",
+                    Value::String(k.into())
+                ),
             ));
         };
         for item in items {
             let Value::String(s) = item else {
                 return Err(arg_err(0, "null values are not allowed in the lists"));
             };
-            out.entry(s).or_default().push(Value::String(k.clone()));
+            out.entry(s).or_default().push(Value::String(k.to_string()));
         }
     }
     Ok(Value::Map(

@@ -12,8 +12,6 @@
 //! `try` and `can` need their arguments unevaluated and live in the
 //! evaluator. Adding a function is one entry in [`FUNCTIONS`].
 
-use std::collections::BTreeMap;
-
 use kiln_model::{FieldMap, Number, Type, Value};
 
 use crate::FileSystem;
@@ -670,7 +668,9 @@ fn jsondecode(args: Vec<Value>) -> Result<Value, FnError> {
 
 fn keys(mut args: Vec<Value>) -> Result<Value, FnError> {
     let m = map_arg(&mut args, 0)?;
-    Ok(Value::List(m.into_keys().map(Value::String).collect()))
+    Ok(Value::List(
+        m.into_keys().map(|k| Value::String(k.into())).collect(),
+    ))
 }
 
 fn length(args: Vec<Value>) -> Result<Value, FnError> {
@@ -758,13 +758,14 @@ fn fold_numbers(args: &[Value], keep: std::cmp::Ordering) -> Result<Value, FnErr
 }
 
 fn merge(mut args: Vec<Value>) -> Result<Value, FnError> {
-    let mut out = BTreeMap::new();
+    let mut out = kiln_model::FieldMap::new();
     for i in 0..args.len() {
         if args[i].is_null() {
             continue;
         }
         out.extend(map_arg(&mut args, i)?);
     }
+    out.shrink_to_fit();
     Ok(Value::Map(out.into()))
 }
 

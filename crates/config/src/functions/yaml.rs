@@ -190,11 +190,11 @@ fn is_merge_key(text: &str, tag: Option<&Tag>) -> bool {
 /// `<<: *base` or `<<: [*a, *b]`: the mappings' entries join this one.
 fn merge(into: &mut BTreeMap<String, Value>, merged: Value) -> Result<(), String> {
     match merged {
-        Value::Map(m) => into.extend(m),
+        Value::Map(m) => into.extend(m.into_iter().map(|(k, v)| (k.into(), v))),
         Value::List(items) => {
             for item in items {
                 match item {
-                    Value::Map(m) => into.extend(m),
+                    Value::Map(m) => into.extend(m.into_iter().map(|(k, v)| (k.into(), v))),
                     other => {
                         return Err(format!(
                             "cannot merge {} (from sequence) into mapping",

@@ -143,7 +143,7 @@ impl Fake {
 
 fn with_id(attrs: Value, id: &str) -> Value {
     let mut m = attrs.as_map().cloned().unwrap_or_default();
-    m.insert("id".into(), Value::from(id));
+    m.insert("id", Value::from(id));
     Value::Map(m.into())
 }
 

@@ -105,7 +105,7 @@ pub async fn create_instance(ctx: &Ctx<'_>, config: &Value) -> Result<(String, V
     // A configured subnet stays as given.
     let mut st = state(config, computed);
     if let (Some(cfg), Value::Map(m)) = (string(config, "subnet_id"), &mut st) {
-        m.insert("subnet_id".into(), s(cfg));
+        m.insert("subnet_id", s(cfg));
     }
     Ok((id, st))
 }

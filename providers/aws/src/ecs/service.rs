@@ -257,7 +257,7 @@ impl Resource for EcsService {
         let arn = sv.service_arn().unwrap_or_default().to_string();
         let mut st = state(config, service_computed(sv));
         if let Value::Map(m) = &mut st {
-            m.insert("cluster".into(), s(cluster));
+            m.insert("cluster", s(cluster));
         }
         Ok((arn, st))
     }

@@ -246,7 +246,7 @@ pub async fn find_listener(c: &Clients, key: &str) -> Result<Option<(String, Val
 fn with_forwarding(base: &Value, f: &BTreeMap<String, i64>) -> Value {
     let mut v = base.clone();
     if let Value::Map(m) = &mut v {
-        m.insert("default_action".into(), default_action_of(f));
+        m.insert("default_action", default_action_of(f));
     }
     v
 }
