@@ -282,7 +282,11 @@ pub async fn apply_plan(
         () = stop => unreachable!("stopping never ends; the apply does"),
     };
     journal.sync().await?;
-    finish(ws, plan, report, version, options, started.elapsed(), obs).await
+    let done = finish(ws, plan, report, version, options, started.elapsed(), obs).await;
+    // The parsed configuration (a syntax tree per expression) is the
+    // largest value left; a command that exits next leaves it to the exit.
+    ws.release(engine_options);
+    done
 }
 
 /// Writes the state an apply left, clears its journal, and turns the report
