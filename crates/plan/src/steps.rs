@@ -30,18 +30,6 @@ fn deposed_id(a: &Action) -> Option<&str> {
 /// cycle, which a state whose dependencies form a loop can cause.
 pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diagnostic> {
     let n = actions.len();
-    let mut current: FxHashMap<&InstanceAddr, usize> = map_with_capacity(n);
-    let mut deposed: FxHashMap<(&InstanceAddr, &str), usize> = map_with_capacity(0);
-    for (i, a) in actions.iter().enumerate() {
-        match deposed_id(a) {
-            Some(id) => {
-                deposed.insert((&a.addr, id), i);
-            }
-            None => {
-                current.insert(&a.addr, i);
-            }
-        }
-    }
 
     // Pass 1: the steps, in action order.
     let mut steps: Vec<Step> = Vec::new();
@@ -76,6 +64,23 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
                     Some(id) => add(&mut steps, i, StepOp::DeleteDeposed, Some(id.to_string())),
                     None => add(&mut steps, i, StepOp::Delete, old_id()),
                 });
+            }
+        }
+    }
+
+    // A plan without changes has nothing more to order.
+    if steps.is_empty() {
+        return Ok(steps);
+    }
+    let mut current: FxHashMap<&InstanceAddr, usize> = map_with_capacity(n);
+    let mut deposed: FxHashMap<(&InstanceAddr, &str), usize> = map_with_capacity(0);
+    for (i, a) in actions.iter().enumerate() {
+        match deposed_id(a) {
+            Some(id) => {
+                deposed.insert((&a.addr, id), i);
+            }
+            None => {
+                current.insert(&a.addr, i);
             }
         }
     }
