@@ -97,6 +97,10 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
 /// [`Parser::file_in_pieces`]); a file under twice this is parsed whole.
 const PIECE_LEN: usize = 128 * 1024;
 
+/// A helper thread's stack: the main thread's (8 MiB on Linux), so a deeply
+/// nested expression parses wherever it falls (only touched pages cost).
+const THREAD_STACK: usize = 8 << 20;
+
 /// Most threads that parse a large file's pieces (no more than the cores):
 /// with two, each keeps one piece waiting, and parsing and converting no
 /// longer wait on each other (docs/performance.md).
@@ -373,7 +377,10 @@ impl Parser {
             let pieces: Vec<_> = (0..threads)
                 .map(|k| {
                     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                    scope.spawn(move || {
+                    // A thread that cannot be started drops its sender:
+                    // the file is then parsed whole.
+                    let thread = std::thread::Builder::new().stack_size(THREAD_STACK);
+                    let _ = thread.spawn_scoped(scope, move || {
                         let mut padded = Padded::default();
                         for &(start, end) in bounds.iter().skip(k).step_by(threads) {
                             let piece = parse_piece(file, &mut padded, text, start, end);

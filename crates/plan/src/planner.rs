@@ -701,6 +701,10 @@ struct Planner<'a> {
 /// thread costs tens of microseconds to start, a block a few).
 const PARALLEL_BLOCKS: usize = 512;
 
+/// A helper thread's stack: the main thread's (8 MiB on Linux), so a deeply
+/// nested expression evaluates wherever it falls (only touched pages cost).
+const THREAD_STACK: usize = 8 << 20;
+
 /// Most resource blocks planned before they join the plan: their actions
 /// wait in a list of their own meanwhile.
 const ROUND_BLOCKS: usize = 8192;
@@ -892,11 +896,18 @@ impl<'a> Planner<'a> {
                 let mut chunks = batch.chunks(batch.len().div_ceil(threads));
                 let first = chunks.next().unwrap_or_default();
                 let others: Vec<_> = chunks
-                    .map(|c| s.spawn(move || this.plan_blocks(c)))
+                    .map(|c| {
+                        let thread = std::thread::Builder::new().stack_size(THREAD_STACK);
+                        (c, thread.spawn_scoped(s, move || this.plan_blocks(c)))
+                    })
                     .collect();
                 let mut parts = vec![this.plan_blocks(first)];
-                for h in others {
-                    parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                for (c, h) in others {
+                    parts.push(match h {
+                        Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                        // No thread to be had: this one plans the chunk.
+                        Err(_) => this.plan_blocks(c),
+                    });
                 }
                 parts
             })
