@@ -179,12 +179,12 @@ fn cutover_lines(c: &kiln_model::Cutover) -> Vec<String> {
 
 /// The human plan.
 pub fn plan_human(out: &Output, plan: &Plan) -> String {
+    let mut s = String::new();
     let changes: Vec<&Action> = plan
         .actions
         .iter()
         .filter(|a| a.kind != ActionKind::NoOp)
         .collect();
-    let mut s = String::new();
     let sum = plan.summary();
     if !plan.has_changes() {
         let _ = writeln!(

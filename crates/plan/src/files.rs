@@ -126,8 +126,12 @@ impl<'a> Recorder<'a> {
             Ok(v) => wrap(v.clone()),
             Err(e) => FileAnswer::Error(e.clone()),
         };
-        (self.log.lock().unwrap_or_else(PoisonError::into_inner).0).insert(key, answer);
+        self.log(key, answer);
         r
+    }
+
+    fn log(&self, key: String, answer: FileAnswer) {
+        (self.log.lock().unwrap_or_else(PoisonError::into_inner).0).insert(key, answer);
     }
 }
 
@@ -160,8 +164,7 @@ impl FileSystem for Recorder<'_> {
     }
     fn home_dir(&self) -> Option<String> {
         let home = self.inner.home_dir();
-        (self.log.lock().unwrap_or_else(PoisonError::into_inner).0)
-            .insert("home".to_string(), FileAnswer::Path(home.clone()));
+        self.log("home".to_string(), FileAnswer::Path(home.clone()));
         home
     }
 }

@@ -11,13 +11,13 @@ use std::collections::BTreeSet;
 
 use kiln_config::{Body, Config, Expr, Reference, Subject};
 use kiln_diag::{Diagnostic, Diagnostics};
+use kiln_model::fxhash::{FxHashMap, map_with_capacity};
 use kiln_model::{InstanceKey, ResourceAddr, ResourceMode};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::expand::{LocalKind, Meta};
 use crate::mode::Mode;
 use crate::names::did_you_mean;
-use kiln_model::fxhash::{FxHashMap, map_with_capacity};
 
 /// One node of the dependency graph (an index into the config's lists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,10 @@
 
 use kiln_diag::Diagnostic;
 use kiln_model::InstanceAddr;
+use kiln_model::fxhash::{FxHashMap, map_with_capacity};
 use kiln_state::State;
 
 use crate::{Action, ActionKind, Step, StepOp};
-use kiln_model::fxhash::{FxHashMap, map_with_capacity};
 
 fn deposed_id(a: &Action) -> Option<&str> {
     a.superseded_id()
