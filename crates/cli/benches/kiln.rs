@@ -136,12 +136,12 @@ fn state_of(plan: &kiln_plan::Plan) -> State {
                 addr: a.addr.clone(),
                 type_name: a.type_name.clone(),
                 provider: a.provider.clone(),
-                id: i.to_string(),
+                id: i.to_string().into(),
                 attributes: attrs,
                 dependencies: a.dependencies.clone(),
                 generation: 1,
                 stateful: false,
-                idempotency_key: String::new(),
+                idempotency_key: Default::default(),
             },
         );
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_diag::{Diagnostic, Diagnostics};
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, SmolStr, Value};
 use kiln_plan::{Action, ActionKind, ApplyEvaluator, GenerationChange, Plan, Reason, StepOp};
 use kiln_provider::{
     CallContext, CreateRequest, DeleteRequest, HealthRequest, Provider, Registry, UpdateRequest,
@@ -765,8 +765,8 @@ enum Undo {
     /// after making it); it superseded object `replaced`, now deposed.
     Created {
         step: usize,
-        id: String,
-        replaced: Option<String>,
+        id: SmolStr,
+        replaced: Option<SmolStr>,
     },
     /// Step `step` updated the object in place; `prior` is what it was.
     Updated {
@@ -791,7 +791,7 @@ impl Undo {
         RolledBack {
             addr: action.addr.clone(),
             op,
-            id,
+            id: id.to_string(),
             error,
         }
     }
@@ -960,7 +960,7 @@ impl Run<'_> {
         let action = &plan.actions[step.action];
         let provider = provider_for(self.registry, &action.provider, &action.type_name)?;
         let (sensitive, write_only) = self.attrs_for(&action.type_name);
-        let intent = |key: String, id: Option<String>, generation: u64| JournalRecord::Intent {
+        let intent = |key: SmolStr, id: Option<SmolStr>, generation: u64| JournalRecord::Intent {
             step: step.id,
             addr: action.addr.clone(),
             op: journal_op(step.op),
@@ -983,7 +983,7 @@ impl Run<'_> {
                     addr: action.addr.clone(),
                     type_name: action.type_name.clone(),
                     provider: action.provider.clone(),
-                    id: String::new(),
+                    id: SmolStr::default(),
                     attributes: Value::Null,
                     dependencies: action.dependencies.clone(),
                     generation: action.generation,
@@ -991,12 +991,12 @@ impl Run<'_> {
                     idempotency_key: key.clone(),
                 };
                 let req = CreateRequest {
-                    type_name: action.type_name.clone(),
+                    type_name: action.type_name.to_string(),
                     config,
-                    idempotency_key: key.clone(),
+                    idempotency_key: key.to_string(),
                     context: self.context(action, action.generation),
                 };
-                let mut intent = intent(key, None, action.generation);
+                let mut intent = intent(key.clone(), None, action.generation);
                 if let JournalRecord::Intent {
                     config,
                     dependencies,
@@ -1039,8 +1039,8 @@ impl Run<'_> {
                 let mut record = ResourceRecord::from(current);
                 record.dependencies = action.dependencies.clone();
                 let req = UpdateRequest {
-                    type_name: action.type_name.clone(),
-                    id: current.id.clone(),
+                    type_name: action.type_name.to_string(),
+                    id: current.id.to_string(),
                     prior,
                     planned,
                     changed,
@@ -1089,8 +1089,8 @@ impl Run<'_> {
                         id: Some(step.object_id.clone().unwrap_or_else(|| "unknown".into())),
                     })?;
                 let req = DeleteRequest {
-                    type_name: object.type_name.clone(),
-                    id: object.id.clone(),
+                    type_name: object.type_name.to_string(),
+                    id: object.id.to_string(),
                     state: object.attributes.clone().into_unmarked(),
                     context: self.context(action, object.generation),
                 };
@@ -1145,8 +1145,8 @@ impl Run<'_> {
                 let provider = provider_for(self.registry, &a.provider, &a.type_name).ok()?;
                 let r = self.state.resources.get(&a.addr)?;
                 let req = HealthRequest {
-                    type_name: r.type_name.clone(),
-                    id: r.id.clone(),
+                    type_name: r.type_name.to_string(),
+                    id: r.id.to_string(),
                     state: r.attributes.clone().into_unmarked(),
                 };
                 Some((provider, req))
@@ -1217,7 +1217,7 @@ impl Run<'_> {
     }
 
     /// Step `i` succeeded: its dependents may start.
-    fn succeed(&mut self, i: usize, id: Option<String>, elapsed: Duration) {
+    fn succeed(&mut self, i: usize, id: Option<SmolStr>, elapsed: Duration) {
         let step = &self.plan.steps[i];
         let addr = self.action(i).addr.clone();
         self.status[i] = Status::Succeeded;
@@ -1279,7 +1279,7 @@ impl Run<'_> {
                 Ok(Some(resource.id.clone()))
             }
             Outcome::Updated { resource } => Ok(Some(resource.id.clone())),
-            Outcome::Deleted { id } => Ok(Some(id.clone())),
+            Outcome::Deleted { id } => Ok(Some(id.as_str().into())),
             Outcome::Restored { .. } => Ok(None),
         };
         // The object moves into the state.
@@ -1330,7 +1330,9 @@ impl Run<'_> {
                         step: fresh_id(),
                         addr: action.addr.clone(),
                         op: JournalOp::DeleteDeposed,
-                        outcome: Outcome::Restored { id: old.clone() },
+                        outcome: Outcome::Restored {
+                            id: old.to_string(),
+                        },
                         at: util::now(),
                     }),
                     _ => None,
@@ -1342,8 +1344,8 @@ impl Run<'_> {
                 };
                 let journal_step = fresh_id();
                 let req = DeleteRequest {
-                    type_name: object.type_name.clone(),
-                    id: object.id.clone(),
+                    type_name: object.type_name.to_string(),
+                    id: object.id.to_string(),
                     state: object.attributes.clone().into_unmarked(),
                     context: self.context(action, object.generation),
                 };
@@ -1381,8 +1383,8 @@ impl Run<'_> {
                 let journal_step = fresh_id();
                 let intent = intent(journal_step, JournalOp::Update, current);
                 let req = UpdateRequest {
-                    type_name: current.type_name.clone(),
-                    id: current.id.clone(),
+                    type_name: current.type_name.to_string(),
+                    id: current.id.to_string(),
                     prior: now,
                     planned,
                     changed,
@@ -1618,7 +1620,7 @@ async fn create(
             created: None,
         };
     };
-    record.id = id.clone();
+    record.id = id.clone().into();
     record.attributes = util::without_write_only(
         mark_sensitive(resp.state, sensitive).mark_like(marks),
         write_only,

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kiln_diag::Diagnostics;
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, SmolStr, Value};
 use kiln_plan::{Plan, Step, StepOp};
 use kiln_state::State;
 use tokio_util::sync::CancellationToken;
@@ -145,7 +145,7 @@ pub struct StepReport {
     pub addr: InstanceAddr,
     pub op: StepOp,
     /// The provider's id of the object created, updated or deleted.
-    pub id: Option<String>,
+    pub id: Option<SmolStr>,
     /// Why the step failed; `None` if it succeeded.
     pub error: Option<String>,
     /// How long the provider calls took.

@@ -125,8 +125,8 @@ pub async fn recover(
             StepOp::Create => {
                 let resp = p
                     .find_by_key(FindRequest {
-                        type_name: type_name.clone(),
-                        idempotency_key: idempotency_key.clone(),
+                        type_name: type_name.to_string(),
+                        idempotency_key: idempotency_key.to_string(),
                         context,
                         config: config.clone().map(Value::into_unmarked),
                         intent_at: Some(*at),
@@ -165,7 +165,7 @@ pub async fn recover(
                     addr: addr.clone(),
                     type_name: type_name.clone(),
                     provider: provider.clone(),
-                    id: found_id.clone(),
+                    id: found_id.clone().into(),
                     attributes,
                     dependencies,
                     generation: *generation,
@@ -202,8 +202,8 @@ pub async fn recover(
                 let resp = p
                     .read(ReadRequest {
                         items: vec![ReadItem {
-                            type_name: type_name.clone(),
-                            id: id.clone(),
+                            type_name: type_name.to_string(),
+                            id: id.to_string(),
                             state: attributes,
                         }],
                     })

@@ -65,16 +65,16 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
     let deposed = state
         .deposed
         .iter()
-        .map(|r| (Target::Deposed(r.addr.clone(), r.id.clone()), r));
+        .map(|r| (Target::Deposed(r.addr.clone(), r.id.to_string()), r));
     for (target, r) in current.chain(deposed) {
         groups
-            .entry((r.provider.clone(), r.type_name.clone()))
+            .entry((r.provider.to_string(), r.type_name.to_string()))
             .or_default()
             .push((
                 target,
                 ReadItem {
-                    type_name: r.type_name.clone(),
-                    id: r.id.clone(),
+                    type_name: r.type_name.to_string(),
+                    id: r.id.to_string(),
                     state: r.attributes.clone().into_unmarked(),
                 },
             ));

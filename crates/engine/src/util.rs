@@ -1,9 +1,10 @@
 //! Small helpers shared by apply, refresh and recovery.
 
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use kiln_diag::Diagnostics;
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, SmolStr, Value};
 use kiln_provider::{Provider, Registry};
 
 /// The idempotency key of creating `addr` in `generation` of the state with
@@ -14,22 +15,35 @@ use kiln_provider::{Provider, Registry};
 /// make recovery miss what an older kiln created), unique per
 /// (lineage, address, generation), and short enough for any cloud's client
 /// token.
-pub fn idempotency_key(lineage: &str, addr: &InstanceAddr, generation: u64) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(PRIME);
+pub fn idempotency_key(lineage: &str, addr: &InstanceAddr, generation: u64) -> SmolStr {
+    /// FNV-1a over what is written to it.
+    struct Fnv(u64);
+    impl Fnv {
+        fn eat(&mut self, bytes: &[u8]) {
+            const PRIME: u64 = 0x0000_0100_0000_01b3;
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(PRIME);
+            }
         }
-    };
-    eat(lineage.as_bytes());
-    eat(&[0]);
-    eat(addr.to_string().as_bytes());
-    eat(&[0]);
-    eat(generation.to_string().as_bytes());
-    format!("kiln-{h:016x}")
+    }
+    impl fmt::Write for Fnv {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.eat(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.eat(lineage.as_bytes());
+    h.eat(&[0]);
+    // Hashed as written, without a string in between.
+    let _ = write!(h, "{addr}");
+    h.eat(&[0]);
+    let _ = write!(h, "{generation}");
+    // 21 bytes: kept inline.
+    let mut key = String::with_capacity(21);
+    let _ = write!(key, "kiln-{:016x}", h.0);
+    SmolStr::from(key.as_str())
 }
 
 pub(crate) fn journal_op(op: kiln_plan::StepOp) -> kiln_state::StepOp {
@@ -198,10 +212,10 @@ pub async fn mark_adopted(
     let addr = context.address.clone();
     let resp = provider
         .adopt(kiln_provider::AdoptRequest {
-            type_name: object.type_name.clone(),
-            id: object.id.clone(),
+            type_name: object.type_name.to_string(),
+            id: object.id.to_string(),
             state: object.attributes.clone(),
-            idempotency_key: object.idempotency_key.clone(),
+            idempotency_key: object.idempotency_key.to_string(),
             context,
         })
         .await;

@@ -280,8 +280,8 @@ async fn a_failure_mid_cut_over_returns_traffic_and_restores_the_old_object() {
     // x is current again: the infrastructure is as it was.
     let fake = Fake::new();
     let mut start = state_with(&fake, &["fake_thing.x", "fake_thing.switch"]);
-    let old_x = start.resources[&addr("fake_thing.x")].id.clone();
-    let switch_id = start.resources[&addr("fake_thing.switch")].id.clone();
+    let old_x = start.resources[&addr("fake_thing.x")].id.to_string();
+    let switch_id = start.resources[&addr("fake_thing.switch")].id.to_string();
     let switch_before = Value::map([
         ("id", Value::from(switch_id.clone())),
         ("name", Value::from("fake_thing.switch")),
@@ -394,7 +394,7 @@ async fn the_kept_generation_is_in_the_journal() {
     plan.actions[x].kept = true;
     plan.generations = Some(kiln_plan::GenerationChange::Keep {
         previous: 1,
-        kept: vec![(addr("fake_thing.x"), old_id.clone())],
+        kept: vec![(addr("fake_thing.x"), old_id.to_string())],
         switches: vec![],
     });
     let (report, records) = run(&plan, start.clone(), &fake, 4).await;

@@ -61,7 +61,7 @@ async fn recover_adopts_an_in_flight_create_by_its_key() {
                     addr: addr("fake_thing.done"),
                     type_name: "fake_thing".into(),
                     provider: "fake".into(),
-                    id: done_id.clone(),
+                    id: done_id.clone().into(),
                     attributes: attrs("done"),
                     dependencies: vec![],
                     generation: 2,
@@ -103,8 +103,8 @@ async fn recover_adopts_an_in_flight_create_by_its_key() {
 async fn recover_drops_what_an_in_flight_delete_removed() {
     let fake = Fake::new();
     let start = state_with(&fake, &["fake_thing.a", "fake_thing.b"]);
-    let a_id = start.resources[&addr("fake_thing.a")].id.clone();
-    let b_id = start.resources[&addr("fake_thing.b")].id.clone();
+    let a_id = start.resources[&addr("fake_thing.a")].id.to_string();
+    let b_id = start.resources[&addr("fake_thing.b")].id.to_string();
     fake.objects.lock().unwrap().remove(&a_id);
     let intent = |step, a: &str, id: &str| JournalRecord::Intent {
         step,
@@ -113,7 +113,7 @@ async fn recover_drops_what_an_in_flight_delete_removed() {
         type_name: "fake_thing".into(),
         provider: "fake".into(),
         id: Some(id.into()),
-        idempotency_key: String::new(),
+        idempotency_key: String::new().into(),
         generation: 1,
         at: 1,
         config: None,
@@ -147,13 +147,13 @@ async fn refresh_reads_in_batches_and_reports_gone_and_drift() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut start = state_with(&fake, &refs);
     // Drop one object outside kiln, degrade another, and edit a third.
-    let gone_id = start.resources[&addr("fake_thing.r7")].id.clone();
+    let gone_id = start.resources[&addr("fake_thing.r7")].id.to_string();
     fake.objects.lock().unwrap().remove(&gone_id);
     let sick_id = start.resources[&addr("fake_thing.r8")].id.clone();
     fake.drift
         .lock()
         .unwrap()
-        .insert(sick_id, "process exited".into());
+        .insert(sick_id.to_string(), "process exited".into());
     start
         .resources
         .get_mut(&addr("fake_thing.r9"))

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 /// Managed resources (`resource` blocks) or data sources (`data` blocks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,12 +18,12 @@ pub enum ResourceMode {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceAddr {
     pub mode: ResourceMode,
-    pub ty: String,
-    pub name: String,
+    pub ty: SmolStr,
+    pub name: SmolStr,
 }
 
 impl ResourceAddr {
-    pub fn managed(ty: impl Into<String>, name: impl Into<String>) -> ResourceAddr {
+    pub fn managed(ty: impl Into<SmolStr>, name: impl Into<SmolStr>) -> ResourceAddr {
         ResourceAddr {
             mode: ResourceMode::Managed,
             ty: ty.into(),
@@ -30,7 +31,7 @@ impl ResourceAddr {
         }
     }
 
-    pub fn data(ty: impl Into<String>, name: impl Into<String>) -> ResourceAddr {
+    pub fn data(ty: impl Into<SmolStr>, name: impl Into<SmolStr>) -> ResourceAddr {
         ResourceAddr {
             mode: ResourceMode::Data,
             ty: ty.into(),
@@ -54,7 +55,7 @@ pub enum InstanceKey {
     #[default]
     None,
     Int(u64),
-    Str(String),
+    Str(SmolStr),
 }
 
 impl fmt::Display for InstanceKey {
@@ -70,7 +71,7 @@ impl fmt::Display for InstanceKey {
 /// One step of a module path: `module.NAME[KEY]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ModuleStep {
-    pub name: String,
+    pub name: SmolStr,
     pub key: InstanceKey,
 }
 
@@ -157,7 +158,7 @@ impl FromStr for InstanceAddr {
                     .ok_or_else(|| err("expected a module name after \"module.\""))?;
                 let key = p.key().map_err(|r| err(&r))?;
                 module.push(ModuleStep {
-                    name: name.to_string(),
+                    name: name.into(),
                     key,
                 });
                 if !p.eat('.') {
@@ -176,14 +177,14 @@ impl FromStr for InstanceAddr {
                 .ident()
                 .ok_or_else(|| err("expected a data source type after \"data.\""))?;
         }
-        let ty = ty.to_string();
+        let ty = SmolStr::new(ty);
         if !p.eat('.') {
             return Err(err("expected \".\" and a resource name after the type"));
         }
         let name = p
             .ident()
             .ok_or_else(|| err("expected a resource name"))?
-            .to_string();
+            .into();
         let key = p.key().map_err(|r| err(&r))?;
         if p.i != p.s.len() {
             return Err(err(&format!("unexpected {:?}", &p.s[p.i..])));
@@ -240,7 +241,7 @@ impl<'a> Parser<'a> {
                 .and_then(Result::ok)
                 .ok_or_else(|| "unterminated string key".to_string())?;
             self.i += de.byte_offset();
-            InstanceKey::Str(s)
+            InstanceKey::Str(s.into())
         } else {
             let len = rest
                 .find(|c: char| !c.is_ascii_digit())
@@ -266,8 +267,19 @@ impl Serialize for InstanceAddr {
 
 impl<'de> Deserialize<'de> for InstanceAddr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InstanceAddr, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // A visitor, not a `String`: an address is read from the text it
+        // is in (a state holds one per resource and dependency).
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = InstanceAddr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a resource instance address")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<InstanceAddr, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 

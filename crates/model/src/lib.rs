@@ -20,4 +20,7 @@ pub use schema::{
     AttributeSchema, ChangeBehaviour, PhysicalName, PlannedValue, Presence, ProviderSchema,
     ResourceSchema, Schemas, Type,
 };
+/// Short text kept inline (up to 23 bytes, no allocation): names, types,
+/// ids and map keys (see `str_map`).
+pub use smol_str::SmolStr;
 pub use value::{FieldMap, Fields, MapKind, Number, Seq, SeqKind, Value};

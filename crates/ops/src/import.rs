@@ -150,7 +150,7 @@ pub async fn import_terraform(
                 Some(serde_json::Value::Number(n)) => {
                     InstanceKey::Int(n.as_u64().context("an index key is not a whole number")?)
                 }
-                Some(serde_json::Value::String(s)) => InstanceKey::Str(s.clone()),
+                Some(serde_json::Value::String(s)) => InstanceKey::Str(s.clone().into()),
                 Some(other) => bail!("{}: unexpected index_key {other}", what("")),
             };
             let text = what(&key.to_string());
@@ -207,9 +207,9 @@ pub async fn import_terraform(
                 ResourceState {
                     idempotency_key: kiln_engine::idempotency_key(&state.lineage, &addr, 1),
                     addr,
-                    type_name: r.ty.clone(),
-                    provider: provider.clone(),
-                    id,
+                    type_name: r.ty.clone().into(),
+                    provider: provider.clone().into(),
+                    id: id.into(),
                     attributes,
                     dependencies: Vec::new(),
                     generation: 1,
@@ -269,7 +269,7 @@ pub async fn import_terraform(
     out.adopted = state
         .resources
         .values()
-        .map(|r| (r.addr.clone(), r.id.clone()))
+        .map(|r| (r.addr.clone(), r.id.to_string()))
         .collect();
     out.serial = serial;
     Ok(out)
@@ -512,8 +512,8 @@ pub(crate) async fn adopt_by_id(
                 idempotency_key: kiln_engine::idempotency_key(&state.lineage, addr, generation),
                 addr: addr.clone(),
                 type_name: addr.resource.ty.clone(),
-                provider: provider.to_string(),
-                id: id.clone(),
+                provider: provider.to_string().into(),
+                id: id.clone().into(),
                 attributes: Value::map([("id", Value::from(id.as_str()))]),
                 dependencies: Vec::new(),
                 generation,

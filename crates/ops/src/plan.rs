@@ -270,7 +270,7 @@ async fn validate_planned(plan: &Plan, registry: &Registry, config: &Config) -> 
         };
         let resp = p
             .validate(kiln_provider::ValidateRequest {
-                type_name: a.type_name.clone(),
+                type_name: a.type_name.to_string(),
                 config: after.clone().into_unmarked(),
             })
             .await;

@@ -546,7 +546,7 @@ fn needed_providers<'a>(
     }
     if let Some(s) = state {
         for r in s.resources.values().chain(&s.deposed) {
-            out.entry(r.provider.clone())
+            out.entry(r.provider.to_string())
                 .or_insert_with(|| Need::State(r.addr.to_string()));
         }
     }

@@ -228,15 +228,15 @@ impl<'p> ApplyEvaluator<'p> {
         }
         for r in &config.resources {
             if r.addr.mode == ResourceMode::Data {
-                if let Some((_, s)) = schemas.data_source(&r.addr.ty) {
-                    ev.data_schemas
-                        .entry(r.addr.ty.clone())
-                        .or_insert_with(|| s.clone());
+                if !ev.data_schemas.contains_key(r.addr.ty.as_str())
+                    && let Some((_, s)) = schemas.data_source(&r.addr.ty)
+                {
+                    ev.data_schemas.insert(r.addr.ty.to_string(), s.clone());
                 }
-            } else if let Some((_, s)) = schemas.resource(&r.addr.ty) {
-                ev.schemas
-                    .entry(r.addr.ty.clone())
-                    .or_insert_with(|| s.clone());
+            } else if !ev.schemas.contains_key(r.addr.ty.as_str())
+                && let Some((_, s)) = schemas.resource(&r.addr.ty)
+            {
+                ev.schemas.insert(r.addr.ty.to_string(), s.clone());
             }
         }
         ev.locals = RefCell::new(vec![None; config.locals.len()]);
@@ -276,7 +276,7 @@ impl<'p> ApplyEvaluator<'p> {
             .into());
         };
         let res = &self.config.resources[r];
-        let Some(schema) = self.schemas.get(&res.addr.ty) else {
+        let Some(schema) = self.schemas.get(res.addr.ty.as_str()) else {
             return Err(Diagnostic::error(format!(
                 "no provider offers resource type \"{}\" any more",
                 res.addr.ty
@@ -453,7 +453,7 @@ impl<'p> ApplyEvaluator<'p> {
         };
         let r = pending.resource;
         let res = &self.config.resources[r];
-        let Some(schema) = self.data_schemas.get(&res.addr.ty) else {
+        let Some(schema) = self.data_schemas.get(res.addr.ty.as_str()) else {
             return Err(res
                 .loc
                 .error(format!(
@@ -479,7 +479,7 @@ impl<'p> ApplyEvaluator<'p> {
         }
         Ok(Some(DataRead {
             addr: pending.addr.clone(),
-            type_name: res.addr.ty.clone(),
+            type_name: res.addr.ty.to_string(),
             provider: pending.provider.clone(),
             config,
         }))
@@ -492,7 +492,7 @@ impl<'p> ApplyEvaluator<'p> {
             pending.read = true;
             let schema = self
                 .data_schemas
-                .get(&self.config.resources[pending.resource].addr.ty);
+                .get(self.config.resources[pending.resource].addr.ty.as_str());
             self.data[pending.data].1 = crate::planner::mark_schema_sensitive(value, schema);
         }
     }
@@ -511,7 +511,7 @@ impl<'p> ApplyEvaluator<'p> {
         match (key, an.modes[r]) {
             (InstanceKey::Str(k), Mode::ForEach) => {
                 let v = self.each_value(r, k, applied)?;
-                Ok(Some((Value::String(k.clone()), v)))
+                Ok(Some((Value::String(k.to_string()), v)))
             }
             _ => Ok(None),
         }

@@ -129,7 +129,7 @@ impl Meta {
         let mut out: std::collections::BTreeMap<Vec<String>, Vec<Vec<ModuleStep>>> =
             Default::default();
         for inst in self.insts.iter().skip(1) {
-            let names = inst.path.iter().map(|s| s.name.clone()).collect();
+            let names = inst.path.iter().map(|s| s.name.to_string()).collect();
             out.entry(names).or_default().push(inst.path.clone());
         }
         out
@@ -418,7 +418,12 @@ impl Expander<'_> {
                 Ok(Ok(keys)) => Some((
                     Mode::ForEach,
                     keys.into_iter()
-                        .map(|(k, v)| (InstanceKey::Str(k.clone()), Some((Value::String(k), v))))
+                        .map(|(k, v)| {
+                            (
+                                InstanceKey::Str(k.as_str().into()),
+                                Some((Value::String(k), v)),
+                            )
+                        })
                         .collect(),
                 )),
                 Ok(Err(d)) => {
@@ -446,7 +451,7 @@ impl Expander<'_> {
         let ci = self.meta.insts.len();
         let mut path = self.meta.insts[mi].path.clone();
         path.push(ModuleStep {
-            name: call.name.clone(),
+            name: call.name.as_str().into(),
             key: key.clone(),
         });
         self.meta.by_path.insert(path.clone(), ci);

@@ -788,7 +788,7 @@ fn bracket_selector(inner: &str) -> Selector {
         && inner.ends_with('"')
         && !inner[1..inner.len() - 1].contains(['"', '\\', '$', '%'])
     {
-        Selector::Key(InstanceKey::Str(inner[1..inner.len() - 1].to_string()))
+        Selector::Key(InstanceKey::Str(inner[1..inner.len() - 1].into()))
     } else {
         Selector::All
     }

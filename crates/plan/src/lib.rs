@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_model::{ChangeBehaviour, InstanceAddr, Value};
+use kiln_model::{ChangeBehaviour, InstanceAddr, SmolStr, Value};
 use serde::{Deserialize, Serialize};
 
 mod apply_eval;
@@ -313,8 +313,8 @@ pub struct Action {
     pub addr: InstanceAddr,
     pub kind: ActionKind,
     #[serde(rename = "type")]
-    pub type_name: String,
-    pub provider: String,
+    pub type_name: SmolStr,
+    pub provider: SmolStr,
     pub stateful: bool,
     /// The attributes in state (None for a create).
     pub before: Option<Value>,

@@ -30,7 +30,7 @@ impl Unknowns {
     ) {
         match mode {
             Mode::ForEach => (
-                kiln_model::InstanceKey::Str(String::new()),
+                kiln_model::InstanceKey::Str(Default::default()),
                 Some((kiln_model::Value::Unknown, kiln_model::Value::Unknown)),
             ),
             _ => (kiln_model::InstanceKey::Int(0), None),

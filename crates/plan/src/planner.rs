@@ -13,7 +13,7 @@ use kiln_config::{
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
     ChangeBehaviour, InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode,
-    ResourceSchema, Schemas, Value,
+    ResourceSchema, Schemas, SmolStr, Value,
 };
 use kiln_state::{ResourceState, State};
 
@@ -113,7 +113,9 @@ pub fn plan(
             rs,
             schemas,
             rs.stateful,
-            Reason::Deposed { id: rs.id.clone() },
+            Reason::Deposed {
+                id: rs.id.to_string(),
+            },
         ));
     }
     let generations = if options.destroy {
@@ -132,7 +134,7 @@ pub fn plan(
                 schemas,
                 rs.stateful,
                 Reason::Previous {
-                    id: rs.id.clone(),
+                    id: rs.id.to_string(),
                     generation: prev.generation,
                 },
             ));
@@ -412,7 +414,7 @@ fn keep_previous(
             && let Some(old) = state.resources.get(&a.addr)
         {
             a.kept = true;
-            kept.push((a.addr.clone(), old.id.clone()));
+            kept.push((a.addr.clone(), old.id.to_string()));
         }
     }
     if kept.is_empty() {
@@ -694,7 +696,7 @@ struct Planner<'a> {
     generation: u64,
     /// Which live object holds each physical name, by type (built on first
     /// use: only plans that create or replace a named object need it).
-    names: std::sync::OnceLock<HashMap<(String, String), InstanceAddr>>,
+    names: std::sync::OnceLock<HashMap<(SmolStr, String), InstanceAddr>>,
 }
 
 /// Fewest resource blocks in a batch worth planning on several threads (a
@@ -1155,7 +1157,7 @@ impl<'a> Planner<'a> {
                     match (&mut self.reads, config) {
                         (Some(reads), Ok(v)) if v.is_known() => reads.push(crate::DataRead {
                             addr,
-                            type_name: res.addr.ty.clone(),
+                            type_name: res.addr.ty.to_string(),
                             provider: provider.to_string(),
                             config: v,
                         }),
@@ -1224,7 +1226,7 @@ impl<'a> Planner<'a> {
                         .into_iter()
                         .map(|(k, v)| {
                             let each = (Value::String(k.clone()), v);
-                            (InstanceKey::Str(k), Some(each))
+                            (InstanceKey::Str(k.into()), Some(each))
                         })
                         .collect(),
                     Err(e) => {
@@ -1386,7 +1388,7 @@ impl<'a> Planner<'a> {
             addr,
             kind: ActionKind::Create,
             type_name: res.addr.ty.clone(),
-            provider: provider.to_string(),
+            provider: provider.into(),
             stateful,
             before: None,
             after: None,
@@ -1602,7 +1604,7 @@ impl<'a> Planner<'a> {
         let (Some(rule), Some(written)) = (&schema.physical_name, written) else {
             return;
         };
-        let held = |names: &HashMap<(String, String), InstanceAddr>, n: &str| {
+        let held = |names: &HashMap<(SmolStr, String), InstanceAddr>, n: &str| {
             names
                 .get(&(action.type_name.clone(), n.to_string()))
                 .cloned()
@@ -1972,7 +1974,7 @@ fn set_attr(after: &mut Option<Value>, name: &str, v: Value) {
 
 /// Which live object (current, deposed, or of the kept previous
 /// generation) holds each physical name, by type.
-fn held_names(state: &State, schemas: &Schemas) -> HashMap<(String, String), InstanceAddr> {
+fn held_names(state: &State, schemas: &Schemas) -> HashMap<(SmolStr, String), InstanceAddr> {
     let mut out = HashMap::new();
     let previous = state.previous.iter().flat_map(|p| p.resources.iter());
     for r in state

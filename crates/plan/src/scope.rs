@@ -39,7 +39,7 @@ pub(crate) fn resource_value(
                 && let InstanceKey::Str(k) = key
             {
                 let i = instances[pos];
-                return Value::Map(BTreeMap::from([(k.clone(), value_of(i))]).into());
+                return Value::Map(BTreeMap::from([(k.to_string(), value_of(i))]).into());
             }
             Value::Map(
                 instances

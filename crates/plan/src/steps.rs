@@ -47,7 +47,7 @@ pub(crate) fn build(actions: &[Action], state: &State) -> Result<Vec<Step>, Diag
         id
     };
     for (i, a) in actions.iter().enumerate() {
-        let old_id = || state.resources.get(&a.addr).map(|r| r.id.clone());
+        let old_id = || state.resources.get(&a.addr).map(|r| r.id.to_string());
         match a.kind {
             ActionKind::NoOp => {}
             ActionKind::Create => moves[i] = Some(add(&mut steps, i, StepOp::Create, None)),

@@ -6,7 +6,7 @@
 //! apply started from. After a crash the same function recovers what finished,
 //! and [`in_flight`] lists the intents with no result (to adopt or clean up).
 
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, SmolStr, Value};
 use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
@@ -62,9 +62,9 @@ pub enum Outcome {
 pub struct ResourceRecord {
     pub addr: InstanceAddr,
     #[serde(rename = "type")]
-    pub type_name: String,
-    pub provider: String,
-    pub id: String,
+    pub type_name: SmolStr,
+    pub provider: SmolStr,
+    pub id: SmolStr,
     pub attributes: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<InstanceAddr>,
@@ -72,7 +72,7 @@ pub struct ResourceRecord {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stateful: bool,
     #[serde(default)]
-    pub idempotency_key: String,
+    pub idempotency_key: SmolStr,
 }
 
 impl From<&ResourceState> for ResourceRecord {
@@ -137,12 +137,12 @@ pub enum JournalRecord {
         addr: InstanceAddr,
         op: StepOp,
         #[serde(rename = "type")]
-        type_name: String,
-        provider: String,
+        type_name: SmolStr,
+        provider: SmolStr,
         /// The id of the object a delete targets.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-        idempotency_key: String,
+        id: Option<SmolStr>,
+        idempotency_key: SmolStr,
         generation: u64,
         at: u64,
         /// For a create: the configuration sent and what the object refers

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_model::{InstanceAddr, Value};
+use kiln_model::{InstanceAddr, SmolStr, Value};
 
 pub mod format;
 pub mod journal;
@@ -201,10 +201,10 @@ pub struct AppliedSource {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceState {
     pub addr: InstanceAddr,
-    pub type_name: String,
-    pub provider: String,
+    pub type_name: SmolStr,
+    pub provider: SmolStr,
     /// The provider's id.
-    pub id: String,
+    pub id: SmolStr,
     /// Every attribute, as the provider last reported it.
     pub attributes: Value,
     /// Instances this one referred to when created or last updated; deletes
@@ -213,7 +213,7 @@ pub struct ResourceState {
     pub generation: u64,
     pub stateful: bool,
     /// The idempotency key it was created with.
-    pub idempotency_key: String,
+    pub idempotency_key: SmolStr,
 }
 
 #[derive(Debug, Clone, PartialEq)]

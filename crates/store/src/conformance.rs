@@ -46,7 +46,7 @@ pub fn sample_state(env: &str, lineage: &str, marker: &str) -> State {
             addr,
             type_name: "null_resource".into(),
             provider: "null".into(),
-            id: format!("id-{marker}"),
+            id: format!("id-{marker}").into(),
             attributes: Value::map([
                 ("id", Value::from(format!("id-{marker}"))),
                 ("secret", Value::from("pw").sensitive()),
@@ -54,7 +54,7 @@ pub fn sample_state(env: &str, lineage: &str, marker: &str) -> State {
             dependencies: vec![],
             generation: 1,
             stateful: false,
-            idempotency_key: format!("key-{marker}"),
+            idempotency_key: format!("key-{marker}").into(),
         },
     );
     s.generation = 1;
@@ -72,12 +72,12 @@ fn record(step: usize, marker: &str) -> JournalRecord {
                 addr,
                 type_name: "null_resource".into(),
                 provider: "null".into(),
-                id: format!("id-{marker}"),
+                id: format!("id-{marker}").into(),
                 attributes: Value::map([("id", Value::from(format!("id-{marker}")))]),
                 dependencies: vec![],
                 generation: 1,
                 stateful: false,
-                idempotency_key: format!("key-{marker}"),
+                idempotency_key: format!("key-{marker}").into(),
             },
         },
         at: 1,

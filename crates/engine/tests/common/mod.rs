@@ -471,12 +471,12 @@ pub fn state_with(fake: &Fake, addrs: &[&str]) -> State {
                 addr: addr(a),
                 type_name: addr(a).resource.ty.clone(),
                 provider: "fake".into(),
-                id,
+                id: id.into(),
                 attributes,
                 dependencies: vec![],
                 generation: 1,
                 stateful: false,
-                idempotency_key: format!("old-key-{a}"),
+                idempotency_key: format!("old-key-{a}").into(),
             },
         );
     }
@@ -488,6 +488,6 @@ pub fn state_ids(s: &State) -> BTreeSet<String> {
     s.resources
         .values()
         .chain(s.deposed.iter())
-        .map(|r| r.id.clone())
+        .map(|r| r.id.to_string())
         .collect()
 }

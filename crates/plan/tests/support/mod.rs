@@ -190,12 +190,12 @@ pub fn apply(plan: &Plan, state: &mut State, schemas: &Schemas) -> Result<(), Di
                     addr: action.addr.clone(),
                     type_name: action.type_name.clone(),
                     provider: action.provider.clone(),
-                    id,
+                    id: id.into(),
                     attributes: attrs,
                     dependencies: action.dependencies.clone(),
                     generation: action.generation,
                     stateful: action.stateful,
-                    idempotency_key: String::new(),
+                    idempotency_key: Default::default(),
                 };
                 if let Some(old) = state.resources.insert(action.addr.clone(), new)
                     && action.kind == ActionKind::Replace
@@ -530,7 +530,7 @@ fn run_case(input: &str) -> String {
             "depose" => {
                 let addr: InstanceAddr = flags.trim().parse().expect("an address");
                 let mut old = state.resources.get(&addr).expect("in state").clone();
-                old.id = format!("{}-old", old.id);
+                old.id = format!("{}-old", old.id).into();
                 state.deposed.push(old);
             }
             "state" => {
