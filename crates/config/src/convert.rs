@@ -59,8 +59,8 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
         Type::Any => Ok(value),
         Type::String => match value {
             Value::String(_) => Ok(value),
-            Value::Number(n) => Ok(Value::String(n.to_string())),
-            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            Value::Number(n) => Ok(Value::String(n.to_string().into())),
+            Value::Bool(b) => Ok(Value::String(b.to_string().into())),
             other => Err(mismatch(path, ty, other.type_name())),
         },
         Type::Number => match value {
@@ -128,7 +128,7 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                 };
                 let mut out = kiln_model::FieldMap::new();
                 for (k, v) in m {
-                    let key = format!("[{}]", Value::String(k.to_string()));
+                    let key = format!("[{}]", Value::String(k.to_string().into()));
                     let v = with_path(path, &key, |p| convert_at(v, elem, p))?;
                     out.insert(k, v);
                 }
@@ -252,7 +252,7 @@ fn check_required(v: &Value, ty: &Type, shape: &Shape, path: &mut String) -> Res
             };
             for (k, x) in m {
                 let len = path.len();
-                path.push_str(&format!("[{}]", Value::String(k.to_string())));
+                path.push_str(&format!("[{}]", Value::String(k.to_string().into())));
                 check_required(x, t, sub, path)?;
                 path.truncate(len);
             }

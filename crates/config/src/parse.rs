@@ -338,7 +338,7 @@ fn constant_number(expr: &Expr, what: &str) -> Result<f64, Diagnostics> {
 
 fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
     match constant(expr, what)?.unmarked() {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => Ok(s.to_string()),
         other => Err(expr
             .loc
             .error(format!(

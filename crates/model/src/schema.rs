@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 /// An attribute's type constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +135,7 @@ impl PlannedValue {
                     },
                     _ => return None,
                 };
-                let mut keys: Vec<String> = Vec::new();
+                let mut keys: Vec<SmolStr> = Vec::new();
                 for name in from {
                     let v = config
                         .get(name)

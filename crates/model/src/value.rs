@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 use crate::str_map::Key;
 
@@ -284,7 +285,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    /// Inline up to 23 bytes; a longer one is shared on clone.
+    String(SmolStr),
     /// A tuple, list or set (sets are kept sorted and deduplicated by the
     /// code that builds them); [`Seq::kind`] says which.
     List(Seq),
@@ -298,7 +300,7 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn string(s: impl Into<String>) -> Value {
+    pub fn string(s: impl Into<SmolStr>) -> Value {
         Value::String(s.into())
     }
 
@@ -470,7 +472,7 @@ impl Value {
                     .map_or(serde_json::Value::Null, serde_json::Value::Number),
                 j => j,
             },
-            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_plain_json).collect())
             }
@@ -489,7 +491,7 @@ impl Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(number_from_json(&n)),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(a) => {
                 Value::List(a.into_iter().map(Value::from_plain_json).collect())
             }
@@ -653,11 +655,11 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -767,12 +769,18 @@ impl<'de> serde::de::Visitor<'de> for LiteralMap {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_string())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
+        Value::String(s.into())
+    }
+}
+
+impl From<SmolStr> for Value {
+    fn from(s: SmolStr) -> Value {
         Value::String(s)
     }
 }

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use kiln_config::{Config, NameKind, Scope, eval, eval_body};
 use kiln_diag::{Diagnostic, Diagnostics};
 use kiln_model::{
-    InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode, ResourceSchema, Schemas, Value,
+    InstanceAddr, InstanceKey, Presence, ResourceAddr, ResourceMode, ResourceSchema, Schemas,
+    SmolStr, Value,
 };
 
 use crate::files::FileReads;
@@ -53,7 +54,7 @@ pub struct ApplyEvaluator<'p> {
     /// Locals evaluated so far (kept once fully known).
     locals: RefCell<Vec<Option<Value>>>,
     /// Per `for_each` resource: its keys' values (kept once fully known).
-    each_values: RefCell<Vec<Option<BTreeMap<String, Value>>>>,
+    each_values: RefCell<Vec<Option<BTreeMap<SmolStr, Value>>>>,
     env: String,
     root_dir: String,
     /// The plan has no configuration (a rollback): planned values are final.
@@ -511,7 +512,7 @@ impl<'p> ApplyEvaluator<'p> {
         match (key, an.modes[r]) {
             (InstanceKey::Str(k), Mode::ForEach) => {
                 let v = self.each_value(r, k, applied)?;
-                Ok(Some((Value::String(k.to_string()), v)))
+                Ok(Some((Value::String(k.clone()), v)))
             }
             _ => Ok(None),
         }
@@ -542,7 +543,7 @@ impl<'p> ApplyEvaluator<'p> {
         };
         let v = eval(expr, &scope)?;
         let keys = for_each_keys(&v).map_err(|e| expr.loc.error(e))?;
-        let map: BTreeMap<String, Value> = keys.into_iter().collect();
+        let map: BTreeMap<SmolStr, Value> = keys.into_iter().collect();
         let value = map.get(key).cloned().unwrap_or(Value::Null);
         if map.values().all(Value::is_known) {
             self.each_values.borrow_mut()[r] = Some(map);

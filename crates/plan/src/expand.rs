@@ -418,12 +418,7 @@ impl Expander<'_> {
                 Ok(Ok(keys)) => Some((
                     Mode::ForEach,
                     keys.into_iter()
-                        .map(|(k, v)| {
-                            (
-                                InstanceKey::Str(k.as_str().into()),
-                                Some((Value::String(k), v)),
-                            )
-                        })
+                        .map(|(k, v)| (InstanceKey::Str(k.clone()), Some((Value::String(k), v))))
                         .collect(),
                 )),
                 Ok(Err(d)) => {

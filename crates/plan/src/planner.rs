@@ -696,7 +696,7 @@ struct Planner<'a> {
     generation: u64,
     /// Which live object holds each physical name, by type (built on first
     /// use: only plans that create or replace a named object need it).
-    names: std::sync::OnceLock<HashMap<(SmolStr, String), InstanceAddr>>,
+    names: std::sync::OnceLock<HashMap<(SmolStr, SmolStr), InstanceAddr>>,
 }
 
 /// Fewest resource blocks in a batch worth planning on several threads (a
@@ -1226,7 +1226,7 @@ impl<'a> Planner<'a> {
                         .into_iter()
                         .map(|(k, v)| {
                             let each = (Value::String(k.clone()), v);
-                            (InstanceKey::Str(k.into()), Some(each))
+                            (InstanceKey::Str(k), Some(each))
                         })
                         .collect(),
                     Err(e) => {
@@ -1604,16 +1604,20 @@ impl<'a> Planner<'a> {
         let (Some(rule), Some(written)) = (&schema.physical_name, written) else {
             return;
         };
-        let held = |names: &HashMap<(SmolStr, String), InstanceAddr>, n: &str| {
+        let held = |names: &HashMap<(SmolStr, SmolStr), InstanceAddr>, n: &str| {
             names
-                .get(&(action.type_name.clone(), n.to_string()))
+                .get(&(action.type_name.clone(), SmolStr::from(n)))
                 .cloned()
         };
         let names = self
             .names
             .get_or_init(|| held_names(self.state, self.schemas));
         let Some(holder) = held(names, &written) else {
-            set_attr(&mut action.after, &rule.attribute, Value::String(written));
+            set_attr(
+                &mut action.after,
+                &rule.attribute,
+                Value::String(written.into()),
+            );
             return;
         };
         let physical = rule.derived(&written, self.generation);
@@ -1628,7 +1632,7 @@ impl<'a> Planner<'a> {
         set_attr(
             &mut action.after,
             &rule.attribute,
-            Value::String(physical.clone()),
+            Value::String(physical.clone().into()),
         );
         action.reasons.push(Reason::PhysicalName {
             attribute: rule.attribute.clone(),
@@ -1751,7 +1755,7 @@ impl<'a> Planner<'a> {
                     a.reasons.iter().find_map(|r| match r {
                         Reason::PhysicalName {
                             attribute, written, ..
-                        } if attribute == n => Some(Value::String(written.clone())),
+                        } if attribute == n => Some(Value::String(written.clone().into())),
                         _ => None,
                     })
                 };
@@ -1870,7 +1874,7 @@ pub(crate) fn check_conditions(
                 "the error message refers to a sensitive value, so it is not shown".to_string()
             }
             m => match kiln_config::convert(m, &kiln_model::Type::String) {
-                Ok(Value::String(m)) => m,
+                Ok(Value::String(m)) => m.to_string(),
                 _ => format!("the {what} failed (its error_message is not a string)"),
             },
         };
@@ -1952,7 +1956,9 @@ fn keep_physical_name(
     // An object adopted with the name exactly as written (from a
     // Terraform workspace) keeps it too.
     let as_written = physical_name_of(&value, schema, "default");
-    if !rule.is_form_of(held, &written, prior.generation) && as_written.as_ref() != Some(held) {
+    if !rule.is_form_of(held, &written, prior.generation)
+        && as_written.as_deref() != Some(held.as_str())
+    {
         return value;
     }
     let held = held.clone();
@@ -1974,7 +1980,7 @@ fn set_attr(after: &mut Option<Value>, name: &str, v: Value) {
 
 /// Which live object (current, deposed, or of the kept previous
 /// generation) holds each physical name, by type.
-fn held_names(state: &State, schemas: &Schemas) -> HashMap<(SmolStr, String), InstanceAddr> {
+fn held_names(state: &State, schemas: &Schemas) -> HashMap<(SmolStr, SmolStr), InstanceAddr> {
     let mut out = HashMap::new();
     let previous = state.previous.iter().flat_map(|p| p.resources.iter());
     for r in state

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use kiln_diag::Diagnostic;
-use kiln_model::{InstanceKey, Value};
+use kiln_model::{InstanceKey, SmolStr, Value};
 
 use crate::mode::Mode;
 
@@ -82,7 +82,7 @@ pub(crate) fn project_owned(v: Value, attributes: Option<&[String]>) -> Value {
 
 /// The instance keys of a `for_each` value: a map's keys (each.value is the
 /// entry's value) or a set of strings (each.value is the string).
-pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
+pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(SmolStr, Value)>, String> {
     if v.contains_sensitive() {
         return Err(
             "for_each cannot use sensitive values: instance keys are shown in plans".into(),
@@ -91,7 +91,7 @@ pub(crate) fn for_each_keys(v: &Value) -> Result<Vec<(String, Value)>, String> {
     match v {
         Value::Unknown => Err(unknown_msg("for_each")),
         Value::Null => Err("for_each must be a map or a set of strings, not null".into()),
-        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
+        Value::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         Value::List(items) => {
             let mut keys = Vec::with_capacity(items.len());
             for item in items {

@@ -202,7 +202,7 @@ fn rules(
                 "the error message refers to a sensitive value, so it is not shown".to_string()
             }
             Ok(m) => match kiln_config::convert(m, &kiln_model::Type::String) {
-                Ok(Value::String(m)) => m,
+                Ok(Value::String(m)) => m.to_string(),
                 _ => "the validation rule failed (its error_message is not a string)".to_string(),
             },
             Err(d) => {

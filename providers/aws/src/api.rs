@@ -532,7 +532,7 @@ impl Ctx<'_> {
         if let Some(kiln_model::Value::String(n)) =
             config.get(attr).map(kiln_model::Value::unmarked)
         {
-            return n.clone();
+            return n.to_string();
         }
         let prefix = match config
             .get(&format!("{attr}_prefix"))

@@ -164,7 +164,7 @@ pub async fn find(c: &Clients, key: &str) -> Result<Option<(String, Value)>, Err
             let user: BTreeMap<String, Value> = tags
                 .into_iter()
                 .filter(|(k, _)| !k.starts_with("kiln:"))
-                .map(|(k, v)| (k, Value::String(v)))
+                .map(|(k, v)| (k, Value::String(v.into())))
                 .collect();
             let mut fields = computed(c, name);
             fields.push(("bucket", s(name)));

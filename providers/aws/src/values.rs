@@ -66,7 +66,7 @@ pub fn tags(v: &Value) -> BTreeMap<String, String> {
     v.get("tags").map(string_map).unwrap_or_default()
 }
 
-pub fn s(x: impl Into<String>) -> Value {
+pub fn s(x: impl Into<kiln_model::SmolStr>) -> Value {
     Value::String(x.into())
 }
 
@@ -79,7 +79,7 @@ pub fn n(x: i64) -> Value {
 }
 
 pub fn list(items: impl IntoIterator<Item = String>) -> Value {
-    Value::List(items.into_iter().map(Value::String).collect())
+    Value::List(items.into_iter().map(Value::from).collect())
 }
 
 /// A new object's state: its configuration with the computed values laid

@@ -422,7 +422,7 @@ pub(crate) fn read(id: &str, state: &Value, datadir: Option<&Path>) -> ReadResul
                     [
                         (
                             "backends",
-                            Value::List(c.backends.into_iter().map(Value::String).collect()),
+                            Value::List(c.backends.into_iter().map(Value::from).collect()),
                         ),
                         ("weights", weights),
                     ],
@@ -608,7 +608,7 @@ pub(crate) fn shift(req: &ShiftRequest) -> ShiftResponse {
                 [
                     (
                         "backends",
-                        Value::List(backends.into_iter().map(Value::String).collect()),
+                        Value::List(backends.into_iter().map(Value::from).collect()),
                     ),
                     (
                         "weights",

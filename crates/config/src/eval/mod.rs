@@ -121,7 +121,7 @@ impl<'a> Cx<'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             Expression::Number(n) => Ok(Value::Number(self.literal_number(n, e.span()))),
-            Expression::String(s) => Ok(Value::String(nfc(s.value().clone()))),
+            Expression::String(s) => Ok(Value::String(nfc(s.value().clone()).into())),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut diags = Diagnostics::new();
@@ -281,7 +281,7 @@ impl<'a> Cx<'a> {
         match v {
             Value::Unknown => Ok((None, s)),
             other => match convert(other, &Type::String) {
-                Ok(Value::String(k)) => Ok((Some(k), s)),
+                Ok(Value::String(k)) => Ok((Some(k.to_string()), s)),
                 Ok(_) => Err(self.error(k.span(), "object key must not be null")),
                 Err(e) => Err(self.error(
                     k.span(),
@@ -493,7 +493,7 @@ impl<'a> Cx<'a> {
             "path" => match attr(0) {
                 Some(which @ ("module" | "root" | "cwd")) => {
                     let p = scope.path(which).unwrap_or_else(|| ".".to_string());
-                    Ok((Value::String(p), 1))
+                    Ok((Value::String(p.into()), 1))
                 }
                 _ => Err(self.error(
                     span_to(0),
@@ -503,7 +503,7 @@ impl<'a> Cx<'a> {
             "kiln" | "terraform" => {
                 let expected = if root == "kiln" { "env" } else { "workspace" };
                 if attr(0) == Some(expected) {
-                    Ok((Value::String(scope.env()), 1))
+                    Ok((Value::String(scope.env().into()), 1))
                 } else {
                     Err(self.error(
                         span_to(0),
@@ -837,9 +837,9 @@ impl<'a> Cx<'a> {
                         };
                         let value = self.expr(&f.value_expr)?;
                         if f.grouping {
-                            groups.entry(key).or_default().push(value);
+                            groups.entry(key.to_string()).or_default().push(value);
                         } else {
-                            match map.entry(key) {
+                            match map.entry(key.to_string()) {
                                 std::collections::btree_map::Entry::Occupied(e) => {
                                     return Err(self
                                         .loc(key_expr.span())
@@ -1200,7 +1200,7 @@ pub(crate) fn nfc(s: String) -> String {
 pub(crate) fn nfc_value(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
-            Value::String(s) if !s.is_ascii() => *s = nfc(std::mem::take(s)),
+            Value::String(s) if !s.is_ascii() => *s = nfc(s.to_string()).into(),
             Value::List(items) => items.iter_mut().for_each(walk),
             Value::Map(m) => {
                 if m.keys().any(|k| !k.is_ascii()) {

@@ -18,7 +18,7 @@ impl<'a> Cx<'a> {
         let v = if st.unknown {
             Value::Unknown
         } else {
-            Value::String(nfc(out))
+            Value::String(nfc(out).into())
         };
         Ok(mark(v, st.sensitive))
     }
@@ -254,7 +254,7 @@ impl<'a> Cx<'a> {
                 ),
             )
         })?;
-        let v = self.render_text(path, text, &vars)?;
+        let v = self.render_text(path.to_string(), text, &vars)?;
         Ok(mark(v, sensitive))
     }
 
@@ -304,7 +304,7 @@ impl<'a> Cx<'a> {
         let Some(vars) = self.template_vars(vars, args[1], "templatestring")? else {
             return Ok(mark(Value::Unknown, sensitive));
         };
-        let v = self.render_text("<templatestring>".into(), text, &vars)?;
+        let v = self.render_text("<templatestring>".into(), text.to_string(), &vars)?;
         Ok(mark(v, sensitive))
     }
 

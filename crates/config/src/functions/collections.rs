@@ -282,7 +282,9 @@ pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {
             let Value::String(s) = item else {
                 return Err(arg_err(0, "null values are not allowed in the lists"));
             };
-            out.entry(s).or_default().push(Value::String(k.to_string()));
+            out.entry(s.to_string())
+                .or_default()
+                .push(Value::String(k.to_string().into()));
         }
     }
     Ok(Value::Map(
@@ -325,5 +327,5 @@ pub(super) fn zipmap(mut args: Vec<Value>) -> Result<Value, FnError> {
             }
         }
     }
-    Ok(Value::Map(out.into()))
+    Ok(Value::Map(out.into_iter().collect()))
 }

@@ -45,7 +45,7 @@ pub(super) fn timeadd(args: Vec<Value>) -> Result<Value, FnError> {
     let sum = t
         .checked_add(time::Duration::nanoseconds_i128(ns))
         .ok_or_else(|| arg_err(1, "the result is out of range"))?;
-    Ok(Value::String(rfc3339(sum)))
+    Ok(Value::String(rfc3339(sum).into()))
 }
 
 pub(super) fn timecmp(args: Vec<Value>) -> Result<Value, FnError> {
@@ -172,7 +172,7 @@ pub(super) fn formatdate(args: Vec<Value>) -> Result<Value, FnError> {
         };
         out.push_str(&text);
     }
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 /// `uuidv5(namespace, name)`: a name-based UUID; the namespace is `dns`,
@@ -193,6 +193,8 @@ pub(super) fn uuidv5(args: Vec<Value>) -> Result<Value, FnError> {
         })?,
     };
     Ok(Value::String(
-        uuid::Uuid::new_v5(&namespace, name.as_bytes()).to_string(),
+        uuid::Uuid::new_v5(&namespace, name.as_bytes())
+            .to_string()
+            .into(),
     ))
 }

@@ -11,7 +11,7 @@ use kiln_model::Value;
 use super::{FnError, arg_err, string_arg};
 
 pub(super) fn base64encode(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(STANDARD.encode(string_arg(&args, 0)?)))
+    Ok(Value::String(STANDARD.encode(string_arg(&args, 0)?).into()))
 }
 
 /// `base64gzip(str)`: `str` compressed exactly as Terraform's gzip writer
@@ -19,7 +19,7 @@ pub(super) fn base64encode(args: Vec<Value>) -> Result<Value, FnError> {
 pub(super) fn base64gzip(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     Ok(Value::String(
-        STANDARD.encode(super::gzip::gzip(s.as_bytes())),
+        STANDARD.encode(super::gzip::gzip(s.as_bytes())).into(),
     ))
 }
 
@@ -28,7 +28,7 @@ pub(super) fn base64decode(args: Vec<Value>) -> Result<Value, FnError> {
     let bytes = STANDARD
         .decode(s.as_bytes())
         .map_err(|e| arg_err(0, format!("failed to decode base64 data: {e}")))?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+    String::from_utf8(bytes).map(Value::from).map_err(|_| {
         arg_err(
             0,
             "the result of decoding the provided string is not valid UTF-8; use filebase64 or keep the data base64-encoded",
@@ -82,7 +82,7 @@ pub(super) fn textencodebase64(args: Vec<Value>) -> Result<Value, FnError> {
             })
             .collect::<Result<_, _>>()?,
     };
-    Ok(Value::String(STANDARD.encode(bytes)))
+    Ok(Value::String(STANDARD.encode(bytes).into()))
 }
 
 /// `textdecodebase64(string, encoding)`: base64 data in that encoding,
@@ -108,7 +108,7 @@ pub(super) fn textdecodebase64(args: Vec<Value>) -> Result<Value, FnError> {
         TextEncoding::Utf16Be => String::from_utf16(&units(u16::from_be_bytes)?).ok(),
         TextEncoding::Latin1 => Some(bytes.iter().map(|b| char::from(*b)).collect()),
     };
-    text.map(Value::String)
+    text.map(Value::from)
         .ok_or_else(|| arg_err(0, "the data is not valid text in that encoding"))
 }
 
@@ -128,7 +128,7 @@ pub(super) fn urlencode(args: Vec<Value>) -> Result<Value, FnError> {
             }
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 /// The first line is the header; every other line becomes a map from the
@@ -190,7 +190,7 @@ pub(super) fn yamlencode(args: Vec<Value>) -> Result<Value, FnError> {
     ) {
         out.push_str("...\n");
     }
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 fn yaml_scalar(v: &Value) -> Option<String> {

@@ -18,28 +18,28 @@ fn read(fs: &dyn FileSystem, args: &[Value]) -> Result<(String, Vec<u8>), FnErro
 
 pub(super) fn file(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
     let (path, bytes) = read(fs, &args)?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+    String::from_utf8(bytes).map(Value::from).map_err(|_| {
         arg_err(
             0,
             format!(
                 "contents of {} are not valid UTF-8; use filebase64 to read it base64-encoded",
-                Value::String(path)
+                Value::String(path.into())
             ),
         )
     })
 }
 
 pub(super) fn filebase64(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(STANDARD.encode(read(fs, &args)?.1)))
+    Ok(Value::String(STANDARD.encode(read(fs, &args)?.1).into()))
 }
 
 fn file_hex(fs: &dyn FileSystem, args: &[Value], algo: Algo) -> Result<Value, FnError> {
-    Ok(Value::String(hex(&digest(algo, &read(fs, args)?.1))))
+    Ok(Value::String(hex(&digest(algo, &read(fs, args)?.1)).into()))
 }
 
 fn file_b64(fs: &dyn FileSystem, args: &[Value], algo: Algo) -> Result<Value, FnError> {
     Ok(Value::String(
-        STANDARD.encode(digest(algo, &read(fs, args)?.1)),
+        STANDARD.encode(digest(algo, &read(fs, args)?.1)).into(),
     ))
 }
 
@@ -77,7 +77,7 @@ pub(super) fn fileexists(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value,
 pub(super) fn abspath(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, FnError> {
     let path = string_arg(&args, 0)?;
     fs.absolute(&path)
-        .map(Value::String)
+        .map(Value::from)
         .map_err(|e| arg_err(0, e))
 }
 
@@ -86,15 +86,12 @@ pub(super) fn pathexpand(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value,
     let path = string_arg(&args, 0)?;
     let rest = match path.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => return Ok(Value::String(path)),
+        _ => return Ok(Value::String(path.into())),
     };
     let Some(home) = fs.home_dir() else {
         return Err(arg_err(0, "the home directory is not known"));
     };
-    Ok(Value::String(format!(
-        "{}{rest}",
-        home.trim_end_matches('/')
-    )))
+    Ok(Value::from(format!("{}{rest}", home.trim_end_matches('/'))))
 }
 
 /// `fileset(path, pattern)`: the files under `path` whose path relative to
@@ -124,7 +121,7 @@ pub(super) fn fileset(fs: &dyn FileSystem, args: Vec<Value>) -> Result<Value, Fn
     }
     out.sort();
     out.dedup();
-    Ok(Value::List(out.into_iter().map(Value::String).collect()))
+    Ok(Value::List(out.into_iter().map(Value::from).collect()))
 }
 
 /// Expands `{a,b}` alternatives (nested ones too) into separate patterns.
@@ -254,7 +251,7 @@ pub(super) fn dirname(args: Vec<Value>) -> Result<Value, FnError> {
         Some(i) => &p[..=i],
         None => "",
     };
-    Ok(Value::String(clean(dir)))
+    Ok(Value::String(clean(dir).into()))
 }
 
 /// Go's `filepath.Clean` for `/`-separated paths.

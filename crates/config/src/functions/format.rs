@@ -131,7 +131,7 @@ pub(super) fn format(args: Vec<Value>) -> Result<Value, FnError> {
             ),
         ));
     }
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 fn is_numeric(verb: char) -> bool {
@@ -184,7 +184,7 @@ fn verb_text(verb: char, spec: &Spec, args: &[Value], at: usize) -> Result<Strin
                 None => s,
             }
         }
-        'q' => json_string(&Value::String(string_arg(args, at)?)),
+        'q' => json_string(&Value::from(string_arg(args, at)?)),
         't' => match convert(v.clone(), &Type::Bool) {
             Ok(Value::Bool(b)) => b.to_string(),
             _ => {
@@ -196,7 +196,7 @@ fn verb_text(verb: char, spec: &Spec, args: &[Value], at: usize) -> Result<Strin
         },
         'v' if spec.sharp => json_string(v.unmarked()),
         'v' => match v.unmarked() {
-            Value::String(s) => s.clone(),
+            Value::String(s) => s.to_string(),
             Value::Number(n) => n.text('g', -1),
             Value::Bool(b) => b.to_string(),
             other => json_string(other),

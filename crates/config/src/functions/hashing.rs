@@ -35,7 +35,7 @@ pub(super) fn digest(algo: Algo, data: &[u8]) -> Vec<u8> {
 }
 
 fn hex_of(algo: Algo, args: &[Value]) -> Result<Value, FnError> {
-    Ok(Value::String(hex(&digest(
+    Ok(Value::from(hex(&digest(
         algo,
         string_arg(args, 0)?.as_bytes(),
     ))))
@@ -43,7 +43,9 @@ fn hex_of(algo: Algo, args: &[Value]) -> Result<Value, FnError> {
 
 fn b64_of(algo: Algo, args: &[Value]) -> Result<Value, FnError> {
     Ok(Value::String(
-        STANDARD.encode(digest(algo, string_arg(args, 0)?.as_bytes())),
+        STANDARD
+            .encode(digest(algo, string_arg(args, 0)?.as_bytes()))
+            .into(),
     ))
 }
 
@@ -93,7 +95,7 @@ pub(super) fn bcrypt(args: Vec<Value>) -> Result<Value, FnError> {
     let parts = ::bcrypt::hash_with_result(password.as_bytes(), cost)
         .map_err(|e| super::err(format!("error occured generating password {e}")))?;
     Ok(Value::String(
-        parts.format_for_version(::bcrypt::Version::TwoA),
+        parts.format_for_version(::bcrypt::Version::TwoA).into(),
     ))
 }
 
@@ -111,7 +113,7 @@ pub(super) fn rsadecrypt(args: Vec<Value>) -> Result<Value, FnError> {
             0,
             format!(
                 "failed to decode input {}: cipher text must be base64-encoded",
-                Value::String(ciphertext.clone())
+                Value::String(ciphertext.clone().into())
             ),
         )
     })?;
@@ -126,5 +128,7 @@ pub(super) fn rsadecrypt(args: Vec<Value>) -> Result<Value, FnError> {
     let plain = key
         .decrypt(rsa::Pkcs1v15Encrypt, &data)
         .map_err(|_| super::err("failed to decrypt: crypto/rsa: decryption error"))?;
-    Ok(Value::String(String::from_utf8_lossy(&plain).into_owned()))
+    Ok(Value::String(
+        String::from_utf8_lossy(&plain).into_owned().into(),
+    ))
 }

@@ -163,7 +163,7 @@ impl Parser<'_> {
             Some(b'n') => self.literal("null", Value::Null),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'"') => Ok(Value::from(self.string()?)),
             Some(b'[') => {
                 self.i += 1;
                 let mut items = Vec::new();

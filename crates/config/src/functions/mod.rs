@@ -432,7 +432,7 @@ pub(crate) fn call(f: &Function, fs: &dyn FileSystem, args: Vec<Value>) -> Resul
 
 pub(super) fn string_arg(args: &[Value], i: usize) -> Result<String, FnError> {
     match args.get(i).cloned().map(|v| convert(v, &Type::String)) {
-        Some(Ok(Value::String(s))) => Ok(s),
+        Some(Ok(Value::String(s))) => Ok(s.to_string()),
         Some(Ok(_)) | None => Err(arg_err(i, "argument must not be null")),
         Some(Err(e)) => Err(arg_err(i, format!("expected a string, got {}", e.got))),
     }
@@ -633,7 +633,7 @@ fn join(mut args: Vec<Value>) -> Result<Value, FnError> {
             }
         }
     }
-    Ok(Value::String(parts.join(&sep)))
+    Ok(Value::String(parts.join(&sep).into()))
 }
 
 /// `v` as `terraform output -json` prints it: Go's indented JSON of
@@ -658,7 +658,7 @@ pub(super) fn json_string(v: &Value) -> String {
 fn jsonencode(args: Vec<Value>) -> Result<Value, FnError> {
     let mut out = String::new();
     json::encode(&args[0], &mut out).map_err(|e| arg_err(0, e))?;
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 fn jsondecode(args: Vec<Value>) -> Result<Value, FnError> {
@@ -702,7 +702,7 @@ fn lookup(mut args: Vec<Value>) -> Result<Value, FnError> {
             1,
             format!(
                 "no key {} in the map and no default given",
-                Value::String(key)
+                Value::String(key.into())
             ),
         )),
     }
@@ -850,10 +850,14 @@ fn split(args: Vec<Value>) -> Result<Value, FnError> {
     let sep = string_arg(&args, 0)?;
     let s = string_arg(&args, 1)?;
     if s.is_empty() {
-        return Ok(Value::List(vec![Value::String(String::new())].into()));
+        return Ok(Value::List(
+            vec![Value::String(String::new().into())].into(),
+        ));
     }
     Ok(Value::List(if sep.is_empty() {
-        s.chars().map(|c| Value::String(c.to_string())).collect()
+        s.chars()
+            .map(|c| Value::String(c.to_string().into()))
+            .collect()
     } else {
         s.split(sep.as_str()).map(Value::from).collect()
     }))
@@ -893,7 +897,9 @@ fn toset(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn trimspace(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(string_arg(&args, 0)?.trim().to_string()))
+    Ok(Value::String(
+        string_arg(&args, 0)?.trim().to_string().into(),
+    ))
 }
 
 fn values(mut args: Vec<Value>) -> Result<Value, FnError> {

@@ -36,7 +36,10 @@ fn parse_net(args: &[Value], i: usize) -> Result<Net, FnError> {
     let net: IpNet = s.parse().map_err(|_| {
         arg_err(
             i,
-            format!("invalid CIDR expression: {}", Value::String(s.clone())),
+            format!(
+                "invalid CIDR expression: {}",
+                Value::String(s.clone().into())
+            ),
         )
     })?;
     let net = net.trunc();
@@ -80,7 +83,9 @@ pub(super) fn cidrhost(args: Vec<Value>) -> Result<Value, FnError> {
     if size.is_some_and(|s| offset >= s) {
         return Err(too_big());
     }
-    Ok(Value::String(net.addr(net.base + offset).to_string()))
+    Ok(Value::String(
+        net.addr(net.base + offset).to_string().into(),
+    ))
 }
 
 pub(super) fn cidrnetmask(args: Vec<Value>) -> Result<Value, FnError> {
@@ -89,7 +94,7 @@ pub(super) fn cidrnetmask(args: Vec<Value>) -> Result<Value, FnError> {
         return Err(arg_err(0, "IPv6 addresses cannot have a netmask"));
     }
     let mask = u32::MAX.checked_shl(32 - net.prefix).unwrap_or(0);
-    Ok(Value::String(Ipv4Addr::from(mask).to_string()))
+    Ok(Value::String(Ipv4Addr::from(mask).to_string().into()))
 }
 
 fn subnet(net: Net, newbits: i64, netnum: i64, args_at: (usize, usize)) -> Result<Net, FnError> {
@@ -125,7 +130,7 @@ fn subnet(net: Net, newbits: i64, netnum: i64, args_at: (usize, usize)) -> Resul
 }
 
 fn show(net: Net) -> Value {
-    Value::String(format!("{}/{}", net.addr(net.base), net.prefix))
+    Value::String(format!("{}/{}", net.addr(net.base), net.prefix).into())
 }
 
 pub(super) fn cidrsubnet(args: Vec<Value>) -> Result<Value, FnError> {

@@ -60,7 +60,7 @@ pub(super) fn parseint(args: Vec<Value>) -> Result<Value, FnError> {
             0,
             format!(
                 "cannot parse {} as a base {base} integer",
-                Value::String(s.clone())
+                Value::String(s.clone().into())
             ),
         )
     };

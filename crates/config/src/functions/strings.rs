@@ -11,7 +11,9 @@ use super::{FnError, arg_err, err, format, int_arg, string_arg};
 
 pub(super) fn chomp(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
-    Ok(Value::String(s.trim_end_matches(['\n', '\r']).to_string()))
+    Ok(Value::String(
+        s.trim_end_matches(['\n', '\r']).to_string().into(),
+    ))
 }
 
 pub(super) fn endswith(args: Vec<Value>) -> Result<Value, FnError> {
@@ -40,14 +42,16 @@ pub(super) fn strrev(args: Vec<Value>) -> Result<Value, FnError> {
 pub(super) fn trim(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let cut: Vec<char> = string_arg(&args, 1)?.chars().collect();
-    Ok(Value::String(s.trim_matches(cut.as_slice()).to_string()))
+    Ok(Value::String(
+        s.trim_matches(cut.as_slice()).to_string().into(),
+    ))
 }
 
 pub(super) fn trimprefix(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let p = string_arg(&args, 1)?;
     Ok(Value::String(
-        s.strip_prefix(p.as_str()).unwrap_or(&s).to_string(),
+        s.strip_prefix(p.as_str()).unwrap_or(&s).to_string().into(),
     ))
 }
 
@@ -55,7 +59,7 @@ pub(super) fn trimsuffix(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let p = string_arg(&args, 1)?;
     Ok(Value::String(
-        s.strip_suffix(p.as_str()).unwrap_or(&s).to_string(),
+        s.strip_suffix(p.as_str()).unwrap_or(&s).to_string().into(),
     ))
 }
 
@@ -70,7 +74,7 @@ pub(super) fn indent(args: Vec<Value>) -> Result<Value, FnError> {
     }
     let s = string_arg(&args, 1)?;
     let pad = format!("\n{}", " ".repeat(n as usize));
-    Ok(Value::String(s.replace('\n', &pad)))
+    Ok(Value::String(s.replace('\n', &pad).into()))
 }
 
 /// Go's `strings.Title`: upper-cases each letter that follows a separator.
@@ -93,7 +97,7 @@ pub(super) fn title(args: Vec<Value>) -> Result<Value, FnError> {
         }
         prev = c;
     }
-    Ok(Value::String(out))
+    Ok(Value::String(out.into()))
 }
 
 /// `substr(str, offset, length)`: a negative offset counts from the end; a
@@ -114,7 +118,7 @@ pub(super) fn substr(args: Vec<Value>) -> Result<Value, FnError> {
         }
     }
     if offset >= len {
-        return Ok(Value::String(String::new()));
+        return Ok(Value::String(String::new().into()));
     }
     let end = if length < 0 {
         if length != -1 {
@@ -127,7 +131,9 @@ pub(super) fn substr(args: Vec<Value>) -> Result<Value, FnError> {
     } else {
         (offset + length).min(len)
     };
-    Ok(Value::String(chars[offset as usize..end as usize].concat()))
+    Ok(Value::String(
+        chars[offset as usize..end as usize].concat().into(),
+    ))
 }
 
 /// `formatlist(spec, args...)`: `format` over the elements of the list
@@ -232,7 +238,9 @@ pub(super) fn replace(args: Vec<Value>) -> Result<Value, FnError> {
                 format!("invalid regular expression: {}", first_line(&e.to_string())),
             )
         })?;
-        return Ok(Value::String(re.replace_all(&s, to.as_str()).into_owned()));
+        return Ok(Value::String(
+            re.replace_all(&s, to.as_str()).into_owned().into(),
+        ));
     }
     if from.is_empty() {
         // Go's strings.Replace: the replacement before every character and
@@ -242,7 +250,7 @@ pub(super) fn replace(args: Vec<Value>) -> Result<Value, FnError> {
             out.push(c);
             out.push_str(&to);
         }
-        return Ok(Value::String(out));
+        return Ok(Value::String(out.into()));
     }
-    Ok(Value::String(s.replace(&from, &to)))
+    Ok(Value::String(s.replace(&from, &to).into()))
 }

@@ -165,7 +165,7 @@ impl Decoder<'_> {
                 }
                 Event::Scalar(text, style, _, tag) => {
                     match resolve(tag.as_ref(), &text, style).map_err(|e| at(mark, e))? {
-                        Value::String(s) => s,
+                        Value::String(s) => s.to_string(),
                         Value::Bool(b) => b.to_string(),
                         Value::Number(n) => n.to_string(),
                         Value::Null => return Err(at(mark, "mapping key cannot be null")),
@@ -255,7 +255,7 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
             style,
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
         ) {
-            return Ok(Value::String(src.to_string()));
+            return Ok(Value::String(src.to_string().into()));
         }
         if let Some(v) = special(src) {
             return Ok(v);
@@ -273,7 +273,7 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
                 if (kind.is_empty() || kind == "timestamp")
                     && let Some(t) = timestamp(src)
                 {
-                    return Ok(Value::String(t));
+                    return Ok(Value::String(t.into()));
                 }
                 if is_integer_literal(src) {
                     kind = "int".into();
@@ -285,13 +285,13 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
         }
     }
     match kind.as_str() {
-        "str" => Ok(Value::String(src.to_string())),
+        "str" => Ok(Value::String(src.to_string().into())),
         "binary" => {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD
                 .decode(src)
                 .map_err(|_| format!("cannot parse {src:?} as !!binary: not valid base64"))?;
-            Ok(Value::String(src.to_string()))
+            Ok(Value::String(src.to_string().into()))
         }
         "bool" => match special(src) {
             Some(v @ Value::Bool(_)) => Ok(v),
@@ -307,10 +307,10 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
                 .ok_or_else(|| format!("cannot parse {src:?} as !!{kind}"))
         }
         "timestamp" => timestamp(src)
-            .map(Value::String)
+            .map(Value::from)
             .ok_or_else(|| format!("cannot parse {src:?} as !!timestamp")),
         "null" => Ok(Value::Null),
-        _ => Ok(Value::String(src.to_string())),
+        _ => Ok(Value::String(src.to_string().into())),
     }
 }
 
