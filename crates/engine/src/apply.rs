@@ -213,7 +213,9 @@ impl Walk for Forward<'_, '_, '_> {
             outcome: std::mem::replace(&mut done.outcome, placeholder),
             at: util::now(),
         };
-        let written = self.journal.append(&result).await;
+        // Written with the next intent (or when the walk waits): a crash
+        // before then is a crash during the call, which recovery resolves.
+        let written = self.journal.append_deferred(&result).await;
         if let JournalRecord::Result { outcome, .. } = result {
             done.outcome = outcome;
         }
@@ -225,6 +227,17 @@ impl Walk for Forward<'_, '_, '_> {
             self.halt = Halt::JournalBroken;
         }
         self.run.finish(done);
+    }
+
+    async fn idle(&mut self) {
+        if let Err(e) = self.journal.flush().await
+            && self.halt != Halt::JournalBroken
+        {
+            self.run.diagnostics.push(Diagnostic::error(format!(
+                "cannot write the apply journal: {e}; no new steps were started"
+            )));
+            self.halt = Halt::JournalBroken;
+        }
     }
 
     async fn lost(&mut self, i: usize, why: String) {

@@ -90,6 +90,10 @@ pub(crate) trait Walk {
     async fn finished(&mut self, done: Self::Done);
     /// A call never returned: it panicked (`why`: the panic's message).
     async fn lost(&mut self, i: usize, why: String);
+    /// Nothing more can start until a running call returns (or nothing
+    /// runs): the walk is about to wait, or to end. What was held back
+    /// for a batch (results for the journal) is written now.
+    async fn idle(&mut self) {}
 }
 
 /// Starts ready nodes of `w` (at most `limit` calls at once) as soon as
@@ -134,6 +138,7 @@ pub(crate) async fn walk<W: Walk>(w: &mut W, limit: usize, cancel: &Cancellation
                 hand_back(w, &mut nodes, joined).await;
             }
         }
+        w.idle().await;
         if tasks.is_empty() {
             return;
         }

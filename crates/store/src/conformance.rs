@@ -33,6 +33,7 @@ pub async fn run_all<S: StateStore + 'static>(make: impl Fn() -> S) {
     lock_race(std::sync::Arc::new(make())).await;
     history(&make()).await;
     journal(&make()).await;
+    journal_deferred(&make()).await;
     list_remove_envs(&make()).await;
 }
 
@@ -356,6 +357,41 @@ pub async fn journal<S: StateStore>(store: &S) {
         .clear_journal("dev")
         .await
         .expect("clearing twice is fine");
+}
+
+/// Records appended with `append_deferred` are written, in the order
+/// appended, before the next `append`, on `flush`, and when the journal is
+/// dropped.
+pub async fn journal_deferred<S: StateStore>(store: &S) {
+    {
+        let mut j = store.journal("dev").await.expect("open journal");
+        j.append_deferred(&record(0, "a")).await.expect("defer");
+        j.append_deferred(&record(1, "b")).await.expect("defer");
+        j.append(&record(2, "c")).await.expect("append");
+        assert_eq!(
+            store.read_journal("dev").await.expect("read journal"),
+            vec![record(0, "a"), record(1, "b"), record(2, "c")],
+            "held-back records go before the next appended one"
+        );
+        j.append_deferred(&record(3, "d")).await.expect("defer");
+        j.flush().await.expect("flush");
+        assert_eq!(
+            store.read_journal("dev").await.expect("read journal").len(),
+            4,
+            "a flush writes what was held back"
+        );
+        j.append_deferred(&record(4, "e")).await.expect("defer");
+    }
+    assert_eq!(
+        store
+            .read_journal("dev")
+            .await
+            .expect("read journal")
+            .last(),
+        Some(&record(4, "e")),
+        "a dropped journal writes what it held back"
+    );
+    store.clear_journal("dev").await.expect("clear");
 }
 
 /// A record torn by a crash mid-append is ignored on read, and later appends

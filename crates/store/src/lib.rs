@@ -319,6 +319,21 @@ pub trait Journal: Send {
     /// Appends one record, durable against a crash of this process before it
     /// returns.
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError>;
+    /// Appends one record that may be held back until the next
+    /// [`append`](Journal::append) or [`flush`](Journal::flush), and is
+    /// then written before that record, in the order appended. For a
+    /// step's result: a crash before it is written leaves the step's
+    /// intent without a result, which recovery resolves as it resolves a
+    /// crash during the call (by the idempotency key). A journal that does
+    /// not batch writes it at once (the default).
+    async fn append_deferred(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
+        self.append(record).await
+    }
+    /// Writes what [`append_deferred`](Journal::append_deferred) held back,
+    /// durable against a crash of this process once it returns.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Flushes to stable storage (end of apply).
     async fn sync(&mut self) -> Result<(), StoreError>;
 }

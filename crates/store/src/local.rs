@@ -423,7 +423,7 @@ impl LocalStore {
             file,
             path,
             sealer: self.sealer.clone(),
-            line: Vec::new(),
+            lines: Vec::new(),
         })
     }
 
@@ -567,37 +567,79 @@ struct LocalJournal {
     file: fs::File,
     path: PathBuf,
     sealer: Option<Arc<Sealer>>,
-    /// The line being written, its buffer kept from record to record.
-    line: Vec<u8>,
+    /// Lines held back by `append_deferred`, then the line being written:
+    /// one `write` for all of them. The buffer is kept from record to
+    /// record.
+    lines: Vec<u8>,
+}
+
+impl LocalJournal {
+    /// Encodes `record` as one line at the end of `self.lines`.
+    fn encode(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
+        let encoding =
+            |e: serde_json::Error| StoreError::Other(format!("encoding a journal record: {e}"));
+        let start = self.lines.len();
+        let encoded = match self.sealer.as_deref() {
+            None => serde_json::to_writer(&mut self.lines, record).map_err(encoding),
+            Some(s) => serde_json::to_vec(record)
+                .map_err(encoding)
+                .and_then(|plain| Sealer::seal_with(Some(s), plain).map_err(StoreError::from))
+                .map(|sealed| self.lines.extend_from_slice(&sealed)),
+        };
+        if let Err(e) = encoded {
+            // What was held back stays; the failed record leaves nothing.
+            self.lines.truncate(start);
+            return Err(e);
+        }
+        self.lines.push(b'\n');
+        Ok(())
+    }
+
+    /// Writes every encoded line, in one `write` of a buffer to the page
+    /// cache: done in place rather than on the blocking pool, which would
+    /// cost more than the write.
+    fn write_lines(&mut self) -> Result<(), StoreError> {
+        if self.lines.is_empty() {
+            return Ok(());
+        }
+        let written = self.file.write_all(&self.lines);
+        self.lines.clear();
+        // Steps' records are small; a large one (the configuration, at
+        // the start) is not worth keeping the room for.
+        if self.lines.capacity() > 64 * 1024 {
+            self.lines = Vec::new();
+        }
+        written.map_err(|e| io_err(format!("appending to {}", self.path.display()), e))
+    }
+}
+
+impl Drop for LocalJournal {
+    /// Lines still held back are written (what a crash would lose, a drop
+    /// does not).
+    fn drop(&mut self) {
+        if let Err(e) = self.write_lines() {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 #[async_trait]
 impl Journal for LocalJournal {
     async fn append(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
-        let encoding =
-            |e: serde_json::Error| StoreError::Other(format!("encoding a journal record: {e}"));
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        match self.sealer.as_deref() {
-            None => serde_json::to_writer(&mut line, record).map_err(encoding)?,
-            Some(s) => {
-                let plain = serde_json::to_vec(record).map_err(encoding)?;
-                line = Sealer::seal_with(Some(s), plain)?;
-            }
-        }
-        line.push(b'\n');
-        // One write of a small buffer to the page cache: done in place rather
-        // than on the blocking pool, which would cost more than the write.
-        let written = self.file.write_all(&line);
-        // A step's record is small; a large one (the configuration, at the
-        // start) is not worth keeping the room for.
-        if line.capacity() <= 64 * 1024 {
-            self.line = line;
-        }
-        written.map_err(|e| io_err(format!("appending to {}", self.path.display()), e))
+        self.encode(record)?;
+        self.write_lines()
+    }
+
+    async fn append_deferred(&mut self, record: &JournalRecord) -> Result<(), StoreError> {
+        self.encode(record)
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        self.write_lines()
     }
 
     async fn sync(&mut self) -> Result<(), StoreError> {
+        self.write_lines()?;
         self.file
             .sync_all()
             .map_err(|e| io_err(format!("syncing {}", self.path.display()), e))

@@ -42,6 +42,31 @@ async fn a_sealed_local_store_conforms() {
     assert!(sealed > 0, "no state written under {}", root.display());
 }
 
+/// The local journal batches: a deferred record is in no file until the
+/// next append writes it with its own line, in one write.
+#[tokio::test]
+async fn a_deferred_journal_record_waits_for_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".kiln");
+    let store = LocalStore::new(root.clone());
+    let mut j = store.journal("dev").await.unwrap();
+    let record = |step: usize| kiln_state::journal::JournalRecord::Begin {
+        lineage: format!("lin-{step}"),
+        serial: 1,
+        generation: 1,
+        at: 1,
+        command: "apply".into(),
+    };
+    j.append_deferred(&record(0)).await.unwrap();
+    let file = root.join("dev").join("journal.jsonl");
+    assert_eq!(std::fs::read(&file).unwrap(), b"", "held back");
+    j.append(&record(1)).await.unwrap();
+    assert_eq!(
+        store.read_journal("dev").await.unwrap(),
+        vec![record(0), record(1)]
+    );
+}
+
 #[tokio::test]
 async fn torn_journal_line_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
