@@ -141,6 +141,10 @@ impl kiln_ops::Observer for Reporter<'_> {
 }
 
 impl kiln_engine::Observer for Reporter<'_> {
+    fn waiting(&self) {
+        self.out.flush_status();
+    }
+
     fn step_started(&self, plan: &Plan, step: &Step) {
         let in_flight = self.started.lock().map_or(0, |mut m| {
             m.insert(step.id, Instant::now());
@@ -157,7 +161,7 @@ impl kiln_engine::Observer for Reporter<'_> {
         }
         let a = &plan.actions[step.action];
         self.out
-            .status_fmt(format_args!("{}: {}...", a.addr, verb(step.op, false)));
+            .status_batched(format_args!("{}: {}...", a.addr, verb(step.op, false)));
         self.event(
             || json!({"event": "step_started", "address": a.addr.to_string(), "op": step.op}),
         );
@@ -224,7 +228,7 @@ impl kiln_engine::Observer for Reporter<'_> {
             })
         });
         match &report.error {
-            None => self.out.status_fmt(format_args!(
+            None => self.out.status_batched(format_args!(
                 "{}: {} ({:.1?})",
                 a.addr,
                 verb(step.op, true),

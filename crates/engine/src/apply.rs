@@ -230,6 +230,7 @@ impl Walk for Forward<'_, '_, '_> {
     }
 
     async fn idle(&mut self) {
+        self.run.observer.waiting();
         if let Err(e) = self.journal.flush().await
             && self.halt != Halt::JournalBroken
         {

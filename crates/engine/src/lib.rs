@@ -69,7 +69,7 @@ pub struct ApplyOptions {
     pub config: Option<std::sync::Arc<kiln_plan::Config>>,
 }
 
-/// Receives progress. Both methods do nothing by default. Steps skipped
+/// Receives progress. Every method does nothing by default. Steps skipped
 /// because a dependency failed are never started, so they are reported only
 /// in [`ApplyReport::skipped`].
 pub trait Observer: Send + Sync {
@@ -96,6 +96,10 @@ pub trait Observer: Send + Sync {
     fn rollback_finished(&self, undo: &RolledBack) {
         let _ = undo;
     }
+
+    /// Nothing more starts until a running call returns, or the steps are
+    /// over: progress held back to be shown in one go is shown now.
+    fn waiting(&self) {}
 }
 
 /// What a rollback undoes.
