@@ -1509,14 +1509,9 @@ impl Run<'_> {
     }
 }
 
-/// Runs one step's provider calls. The calls' futures live in a box of
-/// their own, allocated when the task first runs: a started task waiting
-/// for its turn holds only its job (see the test).
+/// Runs one step's provider calls ([`walk`] boxes the future and
+/// polls it at once, so no started step waits unpolled).
 async fn run_job(step: usize, job: Job) -> Done {
-    Box::pin(run_calls(step, job)).await
-}
-
-async fn run_calls(step: usize, job: Job) -> Done {
     let started = Instant::now();
     let outcome = match job {
         Job::Create {
@@ -1683,30 +1678,5 @@ async fn create(
             ),
             created: Some(record),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn future_size<F: Future>(_: &impl Fn(usize, Job) -> F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
-    /// Every started step is a task holding this future (with
-    /// `--parallelism 0`, every ready step of a wide apply at once): the
-    /// calls are boxed, so its size is about the job's.
-    #[test]
-    fn a_step_task_is_small() {
-        let size = future_size(&run_job);
-        #[allow(clippy::print_stderr, reason = "the figure the test bounds")]
-        {
-            eprintln!(
-                "run_job future: {size} bytes, Job: {} bytes",
-                std::mem::size_of::<Job>()
-            );
-        }
-        assert!(size <= std::mem::size_of::<Job>() + 64, "{size} bytes");
     }
 }

@@ -540,14 +540,17 @@ fn needed_providers<'a>(
                 Some(p) => p.split('.').next().unwrap_or(p),
                 None => r.addr.ty.split('_').next().unwrap_or(&r.addr.ty),
             };
-            out.entry(name.to_string())
-                .or_insert(Need::Type(&r.addr.ty, &r.loc));
+            // Looked up before a key is made: one type's resources are many.
+            if !out.contains_key(name) {
+                out.insert(name.to_string(), Need::Type(&r.addr.ty, &r.loc));
+            }
         }
     }
     if let Some(s) = state {
         for r in s.resources.values().chain(&s.deposed) {
-            out.entry(r.provider.to_string())
-                .or_insert_with(|| Need::State(r.addr.to_string()));
+            if !out.contains_key(r.provider.as_str()) {
+                out.insert(r.provider.to_string(), Need::State(r.addr.to_string()));
+            }
         }
     }
     out
