@@ -987,7 +987,7 @@ impl<'a> Planner<'a> {
             let instances: Vec<usize> = (0..self.an.meta.insts.len().max(1))
                 .filter(|&mi| {
                     let path = self.an.meta.path(mi);
-                    path.len() == names.len() && path.iter().zip(names).all(|(s, n)| &s.name == n)
+                    path.len() == names.len() && path.iter().zip(names).all(|(s, n)| s.name == *n)
                 })
                 .collect();
             for mi in instances {

@@ -124,10 +124,7 @@ fn expand_blocks<'b>(
                 unknown = true;
                 continue;
             }
-            Value::Map(m) => m
-                .into_iter()
-                .map(|(k, v)| (Value::String(k.into()), v))
-                .collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             Value::List(items) => items
                 .into_iter()
                 .enumerate()

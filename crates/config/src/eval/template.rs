@@ -116,10 +116,9 @@ impl<'a> Cx<'a> {
                                 .enumerate()
                                 .map(|(i, v)| (Value::Number(Number::from_i64(i as i64)), v))
                                 .collect(),
-                            Value::Map(m) => m
-                                .into_iter()
-                                .map(|(k, v)| (Value::String(k.into()), v))
-                                .collect(),
+                            Value::Map(m) => {
+                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
+                            }
                             other => {
                                 return Err(self.error(
                                     fe.collection_expr.span(),

@@ -272,10 +272,7 @@ pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {
         let Ok(Value::List(items)) = convert(v, &Type::List(Box::new(Type::String))) else {
             return Err(arg_err(
                 0,
-                format!(
-                    "element {}: expected a list of strings",
-                    Value::String(k.into())
-                ),
+                format!("element {}: expected a list of strings", Value::String(k)),
             ));
         };
         for item in items {

@@ -668,9 +668,7 @@ fn jsondecode(args: Vec<Value>) -> Result<Value, FnError> {
 
 fn keys(mut args: Vec<Value>) -> Result<Value, FnError> {
     let m = map_arg(&mut args, 0)?;
-    Ok(Value::List(
-        m.into_keys().map(|k| Value::String(k.into())).collect(),
-    ))
+    Ok(Value::List(m.into_keys().map(Value::String).collect()))
 }
 
 fn length(args: Vec<Value>) -> Result<Value, FnError> {
