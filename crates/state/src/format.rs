@@ -114,8 +114,23 @@ impl<'de> Deserialize<'de> for ResourcesIn {
                 mut seq: A,
             ) -> Result<ResourcesIn, A::Error> {
                 use std::collections::btree_map::Entry;
+                // kiln writes records in address order: while they come in
+                // order they are collected and the map is built from them
+                // at once (linear), not inserted one by one (a search of
+                // the tree each).
+                let mut sorted: Vec<(kiln_model::InstanceAddr, crate::ResourceState)> =
+                    Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
                 let mut out = ResourcesIn::default();
                 while let Some(r) = seq.next_element::<ResourceRecord>()? {
+                    if out.map.is_empty() && sorted.last().is_none_or(|(last, _)| *last < r.addr) {
+                        sorted.push((r.addr.clone(), r.into()));
+                        continue;
+                    }
+                    // Out of order (a state edited by hand) or a duplicate:
+                    // one by one from here.
+                    if out.map.is_empty() {
+                        out.map = std::mem::take(&mut sorted).into_iter().collect();
+                    }
                     match out.map.entry(r.addr.clone()) {
                         Entry::Vacant(v) => {
                             v.insert(r.into());
@@ -124,6 +139,9 @@ impl<'de> Deserialize<'de> for ResourcesIn {
                             out.duplicate.get_or_insert_with(|| o.key().clone());
                         }
                     }
+                }
+                if out.map.is_empty() {
+                    out.map = sorted.into_iter().collect();
                 }
                 Ok(out)
             }
@@ -570,6 +588,48 @@ mod tests {
         match from_json(twice.as_bytes()) {
             Err(FormatError::Duplicate(a)) => assert_eq!(a, "null_resource.b"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Records out of address order (a state edited by hand) read as the
+    /// same state, and a duplicate after them is still found.
+    #[test]
+    fn reads_records_in_any_order() {
+        let mut s = State::new("default", "lin-1");
+        for (name, id) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+            let addr: InstanceAddr = format!("null_resource.{name}").parse().unwrap();
+            s.resources.insert(addr.clone(), record(addr, id));
+        }
+        let text = String::from_utf8(to_json(&s)).unwrap();
+        let records: Vec<&str> = text
+            .match_indices("    {\n      \"addr\"")
+            .map(|(start, _)| {
+                let end = start + text[start..].find("\n    }").unwrap() + "\n    }".len();
+                &text[start..end]
+            })
+            .collect();
+        assert_eq!(records.len(), 4, "{text}");
+        let list = |order: &[usize]| {
+            let picked: Vec<&str> = order.iter().map(|&i| records[i]).collect();
+            let first = text.find(records[0]).unwrap();
+            let last = text.find(records[3]).unwrap() + records[3].len();
+            format!("{}{}{}", &text[..first], picked.join(",\n"), &text[last..])
+        };
+        for order in [
+            [0, 1, 2, 3],
+            [3, 2, 1, 0],
+            [0, 2, 1, 3],
+            [1, 0, 2, 3],
+            [0, 1, 3, 2],
+        ] {
+            let read = from_json(list(&order).as_bytes()).unwrap();
+            assert_eq!(read, s, "records in order {order:?}");
+        }
+        for order in [[0, 1, 1, 3], [2, 0, 1, 0]] {
+            match from_json(list(&order).as_bytes()) {
+                Err(FormatError::Duplicate(_)) => {}
+                other => panic!("records {order:?}: {other:?}"),
+            }
         }
     }
 }
