@@ -6,6 +6,7 @@
 //! (and `CI` is not set), a live status line under the progress lines says
 //! how many steps are done, in flight and left.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
@@ -125,7 +126,7 @@ impl Output {
     }
 
     /// Whether stdout gets colour (renderers build styled text with [`Output::paint`]).
-    pub fn paint(&self, style: Style, text: &str) -> String {
+    pub fn paint<'t>(&self, style: Style, text: &'t str) -> Cow<'t, str> {
         paint(self.color_out, style, text)
     }
 
@@ -257,10 +258,12 @@ impl Drop for Output {
     }
 }
 
-pub fn paint(color: bool, style: Style, text: &str) -> String {
+/// `text` in `style` when `color`; without colour, `text` itself (no copy:
+/// a large plan paints hundreds of thousands of lines).
+pub fn paint(color: bool, style: Style, text: &str) -> Cow<'_, str> {
     if !color || style == Style::Plain {
-        text.to_string()
+        Cow::Borrowed(text)
     } else {
-        format!("{}{text}\x1b[0m", style.code())
+        Cow::Owned(format!("{}{text}\x1b[0m", style.code()))
     }
 }

@@ -383,11 +383,17 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
             _ => None,
         })
         .collect();
-    let names: std::collections::BTreeSet<&str> = before
+    // Each map's keys are sorted: one of them alone needs no sorting (a
+    // create or a delete).
+    let mut names: Vec<&str> = before
         .keys()
         .chain(after.keys())
         .map(|k| k.as_str())
         .collect();
+    if !before.is_empty() && !after.is_empty() {
+        names.sort_unstable();
+        names.dedup();
+    }
     let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
     let mut hidden = 0;
     for name in names {
@@ -425,7 +431,7 @@ fn attributes(out: &Output, s: &mut String, a: &Action) {
                 let note = if forces {
                     out.paint(Style::Red, "  # forces replacement")
                 } else {
-                    String::new()
+                    Cow::Borrowed("")
                 };
                 if let (Some(bs), Some(fs)) = (b.as_str(), f.as_str())
                     && (bs.contains('\n') || fs.contains('\n'))
