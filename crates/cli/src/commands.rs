@@ -148,7 +148,7 @@ async fn plan_cmd(ws: &Workspace, cmd: PlanCmd, out: &Output) -> Result<u8> {
     match format {
         PlanFormat::Json => out.line(&serde_json::to_string_pretty(&render::plan_json(plan))?),
         PlanFormat::Markdown => out.print(&render::plan_markdown(plan)),
-        PlanFormat::Human => out.print(&render::plan_human(out, plan)),
+        PlanFormat::Human => render::print_plan(out, plan),
     }
     if let Some(path) = &cmd.out {
         kiln_ops::save_plan(path, plan)?;
@@ -267,7 +267,7 @@ async fn show_cmd(ws: &Workspace, cmd: ShowCmd, out: &Output) -> Result<u8> {
                 &saved.plan,
             ))?);
         } else {
-            out.print(&render::plan_human(out, &saved.plan));
+            render::print_plan(out, &saved.plan);
         }
         return Ok(0);
     }

@@ -177,8 +177,18 @@ fn cutover_lines(c: &kiln_model::Cutover) -> Vec<String> {
     out
 }
 
-/// The human plan.
-pub fn plan_human(out: &Output, plan: &Plan) -> String {
+/// Prints the human plan to stdout, part by part as it is rendered.
+pub fn print_plan(out: &Output, plan: &Plan) {
+    plan_human(out, plan, &mut |part| out.print(part));
+}
+
+/// Parts of the rendered plan are handed to `emit` once they reach this
+/// size: a plan of 100,000 changes is 17 MB of text, never held whole.
+const EMIT_AT: usize = 1 << 20;
+
+/// The plan as [`print_plan`] shows it, handed to `emit` in parts, in
+/// order.
+fn plan_human(out: &Output, plan: &Plan, emit: &mut dyn FnMut(&str)) {
     let mut s = String::new();
     let changes: Vec<&Action> = plan
         .actions
@@ -194,7 +204,8 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
             sum.no_op,
             if sum.no_op == 1 { "" } else { "s" }
         );
-        return s;
+        emit(&s);
+        return;
     }
     if !changes.is_empty()
         || !plan.moves.is_empty()
@@ -303,6 +314,10 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
             }
         }
         s.push('\n');
+        if s.len() >= EMIT_AT {
+            emit(&s);
+            s.clear();
+        }
     }
     let mut out_lines = String::new();
     // Display prints every sensitive part as (sensitive).
@@ -348,7 +363,7 @@ pub fn plan_human(out: &Output, plan: &Plan) -> String {
         sum.delete,
         sum.no_op
     );
-    s
+    emit(&s);
 }
 
 /// An action's before and after values as they may be shown: each side

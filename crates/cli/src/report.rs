@@ -110,7 +110,7 @@ impl kiln_ops::Observer for Reporter<'_> {
         if self.json {
             self.event(|| json!({"event": "plan", "plan": render::plan_json(plan)}));
         } else {
-            self.out.print(&render::plan_human(self.out, plan));
+            render::print_plan(self.out, plan);
         }
     }
 
