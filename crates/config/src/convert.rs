@@ -128,7 +128,7 @@ fn convert_at(value: Value, ty: &Type, path: &mut String) -> Result<Value, Conve
                 };
                 let mut out = kiln_model::FieldMap::new();
                 for (k, v) in m {
-                    let key = format!("[{}]", Value::String(k.to_string().into()));
+                    let key = format!("[{}]", Value::String(k.clone()));
                     let v = with_path(path, &key, |p| convert_at(v, elem, p))?;
                     out.insert(k, v);
                 }
@@ -252,7 +252,7 @@ fn check_required(v: &Value, ty: &Type, shape: &Shape, path: &mut String) -> Res
             };
             for (k, x) in m {
                 let len = path.len();
-                path.push_str(&format!("[{}]", Value::String(k.to_string().into())));
+                path.push_str(&format!("[{}]", Value::String(k.clone())));
                 check_required(x, t, sub, path)?;
                 path.truncate(len);
             }

@@ -45,7 +45,7 @@ pub use modules::{
     GitSource, ModuleLoader, RegistrySource, git_cache_dir, git_source, join_dir, module_dir,
     parse_embedded, parse_tree, registry_cache_dir, registry_source,
 };
-pub use parse::{parse, parse_expr};
+pub use parse::{THREAD_STACK, parse, parse_expr};
 pub use shape::{AttrShape, Shape};
 pub use vars::{parse_var_file, parse_var_value};
 

@@ -97,9 +97,11 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
 /// [`Parser::file_in_pieces`]); a file under twice this is parsed whole.
 const PIECE_LEN: usize = 128 * 1024;
 
-/// A helper thread's stack: the main thread's (8 MiB on Linux), so a deeply
-/// nested expression parses wherever it falls (only touched pages cost).
-const THREAD_STACK: usize = 8 << 20;
+/// The stack of a helper thread that parses or evaluates expressions (the
+/// parser's piece threads, the planner's): the main thread's (8 MiB on
+/// Linux), so a deeply nested expression works wherever it falls (only
+/// touched pages cost).
+pub const THREAD_STACK: usize = 8 << 20;
 
 /// Most threads that parse a large file's pieces (no more than the cores):
 /// with two, each keeps one piece waiting, and parsing and converting no

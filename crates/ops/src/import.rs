@@ -512,7 +512,7 @@ pub(crate) async fn adopt_by_id(
                 idempotency_key: kiln_engine::idempotency_key(&state.lineage, addr, generation),
                 addr: addr.clone(),
                 type_name: addr.resource.ty.clone(),
-                provider: provider.to_string().into(),
+                provider: provider.into(),
                 id: id.clone().into(),
                 attributes: Value::map([("id", Value::from(id.as_str()))]),
                 dependencies: Vec::new(),

@@ -703,10 +703,6 @@ struct Planner<'a> {
 /// thread costs tens of microseconds to start, a block a few).
 const PARALLEL_BLOCKS: usize = 512;
 
-/// A helper thread's stack: the main thread's (8 MiB on Linux), so a deeply
-/// nested expression evaluates wherever it falls (only touched pages cost).
-const THREAD_STACK: usize = 8 << 20;
-
 /// Most resource blocks planned before they join the plan: their actions
 /// wait in a list of their own meanwhile.
 const ROUND_BLOCKS: usize = 8192;
@@ -899,7 +895,8 @@ impl<'a> Planner<'a> {
                 let first = chunks.next().unwrap_or_default();
                 let others: Vec<_> = chunks
                     .map(|c| {
-                        let thread = std::thread::Builder::new().stack_size(THREAD_STACK);
+                        let thread =
+                            std::thread::Builder::new().stack_size(kiln_config::THREAD_STACK);
                         (c, thread.spawn_scoped(s, move || this.plan_blocks(c)))
                     })
                     .collect();

@@ -281,7 +281,7 @@ pub(super) fn transpose(mut args: Vec<Value>) -> Result<Value, FnError> {
             };
             out.entry(s.to_string())
                 .or_default()
-                .push(Value::String(k.to_string().into()));
+                .push(Value::String(k.clone()));
         }
     }
     Ok(Value::Map(

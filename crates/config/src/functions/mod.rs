@@ -848,9 +848,7 @@ fn split(args: Vec<Value>) -> Result<Value, FnError> {
     let sep = string_arg(&args, 0)?;
     let s = string_arg(&args, 1)?;
     if s.is_empty() {
-        return Ok(Value::List(
-            vec![Value::String(String::new().into())].into(),
-        ));
+        return Ok(Value::List(vec![Value::from("")].into()));
     }
     Ok(Value::List(if sep.is_empty() {
         s.chars()
@@ -895,9 +893,7 @@ fn toset(args: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn trimspace(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::String(
-        string_arg(&args, 0)?.trim().to_string().into(),
-    ))
+    Ok(Value::from(string_arg(&args, 0)?.trim()))
 }
 
 fn values(mut args: Vec<Value>) -> Result<Value, FnError> {

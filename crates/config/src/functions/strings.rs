@@ -11,9 +11,7 @@ use super::{FnError, arg_err, err, format, int_arg, string_arg};
 
 pub(super) fn chomp(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
-    Ok(Value::String(
-        s.trim_end_matches(['\n', '\r']).to_string().into(),
-    ))
+    Ok(Value::from(s.trim_end_matches(['\n', '\r'])))
 }
 
 pub(super) fn endswith(args: Vec<Value>) -> Result<Value, FnError> {
@@ -42,25 +40,19 @@ pub(super) fn strrev(args: Vec<Value>) -> Result<Value, FnError> {
 pub(super) fn trim(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let cut: Vec<char> = string_arg(&args, 1)?.chars().collect();
-    Ok(Value::String(
-        s.trim_matches(cut.as_slice()).to_string().into(),
-    ))
+    Ok(Value::from(s.trim_matches(cut.as_slice())))
 }
 
 pub(super) fn trimprefix(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let p = string_arg(&args, 1)?;
-    Ok(Value::String(
-        s.strip_prefix(p.as_str()).unwrap_or(&s).to_string().into(),
-    ))
+    Ok(Value::from(s.strip_prefix(p.as_str()).unwrap_or(&s)))
 }
 
 pub(super) fn trimsuffix(args: Vec<Value>) -> Result<Value, FnError> {
     let s = string_arg(&args, 0)?;
     let p = string_arg(&args, 1)?;
-    Ok(Value::String(
-        s.strip_suffix(p.as_str()).unwrap_or(&s).to_string().into(),
-    ))
+    Ok(Value::from(s.strip_suffix(p.as_str()).unwrap_or(&s)))
 }
 
 /// Adds `spaces` spaces before every line but the first.
@@ -118,7 +110,7 @@ pub(super) fn substr(args: Vec<Value>) -> Result<Value, FnError> {
         }
     }
     if offset >= len {
-        return Ok(Value::String(String::new().into()));
+        return Ok(Value::from(""));
     }
     let end = if length < 0 {
         if length != -1 {

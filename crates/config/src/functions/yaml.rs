@@ -255,7 +255,7 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
             style,
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
         ) {
-            return Ok(Value::String(src.to_string().into()));
+            return Ok(Value::from(src));
         }
         if let Some(v) = special(src) {
             return Ok(v);
@@ -285,13 +285,13 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
         }
     }
     match kind.as_str() {
-        "str" => Ok(Value::String(src.to_string().into())),
+        "str" => Ok(Value::from(src)),
         "binary" => {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD
                 .decode(src)
                 .map_err(|_| format!("cannot parse {src:?} as !!binary: not valid base64"))?;
-            Ok(Value::String(src.to_string().into()))
+            Ok(Value::from(src))
         }
         "bool" => match special(src) {
             Some(v @ Value::Bool(_)) => Ok(v),
@@ -310,7 +310,7 @@ fn resolve(tag: Option<&Tag>, src: &str, style: TScalarStyle) -> Result<Value, S
             .map(Value::from)
             .ok_or_else(|| format!("cannot parse {src:?} as !!timestamp")),
         "null" => Ok(Value::Null),
-        _ => Ok(Value::String(src.to_string().into())),
+        _ => Ok(Value::from(src)),
     }
 }
 
