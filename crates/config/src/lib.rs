@@ -445,13 +445,52 @@ pub struct Block {
 }
 
 /// An expression with its location.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Expr {
     pub(crate) inner: hcl_edit::expr::Expression,
     pub loc: Loc,
+    /// Where in `loc.file` the spans of `inner` count from: 0, or the
+    /// start of the piece of a large file it was parsed in (a large file
+    /// is parsed piece by piece, see `parse::file_in_pieces`).
+    pub(crate) base: usize,
+}
+
+/// The expression's location, its text, and the location in the file of
+/// every sub-expression (the same whichever piece of a file it was parsed
+/// in).
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Spans<'e>(&'e Expr, Vec<Range<usize>>);
+        impl hcl_edit::visit::Visit for Spans<'_> {
+            fn visit_expr(&mut self, node: &hcl_edit::expr::Expression) {
+                use hcl_edit::Span;
+                self.1.push(self.0.loc_of(node.span()).range);
+                hcl_edit::visit::visit_expr(self, node);
+            }
+        }
+        let mut spans = Spans(self, Vec::new());
+        hcl_edit::visit::Visit::visit_expr(&mut spans, &self.inner);
+        f.debug_struct("Expr")
+            .field("loc", &self.loc)
+            .field("text", &self.inner.to_string())
+            .field("spans", &spans.1)
+            .finish()
+    }
 }
 
 impl Expr {
+    /// The location of a span of `inner` (a sub-expression's), or the whole
+    /// expression's when it has none.
+    pub(crate) fn loc_of(&self, range: Option<Range<usize>>) -> Loc {
+        Loc {
+            file: self.loc.file.clone(),
+            range: match range {
+                Some(r) => r.start + self.base..r.end + self.base,
+                None => self.loc.range.clone(),
+            },
+        }
+    }
+
     /// Everything this expression refers to, in source order (duplicates kept).
     pub fn references(&self) -> Vec<Reference> {
         eval::references(self)

@@ -82,7 +82,7 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
             match hcl_edit::parser::parse_body(text) {
                 Ok(mut body) => {
                     crate::template_lines::body(&mut body, text);
-                    p.file(&file, body.into_iter().map(|s| (s, None)))
+                    p.file(Src::whole(&file), body.into_iter().map(|s| (s, None)))
                 }
                 Err(e) => p.diags.push(syntax_error(&file, &e)),
             }
@@ -113,21 +113,20 @@ const PIECE_THREADS: usize = 2;
 /// parsed it; `None` for other items, and for every item of a whole parse.
 type Item = (Structure, Option<(Body, Diagnostics)>);
 
-/// `text[start..end]` (of `file`) parsed on its own with spans true to
-/// `text`, its resource and data blocks' bodies converted: the bytes
-/// before `start` become one block comment (`/*  …  */`), which the parser
-/// skips at memory speed (a `memchr` scan for its end, with `winnow`'s
-/// `simd` feature), so every span counts from the file's start (fewer than
-/// four bytes become spaces).
+/// `text[start..end]` (of `file`) parsed on its own, its resource and data
+/// blocks' bodies converted. The syntax tree's spans count from `start`
+/// (the conversion adds it: [`Src`], [`Expr::base`]), so no piece is
+/// parsed behind a stand-in for the text before it.
 fn parse_piece(
     file: &Arc<SourceFile>,
-    padded: &mut Padded,
     text: &str,
     start: usize,
     end: usize,
 ) -> Result<Vec<Item>, hcl_edit::parser::Error> {
-    let mut body = hcl_edit::parser::parse_body(padded.piece(text, start, end))?;
-    crate::template_lines::body(&mut body, text);
+    let piece = &text[start..end];
+    let mut body = hcl_edit::parser::parse_body(piece)?;
+    crate::template_lines::body(&mut body, piece);
+    let src = Src { file, base: start };
     Ok(body
         .into_iter()
         .map(|s| match s {
@@ -137,47 +136,12 @@ fn parse_piece(
             Structure::Block(mut b) if matches!(b.ident.as_str(), "resource" | "data") => {
                 let mut diags = Diagnostics::new();
                 let body = std::mem::take(&mut b.body);
-                let body = convert_body(file, body, Some(header(file, &b)), &mut diags);
+                let body = convert_body(src, body, Some(header(src, &b)), &mut diags);
                 (Structure::Block(b), Some((body, diags)))
             }
             s => (s, None),
         })
         .collect())
-}
-
-/// The text a piece is parsed from ([`parse_piece`]), kept by the thread
-/// that parses a file's pieces in order: the comment standing for the
-/// bytes before a piece is extended, not written again, for the next.
-#[derive(Default)]
-struct Padded {
-    text: String,
-    /// Where the comment's `*/` is, if `text` starts with a comment.
-    comment_end: Option<usize>,
-}
-
-impl Padded {
-    /// `text[start..end]`, the bytes before it blanked.
-    fn piece(&mut self, text: &str, start: usize, end: usize) -> &str {
-        if start < 4 {
-            self.text.clear();
-            self.text.extend(std::iter::repeat_n(' ', start));
-            self.comment_end = None;
-        } else {
-            match self.comment_end {
-                Some(at) if at <= start - 2 => self.text.truncate(at),
-                _ => {
-                    self.text.clear();
-                    self.text.push_str("/*");
-                }
-            }
-            let blanks = start - 2 - self.text.len();
-            self.text.extend(std::iter::repeat_n(' ', blanks));
-            self.text.push_str("*/");
-            self.comment_end = Some(start - 2);
-        }
-        self.text.push_str(&text[start..end]);
-        &self.text
-    }
 }
 
 /// Parses one expression (a `--var` value, a console line, a test input).
@@ -198,6 +162,7 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
             Ok(Expr {
                 inner,
                 loc: Loc { file, range },
+                base: 0,
             })
         }
         Err(e) => Err(syntax_error(&file, &e).into()),
@@ -216,15 +181,32 @@ struct Parser {
     modules: FxHashMap<String, Loc>,
 }
 
-fn loc(file: &Arc<SourceFile>, range: Option<Range<usize>>) -> Loc {
-    Loc {
-        file: file.clone(),
-        range: range.unwrap_or(0..0),
+/// What a syntax tree was parsed from: a file, and where in it the tree's
+/// spans count from (0, or the start of the piece of a large file it was
+/// parsed in, see [`Parser::file_in_pieces`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Src<'a> {
+    pub file: &'a Arc<SourceFile>,
+    pub base: usize,
+}
+
+impl<'a> Src<'a> {
+    /// A tree parsed from the whole of `file`.
+    pub fn whole(file: &'a Arc<SourceFile>) -> Src<'a> {
+        Src { file, base: 0 }
+    }
+
+    /// The location of a span of the tree.
+    fn loc(self, range: Option<Range<usize>>) -> Loc {
+        Loc {
+            file: self.file.clone(),
+            range: range.map_or(0..0, |r| r.start + self.base..r.end + self.base),
+        }
     }
 }
 
 /// The `Loc` of a block's header: its type and labels.
-fn header(file: &Arc<SourceFile>, b: &hcl_edit::structure::Block) -> Loc {
+fn header(src: Src<'_>, b: &hcl_edit::structure::Block) -> Loc {
     let start = b.ident.span().map(|r| r.start);
     let end = b
         .labels
@@ -233,8 +215,8 @@ fn header(file: &Arc<SourceFile>, b: &hcl_edit::structure::Block) -> Loc {
         .or_else(|| b.ident.span())
         .map(|r| r.end);
     match (start, end) {
-        (Some(s), Some(e)) => loc(file, Some(s..e)),
-        _ => loc(file, b.span()),
+        (Some(s), Some(e)) => src.loc(Some(s..e)),
+        _ => src.loc(b.span()),
     }
 }
 
@@ -247,7 +229,7 @@ fn label_str(l: &BlockLabel) -> &str {
 
 /// Converts a parsed body, checking for attributes set twice.
 pub(crate) fn convert_body(
-    file: &Arc<SourceFile>,
+    src: Src<'_>,
     body: hcl_edit::structure::Body,
     at: Option<Loc>,
     diags: &mut Diagnostics,
@@ -261,7 +243,7 @@ pub(crate) fn convert_body(
         match s {
             Structure::Attribute(a) => {
                 let name = a.key.as_str().to_string();
-                let name_loc = loc(file, a.key.span());
+                let name_loc = src.loc(a.key.span());
                 if let Some(first) = out.attributes.iter().find(|x| x.name == name) {
                     diags.push(name_loc.error(format!(
                         "attribute \"{name}\" is set twice; it was first set at {}",
@@ -274,16 +256,17 @@ pub(crate) fn convert_body(
                     name,
                     expr: Expr {
                         inner: compact(a.value),
-                        loc: loc(file, range),
+                        loc: src.loc(range),
+                        base: src.base,
                     },
                     loc: name_loc,
                 });
             }
             Structure::Block(b) => {
-                let h = header(file, &b);
+                let h = header(src, &b);
                 let labels = b.labels.iter().map(|l| label_str(l).to_string()).collect();
                 let ty = b.ident.as_str().to_string();
-                let body = convert_body(file, b.body, Some(h.clone()), diags);
+                let body = convert_body(src, b.body, Some(h.clone()), diags);
                 out.blocks.push(Block {
                     ty,
                     labels,
@@ -383,11 +366,10 @@ impl Parser {
                     // the file is then parsed whole.
                     let thread = std::thread::Builder::new().stack_size(THREAD_STACK);
                     let _ = thread.spawn_scoped(scope, move || {
-                        let mut padded = Padded::default();
                         for &(start, end) in bounds.iter().skip(k).step_by(threads) {
-                            let piece = parse_piece(file, &mut padded, text, start, end);
+                            let piece = parse_piece(file, text, start, end);
                             let stop = piece.is_err();
-                            if tx.send((end, piece)).is_err() || stop {
+                            if tx.send((start, end, piece)).is_err() || stop {
                                 return;
                             }
                         }
@@ -397,8 +379,8 @@ impl Parser {
                 .collect();
             for i in 0..bounds.len() {
                 match pieces[i % threads].recv() {
-                    Ok((end, Ok(items))) => {
-                        self.file(file, items);
+                    Ok((start, end, Ok(items))) => {
+                        self.file(Src { file, base: start }, items);
                         done = end;
                     }
                     _ => return true,
@@ -416,7 +398,7 @@ impl Parser {
                         .into_iter()
                         .filter(|s| s.span().is_none_or(|r| r.start >= done))
                         .map(|s| (s, None));
-                    self.file(file, rest);
+                    self.file(Src::whole(file), rest);
                 }
                 Err(e) => {
                     self.diags = Diagnostics::new();
@@ -428,13 +410,13 @@ impl Parser {
         self.diags.extend(mine);
     }
 
-    fn file(&mut self, file: &Arc<SourceFile>, items: impl IntoIterator<Item = Item>) {
+    fn file(&mut self, src: Src<'_>, items: impl IntoIterator<Item = Item>) {
         for (s, converted) in items {
             let b = match s {
                 Structure::Block(b) => b,
                 Structure::Attribute(a) => {
                     self.diags.push(
-                        loc(file, a.key.span())
+                        src.loc(a.key.span())
                             .error(format!(
                                 "unexpected attribute \"{}\" at the top level",
                                 a.key.as_str()
@@ -447,7 +429,7 @@ impl Parser {
                     continue;
                 }
             };
-            let h = header(file, &b);
+            let h = header(src, &b);
             let ty = b.ident.as_str();
             match ty {
                 "resource" | "data" => {
@@ -474,7 +456,7 @@ impl Parser {
                             self.diags.extend(diags);
                             body
                         }
-                        None => convert_body(file, b.body, Some(h.clone()), &mut self.diags),
+                        None => convert_body(src, b.body, Some(h.clone()), &mut self.diags),
                     };
                     let r = self.resource(addr, body, h);
                     self.config.resources.push(r);
@@ -493,7 +475,7 @@ impl Parser {
                     ) {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     let v = self.variable(name, body, h);
                     self.config.variables.push(v);
                 }
@@ -511,7 +493,7 @@ impl Parser {
                     ) {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     if let Some(o) = self.output(name, body, h) {
                         self.config.outputs.push(o);
                     }
@@ -521,7 +503,7 @@ impl Parser {
                         continue;
                     };
                     let name = labels.into_iter().next().unwrap_or_default();
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     // Two blocks of one provider are distinguished by alias.
                     let alias = body
                         .attributes
@@ -550,7 +532,7 @@ impl Parser {
                     if self.labels(&b, &h, &[]).is_none() {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h), &mut self.diags);
                     for block in body.blocks {
                         self.diags.push(block.loc.error(format!(
                             "unexpected block \"{}\" in locals; locals are set as name = value",
@@ -578,7 +560,7 @@ impl Parser {
                 // (`required_providers`, `required_version`) is accepted.
                 "kiln" | "terraform" => {
                     let kiln = b.ident.as_str() == "kiln";
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     for nested in body.blocks.iter().filter(|n| n.ty == "backend") {
                         self.backend(nested);
                     }
@@ -595,7 +577,7 @@ impl Parser {
                         continue;
                     };
                     let name = labels.into_iter().next().unwrap_or_default();
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     let mut check = Check {
                         name,
                         asserts: Vec::new(),
@@ -635,7 +617,7 @@ impl Parser {
                     if self.labels(&b, &h, &[]).is_none() {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     self.import(body, h);
                 }
                 "moved" | "removed" => {
@@ -643,7 +625,7 @@ impl Parser {
                     if self.labels(&b, &h, &[]).is_none() {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     self.refactoring(moved, body, h);
                 }
                 "module" => {
@@ -660,7 +642,7 @@ impl Parser {
                     ) {
                         continue;
                     }
-                    let body = convert_body(file, b.body, Some(h.clone()), &mut self.diags);
+                    let body = convert_body(src, b.body, Some(h.clone()), &mut self.diags);
                     if let Some(m) = self.module(name, body, h) {
                         self.config.modules.push(m);
                     }
@@ -668,7 +650,7 @@ impl Parser {
                 other => {
                     let hint = suggest::hint(other, BLOCK_TYPES.iter().copied());
                     self.diags.push(
-                        loc(file, b.ident.span())
+                        src.loc(b.ident.span())
                             .error(format!("unknown block type \"{other}\"{hint}"))
                             .with_detail(format!(
                                 "the top level allows {}",
@@ -1502,11 +1484,7 @@ impl Parser {
         };
         let mut out = Vec::new();
         for item in items.iter() {
-            let range = item.span().unwrap_or_else(|| expr.loc.range.clone());
-            let at = Loc {
-                file: expr.loc.file.clone(),
-                range,
-            };
+            let at = expr.loc_of(item.span());
             let subject = match item {
                 Expression::Traversal(t) => match &t.expr {
                     Expression::Variable(root) => subject_of(root.as_str(), &t.operators),
@@ -1917,30 +1895,6 @@ output "o" {
         assert_eq!(format!("{pieces:?}"), format!("{whole:?}"));
     }
 
-    /// A padded piece is the piece behind blanks of the same length as
-    /// what comes before it, however the pieces before it went.
-    #[test]
-    fn a_piece_is_padded_to_its_place() {
-        let text: String = ('a'..='z').cycle().take(200).collect();
-        let mut padded = Padded::default();
-        for (start, end) in [
-            (0, 3),
-            (3, 9),
-            (9, 40),
-            (40, 41),
-            (120, 200),
-            (5, 50),
-            (60, 61),
-        ] {
-            let want = if start >= 4 {
-                format!("/*{}*/{}", " ".repeat(start - 4), &text[start..end])
-            } else {
-                format!("{}{}", " ".repeat(start), &text[start..end])
-            };
-            assert_eq!(padded.piece(&text, start, end), want, "{start}..{end}");
-        }
-    }
-
     /// Resource and data blocks (whose bodies piece threads convert)
     /// report in the whole parse's order: a duplicate, whose body a whole
     /// parse never converts, and a block with the wrong labels.
@@ -1963,6 +1917,41 @@ output "o" {
                 format!("{:?}", whole.1),
                 "pieces of {len}"
             );
+        }
+    }
+
+    /// What a later piece holds evaluates and reports as the whole parse's
+    /// would: the evaluator's, the reference walker's and the type reader's
+    /// locations count from the piece's place in the file, and a number too
+    /// big for hcl-edit is read from the file's text there.
+    #[test]
+    fn a_later_pieces_expressions_evaluate_as_the_whole_parses() {
+        let text = format!(
+            "{TEXT}variable \"v\" {{\n  type = object({{ a = optional(strin) }})\n}}\nresource \"null_resource\" \"c\" {{\n  big  = 18446744073709551617\n  bad  = 1 + \"x\"\n  refs = [var.n, local.text, null_resource.a.id]\n}}\n"
+        );
+        let whole = parse_in_pieces_of(file(&text), 1 << 40);
+        let shown = whole.1.to_string();
+        assert!(shown.contains("strin"), "{shown}");
+        let c = |config: &Config| config.resources[2].clone();
+        let at = |r: &crate::Resource| {
+            r.body
+                .attributes
+                .iter()
+                .map(|a| {
+                    let refs = a.expr.references();
+                    let value = crate::eval::constant(&a.expr, "this");
+                    (a.name.clone(), format!("{refs:?}"), format!("{value:?}"))
+                })
+                .collect::<Vec<_>>()
+        };
+        let want = at(&c(&whole.0));
+        assert!(want[0].2.contains("18446744073709551617"), "{want:?}");
+        for len in [1, 8, 64] {
+            let pieces = parse_in_pieces_of(file(&text), len);
+            assert_eq!(format!("{:?}", pieces.1), format!("{:?}", whole.1), "{len}");
+            let r = c(&pieces.0);
+            assert!(r.loc.range.start > 0);
+            assert_eq!(at(&r), want, "pieces of {len}");
         }
     }
 

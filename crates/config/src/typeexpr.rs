@@ -14,8 +14,8 @@ use hcl_edit::expr::{Expression, ObjectKey};
 use kiln_diag::Diagnostic;
 use kiln_model::Type;
 
+use crate::Expr;
 use crate::shape::{AttrShape, Shape};
-use crate::{Expr, Loc};
 
 const EXPECTED: &str = "expected a type: string, number, bool, any, list(T), set(T), map(T), object({...}) or tuple([...])";
 
@@ -30,13 +30,7 @@ fn read(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
 
 fn read_shaped(at: &Expr, e: &Expression) -> Result<(Type, Shape), Diagnostic> {
     let plain = |t: Result<Type, Diagnostic>| t.map(|t| (t, Shape::Plain));
-    let err = |e: &Expression, msg: &str| {
-        let mut loc = at.loc.clone();
-        if let Some(r) = e.span() {
-            loc.range = r;
-        }
-        loc.error(msg.to_string())
-    };
+    let err = |e: &Expression, msg: &str| at.loc_of(e.span()).error(msg.to_string());
     match e {
         Expression::FuncCall(call) => {
             let name = call.name.name.as_str();
@@ -138,13 +132,7 @@ fn read_attr(at: &Expr, e: &Expression) -> Result<(Type, AttrShape), Diagnostic>
         ));
     }
     let args: Vec<&Expression> = call.args.iter().collect();
-    let err = |e: &Expression, msg: String| {
-        let mut loc = at.loc.clone();
-        if let Some(r) = e.span() {
-            loc.range = r;
-        }
-        loc.error(msg)
-    };
+    let err = |e: &Expression, msg: String| at.loc_of(e.span()).error(msg);
     let (ty, shape) = match args.as_slice() {
         [t] | [t, _] => read_shaped(at, t)?,
         _ => {
@@ -160,10 +148,8 @@ fn read_attr(at: &Expr, e: &Expression) -> Result<(Type, AttrShape), Diagnostic>
         Some(d) => {
             let expr = Expr {
                 inner: (*d).clone(),
-                loc: Loc {
-                    file: at.loc.file.clone(),
-                    range: d.span().unwrap_or(at.loc.range.clone()),
-                },
+                loc: at.loc_of(d.span()),
+                base: at.base,
             };
             let v =
                 crate::eval::constant(&expr, "an optional attribute's default").map_err(|d| {
@@ -192,13 +178,7 @@ fn read_attr(at: &Expr, e: &Expression) -> Result<(Type, AttrShape), Diagnostic>
 }
 
 fn read_plain(at: &Expr, e: &Expression) -> Result<Type, Diagnostic> {
-    let err = |e: &Expression, msg: &str| {
-        let mut loc = at.loc.clone();
-        if let Some(r) = e.span() {
-            loc.range = r;
-        }
-        loc.error(msg.to_string())
-    };
+    let err = |e: &Expression, msg: &str| at.loc_of(e.span()).error(msg.to_string());
     match e {
         Expression::Variable(id) => match id.as_str() {
             "string" => Ok(Type::String),

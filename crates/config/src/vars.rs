@@ -72,7 +72,7 @@ pub fn parse_var_file(file: SourceFile) -> (VarValues, Diagnostics) {
             return (values, diags);
         }
     };
-    let body = convert_body(&file, body, None, &mut diags);
+    let body = convert_body(crate::parse::Src::whole(&file), body, None, &mut diags);
     for b in &body.blocks {
         diags.push(b.loc.error(format!(
             "unexpected block \"{}\" in a variables file; write name = value",

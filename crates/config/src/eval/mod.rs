@@ -58,6 +58,7 @@ pub(crate) fn eval_bound<'a>(
     let mut cx = Cx {
         scope,
         file: &expr.loc.file,
+        base: expr.base,
         fallback: expr.loc.range.clone(),
         bindings: bindings.to_vec(),
         template: false,
@@ -69,6 +70,9 @@ pub(crate) fn eval_bound<'a>(
 struct Cx<'a> {
     scope: &'a dyn Scope,
     file: &'a Arc<SourceFile>,
+    /// Where in `file` the spans of the syntax tree count from
+    /// ([`Expr::base`]).
+    base: usize,
     /// Used when a sub-expression carries no span (never for parsed text).
     fallback: Range<usize>,
     /// Iterator variables of the enclosing `for` expressions and directives,
@@ -83,7 +87,10 @@ impl<'a> Cx<'a> {
     fn loc(&self, range: Option<Range<usize>>) -> Loc {
         Loc {
             file: self.file.clone(),
-            range: range.unwrap_or_else(|| self.fallback.clone()),
+            range: match range {
+                Some(r) => r.start + self.base..r.end + self.base,
+                None => self.fallback.clone(),
+            },
         }
     }
 
@@ -103,7 +110,7 @@ impl<'a> Cx<'a> {
             .is_some_and(|r| crate::syntax::is_placeholder(r.trim()));
         let source = span
             .filter(|_| hidden)
-            .and_then(|s| self.file.text.get(s))
+            .and_then(|s| self.file.text.get(s.start + self.base..s.end + self.base))
             .and_then(|s| Number::parse(s.trim()));
         source.unwrap_or_else(|| literal_number(n))
     }

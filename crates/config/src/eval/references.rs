@@ -14,6 +14,7 @@ pub(crate) fn references(expr: &Expr) -> Vec<Reference> {
 pub(crate) fn references_bound<'a>(expr: &'a Expr, bound: &[&'a str]) -> Vec<Reference> {
     let mut w = RefWalker {
         file: &expr.loc.file,
+        base: expr.base,
         fallback: &expr.loc.range,
         bound: bound.to_vec(),
         out: Vec::new(),
@@ -76,6 +77,8 @@ pub(crate) fn dynamic_iterator(b: &Block) -> Option<&str> {
 
 struct RefWalker<'a> {
     file: &'a Arc<SourceFile>,
+    /// Where in `file` the spans count from ([`Expr::base`]).
+    base: usize,
     fallback: &'a Range<usize>,
     bound: Vec<&'a str>,
     out: Vec<Reference>,
@@ -87,7 +90,10 @@ impl<'a> RefWalker<'a> {
             subject,
             loc: Loc {
                 file: self.file.clone(),
-                range: range.unwrap_or_else(|| self.fallback.clone()),
+                range: match range {
+                    Some(r) => r.start + self.base..r.end + self.base,
+                    None => self.fallback.clone(),
+                },
             },
         });
     }

@@ -347,6 +347,7 @@ impl<'a> Cx<'a> {
         let mut cx = Cx {
             scope: self.scope,
             file: &file,
+            base: 0,
             fallback: 0..0,
             bindings: vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
             template: true,
