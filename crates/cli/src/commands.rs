@@ -320,7 +320,7 @@ async fn output_cmd(ws: &Workspace, cmd: OutputCmd, out: &Output) -> Result<u8> 
     // keeps no null output: `terraform output NAME` says "not found").
     state
         .outputs
-        .retain(|_, o| !matches!(o.value.clone().into_unmarked(), kiln_model::Value::Null));
+        .retain(|_, o| !matches!(o.value.to_unmarked(), kiln_model::Value::Null));
     // Outputs are recorded by an apply that succeeds; before the first one,
     // `{}` would read as "applied, and there are none".
     if !recorded && state.source.is_none() {
@@ -343,7 +343,7 @@ async fn output_cmd(ws: &Workspace, cmd: OutputCmd, out: &Output) -> Result<u8> 
             ws.env
         );
     };
-    let value = o.value.clone().into_unmarked();
+    let value = o.value.to_unmarked();
     match (&value, cmd.raw, cmd.json) {
         (kiln_model::Value::String(s), true, _) => out.print(s),
         (_, true, _) => out.line(&serde_json::to_string(&value.to_plain_json())?),
@@ -366,7 +366,7 @@ fn all_outputs(state: &State, json: bool, out: &Output) -> Result<u8> {
                 k.clone(),
                 kiln_model::Value::map([
                     ("sensitive", kiln_model::Value::Bool(o.sensitive)),
-                    ("value", o.value.clone().into_unmarked()),
+                    ("value", o.value.to_unmarked()),
                 ]),
             )
         }));

@@ -289,36 +289,8 @@ fn plan_human(out: &Output, plan: &Plan, emit: &mut dyn FnMut(&str)) {
     {
         s.push('\n');
     }
-    for a in &changes {
-        let (sym, style) = symbol(a.kind);
-        let _ = writeln!(
-            s,
-            "  {} {}",
-            out.paint(style, sym),
-            out.paint(Style::Bold, &headline(a))
-        );
-        for r in &a.reasons {
-            if matches!(r, Reason::Attribute { .. }) {
-                continue;
-            }
-            let _ = writeln!(
-                s,
-                "      {}",
-                out.paint(Style::Dim, &format!("# because {}", reason_text(r)))
-            );
-        }
-        attributes(out, &mut s, a);
-        if let Some(c) = &a.cutover {
-            for line in cutover_lines(c) {
-                let _ = writeln!(s, "      {}", out.paint(Style::Dim, &line));
-            }
-        }
-        s.push('\n');
-        if s.len() >= EMIT_AT {
-            emit(&s);
-            s.clear();
-        }
-    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    changes_text(out, &changes, &mut s, emit, cores > 1);
     let mut out_lines = String::new();
     // Display prints every sensitive part as (sensitive).
     let shown = |v: &Value| v.to_string();
@@ -379,6 +351,102 @@ fn shown(a: &Action) -> (Option<Cow<'_, Value>>, Option<Cow<'_, Value>>) {
         }
         (b, f) => (b.as_ref().map(Cow::Borrowed), f.as_ref().map(Cow::Borrowed)),
     }
+}
+
+/// Changes in a chunk a helper thread renders while this one renders the
+/// chunk before (see [`changes_text`]): about 0.7 MB of text.
+const CHUNK_CHANGES: usize = 4096;
+
+/// Chunks the helper renders ahead of the one that emits them, at most:
+/// the text held waiting stays a few megabytes however large the plan.
+const CHUNKS_AHEAD: usize = 2;
+
+/// Appends each change to `s` (handing `s` to `emit` whenever it reaches
+/// [`EMIT_AT`]), in order. With `parallel`, a plan of more than one
+/// [`CHUNK_CHANGES`] is rendered on two threads taking chunks in turn: a
+/// helper renders every second chunk and hands each over as text, this
+/// thread renders the others and emits both in order — the same text, in
+/// about half the time (100,000 changes are 17 MB).
+fn changes_text(
+    out: &Output,
+    changes: &[&Action],
+    s: &mut String,
+    emit: &mut dyn FnMut(&str),
+    parallel: bool,
+) {
+    let own = |s: &mut String, chunk: &[&Action], emit: &mut dyn FnMut(&str)| {
+        for a in chunk {
+            change_text(out, s, a);
+            if s.len() >= EMIT_AT {
+                emit(s);
+                s.clear();
+            }
+        }
+    };
+    if !parallel || changes.len() <= CHUNK_CHANGES {
+        own(s, changes, emit);
+        return;
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(CHUNKS_AHEAD);
+        let helper = std::thread::Builder::new().spawn_scoped(scope, move || {
+            for chunk in changes.chunks(CHUNK_CHANGES).skip(1).step_by(2) {
+                let mut text = String::new();
+                for a in chunk {
+                    change_text(out, &mut text, a);
+                }
+                if tx.send(text).is_err() {
+                    return;
+                }
+            }
+        });
+        for (i, chunk) in changes.chunks(CHUNK_CHANGES).enumerate() {
+            // The helper's chunk, unless it could not start (or stopped):
+            // then this thread renders it.
+            let theirs = if i % 2 == 1 && helper.is_ok() {
+                rx.recv().ok()
+            } else {
+                None
+            };
+            match theirs {
+                Some(text) => {
+                    emit(s);
+                    s.clear();
+                    emit(&text);
+                }
+                None => own(s, chunk, emit),
+            }
+        }
+    });
+}
+
+/// One change as the plan shows it: its headline, why, its attributes and
+/// any cut-over steps, then a blank line.
+fn change_text(out: &Output, s: &mut String, a: &Action) {
+    let (sym, style) = symbol(a.kind);
+    let _ = writeln!(
+        s,
+        "  {} {}",
+        out.paint(style, sym),
+        out.paint(Style::Bold, &headline(a))
+    );
+    for r in &a.reasons {
+        if matches!(r, Reason::Attribute { .. }) {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "      {}",
+            out.paint(Style::Dim, &format!("# because {}", reason_text(r)))
+        );
+    }
+    attributes(out, s, a);
+    if let Some(c) = &a.cutover {
+        for line in cutover_lines(c) {
+            let _ = writeln!(s, "      {}", out.paint(Style::Dim, &line));
+        }
+    }
+    s.push('\n');
 }
 
 fn attributes(out: &Output, s: &mut String, a: &Action) {
@@ -916,4 +984,72 @@ fn go_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_model::{InstanceAddr, InstanceKey, ResourceAddr};
+
+    fn create(i: usize) -> Action {
+        Action {
+            addr: InstanceAddr {
+                module: Vec::new(),
+                resource: ResourceAddr::managed("null_resource", format!("r{i}")),
+                key: InstanceKey::None,
+            },
+            kind: ActionKind::Create,
+            type_name: "null_resource".into(),
+            provider: "null".into(),
+            stateful: false,
+            before: None,
+            after: Some(Value::map([
+                ("id", Value::Unknown),
+                ("triggers", Value::map([("n", Value::from(i.to_string()))])),
+            ])),
+            reasons: vec![Reason::NotInState],
+            dependencies: Vec::new(),
+            generation: 1,
+            health_check: false,
+            kept: false,
+            cutover: None,
+        }
+    }
+
+    /// Two threads taking chunks in turn give the text one thread gives,
+    /// in order, for a plan of several chunks (an odd number, the last one
+    /// short) and of one.
+    #[test]
+    fn changes_render_the_same_on_two_threads() {
+        let out = Output::new(true);
+        for n in [3, CHUNK_CHANGES * 4 + 17] {
+            let actions: Vec<Action> = (0..n).map(create).collect();
+            let changes: Vec<&Action> = actions.iter().collect();
+            let render = |parallel: bool| {
+                let (mut s, mut text, mut parts) = ("head\n".to_string(), String::new(), 0);
+                changes_text(
+                    &out,
+                    &changes,
+                    &mut s,
+                    &mut |p| {
+                        text.push_str(p);
+                        parts += 1;
+                    },
+                    parallel,
+                );
+                text.push_str(&s);
+                (text, parts)
+            };
+            let (one, _) = render(false);
+            let (two, parts) = render(true);
+            assert!(one.starts_with("head\n"));
+            assert_eq!(one.matches("will be created").count(), n, "{n}");
+            let last = format!("r{}", n - 1);
+            assert!(one.contains(&last));
+            assert!(one == two, "{n} changes: the texts differ");
+            if n > CHUNK_CHANGES {
+                assert!(parts >= 4, "{parts} parts");
+            }
+        }
+    }
 }

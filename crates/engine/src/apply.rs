@@ -990,7 +990,7 @@ impl Run<'_> {
         match step.op {
             StepOp::Create => {
                 let marks = self.final_attributes(i, ev)?;
-                let config = marks.clone().into_unmarked();
+                let config = marks.to_unmarked();
                 let key =
                     util::idempotency_key(&self.state.lineage, &action.addr, action.generation);
                 let record = ResourceRecord {
@@ -1047,8 +1047,8 @@ impl Run<'_> {
                         id: None,
                     })?;
                 let marks = self.final_attributes(i, ev)?;
-                let planned = marks.clone().into_unmarked();
-                let prior = current.attributes.clone().into_unmarked();
+                let planned = marks.to_unmarked();
+                let prior = current.attributes.to_unmarked();
                 let changed = changed_keys(&prior, &planned);
                 let mut record = ResourceRecord::from(current);
                 record.dependencies = action.dependencies.clone();
@@ -1105,7 +1105,7 @@ impl Run<'_> {
                 let req = DeleteRequest {
                     type_name: object.type_name.to_string(),
                     id: object.id.to_string(),
-                    state: object.attributes.clone().into_unmarked(),
+                    state: object.attributes.to_unmarked(),
                     context: self.context(action, object.generation),
                 };
                 let intent = intent(
@@ -1161,7 +1161,7 @@ impl Run<'_> {
                 let req = HealthRequest {
                     type_name: r.type_name.to_string(),
                     id: r.id.to_string(),
-                    state: r.attributes.clone().into_unmarked(),
+                    state: r.attributes.to_unmarked(),
                 };
                 Some((provider, req))
             })
@@ -1360,7 +1360,7 @@ impl Run<'_> {
                 let req = DeleteRequest {
                     type_name: object.type_name.to_string(),
                     id: object.id.to_string(),
-                    state: object.attributes.clone().into_unmarked(),
+                    state: object.attributes.to_unmarked(),
                     context: self.context(action, object.generation),
                 };
                 Ok(Some(UndoCall {
@@ -1381,10 +1381,10 @@ impl Run<'_> {
                 else {
                     return Ok(None);
                 };
-                let now = current.attributes.clone().into_unmarked();
+                let now = current.attributes.to_unmarked();
                 // The whole prior object: an attribute the update added is
                 // set back to null.
-                let mut planned = prior.attributes.clone().into_unmarked();
+                let mut planned = prior.attributes.to_unmarked();
                 if let (Some(now), Value::Map(planned)) = (now.as_map(), &mut planned) {
                     for k in now.keys() {
                         planned.entry(k.clone()).or_insert(Value::Null);
@@ -1648,7 +1648,7 @@ async fn create(
         .check_health(HealthRequest {
             type_name: type_name.clone(),
             id: id.clone(),
-            state: record.attributes.clone().into_unmarked(),
+            state: record.attributes.to_unmarked(),
         })
         .await;
     let failed = match errors(&health.diagnostics) {
@@ -1663,7 +1663,7 @@ async fn create(
         .delete(DeleteRequest {
             type_name,
             id,
-            state: record.attributes.clone().into_unmarked(),
+            state: record.attributes.to_unmarked(),
             context,
         })
         .await;

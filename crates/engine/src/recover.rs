@@ -197,7 +197,7 @@ pub async fn recover(
                     continue;
                 };
                 let attributes = find(&report.state, addr, id)
-                    .map(|r| r.attributes.clone().into_unmarked())
+                    .map(|r| r.attributes.to_unmarked())
                     .unwrap_or_default();
                 let resp = p
                     .read(ReadRequest {

@@ -75,7 +75,7 @@ pub async fn refresh(state: &State, registry: &Registry, parallelism: usize) -> 
                 ReadItem {
                     type_name: r.type_name.to_string(),
                     id: r.id.to_string(),
-                    state: r.attributes.clone().into_unmarked(),
+                    state: r.attributes.to_unmarked(),
                 },
             ));
     }

@@ -175,6 +175,18 @@ impl<V> StrMap<V> {
         self.entries.into_iter().map(|(_, v)| v)
     }
 
+    /// The same keys, each value through `f` (no sorting: the order is
+    /// the keys').
+    pub fn map_values_ref<U>(&self, mut f: impl FnMut(&V) -> U) -> StrMap<U> {
+        StrMap {
+            entries: self
+                .entries
+                .iter()
+                .map(|(k, v)| (k.clone(), f(v)))
+                .collect(),
+        }
+    }
+
     /// The entry for `key`, to read, change or fill in place.
     pub fn entry(&mut self, key: impl Into<Key>) -> Entry<'_, V> {
         let key = key.into();

@@ -408,6 +408,22 @@ impl Value {
         }
     }
 
+    /// A copy without any sensitive mark: `clone().into_unmarked()` in one
+    /// pass (one allocation per list and map, as a clone).
+    pub fn to_unmarked(&self) -> Value {
+        match self {
+            Value::Sensitive(v) => v.to_unmarked(),
+            Value::List(items) => Value::List(Seq::new(
+                items.iter().map(Value::to_unmarked).collect(),
+                items.kind(),
+            )),
+            Value::Map(m) => {
+                Value::Map(Fields::new(m.map_values_ref(Value::to_unmarked), m.kind()))
+            }
+            v => v.clone(),
+        }
+    }
+
     /// Removes every sensitive mark, deeply.
     pub fn into_unmarked(self) -> Value {
         match self {
@@ -890,6 +906,35 @@ mod tests {
         // A wholly sensitive mark marks the whole.
         let whole = Value::map([("x", Value::from(1))]).mark_like(&Value::Null.sensitive());
         assert!(matches!(whole, Value::Sensitive(_)));
+    }
+
+    /// `to_unmarked` copies what `clone().into_unmarked()` makes, the
+    /// collections' kinds included, and leaves the original marked.
+    #[test]
+    fn to_unmarked_is_an_unmarked_copy() {
+        let v = Value::map([
+            ("pw", Value::from("s3cret").sensitive()),
+            (
+                "set",
+                Value::List(Seq::new(
+                    vec![Value::from("a").sensitive(), Value::from(1i64)],
+                    SeqKind::Set,
+                )),
+            ),
+            (
+                "m",
+                Value::Map(Fields::new(
+                    FieldMap::from_iter([("k", Value::map([("x", Value::Null)]).sensitive())]),
+                    MapKind::Map,
+                )),
+            ),
+        ])
+        .sensitive();
+        let copy = v.to_unmarked();
+        assert_eq!(format!("{copy:?}"), format!("{:?}", v.to_unmarked()));
+        assert!(!format!("{copy:?}").contains("Sensitive"), "{copy:?}");
+        assert!(format!("{v:?}").contains("Sensitive"));
+        assert_eq!(copy.get("pw"), Some(&Value::from("s3cret")));
     }
 
     #[test]

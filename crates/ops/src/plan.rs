@@ -271,7 +271,7 @@ async fn validate_planned(plan: &Plan, registry: &Registry, config: &Config) -> 
         let resp = p
             .validate(kiln_provider::ValidateRequest {
                 type_name: a.type_name.to_string(),
-                config: after.clone().into_unmarked(),
+                config: after.to_unmarked(),
             })
             .await;
         if resp.diagnostics.is_empty() {

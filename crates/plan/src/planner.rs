@@ -96,6 +96,7 @@ pub fn plan(
             warnings,
             generation: state.generation + 1,
             names: Default::default(),
+            matched: 0,
         };
         p.run();
         p.deletes();
@@ -390,6 +391,7 @@ pub fn data_reads(
         warnings: Diagnostics::new(),
         generation: state.generation + 1,
         names: Default::default(),
+        matched: 0,
     };
     p.run();
     Ok(p.reads.unwrap_or_default())
@@ -697,6 +699,10 @@ struct Planner<'a> {
     /// Which live object holds each physical name, by type (built on first
     /// use: only plans that create or replace a named object need it).
     names: std::sync::OnceLock<HashMap<(SmolStr, SmolStr), InstanceAddr>>,
+    /// How many objects of the state an instance was planned against
+    /// ([`Notes::matched`]): when all were, [`Planner::deletes`] has
+    /// nothing to do.
+    matched: usize,
 }
 
 /// Fewest resource blocks in a batch worth planning on several threads (a
@@ -714,6 +720,9 @@ const ROUND_BLOCKS: usize = 8192;
 struct Notes {
     diags: Diagnostics,
     warnings: Diagnostics,
+    /// Instances planned against an object of the state (each state
+    /// address at most once: instance addresses are unique).
+    matched: usize,
 }
 
 /// One managed resource block planned apart from the plan: its actions
@@ -920,6 +929,7 @@ impl<'a> Planner<'a> {
                 self.actions.extend(actions.by_ref().take(b.count));
                 self.diags.extend(b.notes.diags);
                 self.warnings.extend(b.notes.warnings);
+                self.matched += b.notes.matched;
                 if b.ok {
                     self.instances[b.ri] = Some((start..self.actions.len()).collect());
                 } else {
@@ -1378,6 +1388,7 @@ impl<'a> Planner<'a> {
             );
         }
         let prior = self.state.resources.get(&addr);
+        notes.matched += usize::from(prior.is_some());
         let stateful =
             schema.stateful || res.lifecycle.stateful || prior.is_some_and(|p| p.stateful);
         let dependencies = self.dependencies(ri, &addr.key);
@@ -1672,6 +1683,11 @@ impl<'a> Planner<'a> {
 
     /// Deletes what is in state but no longer in the configuration.
     fn deletes(&mut self) {
+        // Every object was planned against: none is left to delete (and a
+        // plan without changes does not look each one up again).
+        if self.matched == self.state.resources.len() {
+            return;
+        }
         for (addr, rs) in &self.state.resources {
             let block = if addr.module.is_empty() {
                 self.an.resources.get(&addr.resource).copied()

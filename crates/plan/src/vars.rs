@@ -43,7 +43,7 @@ pub(crate) fn variable_values(
         let value = match (user, &var.default) {
             // A recorded value may carry the mark the plan gave it; the
             // declaration decides sensitivity.
-            (Some(v), _) if !v.is_null() || var.nullable => v.clone().into_unmarked(),
+            (Some(v), _) if !v.is_null() || var.nullable => v.to_unmarked(),
             (_, Some(d)) => d.clone(),
             (Some(_), None) => Value::Null,
             (None, None) => {
