@@ -260,6 +260,30 @@ fn validation_in_a_root_variable_and_a_module_input() {
     );
 }
 
+/// The root module cannot refer to a resource declared inside a module
+/// (Terraform: "Reference to undeclared resource"), nor is the module's
+/// resource offered as what was meant.
+#[test]
+fn the_root_cannot_refer_to_a_resource_inside_a_module() {
+    let (p, k) = project(
+        "module \"m\" {\n  source = \"./modules/inner\"\n}\noutput \"o\" {\n  value = null_resource.inner.id\n}\n",
+    );
+    p.write(
+        "modules/inner/main.hcl",
+        "resource \"null_resource\" \"inner\" {}\n",
+    );
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr
+            .contains("reference to undeclared resource \"null_resource.inner\""),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl:5:11"), "{}", r.stderr);
+    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+}
+
 #[test]
 fn mistakes_in_module_calls_are_located() {
     let cases: &[(&str, &str, &str)] = &[

@@ -75,19 +75,12 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
         } else {
             file
         };
-        let hidden = crate::syntax::hide_big_numbers(&file.text);
-        let text = hidden.as_deref().unwrap_or(&file.text);
-        let cuts = crate::syntax::top_level_cuts(text, piece_len);
-        if cuts.is_empty() {
-            match hcl_edit::parser::parse_body(text) {
-                Ok(mut body) => {
-                    crate::template_lines::body(&mut body, text);
-                    p.file(Src::whole(&file), body.into_iter().map(|s| (s, None)))
-                }
-                Err(e) => p.diags.push(syntax_error(&file, &e)),
-            }
+        if file.text.len() >= 2 * piece_len {
+            p.file_in_pieces(&file, |cut| {
+                crate::syntax::top_level_cuts(&file.text, piece_len, cut)
+            });
         } else {
-            p.file_in_pieces(&file, text, &cuts);
+            p.whole_file(&file, 0);
         }
     }
     (p.config, p.diags)
@@ -113,7 +106,8 @@ const PIECE_THREADS: usize = 2;
 /// parsed it; `None` for other items, and for every item of a whole parse.
 type Item = (Structure, Option<(Body, Diagnostics)>);
 
-/// `text[start..end]` (of `file`) parsed on its own, its resource and data
+/// `text[start..end]` (of `file`) parsed on its own (its big numbers
+/// hidden, [`crate::syntax::hide_big_numbers`]), its resource and data
 /// blocks' bodies converted. The syntax tree's spans count from `start`
 /// (the conversion adds it: [`Src`], [`Expr::base`]), so no piece is
 /// parsed behind a stand-in for the text before it.
@@ -123,7 +117,8 @@ fn parse_piece(
     start: usize,
     end: usize,
 ) -> Result<Vec<Item>, hcl_edit::parser::Error> {
-    let piece = &text[start..end];
+    let hidden = crate::syntax::hide_big_numbers(&text[start..end]);
+    let piece = hidden.as_deref().unwrap_or(&text[start..end]);
     let mut body = hcl_edit::parser::parse_body(piece)?;
     crate::template_lines::body(&mut body, piece);
     let src = Src { file, base: start };
@@ -335,38 +330,64 @@ fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
 }
 
 impl Parser {
-    /// A large file (its `text` with big numbers hidden) parsed piece by
-    /// piece between `cuts` ([`crate::syntax::top_level_cuts`]): threads
-    /// ([`PIECE_THREADS`], taking turns) parse the next pieces and convert
-    /// their resource bodies while this one converts the last in file
-    /// order, and each piece's syntax tree is dropped once converted — the
-    /// whole file's tree (tens of times the text's size) never exists at
-    /// once.
-    /// Same result as parsing it whole: a piece that does not parse sends
-    /// the rest of the file to a whole parse, whose syntax error (the one
-    /// a whole parse reports) replaces the file's other diagnostics.
-    fn file_in_pieces(&mut self, file: &Arc<SourceFile>, text: &str, cuts: &[usize]) {
-        let bounds: Vec<(usize, usize)> = std::iter::once(0)
-            .chain(cuts.iter().copied())
-            .zip(cuts.iter().copied().chain(std::iter::once(text.len())))
-            .collect();
+    /// `file` parsed whole; with `from` > 0, only its items from that offset
+    /// on are converted (the ones before are, from pieces). False when it
+    /// does not parse (its syntax error is reported).
+    fn whole_file(&mut self, file: &Arc<SourceFile>, from: usize) -> bool {
+        let hidden = crate::syntax::hide_big_numbers(&file.text);
+        let text = hidden.as_deref().unwrap_or(&file.text);
+        match hcl_edit::parser::parse_body(text) {
+            Ok(mut body) => {
+                crate::template_lines::body(&mut body, text);
+                let items = body
+                    .into_iter()
+                    .filter(|s| from == 0 || s.span().is_none_or(|r| r.start >= from))
+                    .map(|s| (s, None));
+                self.file(Src::whole(file), items);
+                true
+            }
+            Err(e) => {
+                self.diags.push(syntax_error(file, &e));
+                false
+            }
+        }
+    }
+
+    /// A large file parsed piece by piece between the offsets `cuts` hands
+    /// its callback as it finds them ([`crate::syntax::top_level_cuts`]),
+    /// returning whether the rest of the file (after the last cut) is one
+    /// piece too: threads ([`PIECE_THREADS`], taking turns) parse each
+    /// piece as soon as its end is found, and convert its resource bodies,
+    /// while this one converts the pieces in file order; each piece's
+    /// syntax tree is dropped once converted — the whole file's tree (tens
+    /// of times the text's size) never exists at once.
+    /// Same result as parsing it whole: a piece that does not parse (or a
+    /// rest `cuts` could not judge) sends the rest of the file to a whole
+    /// parse, whose syntax error (the one a whole parse reports) replaces
+    /// the file's other diagnostics.
+    fn file_in_pieces(
+        &mut self,
+        file: &Arc<SourceFile>,
+        cuts: impl FnOnce(&mut dyn FnMut(usize)) -> bool,
+    ) {
+        let text = file.text.as_str();
         let before = std::mem::take(&mut self.diags);
         // Up to where the file is converted.
         let mut done = 0;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let threads = PIECE_THREADS.min(cores).min(bounds.len());
-        let failed = std::thread::scope(|scope| {
-            let bounds = &bounds;
-            // Thread `k` parses pieces k, k + threads, ...: each has one
-            // piece waiting at most.
-            let pieces: Vec<_> = (0..threads)
-                .map(|k| {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                    // A thread that cannot be started drops its sender:
-                    // the file is then parsed whole.
+        let threads = PIECE_THREADS.min(cores);
+        let complete = std::thread::scope(|scope| {
+            // Thread `k` parses pieces k, k + threads, ...: each keeps one
+            // parsed piece waiting at most.
+            let (work, parsed): (Vec<_>, Vec<_>) = (0..threads)
+                .map(|_| {
+                    let (work, todo) = std::sync::mpsc::channel::<(usize, usize)>();
+                    let (tx, parsed) = std::sync::mpsc::sync_channel(1);
+                    // A thread that cannot be started drops its work: the
+                    // rest of the file is then parsed whole.
                     let thread = std::thread::Builder::new().stack_size(THREAD_STACK);
                     let _ = thread.spawn_scoped(scope, move || {
-                        for &(start, end) in bounds.iter().skip(k).step_by(threads) {
+                        for (start, end) in todo {
                             let piece = parse_piece(file, text, start, end);
                             let stop = piece.is_err();
                             if tx.send((start, end, piece)).is_err() || stop {
@@ -374,36 +395,36 @@ impl Parser {
                             }
                         }
                     });
-                    rx
+                    (work, parsed)
                 })
-                .collect();
-            for i in 0..bounds.len() {
-                match pieces[i % threads].recv() {
+                .unzip();
+            let mut pieces = 0;
+            let mut last = 0;
+            let mut hand = |end: usize| {
+                let _ = work[pieces % threads].send((last, end));
+                pieces += 1;
+                last = end;
+            };
+            if cuts(&mut hand) {
+                hand(text.len());
+            }
+            drop(work);
+            for i in 0..pieces {
+                match parsed[i % threads].recv() {
                     Ok((start, end, Ok(items))) => {
                         self.file(Src { file, base: start }, items);
                         done = end;
                     }
-                    _ => return true,
+                    _ => return false,
                 }
             }
-            false
+            done == text.len()
         });
-        if failed {
-            match hcl_edit::parser::parse_body(text) {
-                Ok(mut body) => {
-                    // The pieces misjudged a cut (it parses whole): the
-                    // items not converted yet, as a whole parse gives them.
-                    crate::template_lines::body(&mut body, text);
-                    let rest = body
-                        .into_iter()
-                        .filter(|s| s.span().is_none_or(|r| r.start >= done))
-                        .map(|s| (s, None));
-                    self.file(Src::whole(file), rest);
-                }
-                Err(e) => {
-                    self.diags = Diagnostics::new();
-                    self.diags.push(syntax_error(file, &e));
-                }
+        if !complete {
+            let from_pieces = std::mem::take(&mut self.diags);
+            if self.whole_file(file, done) {
+                let rest = std::mem::replace(&mut self.diags, from_pieces);
+                self.diags.extend(rest);
             }
         }
         let mine = std::mem::replace(&mut self.diags, before);
@@ -1876,7 +1897,7 @@ output "o" {
     fn pieces_give_what_a_whole_parse_gives() {
         let whole = parse_in_pieces_of(file(TEXT), 1 << 40);
         for len in [1, 8, 64, 200] {
-            assert!(!crate::syntax::top_level_cuts(TEXT, len).is_empty());
+            assert!(!crate::syntax::tests::cuts(TEXT, len).0.is_empty());
             let pieces = parse_in_pieces_of(file(TEXT), len);
             assert_eq!(
                 format!("{:?}", pieces.0),
@@ -1887,9 +1908,9 @@ output "o" {
         }
         assert!(!whole.1.has_errors(), "{}", whole.1);
         assert_eq!(whole.0.resources.len(), 2);
-        // A cut before the fourth byte: no room for a comment.
+        // A first piece of one blank line.
         let short = format!("\n{TEXT}");
-        assert_eq!(crate::syntax::top_level_cuts(&short, 1)[0], 1);
+        assert_eq!(crate::syntax::tests::cuts(&short, 1).0[0], 1);
         let whole = parse_in_pieces_of(file(&short), 1 << 40);
         let pieces = parse_in_pieces_of(file(&short), 1);
         assert_eq!(format!("{pieces:?}"), format!("{whole:?}"));
@@ -1980,9 +2001,30 @@ output "o" {
         let mut p = Parser::default();
         let f = Arc::new(file(TEXT).remove(0));
         p.config.files.push(f.clone());
-        // As `parse` gives it: with the big number hidden.
-        let text = crate::syntax::hide_big_numbers(TEXT).unwrap();
-        p.file_in_pieces(&f, &text, &[good, bad]);
+        p.file_in_pieces(&f, |cut| {
+            cut(good);
+            cut(bad);
+            true
+        });
+        assert_eq!(format!("{:?}", p.config), format!("{:?}", whole.0));
+        assert_eq!(format!("{:?}", p.diags), format!("{:?}", whole.1));
+    }
+
+    /// Cuts that stop short (the scan met a closing bracket with none
+    /// open): the pieces found stand, the rest of the file is parsed whole.
+    #[test]
+    fn the_rest_after_the_last_cut_can_be_parsed_whole() {
+        let text = format!("{TEXT}resource \"null_resource\" \"c\" {{}}\n");
+        let whole = parse_in_pieces_of(file(&text), 1 << 40);
+        let good = text.find("resource \"null_resource\" \"a\"").unwrap();
+        let mut p = Parser::default();
+        let f = Arc::new(file(&text).remove(0));
+        p.config.files.push(f.clone());
+        p.file_in_pieces(&f, |cut| {
+            cut(good);
+            false
+        });
+        assert_eq!(p.config.resources.len(), 3);
         assert_eq!(format!("{:?}", p.config), format!("{:?}", whole.0));
         assert_eq!(format!("{:?}", p.diags), format!("{:?}", whole.1));
     }

@@ -212,30 +212,27 @@ fn hcl_edit_holds(literal: &str) -> bool {
 /// Where `text` (a whole file's body) may be cut into pieces that parse on
 /// their own: offsets just past a newline outside any bracket, string,
 /// interpolation, comment or heredoc — between two top-level blocks or
-/// attributes, as HCL ends a body item at such a newline. Each piece is at
-/// least `min_len` bytes (the last may be shorter); an empty list means one
-/// piece. A mistake here cannot change a configuration's meaning: a piece
-/// that does not parse sends the caller back to parsing the whole text.
-pub(crate) fn top_level_cuts(text: &str, min_len: usize) -> Vec<usize> {
+/// attributes, as HCL ends a body item at such a newline — each handed to
+/// `cut` as soon as it is found, in order. Each piece is at least `min_len`
+/// bytes (the last may be shorter). Returns false when a closing bracket
+/// has none open: no cut is judged after it, and the text from the last
+/// cut on is for the caller to take as a whole. A mistake here cannot
+/// change a configuration's meaning: a piece that does not parse sends
+/// the caller back to parsing the whole text.
+pub(crate) fn top_level_cuts(text: &str, min_len: usize, cut: &mut dyn FnMut(usize)) -> bool {
     let b = text.as_bytes();
-    let mut cuts = Vec::new();
     if b.len() < 2 * min_len {
-        return cuts;
+        return true;
     }
     let mut last = 0;
-    let balanced = scan_code(text, |i, open| {
+    scan_code(text, |i, open| {
         let after = i + 1;
         if b[i] == b'\n' && open == 0 && after - last >= min_len && b.len() - after >= min_len {
-            cuts.push(after);
+            cut(after);
             last = after;
         }
         after
-    });
-    // Unbalanced: no cut is safe to judge.
-    if !balanced {
-        cuts.clear();
-    }
-    cuts
+    })
 }
 
 fn line_end(b: &[u8], i: usize) -> usize {
@@ -275,24 +272,34 @@ fn heredoc_end(text: &str, i: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The cuts [`top_level_cuts`] hands out, and what it returns.
+    pub(crate) fn cuts(text: &str, min_len: usize) -> (Vec<usize>, bool) {
+        let mut cuts = Vec::new();
+        let balanced = top_level_cuts(text, min_len, &mut |c| cuts.push(c));
+        (cuts, balanced)
+    }
 
     /// Cuts fall only between top-level items: never inside a block, a
     /// string or its interpolation, a comment or a heredoc.
     #[test]
     fn cuts_fall_between_top_level_items() {
         let text = "a {\n  x = 1\n}\nc = \"${ {\n} }\"\n/* {\n */\n# {\nd = <<EOT\n{\nEOT\ne = [\n1,\n]\nf {}\n";
-        let cuts = top_level_cuts(text, 1);
-        let at: Vec<&str> = cuts
+        let (found, balanced) = cuts(text, 1);
+        assert!(balanced);
+        let at: Vec<&str> = found
             .iter()
             .map(|&c| &text[..c])
             .map(|s| s.rsplit('\n').nth(1).unwrap())
             .collect();
         // The line each cut follows.
         assert_eq!(at, ["}", "} }\"", " */", "# {", "EOT", "]"]);
-        assert!(top_level_cuts(text, 1000).is_empty());
-        assert!(top_level_cuts("}\n\n\n\n", 1).is_empty());
+        assert_eq!(cuts(text, 1000), (vec![], true));
+        // A closing bracket with none open: no cut after it, and the rest
+        // is the caller's to take whole.
+        assert_eq!(cuts("a = 1\n}\n\n\n\n", 1), (vec![6], false));
     }
 
     #[test]

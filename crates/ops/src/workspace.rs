@@ -51,6 +51,10 @@ pub struct Workspace {
     /// first call's configuration and variable values) and reused by later
     /// steps of the same command.
     registry: std::sync::Mutex<Option<Registry>>,
+    /// The directory's files as `open` read them (to find the backend
+    /// block), kept for the first [`Workspace::load_config`]: a command
+    /// reads each file once (at 100,000 resources a file is megabytes).
+    sources: std::sync::Mutex<Option<Vec<SourceFile>>>,
     options: OpenOptions,
 }
 
@@ -77,6 +81,7 @@ impl Workspace {
             env: env.to_string(),
             store: Box::new(LocalStore::new(datadir)),
             registry: std::sync::Mutex::new(None),
+            sources: std::sync::Mutex::new(None),
             options: options.clone(),
         };
         ws.store = ws.choose_store(options.backend.as_deref())?;
@@ -197,11 +202,15 @@ impl Workspace {
         // The blocks need their words: only the files that hold them are
         // parsed here (the whole configuration is parsed once, later, while
         // the state is read).
-        let sources: Vec<SourceFile> = self
-            .read_sources()?
-            .into_iter()
+        let all = self.read_sources()?;
+        let sources: Vec<SourceFile> = all
+            .iter()
             .filter(|f| f.text.contains("backend") || f.text.contains("encryption"))
+            .cloned()
             .collect();
+        if let Ok(mut kept) = self.sources.lock() {
+            *kept = Some(all);
+        }
         if sources.is_empty() {
             return Ok((None, None));
         }
@@ -233,9 +242,14 @@ impl Workspace {
     }
 
     /// Loads and parses the configuration and the modules it calls (read
-    /// from their directories); any error diagnostic fails.
+    /// from their directories); any error diagnostic fails. The first call
+    /// parses the files `open` read; later calls read them again.
     pub fn load_config(&self) -> Result<(Config, Diagnostics)> {
-        let root = self.read_sources()?;
+        let kept = self.sources.lock().ok().and_then(|mut s| s.take());
+        let root = match kept {
+            Some(files) => files,
+            None => self.read_sources()?,
+        };
         let mut load = |dir: &str| -> Result<Vec<SourceFile>, String> {
             let path = self.dir.join(dir);
             if !path.is_dir() {

@@ -245,9 +245,13 @@ pub(crate) fn analyze(config: &Config, meta: Meta) -> Result<Analysis, Diagnosti
     for (i, l) in config.locals.iter().enumerate() {
         locals.entry(l.name.clone()).or_insert(i);
     }
+    // The root module's resources (a module's are in its instance's
+    // table): the root cannot refer to a resource inside a module.
     let mut resources = map_with_capacity(config.resources.len());
     for (i, r) in config.resources.iter().enumerate() {
-        resources.entry(r.addr.clone()).or_insert(i);
+        if meta.resource_mi(i) == 0 {
+            resources.entry(r.addr.clone()).or_insert(i);
+        }
     }
     let modes = config
         .resources
@@ -540,11 +544,14 @@ impl Builder<'_> {
                         Node::Resource(i)
                     }
                     None => {
+                        // Suggestions from the same module instance.
                         let names: Vec<String> = self
                             .config
                             .resources
                             .iter()
-                            .map(|r| r.addr.to_string())
+                            .enumerate()
+                            .filter(|&(i, _)| self.an.meta.resource_mi(i) == self.mi)
+                            .map(|(_, r)| r.addr.to_string())
                             .collect();
                         let shown = addr.to_string();
                         self.diags.push(undeclared(
