@@ -138,6 +138,45 @@ pub struct Config {
     pub checks: Vec<Check>,
     /// `import { to = ADDR, id = "..." }` blocks (root module).
     pub imports: Vec<Import>,
+    /// Each resource's place in `resources`, by address, as the parser
+    /// found them (see [`ResourceIndex`]).
+    pub resource_index: ResourceIndex,
+}
+
+/// Where each resource of a configuration is in [`Config::resources`], by
+/// address: the table the parser builds to find duplicates, kept so that
+/// planning does not hash every address again (at 100,000 resources that
+/// is milliseconds of a sequential stretch). The parser keeps it true; code
+/// that changes `resources` afterwards must not rely on it — a planner
+/// checks its length and builds its own when it does not match. Shared on
+/// clone; shows only its length in `Debug`.
+#[derive(Clone, Default)]
+pub struct ResourceIndex(Arc<kiln_model::fxhash::FxHashMap<ResourceAddr, usize>>);
+
+impl ResourceIndex {
+    pub fn get(&self, addr: &ResourceAddr) -> Option<usize> {
+        self.0.get(addr).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<kiln_model::fxhash::FxHashMap<ResourceAddr, usize>> for ResourceIndex {
+    fn from(map: kiln_model::fxhash::FxHashMap<ResourceAddr, usize>) -> ResourceIndex {
+        ResourceIndex(Arc::new(map))
+    }
+}
+
+impl std::fmt::Debug for ResourceIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResourceIndex({})", self.0.len())
+    }
 }
 
 /// `import { to = ADDR, id = EXPR }`: adopt the existing object `id` as

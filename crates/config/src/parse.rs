@@ -83,7 +83,7 @@ fn parse_in_pieces_of(files: Vec<SourceFile>, piece_len: usize) -> (Config, Diag
             p.whole_file(&file, 0);
         }
     }
-    (p.config, p.diags)
+    p.finish()
 }
 
 /// The least size of the pieces a large file is parsed in (see
@@ -168,7 +168,9 @@ pub fn parse_expr(name: &str, text: &str) -> Result<Expr, Diagnostics> {
 struct Parser {
     config: Config,
     diags: Diagnostics,
-    resources: FxHashMap<ResourceAddr, Loc>,
+    /// Each resource's index in `config.resources` (its location is
+    /// there), handed to the configuration as its [`crate::ResourceIndex`].
+    resources: FxHashMap<ResourceAddr, usize>,
     variables: FxHashMap<String, Loc>,
     locals: FxHashMap<String, Loc>,
     outputs: FxHashMap<String, Loc>,
@@ -330,6 +332,13 @@ fn constant_string(expr: &Expr, what: &str) -> Result<String, Diagnostics> {
 }
 
 impl Parser {
+    /// The configuration parsed (with its resource index) and what parsing
+    /// found.
+    fn finish(mut self) -> (Config, Diagnostics) {
+        self.config.resource_index = std::mem::take(&mut self.resources).into();
+        (self.config, self.diags)
+    }
+
     /// `file` parsed whole; with `from` > 0, only its items from that offset
     /// on are converted (the ones before are, from pieces). False when it
     /// does not parse (its syntax error is reported).
@@ -468,9 +477,17 @@ impl Parser {
                     } else {
                         "resource"
                     };
-                    if !self.first_declaration(what, &addr, &h, |p| &mut p.resources, addr.clone())
-                    {
-                        continue;
+                    match self.resources.entry(addr.clone()) {
+                        std::collections::hash_map::Entry::Occupied(first) => {
+                            let first = self.config.resources[*first.get()].loc.span();
+                            self.diags.push(h.error(format!(
+                                "duplicate {what} \"{addr}\"; it was first declared at {first}"
+                            )));
+                            continue;
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(self.config.resources.len());
+                        }
                     }
                     let body = match converted {
                         Some((body, diags)) => {
@@ -2006,8 +2023,9 @@ output "o" {
             cut(bad);
             true
         });
-        assert_eq!(format!("{:?}", p.config), format!("{:?}", whole.0));
-        assert_eq!(format!("{:?}", p.diags), format!("{:?}", whole.1));
+        let (config, diags) = p.finish();
+        assert_eq!(format!("{config:?}"), format!("{:?}", whole.0));
+        assert_eq!(format!("{diags:?}"), format!("{:?}", whole.1));
     }
 
     /// Cuts that stop short (the scan met a closing bracket with none
@@ -2024,8 +2042,10 @@ output "o" {
             cut(good);
             false
         });
-        assert_eq!(p.config.resources.len(), 3);
-        assert_eq!(format!("{:?}", p.config), format!("{:?}", whole.0));
-        assert_eq!(format!("{:?}", p.diags), format!("{:?}", whole.1));
+        let (config, diags) = p.finish();
+        assert_eq!(config.resources.len(), 3);
+        assert_eq!(config.resource_index.len(), 3);
+        assert_eq!(format!("{config:?}"), format!("{:?}", whole.0));
+        assert_eq!(format!("{diags:?}"), format!("{:?}", whole.1));
     }
 }

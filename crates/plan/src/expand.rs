@@ -90,6 +90,16 @@ impl Meta {
         self.resources.get(r).copied().unwrap_or(0)
     }
 
+    /// How many of the flat configuration's `len` resources are the root
+    /// module's: they come first, the module instances' after them.
+    pub(crate) fn root_resources(&self, len: usize) -> usize {
+        if self.resources.is_empty() {
+            len
+        } else {
+            self.resources.iter().take_while(|&&mi| mi == 0).count()
+        }
+    }
+
     /// The module instance of local `l`.
     pub(crate) fn local_mi(&self, l: usize) -> usize {
         self.locals.get(l).map_or(0, |m| m.mi)

@@ -80,7 +80,9 @@ pub(crate) struct BodyRef {
 pub(crate) struct Analysis {
     pub variables: FxHashMap<String, usize>,
     pub locals: FxHashMap<String, usize>,
-    pub resources: FxHashMap<ResourceAddr, usize>,
+    /// The root module's resources by address (a module instance's are in
+    /// its [`Meta`] entry).
+    pub resources: kiln_config::ResourceIndex,
     pub resource_refs: Vec<ResourceRefs>,
     /// For each local: the resources it depends on, transitively.
     pub local_resources: Vec<Vec<usize>>,
@@ -116,7 +118,7 @@ impl Analysis {
     /// A resource block in module instance `mi`.
     pub(crate) fn resource_ix(&self, mi: usize, addr: &ResourceAddr) -> Option<usize> {
         if mi == 0 {
-            self.resources.get(addr).copied()
+            self.resources.get(addr)
         } else {
             self.meta.insts[mi].resources.get(addr).copied()
         }
@@ -246,13 +248,19 @@ pub(crate) fn analyze(config: &Config, meta: Meta) -> Result<Analysis, Diagnosti
         locals.entry(l.name.clone()).or_insert(i);
     }
     // The root module's resources (a module's are in its instance's
-    // table): the root cannot refer to a resource inside a module.
-    let mut resources = map_with_capacity(config.resources.len());
-    for (i, r) in config.resources.iter().enumerate() {
-        if meta.resource_mi(i) == 0 {
+    // table): the root cannot refer to a resource inside a module. They
+    // come first in the flat configuration, so the parser's index of the
+    // root module holds them, unless something changed them since.
+    let root = meta.root_resources(config.resources.len());
+    let resources = if config.resource_index.len() == root {
+        config.resource_index.clone()
+    } else {
+        let mut resources = map_with_capacity(root);
+        for (i, r) in config.resources[..root].iter().enumerate() {
             resources.entry(r.addr.clone()).or_insert(i);
         }
-    }
+        resources.into()
+    };
     let modes = config
         .resources
         .iter()

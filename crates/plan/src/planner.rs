@@ -1690,7 +1690,7 @@ impl<'a> Planner<'a> {
         }
         for (addr, rs) in &self.state.resources {
             let block = if addr.module.is_empty() {
-                self.an.resources.get(&addr.resource).copied()
+                self.an.resources.get(&addr.resource)
             } else {
                 self.an
                     .meta

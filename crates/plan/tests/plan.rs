@@ -91,6 +91,35 @@ fn planning_is_deterministic() {
     assert_eq!(back, a);
 }
 
+/// A configuration whose resources changed after parsing (its parser's
+/// index no longer matches them) is planned from the resources it has: the
+/// planner builds its own index.
+#[test]
+fn resources_added_after_parsing_are_planned() {
+    let mut config = parse(&chain(2));
+    let mut extra = parse(
+        "resource \"null_resource\" \"x\" {\n  triggers = { a = null_resource.r1.id }\n}\nresource \"null_resource\" \"y\" {\n  triggers = { a = null_resource.x.id }\n}\n",
+    );
+    config.resources.append(&mut extra.resources);
+    let plan = kiln_plan::plan(&config, &State::new("test", "l"), &schemas(), &options(""))
+        .unwrap_or_else(|d| panic!("planning failed:\n{d}"));
+    let created: Vec<String> = plan.actions.iter().map(|a| a.addr.to_string()).collect();
+    assert_eq!(
+        created,
+        [
+            "null_resource.r0",
+            "null_resource.r1",
+            "null_resource.x",
+            "null_resource.y"
+        ]
+    );
+    let y = &plan.actions[3];
+    assert_eq!(
+        y.dependencies,
+        ["null_resource.x".parse::<InstanceAddr>().unwrap()]
+    );
+}
+
 #[test]
 fn deletes_run_in_reverse_dependency_order() {
     let schemas = schemas();
