@@ -152,7 +152,8 @@ pub async fn destroy(
         if state.is_empty() {
             return Ok(Applied::NothingToDestroy);
         }
-        let loaded = ws.load_config()?;
+        let (config, warnings) = ws.load_config()?;
+        let loaded = (config, warnings, None);
         let plan = make_plan(ws, &loaded, &request, &mut state, obs).await?;
         obs.planned(&plan);
         if !plan.has_changes() {

@@ -55,8 +55,9 @@ impl Default for PlanRequest {
     }
 }
 
-/// A parsed configuration and its warnings.
-pub(crate) type Loaded = (Config, Diagnostics);
+/// A parsed configuration, its warnings, and its dependency analysis when
+/// it was made ahead (see [`with_config`]).
+pub(crate) type Loaded = (Config, Diagnostics, Option<kiln_plan::Analyzed>);
 
 /// A plan made by [`plan`].
 pub struct Planned {
@@ -108,17 +109,22 @@ pub async fn plan(ws: &Workspace, request: &PlanRequest, obs: &dyn Observer) -> 
     })
 }
 
-/// Runs `read` (a read of the state) while the configuration is parsed:
-/// the local store reads on a blocking thread, and at 100,000 resources
-/// parsing each takes a few hundred milliseconds. The read's error comes
-/// first, as when the two ran one after the other.
+/// Runs `read` (a read of the state) while the configuration is parsed
+/// and its dependencies analyzed ([`kiln_plan::analyze`], which needs no
+/// state): the local store reads on a blocking thread, and at 100,000
+/// resources parsing each takes a few hundred milliseconds. The read's
+/// error comes first, as when the two ran one after the other.
 pub(crate) async fn with_config<T>(
     ws: &Workspace,
     read: impl Future<Output = Result<T>>,
 ) -> Result<(T, Loaded)> {
     // `join!` polls `read` first, so the store's blocking read has started
     // before the parse takes this thread.
-    let (read, loaded) = tokio::join!(read, async { ws.load_config() });
+    let (read, loaded) = tokio::join!(read, async {
+        let (config, warnings) = ws.load_config()?;
+        let analyzed = kiln_plan::analyze(&config);
+        anyhow::Ok((config, warnings, analyzed))
+    });
     Ok((read?, loaded?))
 }
 
@@ -126,7 +132,7 @@ pub(crate) async fn with_config<T>(
 /// a loaded configuration.
 pub(crate) async fn make_plan(
     ws: &Workspace,
-    (config, warnings): &Loaded,
+    (config, warnings, analyzed): &Loaded,
     request: &PlanRequest,
     state: &mut State,
     obs: &dyn Observer,
@@ -134,15 +140,26 @@ pub(crate) async fn make_plan(
     obs.diagnostics(warnings);
     let mut variables = ws.variables(config, &request.vars, obs)?;
     ask_for_missing_variables(config, &mut variables, obs)?;
-    plan_config(ws, config, variables, request, state, obs).await
+    plan_config(
+        ws,
+        config,
+        analyzed.as_ref(),
+        variables,
+        request,
+        state,
+        obs,
+    )
+    .await
 }
 
 /// Refreshes `state` (with `request.refresh`), reads the data sources and
-/// plans a configuration with its variable values; the providers then check
-/// what the plan would send them.
+/// plans a configuration with its variable values (and its analysis, when
+/// [`kiln_plan::analyze`] made it ahead of this `config`); the providers
+/// then check what the plan would send them.
 pub async fn plan_config(
     ws: &Workspace,
     config: &Config,
+    analyzed: Option<&kiln_plan::Analyzed>,
     variables: BTreeMap<String, Value>,
     request: &PlanRequest,
     state: &mut State,
@@ -191,7 +208,7 @@ pub async fn plan_config(
     if !request.destroy && has_data_sources(config) {
         read_data_sources(config, state, &registry, &mut options).await?;
     }
-    let mut plan = kiln_plan::plan(config, state, registry.schemas(), &options)?;
+    let mut plan = kiln_plan::plan_analyzed(config, analyzed, state, registry.schemas(), &options)?;
     plan.imported = imported;
     for w in &plan.warnings {
         obs.diagnostic(w);
@@ -414,7 +431,7 @@ pub async fn console<'w>(
     vars: &VarInputs,
     obs: &dyn Observer,
 ) -> Result<Console<'w>> {
-    let ((state, _), (config, warnings)) = with_config(ws, state_as_recovered(ws, obs)).await?;
+    let ((state, _), (config, warnings, _)) = with_config(ws, state_as_recovered(ws, obs)).await?;
     obs.diagnostics(&warnings);
     let mut variables = ws.variables(&config, vars, obs)?;
     crate::workspace::unset_as_unknown(&config, &mut variables);
@@ -454,6 +471,7 @@ impl Console<'_> {
         let planned = plan_config(
             self.ws,
             &config,
+            None,
             self.variables.clone(),
             &request,
             &mut state,

@@ -85,7 +85,15 @@ pub async fn rollback(
                     ..Default::default()
                 };
                 let plan =
-                    plan_config(ws, &config, source.variables.clone(), &request, &mut state, obs)
+                    plan_config(
+                        ws,
+                        &config,
+                        None,
+                        source.variables.clone(),
+                        &request,
+                        &mut state,
+                        obs,
+                    )
                         .await?;
                 (plan, Some(n))
             }

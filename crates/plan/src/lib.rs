@@ -38,7 +38,7 @@ pub use files::{FileAnswer, FileReads, SharedFiles};
 /// to the planner or its evaluator without reading configuration
 /// themselves (the engine).
 pub use kiln_config::Config;
-pub use planner::{data_reads, plan};
+pub use planner::{Analyzed, analyze, data_reads, plan, plan_analyzed};
 pub use rollback::rollback;
 
 /// The version of the serialized plan (saved plan files and `--json`).

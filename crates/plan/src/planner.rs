@@ -31,9 +31,39 @@ use crate::{
     PlannedOutput, Reason, expand, steps, vars,
 };
 
+/// The dependency analysis of a configuration without module calls: it
+/// depends on nothing but the configuration, so a caller can make it while
+/// the state is still being read ([`analyze`]) and hand it to
+/// [`plan_analyzed`]. Holds what is wrong with the configuration's
+/// references, reported where planning would report it.
+#[derive(Debug)]
+pub struct Analyzed(Result<Analysis, Diagnostics>);
+
+/// The analysis [`plan_analyzed`] would make of `config`, made ahead; `None`
+/// for a configuration with module calls (whose analysis depends on the
+/// variables' values, through `count` and `for_each` of the calls).
+pub fn analyze(config: &Config) -> Option<Analyzed> {
+    config
+        .modules
+        .is_empty()
+        .then(|| Analyzed(graph::analyze(config, expand::Meta::default())))
+}
+
 /// Plans `config` against `state`.
 pub fn plan(
     config: &Config,
+    state: &State,
+    schemas: &Schemas,
+    options: &PlanOptions,
+) -> Result<Plan, Diagnostics> {
+    plan_analyzed(config, None, state, schemas, options)
+}
+
+/// [`plan`], with `config`'s analysis when [`analyze`] made it ahead
+/// (`analyzed` must be of this `config`).
+pub fn plan_analyzed(
+    config: &Config,
+    analyzed: Option<&Analyzed>,
     state: &State,
     schemas: &Schemas,
     options: &PlanOptions,
@@ -73,14 +103,24 @@ pub fn plan(
         }
         let mut all_checks = Vec::new();
         collect_checks(config, &mut Vec::new(), &mut all_checks);
+        // Made ahead only for a configuration without modules (which is its
+        // own flat configuration).
+        let ahead = analyzed.filter(|_| config.modules.is_empty());
         let config: &Config = &flat;
-        let analysis = graph::analyze(config, meta)?;
+        let made;
+        let analysis = match ahead {
+            Some(Analyzed(a)) => a.as_ref().map_err(Clone::clone)?,
+            None => {
+                made = graph::analyze(config, meta)?;
+                &made
+            }
+        };
         let mut p = Planner {
             config,
             state,
             schemas,
             options,
-            an: &analysis,
+            an: analysis,
             files: &files,
             vars,
             locals: vec![None; config.locals.len()],

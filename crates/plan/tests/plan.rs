@@ -120,6 +120,33 @@ fn resources_added_after_parsing_are_planned() {
     );
 }
 
+/// An analysis made ahead (while a state is read) plans as the planner's
+/// own: the same plan, the same errors in the same order; a configuration
+/// with module calls gets none.
+#[test]
+fn an_analysis_made_ahead_plans_as_the_planners_own() {
+    let cases = [
+        chain(5),
+        // An undeclared reference and a cycle: the analysis' errors.
+        "resource \"null_resource\" \"a\" {\n  triggers = { x = null_resource.b.id, y = null_resource.nope.id }\n}\nresource \"null_resource\" \"b\" {\n  triggers = { x = null_resource.a.id }\n}\n".to_string(),
+        // A variable's error comes before the analysis' (as without one).
+        "variable \"v\" {\n  type = number\n}\nresource \"null_resource\" \"a\" {\n  triggers = { x = null_resource.nope.id }\n}\n".to_string(),
+    ];
+    let mut state = State::new("test", "l");
+    apply(&plan_text(&chain(5), &state, ""), &mut state, &schemas()).unwrap();
+    for (i, text) in cases.iter().enumerate() {
+        let config = parse(text);
+        let analyzed = kiln_plan::analyze(&config).expect("no module calls");
+        let own = kiln_plan::plan(&config, &state, &schemas(), &options(""));
+        let ahead =
+            kiln_plan::plan_analyzed(&config, Some(&analyzed), &state, &schemas(), &options(""));
+        assert_eq!(own.is_err(), i > 0, "{text}");
+        assert_eq!(format!("{ahead:?}"), format!("{own:?}"), "{text}");
+    }
+    let with_module = parse("module \"m\" {\n  source = \"./m\"\n}\n");
+    assert!(kiln_plan::analyze(&with_module).is_none());
+}
+
 #[test]
 fn deletes_run_in_reverse_dependency_order() {
     let schemas = schemas();
