@@ -1788,13 +1788,27 @@ impl<'a> Planner<'a> {
         let mut seen: std::collections::BTreeMap<(String, String), &InstanceAddr> =
             std::collections::BTreeMap::new();
         let mut found = Vec::new();
+        // The schema of the last action's type: a plan's actions come in
+        // runs of one type, so it is looked up once per run.
+        let mut last: Option<(&str, Option<&ResourceSchema>)> = None;
         for a in &self.actions {
             let Some(after) = a.after.as_ref().filter(|_| a.kind != ActionKind::Delete) else {
                 continue;
             };
-            let Some((_, schema)) = self.schemas.resource(&a.type_name) else {
+            let schema = match last {
+                Some((ty, schema)) if ty == a.type_name => schema,
+                _ => {
+                    let schema = self.schemas.resource(&a.type_name).map(|(_, s)| s);
+                    last = Some((&a.type_name, schema));
+                    schema
+                }
+            };
+            let Some(schema) = schema else {
                 continue;
             };
+            if schema.exclusive.is_empty() && schema.physical_name.is_none() {
+                continue;
+            }
             let named = schema
                 .physical_name
                 .iter()
