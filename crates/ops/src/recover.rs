@@ -43,7 +43,7 @@ pub async fn recover_if_needed(
     ws: &Workspace,
     obs: &dyn Observer,
 ) -> Result<(State, Option<Version>)> {
-    let (state, version, records) = state_and_journal(ws).await?;
+    let (state, version, records) = state_and_journal(ws, true).await?;
     match kiln_state::journal::standing(&state, &records) {
         Standing::Empty => return Ok((state, version)),
         Standing::Folded => {
@@ -82,12 +82,13 @@ pub async fn recover_if_needed(
 /// The state as the next locked command will start from: the stored one
 /// with a pending journal recovered in memory (nothing is written), so that
 /// `kiln plan` never proposes to create what an interrupted apply already
-/// made. The flag says a recovery is pending.
+/// made. The flag says a recovery is pending. Without the applied
+/// configurations the state keeps (a plan never uses them): never write it.
 pub(crate) async fn state_as_recovered(
     ws: &Workspace,
     obs: &dyn Observer,
 ) -> Result<(State, bool)> {
-    let (state, _, records) = state_and_journal(ws).await?;
+    let (state, _, records) = state_and_journal(ws, false).await?;
     if !matches!(
         kiln_state::journal::standing(&state, &records),
         Standing::Pending(_) | Standing::OtherLineage { .. }
@@ -109,9 +110,21 @@ pub(crate) async fn state_as_recovered(
 }
 
 /// The stored state (a new one with the journal's lineage if there is none
-/// yet) and the journal found beside it.
-async fn state_and_journal(ws: &Workspace) -> Result<(State, Option<Version>, Vec<JournalRecord>)> {
-    let (state, version) = read_state(ws).await?;
+/// yet) and the journal found beside it; without `sources`, the state's
+/// applied configurations may be left out (a state only to plan against:
+/// [`kiln_store::StateStore::read_without_sources`]).
+async fn state_and_journal(
+    ws: &Workspace,
+    sources: bool,
+) -> Result<(State, Option<Version>, Vec<JournalRecord>)> {
+    let (state, version) = if sources {
+        read_state(ws).await?
+    } else {
+        match ws.store.read_without_sources(&ws.env).await? {
+            Some(v) => (v.state, Some(v.version)),
+            None => (State::new(&ws.env, ""), None),
+        }
+    };
     let records = ws.store.read_journal(&ws.env).await?;
     let state = if state.lineage.is_empty() && !records.is_empty() {
         fresh_state(ws, &records)

@@ -68,7 +68,7 @@ pub enum FormatError {
 /// resources, is a list of `R` when writing and read straight into the
 /// state's map ([`ResourcesIn`]).
 #[derive(Serialize, Deserialize)]
-struct StateFile<R, C = Vec<R>> {
+struct StateFile<R, C = Vec<R>, S = SourceFile> {
     format_version: u32,
     lineage: String,
     serial: u64,
@@ -86,9 +86,9 @@ struct StateFile<R, C = Vec<R>> {
     #[serde(default)]
     outputs: BTreeMap<String, OutputFile>,
     #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
-    previous: Option<PreviousFile<R>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    source: Option<SourceFile>,
+    previous: Option<PreviousFile<R, S>>,
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    source: Option<S>,
 }
 
 /// A state's `resources` read into its map as each record is read: no list
@@ -151,13 +151,13 @@ impl<'de> Deserialize<'de> for ResourcesIn {
 }
 
 #[derive(Serialize, Deserialize)]
-struct PreviousFile<R> {
+struct PreviousFile<R, S = SourceFile> {
     generation: u64,
     resources: Vec<R>,
     #[serde(default)]
     switches: BTreeMap<String, Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    source: Option<SourceFile>,
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    source: Option<S>,
     #[serde(default)]
     outputs: BTreeMap<String, OutputFile>,
 }
@@ -325,9 +325,41 @@ pub fn to_json_at(state: &State, serial: u64) -> Vec<u8> {
 
 /// Parses a state file.
 pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
+    read::<SourceFile>(bytes)
+}
+
+/// [`from_json`] without the applied configurations the state keeps for
+/// `kiln rollback --to` and `kiln show` ([`State::source`] and the previous
+/// generation's, `None` here): they are checked as JSON and skipped, not
+/// read. For a state read to plan against, which never uses them (at
+/// 100,000 resources the configuration's text is 7 MB of escaped JSON).
+/// A state read this way must not be written back: it would lose them.
+pub fn from_json_without_sources(bytes: &[u8]) -> Result<State, FormatError> {
+    read::<serde::de::IgnoredAny>(bytes)
+}
+
+/// A state file's `source` as read: the applied configuration, or nothing
+/// (skipped).
+trait Sourced {
+    fn applied(self) -> Option<AppliedSource>;
+}
+
+impl Sourced for SourceFile {
+    fn applied(self) -> Option<AppliedSource> {
+        Some(self.into())
+    }
+}
+
+impl Sourced for serde::de::IgnoredAny {
+    fn applied(self) -> Option<AppliedSource> {
+        None
+    }
+}
+
+fn read<S: Sourced + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<State, FormatError> {
     // One pass over the document; only a file that does not read is probed
     // for a newer version (whose fields may differ), for the better message.
-    let file: StateFile<ResourceRecord, ResourcesIn> = match serde_json::from_slice(bytes) {
+    let file: StateFile<ResourceRecord, ResourcesIn, S> = match serde_json::from_slice(bytes) {
         Ok(file) => file,
         Err(e) => {
             return Err(match serde_json::from_slice::<VersionProbe>(bytes) {
@@ -364,7 +396,7 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
                 generation: p.generation,
                 resources: p.resources.into_iter().map(Into::into).collect(),
                 switches,
-                source: p.source.map(Into::into),
+                source: p.source.and_then(Sourced::applied),
                 outputs: outputs_state(p.outputs),
             })
         }
@@ -378,7 +410,7 @@ pub fn from_json(bytes: &[u8]) -> Result<State, FormatError> {
         resources,
         deposed: file.deposed.into_iter().map(Into::into).collect(),
         previous,
-        source: file.source.map(Into::into),
+        source: file.source.and_then(Sourced::applied),
         outputs: outputs_state(file.outputs),
         expires_at: file.expires_at,
         created_at: file.created_at,
@@ -498,6 +530,20 @@ mod tests {
         let bytes = to_json(&s);
         assert!(String::from_utf8_lossy(&bytes).contains("\"format_version\": 2"));
         assert_eq!(from_json(&bytes).unwrap(), s);
+        // Read to plan against: everything but the applied configurations.
+        let mut without = s.clone();
+        without.source = None;
+        if let Some(p) = without.previous.as_mut() {
+            p.source = None;
+        }
+        assert_eq!(from_json_without_sources(&bytes).unwrap(), without);
+        // They are skipped, not unchecked: a source that is not JSON is
+        // still a corrupt state.
+        let text = String::from_utf8(bytes).unwrap();
+        let at = text.rfind("\"generation\": 2").unwrap();
+        let broken = format!("{}\"generation\": 2,,{}", &text[..at], &text[at + 15..]);
+        assert!(from_json(broken.as_bytes()).is_err());
+        assert!(from_json_without_sources(broken.as_bytes()).is_err());
     }
 
     #[test]

@@ -122,6 +122,40 @@ pub async fn write_read_round_trip<S: StateStore>(store: &S) {
     let mut expected = s.clone();
     expected.serial = got.state.serial;
     assert_eq!(got.state, expected, "state must round-trip");
+    // Read to plan against: the same version and state, the applied
+    // configuration present or left out.
+    let mut with_source = s.clone();
+    with_source.source = Some(kiln_state::AppliedSource {
+        generation: 1,
+        files: vec![(
+            "main.hcl".into(),
+            "resource \"null_resource\" \"a\" {}\n".into(),
+        )],
+        variables: Default::default(),
+    });
+    let env = "plan";
+    let v = store
+        .write(env, &with_source, None, "1 created")
+        .await
+        .expect("write");
+    let full = store.read(env).await.expect("read").expect("a state");
+    assert_eq!(
+        full.state.source, with_source.source,
+        "the source must round-trip"
+    );
+    let lean = store
+        .read_without_sources(env)
+        .await
+        .expect("read without sources")
+        .expect("a state");
+    assert_eq!(lean.version, v);
+    assert!(
+        lean.state.source.is_none() || lean.state.source == with_source.source,
+        "a read without sources leaves the source out or keeps it as it is"
+    );
+    let mut lean_state = lean.state.clone();
+    lean_state.source = full.state.source.clone();
+    assert_eq!(lean_state, full.state, "everything else reads the same");
 
     let s2 = sample_state("dev", "lin-1", "2");
     let v2 = store

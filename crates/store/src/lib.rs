@@ -258,6 +258,15 @@ pub trait StateStore: Send + Sync {
     /// The current state of `env`, or `None` if it has none yet.
     async fn read(&self, env: &str) -> Result<Option<Versioned>, StoreError>;
 
+    /// [`StateStore::read`] for a plan, which never uses the applied
+    /// configurations a state keeps (`State::source` and the previous
+    /// generation's): a store may leave them out (`None`), as the local
+    /// store does ([`kiln_state::format::from_json_without_sources`]). Never
+    /// write a state read this way back. By default, [`StateStore::read`].
+    async fn read_without_sources(&self, env: &str) -> Result<Option<Versioned>, StoreError> {
+        self.read(env).await
+    }
+
     /// Writes `state` if the stored version is still `expected` (`None`: only
     /// if there is no state yet). The previous version is kept as history,
     /// with `summary` describing the change. Returns the new version.

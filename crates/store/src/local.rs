@@ -106,13 +106,20 @@ impl LocalStore {
             .map_err(|e| StoreError::Other(format!("local store task failed: {e}")))?
     }
 
-    fn read_sync(&self, env: &str) -> Result<Option<Versioned>, StoreError> {
+    /// The state of `env`; with `sources` false, without the applied
+    /// configurations it keeps ([`StateStore::read_without_sources`]).
+    fn read_sync(&self, env: &str, sources: bool) -> Result<Option<Versioned>, StoreError> {
         let dir = self.env_dir(env)?;
         let path = dir.join(STATE_FILE);
         let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
         };
-        let state = parse_state(self.sealer.as_deref(), env, &path, &bytes)?;
+        let parse = if sources {
+            kiln_state::format::from_json
+        } else {
+            kiln_state::format::from_json_without_sources
+        };
+        let state = parse_state(self.sealer.as_deref(), env, &path, &bytes, parse)?;
         Ok(Some(Versioned {
             version: Version(state.serial.to_string()),
             state,
@@ -128,9 +135,16 @@ impl LocalStore {
     ) -> Result<Version, StoreError> {
         let dir = self.env_dir(env)?;
         let path = dir.join(STATE_FILE);
+        // Its serial, lineage and time are what is checked and kept.
         let current = match read_if_exists(&path)? {
             Some(bytes) => Some((
-                parse_state(self.sealer.as_deref(), env, &path, &bytes)?,
+                parse_state(
+                    self.sealer.as_deref(),
+                    env,
+                    &path,
+                    &bytes,
+                    kiln_state::format::from_json_without_sources,
+                )?,
                 bytes,
             )),
             None => None,
@@ -373,7 +387,13 @@ impl LocalStore {
             .join(HISTORY_DIR)
             .join(format!("{serial}.json"));
         match read_if_exists(&path)? {
-            Some(bytes) => parse_state(self.sealer.as_deref(), env, &path, &bytes),
+            Some(bytes) => parse_state(
+                self.sealer.as_deref(),
+                env,
+                &path,
+                &bytes,
+                kiln_state::format::from_json,
+            ),
             None => Err(StoreError::Other(format!(
                 "no version {serial} of {env:?} is kept; see `kiln state history`"
             ))),
@@ -488,7 +508,12 @@ impl StateStore for LocalStore {
 
     async fn read(&self, env: &str) -> Result<Option<Versioned>, StoreError> {
         let env = env.to_string();
-        self.blocking(move |s| s.read_sync(&env)).await
+        self.blocking(move |s| s.read_sync(&env, true)).await
+    }
+
+    async fn read_without_sources(&self, env: &str) -> Result<Option<Versioned>, StoreError> {
+        let env = env.to_string();
+        self.blocking(move |s| s.read_sync(&env, false)).await
     }
 
     async fn write(
@@ -667,9 +692,10 @@ fn parse_state(
     env: &str,
     path: &Path,
     bytes: &[u8],
+    parse: fn(&[u8]) -> Result<State, kiln_state::format::FormatError>,
 ) -> Result<State, StoreError> {
     let bytes = &Sealer::open(sealer, bytes, &format!("the state {}", path.display()))?;
-    kiln_state::format::from_json(bytes).map_err(|error| StoreError::Corrupt {
+    parse(bytes).map_err(|error| StoreError::Corrupt {
         env: env.to_string(),
         location: path.display().to_string(),
         error,

@@ -42,6 +42,26 @@ async fn a_sealed_local_store_conforms() {
     assert!(sealed > 0, "no state written under {}", root.display());
 }
 
+/// The local store reads a state to plan against without its applied
+/// configuration (kiln_state::format::from_json_without_sources).
+#[tokio::test]
+async fn a_read_without_sources_leaves_the_source_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join(".kiln"));
+    let mut s = conformance::sample_state("dev", "lin-1", "1");
+    s.source = Some(kiln_state::AppliedSource {
+        generation: 1,
+        files: vec![("main.hcl".into(), "# text\n".into())],
+        variables: Default::default(),
+    });
+    store.write("dev", &s, None, "1 created").await.unwrap();
+    let full = store.read("dev").await.unwrap().unwrap();
+    assert!(full.state.source.is_some());
+    let lean = store.read_without_sources("dev").await.unwrap().unwrap();
+    assert!(lean.state.source.is_none());
+    assert_eq!(lean.state.resources, full.state.resources);
+}
+
 /// The local journal batches: a deferred record is in no file until the
 /// next append writes it with its own line, in one write.
 #[tokio::test]
