@@ -260,9 +260,9 @@ fn validation_in_a_root_variable_and_a_module_input() {
     );
 }
 
-/// The root module cannot refer to a resource declared inside a module
-/// (Terraform: "Reference to undeclared resource"), nor is the module's
-/// resource offered as what was meant.
+/// The root module cannot refer to a resource or a local value declared
+/// inside a module (Terraform: "Reference to undeclared resource" / "local
+/// value"), nor is the module's offered as what was meant.
 #[test]
 fn the_root_cannot_refer_to_a_resource_inside_a_module() {
     let (p, k) = project(
@@ -281,6 +281,24 @@ fn the_root_cannot_refer_to_a_resource_inside_a_module() {
         r.stderr
     );
     assert!(r.stderr.contains("main.hcl:5:11"), "{}", r.stderr);
+    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+    // Nor to a module's local value.
+    p.write(
+        "main.hcl",
+        "module \"m\" {\n  source = \"./modules/inner\"\n}\noutput \"o\" {\n  value = local.inner\n}\n",
+    );
+    p.write(
+        "modules/inner/main.hcl",
+        "locals {\n  inner = \"x\"\n}\noutput \"out\" {\n  value = local.inner\n}\n",
+    );
+    let r = k.run(&["plan"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr
+            .contains("reference to undeclared local value \"local.inner\""),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
 }
 

@@ -100,6 +100,15 @@ impl Meta {
         }
     }
 
+    /// Whether local `l` of the flat configuration is a `locals` entry of
+    /// module instance `mi` (not a module's input or output).
+    pub(crate) fn is_local_of(&self, l: usize, mi: usize) -> bool {
+        match self.locals.get(l) {
+            Some(m) => m.mi == mi && matches!(m.kind, LocalKind::Plain),
+            None => mi == 0,
+        }
+    }
+
     /// The module instance of local `l`.
     pub(crate) fn local_mi(&self, l: usize) -> usize {
         self.locals.get(l).map_or(0, |m| m.mi)

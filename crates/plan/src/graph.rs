@@ -243,9 +243,13 @@ pub(crate) fn analyze(config: &Config, meta: Meta) -> Result<Analysis, Diagnosti
     for (i, v) in config.variables.iter().enumerate() {
         variables.entry(v.name.clone()).or_insert(i);
     }
+    // The root module's locals (a module's, its inputs and outputs are in
+    // its instance's tables): the root cannot refer to a module's local.
     let mut locals = map_with_capacity(config.locals.len());
     for (i, l) in config.locals.iter().enumerate() {
-        locals.entry(l.name.clone()).or_insert(i);
+        if meta.is_local_of(i, 0) {
+            locals.entry(l.name.clone()).or_insert(i);
+        }
     }
     // The root module's resources (a module's are in its instance's
     // table): the root cannot refer to a resource inside a module. They
@@ -453,7 +457,16 @@ impl Builder<'_> {
                 Subject::Local(name) => match self.an.local_ix(self.mi, name) {
                     Some(i) => Node::Local(i),
                     None => {
-                        let names = self.config.locals.iter().map(|l| l.name.as_str());
+                        // Suggestions from the same module instance.
+                        let meta = &self.an.meta;
+                        let mi = self.mi;
+                        let names = self
+                            .config
+                            .locals
+                            .iter()
+                            .enumerate()
+                            .filter(|&(i, _)| meta.is_local_of(i, mi))
+                            .map(|(_, l)| l.name.as_str());
                         self.diags.push(undeclared(
                             r,
                             "local value",
