@@ -265,41 +265,30 @@ fn validation_in_a_root_variable_and_a_module_input() {
 /// value"), nor is the module's offered as what was meant.
 #[test]
 fn the_root_cannot_refer_to_a_resource_inside_a_module() {
-    let (p, k) = project(
-        "module \"m\" {\n  source = \"./modules/inner\"\n}\noutput \"o\" {\n  value = null_resource.inner.id\n}\n",
-    );
-    p.write(
-        "modules/inner/main.hcl",
-        "resource \"null_resource\" \"inner\" {}\n",
-    );
-    let r = k.run(&["plan"]);
-    r.expect_code(1);
-    assert!(
-        r.stderr
-            .contains("reference to undeclared resource \"null_resource.inner\""),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("main.hcl:5:11"), "{}", r.stderr);
-    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
-    // Nor to a module's local value.
-    p.write(
-        "main.hcl",
-        "module \"m\" {\n  source = \"./modules/inner\"\n}\noutput \"o\" {\n  value = local.inner\n}\n",
-    );
-    p.write(
-        "modules/inner/main.hcl",
-        "locals {\n  inner = \"x\"\n}\noutput \"out\" {\n  value = local.inner\n}\n",
-    );
-    let r = k.run(&["plan"]);
-    r.expect_code(1);
-    assert!(
-        r.stderr
-            .contains("reference to undeclared local value \"local.inner\""),
-        "{}",
-        r.stderr
-    );
-    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+    // (the root's reference, the module's text, the error)
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "null_resource.inner.id",
+            "resource \"null_resource\" \"inner\" {}\n",
+            "reference to undeclared resource \"null_resource.inner\"",
+        ),
+        (
+            "local.inner",
+            "locals {\n  inner = \"x\"\n}\noutput \"out\" {\n  value = local.inner\n}\n",
+            "reference to undeclared local value \"local.inner\"",
+        ),
+    ];
+    for (reference, module, message) in cases {
+        let (p, k) = project(&format!(
+            "module \"m\" {{\n  source = \"./modules/inner\"\n}}\noutput \"o\" {{\n  value = {reference}\n}}\n"
+        ));
+        p.write("modules/inner/main.hcl", module);
+        let r = k.run(&["plan"]);
+        r.expect_code(1);
+        assert!(r.stderr.contains(message), "{}", r.stderr);
+        assert!(r.stderr.contains("main.hcl:5:11"), "{}", r.stderr);
+        assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+    }
 }
 
 #[test]

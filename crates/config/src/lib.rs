@@ -494,6 +494,12 @@ pub struct Expr {
     pub(crate) base: usize,
 }
 
+/// A span of a syntax tree parsed from the text at `base` of a file, as a
+/// range of the file ([`Expr::base`]).
+pub(crate) fn in_file(span: Range<usize>, base: usize) -> Range<usize> {
+    span.start + base..span.end + base
+}
+
 /// The expression's location, its text, and the location in the file of
 /// every sub-expression (the same whichever piece of a file it was parsed
 /// in).
@@ -523,10 +529,7 @@ impl Expr {
     pub(crate) fn loc_of(&self, range: Option<Range<usize>>) -> Loc {
         Loc {
             file: self.loc.file.clone(),
-            range: match range {
-                Some(r) => r.start + self.base..r.end + self.base,
-                None => self.loc.range.clone(),
-            },
+            range: range.map_or_else(|| self.loc.range.clone(), |r| in_file(r, self.base)),
         }
     }
 

@@ -197,7 +197,7 @@ impl<'a> Src<'a> {
     fn loc(self, range: Option<Range<usize>>) -> Loc {
         Loc {
             file: self.file.clone(),
-            range: range.map_or(0..0, |r| r.start + self.base..r.end + self.base),
+            range: range.map_or(0..0, |r| crate::in_file(r, self.base)),
         }
     }
 }
@@ -339,9 +339,9 @@ impl Parser {
         (self.config, self.diags)
     }
 
-    /// `file` parsed whole; with `from` > 0, only its items from that offset
-    /// on are converted (the ones before are, from pieces). False when it
-    /// does not parse (its syntax error is reported).
+    /// `file` parsed whole; only its items from offset `from` on are
+    /// converted (the ones before are, from pieces). False when it does not
+    /// parse (its syntax error is reported).
     fn whole_file(&mut self, file: &Arc<SourceFile>, from: usize) -> bool {
         let hidden = crate::syntax::hide_big_numbers(&file.text);
         let text = hidden.as_deref().unwrap_or(&file.text);
@@ -350,7 +350,7 @@ impl Parser {
                 crate::template_lines::body(&mut body, text);
                 let items = body
                     .into_iter()
-                    .filter(|s| from == 0 || s.span().is_none_or(|r| r.start >= from))
+                    .filter(|s| s.span().is_none_or(|r| r.start >= from))
                     .map(|s| (s, None));
                 self.file(Src::whole(file), items);
                 true

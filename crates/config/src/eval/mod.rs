@@ -29,7 +29,7 @@ use crate::functions::{self, FnError};
 use crate::marks::{mark, unmark};
 use crate::suggest;
 use crate::syntax::syntax_error;
-use crate::{Body, Expr, Loc, NameKind, Reference, Scope, SourceFile, Subject};
+use crate::{Body, Expr, Loc, NameKind, Reference, Scope, SourceFile, Subject, in_file};
 
 mod body;
 mod references;
@@ -87,10 +87,7 @@ impl<'a> Cx<'a> {
     fn loc(&self, range: Option<Range<usize>>) -> Loc {
         Loc {
             file: self.file.clone(),
-            range: match range {
-                Some(r) => r.start + self.base..r.end + self.base,
-                None => self.fallback.clone(),
-            },
+            range: range.map_or_else(|| self.fallback.clone(), |r| in_file(r, self.base)),
         }
     }
 
@@ -110,7 +107,7 @@ impl<'a> Cx<'a> {
             .is_some_and(|r| crate::syntax::is_placeholder(r.trim()));
         let source = span
             .filter(|_| hidden)
-            .and_then(|s| self.file.text.get(s.start + self.base..s.end + self.base))
+            .and_then(|s| self.file.text.get(in_file(s, self.base)))
             .and_then(|s| Number::parse(s.trim()));
         source.unwrap_or_else(|| literal_number(n))
     }

@@ -90,10 +90,7 @@ impl<'a> RefWalker<'a> {
             subject,
             loc: Loc {
                 file: self.file.clone(),
-                range: match range {
-                    Some(r) => r.start + self.base..r.end + self.base,
-                    None => self.fallback.clone(),
-                },
+                range: range.map_or_else(|| self.fallback.clone(), |r| in_file(r, self.base)),
             },
         });
     }
